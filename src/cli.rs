@@ -1,0 +1,91 @@
+//! The command line (the only clap user). Parsed arguments become plain library settings.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Statically analyzes every ELF file in a root filesystem: what each needs, what the real loader
+/// would load, what is missing or mismatched. Nothing in the root is executed.
+#[derive(Debug, Parser)]
+#[command(name = "elfdeps", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Walk ROOT in parallel and report every ELF file's facts (class, machine, interpreter,
+    /// needed libraries, soname, rpath/runpath, symbol versions).
+    ///
+    /// Symlinks are recorded but never followed, FIFOs and devices are never opened, other
+    /// filesystems mounted inside ROOT are not entered, and a file that cannot be read is a
+    /// per-file error: the scan goes on.
+    Scan(ScanArgs),
+}
+
+/// `elfdeps scan` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// The root filesystem: a directory (an unpacked image, a chroot, or /).
+    pub root: PathBuf,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No progress indicator.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Worker threads (default: one per core).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Most bytes read from any one file while parsing it (suffixes K, M, G allowed).
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    pub max_read: u64,
+    /// Deepest directory level walked below ROOT.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_depth: usize,
+    /// When to color human output (auto: when standard output is a terminal and NO_COLOR is unset).
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+/// `--format`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    /// A summary for people.
+    Human,
+    /// The elfdeps/1 JSON document (see docs/json.md).
+    Json,
+}
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ColorArg {
+    /// Color when writing to a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always color.
+    Always,
+    /// Never color.
+    Never,
+}
+
+/// Parses `64M`-style sizes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 1u64 << 10),
+        Some((i, 'm' | 'M')) => (&s[..i], 1 << 20),
+        Some((i, 'g' | 'G')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("'{s}' is not a size (examples: 4096, 512K, 64M, 1G)"))
+}

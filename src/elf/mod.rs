@@ -1,0 +1,260 @@
+/*!
+ELF facts: what one ELF file says about itself, as owned values.
+
+This is the only ELF type the rest of elfdeps sees; `object` stays behind [`parse`]. Facts come from the
+program headers and the dynamic segment — what the loader reads — not from section headers, so a file
+with its section headers stripped (sstrip, some packers) still gives its dependencies.
+*/
+
+mod parse;
+pub mod reader;
+
+use serde::Serialize;
+
+use crate::name::ByteStr;
+
+pub use parse::{ELF_MAGIC, Limits, is_elf_magic, parse_file};
+
+/// ELF class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Class {
+    /// 32-bit.
+    #[serde(rename = "ELF32")]
+    Elf32,
+    /// 64-bit.
+    #[serde(rename = "ELF64")]
+    Elf64,
+}
+
+/// Byte order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Endian {
+    /// Little-endian.
+    Little,
+    /// Big-endian.
+    Big,
+}
+
+/// What the object is, as a user thinks of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// ET_EXEC with an interpreter: a classic dynamically linked executable.
+    Executable,
+    /// ET_DYN with an interpreter, or flagged DF_1_PIE: a position-independent executable.
+    Pie,
+    /// ET_EXEC without an interpreter: statically linked.
+    Static,
+    /// ET_DYN without an interpreter but flagged DF_1_PIE: a static PIE.
+    StaticPie,
+    /// ET_DYN otherwise (a DT_SONAME'd library that also has PT_INTERP, like libc.so.6, counts here).
+    SharedLibrary,
+    /// ET_REL: an object file or kernel module.
+    Relocatable,
+    /// ET_CORE.
+    Core,
+    /// A separate debug-info file: segments present, their contents stripped (SHT_NOBITS).
+    DebugInfo,
+    /// Anything else.
+    Other,
+}
+
+impl Kind {
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Executable => "executable",
+            Kind::Pie => "pie",
+            Kind::Static => "static",
+            Kind::StaticPie => "static-pie",
+            Kind::SharedLibrary => "shared-library",
+            Kind::Relocatable => "relocatable",
+            Kind::Core => "core",
+            Kind::DebugInfo => "debug-info",
+            Kind::Other => "other",
+        }
+    }
+}
+
+/// One version required from one needed file (a Vernaux record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VersionNeed {
+    /// Version name, e.g. `GLIBC_2.34`.
+    pub name: ByteStr,
+    /// VER_FLG_WEAK: the loader only warns when it is missing.
+    pub weak: bool,
+    /// The version index symbols use to refer to it (vna_other).
+    #[serde(skip)]
+    pub index: u16,
+}
+
+/// The versions required from one needed file (a Verneed record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VersionNeeds {
+    /// The needed file's name as recorded (vn_file), normally a DT_NEEDED soname.
+    pub file: ByteStr,
+    /// Required versions, in file order.
+    pub versions: Vec<VersionNeed>,
+}
+
+/// One version definition (a Verdef record).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VersionDef {
+    /// vd_ndx.
+    pub index: u16,
+    /// The version name (the first Verdaux).
+    pub name: ByteStr,
+    /// VER_FLG_BASE: the entry naming the object itself.
+    pub base: bool,
+    /// VER_FLG_WEAK.
+    pub weak: bool,
+    /// The parents named by the further Verdaux records.
+    pub parents: Vec<ByteStr>,
+}
+
+/// Everything elfdeps knows about one ELF file from its own bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ElfFacts {
+    /// ELF class.
+    pub class: Class,
+    /// Byte order.
+    pub endian: Endian,
+    /// `e_machine` as a name (see [`machine_name`]).
+    pub machine: String,
+    /// Raw `e_machine`.
+    #[serde(skip)]
+    pub e_machine: u16,
+    /// `EI_OSABI` as a name.
+    pub osabi: String,
+    /// Raw `EI_OSABI`.
+    #[serde(skip)]
+    pub ei_osabi: u8,
+    /// `e_type` as a name (EXEC, DYN, REL, CORE).
+    #[serde(rename = "type")]
+    pub e_type: String,
+    /// What it is (static, PIE, shared library, ...).
+    pub kind: Kind,
+    /// PT_INTERP.
+    pub interp: Option<ByteStr>,
+    /// DT_NEEDED, in order.
+    pub needed: Vec<ByteStr>,
+    /// DT_SONAME.
+    pub soname: Option<ByteStr>,
+    /// DT_RPATH entries (split on ':'; `None` when there is no DT_RPATH).
+    pub rpath: Option<Vec<ByteStr>>,
+    /// DT_RUNPATH entries likewise.
+    pub runpath: Option<Vec<ByteStr>>,
+    /// DT_FLAGS.
+    pub flags: Option<u64>,
+    /// DT_FLAGS_1.
+    pub flags_1: Option<u64>,
+    /// DT_VERNEED records, in order.
+    pub version_needs: Vec<VersionNeeds>,
+    /// DT_VERDEF records, in order.
+    pub version_defs: Vec<VersionDef>,
+    /// Whether the object has a PT_DYNAMIC segment.
+    #[serde(skip)]
+    pub has_dynamic: bool,
+}
+
+/// Lower-case architecture names for `e_machine`, as distributions spell them; `EM_<n>` otherwise.
+pub fn machine_name(machine: u16, class: Class, endian: Endian) -> String {
+    use object::elf::*;
+    let is64 = class == Class::Elf64;
+    let name = match Machine(machine) {
+        EM_X86_64 => {
+            if is64 {
+                "x86_64"
+            } else {
+                "x32"
+            }
+        }
+        EM_386 => "i386",
+        EM_AARCH64 => {
+            if endian == Endian::Big {
+                "aarch64_be"
+            } else {
+                "aarch64"
+            }
+        }
+        EM_ARM => "arm",
+        EM_S390 => {
+            if is64 {
+                "s390x"
+            } else {
+                "s390"
+            }
+        }
+        EM_PPC64 => {
+            if endian == Endian::Little {
+                "ppc64le"
+            } else {
+                "ppc64"
+            }
+        }
+        EM_PPC => "ppc",
+        EM_RISCV => {
+            if is64 {
+                "riscv64"
+            } else {
+                "riscv32"
+            }
+        }
+        EM_MIPS => match (is64, endian) {
+            (true, Endian::Little) => "mips64el",
+            (true, Endian::Big) => "mips64",
+            (false, Endian::Little) => "mipsel",
+            (false, Endian::Big) => "mips",
+        },
+        EM_LOONGARCH => {
+            if is64 {
+                "loongarch64"
+            } else {
+                "loongarch32"
+            }
+        }
+        EM_SPARC => "sparc",
+        EM_SPARCV9 => "sparc64",
+        EM_IA_64 => "ia64",
+        EM_ALPHA => "alpha",
+        EM_SH => "sh",
+        EM_68K => "m68k",
+        EM_PARISC => "hppa",
+        EM_BPF => "bpf",
+        EM_AMDGPU => "amdgpu",
+        other => return format!("EM_{}", other.0),
+    };
+    name.to_string()
+}
+
+/// Names for `EI_OSABI`.
+pub fn osabi_name(osabi: u8) -> String {
+    use object::elf::*;
+    let name = match OsAbi(osabi) {
+        ELFOSABI_SYSV => "SYSV",
+        ELFOSABI_GNU => "GNU",
+        ELFOSABI_HPUX => "HPUX",
+        ELFOSABI_NETBSD => "NetBSD",
+        ELFOSABI_SOLARIS => "Solaris",
+        ELFOSABI_FREEBSD => "FreeBSD",
+        ELFOSABI_OPENBSD => "OpenBSD",
+        ELFOSABI_ARM => "ARM",
+        ELFOSABI_STANDALONE => "Standalone",
+        other => return format!("OSABI_{}", other.0),
+    };
+    name.to_string()
+}
+
+/// Names for `e_type`.
+pub fn type_name(e_type: u16) -> String {
+    use object::elf::*;
+    match FileType(e_type) {
+        ET_NONE => "NONE".into(),
+        ET_REL => "REL".into(),
+        ET_EXEC => "EXEC".into(),
+        ET_DYN => "DYN".into(),
+        ET_CORE => "CORE".into(),
+        other => format!("ET_{}", other.0),
+    }
+}

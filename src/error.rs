@@ -1,0 +1,127 @@
+/*!
+Per-file errors are values: a bad file yields one of these and the scan goes on.
+
+Codes are stable kebab-case strings (docs/json.md lists them); messages say what went wrong, and where a
+user can do something about it, what.
+*/
+
+use std::fmt;
+use std::io;
+
+use serde::Serialize;
+
+use crate::name::ByteStr;
+
+/// Stable codes of per-file errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorCode {
+    /// EACCES / EPERM while opening or reading.
+    PermissionDenied,
+    /// The entry disappeared between listing and opening.
+    Vanished,
+    /// Listed as a regular file, but the opened handle is not one (replaced during the scan).
+    NotRegular,
+    /// Any other I/O error.
+    IoError,
+    /// ELF magic present, headers malformed.
+    ElfInvalid,
+    /// A header, table or string lies beyond the end of the file.
+    ElfTruncated,
+    /// A configured limit would be passed.
+    LimitExceeded,
+    /// The path is too long to open.
+    NameTooLong,
+    /// More symbolic links than the kernel would follow (ELOOP).
+    SymlinkLoop,
+}
+
+impl ErrorCode {
+    /// The kebab-case code as written in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::PermissionDenied => "permission-denied",
+            ErrorCode::Vanished => "vanished",
+            ErrorCode::NotRegular => "not-regular",
+            ErrorCode::IoError => "io-error",
+            ErrorCode::ElfInvalid => "elf-invalid",
+            ErrorCode::ElfTruncated => "elf-truncated",
+            ErrorCode::LimitExceeded => "limit-exceeded",
+            ErrorCode::NameTooLong => "name-too-long",
+            ErrorCode::SymlinkLoop => "symlink-loop",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error about one file (or directory): the code and a message (without the path).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileError {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// What happened, and what to do when there is something to do.
+    pub message: String,
+}
+
+impl FileError {
+    /// Builds an error from a code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        FileError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Classifies an I/O error from `what` ("open", "read", ...).
+    pub fn io(what: &str, err: &io::Error) -> Self {
+        use rustix::io::Errno;
+        let code = match Errno::from_io_error(err) {
+            Some(Errno::ACCESS) | Some(Errno::PERM) => ErrorCode::PermissionDenied,
+            Some(Errno::NOENT) | Some(Errno::NOTDIR) => ErrorCode::Vanished,
+            Some(Errno::NAMETOOLONG) => ErrorCode::NameTooLong,
+            Some(Errno::LOOP) => ErrorCode::SymlinkLoop,
+            _ => ErrorCode::IoError,
+        };
+        let hint = match code {
+            ErrorCode::PermissionDenied => {
+                "; run as a user that can read the whole root (e.g. root)"
+            }
+            ErrorCode::Vanished => "; the tree changed during the scan",
+            _ => "",
+        };
+        FileError::new(code, format!("{what} failed: {err}{hint}"))
+    }
+}
+
+impl From<rustix::io::Errno> for FileError {
+    fn from(e: rustix::io::Errno) -> Self {
+        FileError::io("open", &io::Error::from(e))
+    }
+}
+
+/// A per-file error with the path it is about, as reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PathError {
+    /// Absolute path inside the root.
+    pub path: ByteStr,
+    /// Stable code.
+    pub code: ErrorCode,
+    /// What happened.
+    pub message: String,
+}
+
+impl PathError {
+    /// Attaches a path to a file error.
+    pub fn new(path: ByteStr, err: FileError) -> Self {
+        PathError {
+            path,
+            code: err.code,
+            message: err.message,
+        }
+    }
+}

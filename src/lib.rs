@@ -1,0 +1,23 @@
+/*!
+elfdeps: static analysis of every ELF file in a root filesystem.
+
+The stages, one module each, hand plain data to the next:
+
+1. [`rootfs`]: the only filesystem access; every path is confined to the root.
+2. [`walk`]: the parallel walk (symlinks recorded, never followed; special files never opened).
+3. [`elf`]: facts from each ELF file, read lazily and within limits.
+4. [`scan`]: puts the three together into a [`scan::ScanReport`].
+5. [`report`]: renderers of that report (human, JSON).
+
+Nothing here executes a file from the root, follows a path out of it, or blocks on a FIFO or device.
+*/
+#![deny(missing_docs)]
+
+pub mod elf;
+pub mod error;
+pub mod name;
+pub mod progress;
+pub mod report;
+pub mod rootfs;
+pub mod scan;
+pub mod walk;

@@ -1,0 +1,201 @@
+//! The human summary: what was walked, what ELF objects were found, what could not be read.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use super::RenderOptions;
+use crate::scan::ScanReport;
+
+/// Errors listed in full before the rest are only counted.
+const MAX_LISTED_ERRORS: usize = 50;
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    fn bold(&self, t: &str) -> String {
+        self.wrap("1", t)
+    }
+    fn dim(&self, t: &str) -> String {
+        self.wrap("2", t)
+    }
+    fn red(&self, t: &str) -> String {
+        self.wrap("31", t)
+    }
+    fn green(&self, t: &str) -> String {
+        self.wrap("32", t)
+    }
+}
+
+/// `12345` as `12,345`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
+}
+
+/// Counts by key, largest first (ties by name).
+fn tally<'a>(items: impl Iterator<Item = String> + 'a) -> Vec<(String, u64)> {
+    let mut m: BTreeMap<String, u64> = BTreeMap::new();
+    for k in items {
+        *m.entry(k).or_default() += 1;
+    }
+    let mut v: Vec<_> = m.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
+}
+
+fn inline(counts: &[(String, u64)]) -> String {
+    counts
+        .iter()
+        .map(|(k, n)| format!("{k} {}", thousands(*n)))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// Writes the summary.
+pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+    let p = Paint { on: opts.color };
+    let s = &report.summary;
+    writeln!(out, "{} {}", p.bold("elfdeps scan"), report.root.display())?;
+    let mut walked = vec![
+        plural(s.files, "file", "files"),
+        plural(s.directories, "directory", "directories"),
+        plural(s.symlinks, "symlink", "symlinks"),
+    ];
+    if s.special > 0 {
+        walked.push(format!(
+            "{} (not opened)",
+            plural(s.special, "special file", "special files")
+        ));
+    }
+    writeln!(out, "  {:<9} {}", p.bold("walked"), walked.join(" · "))?;
+    writeln!(
+        out,
+        "  {:<9} {}",
+        p.bold("ELF"),
+        p.green(&plural(s.elf, "object", "objects"))
+    )?;
+    if !report.objects.is_empty() {
+        let kinds = tally(
+            report
+                .objects
+                .iter()
+                .map(|o| o.facts.kind.as_str().to_string()),
+        );
+        let classes = tally(
+            report
+                .objects
+                .iter()
+                .map(|o| format!("{:?}", o.facts.class).to_uppercase()),
+        );
+        let machines = tally(report.objects.iter().map(|o| o.facts.machine.clone()));
+        writeln!(out, "    {:<9} {}", "kind", inline(&kinds))?;
+        writeln!(out, "    {:<9} {}", "class", inline(&classes))?;
+        writeln!(out, "    {:<9} {}", "machine", inline(&machines))?;
+        let interps = tally(
+            report
+                .objects
+                .iter()
+                .filter_map(|o| o.facts.interp.as_ref())
+                .map(|i| i.display_escaped()),
+        );
+        let width = interps
+            .iter()
+            .map(|(k, _)| k.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (i, (interp, n)) in interps.iter().enumerate() {
+            let label = if i == 0 { "interp" } else { "" };
+            writeln!(out, "    {label:<9} {interp:<width$}  {:>7}", thousands(*n))?;
+        }
+    }
+    if !report.other_filesystems.is_empty() {
+        let list: Vec<String> = report
+            .other_filesystems
+            .iter()
+            .map(|m| m.display_escaped())
+            .collect();
+        writeln!(
+            out,
+            "  {:<9} {}: {}",
+            p.bold("skipped"),
+            plural(
+                list.len() as u64,
+                "mount point inside the root",
+                "mount points inside the root"
+            ),
+            list.join(", ")
+        )?;
+    }
+    if report.errors.is_empty() {
+        writeln!(out, "  {:<9} {}", p.bold("errors"), p.dim("none"))?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  {:<9} {}",
+        p.bold("errors"),
+        p.red(&format!(
+            "{} could not be read or parsed; the rest of the scan is complete",
+            plural(s.errors, "file", "files")
+        ))
+    )?;
+    let code_width = report
+        .errors
+        .iter()
+        .map(|e| e.code.as_str().len())
+        .max()
+        .unwrap_or(0);
+    for e in report.errors.iter().take(MAX_LISTED_ERRORS) {
+        writeln!(
+            out,
+            "    {}  {}: {}",
+            p.red(&format!("{:<code_width$}", e.code.as_str())),
+            e.path.display_escaped(),
+            e.message
+        )?;
+    }
+    if report.errors.len() > MAX_LISTED_ERRORS {
+        writeln!(
+            out,
+            "    {}",
+            p.dim(&format!(
+                "... and {} more (--format json lists every one)",
+                thousands((report.errors.len() - MAX_LISTED_ERRORS) as u64)
+            ))
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}

@@ -1,0 +1,46 @@
+//! The `elfdeps/1` JSON document (docs/json.md): field names are a contract.
+
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+
+use serde::Serialize;
+
+use crate::error::PathError;
+use crate::name::ByteStr;
+use crate::scan::{Object, ScanReport, Summary};
+
+/// The schema identifier; bumped only for changes that break readers.
+pub const SCHEMA: &str = "elfdeps/1";
+
+#[derive(Serialize)]
+struct Tool {
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    schema: &'static str,
+    tool: Tool,
+    root: ByteStr,
+    summary: &'a Summary,
+    objects: &'a [Object],
+    errors: &'a [PathError],
+}
+
+/// Writes the document, pretty-printed, with a final newline.
+pub fn render(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let doc = Document {
+        schema: SCHEMA,
+        tool: Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        root: ByteStr::from(report.root.as_os_str().as_bytes()),
+        summary: &report.summary,
+        objects: &report.objects,
+        errors: &report.errors,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
+}

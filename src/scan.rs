@@ -1,0 +1,215 @@
+/*!
+The scan: walk the root, extract ELF facts from every regular file, and assemble the report model.
+
+Hard links: each inode is parsed once. A file with more than one link claims its `(st_dev, st_ino)` in
+a shared set before reading; the other paths to it read nothing and get the same outcome afterwards, so
+every path is reported and a hard-linked 64 MiB string table is parsed one time, not N.
+*/
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::elf::{self, ElfFacts, Limits};
+use crate::error::{FileError, PathError};
+use crate::name::ByteStr;
+use crate::progress::Progress;
+use crate::rootfs::{OpenFile, RootError, RootFs};
+use crate::walk::{self, Node, Record, WalkOptions};
+
+/// Scan settings.
+#[derive(Clone, Debug, Default)]
+pub struct ScanOptions {
+    /// Worker threads (`None`: one per core).
+    pub jobs: Option<usize>,
+    /// Per-file limits.
+    pub limits: Limits,
+    /// Walk settings.
+    pub walk: WalkOptions,
+}
+
+/// One ELF object in the report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Object {
+    /// Absolute path inside the root, as walked.
+    pub path: ByteStr,
+    /// What the file says about itself.
+    #[serde(flatten)]
+    pub facts: ElfFacts,
+    /// `(st_dev, st_ino)`: paths with the same inode are the same object.
+    #[serde(skip)]
+    pub inode: (u64, u64),
+}
+
+/// Counts for the summary.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    /// Regular files seen (per path).
+    pub files: u64,
+    /// Directories walked.
+    pub directories: u64,
+    /// Symlinks recorded (not followed).
+    pub symlinks: u64,
+    /// FIFOs, sockets, devices: counted, never opened.
+    pub special: u64,
+    /// Mount points inside the root that were not descended into.
+    pub other_filesystems: u64,
+    /// ELF objects (per path).
+    pub elf: u64,
+    /// Per-file errors.
+    pub errors: u64,
+}
+
+/// A symlink inside the root, as recorded by the walk (resolution needs them).
+#[derive(Clone, Debug)]
+pub struct Symlink {
+    /// Where the link is.
+    pub path: ByteStr,
+    /// Its target, unresolved.
+    pub target: ByteStr,
+}
+
+/// Everything a scan found.
+#[derive(Debug)]
+pub struct ScanReport {
+    /// The root as given.
+    pub root: std::path::PathBuf,
+    /// Counts.
+    pub summary: Summary,
+    /// Every ELF object, sorted by path.
+    pub objects: Vec<Object>,
+    /// Per-file errors, sorted by path.
+    pub errors: Vec<PathError>,
+    /// Every symlink, sorted by path.
+    pub symlinks: Vec<Symlink>,
+    /// Mount points not descended into.
+    pub other_filesystems: Vec<ByteStr>,
+}
+
+/// The worker's result for one file: facts, not ELF (`None`), or a per-file error.
+type FileResult = Result<Option<Box<ElfFacts>>, FileError>;
+
+/// What the worker made of one regular file.
+#[derive(Debug)]
+enum Outcome {
+    /// Parsed (or found not to be ELF, `Ok(None)`).
+    Parsed {
+        inode: (u64, u64),
+        /// More than one link: other paths will ask for this outcome.
+        linked: bool,
+        /// Boxed: most files are not ELF, and a record per file is kept until the walk ends.
+        result: FileResult,
+    },
+    /// Another path to the same inode is parsed by whoever claimed it first.
+    SameAs((u64, u64)),
+}
+
+/// Scans `root`.
+pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<ScanReport, RootError> {
+    let rootfs = RootFs::open(root)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.unwrap_or(0))
+        .thread_name(|i| format!("elfdeps-walk-{i}"))
+        .build()
+        .map_err(|e| RootError {
+            root: root.to_path_buf(),
+            message: format!("cannot start worker threads: {e}"),
+        })?;
+    let claimed: Mutex<HashSet<(u64, u64)>> = Mutex::new(HashSet::new());
+    let on_file = |_path: &[u8], file: OpenFile| -> Outcome {
+        progress.inc();
+        let inode = (file.stat.st_dev, file.stat.st_ino);
+        let linked = file.stat.st_nlink > 1;
+        if linked {
+            let mut set = claimed.lock().unwrap_or_else(|p| p.into_inner());
+            if !set.insert(inode) {
+                return Outcome::SameAs(inode);
+            }
+        }
+        let len = u64::try_from(file.stat.st_size).unwrap_or(0);
+        let result = elf::parse_file(std::os::fd::AsFd::as_fd(&file.fd), len, &opts.limits)
+            .map(|f| f.map(Box::new));
+        Outcome::Parsed {
+            inode,
+            linked,
+            result,
+        }
+    };
+    let records = pool.install(|| walk::walk(&rootfs, opts.walk, &on_file));
+    Ok(assemble(root, records))
+}
+
+fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
+    let mut report = ScanReport {
+        root: root.to_path_buf(),
+        summary: Summary::default(),
+        objects: Vec::new(),
+        errors: Vec::new(),
+        symlinks: Vec::new(),
+        other_filesystems: Vec::new(),
+    };
+    // Outcomes of the inodes parsed once for several paths.
+    let mut shared: HashMap<(u64, u64), FileResult> = HashMap::new();
+    let mut aliases: Vec<(ByteStr, (u64, u64))> = Vec::new();
+    for rec in records {
+        match rec.node {
+            Node::File(Outcome::Parsed {
+                inode,
+                linked,
+                result,
+            }) => {
+                report.summary.files += 1;
+                if linked {
+                    shared.insert(inode, result.clone());
+                }
+                push_outcome(&mut report, rec.path, inode, result);
+            }
+            Node::File(Outcome::SameAs(inode)) => {
+                report.summary.files += 1;
+                aliases.push((rec.path, inode));
+            }
+            Node::Dir => report.summary.directories += 1,
+            Node::OtherFs => {
+                report.summary.other_filesystems += 1;
+                report.other_filesystems.push(rec.path);
+            }
+            Node::Symlink(target) => {
+                report.summary.symlinks += 1;
+                report.symlinks.push(Symlink {
+                    path: rec.path,
+                    target,
+                });
+            }
+            Node::Special(_) => report.summary.special += 1,
+            Node::Error(e) => report.errors.push(PathError::new(rec.path, e)),
+        }
+    }
+    let had_aliases = !aliases.is_empty();
+    for (path, inode) in aliases {
+        // The claimant is always a walked path of the same scan, so the entry exists.
+        if let Some(result) = shared.get(&inode) {
+            push_outcome(&mut report, path, inode, result.clone());
+        }
+    }
+    if had_aliases {
+        report.objects.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        report.errors.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    }
+    report.summary.elf = report.objects.len() as u64;
+    report.summary.errors = report.errors.len() as u64;
+    report
+}
+
+fn push_outcome(report: &mut ScanReport, path: ByteStr, inode: (u64, u64), result: FileResult) {
+    match result {
+        Ok(Some(facts)) => report.objects.push(Object {
+            path,
+            facts: *facts,
+            inode,
+        }),
+        Ok(None) => {}
+        Err(e) => report.errors.push(PathError::new(path, e)),
+    }
+}
