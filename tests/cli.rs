@@ -1,0 +1,226 @@
+//! The command line as a user meets it: exit codes, formats, output file, serial = parallel.
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn elfdeps(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_elfdeps"))
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run elfdeps")
+}
+
+/// A small tree with real ELF files from this machine, a hard link, symlinks and a non-ELF file.
+fn small_root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    std::fs::create_dir_all(r.join("usr/bin")).unwrap();
+    std::fs::create_dir_all(r.join("usr/lib/x86_64-linux-gnu")).unwrap();
+    std::fs::create_dir_all(r.join("etc")).unwrap();
+    let ls = which("ls");
+    std::fs::copy(&ls, r.join("usr/bin/ls")).unwrap();
+    std::fs::hard_link(r.join("usr/bin/ls"), r.join("usr/bin/ls-again")).unwrap();
+    let libc = Path::new("/lib/x86_64-linux-gnu/libc.so.6");
+    if libc.exists() {
+        std::fs::copy(libc, r.join("usr/lib/x86_64-linux-gnu/libc.so.6")).unwrap();
+    }
+    symlink("usr/bin", r.join("bin")).unwrap();
+    symlink("/", r.join("usr/bin/to-root")).unwrap();
+    std::fs::write(r.join("etc/hostname"), "not an elf\n").unwrap();
+    std::fs::write(r.join("etc/fake.so"), b"\x7fELF\x02\x01\x01").unwrap();
+    dir
+}
+
+fn which(cmd: &str) -> std::path::PathBuf {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .unwrap();
+    let p = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    std::fs::canonicalize(p).unwrap()
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "elfdeps failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+#[test]
+fn version_and_help() {
+    let v = elfdeps(&["--version"]);
+    assert!(v.status.success());
+    assert!(
+        String::from_utf8_lossy(&v.stdout)
+            .starts_with(&format!("elfdeps {}", env!("CARGO_PKG_VERSION")))
+    );
+    let h = elfdeps(&["scan", "--help"]);
+    let text = String::from_utf8_lossy(&h.stdout);
+    for flag in [
+        "--format",
+        "--output",
+        "--quiet",
+        "--jobs",
+        "--max-read",
+        "--max-depth",
+        "--color",
+    ] {
+        assert!(text.contains(flag), "scan --help lacks {flag}:\n{text}");
+    }
+}
+
+#[test]
+fn usage_and_input_errors_exit_2_with_a_message() {
+    let none = elfdeps(&["scan"]);
+    assert_eq!(none.status.code(), Some(2), "ROOT is required");
+    let missing = elfdeps(&["scan", "/definitely/not/here"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let msg = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        msg.contains("/definitely/not/here") && msg.contains("no such directory"),
+        "{msg}"
+    );
+    let file = elfdeps(&["scan", "/etc/hostname"]);
+    assert_eq!(file.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&file.stderr).contains("not a directory"));
+    let bad_size = elfdeps(&["scan", "/", "--max-read", "lots"]);
+    assert_eq!(bad_size.status.code(), Some(2));
+}
+
+#[test]
+fn json_document_has_the_contract_fields() {
+    let root = small_root();
+    let doc = json_of(&elfdeps(&[
+        "scan",
+        root.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(doc["schema"], "elfdeps/1");
+    assert_eq!(doc["root"], root.path().to_str().unwrap());
+    let objects = doc["objects"].as_array().unwrap();
+    let paths: Vec<&str> = objects
+        .iter()
+        .map(|o| o["path"].as_str().unwrap())
+        .collect();
+    // Both hard-link paths, no path through the symlinks, sorted.
+    assert!(
+        paths.contains(&"/usr/bin/ls") && paths.contains(&"/usr/bin/ls-again"),
+        "{paths:?}"
+    );
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.starts_with("/bin/") || p.contains("to-root")),
+        "{paths:?}"
+    );
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(paths, sorted);
+    let ls = objects.iter().find(|o| o["path"] == "/usr/bin/ls").unwrap();
+    for field in [
+        "path",
+        "class",
+        "machine",
+        "type",
+        "interp",
+        "needed",
+        "soname",
+        "rpath",
+        "runpath",
+        "version_needs",
+        "version_defs",
+    ] {
+        assert!(ls.get(field).is_some(), "object lacks {field}: {ls}");
+    }
+    assert_eq!(ls["class"], "ELF64");
+    assert!(
+        ls["needed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "libc.so.6")
+    );
+    assert!(ls["interp"].as_str().unwrap().contains("ld-linux"));
+    let again = objects
+        .iter()
+        .find(|o| o["path"] == "/usr/bin/ls-again")
+        .unwrap();
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove("path");
+        v
+    };
+    assert_eq!(strip(ls), strip(again), "hard links report the same facts");
+    // The truncated "ELF" is a per-file error, the text file is simply not ELF.
+    let errors = doc["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["path"], "/etc/fake.so");
+    assert_eq!(errors[0]["code"], "elf-truncated");
+    assert_eq!(doc["summary"]["symlinks"], 2);
+}
+
+#[test]
+fn serial_and_parallel_scans_agree() {
+    let root = small_root();
+    let r = root.path().to_str().unwrap();
+    let one = json_of(&elfdeps(&["scan", r, "-f", "json", "--jobs", "1"]));
+    let many = json_of(&elfdeps(&["scan", r, "-f", "json", "--jobs", "8"]));
+    assert_eq!(one, many);
+    // And on a real tree with thousands of files.
+    let one = elfdeps(&["scan", "/usr/lib/x86_64-linux-gnu", "-f", "json", "-j", "1"]);
+    let many = elfdeps(&["scan", "/usr/lib/x86_64-linux-gnu", "-f", "json", "-j", "4"]);
+    assert_eq!(json_of(&one), json_of(&many));
+}
+
+#[test]
+fn output_file_and_human_summary() {
+    let root = small_root();
+    let out = root.path().join("report.txt");
+    let run = elfdeps(&[
+        "scan",
+        root.path().to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success());
+    assert!(run.stdout.is_empty(), "--output leaves stdout empty");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("elfdeps scan "), "{text}");
+    assert!(
+        text.contains("ELF") && text.contains("x86_64") && text.contains("elf-truncated"),
+        "{text}"
+    );
+    assert!(!text.contains('\x1b'), "no colors in a file: {text:?}");
+    let forced = elfdeps(&["scan", root.path().to_str().unwrap(), "--color", "always"]);
+    assert!(String::from_utf8_lossy(&forced.stdout).contains('\x1b'));
+    // Not a terminal: no progress bar on stderr either.
+    assert!(
+        forced.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+}
+
+#[test]
+fn unwritable_output_is_an_input_error() {
+    let root = small_root();
+    let run = elfdeps(&[
+        "scan",
+        root.path().to_str().unwrap(),
+        "-o",
+        "/nonexistent-dir/report.json",
+    ]);
+    assert_eq!(run.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&run.stderr)
+            .contains("cannot create output file /nonexistent-dir/report.json")
+    );
+}
