@@ -20,4 +20,5 @@ pub mod progress;
 pub mod report;
 pub mod rootfs;
 pub mod scan;
+pub mod tree;
 pub mod walk;

@@ -46,6 +46,12 @@ impl ByteStr {
     }
 }
 
+impl std::borrow::Borrow<[u8]> for ByteStr {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl From<&[u8]> for ByteStr {
     fn from(b: &[u8]) -> Self {
         ByteStr(b.into())

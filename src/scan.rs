@@ -17,6 +17,7 @@ use crate::error::{FileError, PathError};
 use crate::name::ByteStr;
 use crate::progress::Progress;
 use crate::rootfs::{OpenFile, RootError, RootFs};
+use crate::tree::{Entry, Tree};
 use crate::walk::{self, Node, Record, WalkOptions};
 
 /// Scan settings.
@@ -62,15 +63,6 @@ pub struct Summary {
     pub errors: u64,
 }
 
-/// A symlink inside the root, as recorded by the walk (resolution needs them).
-#[derive(Clone, Debug)]
-pub struct Symlink {
-    /// Where the link is.
-    pub path: ByteStr,
-    /// Its target, unresolved.
-    pub target: ByteStr,
-}
-
 /// Everything a scan found.
 #[derive(Debug)]
 pub struct ScanReport {
@@ -82,10 +74,10 @@ pub struct ScanReport {
     pub objects: Vec<Object>,
     /// Per-file errors, sorted by path.
     pub errors: Vec<PathError>,
-    /// Every symlink, sorted by path.
-    pub symlinks: Vec<Symlink>,
     /// Mount points not descended into.
     pub other_filesystems: Vec<ByteStr>,
+    /// Every walked path and what it is.
+    pub tree: Tree,
 }
 
 /// The worker's result for one file: facts, not ELF (`None`), or a per-file error.
@@ -147,14 +139,16 @@ fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
         summary: Summary::default(),
         objects: Vec::new(),
         errors: Vec::new(),
-        symlinks: Vec::new(),
         other_filesystems: Vec::new(),
+        tree: Tree::default(),
     };
+    let mut tree = Vec::with_capacity(records.len());
     // Outcomes of the inodes parsed once for several paths.
     let mut shared: HashMap<(u64, u64), FileResult> = HashMap::new();
     let mut aliases: Vec<(ByteStr, (u64, u64))> = Vec::new();
     for rec in records {
-        match rec.node {
+        let path = rec.path;
+        let entry = match rec.node {
             Node::File(Outcome::Parsed {
                 inode,
                 linked,
@@ -164,33 +158,45 @@ fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
                 if linked {
                     shared.insert(inode, result.clone());
                 }
-                push_outcome(&mut report, rec.path, inode, result);
+                push_outcome(&mut report, &path, inode, result);
+                Entry::File
             }
             Node::File(Outcome::SameAs(inode)) => {
                 report.summary.files += 1;
-                aliases.push((rec.path, inode));
+                aliases.push((path.clone(), inode));
+                Entry::File
             }
-            Node::Dir => report.summary.directories += 1,
+            Node::Dir => {
+                report.summary.directories += 1;
+                Entry::Dir
+            }
             Node::OtherFs => {
                 report.summary.other_filesystems += 1;
-                report.other_filesystems.push(rec.path);
+                report.other_filesystems.push(path.clone());
+                Entry::OtherFs
             }
             Node::Symlink(target) => {
                 report.summary.symlinks += 1;
-                report.symlinks.push(Symlink {
-                    path: rec.path,
-                    target,
-                });
+                Entry::Symlink(target)
             }
-            Node::Special(_) => report.summary.special += 1,
-            Node::Error(e) => report.errors.push(PathError::new(rec.path, e)),
-        }
+            Node::Special(_) => {
+                report.summary.special += 1;
+                Entry::Special
+            }
+            Node::Error(e) => {
+                report.errors.push(PathError::new(path.clone(), e));
+                Entry::Unreadable
+            }
+        };
+        // Records arrive sorted by path, so the tree is built sorted.
+        tree.push((path, entry));
     }
+    report.tree = Tree::from_sorted(tree);
     let had_aliases = !aliases.is_empty();
     for (path, inode) in aliases {
         // The claimant is always a walked path of the same scan, so the entry exists.
         if let Some(result) = shared.get(&inode) {
-            push_outcome(&mut report, path, inode, result.clone());
+            push_outcome(&mut report, &path, inode, result.clone());
         }
     }
     if had_aliases {
@@ -202,14 +208,14 @@ fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
     report
 }
 
-fn push_outcome(report: &mut ScanReport, path: ByteStr, inode: (u64, u64), result: FileResult) {
+fn push_outcome(report: &mut ScanReport, path: &ByteStr, inode: (u64, u64), result: FileResult) {
     match result {
         Ok(Some(facts)) => report.objects.push(Object {
-            path,
+            path: path.clone(),
             facts: *facts,
             inode,
         }),
         Ok(None) => {}
-        Err(e) => report.errors.push(PathError::new(path, e)),
+        Err(e) => report.errors.push(PathError::new(path.clone(), e)),
     }
 }

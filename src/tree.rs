@@ -1,0 +1,129 @@
+/*!
+An in-memory snapshot of the walked tree: every path and what it is.
+
+Resolution asks "what is at /lib64/ld-linux-x86-64.so.2 once symlinks are followed?" thousands of times
+per root. Answering from the snapshot costs a hash lookup instead of system calls, and answers from the
+same moment as the facts: a library that appears after the walk is not half-seen.
+*/
+
+use rustix::fs::FileType;
+use rustix::io::Errno;
+
+use crate::error::FileError;
+use crate::name::ByteStr;
+use crate::rootfs::resolve_in_root;
+
+/// What a walked path is.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Entry {
+    /// A regular file (ELF or not).
+    File,
+    /// A directory.
+    Dir,
+    /// A symlink with its (unresolved) target.
+    Symlink(ByteStr),
+    /// A FIFO, socket or device: never opened, so never a usable library.
+    Special,
+    /// A mount point inside the root, not walked: what lies below is unknown.
+    OtherFs,
+    /// Listed, but it could not be opened or read.
+    Unreadable,
+}
+
+/// The walked tree: paths sorted by bytes, looked up by binary search. (The walk already sorts its
+/// records, so building this moves paths instead of hashing and cloning 100k+ of them.)
+#[derive(Debug, Default)]
+pub struct Tree {
+    entries: Vec<(ByteStr, Entry)>,
+}
+
+impl Tree {
+    /// A tree from entries sorted by path (the root `/` itself is implied).
+    pub fn from_sorted(entries: Vec<(ByteStr, Entry)>) -> Self {
+        debug_assert!(entries.windows(2).all(|w| w[0].0 <= w[1].0));
+        Tree { entries }
+    }
+
+    /// What is at `path` (not following a final symlink).
+    pub fn get(&self, path: &[u8]) -> Option<&Entry> {
+        if path == b"/" {
+            return Some(&Entry::Dir);
+        }
+        self.entries
+            .binary_search_by(|(p, _)| p.as_bytes().cmp(path))
+            .ok()
+            .map(|i| &self.entries[i].1)
+    }
+
+    /// Number of paths (the root not counted).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing but the root was walked.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Resolves `path` inside the root as after `chroot(ROOT)` (see [`resolve_in_root`]).
+    pub fn resolve(&self, path: &[u8], follow_last: bool) -> Result<ByteStr, FileError> {
+        resolve_in_root(
+            path,
+            follow_last,
+            |p| match self.get(p) {
+                Some(Entry::File) => Ok(FileType::RegularFile),
+                Some(Entry::Dir) => Ok(FileType::Directory),
+                Some(Entry::Symlink(_)) => Ok(FileType::Symlink),
+                Some(Entry::Special) => Ok(FileType::Fifo),
+                Some(Entry::OtherFs) => Err(Errno::XDEV),
+                Some(Entry::Unreadable) => Err(Errno::ACCESS),
+                None => Err(Errno::NOENT),
+            },
+            |p| match self.get(p) {
+                Some(Entry::Symlink(t)) => Ok(t.as_bytes().to_vec()),
+                _ => Err(Errno::INVAL),
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_through_recorded_symlinks() {
+        let mut entries = vec![
+            (
+                ByteStr::from("/lib"),
+                Entry::Symlink(ByteStr::from("usr/lib")),
+            ),
+            (
+                ByteStr::from("/lib64"),
+                Entry::Symlink(ByteStr::from("usr/lib64")),
+            ),
+            (ByteStr::from("/usr"), Entry::Dir),
+            (ByteStr::from("/usr/lib"), Entry::Dir),
+            (ByteStr::from("/usr/lib/ld.so"), Entry::File),
+            (ByteStr::from("/usr/lib64"), Entry::Dir),
+            (
+                ByteStr::from("/usr/lib64/ld"),
+                Entry::Symlink(ByteStr::from("/lib/ld.so")),
+            ),
+            (ByteStr::from("/proc"), Entry::OtherFs),
+        ];
+        entries.sort();
+        let t = Tree::from_sorted(entries);
+        assert_eq!(
+            t.resolve(b"/lib64/ld", true).unwrap(),
+            ByteStr::from("/usr/lib/ld.so")
+        );
+        assert_eq!(
+            t.resolve(b"/lib64/ld", false).unwrap(),
+            ByteStr::from("/usr/lib64/ld")
+        );
+        assert!(t.resolve(b"/lib/missing.so", true).is_err());
+        assert!(t.resolve(b"/proc/self/exe", true).is_err());
+        assert_eq!(t.get(b"/"), Some(&Entry::Dir));
+    }
+}
