@@ -18,25 +18,24 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Walk ROOT in parallel and report every ELF file's facts (class, machine, interpreter,
-    /// needed libraries, soname, rpath/runpath, symbol versions).
+    /// needed libraries, soname, rpath/runpath, symbol versions) and what its loader would load.
     ///
     /// Symlinks are recorded but never followed, FIFOs and devices are never opened, other
     /// filesystems mounted inside ROOT are not entered, and a file that cannot be read is a
     /// per-file error: the scan goes on.
     Scan(ScanArgs),
+    /// Show what the loader would load for one file of ROOT, as a tree, with where and why each
+    /// library was found (like lddtree or libtree, but inside ROOT and without running anything).
+    Tree(TreeArgs),
+    /// Show every chain from the programs of ROOT to a library (by soname, needed name or path).
+    Why(WhyArgs),
 }
 
-/// `elfdeps scan` arguments.
+/// What every subcommand that reads a root takes.
 #[derive(Debug, clap::Args)]
-pub struct ScanArgs {
+pub struct RootArgs {
     /// The root filesystem: a directory (an unpacked image, a chroot, or /).
     pub root: PathBuf,
-    /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value_t = FormatArg::Human)]
-    pub format: FormatArg,
-    /// Write the report to FILE instead of standard output.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
     /// No progress indicator.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -49,9 +48,47 @@ pub struct ScanArgs {
     /// Deepest directory level walked below ROOT.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_depth: usize,
+    /// glibc-hwcaps subdirectories the target CPU supports, best first, comma-separated
+    /// (e.g. x86-64-v3,x86-64-v2). Default: none, i.e. a baseline CPU.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub hwcaps: Vec<String>,
     /// When to color human output (auto: when standard output is a terminal and NO_COLOR is unset).
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+}
+
+/// `elfdeps scan` arguments.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    #[command(flatten)]
+    pub common: RootArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Report facts only: do not resolve what each object's loader would load.
+    #[arg(long)]
+    pub no_resolve: bool,
+}
+
+/// `elfdeps tree` arguments.
+#[derive(Debug, clap::Args)]
+pub struct TreeArgs {
+    #[command(flatten)]
+    pub common: RootArgs,
+    /// The file, as a path inside ROOT (e.g. /usr/bin/curl); symlinks are followed inside ROOT.
+    pub path: String,
+}
+
+/// `elfdeps why` arguments.
+#[derive(Debug, clap::Args)]
+pub struct WhyArgs {
+    #[command(flatten)]
+    pub common: RootArgs,
+    /// The library: a soname or needed name (libssl.so.3) or a path inside ROOT.
+    pub library: String,
 }
 
 /// `--format`.
@@ -61,6 +98,8 @@ pub enum FormatArg {
     Human,
     /// The elfdeps/1 JSON document (see docs/json.md).
     Json,
+    /// The dependency graph in Graphviz DOT.
+    Dot,
 }
 
 /// `--color`.

@@ -15,9 +15,11 @@ Nothing here executes a file from the root, follows a path out of it, or blocks 
 
 pub mod elf;
 pub mod error;
+pub mod graph;
 pub mod name;
 pub mod progress;
 pub mod report;
+pub mod resolve;
 pub mod rootfs;
 pub mod scan;
 pub mod tree;

@@ -155,6 +155,31 @@ impl RootFs {
         check_regular(fd)
     }
 
+    /// Reads a whole regular file by canonical in-root path, refusing files larger than `max` bytes.
+    pub fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FileError> {
+        let file = self.open_file(path)?;
+        let len = u64::try_from(file.stat.st_size).unwrap_or(0);
+        if len > max {
+            return Err(FileError::new(
+                ErrorCode::LimitExceeded,
+                format!("{len} bytes, more than the {max} read for a configuration file"),
+            ));
+        }
+        let mut buf = vec![0u8; len as usize];
+        let mut done = 0;
+        while done < buf.len() {
+            match rustix::io::pread(&file.fd, &mut buf[done..], done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(Errno::INTR) | Err(Errno::AGAIN) => continue,
+                Err(e) => return Err(FileError::io("read", &e.into())),
+            }
+        }
+        // A file that shrank meanwhile is what it is now.
+        buf.truncate(done);
+        Ok(buf)
+    }
+
     /// Opens the regular file `name` in the directory `dir` (a walked directory).
     pub fn open_file_at(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<OpenFile, FileError> {
         let fd = rustix::fs::openat(dir, name, FILE_FLAGS, Mode::empty())

@@ -16,6 +16,7 @@ use crate::elf::{self, ElfFacts, Limits};
 use crate::error::{FileError, PathError};
 use crate::name::ByteStr;
 use crate::progress::Progress;
+use crate::resolve::{self, Resolution, ResolveOptions};
 use crate::rootfs::{OpenFile, RootError, RootFs};
 use crate::tree::{Entry, Tree};
 use crate::walk::{self, Node, Record, WalkOptions};
@@ -29,6 +30,8 @@ pub struct ScanOptions {
     pub limits: Limits,
     /// Walk settings.
     pub walk: WalkOptions,
+    /// Resolve every object as its loader would (`None`: facts only).
+    pub resolve: Option<ResolveOptions>,
 }
 
 /// One ELF object in the report.
@@ -42,6 +45,9 @@ pub struct Object {
     /// `(st_dev, st_ino)`: paths with the same inode are the same object.
     #[serde(skip)]
     pub inode: (u64, u64),
+    /// What the loader would load for it (when resolution ran).
+    #[serde(flatten)]
+    pub resolution: Option<Resolution>,
 }
 
 /// Counts for the summary.
@@ -130,7 +136,15 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
         }
     };
     let records = pool.install(|| walk::walk(&rootfs, opts.walk, &on_file));
-    Ok(assemble(root, records))
+    let mut report = assemble(root, records);
+    if let Some(ropts) = &opts.resolve {
+        let resolutions =
+            pool.install(|| resolve::resolve_all(&rootfs, &report.tree, &report.objects, ropts));
+        for (o, r) in report.objects.iter_mut().zip(resolutions) {
+            o.resolution = Some(r);
+        }
+    }
+    Ok(report)
 }
 
 fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
@@ -214,6 +228,7 @@ fn push_outcome(report: &mut ScanReport, path: &ByteStr, inode: (u64, u64), resu
             path: path.clone(),
             facts: *facts,
             inode,
+            resolution: None,
         }),
         Ok(None) => {}
         Err(e) => report.errors.push(PathError::new(path.clone(), e)),

@@ -55,6 +55,28 @@ impl Tree {
             .map(|i| &self.entries[i].1)
     }
 
+    /// The names of the entries directly inside directory `dir` (a canonical path), in byte order.
+    pub fn children<'a>(&'a self, dir: &[u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+        let prefix: Vec<u8> = if dir == b"/" {
+            b"/".to_vec()
+        } else {
+            [dir, b"/"].concat()
+        };
+        let skip = prefix.len();
+        // Everything below `dir` is one contiguous run of the sorted paths.
+        let start = self
+            .entries
+            .partition_point(|(p, _)| p.as_bytes() < prefix.as_slice());
+        self.entries[start..]
+            .iter()
+            .take_while(move |(p, _)| p.as_bytes().starts_with(&prefix))
+            .map(|(p, _)| p.as_bytes())
+            .filter_map(move |p| {
+                let rest = &p[skip..];
+                (!rest.contains(&b'/')).then_some(rest)
+            })
+    }
+
     /// Number of paths (the root not counted).
     pub fn len(&self) -> usize {
         self.entries.len()

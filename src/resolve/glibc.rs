@@ -1,0 +1,690 @@
+//! The glibc model: one ld.so session per object (loader-spec §2 and §4).
+
+use std::collections::HashMap;
+
+use super::env::{GlibcLoader, basename, dirname, trim_trailing_slashes};
+use super::{
+    Candidate, Ctx, Dep, LoaderRef, Resolution, SessionEdge, Skipped, Status, VersionError, Via,
+};
+use crate::name::ByteStr;
+
+/// DF_1_NODEFLIB: do not search the default directories (nor cache entries in them).
+const DF_1_NODEFLIB: u64 = 0x800;
+
+/// Per-thread memo of candidate lookups (path → what is there), shared by the sessions of a thread.
+#[derive(Default)]
+pub struct Memo {
+    candidates: HashMap<Vec<u8>, Candidate>,
+}
+
+impl Memo {
+    fn get(&mut self, ctx: &Ctx<'_>, path: &[u8]) -> Candidate {
+        if let Some(c) = self.candidates.get(path) {
+            return c.clone();
+        }
+        let c = ctx.candidate(path);
+        self.candidates.insert(path.to_vec(), c.clone());
+        c
+    }
+}
+
+struct Loaded {
+    obj: usize,
+    /// The name it was opened under (`l_name`): `$ORIGIN` of a library is its directory.
+    name: ByteStr,
+    /// Who loaded it (`l_loader`), for the RPATH chain; `None` for the main object.
+    loader: Option<usize>,
+    /// ld.so itself: loaded from the start, never searched for, not in the closure.
+    rtld: bool,
+}
+
+struct Session<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    ld: &'c GlibcLoader,
+    loaded: Vec<Loaded>,
+    /// Every name each loaded object answers to (requested names, l_name, DT_SONAME).
+    names: HashMap<Vec<u8>, usize>,
+    /// Object index → loaded index: the same file under another name is the same object.
+    by_obj: HashMap<usize, usize>,
+    notes: Vec<String>,
+}
+
+/// Where a search list came from.
+#[derive(Clone, Copy)]
+enum ListKind {
+    Rpath(usize),
+    Runpath,
+    Default,
+    Conf,
+}
+
+/// The result of looking for one need.
+struct Found {
+    loaded: Option<usize>,
+    dep: Dep,
+}
+
+/// Runs the session of object `main` under glibc loader `ld`.
+pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) -> Resolution {
+    let mut s = Session {
+        ctx,
+        ld,
+        loaded: Vec::new(),
+        names: HashMap::new(),
+        by_obj: HashMap::new(),
+        notes: Vec::new(),
+    };
+    let main_obj = &ctx.objects[main];
+    s.add(main, main_obj.path.clone(), None, false, None);
+    if let Some(&ri) = ctx.by_path.get(ld.path.as_bytes()) {
+        // ld.so answers to the PT_INTERP string and its soname before any search (R2.2, R2.11).
+        let name = main_obj
+            .facts
+            .interp
+            .clone()
+            .unwrap_or_else(|| ld.path.clone());
+        if ri != main {
+            s.add(ri, name, None, true, None);
+        }
+    }
+    if ctx.glibc.cache.is_none() {
+        if let Some(e) = &ctx.glibc.cache_error {
+            s.notes.push(format!(
+                "/etc/ld.so.cache is unusable ({e}); searched the ld.so.conf directories instead"
+            ));
+        } else {
+            s.notes.push(
+                "the root has no /etc/ld.so.cache; searched the ld.so.conf directories instead"
+                    .into(),
+            );
+        }
+    }
+    // /etc/ld.so.preload: loaded right after the executable; a missing entry is only a warning.
+    for entry in &ctx.glibc.preload {
+        let f = s.find(memo, 0, entry.as_bytes(), true);
+        if f.loaded.is_none() {
+            s.notes.push(format!(
+                "object '{entry}' from /etc/ld.so.preload cannot be preloaded ({}): ignored",
+                f.dep
+                    .error
+                    .as_deref()
+                    .unwrap_or("cannot open shared object file")
+            ));
+        }
+    }
+
+    let mut edges = Vec::new();
+    let mut missing: Vec<ByteStr> = Vec::new();
+    let mut fatal = false;
+    let mut i = 0;
+    while i < s.loaded.len() {
+        if s.loaded[i].rtld {
+            i += 1;
+            continue;
+        }
+        let obj = s.loaded[i].obj;
+        for need in &ctx.facts(obj).needed {
+            let f = s.find(memo, i, need.as_bytes(), false);
+            if f.loaded.is_none() {
+                if f.dep
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| !e.starts_with("not found"))
+                {
+                    fatal = true;
+                }
+                if !missing.contains(need) {
+                    missing.push(need.clone());
+                }
+            }
+            edges.push(SessionEdge {
+                from: ctx.objects[obj].path.clone(),
+                dep: f.dep,
+            });
+        }
+        i += 1;
+    }
+    let deps = edges
+        .iter()
+        .take(ctx.facts(main).needed.len())
+        .map(|e| e.dep.clone())
+        .collect();
+
+    let version_errors = s.check_versions();
+    let closure = s
+        .loaded
+        .iter()
+        .skip(1)
+        .filter(|l| !l.rtld)
+        .map(|l| ctx.objects[l.obj].path.clone())
+        .collect();
+    let status = if missing.is_empty() && version_errors.is_empty() && !fatal {
+        Status::Ok
+    } else {
+        Status::Error
+    };
+    Resolution {
+        status,
+        loader: Some(LoaderRef {
+            family: "glibc",
+            path: ld.path.clone(),
+        }),
+        closure,
+        missing,
+        version_errors,
+        deps,
+        notes: s.notes,
+        edges,
+    }
+}
+
+impl Session<'_, '_> {
+    fn add(
+        &mut self,
+        obj: usize,
+        name: ByteStr,
+        loader: Option<usize>,
+        rtld: bool,
+        requested: Option<&[u8]>,
+    ) -> usize {
+        let idx = self.loaded.len();
+        let facts = self.ctx.facts(obj);
+        self.names.entry(name.as_bytes().to_vec()).or_insert(idx);
+        if let Some(r) = requested {
+            self.names.entry(r.to_vec()).or_insert(idx);
+        }
+        if let Some(so) = &facts.soname {
+            self.names.entry(so.as_bytes().to_vec()).or_insert(idx);
+        }
+        self.by_obj.insert(obj, idx);
+        self.loaded.push(Loaded {
+            obj,
+            name,
+            loader,
+            rtld,
+        });
+        idx
+    }
+
+    /// `_dl_map_object`: the need `name` of loaded object `req`.
+    fn find(&mut self, memo: &mut Memo, req: usize, name: &[u8], preload: bool) -> Found {
+        let mut dep = Dep {
+            name: ByteStr::from(name),
+            path: None,
+            found: None,
+            via: None,
+            rpath_of: None,
+            hwcaps: None,
+            skipped: Vec::new(),
+            error: None,
+        };
+        if let Some(&idx) = self.names.get(name) {
+            let l = &self.loaded[idx];
+            dep.path = Some(l.name.clone());
+            dep.found = Some(self.ctx.objects[l.obj].path.clone());
+            dep.via = Some(Via::AlreadyLoaded);
+            return Found {
+                loaded: Some(idx),
+                dep,
+            };
+        }
+        let req_obj = self.loaded[req].obj;
+        let origin = ByteStr::from(dirname(self.loaded[req].name.as_bytes()));
+
+        if name.contains(&b'/') {
+            // Opened as a path (after token expansion); a relative one against the working directory,
+            // which for `chroot ROOT ldd` is the root.
+            let Some(expanded) = self.expand(name, origin.as_bytes()) else {
+                dep.error = Some("cannot expand a dynamic string token".into());
+                return Found { loaded: None, dep };
+            };
+            if !expanded.starts_with(b"/") {
+                self.notes.push(format!(
+                    "NEEDED {} is relative: it depends on the working directory (resolved against /)",
+                    ByteStr::from(name)
+                ));
+            }
+            let path = if expanded.starts_with(b"/") {
+                expanded
+            } else {
+                [b"/", &expanded[..]].concat()
+            };
+            return match self.try_candidate(memo, &path, &mut dep) {
+                Try::Load(obj) => self.load(
+                    req,
+                    name,
+                    obj,
+                    path,
+                    if preload { Via::Preload } else { Via::Path },
+                    dep,
+                ),
+                Try::Skip | Try::Absent => {
+                    dep.error
+                        .get_or_insert_with(|| "not found: cannot open shared object file".into());
+                    Found { loaded: None, dep }
+                }
+                Try::Fatal => Found { loaded: None, dep },
+            };
+        }
+
+        let via_default = if preload {
+            Via::Preload
+        } else {
+            Via::DefaultDir
+        };
+        let req_facts = self.ctx.facts(req_obj);
+        // 1. DT_RPATH of the requester and its loaders up to the executable, unless the requester
+        //    has DT_RUNPATH. (An object with both has its RPATH ignored entirely.)
+        if req_facts.runpath.is_none() {
+            let mut chain = Some(req);
+            while let Some(c) = chain {
+                let cf = self.ctx.facts(self.loaded[c].obj);
+                if cf.runpath.is_none()
+                    && let Some(rp) = cf.rpath.clone()
+                {
+                    let corigin = ByteStr::from(dirname(self.loaded[c].name.as_bytes()));
+                    if let Some(f) = self.search_list(
+                        memo,
+                        req,
+                        name,
+                        &rp,
+                        corigin.as_bytes(),
+                        ListKind::Rpath(c),
+                        &mut dep,
+                    ) {
+                        return f;
+                    }
+                }
+                chain = self.loaded[c].loader;
+            }
+        }
+        // 2. LD_LIBRARY_PATH: run-time environment, not modelled.
+        // 3. DT_RUNPATH of the requester only.
+        if let Some(rp) = req_facts.runpath.clone()
+            && let Some(f) = self.search_list(
+                memo,
+                req,
+                name,
+                &rp,
+                origin.as_bytes(),
+                ListKind::Runpath,
+                &mut dep,
+            )
+        {
+            return f;
+        }
+        // DF_1_NODEFLIB of the requester (the executable when there is none) turns off the defaults.
+        let nodeflib = req_facts.flags_1.is_some_and(|f| f & DF_1_NODEFLIB != 0);
+        // 4. ld.so.cache: one path; if it is absent or skipped, fall through to the defaults.
+        if let Some(cache) = &self.ctx.glibc.cache {
+            let machine = &self.ctx.facts(self.loaded[0].obj).machine;
+            let flags_ok = super::ldcache::flags_accepted_for(machine);
+            let hw = &self.ctx.opts.hwcaps;
+            let hit = cache
+                .lookup(name, &flags_ok, |sub| {
+                    hw.iter().any(|h| h.as_bytes() == sub)
+                })
+                .map(|e| (ByteStr::from(&e.value[..]), e.hwcaps_subdir.clone()));
+            if let Some((path, sub)) = hit {
+                let in_default = self.is_default_path(path.as_bytes());
+                if nodeflib && in_default {
+                    dep.skipped.push(Skipped {
+                        path: path.clone(),
+                        reason: "in a default directory, and the requester has DF_1_NODEFLIB"
+                            .into(),
+                    });
+                } else {
+                    match self.try_candidate(memo, path.as_bytes(), &mut dep) {
+                        Try::Load(obj) => {
+                            dep.hwcaps = sub.map(ByteStr::from);
+                            return self.load(
+                                req,
+                                name,
+                                obj,
+                                path.as_bytes().to_vec(),
+                                if preload { Via::Preload } else { Via::LdCache },
+                                dep,
+                            );
+                        }
+                        Try::Fatal => return Found { loaded: None, dep },
+                        Try::Skip => {}
+                        Try::Absent => dep.skipped.push(Skipped {
+                            path,
+                            reason: "listed in ld.so.cache but absent (stale cache)".into(),
+                        }),
+                    }
+                }
+            }
+        } else {
+            // No cache in the root: what ldconfig would cache from ld.so.conf.
+            let dirs: Vec<ByteStr> = self.ctx.glibc.conf_dirs.clone();
+            let joined = dirs
+                .iter()
+                .map(|d| d.as_bytes())
+                .collect::<Vec<_>>()
+                .join(&b':');
+            let list = vec![ByteStr::from(joined)];
+            if !dirs.is_empty()
+                && let Some(f) = self.search_list(
+                    memo,
+                    req,
+                    name,
+                    &list,
+                    origin.as_bytes(),
+                    ListKind::Conf,
+                    &mut dep,
+                )
+            {
+                return f;
+            }
+        }
+        // 5. The default directories.
+        if !nodeflib {
+            let joined = self
+                .ld
+                .default_dirs
+                .iter()
+                .map(|d| d.as_bytes())
+                .collect::<Vec<_>>()
+                .join(&b':');
+            let list = vec![ByteStr::from(joined)];
+            if let Some(mut f) = self.search_list(
+                memo,
+                req,
+                name,
+                &list,
+                origin.as_bytes(),
+                ListKind::Default,
+                &mut dep,
+            ) {
+                if f.dep.via == Some(Via::DefaultDir) {
+                    f.dep.via = Some(via_default);
+                }
+                return f;
+            }
+        }
+        dep.error =
+            Some("not found: cannot open shared object file: No such file or directory".into());
+        Found { loaded: None, dep }
+    }
+
+    /// Searches each directory of a path list (`:`-separated entries, already split once into `list`).
+    #[allow(clippy::too_many_arguments)]
+    fn search_list(
+        &mut self,
+        memo: &mut Memo,
+        req: usize,
+        name: &[u8],
+        list: &[ByteStr],
+        origin: &[u8],
+        kind: ListKind,
+        dep: &mut Dep,
+    ) -> Option<Found> {
+        for entry in list.iter().flat_map(|e| e.as_bytes().split(|&b| b == b':')) {
+            // An unknown-valued token drops the element; an empty element is the working directory.
+            let Some(dir) = self.expand(entry, origin) else {
+                continue;
+            };
+            let dir = if dir.is_empty() { b"/".to_vec() } else { dir };
+            let dir = if dir.starts_with(b"/") {
+                dir
+            } else {
+                [b"/", &dir[..]].concat()
+            };
+            let dir = trim_trailing_slashes(&dir).to_vec();
+            let hwcaps: Vec<ByteStr> = self.ctx.opts.hwcaps.clone();
+            for sub in hwcaps.iter().map(Some).chain([None]) {
+                let path = match sub {
+                    Some(h) => [&dir[..], b"/glibc-hwcaps/", h.as_bytes(), b"/", name].concat(),
+                    None => [&dir[..], b"/", name].concat(),
+                };
+                match self.try_candidate(memo, &path, dep) {
+                    Try::Absent | Try::Skip => continue,
+                    Try::Fatal => {
+                        return Some(Found {
+                            loaded: None,
+                            dep: dep.clone(),
+                        });
+                    }
+                    Try::Load(obj) => {
+                        let via = match kind {
+                            ListKind::Rpath(c) => {
+                                dep.rpath_of =
+                                    Some(self.ctx.objects[self.loaded[c].obj].path.clone());
+                                Via::Rpath
+                            }
+                            ListKind::Runpath => Via::Runpath,
+                            ListKind::Default => Via::DefaultDir,
+                            ListKind::Conf => Via::LdSoConf,
+                        };
+                        dep.hwcaps = sub.cloned();
+                        return Some(self.load(req, name, obj, path, via, dep.clone()));
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// `open_verify` on one candidate path.
+    fn try_candidate(&mut self, memo: &mut Memo, path: &[u8], dep: &mut Dep) -> Try {
+        let main = self.ctx.facts(self.loaded[0].obj);
+        match memo.get(self.ctx, path) {
+            Candidate::Absent => Try::Absent,
+            Candidate::Unreadable => {
+                dep.skipped.push(Skipped {
+                    path: ByteStr::from(path),
+                    reason: "cannot be opened (permission denied)".into(),
+                });
+                Try::Skip
+            }
+            Candidate::NotFile(c) => {
+                dep.error = Some(format!(
+                    "{} ({c}) is not a regular file: the loader fails on it",
+                    ByteStr::from(path)
+                ));
+                Try::Fatal
+            }
+            Candidate::NotElf(c) => {
+                dep.error = Some(format!(
+                    "{} ({c}): invalid ELF header or file too short: the loader stops here",
+                    ByteStr::from(path)
+                ));
+                Try::Fatal
+            }
+            Candidate::Object(o) => {
+                let f = self.ctx.facts(o);
+                if f.class != main.class {
+                    dep.skipped.push(Skipped {
+                        path: ByteStr::from(path),
+                        reason: format!("wrong ELF class: {:?}", f.class),
+                    });
+                    return Try::Skip;
+                }
+                if f.e_machine != main.e_machine {
+                    dep.skipped.push(Skipped {
+                        path: ByteStr::from(path),
+                        reason: format!("wrong machine: {}", f.machine),
+                    });
+                    return Try::Skip;
+                }
+                if f.ei_osabi != 0 && f.ei_osabi != 3 {
+                    dep.error = Some(format!(
+                        "{}: ELF file OS ABI invalid ({})",
+                        ByteStr::from(path),
+                        f.osabi
+                    ));
+                    return Try::Fatal;
+                }
+                if f.e_type != "DYN" && f.e_type != "EXEC" {
+                    dep.error = Some(format!(
+                        "{}: only ET_DYN and ET_EXEC can be loaded",
+                        ByteStr::from(path)
+                    ));
+                    return Try::Fatal;
+                }
+                Try::Load(o)
+            }
+        }
+    }
+
+    fn load(
+        &mut self,
+        req: usize,
+        name: &[u8],
+        obj: usize,
+        path: Vec<u8>,
+        via: Via,
+        mut dep: Dep,
+    ) -> Found {
+        dep.path = Some(ByteStr::from(path.clone()));
+        dep.found = Some(self.ctx.objects[obj].path.clone());
+        dep.via = Some(via);
+        dep.error = None;
+        // The same file under another name is the same object (st_dev/st_ino): record the new name.
+        if let Some(&idx) = self.by_obj.get(&obj) {
+            self.names.entry(name.to_vec()).or_insert(idx);
+            return Found {
+                loaded: Some(idx),
+                dep,
+            };
+        }
+        let idx = self.add(obj, ByteStr::from(path), Some(req), false, Some(name));
+        Found {
+            loaded: Some(idx),
+            dep,
+        }
+    }
+
+    fn is_default_path(&self, path: &[u8]) -> bool {
+        let dir = dirname(path);
+        self.ld.default_dirs.iter().any(|d| d.as_bytes() == dir)
+    }
+
+    /// Expands `$ORIGIN`, `$LIB`, `$PLATFORM` (and the `${...}` forms). `None`: the element is dropped.
+    fn expand(&self, s: &[u8], origin: &[u8]) -> Option<Vec<u8>> {
+        expand_dst(
+            s,
+            origin,
+            self.ld.lib_token.as_bytes(),
+            self.ld.platform.as_bytes(),
+        )
+    }
+
+    /// `_dl_check_map_versions` for every loaded object (R4.2).
+    fn check_versions(&mut self) -> Vec<VersionError> {
+        let mut errors = Vec::new();
+        for l in &self.loaded {
+            let f = self.ctx.facts(l.obj);
+            for vn in &f.version_needs {
+                let Some(&pi) = self.names.get(vn.file.as_bytes()) else {
+                    // The provider was not loaded: already reported as missing.
+                    continue;
+                };
+                let provider = &self.loaded[pi];
+                let pf = self.ctx.facts(provider.obj);
+                if pf.version_defs.is_empty() {
+                    self.notes.push(format!(
+                        "{}: no version information available (required by {})",
+                        provider.name, l.name
+                    ));
+                    continue;
+                }
+                for v in &vn.versions {
+                    if v.weak || pf.version_defs.iter().any(|d| d.name == v.name) {
+                        continue;
+                    }
+                    errors.push(VersionError {
+                        library: provider.name.clone(),
+                        version: v.name.clone(),
+                        required_by: l.name.clone(),
+                    });
+                }
+            }
+        }
+        errors
+    }
+}
+
+enum Try {
+    Absent,
+    Skip,
+    Fatal,
+    Load(usize),
+}
+
+/// glibc's dynamic string token expansion (`_dl_dst_substitute`): `$ORIGIN`, `$LIB`, `$PLATFORM` and
+/// their braced forms; a token must not run into further identifier characters; unknown `$NAME` stays
+/// literal; a known token without a value drops the element (`None`).
+pub fn expand_dst(s: &[u8], origin: &[u8], lib: &[u8], platform: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() + origin.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'$' {
+            let rest = &s[i + 1..];
+            let mut matched = None;
+            for (tok, val) in [
+                (&b"ORIGIN"[..], origin),
+                (b"PLATFORM", platform),
+                (b"LIB", lib),
+            ] {
+                if rest.starts_with(tok)
+                    && !rest
+                        .get(tok.len())
+                        .is_some_and(|&c| c.is_ascii_alphanumeric() || c == b'_')
+                {
+                    matched = Some((tok.len(), val));
+                    break;
+                }
+                if rest.first() == Some(&b'{')
+                    && rest[1..].starts_with(tok)
+                    && rest.get(1 + tok.len()) == Some(&b'}')
+                {
+                    matched = Some((tok.len() + 2, val));
+                    break;
+                }
+            }
+            if let Some((len, val)) = matched {
+                if val.is_empty() {
+                    return None;
+                }
+                out.extend_from_slice(val);
+                i += 1 + len;
+                continue;
+            }
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    Some(out)
+}
+
+/// The last component of a loaded object's name (used by tests and `tree`).
+pub fn short_name(path: &[u8]) -> &[u8] {
+    basename(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dst_expansion() {
+        let e = |s: &str| {
+            expand_dst(
+                s.as_bytes(),
+                b"/opt/app/bin",
+                b"lib/x86_64-linux-gnu",
+                b"x86_64",
+            )
+            .map(|v| String::from_utf8(v).unwrap())
+        };
+        assert_eq!(e("$ORIGIN/../lib").unwrap(), "/opt/app/bin/../lib");
+        assert_eq!(e("${ORIGIN}/x").unwrap(), "/opt/app/bin/x");
+        assert_eq!(e("/x/$LIB").unwrap(), "/x/lib/x86_64-linux-gnu");
+        assert_eq!(e("/x/${PLATFORM}").unwrap(), "/x/x86_64");
+        assert_eq!(e("$ORIGINAL/x").unwrap(), "$ORIGINAL/x");
+        assert_eq!(e("$FOO/x").unwrap(), "$FOO/x");
+        assert_eq!(expand_dst(b"/x/$PLATFORM", b"/o", b"lib", b""), None);
+    }
+}

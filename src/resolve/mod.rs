@@ -1,0 +1,401 @@
+/*!
+Resolution: for every ELF object, what the real dynamic loader would load if that object were the
+program being started (for a shared library: what `ldd lib.so` loads), inside the root.
+
+Each object gets one loader *session* (loader-spec R0.1): a breadth-first load list, the loader chain
+(who loaded whom, for RPATH inheritance), and an outcome. Two models, chosen per object:
+
+- glibc ([`glibc`]): RPATH chain (only while the requester has no RUNPATH), the requester's RUNPATH,
+  `/etc/ld.so.cache`, the default directories built into that ld.so; `$ORIGIN`/`$LIB`/`$PLATFORM`;
+  wrong class or machine skipped with the search going on; one object per soname and per file;
+  `/etc/ld.so.preload`; symbol versions checked.
+- musl ([`musl`]): the reserved names musl satisfies itself, one path list per object (RUNPATH, else
+  RPATH) inherited along the chain, `$ORIGIN` only, the path file; first file that opens wins; no
+  symbol versions.
+
+Candidates are looked up in the walked [`Tree`] (no system calls), so a session costs hash and binary
+searches; sessions run in parallel.
+*/
+
+pub mod env;
+pub mod glibc;
+pub mod ldcache;
+pub mod musl;
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::elf::{ElfFacts, Kind};
+use crate::name::ByteStr;
+use crate::rootfs::RootFs;
+use crate::scan::Object;
+use crate::tree::{Entry, Tree};
+use env::{Family, GlibcConfig, GlibcLoader, MuslLoader, is_musl_interp, standard_interps};
+
+/// Resolution settings.
+#[derive(Clone, Debug, Default)]
+pub struct ResolveOptions {
+    /// glibc-hwcaps subdirectories the target CPU supports, best first (`--hwcaps`). Default: none,
+    /// i.e. a baseline CPU: a library found only under `glibc-hwcaps/` is then reported missing.
+    pub hwcaps: Vec<ByteStr>,
+}
+
+/// Outcome of an object's session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Everything needed was found with every required version.
+    Ok,
+    /// Nothing to load: statically linked, or not a loadable object (relocatable, core, debug-info).
+    Static,
+    /// PT_INTERP does not exist in the root (or no loader in the root handles this object).
+    InterpMissing,
+    /// A needed library is missing or unusable, or a required version is not defined.
+    Error,
+}
+
+/// How a need was satisfied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Via {
+    /// DT_RPATH of an object on the loader chain (`rpath_of` says which).
+    Rpath,
+    /// DT_RUNPATH of the requesting object.
+    Runpath,
+    /// `/etc/ld.so.cache`.
+    #[serde(rename = "ld.so.cache")]
+    LdCache,
+    /// The root has no ld.so.cache: its ld.so.conf directories, as ldconfig would cache them.
+    #[serde(rename = "ld.so.conf")]
+    LdSoConf,
+    /// The loader's built-in default directories.
+    DefaultDir,
+    /// musl's path file (`/etc/ld-musl-ARCH.path`).
+    PathFile,
+    /// musl's built-in system path (no path file).
+    MuslDefault,
+    /// A name musl satisfies with its own libc, without looking at the filesystem.
+    Reserved,
+    /// An object already loaded under that name (soname, requested name or path).
+    AlreadyLoaded,
+    /// A NEEDED (or preload) containing a slash, opened as a path.
+    Path,
+    /// `/etc/ld.so.preload`.
+    Preload,
+}
+
+/// A candidate passed over while searching, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// The candidate path.
+    pub path: ByteStr,
+    /// Why it was not used.
+    pub reason: String,
+}
+
+/// One direct need of the object (as the main program of its session).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Dep {
+    /// The DT_NEEDED name.
+    pub name: ByteStr,
+    /// The path it was opened under (null when not found).
+    pub path: Option<ByteStr>,
+    /// Its canonical path inside the root.
+    pub found: Option<ByteStr>,
+    /// How it was found.
+    pub via: Option<Via>,
+    /// For `rpath`: whose DT_RPATH.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpath_of: Option<ByteStr>,
+    /// The glibc-hwcaps subdirectory it came from, when it did (depends on the CPU).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hwcaps: Option<ByteStr>,
+    /// Candidates skipped on the way.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+    /// Why it failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A required symbol version not defined by the library that satisfied the need.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct VersionError {
+    /// The library (path as opened) that lacks the version.
+    pub library: ByteStr,
+    /// The version, e.g. `GLIBC_2.38`.
+    pub version: ByteStr,
+    /// The object (path as opened) requiring it.
+    pub required_by: ByteStr,
+}
+
+/// The loader of a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LoaderRef {
+    /// glibc or musl.
+    pub family: &'static str,
+    /// The loader file (canonical).
+    pub path: ByteStr,
+}
+
+/// What resolution adds to an object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Resolution {
+    /// Outcome.
+    pub status: Status,
+    /// The loader used.
+    pub loader: Option<LoaderRef>,
+    /// Canonical paths of every object loaded, in load order, without the object itself and the loader.
+    pub closure: Vec<ByteStr>,
+    /// Needed names that were not found (anywhere in the session).
+    pub missing: Vec<ByteStr>,
+    /// Required versions not defined by their providers.
+    pub version_errors: Vec<VersionError>,
+    /// The object's own needs: where each was found and how.
+    pub deps: Vec<Dep>,
+    /// Things the user should know about this result (conditions, warnings).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Every need of every object in the session, in load order: who needed what, and how it went
+    /// (for `tree` and `why`; the object's own needs are `deps`).
+    #[serde(skip)]
+    pub edges: Vec<SessionEdge>,
+}
+
+/// One need inside a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionEdge {
+    /// Canonical path of the object that has the need.
+    pub from: ByteStr,
+    /// How the need went.
+    pub dep: Dep,
+}
+
+impl Resolution {
+    fn without_loader(status: Status, note: Option<String>) -> Self {
+        Resolution {
+            status,
+            loader: None,
+            closure: Vec::new(),
+            missing: Vec::new(),
+            version_errors: Vec::new(),
+            deps: Vec::new(),
+            notes: note.into_iter().collect(),
+            edges: Vec::new(),
+        }
+    }
+}
+
+/// Everything sessions share: the objects, the tree, the loaders of the root.
+pub struct Ctx<'a> {
+    /// Every object of the scan.
+    pub objects: &'a [Object],
+    /// The walked tree.
+    pub tree: &'a Tree,
+    /// Object index by (walked = canonical) path.
+    pub by_path: HashMap<&'a [u8], usize>,
+    /// Root-wide glibc configuration.
+    pub glibc: GlibcConfig,
+    /// glibc loaders by canonical path.
+    pub glibc_loaders: HashMap<ByteStr, GlibcLoader>,
+    /// musl loaders by PT_INTERP string.
+    pub musl_loaders: HashMap<ByteStr, MuslLoader>,
+    /// Settings.
+    pub opts: ResolveOptions,
+}
+
+/// What lies at a candidate path, once symlinks are followed inside the root.
+#[derive(Clone, Debug)]
+pub enum Candidate {
+    /// Nothing (ENOENT, ENOTDIR, a loop, a mount point we did not walk).
+    Absent,
+    /// A file we could not open (EACCES): loaders skip it.
+    Unreadable,
+    /// An ELF object of the scan.
+    Object(usize),
+    /// A regular file that is not a (valid) ELF object.
+    NotElf(ByteStr),
+    /// A directory, FIFO, socket or device.
+    NotFile(ByteStr),
+}
+
+impl<'a> Ctx<'a> {
+    /// Looks up `path` (symlinks followed inside the root).
+    pub fn candidate(&self, path: &[u8]) -> Candidate {
+        let Ok(canonical) = self.tree.resolve(path, true) else {
+            return Candidate::Absent;
+        };
+        match self.tree.get(canonical.as_bytes()) {
+            Some(Entry::File) => match self.by_path.get(canonical.as_bytes()) {
+                Some(&i) => Candidate::Object(i),
+                None => Candidate::NotElf(canonical),
+            },
+            Some(Entry::Dir) | Some(Entry::Special) => Candidate::NotFile(canonical),
+            Some(Entry::Unreadable) => Candidate::Unreadable,
+            Some(Entry::Symlink(_)) | Some(Entry::OtherFs) | None => Candidate::Absent,
+        }
+    }
+
+    /// Facts of object `i`.
+    pub fn facts(&self, i: usize) -> &'a ElfFacts {
+        &self.objects[i].facts
+    }
+}
+
+/// Which loader handles object `i`, and how.
+enum Plan {
+    Glibc(ByteStr),
+    Musl(ByteStr),
+    None(Status, Option<String>),
+}
+
+fn plan(ctx: &Ctx<'_>, i: usize) -> Plan {
+    let o = &ctx.objects[i];
+    let f = &o.facts;
+    match f.kind {
+        Kind::Static
+        | Kind::StaticPie
+        | Kind::Relocatable
+        | Kind::Core
+        | Kind::DebugInfo
+        | Kind::Other => {
+            return Plan::None(Status::Static, None);
+        }
+        Kind::Executable | Kind::Pie | Kind::SharedLibrary => {}
+    }
+    if !f.has_dynamic {
+        return Plan::None(Status::Static, None);
+    }
+    if let Some(interp) = &f.interp {
+        let Ok(canonical) = ctx.tree.resolve(interp.as_bytes(), true) else {
+            return Plan::None(
+                Status::InterpMissing,
+                Some(format!("interpreter {interp} does not exist in the root")),
+            );
+        };
+        if !matches!(ctx.tree.get(canonical.as_bytes()), Some(Entry::File)) {
+            return Plan::None(
+                Status::InterpMissing,
+                Some(format!(
+                    "interpreter {interp} is not a regular file in the root"
+                )),
+            );
+        }
+        return match family_of_loader(ctx, interp.as_bytes(), &canonical) {
+            Family::Musl => Plan::Musl(interp.clone()),
+            Family::Glibc => Plan::Glibc(canonical),
+        };
+    }
+    // No PT_INTERP (a shared library): the root's loader for its machine, preferring the libc it
+    // was linked against, as `ldd` (glibc) or `ld-musl --list` would be run on it.
+    let (glibc_names, musl_name) = standard_interps(&f.machine, f.class);
+    let glibc = glibc_names.iter().find_map(|n| {
+        let c = ctx.tree.resolve(n.as_bytes(), true).ok()?;
+        match ctx.by_path.get(c.as_bytes()) {
+            Some(&li)
+                if ctx.facts(li).class == f.class
+                    && family_of_loader(ctx, n.as_bytes(), &c) == Family::Glibc =>
+            {
+                Some(c)
+            }
+            _ => None,
+        }
+    });
+    let musl = musl_name.and_then(|n| {
+        let c = ctx.tree.resolve(n.as_bytes(), true).ok()?;
+        matches!(ctx.tree.get(c.as_bytes()), Some(Entry::File)).then(|| ByteStr::from(n))
+    });
+    let wants_musl = f
+        .needed
+        .iter()
+        .any(|n| n.as_bytes() == b"libc.so" || n.as_bytes().starts_with(b"libc.musl-"));
+    match (glibc, musl) {
+        (Some(_), Some(m)) if wants_musl => Plan::Musl(m),
+        (Some(g), _) => Plan::Glibc(g),
+        (None, Some(m)) => Plan::Musl(m),
+        (None, None) => Plan::None(
+            Status::InterpMissing,
+            Some(format!(
+                "no dynamic loader for {} {:?} objects in the root",
+                f.machine, f.class
+            )),
+        ),
+    }
+}
+
+/// Whether the loader file at `canonical` (named `interp`) is musl: by name, or by content (musl's
+/// loader has no DT_SONAME; glibc's has its own name; gcompat's loader is a musl-linked file).
+fn family_of_loader(ctx: &Ctx<'_>, interp: &[u8], canonical: &ByteStr) -> Family {
+    if is_musl_interp(interp) || is_musl_interp(canonical.as_bytes()) {
+        return Family::Musl;
+    }
+    match ctx.by_path.get(canonical.as_bytes()) {
+        Some(&i) if ctx.facts(i).soname.is_none() => Family::Musl,
+        _ => Family::Glibc,
+    }
+}
+
+/// Resolves every object of a scan. The result is index-aligned with `objects`.
+pub fn resolve_all(
+    rootfs: &RootFs,
+    tree: &Tree,
+    objects: &[Object],
+    opts: &ResolveOptions,
+) -> Vec<Resolution> {
+    let by_path = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (o.path.as_bytes(), i))
+        .collect();
+    let mut ctx = Ctx {
+        objects,
+        tree,
+        by_path,
+        glibc: GlibcConfig::default(),
+        glibc_loaders: HashMap::new(),
+        musl_loaders: HashMap::new(),
+        opts: opts.clone(),
+    };
+    let plans: Vec<Plan> = (0..objects.len()).map(|i| plan(&ctx, i)).collect();
+    // Load each loader's configuration once, before the parallel sessions.
+    let mut any_glibc = false;
+    for (i, p) in plans.iter().enumerate() {
+        match p {
+            Plan::Glibc(path) => {
+                any_glibc = true;
+                if !ctx.glibc_loaders.contains_key(path) {
+                    let facts = ctx.by_path.get(path.as_bytes()).map(|&li| ctx.facts(li));
+                    let machine = facts
+                        .map_or_else(|| objects[i].facts.machine.clone(), |f| f.machine.clone());
+                    let l = GlibcLoader::load(rootfs, path, facts, &machine);
+                    ctx.glibc_loaders.insert(path.clone(), l);
+                }
+            }
+            Plan::Musl(interp) => {
+                if !ctx.musl_loaders.contains_key(interp) {
+                    let canonical = tree
+                        .resolve(interp.as_bytes(), true)
+                        .unwrap_or_else(|_| interp.clone());
+                    let l = MuslLoader::load(rootfs, tree, interp.as_bytes(), &canonical);
+                    ctx.musl_loaders.insert(interp.clone(), l);
+                }
+            }
+            Plan::None(..) => {}
+        }
+    }
+    if any_glibc {
+        ctx.glibc = GlibcConfig::load(rootfs, tree);
+    }
+    let ctx = &ctx;
+    plans
+        .into_par_iter()
+        .enumerate()
+        .map_init(glibc::Memo::default, |memo, (i, p)| match p {
+            Plan::Glibc(loader) => glibc::session(ctx, memo, i, &ctx.glibc_loaders[&loader]),
+            Plan::Musl(interp) => musl::session(ctx, i, &ctx.musl_loaders[&interp]),
+            Plan::None(status, note) => Resolution::without_loader(status, note),
+        })
+        .collect()
+}
