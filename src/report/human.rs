@@ -128,6 +128,7 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
             writeln!(out, "    {label:<9} {interp:<width$}  {:>7}", thousands(*n))?;
         }
     }
+    render_resolution(report, &p, out)?;
     if !report.other_filesystems.is_empty() {
         let list: Vec<String> = report
             .other_filesystems
@@ -181,6 +182,69 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
             p.dim(&format!(
                 "... and {} more (--format json lists every one)",
                 thousands((report.errors.len() - MAX_LISTED_ERRORS) as u64)
+            ))
+        )?;
+    }
+    Ok(())
+}
+
+/// Problems listed per kind before the rest are only counted.
+const MAX_LISTED_PROBLEMS: usize = 30;
+
+/// Status counts, then the objects whose loading would fail and why.
+fn render_resolution(report: &ScanReport, p: &Paint, out: &mut dyn Write) -> io::Result<()> {
+    let resolved: Vec<_> = report
+        .objects
+        .iter()
+        .filter_map(|o| o.resolution.as_ref().map(|r| (o, r)))
+        .collect();
+    if resolved.is_empty() {
+        return Ok(());
+    }
+    let statuses = tally(resolved.iter().map(|(_, r)| {
+        serde_json::to_value(r.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }));
+    writeln!(out, "  {:<9} {}", p.bold("loading"), inline(&statuses))?;
+    let mut problems = Vec::new();
+    for (o, r) in &resolved {
+        let mut why = Vec::new();
+        if !r.missing.is_empty() {
+            let names: Vec<String> = r.missing.iter().map(|m| m.display_escaped()).collect();
+            why.push(format!("not found: {}", names.join(", ")));
+        }
+        for v in &r.version_errors {
+            why.push(format!(
+                "version {} not found in {} (required by {})",
+                v.version.display_escaped(),
+                v.library.display_escaped(),
+                v.required_by.display_escaped()
+            ));
+        }
+        if r.status == crate::resolve::Status::InterpMissing {
+            why.push(
+                r.notes
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| "interpreter missing".into()),
+            );
+        }
+        if !why.is_empty() {
+            problems.push((o.path.display_escaped(), why.join("; ")));
+        }
+    }
+    for (path, why) in problems.iter().take(MAX_LISTED_PROBLEMS) {
+        writeln!(out, "    {}  {}", p.red(path), why)?;
+    }
+    if problems.len() > MAX_LISTED_PROBLEMS {
+        writeln!(
+            out,
+            "    {}",
+            p.dim(&format!(
+                "... and {} more (--format json has every object's closure, missing and deps)",
+                problems.len() - MAX_LISTED_PROBLEMS
             ))
         )?;
     }
