@@ -22,6 +22,9 @@ pub const ELF_MAGIC: [u8; 4] = *b"\x7fELF";
 /// dozen; the bound keeps a crafted count from turning into millions of reads.
 const MAX_VERSION_RECORDS: u64 = 4096;
 
+/// The most dynamic-table entries read (see `read_dynamic`).
+const MAX_DYNAMIC_ENTRIES: u64 = 65536;
+
 /// Per-file limits.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
@@ -66,6 +69,7 @@ pub fn parse_file(
             Some(fault) => fault_error(fault, limits),
             None => match e {
                 Bad::Msg(m) => FileError::new(ErrorCode::ElfInvalid, m),
+                Bad::Limit(m) => FileError::new(ErrorCode::LimitExceeded, m),
             },
         }),
     }
@@ -94,6 +98,7 @@ fn fault_error(f: Fault, limits: &Limits) -> FileError {
 
 enum Bad {
     Msg(String),
+    Limit(String),
 }
 
 impl From<object::read::Error> for Bad {
@@ -254,10 +259,20 @@ fn read_dynamic<Elf: FileHeader<Endian = Endianness>>(
     data: &FileReader<'_>,
     loads: &[(u64, u64, u64)],
 ) -> Result<(), Bad> {
-    let dyns: &[Elf::Dyn] = match ph.dynamic(endian, data)? {
-        Some(d) => d,
-        None => return Ok(()),
-    };
+    // Real objects have a few dozen dynamic entries. A crafted PT_DYNAMIC of millions would cost
+    // memory in proportion (one string per DT_NEEDED), so only the first MAX_DYNAMIC_ENTRIES are read.
+    let entsize = std::mem::size_of::<Elf::Dyn>() as u64;
+    let filesz: u64 = ph.p_filesz(endian).into();
+    let count = (filesz / entsize).min(MAX_DYNAMIC_ENTRIES);
+    let dyns: &[Elf::Dyn] = data
+        .read_slice_at(ph.p_offset(endian).into(), count as usize)
+        .map_err(|()| Bad::Msg("Invalid ELF dynamic segment offset or size".into()))?;
+    let terminated = dyns.iter().any(|d| d.d_tag(endian) == elf::DT_NULL);
+    if !terminated && filesz / entsize > MAX_DYNAMIC_ENTRIES {
+        return Err(Bad::Limit(format!(
+            "the dynamic segment has more than {MAX_DYNAMIC_ENTRIES} entries before DT_NULL (a real object has a few dozen)"
+        )));
+    }
     let mut info = DynInfo::default();
     for d in dyns {
         let tag = d.d_tag(endian);

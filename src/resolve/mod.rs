@@ -269,11 +269,17 @@ fn plan(ctx: &Ctx<'_>, i: usize) -> Plan {
         return Plan::None(Status::Static, None);
     }
     if let Some(interp) = &f.interp {
-        let Ok(canonical) = ctx.tree.resolve(interp.as_bytes(), true) else {
-            return Plan::None(
-                Status::InterpMissing,
-                Some(format!("interpreter {interp} does not exist in the root")),
-            );
+        let canonical = match ctx.tree.resolve(interp.as_bytes(), true) {
+            Ok(c) => c,
+            Err(e) => {
+                return Plan::None(
+                    Status::InterpMissing,
+                    Some(format!(
+                        "interpreter {interp} cannot be opened inside the root: {}",
+                        e.message
+                    )),
+                );
+            }
         };
         if !matches!(ctx.tree.get(canonical.as_bytes()), Some(Entry::File)) {
             return Plan::None(
