@@ -87,6 +87,21 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
             s.add(ri, name, None, true, None);
         }
     }
+    let order = match main_obj.facts.endian {
+        crate::elf::Endian::Little => super::ldcache::ByteOrder::Little,
+        crate::elf::Endian::Big => super::ldcache::ByteOrder::Big,
+    };
+    if ctx
+        .glibc
+        .cache
+        .as_ref()
+        .is_some_and(|c| !c.matches_loader_byte_order(order))
+    {
+        s.notes.push(
+            "/etc/ld.so.cache is in the other byte order: this loader ignores it (as if absent)"
+                .into(),
+        );
+    }
     if ctx.glibc.cache.is_none() {
         if let Some(e) = &ctx.glibc.cache_error {
             s.notes.push(format!(
@@ -99,8 +114,43 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
             );
         }
     }
+    // ld.so refuses a main object it would refuse as a library (`ldd lib.so`; a program started by
+    // the kernel is not checked this way, so only objects without PT_INTERP are).
+    let mf = ctx.facts(main);
+    if mf.interp.is_none() {
+        let refusal = if mf.ei_osabi != 0 && mf.ei_osabi != 3 {
+            Some(format!("ELF file OS ABI invalid ({})", mf.osabi))
+        } else if mf.e_type != "DYN" && mf.e_type != "EXEC" {
+            Some("only ET_DYN and ET_EXEC can be loaded".to_string())
+        } else {
+            None
+        };
+        if let Some(why) = refusal {
+            let mut r = Resolution::without_loader(Status::Error, None);
+            r.loader = Some(LoaderRef {
+                family: "glibc",
+                path: ld.path.clone(),
+            });
+            r.fatal = Some(format!("{}: {why}", main_obj.path));
+            return r;
+        }
+    }
     // /etc/ld.so.preload: loaded right after the executable; a missing entry is only a warning.
-    for entry in &ctx.glibc.preload {
+    // With no DT_NEEDED at all, ldd prints `statically linked` and lists nothing, preloads
+    // included; elfdeps follows it and says so.
+    let preload: &[ByteStr] = if mf.needed.is_empty() {
+        if !ctx.glibc.preload.is_empty() {
+            s.notes.push(
+                "no DT_NEEDED: ldd lists nothing for it, though a real run also loads the \
+                 /etc/ld.so.preload objects"
+                    .into(),
+            );
+        }
+        &[]
+    } else {
+        &ctx.glibc.preload
+    };
+    for entry in preload {
         let f = s.find(memo, 0, entry.as_bytes(), true);
         if f.loaded.is_none() {
             s.notes.push(format!(
@@ -115,9 +165,10 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
 
     let mut edges = Vec::new();
     let mut missing: Vec<ByteStr> = Vec::new();
-    let mut fatal = false;
+    let mut fatal: Option<String> = None;
     let mut i = 0;
-    while i < s.loaded.len() {
+    // The loader stops at the first need it cannot load for a reason other than "not found".
+    while i < s.loaded.len() && fatal.is_none() {
         if s.loaded[i].rtld {
             i += 1;
             continue;
@@ -126,12 +177,13 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         for need in &ctx.facts(obj).needed {
             let f = s.find(memo, i, need.as_bytes(), false);
             if f.loaded.is_none() {
-                if f.dep
+                if let Some(e) = f
+                    .dep
                     .error
                     .as_deref()
-                    .is_some_and(|e| !e.starts_with("not found"))
+                    .filter(|e| !e.starts_with("not found"))
                 {
-                    fatal = true;
+                    fatal = Some(e.to_string());
                 }
                 if !missing.contains(need) {
                     missing.push(need.clone());
@@ -141,6 +193,9 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
                 from: ctx.objects[obj].path.clone(),
                 dep: f.dep,
             });
+            if fatal.is_some() {
+                break;
+            }
         }
         i += 1;
     }
@@ -158,7 +213,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         .filter(|l| !l.rtld)
         .map(|l| ctx.objects[l.obj].path.clone())
         .collect();
-    let status = if missing.is_empty() && version_errors.is_empty() && !fatal {
+    let status = if missing.is_empty() && version_errors.is_empty() && fatal.is_none() {
         Status::Ok
     } else {
         Status::Error
@@ -172,6 +227,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         closure,
         missing,
         version_errors,
+        fatal,
         deps,
         notes: s.notes,
         edges,
@@ -316,13 +372,26 @@ impl Session<'_, '_> {
         // DF_1_NODEFLIB of the requester (the executable when there is none) turns off the defaults.
         let nodeflib = req_facts.flags_1.is_some_and(|f| f & DF_1_NODEFLIB != 0);
         // 4. ld.so.cache: one path; if it is absent or skipped, fall through to the defaults.
-        if let Some(cache) = &self.ctx.glibc.cache {
-            let machine = &self.ctx.facts(self.loaded[0].obj).machine;
-            let flags_ok = super::ldcache::flags_accepted_for(machine);
+        // A cache written in the other byte order is ignored by this loader altogether
+        // (`cache_file_new_matches_endian`), as if there were none.
+        let main_facts = self.ctx.facts(self.loaded[0].obj);
+        let order = match main_facts.endian {
+            crate::elf::Endian::Little => super::ldcache::ByteOrder::Little,
+            crate::elf::Endian::Big => super::ldcache::ByteOrder::Big,
+        };
+        if let Some(cache) = self
+            .ctx
+            .glibc
+            .cache
+            .as_ref()
+            .filter(|c| c.matches_loader_byte_order(order))
+        {
+            let flags_ok = super::ldcache::flags_accepted_for(&main_facts.machine);
+            // `--hwcaps` lists the supported subdirectories best first: that is the ranking.
             let hw = &self.ctx.opts.hwcaps;
             let hit = cache
-                .lookup(name, &flags_ok, |sub| {
-                    hw.iter().any(|h| h.as_bytes() == sub)
+                .lookup_ranked(name, &flags_ok, |sub| {
+                    hw.iter().position(|h| h.as_bytes() == sub)
                 })
                 .map(|e| (ByteStr::from(&e.value[..]), e.hwcaps_subdir.clone()));
             if let Some((path, sub)) = hit {

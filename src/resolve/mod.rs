@@ -153,6 +153,12 @@ pub struct Resolution {
     pub missing: Vec<ByteStr>,
     /// Required versions not defined by their providers.
     pub version_errors: Vec<VersionError>,
+    /// Why glibc's loader gives up on this object altogether, when it does (`error while loading
+    /// shared libraries`): a candidate it cannot load stops the search (a text file, a bad OSABI),
+    /// or it refuses the object itself. musl never gives up this way: it reports each need that
+    /// fails (`missing`, with the error in `deps`) and goes on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fatal: Option<String>,
     /// The object's own needs: where each was found and how.
     pub deps: Vec<Dep>,
     /// Things the user should know about this result (conditions, warnings).
@@ -174,6 +180,15 @@ pub struct SessionEdge {
 }
 
 impl Resolution {
+    /// Marks a session of an object whose own interpreter is missing.
+    fn interp_missing(mut self, note: Option<String>) -> Self {
+        if let Some(note) = note {
+            self.status = Status::InterpMissing;
+            self.notes.insert(0, note);
+        }
+        self
+    }
+
     fn without_loader(status: Status, note: Option<String>) -> Self {
         Resolution {
             status,
@@ -181,6 +196,7 @@ impl Resolution {
             closure: Vec::new(),
             missing: Vec::new(),
             version_errors: Vec::new(),
+            fatal: None,
             deps: Vec::new(),
             notes: note.into_iter().collect(),
             edges: Vec::new(),
@@ -244,11 +260,29 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Which loader handles object `i`, and how.
+/// Which loader handles object `i`, and how. `interp_missing` is set when the object's own
+/// PT_INTERP does not exist in the root: it cannot start at all, and the session is what the root's
+/// loader would do with it (what `ldd` shows), reported under status `interp-missing`.
 enum Plan {
-    Glibc(ByteStr),
-    Musl(ByteStr),
+    Glibc(ByteStr, Option<String>),
+    Musl(ByteStr, Option<String>),
     None(Status, Option<String>),
+}
+
+impl Plan {
+    fn with_interp_missing(self, note: String) -> Plan {
+        match self {
+            Plan::Glibc(l, _) => Plan::Glibc(l, Some(note)),
+            Plan::Musl(l, _) => Plan::Musl(l, Some(note)),
+            Plan::None(_, other) => Plan::None(
+                Status::InterpMissing,
+                Some(match other {
+                    Some(o) => format!("{note}; {o}"),
+                    None => note,
+                }),
+            ),
+        }
+    }
 }
 
 fn plan(ctx: &Ctx<'_>, i: usize) -> Plan {
@@ -269,33 +303,31 @@ fn plan(ctx: &Ctx<'_>, i: usize) -> Plan {
         return Plan::None(Status::Static, None);
     }
     if let Some(interp) = &f.interp {
-        let canonical = match ctx.tree.resolve(interp.as_bytes(), true) {
-            Ok(c) => c,
-            Err(e) => {
-                return Plan::None(
-                    Status::InterpMissing,
-                    Some(format!(
-                        "interpreter {interp} cannot be opened inside the root: {}",
-                        e.message
-                    )),
-                );
+        let missing = match ctx.tree.resolve(interp.as_bytes(), true) {
+            Ok(canonical) if matches!(ctx.tree.get(canonical.as_bytes()), Some(Entry::File)) => {
+                return match family_of_loader(ctx, interp.as_bytes(), &canonical) {
+                    Family::Musl => Plan::Musl(interp.clone(), None),
+                    Family::Glibc => Plan::Glibc(canonical, None),
+                };
             }
+            Ok(_) => format!("interpreter {interp} is not a regular file in the root"),
+            Err(e) => format!(
+                "interpreter {interp} cannot be opened inside the root: {}",
+                e.message
+            ),
         };
-        if !matches!(ctx.tree.get(canonical.as_bytes()), Some(Entry::File)) {
-            return Plan::None(
-                Status::InterpMissing,
-                Some(format!(
-                    "interpreter {interp} is not a regular file in the root"
-                )),
-            );
-        }
-        return match family_of_loader(ctx, interp.as_bytes(), &canonical) {
-            Family::Musl => Plan::Musl(interp.clone()),
-            Family::Glibc => Plan::Glibc(canonical),
-        };
+        let note = format!(
+            "{missing}: the program cannot start here; the libraries listed are what the root's \
+             loader would load for it (what ldd shows)"
+        );
+        return root_loader_plan(ctx, f).with_interp_missing(note);
     }
-    // No PT_INTERP (a shared library): the root's loader for its machine, preferring the libc it
-    // was linked against, as `ldd` (glibc) or `ld-musl --list` would be run on it.
+    root_loader_plan(ctx, f)
+}
+
+/// The root's loader for an object's machine and class, preferring the libc it was linked against,
+/// as `ldd` (glibc) or `ld-musl --list` would be run on it.
+fn root_loader_plan(ctx: &Ctx<'_>, f: &ElfFacts) -> Plan {
     let (glibc_names, musl_name) = standard_interps(&f.machine, f.class);
     let glibc = glibc_names.iter().find_map(|n| {
         let c = ctx.tree.resolve(n.as_bytes(), true).ok()?;
@@ -318,9 +350,9 @@ fn plan(ctx: &Ctx<'_>, i: usize) -> Plan {
         .iter()
         .any(|n| n.as_bytes() == b"libc.so" || n.as_bytes().starts_with(b"libc.musl-"));
     match (glibc, musl) {
-        (Some(_), Some(m)) if wants_musl => Plan::Musl(m),
-        (Some(g), _) => Plan::Glibc(g),
-        (None, Some(m)) => Plan::Musl(m),
+        (Some(_), Some(m)) if wants_musl => Plan::Musl(m, None),
+        (Some(g), _) => Plan::Glibc(g, None),
+        (None, Some(m)) => Plan::Musl(m, None),
         (None, None) => Plan::None(
             Status::InterpMissing,
             Some(format!(
@@ -369,7 +401,7 @@ pub fn resolve_all(
     let mut any_glibc = false;
     for (i, p) in plans.iter().enumerate() {
         match p {
-            Plan::Glibc(path) => {
+            Plan::Glibc(path, _) => {
                 any_glibc = true;
                 if !ctx.glibc_loaders.contains_key(path) {
                     let facts = ctx.by_path.get(path.as_bytes()).map(|&li| ctx.facts(li));
@@ -379,7 +411,7 @@ pub fn resolve_all(
                     ctx.glibc_loaders.insert(path.clone(), l);
                 }
             }
-            Plan::Musl(interp) => {
+            Plan::Musl(interp, _) => {
                 if !ctx.musl_loaders.contains_key(interp) {
                     let canonical = tree
                         .resolve(interp.as_bytes(), true)
@@ -399,8 +431,12 @@ pub fn resolve_all(
         .into_par_iter()
         .enumerate()
         .map_init(glibc::Memo::default, |memo, (i, p)| match p {
-            Plan::Glibc(loader) => glibc::session(ctx, memo, i, &ctx.glibc_loaders[&loader]),
-            Plan::Musl(interp) => musl::session(ctx, i, &ctx.musl_loaders[&interp]),
+            Plan::Glibc(loader, im) => {
+                glibc::session(ctx, memo, i, &ctx.glibc_loaders[&loader]).interp_missing(im)
+            }
+            Plan::Musl(interp, im) => {
+                musl::session(ctx, i, &ctx.musl_loaders[&interp]).interp_missing(im)
+            }
             Plan::None(status, note) => Resolution::without_loader(status, note),
         })
         .collect()

@@ -152,6 +152,7 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
         closure,
         missing,
         version_errors: Vec::new(),
+        fatal: None,
         deps,
         notes,
         edges,
