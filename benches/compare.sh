@@ -6,8 +6,9 @@
 #
 # barewalk opens every regular file and reads 64 bytes, nothing else: the floor for any tool that
 # must look at every file. scanelf -RBn does the same walk and prints each ELF file's NEEDED list.
-# elfdeps parses, resolves and writes its JSON report. The markdown table and the JSON export land
-# in target/bench/; the last lines are the ratios elfdeps/barewalk and elfdeps/scanelf (means).
+# elfdeps parses, resolves and writes its JSON report; `elfdeps --no-resolve` skips resolution, so
+# the two show what resolution costs. The markdown table and the JSON export land
+# in target/bench/; the last lines are the ratios elfdeps/barewalk, elfdeps/scanelf and the cost of resolution (means).
 #
 # Needs hyperfine and scanelf (pax-utils); as root with apt-get they are installed when missing.
 set -euo pipefail
@@ -60,6 +61,8 @@ json=$out/compare.json
 q() { printf '%q' "$1"; }
 hyperfine --shell bash --warmup 1 --runs "$runs" --export-markdown "$md" --export-json "$json" \
   --command-name elfdeps "$(q "$elfdeps") scan $(q "$dir") --format json -q --output /dev/null" \
+  --command-name elfdeps-no-resolve \
+  "$(q "$elfdeps") scan $(q "$dir") --no-resolve --format json -q --output /dev/null" \
   --command-name scanelf "scanelf -RBn $(q "$dir") >/dev/null 2>&1" \
   --command-name barewalk "$(q "$barewalk") $(q "$dir") >/dev/null"
 
@@ -72,8 +75,9 @@ python3 - "$json" <<'EOF'
 import json, sys
 
 means = {r["command"]: r["mean"] for r in json.load(open(sys.argv[1]))["results"]}
-e, s, b = means["elfdeps"], means["scanelf"], means["barewalk"]
+e, n, s, b = means["elfdeps"], means["elfdeps-no-resolve"], means["scanelf"], means["barewalk"]
 print(f"elfdeps/barewalk = {e / b:.2f}x   elfdeps/scanelf = {e / s:.2f}x   "
-      f"(means: elfdeps {e:.3f} s, scanelf {s:.3f} s, barewalk {b:.3f} s)")
+      f"resolution adds {100 * (e / n - 1):.0f}% (elfdeps / elfdeps --no-resolve = {e / n:.2f}x)\n"
+      f"(means: elfdeps {e:.3f} s, --no-resolve {n:.3f} s, scanelf {s:.3f} s, barewalk {b:.3f} s)")
 EOF
 echo "(markdown: $md, JSON: $json)"
