@@ -116,6 +116,8 @@ fn hard_case_outcomes() {
     // $ORIGIN through a symlinked file in another directory does not find its neighbour.
     assert_eq!(missing(&g, "/opt/app/bin/app-via-link"), ["libr.so"]);
     assert_eq!(status(&g, "/opt/app/bin/app"), Status::Ok);
+    // Legacy capability subdirectories of glibc 2.36.
+    assert_eq!(status(&g, "/opt/legacy/bin/legacy"), Status::Ok);
     // NODEFLIB.
     assert_eq!(missing(&g, "/usr/bin/nodeflib"), ["libm.so.6", "libc.so.6"]);
 

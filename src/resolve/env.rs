@@ -127,6 +127,50 @@ pub struct GlibcLoader {
     pub lib_token: ByteStr,
     /// The value of `$PLATFORM`.
     pub platform: ByteStr,
+    /// Its release (`ld.so ... stable release version 2.36.`), when the image says.
+    pub version: Option<(u32, u32)>,
+    /// Legacy capability subdirectories searched under every directory before the directory
+    /// itself (glibc before 2.37: `tls/`, the platform, the legacy hwcap names), best first.
+    pub legacy_subdirs: Vec<ByteStr>,
+}
+
+/// The release an ld.so image announces: `... release version 2.36.`
+pub fn ldso_version(image: &[u8]) -> Option<(u32, u32)> {
+    let key = b"release version ";
+    let at = image.windows(key.len()).position(|w| w == key)? + key.len();
+    let rest = &image[at..image.len().min(at + 16)];
+    let text: Vec<u8> = rest
+        .iter()
+        .copied()
+        .take_while(|b| b.is_ascii_digit() || *b == b'.')
+        .collect();
+    let text = std::str::from_utf8(&text).ok()?;
+    let mut parts = text.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// The legacy capability subdirectories glibc before 2.37 searches, for a machine, on a CPU with
+/// no optional legacy capability (observed with `LD_DEBUG=libs` on x86_64 under 2.36:
+/// `tls/x86_64/x86_64`, `tls/x86_64`, `tls`, `x86_64/x86_64`, `x86_64`; the first `x86_64` is
+/// AT_PLATFORM, the second the always-present HWCAP_X86_64). Only x86_64 is modelled; for other
+/// machines none are searched (a library only in such a directory is then reported missing).
+pub fn legacy_subdirs(version: Option<(u32, u32)>, machine: &str) -> Vec<ByteStr> {
+    let legacy = version.is_some_and(|v| v < (2, 37));
+    if !legacy || machine != "x86_64" {
+        return Vec::new();
+    }
+    [
+        "tls/x86_64/x86_64",
+        "tls/x86_64",
+        "tls",
+        "x86_64/x86_64",
+        "x86_64",
+    ]
+    .into_iter()
+    .map(ByteStr::from)
+    .collect()
 }
 
 /// musl's configuration for one interpreter.
@@ -433,12 +477,15 @@ impl GlibcLoader {
             .or_else(|| default_dirs.first())
             .map(|d| ByteStr::from(&d.as_bytes()[1..]))
             .unwrap_or_else(|| ByteStr::from("lib"));
+        let version = ldso_version(&image);
         GlibcLoader {
             path: path.clone(),
             soname: facts.and_then(|f| f.soname.clone()),
             default_dirs,
             lib_token,
             platform: ByteStr::from(platform_for(machine)),
+            version,
+            legacy_subdirs: legacy_subdirs(version, machine),
         }
     }
 }

@@ -501,10 +501,22 @@ impl Session<'_, '_> {
                 [b"/", &dir[..]].concat()
             };
             let dir = trim_trailing_slashes(&dir).to_vec();
-            let hwcaps: Vec<ByteStr> = self.ctx.opts.hwcaps.clone();
-            for sub in hwcaps.iter().map(Some).chain([None]) {
-                let path = match sub {
-                    Some(h) => [&dir[..], b"/glibc-hwcaps/", h.as_bytes(), b"/", name].concat(),
+            // glibc-hwcaps subdirectories (best first), then the legacy capability
+            // subdirectories (before 2.37), then the directory itself (R2.8).
+            let hwcaps = self.ctx.opts.hwcaps.iter().map(|h| {
+                let sub = [b"glibc-hwcaps/", h.as_bytes()].concat();
+                (Some(h.clone()), Some(sub))
+            });
+            let legacy = self
+                .ld
+                .legacy_subdirs
+                .iter()
+                .map(|l| (Some(l.clone()), Some(l.as_bytes().to_vec())));
+            let subs: Vec<(Option<ByteStr>, Option<Vec<u8>>)> =
+                hwcaps.chain(legacy).chain([(None, None)]).collect();
+            for (sub, subdir) in &subs {
+                let path = match subdir {
+                    Some(d) => [&dir[..], b"/", d, b"/", name].concat(),
                     None => [&dir[..], b"/", name].concat(),
                 };
                 match self.try_candidate(memo, &path, dep) {
@@ -526,7 +538,7 @@ impl Session<'_, '_> {
                             ListKind::Default => Via::DefaultDir,
                             ListKind::Conf => Via::LdSoConf,
                         };
-                        dep.hwcaps = sub.cloned();
+                        dep.hwcaps = sub.clone();
                         return Some(self.load(req, name, obj, path, via, dep.clone()));
                     }
                 }

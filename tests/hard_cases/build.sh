@@ -154,6 +154,13 @@ lib $gcc_ "$g/opt/hw/lib/glibc-hwcaps/x86-64-v2/libhw.so" libhw.so hw_fn
 exe $gcc_ "$g/opt/hw/bin/hwcaps" -L"$g/opt/hw/lib/glibc-hwcaps/x86-64-v2" -lhw \
   -Wl,--disable-new-dtags -Wl,-rpath,/opt/hw/lib
 
+# Legacy capability subdirectories (glibc before 2.37): a library only in D/x86_64/ and one only
+# in D/tls/, D on the RPATH [R2.8].
+lib $gcc_ "$g/opt/legacy/lib/x86_64/libleg.so" libleg.so leg_fn
+lib $gcc_ "$g/opt/legacy/lib/tls/libtls.so" libtls.so tls_fn
+exe $gcc_ "$g/opt/legacy/bin/legacy" -L"$g/opt/legacy/lib/x86_64" -lleg -L"$g/opt/legacy/lib/tls" -ltls \
+  -Wl,--disable-new-dtags -Wl,-rpath,/opt/legacy/lib
+
 # A musl program and a musl library in a glibc root [R1.1, R6.5].
 musl-gcc -o "$g/usr/bin/musl-hello" "$src/main.c"
 musl-gcc -shared -fPIC -o "$g/usr/lib/musl-lib.so" -DFN=musl_fn "$src/lib.c" -Wl,--no-as-needed -lc
