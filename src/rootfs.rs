@@ -276,6 +276,20 @@ pub fn resolve_in_root(
         let cur = join(&done);
         let ft = match file_type(&cur) {
             Ok(ft) => ft,
+            // A missing component is the ordinary answer of a lookup, not a change under the scan.
+            Err(Errno::NOENT) => {
+                return Err(FileError::new(
+                    ErrorCode::Vanished,
+                    format!("{} does not exist", ByteStr::from(&cur[..])),
+                ));
+            }
+            Err(Errno::NOTDIR) => {
+                let parent = &done[..done.len() - 1];
+                return Err(FileError::new(
+                    ErrorCode::Vanished,
+                    format!("{} is not a directory", ByteStr::from(&join(parent)[..])),
+                ));
+            }
             Err(e) => return Err(FileError::io("resolve", &e.into()).with_path_hint(&cur)),
         };
         let is_last = pending.is_empty();

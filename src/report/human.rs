@@ -211,7 +211,18 @@ fn render_resolution(report: &ScanReport, p: &Paint, out: &mut dyn Write) -> io:
     let mut problems = Vec::new();
     for (o, r) in &resolved {
         let mut why = Vec::new();
-        if !r.missing.is_empty() {
+        if r.status == crate::resolve::Status::InterpMissing {
+            why.push(
+                r.notes
+                    .first()
+                    .and_then(|n| n.split(": the program cannot start").next())
+                    .map(|n| format!("cannot start: {n}"))
+                    .unwrap_or_else(|| "cannot start: interpreter missing".into()),
+            );
+        }
+        if let Some(f) = &r.fatal {
+            why.push(format!("loader gives up: {f}"));
+        } else if !r.missing.is_empty() {
             let names: Vec<String> = r.missing.iter().map(|m| m.display_escaped()).collect();
             why.push(format!("not found: {}", names.join(", ")));
         }
@@ -222,14 +233,6 @@ fn render_resolution(report: &ScanReport, p: &Paint, out: &mut dyn Write) -> io:
                 v.library.display_escaped(),
                 v.required_by.display_escaped()
             ));
-        }
-        if r.status == crate::resolve::Status::InterpMissing {
-            why.push(
-                r.notes
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "interpreter missing".into()),
-            );
         }
         if !why.is_empty() {
             problems.push((o.path.display_escaped(), why.join("; ")));

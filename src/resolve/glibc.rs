@@ -561,15 +561,15 @@ impl Session<'_, '_> {
             }
             Candidate::NotFile(c) => {
                 dep.error = Some(format!(
-                    "{} ({c}) is not a regular file: the loader fails on it",
-                    ByteStr::from(path)
+                    "{}: not a regular file: the loader fails on it",
+                    shown(path, &c)
                 ));
                 Try::Fatal
             }
             Candidate::NotElf(c) => {
                 dep.error = Some(format!(
-                    "{} ({c}): invalid ELF header or file too short: the loader stops here",
-                    ByteStr::from(path)
+                    "{}: invalid ELF header or file too short: the loader stops here",
+                    shown(path, &c)
                 ));
                 Try::Fatal
             }
@@ -743,6 +743,15 @@ pub fn expand_dst(s: &[u8], origin: &[u8], lib: &[u8], platform: &[u8]) -> Optio
 /// The last component of a loaded object's name (used by tests and `tree`).
 pub fn short_name(path: &[u8]) -> &[u8] {
     basename(path)
+}
+
+/// A candidate as opened, with its canonical path when that differs.
+fn shown(path: &[u8], canonical: &ByteStr) -> String {
+    if path == canonical.as_bytes() {
+        canonical.to_string()
+    } else {
+        format!("{} ({canonical})", ByteStr::from(path))
+    }
 }
 
 #[cfg(test)]
