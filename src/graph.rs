@@ -282,6 +282,17 @@ fn tree_level(
                     d.name.display_escaped(),
                     paint("31", why)
                 )?;
+                // What was passed over explains most misses (wrong class, another CPU level).
+                for sk in &d.skipped {
+                    writeln!(
+                        out,
+                        "{prefix}{cont}{}",
+                        paint(
+                            "2",
+                            &format!("skipped {}: {}", sk.path.display_escaped(), sk.reason)
+                        )
+                    )?;
+                }
             }
         }
     }

@@ -55,6 +55,11 @@ impl Tree {
             .map(|i| &self.entries[i].1)
     }
 
+    /// Every entry, sorted by path.
+    pub fn iter(&self) -> impl Iterator<Item = (&ByteStr, &Entry)> {
+        self.entries.iter().map(|(p, e)| (p, e))
+    }
+
     /// The names of the entries directly inside directory `dir` (a canonical path), in byte order.
     pub fn children<'a>(&'a self, dir: &[u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
         let prefix: Vec<u8> = if dir == b"/" {

@@ -514,6 +514,8 @@ impl Session<'_, '_> {
                 .map(|l| (Some(l.clone()), Some(l.as_bytes().to_vec())));
             let subs: Vec<(Option<ByteStr>, Option<Vec<u8>>)> =
                 hwcaps.chain(legacy).chain([(None, None)]).collect();
+            // A library this CPU level would not see, kept for the explanation below.
+            let other_levels = self.other_hwcaps_levels(&dir, name);
             for (sub, subdir) in &subs {
                 let path = match subdir {
                     Some(d) => [&dir[..], b"/", d, b"/", name].concat(),
@@ -543,8 +545,49 @@ impl Session<'_, '_> {
                     }
                 }
             }
+            for (level, path) in other_levels {
+                dep.skipped.push(Skipped {
+                    path,
+                    reason: format!(
+                        "in glibc-hwcaps/{level}: loaded only on a CPU that supports {level} \
+                         (--hwcaps {level})"
+                    ),
+                });
+            }
         }
         None
+    }
+
+    /// Libraries named `name` under `dir/glibc-hwcaps/LEVEL/` for the levels glibc knows for this
+    /// machine that `--hwcaps` does not give (usually none: only directories that have a
+    /// `glibc-hwcaps/` subdirectory are looked at).
+    fn other_hwcaps_levels(&self, dir: &[u8], name: &[u8]) -> Vec<(&'static str, ByteStr)> {
+        if self.ctx.hwcaps_parents.is_empty() {
+            return Vec::new();
+        }
+        let Ok(canonical) = self.ctx.tree.resolve(dir, true) else {
+            return Vec::new();
+        };
+        if !self.ctx.hwcaps_parents.contains(&canonical) {
+            return Vec::new();
+        }
+        let machine = &self.ctx.facts(self.loaded[0].obj).machine;
+        known_hwcaps_levels(machine)
+            .iter()
+            .filter(|l| {
+                !self
+                    .ctx
+                    .opts
+                    .hwcaps
+                    .iter()
+                    .any(|h| h.as_bytes() == l.as_bytes())
+            })
+            .filter_map(|l| {
+                let p = [dir, b"/glibc-hwcaps/", l.as_bytes(), b"/", name].concat();
+                matches!(self.ctx.candidate(&p), Candidate::Object(_))
+                    .then(|| (*l, ByteStr::from(p)))
+            })
+            .collect()
     }
 
     /// `open_verify` on one candidate path.
@@ -743,6 +786,17 @@ pub fn expand_dst(s: &[u8], origin: &[u8], lib: &[u8], platform: &[u8]) -> Optio
 /// The last component of a loaded object's name (used by tests and `tree`).
 pub fn short_name(path: &[u8]) -> &[u8] {
     basename(path)
+}
+
+/// The glibc-hwcaps subdirectory names glibc knows for a machine (sysdeps/*/dl-hwcaps-subdirs.c),
+/// best first.
+pub fn known_hwcaps_levels(machine: &str) -> &'static [&'static str] {
+    match machine {
+        "x86_64" => &["x86-64-v4", "x86-64-v3", "x86-64-v2"],
+        "ppc64le" | "ppc64" => &["power10", "power9"],
+        "s390x" => &["z16", "z15", "z14", "z13"],
+        _ => &[],
+    }
 }
 
 /// A candidate as opened, with its canonical path when that differs.

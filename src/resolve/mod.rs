@@ -220,6 +220,9 @@ pub struct Ctx<'a> {
     pub musl_loaders: HashMap<ByteStr, MuslLoader>,
     /// Settings.
     pub opts: ResolveOptions,
+    /// Canonical directories that have a `glibc-hwcaps/` subdirectory: only there can a library
+    /// be found for another CPU level than `--hwcaps` gives, which sessions then point out.
+    pub hwcaps_parents: std::collections::HashSet<ByteStr>,
 }
 
 /// What lies at a candidate path, once symlinks are followed inside the root.
@@ -395,6 +398,14 @@ pub fn resolve_all(
         glibc_loaders: HashMap::new(),
         musl_loaders: HashMap::new(),
         opts: opts.clone(),
+        hwcaps_parents: tree
+            .iter()
+            .filter_map(|(path, entry)| {
+                let p = path.as_bytes();
+                (matches!(entry, Entry::Dir) && p.ends_with(b"/glibc-hwcaps"))
+                    .then(|| ByteStr::from(&p[..p.len() - b"/glibc-hwcaps".len()]))
+            })
+            .collect(),
     };
     let plans: Vec<Plan> = (0..objects.len()).map(|i| plan(&ctx, i)).collect();
     // Load each loader's configuration once, before the parallel sessions.
