@@ -29,6 +29,58 @@ pub enum Command {
     Tree(TreeArgs),
     /// Show every chain from the programs of ROOT to a library (by soname, needed name or path).
     Why(WhyArgs),
+    /// Judge ROOT (or, with --files, build artifacts) against a policy: libc mismatches, missing
+    /// interpreters, libraries and symbol versions, glibc floor, RPATH hazards. Exit 0 when the
+    /// policy passes, 1 when it fails, 2 on a usage or input error. Codes: docs/findings.md.
+    Check(Box<CheckArgs>),
+}
+
+/// `elfdeps check` arguments.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub common: RootArgs,
+    /// More files or directories (with --files).
+    #[arg(value_name = "PATH")]
+    pub more: Vec<PathBuf>,
+    /// Treat ROOT and PATH... as build artifacts (files, or directories searched for ELF files),
+    /// not as a root filesystem: classify each (libc, glibc floor, architecture) and apply the
+    /// policy.
+    #[arg(long)]
+    pub files: bool,
+    /// Output format (dot is not available for check).
+    #[arg(long, short = 'f', value_enum, default_value_t = FormatArg::Human)]
+    pub format: FormatArg,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// A policy file (TOML; see docs/findings.md). Flags add to it.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Fail on objects linked against this libc (glibc, musl, none, unknown); repeatable.
+    #[arg(long, value_name = "LIBC")]
+    pub deny_libc: Vec<String>,
+    /// Fail on objects needing a newer glibc than this (e.g. 2.28).
+    #[arg(long, value_name = "VERSION")]
+    pub max_glibc: Option<String>,
+    /// Fail on findings with this code, whatever their severity; repeatable.
+    #[arg(long, value_name = "CODE")]
+    pub deny: Vec<String>,
+    /// The lowest severity that fails the check (default: error, or the policy file's).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<String>,
+    /// Accept findings: CODE:GLOB, or GLOB for any code; repeatable.
+    #[arg(long, value_name = "CODE:GLOB")]
+    pub allow: Vec<String>,
+    /// Leave objects matching GLOB out of every finding; repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub ignore: Vec<String>,
+    /// Accept the findings of an earlier `elfdeps check --format json` report.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Also look for unresolved symbols (like ldd -r; reads every loaded object's symbols).
+    #[arg(long)]
+    pub symbols: bool,
 }
 
 /// What every subcommand that reads a root takes.
@@ -98,8 +150,12 @@ pub enum FormatArg {
     Human,
     /// The elfdeps/1 JSON document (see docs/json.md).
     Json,
-    /// The dependency graph in Graphviz DOT.
+    /// The dependency graph in Graphviz DOT (scan only).
     Dot,
+    /// SARIF 2.1.0, for code-scanning services.
+    Sarif,
+    /// JUnit XML, one testcase per object, for CI test reports.
+    Junit,
 }
 
 /// `--color`.

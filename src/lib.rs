@@ -7,12 +7,15 @@ The stages, one module each, hand plain data to the next:
 2. [`walk`]: the parallel walk (symlinks recorded, never followed; special files never opened).
 3. [`elf`]: facts from each ELF file, read lazily and within limits.
 4. [`scan`]: puts the three together into a [`scan::ScanReport`].
-5. [`report`]: renderers of that report (human, JSON).
+5. [`resolve`] and [`graph`]: what each object's loader would load.
+6. [`check`]: libc flavors and findings, judged by a policy.
+7. [`report`]: renderers of that report (human, JSON, SARIF, JUnit).
 
 Nothing here executes a file from the root, follows a path out of it, or blocks on a FIFO or device.
 */
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod elf;
 pub mod error;
 pub mod graph;

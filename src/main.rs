@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, ColorArg, Command, FormatArg, RootArgs, ScanArgs, TreeArgs, WhyArgs};
+use cli::{CheckArgs, Cli, ColorArg, Command, FormatArg, RootArgs, ScanArgs, TreeArgs, WhyArgs};
+use elfdeps::check::{self, CheckOptions, Finding, policy::Policy};
 use elfdeps::elf::Limits;
 use elfdeps::graph::{self, DepGraph};
 use elfdeps::name::ByteStr;
@@ -19,6 +20,8 @@ use elfdeps::walk::WalkOptions;
 
 /// Exit codes: 0 pass, 1 policy failure, 2 usage or input error.
 const EXIT_INPUT: u8 = 2;
+/// The policy failed.
+const EXIT_POLICY: u8 = 1;
 
 /// A failure the user must act on: message and exit code.
 struct Fail(String, u8);
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => run_scan(args),
         Command::Tree(args) => run_tree(args),
         Command::Why(args) => run_why(args),
+        Command::Check(args) => run_check(*args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -101,8 +105,29 @@ fn emit(
     }
 }
 
+/// Runs the checks on a scanned root (they need the resolution for most findings).
+fn check_root(report: &mut ScanReport, common: &RootArgs, symbols: bool) -> Result<(), Fail> {
+    let rootfs =
+        elfdeps::rootfs::RootFs::open(&common.root).map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
+    check::analyze(
+        report,
+        &rootfs,
+        &CheckOptions {
+            symbols,
+            limits: Limits {
+                max_read: common.max_read,
+            },
+        },
+    );
+    Ok(())
+}
+
 fn run_scan(args: ScanArgs) -> Result<(), Fail> {
-    let report = scan_root(&args.common, !args.no_resolve)?;
+    let mut report = scan_root(&args.common, !args.no_resolve)?;
+    if !args.no_resolve {
+        check_root(&mut report, &args.common, false)?;
+    }
+    let report = report;
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let opts = RenderOptions {
         color: color_for(args.common.color, to_terminal),
@@ -111,7 +136,283 @@ fn run_scan(args: ScanArgs) -> Result<(), Fail> {
         FormatArg::Human => report::render(&report, Format::Human, &opts, w),
         FormatArg::Json => report::render(&report, Format::Json, &opts, w),
         FormatArg::Dot => DepGraph::build(&report).write_dot(&report, w),
+        FormatArg::Sarif | FormatArg::Junit => {
+            let findings: &[Finding] = report
+                .checks
+                .as_ref()
+                .map_or(&[], |c| c.findings.as_slice());
+            let policy = Policy::default();
+            let violations: Vec<bool> = findings
+                .iter()
+                .map(|f| check::policy::is_violation(f, &policy))
+                .collect();
+            let subjects = report.objects.iter().map(|o| o.path.escaped()).collect();
+            render_findings(
+                args.format,
+                &args.common.root,
+                format!("elfdeps scan {}", args.common.root.display()),
+                subjects,
+                findings,
+                &violations,
+                w,
+            )
+        }
     })
+}
+
+/// SARIF or JUnit of findings.
+fn render_findings(
+    format: FormatArg,
+    root: &std::path::Path,
+    name: String,
+    subjects: Vec<String>,
+    findings: &[Finding],
+    violations: &[bool],
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    match format {
+        FormatArg::Sarif => report::sarif::render(
+            &report::sarif::SarifInput {
+                root: Some(&abs),
+                findings,
+                violations,
+            },
+            w,
+        ),
+        _ => report::junit::render(
+            &report::junit::JunitInput {
+                name,
+                subjects,
+                findings,
+                violations,
+            },
+            w,
+        ),
+    }
+}
+
+fn input_error(msg: String) -> Fail {
+    Fail(msg, EXIT_INPUT)
+}
+
+fn build_policy(args: &CheckArgs) -> Result<Policy, Fail> {
+    let mut p = match &args.policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                input_error(format!(
+                    "cannot read the policy file {}: {e}",
+                    path.display()
+                ))
+            })?;
+            Policy::from_toml(&text, &path.display().to_string()).map_err(input_error)?
+        }
+        None => Policy::default(),
+    };
+    for l in &args.deny_libc {
+        let f = check::policy::flavor(l, "--deny-libc").map_err(input_error)?;
+        if !p.deny_libc.contains(&f) {
+            p.deny_libc.push(f);
+        }
+    }
+    if let Some(v) = &args.max_glibc {
+        p.max_glibc = Some(check::policy::version(v, "--max-glibc").map_err(input_error)?);
+    }
+    for c in &args.deny {
+        let code = check::Code::parse(c).ok_or_else(|| {
+            let all: Vec<&str> = check::Code::ALL.iter().map(|c| c.as_str()).collect();
+            input_error(format!(
+                "--deny {c}: unknown finding code (codes: {})",
+                all.join(", ")
+            ))
+        })?;
+        p.deny.push(code);
+    }
+    if let Some(s) = &args.fail_on {
+        p.fail_on = check::Severity::parse(s).ok_or_else(|| {
+            input_error(format!(
+                "--fail-on {s}: not a severity (error, warning, info)"
+            ))
+        })?;
+    }
+    for a in &args.allow {
+        p.add_allow(a).map_err(input_error)?;
+    }
+    for g in &args.ignore {
+        p.add_ignore(g).map_err(input_error)?;
+    }
+    if let Some(b) = &args.baseline {
+        let text = std::fs::read_to_string(b)
+            .map_err(|e| input_error(format!("cannot read the baseline {}: {e}", b.display())))?;
+        p.add_baseline(&text, &b.display().to_string())
+            .map_err(input_error)?;
+    }
+    Ok(p)
+}
+
+fn run_check(args: CheckArgs) -> Result<(), Fail> {
+    if matches!(args.format, FormatArg::Dot) {
+        return Err(input_error(
+            "--format dot is for `elfdeps scan`; check writes human, json, sarif or junit".into(),
+        ));
+    }
+    if !args.files && !args.more.is_empty() {
+        return Err(input_error(format!(
+            "check takes one ROOT; to check build artifacts, use --files {} {}",
+            args.common.root.display(),
+            args.more
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        )));
+    }
+    let policy = build_policy(&args)?;
+    let limits = Limits {
+        max_read: args.common.max_read,
+    };
+    let to_terminal = args.output.is_none() && io::stdout().is_terminal();
+    let opts = RenderOptions {
+        color: color_for(args.common.color, to_terminal),
+    };
+    if args.files {
+        let mut paths = vec![args.common.root.clone()];
+        paths.extend(args.more.iter().cloned());
+        let (artifacts, errors) = check::analyze_files(&paths, &limits).map_err(input_error)?;
+        let items: Vec<_> = artifacts
+            .iter()
+            .map(|a| (a.path.clone(), &a.libc))
+            .collect();
+        let mut findings = check::policy_findings(&items, &policy, |i, v| {
+            check::artifact_symbols(&artifacts[i].path, v, &limits)
+        });
+        let gate = policy.judge(&mut findings);
+        let violations: Vec<bool> = findings
+            .iter()
+            .map(|f| check::policy::is_violation(f, &policy))
+            .collect();
+        let title = format!(
+            "elfdeps check --files {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        emit(args.output.as_deref(), |w| match args.format {
+            FormatArg::Human | FormatArg::Dot => report::human::render_check(
+                &report::human::CheckView {
+                    title: title.clone(),
+                    libcs: &[],
+                    artifacts: &artifacts,
+                    findings: &findings,
+                    violations: &violations,
+                    gate: Some(&gate),
+                    errors: &errors,
+                },
+                &opts,
+                w,
+            ),
+            FormatArg::Json => {
+                let doc = serde_json::json!({
+                    "schema": report::json::SCHEMA,
+                    "tool": {"name": "elfdeps", "version": env!("CARGO_PKG_VERSION")},
+                    "mode": "files",
+                    "artifacts": artifacts,
+                    "findings": findings,
+                    "gate": gate,
+                    "errors": errors,
+                });
+                serde_json::to_writer_pretty(&mut *w, &doc)?;
+                w.write_all(b"\n")
+            }
+            FormatArg::Sarif | FormatArg::Junit => render_findings(
+                args.format,
+                std::path::Path::new("."),
+                title.clone(),
+                artifacts.iter().map(|a| a.path.escaped()).collect(),
+                &findings,
+                &violations,
+                w,
+            ),
+        })?;
+        if !errors.is_empty() && artifacts.is_empty() {
+            return Err(input_error(format!(
+                "no ELF file could be read from {}",
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )));
+        }
+        return if gate.passed {
+            Ok(())
+        } else {
+            Err(Fail(String::new(), EXIT_POLICY))
+        };
+    }
+    let mut report = scan_root(&args.common, true)?;
+    check_root(&mut report, &args.common, args.symbols)?;
+    let rootfs = elfdeps::rootfs::RootFs::open(&args.common.root)
+        .map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
+    let gate = {
+        let checks = report.checks.get_or_insert_with(Default::default);
+        let items: Vec<_> = report
+            .objects
+            .iter()
+            .filter_map(|o| o.libc.as_ref().map(|l| (o.path.clone(), l)))
+            .collect();
+        let extra = check::policy_findings(&items, &policy, |i, v| {
+            check::root_symbols(&rootfs, &items[i].0, v, &limits)
+        });
+        checks.findings.extend(extra);
+        checks
+            .findings
+            .sort_by(|a, b| (&a.path, a.code).cmp(&(&b.path, b.code)));
+        let gate = policy.judge(&mut checks.findings);
+        checks.gate = Some(gate.clone());
+        gate
+    };
+    let Some(checks) = report.checks.as_ref() else {
+        return Err(input_error("internal: the checks did not run".into()));
+    };
+    let violations: Vec<bool> = checks
+        .findings
+        .iter()
+        .map(|f| check::policy::is_violation(f, &policy))
+        .collect();
+    let title = format!("elfdeps check {}", args.common.root.display());
+    emit(args.output.as_deref(), |w| match args.format {
+        FormatArg::Human | FormatArg::Dot => report::human::render_check(
+            &report::human::CheckView {
+                title: title.clone(),
+                libcs: &checks.libcs,
+                artifacts: &[],
+                findings: &checks.findings,
+                violations: &violations,
+                gate: Some(&gate),
+                errors: &report.errors,
+            },
+            &opts,
+            w,
+        ),
+        FormatArg::Json => report::render(&report, Format::Json, &opts, w),
+        FormatArg::Sarif | FormatArg::Junit => render_findings(
+            args.format,
+            &args.common.root,
+            title.clone(),
+            report.objects.iter().map(|o| o.path.escaped()).collect(),
+            &checks.findings,
+            &violations,
+            w,
+        ),
+    })?;
+    if gate.passed {
+        Ok(())
+    } else {
+        Err(Fail(String::new(), EXIT_POLICY))
+    }
 }
 
 fn run_tree(args: TreeArgs) -> Result<(), Fail> {

@@ -48,6 +48,9 @@ pub struct Object {
     /// What the loader would load for it (when resolution ran).
     #[serde(flatten)]
     pub resolution: Option<Resolution>,
+    /// Which libc it was built against (when the checks ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub libc: Option<crate::check::libc::LibcInfo>,
 }
 
 /// Counts for the summary.
@@ -84,6 +87,8 @@ pub struct ScanReport {
     pub other_filesystems: Vec<ByteStr>,
     /// Every walked path and what it is.
     pub tree: Tree,
+    /// The root's libcs and the findings (when the checks ran).
+    pub checks: Option<crate::check::Checks>,
 }
 
 /// The worker's result for one file: facts, not ELF (`None`), or a per-file error.
@@ -155,6 +160,7 @@ fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
         errors: Vec::new(),
         other_filesystems: Vec::new(),
         tree: Tree::default(),
+        checks: None,
     };
     let mut tree = Vec::with_capacity(records.len());
     // Outcomes of the inodes parsed once for several paths.
@@ -229,6 +235,7 @@ fn push_outcome(report: &mut ScanReport, path: &ByteStr, inode: (u64, u64), resu
             facts: *facts,
             inode,
             resolution: None,
+            libc: None,
         }),
         Ok(None) => {}
         Err(e) => report.errors.push(PathError::new(path.clone(), e)),

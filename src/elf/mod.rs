@@ -8,6 +8,7 @@ with its section headers stripped (sstrip, some packers) still gives its depende
 
 mod parse;
 pub mod reader;
+pub mod symbols;
 
 use serde::Serialize;
 

@@ -75,7 +75,7 @@ pub fn parse_file(
     }
 }
 
-fn fault_error(f: Fault, limits: &Limits) -> FileError {
+pub(super) fn fault_error(f: Fault, limits: &Limits) -> FileError {
     match f {
         Fault::Truncated => FileError::new(
             ErrorCode::ElfTruncated,
@@ -96,8 +96,10 @@ fn fault_error(f: Fault, limits: &Limits) -> FileError {
     }
 }
 
-enum Bad {
+pub(super) enum Bad {
+    /// Malformed.
     Msg(String),
+    /// Over a limit.
     Limit(String),
 }
 

@@ -254,6 +254,158 @@ fn render_resolution(report: &ScanReport, p: &Paint, out: &mut dyn Write) -> io:
     Ok(())
 }
 
+/// Findings, the root's libcs (or the artifacts of `check --files`) and the policy's verdict.
+pub struct CheckView<'a> {
+    /// First line.
+    pub title: String,
+    /// The root's libcs (root mode).
+    pub libcs: &'a [crate::check::RootLibc],
+    /// The artifacts (files mode).
+    pub artifacts: &'a [crate::check::Artifact],
+    /// The findings.
+    pub findings: &'a [crate::check::Finding],
+    /// Which findings fail the gate.
+    pub violations: &'a [bool],
+    /// The verdict.
+    pub gate: Option<&'a crate::check::policy::Gate>,
+    /// Per-file errors (files that could not be read).
+    pub errors: &'a [crate::error::PathError],
+}
+
+/// Info findings listed one by one up to this many; beyond, only counted.
+const MAX_LISTED_INFO: usize = 15;
+
+/// Renders `elfdeps check` for people.
+pub fn render_check(
+    view: &CheckView<'_>,
+    opts: &RenderOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    use crate::check::Severity;
+    let p = Paint { on: opts.color };
+    writeln!(out, "{}", p.bold(&view.title))?;
+    if !view.libcs.is_empty() {
+        let l: Vec<String> = view
+            .libcs
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}{} ({}, {})",
+                    l.flavor.as_str(),
+                    l.version
+                        .as_deref()
+                        .map(|v| format!(" {v}"))
+                        .unwrap_or_default(),
+                    l.machine,
+                    l.loader.display_escaped()
+                )
+            })
+            .collect();
+        writeln!(out, "  {:<9} {}", p.bold("libc"), l.join("; "))?;
+    }
+    for a in view.artifacts {
+        let floor = a
+            .libc
+            .glibc_floor
+            .as_ref()
+            .map(|f| format!(", needs {}", f.display_escaped()))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "  {}  {} {} · {} ({:?}: {}){floor}",
+            a.path.display_escaped(),
+            a.machine,
+            a.kind.as_str(),
+            a.libc.flavor.as_str(),
+            a.libc.confidence,
+            a.libc.evidence
+        )?;
+    }
+    let count = |s: Severity| view.findings.iter().filter(|f| f.severity == s).count() as u64;
+    writeln!(
+        out,
+        "  {:<9} {} · {} · {}",
+        p.bold("findings"),
+        plural(count(Severity::Error), "error", "errors"),
+        plural(count(Severity::Warning), "warning", "warnings"),
+        plural(count(Severity::Info), "info", "info")
+    )?;
+    let infos = count(Severity::Info) as usize;
+    for (f, &v) in view.findings.iter().zip(view.violations) {
+        if f.severity == Severity::Info && infos > MAX_LISTED_INFO {
+            continue;
+        }
+        let sev = match f.severity {
+            Severity::Error => p.red("error  "),
+            Severity::Warning => p.wrap("33", "warning"),
+            Severity::Info => p.dim("info   "),
+        };
+        let mark = if v {
+            ""
+        } else if f.suppressed.is_some() {
+            " (accepted)"
+        } else {
+            ""
+        };
+        writeln!(
+            out,
+            "    {sev} {}  {}{mark}",
+            p.bold(f.code.as_str()),
+            f.path.display_escaped()
+        )?;
+        writeln!(out, "            {}", f.message)?;
+        if let Some(h) = &f.hint {
+            writeln!(out, "            {} {h}", p.dim("hint:"))?;
+        }
+        if let Some(s) = &f.suppressed {
+            writeln!(out, "            {} {s}", p.dim("accepted:"))?;
+        }
+    }
+    if infos > MAX_LISTED_INFO {
+        writeln!(
+            out,
+            "    {}",
+            p.dim(&format!(
+                "{infos} info findings not listed (--format json lists every finding)"
+            ))
+        )?;
+    }
+    for e in view.errors {
+        writeln!(
+            out,
+            "    {} {}: {} ({})",
+            p.red("unreadable"),
+            e.path.display_escaped(),
+            e.message,
+            e.code.as_str()
+        )?;
+    }
+    if let Some(g) = view.gate {
+        for a in &g.unmatched_allows {
+            writeln!(
+                out,
+                "  {:<9} allow entry `{a}` matched no finding (remove it?)",
+                p.bold("policy")
+            )?;
+        }
+        let verdict = if g.passed {
+            p.green("PASS")
+        } else {
+            p.red("FAIL")
+        };
+        writeln!(
+            out,
+            "  {:<9} {verdict}: {} violation{} (fails on {} and above); {} accepted",
+            p.bold("policy"),
+            g.violations,
+            if g.violations == 1 { "" } else { "s" },
+            g.fail_on.as_str(),
+            g.suppressed
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,9 @@ struct Document<'a> {
     summary: &'a Summary,
     objects: &'a [Object],
     errors: &'a [PathError],
+    /// `libcs`, `findings` and `gate`, when the checks ran.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    checks: Option<&'a crate::check::Checks>,
 }
 
 /// Writes the document, pretty-printed, with a final newline.
@@ -40,6 +43,7 @@ pub fn render(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> {
         summary: &report.summary,
         objects: &report.objects,
         errors: &report.errors,
+        checks: report.checks.as_ref(),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     out.write_all(b"\n")

@@ -5,6 +5,8 @@ only the binary decides where that goes.
 
 pub mod human;
 pub mod json;
+pub mod junit;
+pub mod sarif;
 
 use crate::scan::ScanReport;
 

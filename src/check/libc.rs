@@ -1,0 +1,297 @@
+/*!
+Which libc an object was built against (loader-spec §6), and which libcs a root provides.
+
+Dynamic objects tell by their interpreter, their NEEDED libc soname and their `GLIBC_*` version
+needs. Static ones carry no such record, so their bytes are searched for strings only one libc
+leaves behind (read within the scan's per-file limit, only for static objects).
+*/
+
+use serde::Serialize;
+
+use crate::elf::{ElfFacts, Kind};
+use crate::name::ByteStr;
+use crate::resolve::env::is_musl_interp;
+
+/// A libc family.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    /// GNU libc.
+    Glibc,
+    /// musl.
+    Musl,
+    /// No libc dependency at all (a self-contained runtime such as Go, or an object that needs
+    /// nothing).
+    None,
+    /// Could not tell.
+    Unknown,
+}
+
+impl Flavor {
+    /// The name used in flags, JSON and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flavor::Glibc => "glibc",
+            Flavor::Musl => "musl",
+            Flavor::None => "none",
+            Flavor::Unknown => "unknown",
+        }
+    }
+}
+
+/// How sure the classification is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// Guessed from the absence of evidence.
+    Low,
+    /// Indirect evidence (another glibc soname, a message table).
+    Medium,
+    /// A record only that libc produces (its interpreter, its soname, its symbol versions).
+    High,
+}
+
+/// An object's libc, with the evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LibcInfo {
+    /// The family.
+    pub flavor: Flavor,
+    /// How sure.
+    pub confidence: Confidence,
+    /// What it was decided from.
+    pub evidence: String,
+    /// The highest `GLIBC_x.y[.z]` version it needs from glibc (its "glibc floor"), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub glibc_floor: Option<ByteStr>,
+}
+
+/// Sonames of the libraries that make up glibc (R4.5).
+pub fn is_glibc_soname(name: &[u8]) -> bool {
+    const NAMES: &[&[u8]] = &[
+        b"libc.so.6",
+        b"libm.so.6",
+        b"libpthread.so.0",
+        b"libdl.so.2",
+        b"librt.so.1",
+        b"libutil.so.1",
+        b"libresolv.so.2",
+        b"libanl.so.1",
+        b"libnsl.so.1",
+        b"libcrypt.so.1",
+        b"libmvec.so.1",
+        b"libBrokenLocale.so.1",
+    ];
+    NAMES.contains(&name) || is_glibc_loader_name(name)
+}
+
+/// glibc interpreter names (`ld-linux-x86-64.so.2`, `ld64.so.2`, `ld-linux.so.2`, `ld.so.1`).
+pub fn is_glibc_loader_name(name: &[u8]) -> bool {
+    let base = name.rsplit(|&b| b == b'/').next().unwrap_or(name);
+    (base.starts_with(b"ld-linux") || base.starts_with(b"ld64.so.") || base == b"ld.so.1")
+        && base.contains(&b'.')
+}
+
+/// `GLIBC_2.38` → `(2, 38, 0)`; anything else (`GLIBC_PRIVATE`, `GLIBC_ABI_DT_RELR`) → `None`.
+pub fn glibc_version(name: &[u8]) -> Option<(u32, u32, u32)> {
+    let rest = name.strip_prefix(b"GLIBC_")?;
+    let text = std::str::from_utf8(rest).ok()?;
+    let mut parts = text.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    let patch = match parts.next() {
+        Some(p) => p.parse().ok()?,
+        None => 0,
+    };
+    parts.next().is_none().then_some((major, minor, patch))
+}
+
+/// Parses a policy version (`2.28`, `2.2.5`).
+pub fn parse_glibc_version(text: &str) -> Option<(u32, u32, u32)> {
+    glibc_version(format!("GLIBC_{}", text.trim()).as_bytes())
+}
+
+/// The highest `GLIBC_x.y` an object's own version needs ask of glibc's libraries.
+pub fn glibc_floor(facts: &ElfFacts) -> Option<ByteStr> {
+    facts
+        .version_needs
+        .iter()
+        .filter(|n| is_glibc_soname(n.file.as_bytes()))
+        .flat_map(|n| n.versions.iter())
+        .filter_map(|v| glibc_version(v.name.as_bytes()).map(|t| (t, &v.name)))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, n)| n.clone())
+}
+
+/// Strings only a glibc static binary carries (loader-spec R6.2).
+const GLIBC_MARKERS: &[&[u8]] = &[
+    b"GLIBC_TUNABLES",
+    b"GLIBC_PRIVATE",
+    b"/etc/ld.so.cache",
+    b"DT_RELR without GLIBC_ABI_DT_RELR",
+];
+/// musl's strerror table entry for errno 0, and symbol names only musl's start-up code has
+/// (present while the symbol table is, R6.3).
+const MUSL_MARKERS: &[&[u8]] = &[
+    b"No error information",
+    b"\0__init_libc\0",
+    b"\0_start_c\0",
+    b"\0__dls2\0",
+];
+/// Go's build ID note and build-info section (R6.3: rule out other runtimes first).
+const GO_MARKERS: &[&[u8]] = &[b"\xff Go buildinf:", b"Go build ID: \""];
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Classifies an object. `content` reads the file (within limits) and is only called for static
+/// objects, whose records say nothing.
+pub fn classify(facts: &ElfFacts, content: impl FnOnce() -> Option<Vec<u8>>) -> LibcInfo {
+    let floor = glibc_floor(facts);
+    let info = |flavor, confidence, evidence: String| LibcInfo {
+        flavor,
+        confidence,
+        evidence,
+        glibc_floor: floor.clone(),
+    };
+    if let Some(interp) = &facts.interp {
+        if is_musl_interp(interp.as_bytes()) {
+            return info(
+                Flavor::Musl,
+                Confidence::High,
+                format!("interpreter {interp}"),
+            );
+        }
+        if is_glibc_loader_name(interp.as_bytes()) {
+            return info(
+                Flavor::Glibc,
+                Confidence::High,
+                format!("interpreter {interp}"),
+            );
+        }
+    }
+    let needed = |pred: &dyn Fn(&[u8]) -> bool| {
+        facts
+            .needed
+            .iter()
+            .find(|n| pred(n.as_bytes()))
+            .map(|n| n.to_string())
+    };
+    if let Some(n) = needed(&|n| n == b"libc.so" || n.starts_with(b"libc.musl-")) {
+        return info(Flavor::Musl, Confidence::High, format!("needs {n}"));
+    }
+    if let Some(f) = &floor {
+        return info(Flavor::Glibc, Confidence::High, format!("requires {f}"));
+    }
+    if let Some(n) = needed(&|n| n == b"libc.so.6") {
+        return info(Flavor::Glibc, Confidence::High, format!("needs {n}"));
+    }
+    // The libcs themselves.
+    let soname = facts.soname.as_ref().map(|s| s.as_bytes());
+    if soname.is_some_and(|s| s == b"libc.so.6" || is_glibc_loader_name(s)) {
+        return info(
+            Flavor::Glibc,
+            Confidence::High,
+            "is glibc (its soname)".into(),
+        );
+    }
+    if let Some(n) = needed(&is_glibc_soname) {
+        return info(Flavor::Glibc, Confidence::Medium, format!("needs {n}"));
+    }
+    let dynamic = facts.has_dynamic
+        && matches!(
+            facts.kind,
+            Kind::Executable | Kind::Pie | Kind::SharedLibrary
+        );
+    if dynamic {
+        return if facts.needed.is_empty() {
+            info(
+                Flavor::None,
+                Confidence::Medium,
+                "no DT_NEEDED: depends on no libc by itself".into(),
+            )
+        } else {
+            info(
+                Flavor::Unknown,
+                Confidence::Low,
+                "needs no libc library directly".into(),
+            )
+        };
+    }
+    if !matches!(facts.kind, Kind::Static | Kind::StaticPie) {
+        return info(
+            Flavor::Unknown,
+            Confidence::Low,
+            format!("not a loadable object ({})", facts.kind.as_str()),
+        );
+    }
+    let Some(bytes) = content() else {
+        return info(
+            Flavor::Unknown,
+            Confidence::Low,
+            "statically linked; its contents could not be read".into(),
+        );
+    };
+    if let Some(m) = GO_MARKERS.iter().find(|m| contains(&bytes, m)) {
+        return info(
+            Flavor::None,
+            Confidence::High,
+            format!(
+                "statically linked Go program ({})",
+                String::from_utf8_lossy(m).trim_matches(|c: char| !c.is_ascii_graphic())
+            ),
+        );
+    }
+    let glibc: Vec<String> = GLIBC_MARKERS
+        .iter()
+        .filter(|m| contains(&bytes, m))
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    if !glibc.is_empty() {
+        return info(
+            Flavor::Glibc,
+            Confidence::High,
+            format!("statically linked; contains {}", glibc.join(", ")),
+        );
+    }
+    if let Some(m) = MUSL_MARKERS.iter().find(|m| contains(&bytes, m)) {
+        return info(
+            Flavor::Musl,
+            Confidence::Medium,
+            format!(
+                "statically linked; contains \"{}\" and no glibc marker",
+                String::from_utf8_lossy(m).trim_matches('\0')
+            ),
+        );
+    }
+    info(
+        Flavor::Unknown,
+        Confidence::Low,
+        "statically linked; no libc marker found (a minimal musl or a stripped binary?)".into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glibc_versions_compare_numerically() {
+        assert_eq!(glibc_version(b"GLIBC_2.38"), Some((2, 38, 0)));
+        assert_eq!(glibc_version(b"GLIBC_2.2.5"), Some((2, 2, 5)));
+        assert!(glibc_version(b"GLIBC_2.9") < glibc_version(b"GLIBC_2.10"));
+        assert_eq!(glibc_version(b"GLIBC_PRIVATE"), None);
+        assert_eq!(glibc_version(b"GLIBC_ABI_DT_RELR"), None);
+        assert_eq!(parse_glibc_version("2.36"), Some((2, 36, 0)));
+        assert_eq!(parse_glibc_version("two"), None);
+    }
+
+    #[test]
+    fn loader_names() {
+        assert!(is_glibc_loader_name(b"/lib64/ld-linux-x86-64.so.2"));
+        assert!(is_glibc_loader_name(b"/lib/ld64.so.1"));
+        assert!(!is_glibc_loader_name(b"/lib/ld-musl-x86_64.so.1"));
+        assert!(is_glibc_soname(b"libpthread.so.0"));
+        assert!(!is_glibc_soname(b"libc.so"));
+    }
+}

@@ -1,0 +1,391 @@
+//! The gate: which findings fail a CI run, from flags and/or a policy file (`--policy elfdeps.toml`).
+//!
+//! ```toml
+//! deny-libc = ["musl"]          # libc-denied for objects linked against these
+//! max-glibc = "2.28"            # glibc-too-new above this
+//! fail-on = "error"             # the lowest severity that fails the gate (error, warning, info)
+//! deny = ["insecure-rpath"]     # codes that fail the gate whatever their severity
+//!
+//! [severity]                    # severity overrides by code
+//! stale-ld-cache = "error"
+//!
+//! [[allow]]                     # accepted findings: not counted (an allow that matches nothing is reported)
+//! code = "library-missing"      # optional: any code when absent
+//! path = "/opt/vendor/**"       # glob over the object path
+//! reason = "vendored, loaded by its own launcher"
+//!
+//! [[ignore]]                    # objects left out of every finding
+//! path = "/usr/lib/debug/**"
+//! ```
+//!
+//! Flags add to the file: `--deny-libc`, `--max-glibc`, `--deny CODE`, `--fail-on`, `--allow CODE:GLOB`,
+//! `--ignore GLOB`, `--baseline FILE` (an earlier `check --format json` output: its findings are
+//! accepted, matched by code and path).
+
+use std::collections::HashSet;
+
+use globset::{Glob, GlobMatcher};
+use serde::{Deserialize, Serialize};
+
+use super::libc::{Flavor, parse_glibc_version};
+use super::{Code, Finding, Severity};
+
+/// One accepted finding pattern.
+#[derive(Clone, Debug)]
+pub struct Allow {
+    /// The code it accepts (`None`: any).
+    pub code: Option<Code>,
+    /// The glob text, for messages.
+    pub glob: String,
+    matcher: GlobMatcher,
+    /// Why.
+    pub reason: String,
+}
+
+/// The policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// `--deny-libc`.
+    pub deny_libc: Vec<Flavor>,
+    /// `--max-glibc`.
+    pub max_glibc: Option<(u32, u32, u32)>,
+    /// `fail-on`.
+    pub fail_on: Severity,
+    /// `deny`.
+    pub deny: Vec<Code>,
+    /// Severity overrides.
+    pub severity: Vec<(Code, Severity)>,
+    /// Accepted findings.
+    pub allow: Vec<Allow>,
+    /// Ignored paths.
+    pub ignore: Vec<(String, GlobMatcher)>,
+    /// Accepted `(code, path)` pairs from a baseline.
+    pub baseline: HashSet<(String, String)>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            deny_libc: Vec::new(),
+            max_glibc: None,
+            fail_on: Severity::Error,
+            deny: Vec::new(),
+            severity: Vec::new(),
+            allow: Vec::new(),
+            ignore: Vec::new(),
+            baseline: HashSet::new(),
+        }
+    }
+}
+
+/// The policy file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    deny_libc: Vec<String>,
+    max_glibc: Option<String>,
+    fail_on: Option<String>,
+    #[serde(default)]
+    deny: Vec<String>,
+    #[serde(default)]
+    severity: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    allow: Vec<FileAllow>,
+    #[serde(default)]
+    ignore: Vec<FileIgnore>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileAllow {
+    code: Option<String>,
+    path: Option<String>,
+    reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileIgnore {
+    path: String,
+}
+
+/// `2.28`, `2.2.5`.
+pub fn show_version(v: (u32, u32, u32)) -> String {
+    if v.2 == 0 {
+        format!("{}.{}", v.0, v.1)
+    } else {
+        format!("{}.{}.{}", v.0, v.1, v.2)
+    }
+}
+
+fn glob(text: &str, what: &str) -> Result<GlobMatcher, String> {
+    Glob::new(text)
+        .map(|g| g.compile_matcher())
+        .map_err(|e| format!("{what}: `{text}` is not a valid glob ({e})"))
+}
+
+fn code(text: &str, what: &str) -> Result<Code, String> {
+    Code::parse(text).ok_or_else(|| {
+        let all: Vec<&str> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        format!(
+            "{what}: unknown finding code `{text}` (codes: {})",
+            all.join(", ")
+        )
+    })
+}
+
+fn severity(text: &str, what: &str) -> Result<Severity, String> {
+    Severity::parse(text)
+        .ok_or_else(|| format!("{what}: `{text}` is not a severity (error, warning, info)"))
+}
+
+/// A libc name of `--deny-libc`.
+pub fn flavor(text: &str, what: &str) -> Result<Flavor, String> {
+    match text {
+        "glibc" => Ok(Flavor::Glibc),
+        "musl" => Ok(Flavor::Musl),
+        "none" => Ok(Flavor::None),
+        "unknown" => Ok(Flavor::Unknown),
+        _ => Err(format!(
+            "{what}: `{text}` is not a libc (glibc, musl, none, unknown)"
+        )),
+    }
+}
+
+/// A glibc version of `--max-glibc`.
+pub fn version(text: &str, what: &str) -> Result<(u32, u32, u32), String> {
+    parse_glibc_version(text)
+        .ok_or_else(|| format!("{what}: `{text}` is not a glibc version (e.g. 2.28)"))
+}
+
+impl Policy {
+    /// Reads a policy file (TOML).
+    pub fn from_toml(text: &str, origin: &str) -> Result<Policy, String> {
+        let f: File = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
+        let mut p = Policy::default();
+        for l in &f.deny_libc {
+            p.deny_libc
+                .push(flavor(l, &format!("{origin}: deny-libc"))?);
+        }
+        if let Some(v) = &f.max_glibc {
+            p.max_glibc = Some(version(v, &format!("{origin}: max-glibc"))?);
+        }
+        if let Some(s) = &f.fail_on {
+            p.fail_on = severity(s, &format!("{origin}: fail-on"))?;
+        }
+        for c in &f.deny {
+            p.deny.push(code(c, &format!("{origin}: deny"))?);
+        }
+        for (c, s) in &f.severity {
+            let what = format!("{origin}: [severity] {c}");
+            p.severity.push((code(c, &what)?, severity(s, &what)?));
+        }
+        for a in &f.allow {
+            let what = format!("{origin}: [[allow]]");
+            let c = a.code.as_deref().map(|c| code(c, &what)).transpose()?;
+            let g = a.path.clone().unwrap_or_else(|| "**".into());
+            if c.is_none() && a.path.is_none() {
+                return Err(format!("{what}: give a code, a path, or both"));
+            }
+            p.allow.push(Allow {
+                code: c,
+                matcher: glob(&g, &what)?,
+                glob: g,
+                reason: a
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "allowed by the policy".into()),
+            });
+        }
+        for i in &f.ignore {
+            p.ignore.push((
+                i.path.clone(),
+                glob(&i.path, &format!("{origin}: [[ignore]]"))?,
+            ));
+        }
+        Ok(p)
+    }
+
+    /// Adds `--allow CODE:GLOB` (or `GLOB` alone for any code).
+    pub fn add_allow(&mut self, spec: &str) -> Result<(), String> {
+        let what = format!("--allow {spec}");
+        let (c, g) = match spec.split_once(':') {
+            Some((c, g)) if Code::parse(c).is_some() => (Some(code(c, &what)?), g),
+            _ => (None, spec),
+        };
+        self.allow.push(Allow {
+            code: c,
+            matcher: glob(g, &what)?,
+            glob: g.to_string(),
+            reason: "allowed on the command line".into(),
+        });
+        Ok(())
+    }
+
+    /// Adds `--ignore GLOB`.
+    pub fn add_ignore(&mut self, g: &str) -> Result<(), String> {
+        let m = glob(g, &format!("--ignore {g}"))?;
+        self.ignore.push((g.to_string(), m));
+        Ok(())
+    }
+
+    /// Reads a baseline: an earlier `elfdeps check --format json` (or `scan --format json`).
+    pub fn add_baseline(&mut self, text: &str, origin: &str) -> Result<(), String> {
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| format!("baseline {origin}: {e}"))?;
+        let list = v.get("findings").and_then(|f| f.as_array()).ok_or_else(|| {
+            format!(
+                "baseline {origin}: no `findings` array (make one with elfdeps check --format json)"
+            )
+        })?;
+        for f in list {
+            if let (Some(c), Some(p)) = (
+                f.get("code").and_then(|c| c.as_str()),
+                f.get("path").and_then(|p| p.as_str()),
+            ) {
+                self.baseline.insert((c.to_string(), p.to_string()));
+            }
+        }
+        Ok(())
+    }
+
+    fn ignored(&self, path: &str) -> bool {
+        self.ignore.iter().any(|(_, m)| m.is_match(path))
+    }
+
+    /// Applies the policy to `findings` (severity overrides, ignore, allow, baseline) and judges.
+    pub fn judge(&self, findings: &mut Vec<Finding>) -> Gate {
+        findings.retain(|f| !self.ignored(&f.path.escaped()));
+        let mut used = vec![false; self.allow.len()];
+        let mut gate = Gate::default();
+        for f in findings.iter_mut() {
+            if let Some((_, s)) = self.severity.iter().find(|(c, _)| *c == f.code) {
+                f.severity = *s;
+            }
+            let path = f.path.escaped();
+            if let Some(i) = self
+                .allow
+                .iter()
+                .position(|a| a.code.is_none_or(|c| c == f.code) && a.matcher.is_match(&path))
+            {
+                used[i] = true;
+                f.suppressed = Some(format!("allow: {}", self.allow[i].reason));
+            } else if self
+                .baseline
+                .contains(&(f.code.as_str().to_string(), path.clone()))
+            {
+                f.suppressed = Some("baseline".into());
+            }
+            if f.suppressed.is_some() {
+                gate.suppressed += 1;
+                continue;
+            }
+            if f.severity >= self.fail_on || self.deny.contains(&f.code) {
+                gate.violations += 1;
+            }
+        }
+        gate.unmatched_allows = self
+            .allow
+            .iter()
+            .zip(&used)
+            .filter(|(_, u)| !**u)
+            .map(|(a, _)| match a.code {
+                Some(c) => format!("{}:{}", c.as_str(), a.glob),
+                None => a.glob.clone(),
+            })
+            .collect();
+        gate.fail_on = self.fail_on;
+        gate.passed = gate.violations == 0;
+        gate
+    }
+}
+
+/// The policy's verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct Gate {
+    /// No violation.
+    pub passed: bool,
+    /// Findings that fail the gate.
+    pub violations: usize,
+    /// Findings accepted by an allow entry or the baseline.
+    pub suppressed: usize,
+    /// The lowest failing severity.
+    pub fail_on: Severity,
+    /// Allow entries that matched no finding (stale exceptions).
+    pub unmatched_allows: Vec<String>,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate {
+            passed: true,
+            violations: 0,
+            suppressed: 0,
+            fail_on: Severity::Error,
+            unmatched_allows: Vec::new(),
+        }
+    }
+}
+
+/// Whether a finding counts against the gate.
+pub fn is_violation(f: &Finding, policy: &Policy) -> bool {
+    f.suppressed.is_none() && (f.severity >= policy.fail_on || policy.deny.contains(&f.code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::name::ByteStr;
+
+    fn finding(code: Code, severity: Severity, path: &str) -> Finding {
+        Finding::new(code, severity, &ByteStr::from(path), "m".into())
+    }
+
+    #[test]
+    fn file_flags_and_gate() {
+        let p = Policy::from_toml(
+            r#"
+deny-libc = ["musl"]
+max-glibc = "2.28"
+deny = ["insecure-rpath"]
+[severity]
+stale-ld-cache = "error"
+[[allow]]
+code = "library-missing"
+path = "/opt/vendor/**"
+reason = "vendored"
+[[allow]]
+path = "/never/**"
+[[ignore]]
+path = "/usr/lib/debug/**"
+"#,
+            "test.toml",
+        )
+        .unwrap();
+        assert_eq!(p.max_glibc, Some((2, 28, 0)));
+        let mut fs = vec![
+            finding(Code::LibraryMissing, Severity::Error, "/opt/vendor/bin/x"),
+            finding(Code::InsecureRpath, Severity::Warning, "/usr/bin/y"),
+            finding(Code::StaleLdCache, Severity::Warning, "/etc/ld.so.cache"),
+            finding(Code::LibraryMissing, Severity::Error, "/usr/lib/debug/z"),
+            finding(Code::LibraryMissing, Severity::Info, "/usr/lib/w"),
+        ];
+        let gate = p.judge(&mut fs);
+        assert_eq!(fs.len(), 4, "ignored path dropped");
+        assert_eq!(gate.violations, 2, "{fs:?}");
+        assert_eq!(gate.suppressed, 1);
+        assert_eq!(gate.unmatched_allows, vec!["/never/**".to_string()]);
+        assert!(!gate.passed);
+    }
+
+    #[test]
+    fn bad_files_say_where() {
+        let e = Policy::from_toml("deny = [\"nope\"]", "p.toml").unwrap_err();
+        assert!(e.contains("p.toml") && e.contains("nope"), "{e}");
+        let e = Policy::from_toml("colour = 1", "p.toml").unwrap_err();
+        assert!(e.contains("p.toml"), "{e}");
+        let e = Policy::from_toml("max-glibc = \"two\"", "p.toml").unwrap_err();
+        assert!(e.contains("glibc version"), "{e}");
+    }
+}

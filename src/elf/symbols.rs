@@ -1,0 +1,110 @@
+/*!
+Dynamic symbols with their versions, read on demand (for the GLIBC floor's symbols and for
+`check --symbols`), never during the scan itself.
+
+They come from the section headers (`SHT_DYNSYM` and the GNU version sections), which is what
+`readelf --dyn-syms` shows; a file whose section headers were stripped gives `None`, and the caller
+says it could not tell.
+*/
+
+use std::os::fd::BorrowedFd;
+
+use object::Endianness;
+use object::elf::{self, FileHeader32, FileHeader64};
+use object::read::elf::{FileHeader, Sym};
+
+use super::parse::{Bad, fault_error};
+use super::reader::FileReader;
+use super::{Limits, is_elf_magic};
+use crate::error::{ErrorCode, FileError};
+use crate::name::ByteStr;
+
+/// The most dynamic symbols read from one file (libLLVM has about 60,000).
+const MAX_SYMBOLS: usize = 1 << 20;
+
+/// One dynamic symbol.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DynSym {
+    /// Its name.
+    pub name: ByteStr,
+    /// Its version (`GLIBC_2.38`), when versioned.
+    pub version: Option<ByteStr>,
+    /// Undefined here (an import).
+    pub undefined: bool,
+    /// STB_WEAK.
+    pub weak: bool,
+    /// A definition whose version is hidden (`sym@VER`, not the default `sym@@VER`).
+    pub hidden: bool,
+}
+
+/// The dynamic symbols of the regular file `fd`, or `None` when it has no section headers or no
+/// `SHT_DYNSYM` section.
+pub fn dynamic_symbols(
+    fd: BorrowedFd<'_>,
+    len: u64,
+    limits: &Limits,
+) -> Result<Option<Vec<DynSym>>, FileError> {
+    let reader = FileReader::new(fd, len, limits.max_read).map_err(|f| fault_error(f, limits))?;
+    if !is_elf_magic(reader.head()) {
+        return Ok(None);
+    }
+    let result = match reader.head().get(4) {
+        Some(&c) if c == elf::ELFCLASS32.0 => symbols::<FileHeader32<Endianness>>(&reader),
+        Some(&c) if c == elf::ELFCLASS64.0 => symbols::<FileHeader64<Endianness>>(&reader),
+        _ => Err(Bad::Msg("not a 32-bit or 64-bit ELF file".into())),
+    };
+    result.map_err(|e| match reader.fault() {
+        Some(fault) => fault_error(fault, limits),
+        None => match e {
+            Bad::Msg(m) => FileError::new(ErrorCode::ElfInvalid, m),
+            Bad::Limit(m) => FileError::new(ErrorCode::LimitExceeded, m),
+        },
+    })
+}
+
+fn symbols<Elf: FileHeader<Endian = Endianness>>(
+    data: &FileReader<'_>,
+) -> Result<Option<Vec<DynSym>>, Bad> {
+    let header = Elf::parse(data)?;
+    let endian = header.endian()?;
+    let sections = header.sections(endian, data)?;
+    if sections.is_empty() {
+        return Ok(None);
+    }
+    let table = sections.symbols(endian, data, elf::SHT_DYNSYM)?;
+    if table.is_empty() {
+        return Ok(None);
+    }
+    if table.len() > MAX_SYMBOLS {
+        return Err(Bad::Limit(format!(
+            "{} dynamic symbols (more than {MAX_SYMBOLS})",
+            table.len()
+        )));
+    }
+    // A broken version section leaves the symbols unversioned rather than failing the file.
+    let versions = sections.versions(endian, data).ok().flatten();
+    let mut out = Vec::with_capacity(table.len());
+    for (index, sym) in table.enumerate().skip(1) {
+        let name = sym.name(endian, table.strings())?;
+        if name.is_empty() {
+            continue;
+        }
+        let mut version = None;
+        let mut hidden = false;
+        if let Some(v) = &versions {
+            let vi = v.version_index(endian, index);
+            hidden = vi.is_hidden();
+            if let Ok(Some(ver)) = v.version(vi.index()) {
+                version = Some(ByteStr::from(ver.name()));
+            }
+        }
+        out.push(DynSym {
+            name: ByteStr::from(name),
+            version,
+            undefined: sym.st_shndx(endian) == elf::SHN_UNDEF,
+            weak: sym.st_bind() == elf::STB_WEAK,
+            hidden,
+        });
+    }
+    Ok(Some(out))
+}
