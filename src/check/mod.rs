@@ -607,10 +607,19 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
                 .get(name.as_bytes())
                 .map(|v| v.iter().collect())
                 .unwrap_or_default();
+            let failure = r
+                .edges
+                .iter()
+                .filter(|e| e.dep.name == *name && e.dep.found.is_none())
+                .find_map(|e| e.dep.error.as_deref())
+                .filter(|e| !e.starts_with("not found") && !e.contains("No such file"));
             let (severity, message) = if program {
                 (
                     Severity::Error,
-                    format!("needs {name}, which the loader does not find"),
+                    match failure {
+                        Some(e) => format!("needs {name}, which the loader cannot load: {e}"),
+                        None => format!("needs {name}, which the loader does not find"),
+                    },
                 )
             } else if let Some(users) = users {
                 let first = &report_ref.objects[users[0]].path;

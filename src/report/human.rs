@@ -129,6 +129,19 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
         }
     }
     render_resolution(report, &p, out)?;
+    if let Some(c) = &report.checks {
+        use crate::check::Severity;
+        let n = |sev: Severity| c.findings.iter().filter(|f| f.severity == sev).count() as u64;
+        writeln!(
+            out,
+            "  {:<9} {} · {} · {}  {}",
+            p.bold("findings"),
+            plural(n(Severity::Error), "error", "errors"),
+            plural(n(Severity::Warning), "warning", "warnings"),
+            plural(n(Severity::Info), "info", "info"),
+            p.dim("(elfdeps check ROOT explains each)")
+        )?;
+    }
     if !report.other_filesystems.is_empty() {
         let list: Vec<String> = report
             .other_filesystems
