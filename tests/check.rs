@@ -593,3 +593,26 @@ fn junit_parses_with_the_expected_failures() {
         .expect("tests count");
     assert!(tests >= 30, "one testcase per object: {tests}");
 }
+
+#[test]
+fn symbols_finds_what_nothing_defines() {
+    let Some(root) = hard("glibc") else { return };
+    let (_, doc, out) = check_json(&root, &["--symbols"]);
+    let unresolved: Vec<&Value> = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] == "unresolved-symbol")
+        .collect();
+    assert_eq!(unresolved.len(), 1, "{out}");
+    assert_eq!(unresolved[0]["path"], "/usr/bin/needs-vers2");
+    assert_eq!(unresolved[0]["symbols"], serde_json::json!(["vf"]));
+    assert_eq!(unresolved[0]["version"], "VERS_2");
+    // Without --symbols, nothing is read for it.
+    let (_, doc, _) = check_json(&root, &[]);
+    assert!(
+        !findings(&doc)
+            .iter()
+            .any(|(c, _, _)| c == "unresolved-symbol")
+    );
+}

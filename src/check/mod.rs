@@ -967,7 +967,12 @@ fn unresolved_symbols(
     let mut seen = HashSet::new();
     for o in &report.objects {
         let Some(r) = &o.resolution else { continue };
-        if !is_program(o) || r.status == Status::Static || r.loader.is_none() {
+        // A session the loader gives up on (or that cannot start) has no complete scope.
+        if !is_program(o)
+            || matches!(r.status, Status::Static | Status::InterpMissing)
+            || r.loader.is_none()
+            || r.fatal.is_some()
+        {
             continue;
         }
         let loader = r.loader.as_ref().map(|l| l.path.as_bytes());
@@ -995,7 +1000,12 @@ fn unresolved_symbols(
         .collect();
     for o in &report.objects {
         let Some(r) = &o.resolution else { continue };
-        if !is_program(o) || r.status == Status::Static || r.loader.is_none() {
+        // A session the loader gives up on (or that cannot start) has no complete scope.
+        if !is_program(o)
+            || matches!(r.status, Status::Static | Status::InterpMissing)
+            || r.loader.is_none()
+            || r.fatal.is_some()
+        {
             continue;
         }
         let musl = r.loader.as_ref().is_some_and(|l| l.family == "musl");
