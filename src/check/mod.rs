@@ -264,7 +264,8 @@ pub struct RootLibc {
     pub loader: ByteStr,
     /// Its machine.
     pub machine: String,
-    /// The release (glibc: the newest `GLIBC_x.y` libc.so.6 defines), when known.
+    /// The release (glibc: the newest `GLIBC_x.y` libc.so.6 defines; musl: its version string), when
+    /// known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
 }
@@ -314,7 +315,7 @@ pub fn classify_all(rootfs: &RootFs, objects: &[Object], limits: &elf::Limits) -
 }
 
 /// The root's libcs: every glibc and musl loader file, with glibc's release.
-pub fn root_libcs(report: &ScanReport) -> Vec<RootLibc> {
+pub fn root_libcs(report: &ScanReport, rootfs: &RootFs) -> Vec<RootLibc> {
     let mut out = Vec::new();
     for o in &report.objects {
         let base = o
@@ -328,7 +329,10 @@ pub fn root_libcs(report: &ScanReport) -> Vec<RootLibc> {
                 flavor: Flavor::Musl,
                 loader: o.path.clone(),
                 machine: o.facts.machine.clone(),
-                version: None,
+                version: rootfs
+                    .read_file(o.path.as_bytes(), 16 << 20)
+                    .ok()
+                    .and_then(|b| musl_version(&b)),
             });
         } else if libc::is_glibc_loader_name(base)
             && o.facts
@@ -369,6 +373,25 @@ pub fn root_libcs(report: &ScanReport) -> Vec<RootLibc> {
     out
 }
 
+/// musl keeps its version as a lone string (`1.2.5`) for `ld-musl --version`'s "Version %s"; it is
+/// only trusted in a file that also has musl's banner.
+fn musl_version(image: &[u8]) -> Option<String> {
+    let banner = b"musl libc (";
+    if !image.windows(banner.len()).any(|w| w == banner) {
+        return None;
+    }
+    image.split(|&b| b == 0).find_map(|s| {
+        let t = std::str::from_utf8(s).ok()?;
+        let parts: Vec<&str> = t.split('.').collect();
+        (parts.len() == 3
+            && parts[0] == "1"
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit())))
+        .then(|| t.to_string())
+    })
+}
+
 /// Every path of the root where a library of that name lives: by file name and by DT_SONAME.
 fn libraries_by_name(report: &ScanReport) -> HashMap<&[u8], Vec<&ByteStr>> {
     let mut m: HashMap<&[u8], Vec<&ByteStr>> = HashMap::new();
@@ -397,7 +420,7 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
     for (o, i) in report.objects.iter_mut().zip(infos) {
         o.libc = Some(i);
     }
-    let libcs = root_libcs(report);
+    let libcs = root_libcs(report, rootfs);
     let mut findings = Vec::new();
     let report_ref: &ScanReport = report;
     let by_name = libraries_by_name(report_ref);
