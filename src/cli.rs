@@ -97,6 +97,13 @@ pub struct RootArgs {
     /// Most bytes read from any one file while parsing it (suffixes K, M, G allowed).
     #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
     pub max_read: u64,
+    /// Longest time the parse of any one file may take (e.g. 10s, 500ms, 2m; 0 for no limit).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub file_timeout: std::time::Duration,
+    /// Most memory held at once for the files being parsed, across all workers (suffixes K, M, G;
+    /// 0 for no limit). Files that would pass it wait briefly, then fail with limit-exceeded.
+    #[arg(long, value_name = "BYTES", default_value = "512M", value_parser = parse_size_or_zero)]
+    pub max_memory: u64,
     /// Deepest directory level walked below ROOT.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_depth: usize,
@@ -167,6 +174,34 @@ pub enum ColorArg {
     Always,
     /// Never color.
     Never,
+}
+
+/// Parses `10s`, `500ms`, `2m` or plain seconds; `0` means no limit.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let (num, unit_ms) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 1u64)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1000)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        (t, 1000)
+    };
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit_ms))
+        .map(std::time::Duration::from_millis)
+        .ok_or_else(|| format!("'{s}' is not a duration (examples: 10s, 500ms, 2m, 0 for none)"))
+}
+
+/// Like [`parse_size`], but `0` (no limit) is allowed.
+fn parse_size_or_zero(s: &str) -> Result<u64, String> {
+    if s.trim() == "0" {
+        return Ok(0);
+    }
+    parse_size(s)
 }
 
 /// Parses `64M`-style sizes.

@@ -34,6 +34,8 @@ pub enum ErrorCode {
     NameTooLong,
     /// More symbolic links than the kernel would follow (ELOOP).
     SymlinkLoop,
+    /// elfdeps itself failed on this file (a bug: a panic caught at the file's boundary).
+    InternalError,
 }
 
 impl ErrorCode {
@@ -49,6 +51,7 @@ impl ErrorCode {
             ErrorCode::LimitExceeded => "limit-exceeded",
             ErrorCode::NameTooLong => "name-too-long",
             ErrorCode::SymlinkLoop => "symlink-loop",
+            ErrorCode::InternalError => "internal-error",
         }
     }
 }

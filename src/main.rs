@@ -56,6 +56,8 @@ fn scan_root(common: &RootArgs, resolve: bool) -> Result<ScanReport, Fail> {
         jobs: common.jobs.map(usize::from),
         limits: Limits {
             max_read: common.max_read,
+            file_timeout: Some(common.file_timeout).filter(|t| !t.is_zero()),
+            max_memory: Some(common.max_memory).filter(|&m| m > 0),
         },
         walk: WalkOptions {
             max_depth: common.max_depth,

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use crate::elf::{self, ElfFacts, Limits};
-use crate::error::{FileError, PathError};
+use crate::error::{ErrorCode, FileError, PathError};
 use crate::name::ByteStr;
 use crate::progress::Progress;
 use crate::resolve::{self, Resolution, ResolveOptions};
@@ -121,6 +121,8 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
             message: format!("cannot start worker threads: {e}"),
         })?;
     let claimed: Mutex<HashSet<(u64, u64)>> = Mutex::new(HashSet::new());
+    // What all files being parsed at once may hold (`--max-memory`).
+    let memory = opts.limits.memory_budget();
     let on_file = |_path: &[u8], file: OpenFile| -> Outcome {
         progress.inc();
         let inode = (file.stat.st_dev, file.stat.st_ino);
@@ -132,8 +134,15 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
             }
         }
         let len = u64::try_from(file.stat.st_size).unwrap_or(0);
-        let result = elf::parse_file(std::os::fd::AsFd::as_fd(&file.fd), len, &opts.limits)
-            .map(|f| f.map(Box::new));
+        let result = guarded(|| {
+            elf::parse_file_in(
+                std::os::fd::AsFd::as_fd(&file.fd),
+                len,
+                &opts.limits,
+                memory.as_ref(),
+            )
+            .map(|f| f.map(Box::new))
+        });
         Outcome::Parsed {
             inode,
             linked,
@@ -150,6 +159,30 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
         }
     }
     Ok(report)
+}
+
+/// Runs one file's parse, turning a panic into that file's `internal-error`: the last line of defence
+/// should a parser bug (ours or a crate's) meet an input nobody tested, so one file cannot abort the
+/// scan of the others. The parse holds no shared state that a panic could leave half-updated (the
+/// memory budget is given back by the reader's `Drop`, which runs while unwinding).
+pub(crate) fn guarded(parse: impl FnOnce() -> FileResult) -> FileResult {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(parse)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Err(FileError::new(
+                ErrorCode::InternalError,
+                format!(
+                    "elfdeps failed on this file ({what}); the scan went on. Please report it \
+                     with the file attached"
+                ),
+            ))
+        }
+    }
 }
 
 fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
@@ -239,5 +272,24 @@ fn push_outcome(report: &mut ScanReport, path: &ByteStr, inode: (u64, u64), resu
         }),
         Ok(None) => {}
         Err(e) => report.errors.push(PathError::new(path.clone(), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_parse_becomes_an_internal_error() {
+        let r = guarded(|| panic!("crafted input broke an invariant"));
+        let e = r.expect_err("a panic is an error");
+        assert_eq!(e.code, ErrorCode::InternalError);
+        assert!(
+            e.message.contains("crafted input broke an invariant"),
+            "{}",
+            e.message
+        );
+        assert_eq!(ErrorCode::InternalError.as_str(), "internal-error");
+        assert!(matches!(guarded(|| Ok(None)), Ok(None)));
     }
 }

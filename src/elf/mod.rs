@@ -6,6 +6,7 @@ program headers and the dynamic segment — what the loader reads — not from s
 with its section headers stripped (sstrip, some packers) still gives its dependencies.
 */
 
+pub mod budget;
 mod parse;
 pub mod reader;
 pub mod symbols;
@@ -14,7 +15,10 @@ use serde::Serialize;
 
 use crate::name::ByteStr;
 
-pub use parse::{ELF_MAGIC, Limits, is_elf_magic, parse_file};
+pub use parse::{
+    DEFAULT_FILE_TIMEOUT, DEFAULT_MAX_MEMORY, DEFAULT_MAX_READ, ELF_MAGIC, Limits, is_elf_magic,
+    parse_bytes, parse_file, parse_file_in,
+};
 
 /// ELF class.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -1,13 +1,15 @@
 //! Extraction of [`ElfFacts`] with `object`'s low-level ELF API over a [`FileReader`].
 
 use std::os::fd::BorrowedFd;
+use std::time::{Duration, Instant};
 
 use object::elf::{self, FileHeader32, FileHeader64};
 use object::read::StringTable;
 use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader};
 use object::{Endianness, ReadRef};
 
-use super::reader::{Fault, FileReader, MAX_STRING};
+use super::budget::MemoryBudget;
+use super::reader::{Bounds, Fault, FileReader, MAX_STRING, Source};
 use super::{
     Class, ElfFacts, Endian, Kind, VersionDef, VersionNeed, VersionNeeds, machine_name, osabi_name,
     type_name,
@@ -25,18 +27,40 @@ const MAX_VERSION_RECORDS: u64 = 4096;
 /// The most dynamic-table entries read (see `read_dynamic`).
 const MAX_DYNAMIC_ENTRIES: u64 = 65536;
 
-/// Per-file limits.
+/// Per-file limits, and the scan-wide memory budget they draw from.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// Most bytes read from one file (`--max-read`).
+    /// Most bytes read (and held) for one file (`--max-read`).
     pub max_read: u64,
+    /// Longest time one file's parse may take (`--file-timeout`); `None`: unlimited.
+    pub file_timeout: Option<Duration>,
+    /// Most bytes held for all files being parsed at once, across workers (`--max-memory`);
+    /// `None`: unlimited (each file is still capped by `max_read`).
+    pub max_memory: Option<u64>,
 }
+
+/// Default `--max-read`.
+pub const DEFAULT_MAX_READ: u64 = 64 * 1024 * 1024;
+/// Default `--file-timeout`: a real object parses in microseconds; seconds mean a hostile file or a
+/// hung filesystem.
+pub const DEFAULT_FILE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `--max-memory`: room for 8 workers each at the default `--max-read`.
+pub const DEFAULT_MAX_MEMORY: u64 = 512 * 1024 * 1024;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_read: 64 * 1024 * 1024,
+            max_read: DEFAULT_MAX_READ,
+            file_timeout: Some(DEFAULT_FILE_TIMEOUT),
+            max_memory: Some(DEFAULT_MAX_MEMORY),
         }
+    }
+}
+
+impl Limits {
+    /// The shared budget for one scan under these limits (`None` when `max_memory` is unlimited).
+    pub fn memory_budget(&self) -> Option<MemoryBudget> {
+        self.max_memory.map(MemoryBudget::new)
     }
 }
 
@@ -46,12 +70,47 @@ pub fn is_elf_magic(head: &[u8]) -> bool {
 }
 
 /// Parses the regular file `fd` of `len` bytes. `Ok(None)`: not an ELF file (no magic).
+///
+/// The scan-wide `--max-memory` budget is not applied here (it is shared by the files of one scan;
+/// see [`parse_file_in`]); `max_read` and `file_timeout` are.
 pub fn parse_file(
     fd: BorrowedFd<'_>,
     len: u64,
     limits: &Limits,
 ) -> Result<Option<ElfFacts>, FileError> {
-    let reader = FileReader::new(fd, len, limits.max_read).map_err(|f| fault_error(f, limits))?;
+    parse_source(Source::Fd(fd), len, limits, None)
+}
+
+/// [`parse_file`] drawing from the scan-wide `memory` budget.
+pub fn parse_file_in(
+    fd: BorrowedFd<'_>,
+    len: u64,
+    limits: &Limits,
+    memory: Option<&MemoryBudget>,
+) -> Result<Option<ElfFacts>, FileError> {
+    parse_source(Source::Fd(fd), len, limits, memory)
+}
+
+/// Parses ELF facts from bytes in memory, with the same reader, checks and limits as a file
+/// (the entry point of the `elf_facts` fuzz target). `Ok(None)`: not an ELF file.
+pub fn parse_bytes(bytes: &[u8], limits: &Limits) -> Result<Option<ElfFacts>, FileError> {
+    parse_source(Source::Bytes(bytes), bytes.len() as u64, limits, None)
+}
+
+fn parse_source<'f>(
+    src: Source<'f>,
+    len: u64,
+    limits: &Limits,
+    memory: Option<&'f MemoryBudget>,
+) -> Result<Option<ElfFacts>, FileError> {
+    let bounds = Bounds {
+        max_read: limits.max_read,
+        deadline: limits
+            .file_timeout
+            .and_then(|t| Instant::now().checked_add(t)),
+        memory,
+    };
+    let reader = FileReader::new(src, len, bounds).map_err(|f| fault_error(f, limits))?;
     let head = reader.head();
     if !is_elf_magic(head) {
         return Ok(None);
@@ -93,6 +152,23 @@ pub(super) fn fault_error(f: Fault, limits: &Limits) -> FileError {
             format!("a string-table entry is longer than {MAX_STRING} bytes"),
         ),
         Fault::Io(e) => FileError::io("read", &e.into()),
+        Fault::Timeout => FileError::new(
+            ErrorCode::LimitExceeded,
+            format!(
+                "parsing took longer than the per-file time limit of {} (raise --file-timeout to allow it)",
+                limits
+                    .file_timeout
+                    .map_or_else(|| "none".to_string(), |t| format!("{t:?}"))
+            ),
+        ),
+        Fault::Memory => FileError::new(
+            ErrorCode::LimitExceeded,
+            format!(
+                "the scan-wide memory limit of {} bytes for files being parsed at once is used up \
+                 (raise --max-memory, or lower --jobs)",
+                limits.max_memory.unwrap_or(0)
+            ),
+        ),
     }
 }
 
@@ -327,10 +403,13 @@ fn read_dynamic<Elf: FileHeader<Endian = Endianness>>(
     let get = |off: u64| -> Result<ByteStr, Bad> {
         let off = u32::try_from(off)
             .map_err(|_| Bad::Msg(format!("string offset {off:#x} is too large")))?;
-        strings
+        let s = strings
             .get(off)
-            .map(ByteStr::from)
-            .map_err(|()| Bad::Msg(format!("string offset {off:#x} is outside DT_STRTAB")))
+            .map_err(|()| Bad::Msg(format!("string offset {off:#x} is outside DT_STRTAB")))?;
+        // The copy is memory too: 65536 DT_NEEDED naming one long string must not multiply it.
+        data.charge(s.len() as u64)
+            .map_err(|()| Bad::Msg("string copy over budget".into()))?;
+        Ok(ByteStr::from(s))
     };
 
     for &n in &info.needed {

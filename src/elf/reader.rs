@@ -16,9 +16,12 @@ header, program headers and usually the interpreter string without further syste
 use std::cell::Cell;
 use std::ops::Range;
 use std::os::fd::BorrowedFd;
+use std::time::Instant;
 
 use object::ReadRef;
 use typed_arena::Arena;
+
+use super::budget::MemoryBudget;
 
 /// How much of the file start we read in one go: ELF header + program headers + PT_INTERP of typical
 /// objects fit.
@@ -39,37 +42,81 @@ pub enum Fault {
     LongString,
     /// The read itself failed.
     Io(rustix::io::Errno),
+    /// The per-file time budget ran out (`--file-timeout`).
+    Timeout,
+    /// The scan-wide memory budget is exhausted (`--max-memory`).
+    Memory,
+}
+
+/// Where the bytes come from: an open file (the scan), or memory (fuzzing, tests, callers that
+/// already hold the bytes). Both go through the same budgets and checks.
+#[derive(Clone, Copy)]
+pub enum Source<'f> {
+    /// A regular file, read with `pread(2)`.
+    Fd(BorrowedFd<'f>),
+    /// Bytes in memory.
+    Bytes(&'f [u8]),
+}
+
+/// Everything that bounds one file's parse.
+#[derive(Clone, Copy, Default)]
+pub struct Bounds<'b> {
+    /// Most bytes read from the file (the first block included).
+    pub max_read: u64,
+    /// When the parse must have ended (`--file-timeout`).
+    pub deadline: Option<Instant>,
+    /// The scan-wide budget every read reserves from (`--max-memory`).
+    pub memory: Option<&'b MemoryBudget>,
 }
 
 /// A file being parsed: descriptor, size, first block, and everything read so far.
 pub struct FileReader<'f> {
-    fd: BorrowedFd<'f>,
+    src: Source<'f>,
     len: u64,
     head: Vec<u8>,
     arena: Arena<Vec<u8>>,
-    budget: u64,
+    bounds: Bounds<'f>,
     used: Cell<u64>,
     fault: Cell<Option<Fault>>,
 }
 
+impl Drop for FileReader<'_> {
+    fn drop(&mut self) {
+        if let Some(m) = self.bounds.memory {
+            m.release(self.used.get());
+        }
+    }
+}
+
 impl<'f> FileReader<'f> {
-    /// Reads the first block of `fd` (of size `len` per fstat) and prepares lazy reads of the rest,
-    /// at most `budget` bytes in all (the first block included).
-    pub fn new(fd: BorrowedFd<'f>, len: u64, budget: u64) -> Result<Self, Fault> {
-        let want = (len.min(HEAD_SIZE as u64)) as usize;
-        let mut head = vec![0u8; want];
-        let got = pread_full(fd, &mut head, 0)?;
-        head.truncate(got);
-        Ok(FileReader {
-            fd,
-            // A file that shrank before we read it is as long as what we could read.
-            len: if got < want { got as u64 } else { len },
-            used: Cell::new(got as u64),
-            head,
+    /// Reads the first block of `src` (of size `len` per fstat) and prepares lazy reads of the rest,
+    /// within `bounds` (the first block included).
+    pub fn new(src: Source<'f>, len: u64, bounds: Bounds<'f>) -> Result<Self, Fault> {
+        let want = (len.min(HEAD_SIZE as u64).min(bounds.max_read)) as usize;
+        if let Some(m) = bounds.memory
+            && !m.reserve(want as u64, 0, bounds.deadline)
+        {
+            return Err(Fault::Memory);
+        }
+        // From here on, Drop gives the reservation back.
+        let mut reader = FileReader {
+            src,
+            len,
+            used: Cell::new(want as u64),
+            head: Vec::new(),
             arena: Arena::new(),
-            budget,
+            bounds,
             fault: Cell::new(None),
-        })
+        };
+        let mut head = vec![0u8; want];
+        let got = pread_full(src, &mut head, 0)?;
+        head.truncate(got);
+        // A file that shrank before we read it is as long as what we could read.
+        if got < want {
+            reader.len = got as u64;
+        }
+        reader.head = head;
+        Ok(reader)
     }
 
     /// The first bytes of the file (up to [`HEAD_SIZE`]).
@@ -99,19 +146,37 @@ impl<'f> FileReader<'f> {
         Err(())
     }
 
-    fn charge(&self, n: u64) -> Result<(), ()> {
-        let used = self.used.get().saturating_add(n);
-        if used > self.budget {
+    /// Accounts `n` bytes of memory for this file (reads, and copies of what was read) against
+    /// the per-file and scan-wide budgets.
+    pub(crate) fn charge(&self, n: u64) -> Result<(), ()> {
+        self.check_time()?;
+        let held = self.used.get();
+        let used = held.saturating_add(n);
+        if used > self.bounds.max_read {
             return self.fail(Fault::Budget);
+        }
+        if let Some(m) = self.bounds.memory
+            && !m.reserve(n, held, self.bounds.deadline)
+        {
+            return self.fail(Fault::Memory);
         }
         self.used.set(used);
         Ok(())
     }
 
+    /// Fails once the per-file deadline has passed. Called on every read and between parse steps,
+    /// so a parse that loops (a crafted chain of records) stops within one step of the deadline.
+    pub(crate) fn check_time(&self) -> Result<(), ()> {
+        match self.bounds.deadline {
+            Some(d) if Instant::now() >= d => self.fail(Fault::Timeout),
+            _ => Ok(()),
+        }
+    }
+
     fn read_range(&self, offset: u64, size: usize) -> Result<Vec<u8>, ()> {
         self.charge(size as u64)?;
         let mut buf = vec![0u8; size];
-        match pread_full(self.fd, &mut buf, offset) {
+        match pread_full(self.src, &mut buf, offset) {
             Ok(n) if n == size => Ok(buf),
             Ok(_) => self.fail(Fault::Truncated),
             Err(f) => self.fail(f),
@@ -120,7 +185,18 @@ impl<'f> FileReader<'f> {
 }
 
 /// `pread` until `buf` is full or the file ends; returns the number of bytes read.
-fn pread_full(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize, Fault> {
+fn pread_full(src: Source<'_>, buf: &mut [u8], offset: u64) -> Result<usize, Fault> {
+    let fd = match src {
+        Source::Fd(fd) => fd,
+        Source::Bytes(bytes) => {
+            let start = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let n = buf.len().min(bytes.len() - start);
+            buf[..n].copy_from_slice(&bytes[start..start + n]);
+            return Ok(n);
+        }
+    };
     let mut done = 0;
     while done < buf.len() {
         match rustix::io::pread(fd, &mut buf[done..], offset + done as u64) {
@@ -142,6 +218,7 @@ impl<'a> ReadRef<'a> for &'a FileReader<'_> {
         if size == 0 {
             return Ok(&[]);
         }
+        self.check_time()?;
         let end = offset.checked_add(size).ok_or(())?;
         if end > self.len {
             return self.fail(Fault::Truncated);
