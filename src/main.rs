@@ -54,11 +54,7 @@ fn scan_root(common: &RootArgs, resolve: bool) -> Result<ScanReport, Fail> {
     };
     let opts = ScanOptions {
         jobs: common.jobs.map(usize::from),
-        limits: Limits {
-            max_read: common.max_read,
-            file_timeout: Some(common.file_timeout).filter(|t| !t.is_zero()),
-            max_memory: Some(common.max_memory).filter(|&m| m > 0),
-        },
+        limits: limits_of(common),
         walk: WalkOptions {
             max_depth: common.max_depth,
         },
@@ -69,6 +65,15 @@ fn scan_root(common: &RootArgs, resolve: bool) -> Result<ScanReport, Fail> {
     let result = scan::scan(&common.root, &opts, &progress);
     progress.finish();
     result.map_err(|e| Fail(e.to_string(), EXIT_INPUT))
+}
+
+/// The per-file limits from the common flags.
+fn limits_of(common: &RootArgs) -> Limits {
+    Limits {
+        max_read: common.max_read,
+        file_timeout: Some(common.file_timeout).filter(|t| !t.is_zero()),
+        max_memory: Some(common.max_memory).filter(|&m| m > 0),
+    }
 }
 
 fn color_for(arg: ColorArg, to_terminal: bool) -> bool {
@@ -116,9 +121,7 @@ fn check_root(report: &mut ScanReport, common: &RootArgs, symbols: bool) -> Resu
         &rootfs,
         &CheckOptions {
             symbols,
-            limits: Limits {
-                max_read: common.max_read,
-            },
+            limits: limits_of(common),
         },
     );
     Ok(())
@@ -270,9 +273,7 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
         )));
     }
     let policy = build_policy(&args)?;
-    let limits = Limits {
-        max_read: args.common.max_read,
-    };
+    let limits = limits_of(&args.common);
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let opts = RenderOptions {
         color: color_for(args.common.color, to_terminal),

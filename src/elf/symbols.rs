@@ -14,7 +14,7 @@ use object::elf::{self, FileHeader32, FileHeader64};
 use object::read::elf::{FileHeader, Sym};
 
 use super::parse::{Bad, fault_error};
-use super::reader::FileReader;
+use super::reader::{Bounds, FileReader, Source};
 use super::{Limits, is_elf_magic};
 use crate::error::{ErrorCode, FileError};
 use crate::name::ByteStr;
@@ -44,7 +44,15 @@ pub fn dynamic_symbols(
     len: u64,
     limits: &Limits,
 ) -> Result<Option<Vec<DynSym>>, FileError> {
-    let reader = FileReader::new(fd, len, limits.max_read).map_err(|f| fault_error(f, limits))?;
+    let bounds = Bounds {
+        max_read: limits.max_read,
+        deadline: limits
+            .file_timeout
+            .and_then(|t| std::time::Instant::now().checked_add(t)),
+        memory: None,
+    };
+    let reader =
+        FileReader::new(Source::Fd(fd), len, bounds).map_err(|f| fault_error(f, limits))?;
     if !is_elf_magic(reader.head()) {
         return Ok(None);
     }
