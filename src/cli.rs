@@ -86,8 +86,19 @@ pub struct CheckArgs {
 /// What every subcommand that reads a root takes.
 #[derive(Debug, clap::Args)]
 pub struct RootArgs {
-    /// The root filesystem: a directory (an unpacked image, a chroot, or /).
+    /// The root filesystem: a directory (an unpacked image, a chroot, or /), or an image:
+    /// oci:DIR[:TAG], docker-archive:FILE, oci-archive:FILE[:TAG] (a plain path to an OCI layout
+    /// or an image tarball is detected).
     pub root: PathBuf,
+    /// The platform to pick from a multi-platform image (OS/ARCH[/VARIANT], e.g. linux/arm64).
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: Option<String>,
+    /// Most decompressed bytes of one image layer (suffixes K, M, G allowed).
+    #[arg(long, value_name = "BYTES", default_value = "4G", value_parser = parse_size)]
+    pub max_layer_size: u64,
+    /// Most decompressed bytes of a whole image.
+    #[arg(long, value_name = "BYTES", default_value = "8G", value_parser = parse_size)]
+    pub max_image_size: u64,
     /// No progress indicator.
     #[arg(long, short = 'q')]
     pub quiet: bool,

@@ -19,6 +19,7 @@ pub mod check;
 pub mod elf;
 pub mod error;
 pub mod graph;
+pub mod image;
 pub mod name;
 pub mod progress;
 pub mod report;

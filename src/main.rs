@@ -11,6 +11,7 @@ use cli::{CheckArgs, Cli, ColorArg, Command, FormatArg, RootArgs, ScanArgs, Tree
 use elfdeps::check::{self, CheckOptions, Finding, policy::Policy};
 use elfdeps::elf::Limits;
 use elfdeps::graph::{self, DepGraph};
+use elfdeps::image;
 use elfdeps::name::ByteStr;
 use elfdeps::progress::Progress;
 use elfdeps::report::{self, Format, RenderOptions};
@@ -28,6 +29,8 @@ struct Fail(String, u8);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // An image is unpacked into a private directory; an interrupt must not leave it behind.
+    image::install_interrupt_cleanup();
     let result = match cli.command {
         Command::Scan(args) => run_scan(args),
         Command::Tree(args) => run_tree(args),
@@ -46,12 +49,37 @@ fn main() -> ExitCode {
     }
 }
 
-fn scan_root(common: &RootArgs, resolve: bool) -> Result<ScanReport, Fail> {
+/// Scans ROOT (a directory, or an image unpacked into a private directory that lives as long as
+/// the returned guard).
+fn scan_root(
+    common: &RootArgs,
+    resolve: bool,
+) -> Result<(ScanReport, Option<image::Unpacked>), Fail> {
     let progress = if !common.quiet && io::stderr().is_terminal() {
         Progress::spinner("scanning")
     } else {
         Progress::hidden()
     };
+    let unpacked =
+        match image::parse_root(&common.root).map_err(|e| input_error(e.to_string()))? {
+            Some(r) => {
+                let platform = common
+                    .platform
+                    .as_deref()
+                    .map(image::Platform::parse)
+                    .transpose()
+                    .map_err(input_error)?;
+                let opts = image::ImageOptions {
+                    platform,
+                    max_layer: common.max_layer_size,
+                    max_image: common.max_image_size,
+                };
+                Some(image::unpack(&r, &opts).map_err(|e| {
+                    input_error(format!("cannot use the image {}: {e}", r.display()))
+                })?)
+            }
+            None => None,
+        };
     let opts = ScanOptions {
         jobs: common.jobs.map(usize::from),
         limits: limits_of(common),
@@ -62,9 +90,19 @@ fn scan_root(common: &RootArgs, resolve: bool) -> Result<ScanReport, Fail> {
             hwcaps: common.hwcaps.iter().map(|h| h.as_str().into()).collect(),
         }),
     };
-    let result = scan::scan(&common.root, &opts, &progress);
+    let root = unpacked
+        .as_ref()
+        .map_or(common.root.as_path(), |u| u.root.as_path());
+    let result = scan::scan(root, &opts, &progress);
     progress.finish();
-    result.map_err(|e| Fail(e.to_string(), EXIT_INPUT))
+    let mut report = result.map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
+    if let Some(u) = &unpacked {
+        for o in &mut report.objects {
+            o.layer = u.layer_of(o.path.as_bytes()).map(str::to_string);
+        }
+        report.image = Some(u.info.clone());
+    }
+    Ok((report, unpacked))
 }
 
 /// The per-file limits from the common flags.
@@ -115,7 +153,7 @@ fn emit(
 /// Runs the checks on a scanned root (they need the resolution for most findings).
 fn check_root(report: &mut ScanReport, common: &RootArgs, symbols: bool) -> Result<(), Fail> {
     let rootfs =
-        elfdeps::rootfs::RootFs::open(&common.root).map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
+        elfdeps::rootfs::RootFs::open(&report.root).map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
     check::analyze(
         report,
         &rootfs,
@@ -128,7 +166,7 @@ fn check_root(report: &mut ScanReport, common: &RootArgs, symbols: bool) -> Resu
 }
 
 fn run_scan(args: ScanArgs) -> Result<(), Fail> {
-    let mut report = scan_root(&args.common, !args.no_resolve)?;
+    let (mut report, _image) = scan_root(&args.common, !args.no_resolve)?;
     if !args.no_resolve {
         check_root(&mut report, &args.common, false)?;
     }
@@ -355,10 +393,10 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
             Err(Fail(String::new(), EXIT_POLICY))
         };
     }
-    let mut report = scan_root(&args.common, true)?;
+    let (mut report, _image) = scan_root(&args.common, true)?;
     check_root(&mut report, &args.common, args.symbols)?;
-    let rootfs = elfdeps::rootfs::RootFs::open(&args.common.root)
-        .map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
+    let rootfs =
+        elfdeps::rootfs::RootFs::open(&report.root).map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
     let gate = {
         let checks = report.checks.get_or_insert_with(Default::default);
         let items: Vec<_> = report
@@ -419,7 +457,7 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
 }
 
 fn run_tree(args: TreeArgs) -> Result<(), Fail> {
-    let report = scan_root(&args.common, true)?;
+    let (report, _image) = scan_root(&args.common, true)?;
     let wanted = args.path.as_bytes();
     let canonical = report.tree.resolve(wanted, true).map_err(|e| {
         Fail(
@@ -449,7 +487,7 @@ fn run_tree(args: TreeArgs) -> Result<(), Fail> {
 }
 
 fn run_why(args: WhyArgs) -> Result<(), Fail> {
-    let report = scan_root(&args.common, true)?;
+    let (report, _image) = scan_root(&args.common, true)?;
     let target = args.library.as_bytes();
     let chains = graph::chains_to(&report, target);
     let color = color_for(args.common.color, io::stdout().is_terminal());

@@ -48,6 +48,9 @@ pub struct Object {
     /// What the loader would load for it (when resolution ran).
     #[serde(flatten)]
     pub resolution: Option<Resolution>,
+    /// The digest of the image layer that last wrote it (when the root is an image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
     /// Which libc it was built against (when the checks ran).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub libc: Option<crate::check::libc::LibcInfo>,
@@ -89,6 +92,8 @@ pub struct ScanReport {
     pub tree: Tree,
     /// The root's libcs and the findings (when the checks ran).
     pub checks: Option<crate::check::Checks>,
+    /// The image the root was unpacked from, when it was one.
+    pub image: Option<crate::image::ImageInfo>,
 }
 
 /// The worker's result for one file: facts, not ELF (`None`), or a per-file error.
@@ -194,6 +199,7 @@ fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
         other_filesystems: Vec::new(),
         tree: Tree::default(),
         checks: None,
+        image: None,
     };
     let mut tree = Vec::with_capacity(records.len());
     // Outcomes of the inodes parsed once for several paths.
@@ -268,6 +274,7 @@ fn push_outcome(report: &mut ScanReport, path: &ByteStr, inode: (u64, u64), resu
             facts: *facts,
             inode,
             resolution: None,
+            layer: None,
             libc: None,
         }),
         Ok(None) => {}

@@ -75,7 +75,31 @@ fn inline(counts: &[(String, u64)]) -> String {
 pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let p = Paint { on: opts.color };
     let s = &report.summary;
-    writeln!(out, "{} {}", p.bold("elfdeps scan"), report.root.display())?;
+    match &report.image {
+        Some(i) => {
+            writeln!(out, "{} {}", p.bold("elfdeps scan"), i.reference)?;
+            writeln!(
+                out,
+                "  {:<9} {} layer{} · manifest {} · config {}",
+                p.bold("image"),
+                i.layers.len(),
+                if i.layers.len() == 1 { "" } else { "s" },
+                i.manifest.as_deref().unwrap_or("none (docker-archive)"),
+                i.config
+            )?;
+            if i.applied.special_skipped > 0 {
+                writeln!(
+                    out,
+                    "            {} device nodes or FIFOs in the layers were not created",
+                    i.applied.special_skipped
+                )?;
+            }
+            for n in &i.applied.notes {
+                writeln!(out, "            {n}")?;
+            }
+        }
+        None => writeln!(out, "{} {}", p.bold("elfdeps scan"), report.root.display())?,
+    }
     let mut walked = vec![
         plural(s.files, "file", "files"),
         plural(s.directories, "directory", "directories"),

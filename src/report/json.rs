@@ -23,6 +23,9 @@ struct Document<'a> {
     schema: &'static str,
     tool: Tool,
     root: ByteStr,
+    /// The image, when ROOT was one (`root` is then the reference).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<&'a crate::image::ImageInfo>,
     summary: &'a Summary,
     objects: &'a [Object],
     errors: &'a [PathError],
@@ -39,7 +42,11 @@ pub fn render(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> {
             name: env!("CARGO_PKG_NAME"),
             version: env!("CARGO_PKG_VERSION"),
         },
-        root: ByteStr::from(report.root.as_os_str().as_bytes()),
+        root: match &report.image {
+            Some(i) => ByteStr::from(i.reference.as_str()),
+            None => ByteStr::from(report.root.as_os_str().as_bytes()),
+        },
+        image: report.image.as_ref(),
         summary: &report.summary,
         objects: &report.objects,
         errors: &report.errors,

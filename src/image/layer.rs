@@ -1,0 +1,591 @@
+//! Applying one layer (a tar stream) onto the merged tree in a private directory, as the OCI image
+//! spec says, without ever leaving that directory.
+//!
+//! Every name is normalised first (`./` and leading `/` dropped; a `..` component rejects the
+//! image: tar slip). Every parent directory is opened from the root descriptor with
+//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, so a symlink laid down by an earlier entry (or layer) can
+//! never redirect a later write: the write is refused. Entries are then created relative to that
+//! parent descriptor with `O_EXCL | O_NOFOLLOW`, after removing whatever the name held (a file
+//! replaced by a directory and the reverse). Device nodes and FIFOs are not created (counted);
+//! nothing from the image is ever opened for reading except through the scan's own confined access.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+use super::ImageError;
+
+/// What a layer's application tells about each path: the index of the layer that last wrote it.
+pub type Origins = BTreeMap<Vec<u8>, usize>;
+
+/// Counters and notes of the application of all layers.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ApplyStats {
+    /// Entries applied.
+    pub entries: u64,
+    /// Whiteouts applied (`.wh.NAME` and opaque markers).
+    pub whiteouts: u64,
+    /// Device nodes and FIFOs not created.
+    pub special_skipped: u64,
+    /// Entries skipped with a reason (hard link to a missing target, ...), at most a few kept.
+    pub notes: Vec<String>,
+    /// Bytes of file data written.
+    pub bytes: u64,
+}
+
+const MAX_NOTES: usize = 20;
+
+fn note(stats: &mut ApplyStats, n: String) {
+    if stats.notes.len() < MAX_NOTES {
+        stats.notes.push(n);
+    }
+}
+
+/// A reader that fails once more than `left` bytes came through (decompression bombs), counting
+/// against the layer's and the image's caps.
+pub struct Capped<R> {
+    inner: R,
+    left_layer: u64,
+    left_image: u64,
+    flag_layer: &'static str,
+    flag_image: &'static str,
+    /// Bytes read so far.
+    pub read: u64,
+}
+
+impl<R: Read> Capped<R> {
+    /// Caps `inner` at `layer` bytes and `image` bytes.
+    pub fn new(inner: R, layer: u64, image: u64) -> Self {
+        Capped {
+            inner,
+            left_layer: layer,
+            left_image: image,
+            flag_layer: "--max-layer-size",
+            flag_image: "--max-image-size",
+            read: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let n64 = n as u64;
+        if n64 > self.left_layer {
+            return Err(io::Error::other(format!(
+                "the layer decompresses to more than its cap (raise {} to allow it)",
+                self.flag_layer
+            )));
+        }
+        if n64 > self.left_image {
+            return Err(io::Error::other(format!(
+                "the image decompresses to more than its cap (raise {} to allow it)",
+                self.flag_image
+            )));
+        }
+        self.left_layer -= n64;
+        self.left_image -= n64;
+        self.read += n64;
+        Ok(n)
+    }
+}
+
+/// The normalised components of a tar name, or why it is refused.
+pub fn normalise(name: &[u8]) -> Result<Vec<&[u8]>, String> {
+    let mut out = Vec::new();
+    for c in name.split(|&b| b == b'/') {
+        match c {
+            b"" | b"." => continue,
+            b".." => {
+                return Err(format!(
+                    "entry `{}` climbs out of the image root with `..` (tar slip)",
+                    String::from_utf8_lossy(name)
+                ));
+            }
+            c => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+fn join(parts: &[&[u8]]) -> Vec<u8> {
+    let mut p = Vec::new();
+    for c in parts {
+        p.push(b'/');
+        p.extend_from_slice(c);
+    }
+    if p.is_empty() {
+        p.push(b'/');
+    }
+    p
+}
+
+fn errno_text(e: Errno) -> String {
+    io::Error::from(e).to_string()
+}
+
+/// openat2's arguments for directories.
+struct How {
+    oflag: OFlags,
+    mode: Mode,
+    resolve: ResolveFlags,
+}
+
+/// Opens (creating missing ones) the directories `parts` below `root`, never through a symlink.
+fn open_parent(
+    root: BorrowedFd<'_>,
+    parts: &[&[u8]],
+    origins: &mut Origins,
+    layer: usize,
+) -> Result<OwnedFd, String> {
+    let mut fd = rustix::fs::openat(
+        root,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("cannot open the image root: {}", errno_text(e)))?;
+    for (i, c) in parts.iter().enumerate() {
+        let how = How {
+            oflag: OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            mode: Mode::empty(),
+            resolve: ResolveFlags::BENEATH
+                | ResolveFlags::NO_SYMLINKS
+                | ResolveFlags::NO_MAGICLINKS,
+        };
+        let next = match rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve) {
+            Ok(f) => f,
+            Err(Errno::NOENT) => {
+                rustix::fs::mkdirat(&fd, *c, Mode::from_raw_mode(0o755)).map_err(|e| {
+                    format!(
+                        "cannot create directory {}: {}",
+                        String::from_utf8_lossy(&join(&parts[..=i])),
+                        errno_text(e)
+                    )
+                })?;
+                origins.entry(join(&parts[..=i])).or_insert(layer);
+                rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve).map_err(|e| {
+                    format!(
+                        "cannot open {}: {}",
+                        String::from_utf8_lossy(&join(&parts[..=i])),
+                        errno_text(e)
+                    )
+                })?
+            }
+            Err(Errno::LOOP) | Err(Errno::XDEV) => {
+                return Err(format!(
+                    "{} is a symlink: an entry below it would be written through the link (refused)",
+                    String::from_utf8_lossy(&join(&parts[..=i]))
+                ));
+            }
+            Err(Errno::NOTDIR) => {
+                // A file where a directory is needed: the upper layer's directory replaces it.
+                remove_at(&fd, c)?;
+                rustix::fs::mkdirat(&fd, *c, Mode::from_raw_mode(0o755))
+                    .map_err(|e| format!("cannot create directory: {}", errno_text(e)))?;
+                origins.insert(join(&parts[..=i]), layer);
+                rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve)
+                    .map_err(|e| format!("cannot open a directory: {}", errno_text(e)))?
+            }
+            Err(e) => {
+                return Err(format!(
+                    "cannot open {}: {}",
+                    String::from_utf8_lossy(&join(&parts[..=i])),
+                    errno_text(e)
+                ));
+            }
+        };
+        fd = next;
+    }
+    Ok(fd)
+}
+
+/// Removes `name` in `dir`, whatever it is (a directory with everything below it).
+fn remove_at(dir: &OwnedFd, name: &[u8]) -> Result<(), String> {
+    match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Err(Errno::ISDIR) | Err(Errno::PERM) => {
+            let how = (
+                OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+            );
+            let sub = rustix::fs::openat2(dir, name, how.0, Mode::empty(), how.1)
+                .map_err(|e| format!("cannot open a directory to remove it: {}", errno_text(e)))?;
+            empty_dir(&sub)?;
+            rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)
+                .map_err(|e| format!("cannot remove a directory: {}", errno_text(e)))
+        }
+        Err(e) => Err(format!("cannot remove an entry: {}", errno_text(e))),
+    }
+}
+
+/// Removes everything inside the directory `dir`.
+fn empty_dir(dir: &OwnedFd) -> Result<(), String> {
+    let mut names = Vec::new();
+    let dup = rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("cannot read a directory: {}", errno_text(e)))?;
+    let it = rustix::fs::Dir::read_from(&dup)
+        .map_err(|e| format!("cannot read a directory: {}", errno_text(e)))?;
+    for ent in it {
+        let ent = ent.map_err(|e| format!("cannot read a directory: {}", errno_text(e)))?;
+        let n = ent.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            names.push(n.to_vec());
+        }
+    }
+    for n in names {
+        remove_at(dir, &n)?;
+    }
+    Ok(())
+}
+
+/// Drops `path` and everything below it from `origins`.
+fn forget(origins: &mut Origins, path: &[u8]) {
+    origins.remove(path);
+    let mut prefix = path.to_vec();
+    prefix.push(b'/');
+    let below: Vec<Vec<u8>> = origins
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, _)| k.clone())
+        .collect();
+    for k in below {
+        origins.remove(&k);
+    }
+}
+
+/// What a whiteout marker asks for, or `None` for an ordinary name.
+enum Whiteout<'a> {
+    Opaque,
+    Remove(&'a [u8]),
+}
+
+fn whiteout(name: &[u8]) -> Result<Option<Whiteout<'_>>, String> {
+    if name == b".wh..wh..opq" {
+        return Ok(Some(Whiteout::Opaque));
+    }
+    let Some(rest) = name.strip_prefix(b".wh.") else {
+        return Ok(None);
+    };
+    if rest.is_empty() || rest == b"." || rest == b".." || rest.starts_with(b".wh.") {
+        return Err(format!(
+            "malformed whiteout `{}`",
+            String::from_utf8_lossy(name)
+        ));
+    }
+    Ok(Some(Whiteout::Remove(rest)))
+}
+
+/// Applies the opaque marker of directory `dir_path` at layer `layer`: everything lower layers put
+/// below it goes, except what this layer itself wrote there (whatever its position in the layer).
+fn apply_opaque(
+    root: BorrowedFd<'_>,
+    parts: &[&[u8]],
+    origins: &mut Origins,
+    layer: usize,
+) -> Result<(), String> {
+    let dir_path = join(parts);
+    let mut prefix = dir_path.clone();
+    if prefix != b"/" {
+        prefix.push(b'/');
+    }
+    let below: Vec<(Vec<u8>, usize)> = origins
+        .range(prefix.clone()..)
+        .take_while(|(k, _)| k.starts_with(&prefix))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
+    // A lower entry stays only when this layer wrote something at or below it.
+    let keep = |p: &[u8]| {
+        let mut pp = p.to_vec();
+        pp.push(b'/');
+        below
+            .iter()
+            .any(|(k, l)| *l == layer && (k == p || k.starts_with(&pp)))
+    };
+    // Direct children of the directory decide: remove the lower ones this layer did not touch;
+    // recurse into the ones it did.
+    let children: Vec<Vec<u8>> = below
+        .iter()
+        .map(|(k, _)| {
+            k[prefix.len()..]
+                .split(|&b| b == b'/')
+                .next()
+                .unwrap_or_default()
+                .to_vec()
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let dir = open_parent(root, parts, origins, layer)?;
+    for c in children {
+        let child_path = [&prefix[..], &c[..]].concat();
+        if keep(&child_path) {
+            if origins.get(&child_path).is_some_and(|&l| l != layer) {
+                let mut sub: Vec<&[u8]> = parts.to_vec();
+                sub.push(&c);
+                apply_opaque(root, &sub, origins, layer)?;
+            }
+        } else {
+            remove_at(&dir, &c)?;
+            forget(origins, &child_path);
+        }
+    }
+    Ok(())
+}
+
+/// Applies the tar stream `reader` as layer number `layer`.
+pub fn apply<R: Read>(
+    root: BorrowedFd<'_>,
+    reader: R,
+    layer: usize,
+    origins: &mut Origins,
+    stats: &mut ApplyStats,
+) -> Result<(), ImageError> {
+    let err = |m: String| ImageError::Layer(layer, m);
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive
+        .entries()
+        .map_err(|e| err(format!("not a tar stream: {e}")))?;
+    let mut opaque_dirs: Vec<Vec<Vec<u8>>> = Vec::new();
+    for entry in entries {
+        let mut entry = entry.map_err(|e| err(format!("reading the tar stream: {e}")))?;
+        let raw = entry.path_bytes().into_owned();
+        let parts = normalise(&raw).map_err(err)?;
+        let Some((name, parent)) = parts.split_last() else {
+            continue; // the root itself
+        };
+        let path = join(&parts);
+        match whiteout(name).map_err(err)? {
+            Some(Whiteout::Opaque) => {
+                // Applied after the layer's entries: it hides lower layers only.
+                opaque_dirs.push(parent.iter().map(|c| c.to_vec()).collect());
+                stats.whiteouts += 1;
+                continue;
+            }
+            Some(Whiteout::Remove(target)) => {
+                let dir = open_parent(root, parent, origins, layer).map_err(err)?;
+                remove_at(&dir, target).map_err(err)?;
+                let mut t: Vec<&[u8]> = parent.to_vec();
+                t.push(target);
+                forget(origins, &join(&t));
+                stats.whiteouts += 1;
+                continue;
+            }
+            None => {}
+        }
+        let kind = entry.header().entry_type();
+        let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
+        let dir = open_parent(root, parent, origins, layer).map_err(err)?;
+        use tar::EntryType as T;
+        match kind {
+            T::Directory => {
+                match rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(mode | 0o700)) {
+                    Ok(()) => {}
+                    Err(Errno::EXIST) => {
+                        let st = rustix::fs::statat(&dir, *name, AtFlags::SYMLINK_NOFOLLOW)
+                            .map_err(|e| {
+                                err(format!(
+                                    "stat {}: {}",
+                                    String::from_utf8_lossy(&path),
+                                    errno_text(e)
+                                ))
+                            })?;
+                        if rustix::fs::FileType::from_raw_mode(st.st_mode)
+                            != rustix::fs::FileType::Directory
+                        {
+                            remove_at(&dir, name).map_err(err)?;
+                            forget(origins, &path);
+                            rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(mode | 0o700))
+                                .map_err(|e| {
+                                    err(format!(
+                                        "mkdir {}: {}",
+                                        String::from_utf8_lossy(&path),
+                                        errno_text(e)
+                                    ))
+                                })?;
+                        }
+                    }
+                    Err(e) => {
+                        return Err(err(format!(
+                            "mkdir {}: {}",
+                            String::from_utf8_lossy(&path),
+                            errno_text(e)
+                        )));
+                    }
+                }
+                origins.insert(path, layer);
+            }
+            T::Regular | T::Continuous | T::GNUSparse => {
+                remove_at(&dir, name).map_err(err)?;
+                forget(origins, &path);
+                let fd = rustix::fs::openat(
+                    &dir,
+                    *name,
+                    OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::WRONLY
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(mode | 0o600),
+                )
+                .map_err(|e| {
+                    err(format!(
+                        "create {}: {}",
+                        String::from_utf8_lossy(&path),
+                        errno_text(e)
+                    ))
+                })?;
+                let mut file = std::fs::File::from(fd);
+                let n = io::copy(&mut entry, &mut file)
+                    .map_err(|e| err(format!("writing {}: {e}", String::from_utf8_lossy(&path))))?;
+                file.flush().ok();
+                stats.bytes += n;
+                origins.insert(path, layer);
+            }
+            T::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                remove_at(&dir, name).map_err(err)?;
+                forget(origins, &path);
+                rustix::fs::symlinkat(target.as_slice(), &dir, *name).map_err(|e| {
+                    err(format!(
+                        "symlink {}: {}",
+                        String::from_utf8_lossy(&path),
+                        errno_text(e)
+                    ))
+                })?;
+                origins.insert(path, layer);
+            }
+            T::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .map(|t| t.into_owned())
+                    .unwrap_or_default();
+                let tparts = normalise(&target).map_err(|m| {
+                    err(format!("hard link {}: {m}", String::from_utf8_lossy(&path)))
+                })?;
+                let Some((tname, tparent)) = tparts.split_last() else {
+                    note(
+                        stats,
+                        format!(
+                            "hard link {} to the root itself: skipped",
+                            String::from_utf8_lossy(&path)
+                        ),
+                    );
+                    continue;
+                };
+                let tdir = match open_parent(root, tparent, origins, layer) {
+                    Ok(d) => d,
+                    Err(m) => {
+                        note(
+                            stats,
+                            format!("hard link {}: {m}: skipped", String::from_utf8_lossy(&path)),
+                        );
+                        continue;
+                    }
+                };
+                // The target must be a regular file already in the tree (not a directory, not
+                // outside: its parents were opened without symlinks).
+                match rustix::fs::statat(&tdir, *tname, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st)
+                        if rustix::fs::FileType::from_raw_mode(st.st_mode)
+                            == rustix::fs::FileType::RegularFile => {}
+                    _ => {
+                        note(
+                            stats,
+                            format!(
+                                "hard link {} to {}, which is not a regular file of the image (yet): skipped",
+                                String::from_utf8_lossy(&path),
+                                String::from_utf8_lossy(&target)
+                            ),
+                        );
+                        continue;
+                    }
+                }
+                remove_at(&dir, name).map_err(err)?;
+                forget(origins, &path);
+                rustix::fs::linkat(&tdir, *tname, &dir, *name, AtFlags::empty()).map_err(|e| {
+                    err(format!(
+                        "hard link {}: {}",
+                        String::from_utf8_lossy(&path),
+                        errno_text(e)
+                    ))
+                })?;
+                origins.insert(path, layer);
+            }
+            T::Char | T::Block | T::Fifo => {
+                stats.special_skipped += 1;
+                continue;
+            }
+            T::XGlobalHeader | T::XHeader | T::GNULongName | T::GNULongLink => continue,
+            other => {
+                note(
+                    stats,
+                    format!(
+                        "{}: tar entry type {:?} not supported: skipped",
+                        String::from_utf8_lossy(&path),
+                        other
+                    ),
+                );
+                continue;
+            }
+        }
+        stats.entries += 1;
+    }
+    for dir in opaque_dirs {
+        let parts: Vec<&[u8]> = dir.iter().map(|c| c.as_slice()).collect();
+        apply_opaque(root, &parts, origins, layer).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Reads what is left of `r` (so a digest over the whole stream can be checked).
+pub fn drain<R: Read>(mut r: R) -> io::Result<u64> {
+    io::copy(&mut r, &mut io::sink())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_normalised_and_slips_refused() {
+        assert_eq!(
+            normalise(b"./usr/bin/x").unwrap(),
+            vec![&b"usr"[..], b"bin", b"x"]
+        );
+        assert_eq!(
+            normalise(b"/etc//passwd").unwrap(),
+            vec![&b"etc"[..], b"passwd"]
+        );
+        assert!(normalise(b"../etc/passwd").is_err());
+        assert!(normalise(b"usr/../../x").is_err());
+        assert!(normalise(b"./").unwrap().is_empty());
+    }
+
+    #[test]
+    fn whiteout_markers() {
+        assert!(matches!(
+            whiteout(b".wh..wh..opq"),
+            Ok(Some(Whiteout::Opaque))
+        ));
+        assert!(matches!(
+            whiteout(b".wh.passwd"),
+            Ok(Some(Whiteout::Remove(b"passwd")))
+        ));
+        assert!(whiteout(b".wh.").is_err());
+        assert!(whiteout(b".wh..").is_err());
+        assert!(whiteout(b".wh...").is_err());
+        assert!(matches!(whiteout(b"passwd"), Ok(None)));
+    }
+}

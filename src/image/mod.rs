@@ -1,0 +1,803 @@
+/*!
+Container images as roots: `oci:DIR[:TAG]` (an OCI image layout), `docker-archive:FILE` (`docker
+save` output), `oci-archive:FILE[:TAG]`, named as skopeo names them; a plain path is detected (a
+directory with `oci-layout`, or a tar file of either kind).
+
+The layers are applied in order into a private temporary directory ([`layer`]), which then is the
+root the scan walks; every object is attributed to the layer that last wrote it.
+
+Blobs are found only by a validated `sha256:<64 hex>` digest (`blobs/sha256/<hex>`), never by a path
+taken from a manifest, and every blob's digest is checked against its content as it streams. In a
+docker-archive, whose `manifest.json` names files, each file is hashed and the layers are taken by
+the config's `diff_ids` (the digests of the uncompressed layers), the config by the digest its name
+claims and its content confirms. Decompressed bytes are capped per layer and per image.
+*/
+
+pub mod layer;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::rootfs::RootFs;
+
+/// Why an image cannot be used.
+#[derive(Debug)]
+pub enum ImageError {
+    /// The reference or the image's metadata.
+    Image(String),
+    /// Applying layer N (0-based).
+    Layer(usize, String),
+}
+
+impl std::fmt::Display for ImageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageError::Image(m) => write!(f, "{m}"),
+            ImageError::Layer(i, m) => write!(f, "layer {}: {m}", i + 1),
+        }
+    }
+}
+
+fn bad(m: impl Into<String>) -> ImageError {
+    ImageError::Image(m.into())
+}
+
+/// An image reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ImageRef {
+    /// An OCI image layout directory.
+    OciDir(PathBuf, Option<String>),
+    /// A `docker save` tarball.
+    DockerArchive(PathBuf),
+    /// An OCI image layout in a tar file.
+    OciArchive(PathBuf, Option<String>),
+}
+
+impl ImageRef {
+    /// The reference as skopeo writes it.
+    pub fn display(&self) -> String {
+        match self {
+            ImageRef::OciDir(p, t) => format!(
+                "oci:{}{}",
+                p.display(),
+                t.as_ref().map(|t| format!(":{t}")).unwrap_or_default()
+            ),
+            ImageRef::DockerArchive(p) => format!("docker-archive:{}", p.display()),
+            ImageRef::OciArchive(p, t) => format!(
+                "oci-archive:{}{}",
+                p.display(),
+                t.as_ref().map(|t| format!(":{t}")).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+fn split_tag(rest: &str) -> (PathBuf, Option<String>) {
+    // DIR:TAG; a path can contain ':' itself, so the tag is taken only when the part before it
+    // exists.
+    if let Some((p, t)) = rest.rsplit_once(':')
+        && !t.contains('/')
+        && Path::new(p).exists()
+    {
+        return (PathBuf::from(p), Some(t.to_string()));
+    }
+    (PathBuf::from(rest), None)
+}
+
+/// What `ROOT` names: an image, or `None` for a plain directory root.
+pub fn parse_root(root: &Path) -> Result<Option<ImageRef>, ImageError> {
+    let s = root.to_string_lossy();
+    if let Some(rest) = s.strip_prefix("oci:") {
+        let (p, t) = split_tag(rest);
+        return Ok(Some(ImageRef::OciDir(p, t)));
+    }
+    if let Some(rest) = s.strip_prefix("docker-archive:") {
+        return Ok(Some(ImageRef::DockerArchive(PathBuf::from(rest))));
+    }
+    if let Some(rest) = s.strip_prefix("oci-archive:") {
+        let (p, t) = split_tag(rest);
+        return Ok(Some(ImageRef::OciArchive(p, t)));
+    }
+    let meta = match std::fs::metadata(root) {
+        Ok(m) => m,
+        Err(_) => return Ok(None),
+    };
+    if meta.is_dir() {
+        return Ok(root
+            .join("oci-layout")
+            .is_file()
+            .then(|| ImageRef::OciDir(root.to_path_buf(), None)));
+    }
+    if meta.is_file() {
+        // A tar: an OCI layout has `oci-layout` at its top, a docker save has `manifest.json`.
+        let f =
+            File::open(root).map_err(|e| bad(format!("cannot open {}: {e}", root.display())))?;
+        let mut a = tar::Archive::new(f);
+        let mut oci = false;
+        let mut docker = false;
+        for e in a.entries().map_err(|e| {
+            bad(format!(
+                "{} is neither a directory nor a tar file: {e}",
+                root.display()
+            ))
+        })? {
+            let e =
+                e.map_err(|e| bad(format!("{}: not a readable tar file: {e}", root.display())))?;
+            let p = e.path_bytes();
+            let p = p.strip_prefix(b"./").unwrap_or(&p);
+            oci |= p == b"oci-layout";
+            docker |= p == b"manifest.json";
+        }
+        return match (oci, docker) {
+            (true, _) => Ok(Some(ImageRef::OciArchive(root.to_path_buf(), None))),
+            (false, true) => Ok(Some(ImageRef::DockerArchive(root.to_path_buf()))),
+            _ => Err(bad(format!(
+                "{} is a file, but neither an OCI archive (no oci-layout) nor a docker-archive (no manifest.json); ROOT must be a directory or an image",
+                root.display()
+            ))),
+        };
+    }
+    Ok(None)
+}
+
+/// `os/arch[/variant]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Platform {
+    /// e.g. linux.
+    pub os: String,
+    /// e.g. amd64.
+    pub arch: String,
+    /// e.g. v8.
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// Parses `os/arch[/variant]`.
+    pub fn parse(s: &str) -> Result<Platform, String> {
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts.as_slice() {
+            [os, arch] => Ok(Platform {
+                os: os.to_string(),
+                arch: arch.to_string(),
+                variant: None,
+            }),
+            [os, arch, v] => Ok(Platform {
+                os: os.to_string(),
+                arch: arch.to_string(),
+                variant: Some(v.to_string()),
+            }),
+            _ => Err(format!(
+                "--platform {s}: expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8"
+            )),
+        }
+    }
+
+    fn host() -> Platform {
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "powerpc64" => "ppc64le",
+            a => a,
+        };
+        Platform {
+            os: "linux".into(),
+            arch: arch.into(),
+            variant: None,
+        }
+    }
+
+    fn show(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("{}/{}/{v}", self.os, self.arch),
+            None => format!("{}/{}", self.os, self.arch),
+        }
+    }
+}
+
+/// Limits and choices.
+#[derive(Clone, Debug)]
+pub struct ImageOptions {
+    /// `--platform`.
+    pub platform: Option<Platform>,
+    /// `--max-layer-size`: decompressed bytes per layer.
+    pub max_layer: u64,
+    /// `--max-image-size`: decompressed bytes per image.
+    pub max_image: u64,
+}
+
+impl Default for ImageOptions {
+    fn default() -> Self {
+        ImageOptions {
+            platform: None,
+            max_layer: 4 << 30,
+            max_image: 8 << 30,
+        }
+    }
+}
+
+/// The image a report is about.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImageInfo {
+    /// The reference as given.
+    pub reference: String,
+    /// The manifest's digest (null for a docker-archive, which has none).
+    pub manifest: Option<String>,
+    /// The config's digest.
+    pub config: String,
+    /// The layers' digests, bottom first.
+    pub layers: Vec<String>,
+    /// What applying them did.
+    pub applied: layer::ApplyStats,
+}
+
+/// An unpacked image: the merged tree in a private directory (removed on drop, and on Ctrl-C).
+pub struct Unpacked {
+    dir: Option<tempfile::TempDir>,
+    /// The merged tree.
+    pub root: PathBuf,
+    /// About the image.
+    pub info: ImageInfo,
+    /// Which layer (index into `info.layers`) last wrote each path (`/usr/bin/x`).
+    pub origins: layer::Origins,
+}
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        if let Some(d) = self.dir.take() {
+            forget_cleanup(d.path());
+            let _ = d.close();
+        }
+    }
+}
+
+impl Unpacked {
+    /// The digest of the layer that last wrote `path`.
+    pub fn layer_of(&self, path: &[u8]) -> Option<&str> {
+        self.origins
+            .get(path)
+            .and_then(|&i| self.info.layers.get(i))
+            .map(String::as_str)
+    }
+}
+
+// Temporary directories to remove if the process is interrupted.
+static CLEANUP: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn forget_cleanup(p: &Path) {
+    if let Ok(mut v) = CLEANUP.lock() {
+        v.retain(|x| x != p);
+    }
+}
+
+/// Installs the Ctrl-C / SIGTERM handler that removes unpacked images, then exits 130. Call once,
+/// from the binary.
+pub fn install_interrupt_cleanup() {
+    let _ = ctrlc::set_handler(|| {
+        let dirs: Vec<PathBuf> = CLEANUP.lock().map(|v| v.clone()).unwrap_or_default();
+        for d in dirs {
+            let _ = std::fs::remove_dir_all(&d);
+        }
+        eprintln!("elfdeps: interrupted; removed the unpacked image");
+        std::process::exit(130);
+    });
+}
+
+/// A `sha256:<64 lowercase hex>` digest, validated; returns the hex.
+pub fn digest_hex(d: &str) -> Result<&str, ImageError> {
+    let hex = d
+        .strip_prefix("sha256:")
+        .ok_or_else(|| bad(format!("digest `{d}`: only sha256 digests are supported")))?;
+    if hex.len() != 64
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(bad(format!(
+            "digest `{d}` is not sha256: followed by 64 lower-case hex digits"
+        )));
+    }
+    Ok(hex)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A reader that hashes what goes through it.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Where blobs come from.
+enum Blobs {
+    /// `blobs/sha256/<hex>` of a layout directory, opened through a confined root.
+    Dir(RootFs),
+    /// Entries of a tar file: path → (offset, size).
+    Tar(PathBuf, HashMap<Vec<u8>, (u64, u64)>),
+}
+
+impl Blobs {
+    fn open_path(&self, path: &[u8]) -> Result<Box<dyn Read + '_>, ImageError> {
+        match self {
+            Blobs::Dir(fs) => {
+                let abs = [b"/", path].concat();
+                let f = fs.open_file(&abs).map_err(|e| {
+                    bad(format!("{}: {}", String::from_utf8_lossy(path), e.message))
+                })?;
+                // The descriptor is non-blocking only for FIFOs, which open_file refuses.
+                Ok(Box::new(BufReader::new(File::from(f.fd))))
+            }
+            Blobs::Tar(file, index) => {
+                let &(off, size) = index.get(path).ok_or_else(|| {
+                    bad(format!(
+                        "the archive has no {}",
+                        String::from_utf8_lossy(path)
+                    ))
+                })?;
+                let mut f =
+                    File::open(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+                f.seek(SeekFrom::Start(off))
+                    .map_err(|e| bad(format!("{}: {e}", file.display())))?;
+                Ok(Box::new(BufReader::new(f.take(size))))
+            }
+        }
+    }
+
+    fn read_small(&self, path: &[u8], max: u64) -> Result<Vec<u8>, ImageError> {
+        let mut v = Vec::new();
+        self.open_path(path)?
+            .take(max + 1)
+            .read_to_end(&mut v)
+            .map_err(|e| bad(format!("reading {}: {e}", String::from_utf8_lossy(path))))?;
+        if v.len() as u64 > max {
+            return Err(bad(format!(
+                "{} is larger than {max} bytes",
+                String::from_utf8_lossy(path)
+            )));
+        }
+        Ok(v)
+    }
+
+    /// A blob by digest, read whole (small JSON), its digest checked.
+    fn json_blob(&self, digest: &str) -> Result<Vec<u8>, ImageError> {
+        let h = digest_hex(digest)?;
+        let bytes = self.read_small(format!("blobs/sha256/{h}").as_bytes(), 16 << 20)?;
+        let got = hex(&Sha256::digest(&bytes));
+        if got != h {
+            return Err(bad(format!(
+                "blob {digest} does not match its digest (content hashes to sha256:{got}): corrupt or tampered image"
+            )));
+        }
+        Ok(bytes)
+    }
+}
+
+fn index_tar(path: &Path) -> Result<HashMap<Vec<u8>, (u64, u64)>, ImageError> {
+    let f = File::open(path).map_err(|e| bad(format!("cannot open {}: {e}", path.display())))?;
+    let mut a = tar::Archive::new(BufReader::new(f));
+    let mut m = HashMap::new();
+    for e in a
+        .entries()
+        .map_err(|e| bad(format!("{}: not a tar file: {e}", path.display())))?
+    {
+        let e = e.map_err(|e| bad(format!("{}: {e}", path.display())))?;
+        if e.header().entry_type() != tar::EntryType::Regular {
+            continue;
+        }
+        let p = e.path_bytes();
+        let p = p.strip_prefix(b"./").unwrap_or(&p).to_vec();
+        m.insert(p, (e.raw_file_position(), e.size()));
+    }
+    Ok(m)
+}
+
+#[derive(Deserialize)]
+struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    annotations: HashMap<String, String>,
+    platform: Option<PlatformJson>,
+}
+
+#[derive(Deserialize)]
+struct PlatformJson {
+    os: String,
+    architecture: String,
+    variant: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Index {
+    manifests: Vec<Descriptor>,
+}
+
+#[derive(Deserialize)]
+struct Manifest {
+    config: Descriptor,
+    layers: Vec<Descriptor>,
+}
+
+#[derive(Deserialize)]
+struct Config {
+    rootfs: RootfsJson,
+}
+
+#[derive(Deserialize)]
+struct RootfsJson {
+    diff_ids: Vec<String>,
+}
+
+fn is_index(d: &Descriptor) -> bool {
+    d.media_type.contains("image.index") || d.media_type.contains("manifest.list")
+}
+
+/// Picks the manifest from an index: by tag, then by platform.
+fn pick(
+    blobs: &Blobs,
+    index: &Index,
+    tag: Option<&str>,
+    platform: Option<&Platform>,
+) -> Result<(String, Manifest), ImageError> {
+    let mut candidates: Vec<&Descriptor> = index.manifests.iter().collect();
+    if let Some(t) = tag {
+        candidates.retain(|d| {
+            d.annotations
+                .get("org.opencontainers.image.ref.name")
+                .map(String::as_str)
+                == Some(t)
+        });
+        if candidates.is_empty() {
+            let tags: Vec<&str> = index
+                .manifests
+                .iter()
+                .filter_map(|d| {
+                    d.annotations
+                        .get("org.opencontainers.image.ref.name")
+                        .map(String::as_str)
+                })
+                .collect();
+            return Err(bad(format!(
+                "no image tagged `{t}` (tags: {})",
+                if tags.is_empty() {
+                    "none".into()
+                } else {
+                    tags.join(", ")
+                }
+            )));
+        }
+    }
+    // Nested indexes (multi-platform images) are flattened one level.
+    let mut flat: Vec<(Descriptor, Option<PlatformJson>)> = Vec::new();
+    for d in candidates {
+        if is_index(d) {
+            let inner: Index = serde_json::from_slice(&blobs.json_blob(&d.digest)?)
+                .map_err(|e| bad(format!("index {}: {e}", d.digest)))?;
+            for m in inner.manifests {
+                let p = m.platform.as_ref().map(|p| PlatformJson {
+                    os: p.os.clone(),
+                    architecture: p.architecture.clone(),
+                    variant: p.variant.clone(),
+                });
+                flat.push((m, p));
+            }
+        } else {
+            let p = d.platform.as_ref().map(|p| PlatformJson {
+                os: p.os.clone(),
+                architecture: p.architecture.clone(),
+                variant: p.variant.clone(),
+            });
+            flat.push((
+                Descriptor {
+                    media_type: d.media_type.clone(),
+                    digest: d.digest.clone(),
+                    annotations: d.annotations.clone(),
+                    platform: None,
+                },
+                p,
+            ));
+        }
+    }
+    let matches = |p: &Option<PlatformJson>, want: &Platform| {
+        p.as_ref().is_some_and(|p| {
+            p.os == want.os
+                && p.architecture == want.arch
+                && (want.variant.is_none() || p.variant == want.variant)
+        })
+    };
+    let chosen = if flat.len() == 1 && platform.is_none() {
+        &flat[0]
+    } else {
+        let want = platform.cloned().unwrap_or_else(Platform::host);
+        let hits: Vec<&(Descriptor, Option<PlatformJson>)> =
+            flat.iter().filter(|(_, p)| matches(p, &want)).collect();
+        match hits.as_slice() {
+            [one] => *one,
+            [] if flat.len() == 1 => &flat[0],
+            _ => {
+                let all: Vec<String> = flat
+                    .iter()
+                    .map(|(d, p)| match p {
+                        Some(p) => format!(
+                            "{}/{}{} ({})",
+                            p.os,
+                            p.architecture,
+                            p.variant
+                                .as_ref()
+                                .map(|v| format!("/{v}"))
+                                .unwrap_or_default(),
+                            d.digest
+                        ),
+                        None => d.digest.clone(),
+                    })
+                    .collect();
+                return Err(bad(format!(
+                    "{} manifests match; choose one with a tag or --platform (wanted {}; available: {})",
+                    hits.len(),
+                    want.show(),
+                    all.join(", ")
+                )));
+            }
+        }
+    };
+    let m: Manifest = serde_json::from_slice(&blobs.json_blob(&chosen.0.digest)?)
+        .map_err(|e| bad(format!("manifest {}: {e}", chosen.0.digest)))?;
+    Ok((chosen.0.digest.clone(), m))
+}
+
+/// Compression of a layer, from its media type or its first bytes.
+fn decompress<'a>(r: Box<dyn Read + 'a>, media: &str) -> Result<Box<dyn Read + 'a>, ImageError> {
+    let mut r = BufReader::new(r);
+    let head = {
+        use std::io::BufRead;
+        r.fill_buf()
+            .map_err(|e| bad(format!("reading a layer: {e}")))?
+            .to_vec()
+    };
+    if media.ends_with("+gzip") || media.ends_with(".gzip") || head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(flate2::read::MultiGzDecoder::new(r)))
+    } else if media.ends_with("+zstd") || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        let d = ruzstd::decoding::StreamingDecoder::new(r)
+            .map_err(|e| bad(format!("zstd layer: {e}")))?;
+        Ok(Box::new(d))
+    } else {
+        Ok(Box::new(r))
+    }
+}
+
+/// Unpacks `image` into a private temporary directory.
+pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageError> {
+    let (blobs, tag, reference) = match image {
+        ImageRef::OciDir(dir, tag) => {
+            let fs = RootFs::open(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+            (Blobs::Dir(fs), tag.clone(), image.display())
+        }
+        ImageRef::OciArchive(file, tag) => (
+            Blobs::Tar(file.clone(), index_tar(file)?),
+            tag.clone(),
+            image.display(),
+        ),
+        ImageRef::DockerArchive(file) => (
+            Blobs::Tar(file.clone(), index_tar(file)?),
+            None,
+            image.display(),
+        ),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix("elfdeps-image-")
+        .tempdir()
+        .map_err(|e| {
+            bad(format!(
+                "cannot create a temporary directory: {e} (set TMPDIR to a writable place)"
+            ))
+        })?;
+    if let Ok(mut v) = CLEANUP.lock() {
+        v.push(tmp.path().to_path_buf());
+    }
+    let root = tmp.path().join("rootfs");
+    std::fs::create_dir(&root)
+        .map_err(|e| bad(format!("cannot create {}: {e}", root.display())))?;
+    let mut out = Unpacked {
+        dir: Some(tmp),
+        root: root.clone(),
+        info: ImageInfo {
+            reference,
+            manifest: None,
+            config: String::new(),
+            layers: Vec::new(),
+            applied: Default::default(),
+        },
+        origins: Default::default(),
+    };
+    let root_dir = File::open(&root).map_err(|e| bad(format!("{}: {e}", root.display())))?;
+    let mut image_left = opts.max_image;
+
+    // The layers, as (blob path, media type, digest to check, check of the uncompressed stream).
+    struct Layer {
+        path: Vec<u8>,
+        media: String,
+        blob_digest: Option<String>,
+        diff_id: Option<String>,
+        shown: String,
+    }
+    let layers: Vec<Layer> = match image {
+        ImageRef::DockerArchive(_) => {
+            let Blobs::Tar(_, index) = &blobs else {
+                return Err(bad("internal: a docker-archive without its tar index"));
+            };
+            let manifest: serde_json::Value =
+                serde_json::from_slice(&blobs.read_small(b"manifest.json", 16 << 20)?)
+                    .map_err(|e| bad(format!("manifest.json: {e}")))?;
+            let entry = manifest
+                .as_array()
+                .filter(|a| a.len() == 1)
+                .and_then(|a| a.first())
+                .ok_or_else(|| bad("manifest.json must describe exactly one image"))?;
+            let config_name = entry["Config"]
+                .as_str()
+                .ok_or_else(|| bad("manifest.json has no Config"))?;
+            // The config is trusted only when its content hashes to the digest its name claims.
+            let claimed = config_name
+                .trim_start_matches("blobs/sha256/")
+                .trim_end_matches(".json")
+                .to_string();
+            let config_bytes = blobs.read_small(config_name.as_bytes(), 16 << 20)?;
+            let got = hex(&Sha256::digest(&config_bytes));
+            if got != claimed {
+                return Err(bad(format!(
+                    "config {config_name} hashes to sha256:{got}, not to the digest its name claims"
+                )));
+            }
+            out.info.config = format!("sha256:{got}");
+            let config: Config =
+                serde_json::from_slice(&config_bytes).map_err(|e| bad(format!("config: {e}")))?;
+            let declared = entry["Layers"].as_array().map_or(0, |a| a.len());
+            if declared != config.rootfs.diff_ids.len() {
+                return Err(bad(format!(
+                    "manifest.json lists {declared} layers but the config has {} diff_ids",
+                    config.rootfs.diff_ids.len()
+                )));
+            }
+            // Find each diff_id among the archive's files by hashing them (uncompressed).
+            let mut by_hash: HashMap<String, Vec<u8>> = HashMap::new();
+            let mut names: Vec<&Vec<u8>> = index.keys().collect();
+            names.sort();
+            for name in names {
+                if name.as_slice() == b"manifest.json"
+                    || name.ends_with(b".json")
+                    || name.as_slice() == b"repositories"
+                {
+                    continue;
+                }
+                let r = blobs.open_path(name)?;
+                let r = decompress(r, "")?;
+                let mut h = Hashing {
+                    inner: layer::Capped::new(r, opts.max_layer, opts.max_image),
+                    hash: Sha256::new(),
+                };
+                if layer::drain(&mut h).is_ok() {
+                    by_hash.insert(format!("sha256:{}", hex(&h.hash.finalize())), name.clone());
+                }
+            }
+            config
+                .rootfs
+                .diff_ids
+                .iter()
+                .map(|d| {
+                    digest_hex(d)?;
+                    let path = by_hash.get(d).cloned().ok_or_else(|| {
+                        bad(format!(
+                            "no file of the archive has the content of layer {d}"
+                        ))
+                    })?;
+                    Ok(Layer {
+                        path,
+                        media: String::new(),
+                        blob_digest: None,
+                        diff_id: Some(d.clone()),
+                        shown: d.clone(),
+                    })
+                })
+                .collect::<Result<_, ImageError>>()?
+        }
+        _ => {
+            let index: Index = serde_json::from_slice(&blobs.read_small(b"index.json", 16 << 20)?)
+                .map_err(|e| bad(format!("index.json: {e}")))?;
+            let (mdigest, manifest) = pick(&blobs, &index, tag.as_deref(), opts.platform.as_ref())?;
+            out.info.manifest = Some(mdigest);
+            let config: Config = serde_json::from_slice(&blobs.json_blob(&manifest.config.digest)?)
+                .map_err(|e| bad(format!("config {}: {e}", manifest.config.digest)))?;
+            out.info.config = manifest.config.digest.clone();
+            if config.rootfs.diff_ids.len() != manifest.layers.len() {
+                return Err(bad(format!(
+                    "the manifest has {} layers but the config has {} diff_ids",
+                    manifest.layers.len(),
+                    config.rootfs.diff_ids.len()
+                )));
+            }
+            manifest
+                .layers
+                .iter()
+                .zip(&config.rootfs.diff_ids)
+                .map(|(l, diff)| {
+                    let h = digest_hex(&l.digest)?;
+                    Ok(Layer {
+                        path: format!("blobs/sha256/{h}").into_bytes(),
+                        media: l.media_type.clone(),
+                        blob_digest: Some(l.digest.clone()),
+                        diff_id: Some(diff.clone()),
+                        shown: l.digest.clone(),
+                    })
+                })
+                .collect::<Result<_, ImageError>>()?
+        }
+    };
+
+    for (i, l) in layers.iter().enumerate() {
+        let raw = blobs.open_path(&l.path)?;
+        let mut blob_hash = Hashing {
+            inner: raw,
+            hash: Sha256::new(),
+        };
+        let diff_check;
+        {
+            let dec = decompress(Box::new(&mut blob_hash), &l.media)?;
+            let capped = layer::Capped::new(dec, opts.max_layer, image_left);
+            let mut diff_hash = Hashing {
+                inner: capped,
+                hash: Sha256::new(),
+            };
+            layer::apply(
+                root_dir.as_fd(),
+                &mut diff_hash,
+                i,
+                &mut out.origins,
+                &mut out.info.applied,
+            )?;
+            // Whatever the tar reader left (padding) still counts for the digests.
+            layer::drain(&mut diff_hash).map_err(|e| ImageError::Layer(i, e.to_string()))?;
+            image_left = image_left.saturating_sub(diff_hash.inner.read);
+            diff_check = format!("sha256:{}", hex(&diff_hash.hash.clone().finalize()));
+        }
+        layer::drain(&mut blob_hash).map_err(|e| ImageError::Layer(i, e.to_string()))?;
+        if let Some(d) = &l.blob_digest {
+            let got = format!("sha256:{}", hex(&blob_hash.hash.finalize()));
+            if &got != d {
+                return Err(ImageError::Layer(
+                    i,
+                    format!("blob {d} hashes to {got}: corrupt or tampered image"),
+                ));
+            }
+        }
+        if let Some(d) = &l.diff_id
+            && &diff_check != d
+        {
+            return Err(ImageError::Layer(
+                i,
+                format!(
+                    "uncompressed content hashes to {diff_check}, not to the config's diff_id {d}"
+                ),
+            ));
+        }
+        out.info.layers.push(l.shown.clone());
+    }
+    Ok(out)
+}
