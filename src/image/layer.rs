@@ -44,6 +44,20 @@ fn note(stats: &mut ApplyStats, n: String) {
     }
 }
 
+/// Files whose bytes elfdeps reads besides ELF files: loader and package configuration.
+fn needs_content(path: &[u8]) -> bool {
+    const PREFIXES: &[&[u8]] = &[
+        b"/etc/",
+        b"/var/lib/dpkg/",
+        b"/lib/apk/",
+        b"/usr/lib/apk/",
+        b"/var/lib/rpm/",
+        b"/usr/lib/sysimage/rpm/",
+        b"/usr/share/doc/",
+    ];
+    PREFIXES.iter().any(|p| path.starts_with(p))
+}
+
 /// A reader that fails once more than `left` bytes came through (decompression bombs), counting
 /// against the layer's and the image's caps.
 pub struct Capped<R> {
@@ -181,6 +195,16 @@ fn open_parent(
                     String::from_utf8_lossy(&join(&parts[..=i]))
                 ));
             }
+            Err(Errno::NOTDIR)
+                if rustix::fs::statat(&fd, *c, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                    rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
+                }) =>
+            {
+                return Err(format!(
+                    "{} is a symlink: an entry below it would be written through the link (refused)",
+                    String::from_utf8_lossy(&join(&parts[..=i]))
+                ));
+            }
             Err(Errno::NOTDIR) => {
                 // A file where a directory is needed: the upper layer's directory replaces it.
                 remove_at(&fd, c)?;
@@ -203,10 +227,11 @@ fn open_parent(
     Ok(fd)
 }
 
-/// Removes `name` in `dir`, whatever it is (a directory with everything below it).
-fn remove_at(dir: &OwnedFd, name: &[u8]) -> Result<(), String> {
+/// Removes `name` in `dir`, whatever it is (a directory with everything below it). True when a
+/// directory went away (cached directory descriptors may then be stale).
+fn remove_at(dir: &OwnedFd, name: &[u8]) -> Result<bool, String> {
     match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
-        Ok(()) | Err(Errno::NOENT) => Ok(()),
+        Ok(()) | Err(Errno::NOENT) => Ok(false),
         Err(Errno::ISDIR) | Err(Errno::PERM) => {
             let how = (
                 OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
@@ -216,7 +241,8 @@ fn remove_at(dir: &OwnedFd, name: &[u8]) -> Result<(), String> {
                 .map_err(|e| format!("cannot open a directory to remove it: {}", errno_text(e)))?;
             empty_dir(&sub)?;
             rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)
-                .map_err(|e| format!("cannot remove a directory: {}", errno_text(e)))
+                .map_err(|e| format!("cannot remove a directory: {}", errno_text(e)))?;
+            Ok(true)
         }
         Err(e) => Err(format!("cannot remove an entry: {}", errno_text(e))),
     }
@@ -355,6 +381,7 @@ pub fn apply<R: Read>(
         .entries()
         .map_err(|e| err(format!("not a tar stream: {e}")))?;
     let mut opaque_dirs: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut cached: Option<(Vec<u8>, OwnedFd)> = None;
     for entry in entries {
         let mut entry = entry.map_err(|e| err(format!("reading the tar stream: {e}")))?;
         let raw = entry.path_bytes().into_owned();
@@ -371,6 +398,7 @@ pub fn apply<R: Read>(
                 continue;
             }
             Some(Whiteout::Remove(target)) => {
+                cached = None;
                 let dir = open_parent(root, parent, origins, layer).map_err(err)?;
                 remove_at(&dir, target).map_err(err)?;
                 let mut t: Vec<&[u8]> = parent.to_vec();
@@ -383,7 +411,13 @@ pub fn apply<R: Read>(
         }
         let kind = entry.header().entry_type();
         let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
-        let dir = open_parent(root, parent, origins, layer).map_err(err)?;
+        // Entries of one directory come together: its descriptor is kept for the next entry.
+        let parent_path = join(parent);
+        let dir = match cached.take() {
+            Some((p, fd)) if p == parent_path => fd,
+            _ => open_parent(root, parent, origins, layer).map_err(err)?,
+        };
+        let mut keep_dir = true;
         use tar::EntryType as T;
         match kind {
             T::Directory => {
@@ -401,7 +435,7 @@ pub fn apply<R: Read>(
                         if rustix::fs::FileType::from_raw_mode(st.st_mode)
                             != rustix::fs::FileType::Directory
                         {
-                            remove_at(&dir, name).map_err(err)?;
+                            keep_dir &= !remove_at(&dir, name).map_err(err)?;
                             forget(origins, &path);
                             rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(mode | 0o700))
                                 .map_err(|e| {
@@ -424,18 +458,28 @@ pub fn apply<R: Read>(
                 origins.insert(path, layer);
             }
             T::Regular | T::Continuous | T::GNUSparse => {
-                remove_at(&dir, name).map_err(err)?;
-                forget(origins, &path);
-                let fd = rustix::fs::openat(
-                    &dir,
-                    *name,
-                    OFlags::CREATE
-                        | OFlags::EXCL
-                        | OFlags::WRONLY
-                        | OFlags::NOFOLLOW
-                        | OFlags::CLOEXEC,
-                    Mode::from_raw_mode(mode | 0o600),
-                )
+                let create = || {
+                    rustix::fs::openat(
+                        &dir,
+                        *name,
+                        OFlags::CREATE
+                            | OFlags::EXCL
+                            | OFlags::WRONLY
+                            | OFlags::NOFOLLOW
+                            | OFlags::CLOEXEC,
+                        Mode::from_raw_mode(mode | 0o600),
+                    )
+                };
+                let fd = match create() {
+                    Ok(fd) => Ok(fd),
+                    Err(Errno::EXIST) => {
+                        // Replaced (a file, a directory, a link): remove, then create afresh.
+                        keep_dir &= !remove_at(&dir, name).map_err(err)?;
+                        forget(origins, &path);
+                        create()
+                    }
+                    Err(e) => Err(e),
+                }
                 .map_err(|e| {
                     err(format!(
                         "create {}: {}",
@@ -444,10 +488,33 @@ pub fn apply<R: Read>(
                     ))
                 })?;
                 let mut file = std::fs::File::from(fd);
-                let n = io::copy(&mut entry, &mut file)
-                    .map_err(|e| err(format!("writing {}: {e}", String::from_utf8_lossy(&path))))?;
-                file.flush().ok();
-                stats.bytes += n;
+                let size = entry.header().size().unwrap_or(0);
+                // Only ELF files and the configuration elfdeps reads need their bytes; any other
+                // file gets its size (sparse) and no data, which keeps unpacking close to the cost
+                // of decompression.
+                let mut head = [0u8; 4];
+                let mut got = 0;
+                while got < head.len() {
+                    match entry.read(&mut head[got..]) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(e) => {
+                            return Err(err(format!(
+                                "reading {}: {e}",
+                                String::from_utf8_lossy(&path)
+                            )));
+                        }
+                    }
+                }
+                let write =
+                    |e: io::Error| err(format!("writing {}: {e}", String::from_utf8_lossy(&path)));
+                if head[..got] == *b"\x7fELF" || needs_content(&path) {
+                    file.write_all(&head[..got]).map_err(write)?;
+                    let n = io::copy(&mut entry, &mut file).map_err(write)?;
+                    stats.bytes += n + got as u64;
+                } else {
+                    file.set_len(size).map_err(write)?;
+                }
                 origins.insert(path, layer);
             }
             T::Symlink => {
@@ -455,7 +522,7 @@ pub fn apply<R: Read>(
                     .link_name_bytes()
                     .map(|t| t.into_owned())
                     .unwrap_or_default();
-                remove_at(&dir, name).map_err(err)?;
+                keep_dir &= !remove_at(&dir, name).map_err(err)?;
                 forget(origins, &path);
                 rustix::fs::symlinkat(target.as_slice(), &dir, *name).map_err(|e| {
                     err(format!(
@@ -512,7 +579,7 @@ pub fn apply<R: Read>(
                         continue;
                     }
                 }
-                remove_at(&dir, name).map_err(err)?;
+                keep_dir &= !remove_at(&dir, name).map_err(err)?;
                 forget(origins, &path);
                 rustix::fs::linkat(&tdir, *tname, &dir, *name, AtFlags::empty()).map_err(|e| {
                     err(format!(
@@ -541,6 +608,9 @@ pub fn apply<R: Read>(
             }
         }
         stats.entries += 1;
+        if keep_dir {
+            cached = Some((parent_path, dir));
+        }
     }
     for dir in opaque_dirs {
         let parts: Vec<&[u8]> = dir.iter().map(|c| c.as_slice()).collect();

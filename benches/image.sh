@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Scanning an image vs scanning the same tree unpacked.
+#
+#   benches/image.sh DIR      e.g. benches/image.sh ~/.cache/elfdeps-tests/debian-bookworm-*
+#
+# Packs DIR as a two-layer OCI image (layer 1: everything but usr/lib; layer 2: usr/lib;
+# gzip-compressed as registries serve them, or uncompressed with COMPRESS=none) in a temporary
+# directory, then times
+# `elfdeps scan DIR` against `elfdeps scan oci:IMAGE` with hyperfine. The image scan includes
+# verifying every digest, decompressing and applying the layers.
+set -euo pipefail
+[ $# -eq 1 ] && [ -d "$1" ] || { echo "usage: benches/image.sh DIR" >&2; exit 2; }
+dir=$(cd "$1" && pwd -P)
+cd "$(dirname "$0")/.."
+command -v hyperfine >/dev/null || { echo "image.sh: apt-get install hyperfine" >&2; exit 2; }
+cargo build --release --bin elfdeps >&2
+elfdeps=$(cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/elfdeps
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+tar -C "$dir" --exclude=./usr/lib -cf "$work/l1.tar" .
+tar -C "$dir" -cf "$work/l2.tar" ./usr/lib
+python3 - "$work" <<'PY'
+import gzip, hashlib, json, os, shutil, sys
+w = sys.argv[1]; blobs = os.path.join(w, "img/blobs/sha256"); os.makedirs(blobs)
+def put(data):
+    h = hashlib.sha256(data).hexdigest(); open(os.path.join(blobs, h), "wb").write(data); return h
+layers, diffs = [], []
+for n in ("l1.tar", "l2.tar"):
+    raw = open(os.path.join(w, n), "rb").read()
+    diffs.append("sha256:" + hashlib.sha256(raw).hexdigest())
+    if os.environ.get("COMPRESS") == "none":
+        layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                       "digest": "sha256:" + put(raw), "size": len(raw)})
+        continue
+    gz = gzip.compress(raw, 6)
+    layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                   "digest": "sha256:" + put(gz), "size": len(gz)})
+cfg = json.dumps({"architecture": "amd64", "os": "linux",
+                  "rootfs": {"type": "layers", "diff_ids": diffs}}).encode()
+man = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                  "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                             "digest": "sha256:" + put(cfg), "size": len(cfg)},
+                  "layers": layers}).encode()
+mh = put(man)
+json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+          "digest": "sha256:" + mh, "size": len(man),
+          "annotations": {"org.opencontainers.image.ref.name": "bench"}}]},
+          open(os.path.join(w, "img/index.json"), "w"))
+open(os.path.join(w, "img/oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
+PY
+rm -f "$work"/l?.tar
+du -sh "$work/img" >&2
+hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$work/r.json" \
+  --command-name directory "$elfdeps scan $dir -q -f json -o /dev/null" \
+  --command-name image "$elfdeps scan oci:$work/img:bench -q -f json -o /dev/null"
+python3 - "$work/r.json" <<'PY'
+import json, sys
+m = {r["command"]: r["mean"] for r in json.load(open(sys.argv[1]))["results"]}
+print(f"image/directory = {m['image'] / m['directory']:.2f}x (directory {m['directory']:.2f} s, image {m['image']:.2f} s)")
+PY

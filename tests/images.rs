@@ -1,0 +1,597 @@
+//! Images as roots: an OCI layout built with umoci from the Alpine fixture (plus a layer with
+//! whiteouts and a glibc program), converted by skopeo to docker-archive and oci-archive, must scan
+//! exactly like the root `umoci unpack` produces; hostile layers are rejected or applied correctly
+//! without anything written outside the private directory.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+fn elfdeps(args: &[&str]) -> Output {
+    Command::new(support::elfdeps_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run elfdeps")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn run(cmd: &mut Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// What must be equal between two scans of the same tree.
+fn essence(doc: &Value) -> Vec<Value> {
+    doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "path": o["path"], "kind": o["kind"], "needed": o["needed"],
+                "status": o["status"], "closure": o["closure"], "missing": o["missing"],
+                "version_errors": o["version_errors"], "libc": o["libc"],
+            })
+        })
+        .collect()
+}
+
+fn scan(root: &str) -> Value {
+    let out = elfdeps(&["scan", root, "-f", "json", "-q"]);
+    assert_eq!(out.status.code(), Some(0), "scan {root}: {}", text(&out));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
+    if !support::require_root_or_skip("image scans (umoci unpack needs root)")
+        || !support::require_tool_or_skip("umoci", "umoci", "image scans")
+        || !support::require_tool_or_skip("skopeo", "skopeo", "image scans")
+    {
+        return;
+    }
+    let Some(alpine) = support::root("alpine-x86_64") else {
+        return;
+    };
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let img = d.join("img");
+    let img_s = img.to_str().expect("utf-8");
+    run(
+        Command::new("umoci").args(["init", "--layout", img_s]),
+        "umoci init",
+    );
+    run(
+        Command::new("umoci").args(["new", "--image", &format!("{img_s}:base")]),
+        "umoci new",
+    );
+    let b1 = d.join("b1");
+    run(
+        Command::new("umoci")
+            .args(["unpack", "--image", &format!("{img_s}:base")])
+            .arg(&b1),
+        "umoci unpack",
+    );
+    run(
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", alpine.display()))
+            .arg(b1.join("rootfs")),
+        "cp the Alpine root",
+    );
+    run(
+        Command::new("umoci")
+            .args(["repack", "--image", &format!("{img_s}:base")])
+            .arg(&b1),
+        "umoci repack base",
+    );
+    // Layer 2: deletions (whiteouts: a file and a whole directory) and a glibc program.
+    let b2 = d.join("b2");
+    run(
+        Command::new("umoci")
+            .args(["unpack", "--image", &format!("{img_s}:base")])
+            .arg(&b2),
+        "umoci unpack base",
+    );
+    let r2 = b2.join("rootfs");
+    std::fs::remove_file(r2.join("etc/motd")).expect("rm motd");
+    std::fs::remove_dir_all(r2.join("etc/apk/keys")).expect("rm keys");
+    std::fs::remove_file(r2.join("lib/libz.so.1.3.1")).expect("rm libz");
+    let src = d.join("main.c");
+    std::fs::write(&src, "int main(void) { return 0; }\n").expect("write");
+    run(
+        Command::new("gcc")
+            .arg("-o")
+            .arg(r2.join("usr/bin/glibc-hello"))
+            .arg(&src),
+        "gcc",
+    );
+    run(
+        Command::new("umoci")
+            .args(["repack", "--image", &format!("{img_s}:v2")])
+            .arg(&b2),
+        "umoci repack v2",
+    );
+    // The reference tree: what umoci itself unpacks.
+    let b3 = d.join("b3");
+    run(
+        Command::new("umoci")
+            .args(["unpack", "--image", &format!("{img_s}:v2")])
+            .arg(&b3),
+        "umoci unpack v2",
+    );
+    let docker = d.join("docker.tar");
+    let ociar = d.join("oci.tar");
+    run(
+        Command::new("skopeo").args([
+            "copy",
+            &format!("oci:{img_s}:v2"),
+            &format!("docker-archive:{}:test/img:v2", docker.display()),
+        ]),
+        "skopeo copy to docker-archive",
+    );
+    run(
+        Command::new("skopeo").args([
+            "copy",
+            &format!("oci:{img_s}:v2"),
+            &format!("oci-archive:{}:v2", ociar.display()),
+        ]),
+        "skopeo copy to oci-archive",
+    );
+
+    let reference = scan(b3.join("rootfs").to_str().expect("utf-8"));
+    let want = essence(&reference);
+    assert!(want.len() >= 17, "{} objects", want.len());
+    assert!(
+        want.iter().any(|o| o["path"] == "/usr/bin/glibc-hello"),
+        "the glibc program is in the unpacked root"
+    );
+    assert!(
+        !want.iter().any(|o| o["path"] == "/lib/libz.so.1.3.1"),
+        "the whiteout removed libz"
+    );
+    for r in [
+        format!("oci:{img_s}:v2"),
+        format!("docker-archive:{}", docker.display()),
+        format!("oci-archive:{}:v2", ociar.display()),
+        // Detected by content, without a transport prefix.
+        docker.display().to_string(),
+    ] {
+        let doc = scan(&r);
+        assert_eq!(
+            essence(&doc),
+            want,
+            "scan of {r} differs from the unpacked root"
+        );
+        assert_eq!(
+            doc["image"]["layers"].as_array().map(Vec::len),
+            Some(2),
+            "{r}"
+        );
+        // Every object names the layer that brought it: the glibc program the second one.
+        let layers = doc["image"]["layers"].as_array().expect("layers");
+        let prog = doc["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .find(|o| o["path"] == "/usr/bin/glibc-hello")
+            .expect("glibc-hello");
+        assert_eq!(prog["layer"], layers[1], "{r}");
+        let busybox = doc["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .find(|o| o["path"] == "/bin/busybox")
+            .expect("busybox");
+        assert_eq!(busybox["layer"], layers[0], "{r}");
+    }
+    // check works on images too, and finds the glibc program on musl.
+    let out = elfdeps(&["check", &format!("oci:{img_s}:v2"), "-f", "json", "-q"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .any(|f| f["code"] == "interpreter-missing" && f["path"] == "/usr/bin/glibc-hello")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hand-made layouts with hostile layers
+// ---------------------------------------------------------------------------------------------
+
+/// One tar member, written with raw header fields (the tar crate's builder refuses `..`).
+struct Member<'a> {
+    name: &'a [u8],
+    kind: tar::EntryType,
+    data: &'a [u8],
+    link: &'a [u8],
+}
+
+fn file<'a>(name: &'a str, data: &'a [u8]) -> Member<'a> {
+    Member {
+        name: name.as_bytes(),
+        kind: tar::EntryType::Regular,
+        data,
+        link: b"",
+    }
+}
+
+fn tar_of(members: &[Member<'_>]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for m in members {
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..m.name.len()].copy_from_slice(m.name);
+        h.as_old_mut().linkname[..m.link.len()].copy_from_slice(m.link);
+        h.set_entry_type(m.kind);
+        h.set_size(m.data.len() as u64);
+        h.set_mode(if m.kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
+        h.set_cksum();
+        b.append(&h, m.data).expect("append");
+    }
+    b.into_inner().expect("tar")
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+fn sha(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Writes an OCI layout at `dir` whose image has these layers (uncompressed tars), gzipped.
+fn layout(dir: &Path, layers: &[Vec<u8>]) {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("mkdir");
+    let put = |data: &[u8]| {
+        let h = sha(data);
+        std::fs::write(blobs.join(&h), data).expect("blob");
+        h
+    };
+    let mut descs = Vec::new();
+    let mut diffs = Vec::new();
+    for l in layers {
+        diffs.push(format!("sha256:{}", sha(l)));
+        let gz = gzip(l);
+        let h = put(&gz);
+        descs.push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": format!("sha256:{h}"), "size": gz.len()}));
+    }
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": diffs}}))
+    .expect("json");
+    let ch = put(&config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": format!("sha256:{ch}"), "size": config.len()},
+        "layers": descs}))
+    .expect("json");
+    let mh = put(&manifest);
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "digest": format!("sha256:{mh}"), "size": manifest.len(),
+                           "annotations": {"org.opencontainers.image.ref.name": "t"}}]}))
+        .expect("json"),
+    )
+    .expect("index");
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("layout");
+}
+
+/// A directory outside every image, which must stay empty.
+fn sentinel() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().expect("tempdir");
+    let s = t.path().join("sentinel");
+    std::fs::create_dir(&s).expect("mkdir");
+    (t, s)
+}
+
+fn assert_empty(dir: &Path) {
+    let n = std::fs::read_dir(dir).expect("read sentinel").count();
+    assert_eq!(
+        n,
+        0,
+        "something was written outside the image into {}",
+        dir.display()
+    );
+}
+
+/// No `elfdeps-image-*` directory is left in TMPDIR by a run.
+fn scan_in(tmp: &Path, args: &[&str]) -> Output {
+    Command::new(support::elfdeps_bin())
+        .args(args)
+        .env("TMPDIR", tmp)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run elfdeps")
+}
+
+fn leftovers(tmp: &Path) -> Vec<String> {
+    std::fs::read_dir(tmp)
+        .expect("tmp")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("elfdeps-image-"))
+        .collect()
+}
+
+#[test]
+fn tar_slip_is_refused() {
+    let (t, s) = sentinel();
+    let img = t.path().join("img");
+    let escape = format!("../../../../../../../..{}/pwned", s.display());
+    layout(&img, &[tar_of(&[file("ok", b"x"), file(&escape, b"evil")])]);
+    let tmp = t.path().join("tmp");
+    std::fs::create_dir(&tmp).expect("tmp");
+    let out = scan_in(&tmp, &["scan", &format!("oci:{}:t", img.display()), "-q"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tar slip"),
+        "{}",
+        text(&out)
+    );
+    assert_empty(&s);
+    assert!(
+        leftovers(&tmp).is_empty(),
+        "temporary directory left: {:?}",
+        leftovers(&tmp)
+    );
+}
+
+#[test]
+fn absolute_names_land_inside_the_image() {
+    let (t, s) = sentinel();
+    let img = t.path().join("img");
+    let abs = format!("{}/abs", s.display());
+    layout(&img, &[tar_of(&[file(&abs, b"data")])]);
+    let out = elfdeps(&[
+        "scan",
+        &format!("oci:{}:t", img.display()),
+        "-q",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        doc["summary"]["files"], 1,
+        "the file exists inside the image"
+    );
+    assert_empty(&s);
+}
+
+#[test]
+fn symlink_then_write_is_refused() {
+    let (t, s) = sentinel();
+    let img = t.path().join("img");
+    let target = s.display().to_string();
+    layout(
+        &img,
+        &[tar_of(&[
+            Member {
+                name: b"link",
+                kind: tar::EntryType::Symlink,
+                data: b"",
+                link: target.as_bytes(),
+            },
+            file("link/pwned", b"evil"),
+        ])],
+    );
+    let out = elfdeps(&["scan", &format!("oci:{}:t", img.display()), "-q"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("symlink"),
+        "{}",
+        text(&out)
+    );
+    assert_empty(&s);
+    // The same through a symlink laid down by a lower layer.
+    let img2 = t.path().join("img2");
+    layout(
+        &img2,
+        &[
+            tar_of(&[Member {
+                name: b"etc",
+                kind: tar::EntryType::Symlink,
+                data: b"",
+                link: target.as_bytes(),
+            }]),
+            tar_of(&[file("etc/passwd", b"evil")]),
+        ],
+    );
+    let out = elfdeps(&["scan", &format!("oci:{}:t", img2.display()), "-q"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_empty(&s);
+}
+
+#[test]
+fn whiteouts_follow_the_oci_spec() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let img = t.path().join("img");
+    let dir = |n: &'static str| Member {
+        name: n.as_bytes(),
+        kind: tar::EntryType::Directory,
+        data: b"",
+        link: b"",
+    };
+    layout(
+        &img,
+        &[
+            tar_of(&[
+                dir("d/"),
+                file("d/a", b"1"),
+                dir("d/sub/"),
+                file("d/sub/x", b"1"),
+                file("gone", b"1"),
+                file("f2d", b"file"),
+                dir("keep/"),
+                file("keep/y", b"1"),
+            ]),
+            // Layer 2: d/c written BEFORE the opaque marker must survive it (the marker hides
+            // lower layers only); gone is whited out; f2d becomes a directory.
+            tar_of(&[
+                file("d/c", b"2"),
+                file("d/.wh..wh..opq", b""),
+                file(".wh.gone", b""),
+                dir("f2d/"),
+                file("f2d/inside", b"2"),
+            ]),
+        ],
+    );
+    let out = elfdeps(&[
+        "scan",
+        &format!("oci:{}:t", img.display()),
+        "-q",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    // The walk's counts tell what is left: d/c, f2d/inside, keep/y.
+    assert_eq!(doc["summary"]["files"], 3, "{}", doc["summary"]);
+    assert_eq!(
+        doc["summary"]["directories"], 3,
+        "d, f2d, keep: {}",
+        doc["summary"]
+    );
+    // A malformed whiteout is refused.
+    let bad = t.path().join("bad");
+    layout(&bad, &[tar_of(&[file(".wh.", b"")])]);
+    let out = elfdeps(&["scan", &format!("oci:{}:t", bad.display()), "-q"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("malformed whiteout"));
+}
+
+#[test]
+fn decompression_bomb_hits_the_cap() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let img = t.path().join("img");
+    let zeros = vec![0u8; 64 << 20];
+    let layer = tar_of(&[file("bomb", &zeros)]);
+    layout(&img, &[layer]);
+    let gz_size: u64 = std::fs::read_dir(img.join("blobs/sha256"))
+        .expect("blobs")
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .max()
+        .unwrap_or(0);
+    assert!(gz_size < 1 << 20, "the bomb is small compressed: {gz_size}");
+    let out = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("maxrss_kb=%M")
+        .arg(support::elfdeps_bin())
+        .args([
+            "scan",
+            &format!("oci:{}:t", img.display()),
+            "-q",
+            "--max-layer-size",
+            "16M",
+        ])
+        .output()
+        .expect("run elfdeps under /usr/bin/time");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--max-layer-size"), "{err}");
+    let rss: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("maxrss_kb="))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("maxrss");
+    assert!(rss < 200 * 1024, "memory stays bounded: {rss} KiB");
+    // The whole-image cap too.
+    let out = elfdeps(&[
+        "scan",
+        &format!("oci:{}:t", img.display()),
+        "-q",
+        "--max-image-size",
+        "8M",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-image-size"));
+}
+
+#[test]
+fn tampered_blobs_are_refused() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let img = t.path().join("img");
+    layout(&img, &[tar_of(&[file("a", b"original")])]);
+    // Replace the layer blob's content (keeping its name, the digest).
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(img.join("index.json")).expect("index"))
+            .expect("json");
+    let mh = index["manifests"][0]["digest"].as_str().expect("digest")[7..].to_string();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(img.join("blobs/sha256").join(&mh)).expect("m"))
+            .expect("json");
+    let lh = manifest["layers"][0]["digest"].as_str().expect("digest")[7..].to_string();
+    std::fs::write(
+        img.join("blobs/sha256").join(&lh),
+        gzip(&tar_of(&[file("a", b"tampered")])),
+    )
+    .expect("tamper");
+    let out = elfdeps(&["scan", &format!("oci:{}:t", img.display()), "-q"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("tampered"),
+        "{}",
+        text(&out)
+    );
+    // A digest that is not sha256:<64 hex> is refused before any path is built from it.
+    let mut bad = manifest.clone();
+    bad["layers"][0]["digest"] = Value::from("sha256:../../../etc/passwd");
+    let bytes = serde_json::to_vec(&bad).expect("json");
+    let bh = sha(&bytes);
+    std::fs::write(img.join("blobs/sha256").join(&bh), &bytes).expect("write");
+    let mut idx = index.clone();
+    idx["manifests"][0]["digest"] = Value::from(format!("sha256:{bh}"));
+    std::fs::write(
+        img.join("index.json"),
+        serde_json::to_vec(&idx).expect("json"),
+    )
+    .expect("w");
+    let out = elfdeps(&["scan", &format!("oci:{}:t", img.display()), "-q"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("64 lower-case hex"),
+        "{}",
+        text(&out)
+    );
+}
