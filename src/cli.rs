@@ -33,6 +33,55 @@ pub enum Command {
     /// interpreters, libraries and symbol versions, glibc floor, RPATH hazards. Exit 0 when the
     /// policy passes, 1 when it fails, 2 on a usage or input error. Codes: docs/findings.md.
     Check(Box<CheckArgs>),
+    /// The minimal set of (sub)packages whose files the programs of ROOT load: the owners of each
+    /// program, of everything its loader loads, and of the loader itself.
+    Packages(PackagesArgs),
+}
+
+/// `elfdeps packages` arguments.
+#[derive(Debug, clap::Args)]
+pub struct PackagesArgs {
+    #[command(flatten)]
+    pub common: RootArgs,
+    /// Programs (paths inside ROOT); default: every ELF object of ROOT.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// The programs of this installed package instead.
+    #[arg(long = "for", value_name = "PKG")]
+    pub for_pkg: Option<String>,
+    /// Output: one name per line, an `apk add` command, apko YAML, or JSON with the reasons.
+    #[arg(long, short = 'f', value_enum, default_value_t = PkgFormatArg::Lines)]
+    pub format: PkgFormatArg,
+    /// List the installed packages nothing needs instead, with what they contain.
+    #[arg(long)]
+    pub unneeded: bool,
+    /// The package database to read.
+    #[arg(long, value_enum, default_value_t = DbArg::Auto)]
+    pub db: DbArg,
+}
+
+/// `packages --format`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PkgFormatArg {
+    /// One package name per line.
+    Lines,
+    /// `apk add --no-cache NAME...`.
+    Apk,
+    /// apko's `contents.packages` YAML.
+    Apko,
+    /// JSON: every package with the objects and files that need it.
+    Json,
+}
+
+/// `--db`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DbArg {
+    /// The first found: apk, then dpkg.
+    Auto,
+    /// lib/apk/db/installed.
+    Apk,
+    /// var/lib/dpkg.
+    Dpkg,
 }
 
 /// `elfdeps check` arguments.

@@ -21,6 +21,8 @@ pub mod error;
 pub mod graph;
 pub mod image;
 pub mod name;
+pub mod packages;
+pub mod pkgdb;
 pub mod progress;
 pub mod report;
 pub mod resolve;

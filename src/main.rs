@@ -7,7 +7,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{CheckArgs, Cli, ColorArg, Command, FormatArg, RootArgs, ScanArgs, TreeArgs, WhyArgs};
+use cli::{
+    CheckArgs, Cli, ColorArg, Command, DbArg, FormatArg, PackagesArgs, PkgFormatArg, RootArgs,
+    ScanArgs, TreeArgs, WhyArgs,
+};
 use elfdeps::check::{self, CheckOptions, Finding, policy::Policy};
 use elfdeps::elf::Limits;
 use elfdeps::graph::{self, DepGraph};
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Tree(args) => run_tree(args),
         Command::Why(args) => run_why(args),
         Command::Check(args) => run_check(*args),
+        Command::Packages(args) => run_packages(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -96,6 +100,13 @@ fn scan_root(
     let result = scan::scan(root, &opts, &progress);
     progress.finish();
     let mut report = result.map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
+    // Package ownership, when the root has a database.
+    if let Ok(rootfs) = elfdeps::rootfs::RootFs::open(&report.root)
+        && let Some(db) =
+            elfdeps::pkgdb::detect(&rootfs, &report.tree, elfdeps::pkgdb::DbKind::Auto)
+    {
+        elfdeps::pkgdb::annotate(&mut report, &db);
+    }
     if let Some(u) = &unpacked {
         for o in &mut report.objects {
             o.layer = u.layer_of(o.path.as_bytes()).map(str::to_string);
@@ -524,4 +535,131 @@ fn run_why(args: WhyArgs) -> Result<(), Fail> {
         }
         Ok(())
     })
+}
+
+fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
+    use elfdeps::packages;
+    use elfdeps::pkgdb::{self, DbKind};
+    let (report, _image) = scan_root(&args.common, true)?;
+    let rootfs =
+        elfdeps::rootfs::RootFs::open(&report.root).map_err(|e| input_error(e.to_string()))?;
+    let kind = match args.db {
+        DbArg::Auto => DbKind::Auto,
+        DbArg::Apk => DbKind::Apk,
+        DbArg::Dpkg => DbKind::Dpkg,
+    };
+    let db = pkgdb::detect(&rootfs, &report.tree, kind).ok_or_else(|| {
+        input_error(format!(
+            "{} has no package database (looked for lib/apk/db/installed and var/lib/dpkg/status)",
+            args.common.root.display()
+        ))
+    })?;
+    for w in &db.warnings {
+        eprintln!("elfdeps: warning: {} database: {w}", db.kind);
+    }
+    let mut targets: Vec<usize> = Vec::new();
+    if let Some(p) = &args.for_pkg {
+        let pi = db
+            .packages
+            .iter()
+            .position(|x| x.name.as_bytes() == p.as_bytes())
+            .ok_or_else(|| {
+                input_error(format!(
+                    "package {p} is not installed in {}",
+                    args.common.root.display()
+                ))
+            })?;
+        for (i, o) in report.objects.iter().enumerate() {
+            if db.owner_index(o.path.as_bytes()) == Some(pi) {
+                targets.push(i);
+            }
+        }
+    }
+    for p in &args.paths {
+        let canonical = report.tree.resolve(p.as_bytes(), true).map_err(|e| {
+            input_error(format!(
+                "{p} does not exist inside {} ({})",
+                args.common.root.display(),
+                e.message
+            ))
+        })?;
+        let i = report
+            .objects
+            .iter()
+            .position(|o| o.path == canonical)
+            .ok_or_else(|| input_error(format!("{p} ({canonical}) is not an ELF file")))?;
+        targets.push(i);
+    }
+    if args.paths.is_empty() && args.for_pkg.is_none() {
+        // Every loadable object.
+        targets = (0..report.objects.len())
+            .filter(|&i| {
+                report.objects[i].resolution.as_ref().is_some_and(|r| {
+                    r.loader.is_some() || r.status == elfdeps::resolve::Status::Static
+                })
+            })
+            .collect();
+    }
+    let mut set = packages::compute(&report, &db, &targets);
+    if args.unneeded {
+        set.unneeded = Some(packages::unneeded(&report, &db, &set));
+    }
+    for p in &set.packages {
+        if let Some(w) = &p.warning {
+            eprintln!("elfdeps: note: {w}");
+        }
+    }
+    emit(None, |w| {
+        if args.unneeded && !matches!(args.format, PkgFormatArg::Json) {
+            for u in set.unneeded.iter().flatten() {
+                let c: Vec<String> = u.contents.iter().map(|(k, n)| format!("{k} {n}")).collect();
+                writeln!(w, "{}\t{}", u.name.display_escaped(), c.join(", "))?;
+            }
+            return Ok(());
+        }
+        let names: Vec<String> = set
+            .packages
+            .iter()
+            .map(|p| p.name.display_escaped())
+            .collect();
+        match args.format {
+            PkgFormatArg::Lines => {
+                for n in &names {
+                    writeln!(w, "{n}")?;
+                }
+                Ok(())
+            }
+            PkgFormatArg::Apk => writeln!(w, "apk add --no-cache {}", names.join(" ")),
+            PkgFormatArg::Apko => {
+                writeln!(w, "contents:\n  packages:")?;
+                for n in &names {
+                    writeln!(w, "    - {n}")?;
+                }
+                Ok(())
+            }
+            PkgFormatArg::Json => {
+                serde_json::to_writer_pretty(&mut *w, &set)?;
+                w.write_all(b"\n")
+            }
+        }
+    })?;
+    for g in set.gaps.iter().filter(|g| g.kind == "missing") {
+        let prov = if g.providers.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (provided by {})",
+                g.providers
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        eprintln!(
+            "elfdeps: {} needs {}, which is not installed{prov}",
+            g.program, g.what
+        );
+    }
+    Ok(())
 }

@@ -48,6 +48,9 @@ pub struct Object {
     /// What the loader would load for it (when resolution ran).
     #[serde(flatten)]
     pub resolution: Option<Resolution>,
+    /// The package that owns it, when the root has a package database (null: unowned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<Option<crate::pkgdb::PackageRef>>,
     /// The digest of the image layer that last wrote it (when the root is an image).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layer: Option<String>,
@@ -94,6 +97,8 @@ pub struct ScanReport {
     pub checks: Option<crate::check::Checks>,
     /// The image the root was unpacked from, when it was one.
     pub image: Option<crate::image::ImageInfo>,
+    /// The package database found (`apk`, `dpkg`), its size and warnings.
+    pub packages: Option<crate::pkgdb::DbSummary>,
 }
 
 /// The worker's result for one file: facts, not ELF (`None`), or a per-file error.
@@ -200,6 +205,7 @@ fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
         tree: Tree::default(),
         checks: None,
         image: None,
+        packages: None,
     };
     let mut tree = Vec::with_capacity(records.len());
     // Outcomes of the inodes parsed once for several paths.
@@ -274,6 +280,7 @@ fn push_outcome(report: &mut ScanReport, path: &ByteStr, inode: (u64, u64), resu
             facts: *facts,
             inode,
             resolution: None,
+            package: None,
             layer: None,
             libc: None,
         }),

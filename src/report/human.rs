@@ -153,6 +153,17 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
         }
     }
     render_resolution(report, &p, out)?;
+    if let Some(db) = &report.packages {
+        writeln!(
+            out,
+            "  {:<9} {} database · {} installed · {} ELF object{} owned by no package",
+            p.bold("packages"),
+            db.database,
+            thousands(db.installed as u64),
+            thousands(db.unowned_elf as u64),
+            if db.unowned_elf == 1 { "" } else { "s" }
+        )?;
+    }
     if let Some(c) = &report.checks {
         use crate::check::Severity;
         let n = |sev: Severity| c.findings.iter().filter(|f| f.severity == sev).count() as u64;

@@ -27,6 +27,9 @@ struct Document<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     image: Option<&'a crate::image::ImageInfo>,
     summary: &'a Summary,
+    /// The package database, when the root has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    packages: Option<&'a crate::pkgdb::DbSummary>,
     objects: &'a [Object],
     errors: &'a [PathError],
     /// `libcs`, `findings` and `gate`, when the checks ran.
@@ -47,6 +50,7 @@ pub fn render(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> {
             None => ByteStr::from(report.root.as_os_str().as_bytes()),
         },
         image: report.image.as_ref(),
+        packages: report.packages.as_ref(),
         summary: &report.summary,
         objects: &report.objects,
         errors: &report.errors,

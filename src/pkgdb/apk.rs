@@ -1,0 +1,154 @@
+//! APK's installed database (`lib/apk/db/installed`): blank-line separated records of `K:value`
+//! lines. `F:` names a directory (relative to the root) and the `R:` lines after it its files.
+
+use super::{MAX_LINE, Package, PackageDb, lines, read_db_file};
+use crate::name::ByteStr;
+use crate::rootfs::RootFs;
+use crate::tree::Tree;
+
+/// Reads the database, or `None` when the root has none.
+pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
+    let bytes = match read_db_file(rootfs, tree, b"/lib/apk/db/installed")
+        .or_else(|| read_db_file(rootfs, tree, b"/usr/lib/apk/db/installed"))?
+    {
+        Ok(b) => b,
+        Err(e) => {
+            let mut db = PackageDb {
+                kind: "apk",
+                ..Default::default()
+            };
+            db.warn(format!("cannot read the APK database: {e}"));
+            return Some(db);
+        }
+    };
+    let mut db = parse(&bytes);
+    db.index(tree, &[]);
+    Some(db)
+}
+
+/// Parses the database text.
+pub fn parse(bytes: &[u8]) -> PackageDb {
+    let mut db = PackageDb {
+        kind: "apk",
+        ..Default::default()
+    };
+    let mut cur = Package::default();
+    let mut dir: Vec<u8> = Vec::new();
+    let mut bad: Option<String> = None;
+    let mut start = 1;
+    let finish = |db: &mut PackageDb, cur: &mut Package, bad: &mut Option<String>, start: usize| {
+        let p = std::mem::take(cur);
+        if let Some(why) = bad.take() {
+            db.warn(format!(
+                "installed database: record at line {start} skipped: {why}"
+            ));
+        } else if p.name.as_bytes().is_empty() {
+            if !p.files.is_empty() || !p.version.as_bytes().is_empty() {
+                db.warn(format!(
+                    "installed database: record at line {start} has no P: (name): skipped"
+                ));
+            }
+        } else {
+            db.packages.push(p);
+        }
+    };
+    for (n, line) in lines(bytes) {
+        if line.is_empty() {
+            finish(&mut db, &mut cur, &mut bad, start);
+            dir.clear();
+            start = n + 1;
+            continue;
+        }
+        if line.len() > MAX_LINE {
+            bad.get_or_insert_with(|| format!("line {n} is longer than {MAX_LINE} bytes"));
+            continue;
+        }
+        // Every line is one letter, a colon, a value.
+        if line.len() < 2 || line[1] != b':' {
+            bad.get_or_insert_with(|| format!("line {n} is not a `K:value` line"));
+            continue;
+        }
+        let value = &line[2..];
+        match line[0] {
+            b'P' => cur.name = ByteStr::from(value),
+            b'V' => cur.version = ByteStr::from(value),
+            b'o' => cur.origin = Some(ByteStr::from(value)),
+            b'p' => cur.provides.extend(
+                value
+                    .split(|&b| b == b' ')
+                    .filter(|v| !v.is_empty())
+                    .map(ByteStr::from),
+            ),
+            b'F' => {
+                if value.split(|&b| b == b'/').any(|c| c == b"..") {
+                    bad.get_or_insert_with(|| format!("line {n}: a directory with `..`"));
+                    continue;
+                }
+                dir = value.to_vec();
+            }
+            b'R' => {
+                if value.contains(&b'/') || value == b".." || value == b"." {
+                    bad.get_or_insert_with(|| format!("line {n}: a file name with `/`"));
+                    continue;
+                }
+                let mut p = Vec::with_capacity(dir.len() + value.len() + 2);
+                p.push(b'/');
+                if !dir.is_empty() {
+                    p.extend_from_slice(&dir);
+                    p.push(b'/');
+                }
+                p.extend_from_slice(value);
+                cur.files.push(ByteStr::from(p));
+            }
+            _ => {}
+        }
+    }
+    finish(&mut db, &mut cur, &mut bad, start);
+    db
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_files_and_provides() {
+        let db = parse(
+            b"C:Q1abc\nP:libssl3\nV:3.3.2-r0\no:openssl\np:so:libssl.so.3=3\nF:usr/lib\nR:libssl.so.3\n\nP:musl\nV:1.2.5-r0\nF:lib\nR:ld-musl-x86_64.so.1\nR:libc.musl-x86_64.so.1\n",
+        );
+        assert_eq!(db.packages.len(), 2);
+        assert_eq!(
+            db.packages[0].files,
+            vec![ByteStr::from("/usr/lib/libssl.so.3")]
+        );
+        assert_eq!(db.packages[0].origin, Some(ByteStr::from("openssl")));
+        assert_eq!(db.packages[1].files.len(), 2);
+        assert_eq!(
+            db.providers(b"libssl.so.3")[0].name,
+            ByteStr::from("libssl3")
+        );
+        assert!(db.warnings.is_empty());
+    }
+
+    #[test]
+    fn hostile_records_are_skipped_not_fatal() {
+        // A 1-byte line, a blank line inside, non-UTF-8, a path escape, a huge line; the good
+        // records before and after survive.
+        let mut text = b"P:good1\nV:1\nF:usr\nR:a\n\nP:bad\nx\n\nP:bad2\nF:../../etc\nR:shadow\n\nP:\xff\xfename\nV:2\nR:b\n\n".to_vec();
+        text.extend_from_slice(b"P:huge\nV:");
+        text.extend(std::iter::repeat_n(b'9', MAX_LINE + 10));
+        text.extend_from_slice(b"\n\nP:good2\nV:3\n");
+        let db = parse(&text);
+        let names: Vec<String> = db.packages.iter().map(|p| p.name.escaped()).collect();
+        assert_eq!(
+            names,
+            ["good1", "\\xff\\xfename", "good2"],
+            "{:?}",
+            db.warnings
+        );
+        assert_eq!(db.warnings.len(), 3, "{:?}", db.warnings);
+        // Empty input and garbage do not panic.
+        let _ = parse(b"");
+        let _ = parse(b"\n\n\n:\n::\nP");
+    }
+}

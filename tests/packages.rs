@@ -1,0 +1,348 @@
+//! Package ownership and minimal package sets, against the package managers themselves:
+//! `dpkg-query -S` on the Debian root, `apk info --who-owns` (run in the Alpine root), and the real
+//! loader's closure (tests/ground_truth) for the package sets.
+
+mod ground_truth;
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn elfdeps(args: &[&str]) -> Output {
+    Command::new(support::elfdeps_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run elfdeps")
+}
+
+fn scan(root: &Path) -> Value {
+    let out = elfdeps(&["scan", root.to_str().expect("utf-8"), "-f", "json", "-q"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// `dpkg-query -S` for each path (and, for merged /usr, its `/usr`-less alias): path → package.
+fn dpkg_owners(root: &Path, paths: &[String]) -> BTreeMap<String, String> {
+    let admindir = root.join("var/lib/dpkg");
+    // Merged /usr: the database may list /lib/x for the file at /usr/lib/x.
+    let alias = |p: &str| -> Option<String> {
+        ["/usr/lib/", "/usr/bin/", "/usr/sbin/", "/usr/lib64/"]
+            .iter()
+            .any(|pre| p.starts_with(pre))
+            .then(|| p["/usr".len()..].to_string())
+    };
+    let mut queries: Vec<String> = paths.to_vec();
+    queries.extend(paths.iter().filter_map(|p| alias(p)));
+    let mut owners = BTreeMap::new();
+    for chunk in queries.chunks(400) {
+        let out = Command::new("dpkg-query")
+            .arg(format!("--admindir={}", admindir.display()))
+            .arg("-S")
+            .args(chunk)
+            .output()
+            .expect("dpkg-query");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if line.starts_with("diversion ") {
+                continue;
+            }
+            let Some((pkgs, path)) = line.split_once(": ") else {
+                continue;
+            };
+            let pkg = pkgs.split(", ").next().unwrap_or(pkgs);
+            let pkg = pkg.split(':').next().unwrap_or(pkg).to_string();
+            owners.insert(path.to_string(), pkg);
+        }
+    }
+    paths
+        .iter()
+        .filter_map(|p| {
+            let o = owners
+                .get(p)
+                .or_else(|| alias(p).and_then(|a| owners.get(&a)))?;
+            Some((p.clone(), o.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn debian_owners_equal_dpkg_query() {
+    if !support::require_tool_or_skip("dpkg-query", "dpkg", "package ownership on Debian") {
+        return;
+    }
+    let Some(root) = support::root("debian") else {
+        return;
+    };
+    let doc = scan(root);
+    assert_eq!(doc["packages"]["database"], "dpkg");
+    let objects = doc["objects"].as_array().expect("objects");
+    let paths: Vec<String> = objects
+        .iter()
+        .map(|o| o["path"].as_str().expect("path").to_string())
+        .collect();
+    let truth = dpkg_owners(root, &paths);
+    let mut agree = 0;
+    let mut bad = Vec::new();
+    for o in objects {
+        let p = o["path"].as_str().expect("path");
+        let ours = o["package"]["name"].as_str();
+        let theirs = truth.get(p).map(String::as_str);
+        if ours == theirs {
+            agree += 1;
+        } else {
+            bad.push(format!("{p}: elfdeps {ours:?}, dpkg-query {theirs:?}"));
+        }
+    }
+    support::loud(&format!(
+        "debian package owners: agree {agree}/{}",
+        objects.len()
+    ));
+    assert!(
+        bad.is_empty(),
+        "{} disagreements:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+/// `apk info --who-owns` run inside the root (x86_64: natively, in a chroot done by this process).
+fn apk_owners(root: &Path, paths: &[String]) -> BTreeMap<String, String> {
+    let root_c = std::ffi::CString::new(root.as_os_str().as_encoded_bytes()).expect("cstring");
+    let mut cmd = Command::new("/sbin/apk");
+    cmd.args(["info", "--who-owns"]).args(paths);
+    // SAFETY: chroot and chdir are async-signal-safe and touch only this child.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::chroot(root_c.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("apk info --who-owns in the root");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (p, who) = l.split_once(" is owned by ")?;
+            Some((p.to_string(), who.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn alpine_owners_equal_apk_who_owns() {
+    if !support::require_root_or_skip("apk info --who-owns (chroot)") {
+        return;
+    }
+    let Some(root) = support::root("alpine-x86_64") else {
+        return;
+    };
+    let doc = scan(root);
+    assert_eq!(doc["packages"]["database"], "apk");
+    let objects = doc["objects"].as_array().expect("objects");
+    let paths: Vec<String> = objects
+        .iter()
+        .map(|o| o["path"].as_str().expect("path").to_string())
+        .collect();
+    let truth = apk_owners(root, &paths);
+    assert!(
+        truth.len() >= 10,
+        "apk answered for too few files: {truth:?}"
+    );
+    for o in objects {
+        let p = o["path"].as_str().expect("path");
+        let ours = format!(
+            "{}-{}",
+            o["package"]["name"].as_str().unwrap_or("?"),
+            o["package"]["version"].as_str().unwrap_or("?")
+        );
+        assert_eq!(Some(&ours), truth.get(p), "{p}");
+    }
+    support::loud(&format!(
+        "alpine package owners: agree {}/{}",
+        objects.len(),
+        objects.len()
+    ));
+}
+
+fn package_lines(root: &Path, program: &str) -> BTreeSet<String> {
+    let out = elfdeps(&["packages", root.to_str().expect("utf-8"), program, "-q"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn postgres_package_set_equals_owners_of_the_real_closure() {
+    if !support::require_root_or_skip("package set vs the real loader") {
+        return;
+    }
+    let Some(root) = support::root("debian") else {
+        return;
+    };
+    let prog = "/usr/lib/postgresql/15/bin/postgres".to_string();
+    let truth = ground_truth::glibc_truth(root, std::slice::from_ref(&prog));
+    let t = &truth[&prog];
+    let mut files: Vec<String> = t.closure.iter().cloned().collect();
+    files.push(prog.clone());
+    files.push("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2".into());
+    let want: BTreeSet<String> = dpkg_owners(root, &files).into_values().collect();
+    assert!(
+        want.contains("postgresql-15") && want.contains("libc6"),
+        "{want:?}"
+    );
+    assert_eq!(package_lines(root, &prog), want);
+}
+
+#[test]
+fn apk_package_set_equals_owners_of_the_real_closure() {
+    if !support::require_root_or_skip("package set vs the real loader") {
+        return;
+    }
+    let Some(root) = support::root("alpine-x86_64") else {
+        return;
+    };
+    let prog = "/sbin/apk".to_string();
+    let truth = ground_truth::musl_truth(root, "x86_64", std::slice::from_ref(&prog));
+    let mut files: Vec<String> = truth[&prog].closure.iter().cloned().collect();
+    files.push(prog.clone());
+    files.push("/lib/ld-musl-x86_64.so.1".into());
+    let owners = apk_owners(root, &files);
+    // apk prints NAME-VERSION; the set lists names.
+    let doc = scan(root);
+    let versions: BTreeMap<String, String> = doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter_map(|o| {
+            Some((
+                format!(
+                    "{}-{}",
+                    o["package"]["name"].as_str()?,
+                    o["package"]["version"].as_str()?
+                ),
+                o["package"]["name"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let want: BTreeSet<String> = owners
+        .values()
+        .map(|v| versions.get(v).cloned().unwrap_or_else(|| v.clone()))
+        .collect();
+    assert_eq!(
+        want,
+        ["apk-tools", "libcrypto3", "libssl3", "musl", "zlib"]
+            .map(String::from)
+            .into_iter()
+            .collect()
+    );
+    assert_eq!(package_lines(root, &prog), want);
+    let out = elfdeps(&[
+        "packages",
+        root.to_str().expect("utf-8"),
+        &prog,
+        "-q",
+        "-f",
+        "apk",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "apk add --no-cache apk-tools libcrypto3 libssl3 musl zlib"
+    );
+    let out = elfdeps(&[
+        "packages",
+        root.to_str().expect("utf-8"),
+        &prog,
+        "-q",
+        "-f",
+        "apko",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .starts_with("contents:\n  packages:\n    - apk-tools\n")
+    );
+    let out = elfdeps(&[
+        "packages",
+        root.to_str().expect("utf-8"),
+        &prog,
+        "-q",
+        "-f",
+        "json",
+    ]);
+    let j: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let musl = j["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == "musl")
+        .expect("musl");
+    assert!(
+        musl["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .any(|r| r["role"] == "interpreter")
+    );
+}
+
+#[test]
+fn sample_rootfs_subpackages_and_unneeded() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let out = t.path().join("sample");
+    let build = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-rootfs/build.sh"))
+        .arg(&out)
+        .output()
+        .expect("sample-rootfs/build.sh");
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let r = out.to_str().expect("utf-8");
+    let doc = scan(&out);
+    let owner = |p: &str| {
+        doc["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .find(|o| o["path"] == p)
+            .map(|o| o["package"]["name"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(owner("/usr/bin/greet"), "greet");
+    assert_eq!(owner("/usr/lib/greet/libgreet.so.1.2.0"), "libgreet");
+    assert_eq!(owner("/usr/lib/x86_64-linux-gnu/libc.so.6"), "glibc");
+    let set = package_lines(&out, "/usr/bin/greet");
+    assert_eq!(
+        set,
+        ["glibc", "greet", "libgreet"]
+            .map(String::from)
+            .into_iter()
+            .collect()
+    );
+    let un = elfdeps(&["packages", r, "--unneeded", "-q"]);
+    let text = String::from_utf8_lossy(&un.stdout);
+    let names: Vec<&str> = text.lines().filter_map(|l| l.split('\t').next()).collect();
+    assert_eq!(names, ["greet-dev", "greet-doc"], "{text}");
+    // --for: the programs of one package.
+    let f = elfdeps(&["packages", r, "--for", "vers-tools", "-q"]);
+    let set: Vec<String> = String::from_utf8_lossy(&f.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(set, ["glibc", "libvers", "vers-tools"]);
+}
