@@ -58,6 +58,10 @@ pub struct PackagesArgs {
     /// The package database to read.
     #[arg(long, value_enum, default_value_t = DbArg::Auto)]
     pub db: DbArg,
+    /// An APK repository index (APKINDEX.tar.gz) naming the subpackages that provide missing
+    /// sonames; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub apk_index: Vec<PathBuf>,
 }
 
 /// `packages --format`.

@@ -600,7 +600,15 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
             })
             .collect();
     }
-    let mut set = packages::compute(&report, &db, &targets);
+    let mut index = Vec::new();
+    for f in &args.apk_index {
+        let (pkgs, warnings) = pkgdb::apkindex::read(f).map_err(input_error)?;
+        for w in warnings {
+            eprintln!("elfdeps: warning: {}: {w}", f.display());
+        }
+        index.extend(pkgs);
+    }
+    let mut set = packages::compute(&report, &db, &index, &targets);
     if args.unneeded {
         set.unneeded = Some(packages::unneeded(&report, &db, &set));
     }

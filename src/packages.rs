@@ -67,8 +67,8 @@ pub struct Gap {
     pub what: ByteStr,
     /// unowned or missing.
     pub kind: &'static str,
-    /// For a missing soname: packages of the database that provide it (not installed ones are
-    /// only known with an APK index).
+    /// For a missing soname: packages that provide it (installed ones, and those of the
+    /// `--apk-index` files).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ByteStr>,
 }
@@ -100,8 +100,14 @@ pub struct PackageSet {
 
 const MAX_REASONS: usize = 8;
 
-/// Computes the set for objects `targets` (indexes into `report.objects`).
-pub fn compute(report: &ScanReport, db: &PackageDb, targets: &[usize]) -> PackageSet {
+/// Computes the set for objects `targets` (indexes into `report.objects`). `index`: packages of
+/// APK repository indexes, which name the subpackages providing missing sonames.
+pub fn compute(
+    report: &ScanReport,
+    db: &PackageDb,
+    index: &[crate::pkgdb::Package],
+    targets: &[usize],
+) -> PackageSet {
     let mut reasons: BTreeMap<usize, BTreeSet<Reason>> = BTreeMap::new();
     let mut gaps = Vec::new();
     for &t in targets {
@@ -117,11 +123,17 @@ pub fn compute(report: &ScanReport, db: &PackageDb, targets: &[usize]) -> Packag
                     program: o.path.clone(),
                     what: m.clone(),
                     kind: "missing",
-                    providers: db
-                        .providers(m.as_bytes())
-                        .iter()
-                        .map(|p| p.name.clone())
-                        .collect(),
+                    providers: {
+                        let mut v: Vec<ByteStr> = db
+                            .providers(m.as_bytes())
+                            .into_iter()
+                            .chain(crate::pkgdb::apkindex::providers(index, m.as_bytes()))
+                            .map(|p| p.name.clone())
+                            .collect();
+                        v.sort();
+                        v.dedup();
+                        v
+                    },
                 });
             }
         }

@@ -346,3 +346,76 @@ fn sample_rootfs_subpackages_and_unneeded() {
         .collect();
     assert_eq!(set, ["glibc", "libvers", "vers-tools"]);
 }
+
+/// Writes an APKINDEX.tar.gz as apk-tools does: a signature tar and the index tar (DESCRIPTION,
+/// APKINDEX), each gzipped on its own and concatenated.
+fn write_apkindex(path: &Path, records: &str) {
+    use std::io::Write;
+    let tar_member = |name: &str, data: &[u8]| {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).expect("append");
+        // apk-tools strips the end-of-archive blocks of the signature part; keep them here on the
+        // index part only, as abuild does.
+        b.into_inner().expect("tar")
+    };
+    let gz = |data: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).expect("gz");
+        e.finish().expect("gz")
+    };
+    let mut sig = tar_member(".SIGN.RSA.test.rsa.pub", b"not a real signature");
+    sig.truncate(sig.len() - 1024); // no end-of-archive blocks in the signature stream
+    let mut index = tar_member("DESCRIPTION", b"test repository");
+    index.truncate(index.len() - 1024);
+    index.extend(tar_member("APKINDEX", records.as_bytes()));
+    let mut out = gz(&sig);
+    out.extend(gz(&index));
+    std::fs::write(path, out).expect("write APKINDEX.tar.gz");
+}
+
+#[test]
+fn apk_index_names_the_subpackage_for_a_missing_soname() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let out = t.path().join("sample");
+    let build = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-rootfs/build.sh"))
+        .arg(&out)
+        .output()
+        .expect("sample-rootfs/build.sh");
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let index = t.path().join("APKINDEX.tar.gz");
+    write_apkindex(
+        &index,
+        "C:Q1aaaa=\nP:absent\nV:1.0-r0\nA:x86_64\nS:100\nI:200\nT:the library\no:absent\np:cmd:absent=1.0-r0\n\n\
+         C:Q1bbbb=\nP:libabsent1\nV:1.0-r0\nA:x86_64\nS:100\nI:200\nT:the library\no:absent\np:so:libabsent.so.1=1.0.0\n\n\
+         C:Q1cccc=\nP:absent-dev\nV:1.0-r0\nA:x86_64\no:absent\nD:libabsent1=1.0-r0\np:pc:absent=1.0\n\n",
+    );
+    let r = out.to_str().expect("utf-8");
+    let o = elfdeps(&[
+        "packages",
+        r,
+        "/usr/bin/needs-missing",
+        "--apk-index",
+        index.to_str().expect("utf-8"),
+        "-f",
+        "json",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: Value = serde_json::from_slice(&o.stdout).expect("json");
+    let gap = j["gaps"]
+        .as_array()
+        .expect("gaps")
+        .iter()
+        .find(|g| g["what"] == "libabsent.so.1")
+        .expect("a gap for libabsent.so.1");
+    assert_eq!(gap["providers"], serde_json::json!(["libabsent1"]));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("provided by libabsent1"));
+}

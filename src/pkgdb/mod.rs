@@ -5,6 +5,8 @@ Readers (each survives hostile input: a record it cannot use is skipped with a w
 the file is kept; names are bytes):
 - [`apk`]: `lib/apk/db/installed` (Alpine, Wolfi, Chimera): `P` name, `V` version, `o` origin, `F`/`R`
   file lists, `p` provides (`so:` names), `D` depends;
+- [`apkindex`]: repository indexes (`APKINDEX.tar.gz`), to name the subpackage that would provide a
+  missing soname;
 - [`dpkg`]: `var/lib/dpkg/status` and `info/PKG.list` (Debian, Ubuntu), with `diversions`, and the
   merged-/usr layout (the database lists `/lib/x`, the file lives at `/usr/lib/x`): every listed path
   is resolved through the root's symlinks before it is matched.
@@ -13,6 +15,7 @@ Every database file is read through the confined [`RootFs`], within a size cap.
 */
 
 pub mod apk;
+pub mod apkindex;
 pub mod dpkg;
 
 use std::collections::HashMap;
