@@ -80,12 +80,14 @@ pub enum PkgFormatArg {
 /// `--db`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum DbArg {
-    /// The first found: apk, then dpkg.
+    /// The first found: apk, then dpkg, then rpm.
     Auto,
     /// lib/apk/db/installed.
     Apk,
     /// var/lib/dpkg.
     Dpkg,
+    /// var/lib/rpm/rpmdb.sqlite.
+    Rpm,
 }
 
 /// `elfdeps check` arguments.

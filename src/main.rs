@@ -547,10 +547,11 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
         DbArg::Auto => DbKind::Auto,
         DbArg::Apk => DbKind::Apk,
         DbArg::Dpkg => DbKind::Dpkg,
+        DbArg::Rpm => DbKind::Rpm,
     };
     let db = pkgdb::detect(&rootfs, &report.tree, kind).ok_or_else(|| {
         input_error(format!(
-            "{} has no package database (looked for lib/apk/db/installed and var/lib/dpkg/status)",
+            "{} has no package database (looked for lib/apk/db/installed, var/lib/dpkg/status and var/lib/rpm/rpmdb.sqlite)",
             args.common.root.display()
         ))
     })?;

@@ -419,3 +419,152 @@ fn apk_index_names_the_subpackage_for_a_missing_soname() {
     assert_eq!(gap["providers"], serde_json::json!(["libabsent1"]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("provided by libabsent1"));
 }
+
+/// An RPM root made with Debian's rpm: two packages built by rpmbuild from spec files written
+/// here (a library and a program linked against it), installed with `rpm --root`.
+#[test]
+fn rpm_root_maps_files_to_rpm_packages() {
+    if !support::require_tool_or_skip("rpmbuild", "rpm", "RPM ownership")
+        || !support::require_root_or_skip("RPM ownership (rpm --root)")
+    {
+        return;
+    }
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let src = d.join("src");
+    let root = d.join("root");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    std::fs::write(d.join("lib.c"), "int greet(void) { return 42; }\n").expect("w");
+    std::fs::write(
+        d.join("main.c"),
+        "int greet(void);\nint main(void) { return greet() - 42; }\n",
+    )
+    .expect("w");
+    let run = |cmd: &mut Command, what: &str| {
+        let o = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            o.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run(
+        Command::new("gcc")
+            .args(["-shared", "-fPIC", "-Wl,-soname,libgreet.so.1", "-o"])
+            .arg(src.join("libgreet.so.1"))
+            .arg(d.join("lib.c")),
+        "gcc lib",
+    );
+    run(
+        Command::new("gcc")
+            .arg("-o")
+            .arg(src.join("greet"))
+            .arg(d.join("main.c"))
+            .arg(src.join("libgreet.so.1")),
+        "gcc prog",
+    );
+    let spec = |name: &str, file: &str, dest: &str, requires: &str| {
+        format!(
+            "%define debug_package %{{nil}}\n%define __os_install_post %{{nil}}\n\
+             Name: {name}\nVersion: 1.0\nRelease: 3\nSummary: test\nLicense: MIT\nSource0: {file}\n{requires}\
+             %description\ntest\n%install\nmkdir -p %{{buildroot}}{dir}\ncp %{{SOURCE0}} %{{buildroot}}{dest}\n\
+             %files\n{dest}\n",
+            dir = Path::new(dest).parent().expect("dir").display()
+        )
+    };
+    std::fs::write(
+        d.join("lib.spec"),
+        spec("libgreet1", "libgreet.so.1", "/usr/lib/libgreet.so.1", ""),
+    )
+    .expect("w");
+    std::fs::write(
+        d.join("prog.spec"),
+        spec(
+            "greet-tools",
+            "greet",
+            "/usr/bin/greet",
+            "Requires: libgreet1\n",
+        ),
+    )
+    .expect("w");
+    for s in ["lib.spec", "prog.spec"] {
+        run(
+            Command::new("rpmbuild")
+                .args(["-bb", "--nodeps", "--define"])
+                .arg(format!("_topdir {}", d.join("rpmbuild").display()))
+                .arg("--define")
+                .arg(format!("_sourcedir {}", src.display()))
+                .arg(d.join(s)),
+            "rpmbuild",
+        );
+    }
+    let rpms: Vec<std::path::PathBuf> = std::fs::read_dir(d.join("rpmbuild/RPMS/x86_64"))
+        .expect("RPMS")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(rpms.len(), 2, "{rpms:?}");
+    let rpm = |args: &[&str]| {
+        let mut c = Command::new("rpm");
+        c.arg("--root")
+            .arg(&root)
+            .args(["--dbpath", "/var/lib/rpm"])
+            .args(args);
+        c
+    };
+    run(&mut rpm(&["--initdb"]), "rpm --initdb");
+    let mut install = rpm(&["-i", "--nodeps", "--noscripts"]);
+    install.args(&rpms);
+    run(&mut install, "rpm -i");
+    // The root needs a loader for resolution: the host's glibc runtime, unowned by any RPM.
+    for (from, to) in [
+        (
+            "/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+            "lib64/ld-linux-x86-64.so.2",
+        ),
+        ("/lib/x86_64-linux-gnu/libc.so.6", "usr/lib/libc.so.6"),
+    ] {
+        let to = root.join(to);
+        std::fs::create_dir_all(to.parent().expect("dir")).expect("mkdir");
+        std::fs::copy(from, &to).expect("copy the glibc runtime");
+    }
+    let doc = scan(&root);
+    assert_eq!(doc["packages"]["database"], "rpm", "{}", doc["packages"]);
+    for o in doc["objects"].as_array().expect("objects") {
+        let p = o["path"].as_str().expect("path");
+        let q = rpm(&["-qf", "--qf", "%{NAME}", p])
+            .output()
+            .expect("rpm -qf");
+        let theirs = String::from_utf8_lossy(&q.stdout).trim().to_string();
+        let ours = o["package"]["name"].as_str().unwrap_or("");
+        if q.status.success() {
+            assert_eq!(ours, theirs, "{p}");
+        } else {
+            assert!(
+                o["package"].is_null(),
+                "{p}: rpm says unowned, elfdeps {}",
+                o["package"]
+            );
+        }
+    }
+    let greet = package_lines(&root, "/usr/bin/greet");
+    assert_eq!(
+        greet,
+        ["greet-tools", "libgreet1"]
+            .map(String::from)
+            .into_iter()
+            .collect()
+    );
+    let r = root.to_str().expect("utf-8");
+    let o = elfdeps(&["packages", r, "/usr/bin/greet", "-f", "json", "-q"]);
+    let j: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(
+        j["gaps"]
+            .as_array()
+            .expect("gaps")
+            .iter()
+            .any(|g| g["kind"] == "unowned" && g["what"] == "/usr/lib/libc.so.6"),
+        "the copied glibc is reported as unowned: {}",
+        j["gaps"]
+    );
+}

@@ -9,7 +9,8 @@ the file is kept; names are bytes):
   missing soname;
 - [`dpkg`]: `var/lib/dpkg/status` and `info/PKG.list` (Debian, Ubuntu), with `diversions`, and the
   merged-/usr layout (the database lists `/lib/x`, the file lives at `/usr/lib/x`): every listed path
-  is resolved through the root's symlinks before it is matched.
+  is resolved through the root's symlinks before it is matched;
+- [`rpm`]: `var/lib/rpm/rpmdb.sqlite` header blobs, parsed with bounds checks.
 
 Every database file is read through the confined [`RootFs`], within a size cap.
 */
@@ -17,6 +18,7 @@ Every database file is read through the confined [`RootFs`], within a size cap.
 pub mod apk;
 pub mod apkindex;
 pub mod dpkg;
+pub mod rpm;
 
 use std::collections::HashMap;
 
@@ -167,22 +169,26 @@ pub fn annotate(report: &mut crate::scan::ScanReport, db: &PackageDb) {
 /// Which database to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DbKind {
-    /// The first one found: apk, then dpkg.
+    /// The first one found: apk, then dpkg, then rpm.
     Auto,
     /// `lib/apk/db/installed`.
     Apk,
     /// `var/lib/dpkg`.
     Dpkg,
+    /// `var/lib/rpm/rpmdb.sqlite`.
+    Rpm,
 }
 
 /// Reads the root's package database (`None`: there is none of the asked kind).
 pub fn detect(rootfs: &RootFs, tree: &Tree, kind: DbKind) -> Option<PackageDb> {
     let apk = || apk::read(rootfs, tree);
     let dpkg = || dpkg::read(rootfs, tree);
+    let rpm = || rpm::read(rootfs, tree);
     match kind {
         DbKind::Apk => apk(),
         DbKind::Dpkg => dpkg(),
-        DbKind::Auto => apk().or_else(dpkg),
+        DbKind::Rpm => rpm(),
+        DbKind::Auto => apk().or_else(dpkg).or_else(rpm),
     }
 }
 
