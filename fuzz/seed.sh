@@ -13,15 +13,33 @@ if out=$(../scripts/prepare-roots 2>/dev/null); then
 fi
 
 mkdir -p corpus/elf_facts corpus/ld_cache
-# ELF files, small ones first (libFuzzer mutates small inputs faster), at most 1 MiB each.
-{
-  find /usr/bin /usr/lib -xdev -type f -size -1024k 2>/dev/null
-  for r in "${roots[@]}"; do find "$r" -xdev -type f -size -1024k 2>/dev/null; done
-} | while read -r f; do
-  head -c 4 "$f" 2>/dev/null | cmp -s - <(printf '\177ELF') && printf '%s\n' "$f"
-done | shuf -n "$max" --random-source=<(yes) | while read -r f; do
-  cp -f "$f" "corpus/elf_facts/$(sha1sum <"$f" | cut -c1-16)"
-done
+# ELF files under 1 MiB (libFuzzer mutates small inputs faster), a deterministic sample of $max,
+# picked in one Python process (a process per file would take minutes on /usr).
+python3 - "$max" /usr/bin /usr/lib "${roots[@]}" <<'PY'
+import hashlib, os, random, shutil, stat, sys
+limit = int(sys.argv[1]); found = []
+for top in sys.argv[2:]:
+    dev = os.stat(top).st_dev
+    for d, dirs, files in os.walk(top):
+        dirs[:] = [x for x in dirs if os.lstat(os.path.join(d, x)).st_dev == dev]
+        for f in files:
+            p = os.path.join(d, f)
+            try:
+                st = os.lstat(p)
+                if not stat.S_ISREG(st.st_mode) or st.st_size > 1 << 20:
+                    continue
+                with open(p, "rb") as fh:
+                    if fh.read(4) == b"\x7fELF":
+                        found.append(p)
+            except OSError:
+                pass
+found.sort()
+random.Random(0).shuffle(found)
+for p in found[:limit]:
+    data = open(p, "rb").read()
+    with open(os.path.join("corpus/elf_facts", hashlib.sha1(data).hexdigest()[:16]), "wb") as out:
+        out.write(data)
+PY
 for c in /etc/ld.so.cache; do [ -f "$c" ] && cp -f "$c" "corpus/ld_cache/$(sha1sum <"$c" | cut -c1-16)"; done
 for r in "${roots[@]}"; do
   c="$r/etc/ld.so.cache"
