@@ -12,7 +12,7 @@ if out=$(../scripts/prepare-roots 2>/dev/null); then
   while IFS='=' read -r _ dir; do [ -d "$dir" ] && roots+=("$dir"); done <<<"$out"
 fi
 
-mkdir -p corpus/elf_facts corpus/ld_cache
+mkdir -p corpus/elf_facts corpus/ld_cache corpus/apk_db corpus/dpkg_status corpus/rpm_header corpus/tar_layer
 # ELF files under 1 MiB (libFuzzer mutates small inputs faster), a deterministic sample of $max,
 # picked in one Python process (a process per file would take minutes on /usr).
 python3 - "$max" /usr/bin /usr/lib "${roots[@]}" <<'PY'
@@ -54,4 +54,48 @@ if command -v ldconfig >/dev/null; then
   done
   rm -rf "$tmp"
 fi
-echo "seeds: $(ls corpus/elf_facts | wc -l) ELF files, $(ls corpus/ld_cache | wc -l) ld.so.cache files" >&2
+# Package databases of the cached roots (APK installed db, dpkg status and diversions).
+for r in "${roots[@]}"; do
+  for f in lib/apk/db/installed; do [ -f "$r/$f" ] && head -c 1048576 "$r/$f" >"corpus/apk_db/$(basename "$r")"; done
+  for f in var/lib/dpkg/status var/lib/dpkg/diversions; do
+    [ -f "$r/$f" ] && head -c 1048576 "$r/$f" >"corpus/dpkg_status/$(basename "$r")-$(basename "$f")"
+  done
+done
+# RPM header blobs: a small well-formed one (name, version, release, files) written here.
+python3 - <<'PY'
+import struct
+def header(entries):
+    data = b""; index = b""
+    for tag, typ, value in entries:
+        if typ == 6:
+            off = len(data); data += value + b"\0"; count = 1
+        elif typ == 8:
+            off = len(data); data += b"".join(v + b"\0" for v in value); count = len(value)
+        else:
+            while len(data) % 4: data += b"\0"
+            off = len(data); data += b"".join(struct.pack(">I", v) for v in value); count = len(value)
+        index += struct.pack(">IIII", tag, typ, off, count)
+    return struct.pack(">II", len(entries), len(data)) + index + data
+blob = header([(1000, 6, b"hello"), (1001, 6, b"1.0"), (1002, 6, b"1"),
+               (1116, 4, [0, 0]), (1117, 8, [b"hello", b"libhello.so.1"]), (1118, 8, [b"/usr/bin/"]),
+               (1047, 8, [b"hello", b"libhello.so.1()(64bit)"])])
+open("corpus/rpm_header/hello", "wb").write(blob)
+PY
+# Layers: small tars (a directory tree, a symlink, a whiteout) made here.
+python3 - <<'PY'
+import io, tarfile
+def tar(members, name):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT) as t:
+        for m, data in members:
+            t.addfile(m, io.BytesIO(data) if data is not None else None)
+    open("corpus/tar_layer/" + name, "wb").write(buf.getvalue())
+def f(n, data=b"x", kind=tarfile.REGTYPE, link=""):
+    i = tarfile.TarInfo(n); i.type = kind; i.size = len(data) if kind == tarfile.REGTYPE else 0; i.linkname = link
+    return (i, data if kind == tarfile.REGTYPE else None)
+tar([f("usr/", kind=tarfile.DIRTYPE), f("usr/bin/", kind=tarfile.DIRTYPE), f("usr/bin/a", b"\x7fELF" + b"\0" * 60),
+     f("usr/lib/libz.so.1", kind=tarfile.SYMTYPE, link="libz.so.1.3"), f("etc/hosts", b"127.0.0.1 x\n"),
+     f("usr/bin/b", kind=tarfile.LNKTYPE, link="usr/bin/a")], "tree")
+tar([f("etc/.wh.hosts", b""), f("usr/.wh..wh..opq", b""), f("usr/new", b"y")], "whiteouts")
+PY
+echo "seeds: $(ls corpus/elf_facts | wc -l) ELF files, $(ls corpus/ld_cache | wc -l) ld.so.cache files, $(ls corpus/apk_db corpus/dpkg_status corpus/rpm_header corpus/tar_layer | wc -l) others" >&2
