@@ -13,6 +13,9 @@ shift 2
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 [ -d "corpus/$target" ] && [ -n "$(ls -A "corpus/$target")" ] || ./seed.sh
 export RUSTC_BOOTSTRAP=1
-exec cargo fuzz run -O -s "${FUZZ_SANITIZER:-address}" "$target" "corpus/$target" -- \
+# Builds are cached outside the clone (like the test roots), so a fresh clone in CI reuses them.
+exec cargo fuzz run -O -s "${FUZZ_SANITIZER:-address}" \
+  --target-dir "${ELFDEPS_FUZZ_TARGET_DIR:-${ELFDEPS_TEST_CACHE:-$HOME/.cache/elfdeps-tests}/fuzz-target}" \
+  "$target" "corpus/$target" -- \
   -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=256 -timeout=10 \
   -max_len=1048576 -print_final_stats=1 "$@"
