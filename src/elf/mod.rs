@@ -161,6 +161,10 @@ pub struct ElfFacts {
     /// Whether the object has a PT_DYNAMIC segment.
     #[serde(skip)]
     pub has_dynamic: bool,
+    /// Whether the object has a PT_LOAD segment (a loader refuses one without: "no loadable
+    /// segments").
+    #[serde(skip)]
+    pub has_load: bool,
 }
 
 /// Lower-case architecture names for `e_machine`, as distributions spell them; `EM_<n>` otherwise.

@@ -268,6 +268,7 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
         version_needs: Vec::new(),
         version_defs: Vec::new(),
         has_dynamic: dynamic_ph.is_some() && !debug_info,
+        has_load: !loads.is_empty(),
     };
 
     if !debug_info {
@@ -425,6 +426,20 @@ fn read_dynamic<Elf: FileHeader<Endian = Endianness>>(
     facts.rpath = info.rpath.map(get).transpose()?.map(split);
     facts.runpath = info.runpath.map(get).transpose()?.map(split);
 
+    // Every record read counts against one per-file total. Each chain is bounded on its own, but
+    // records may overlap (a `vna_next` of 16 inside a run of identical 16-byte records), so
+    // 4096 needs of 4096 versions each would be 16 Mi entries from a 64 KiB file.
+    let mut records: u64 = 0;
+    let mut count_record = || -> Result<(), Bad> {
+        records += 1;
+        if records > MAX_VERSION_RECORDS {
+            return Err(Bad::Limit(format!(
+                "the version records (DT_VERNEED, DT_VERDEF) number more than {MAX_VERSION_RECORDS} \
+                 (a real object has a few dozen; overlapping or looping records?)"
+            )));
+        }
+        Ok(())
+    };
     if let Some(addr) = info.verneed {
         let count = info.verneednum.unwrap_or(0);
         let Some(mut off) = vaddr_to_offset(loads, addr) else {
@@ -433,6 +448,7 @@ fn read_dynamic<Elf: FileHeader<Endian = Endianness>>(
             ));
         };
         for _ in 0..count.min(MAX_VERSION_RECORDS) {
+            count_record()?;
             let vn: &elf::Verneed<Endianness> = data
                 .read_at(off)
                 .map_err(|()| Bad::Msg("DT_VERNEED record lies outside the file".into()))?;
@@ -442,6 +458,7 @@ fn read_dynamic<Elf: FileHeader<Endian = Endianness>>(
             };
             let mut aux = off.saturating_add(vn.vn_aux.get(endian).into());
             for _ in 0..u64::from(vn.vn_cnt.get(endian)).min(MAX_VERSION_RECORDS) {
+                count_record()?;
                 let va: &elf::Vernaux<Endianness> = data
                     .read_at(aux)
                     .map_err(|()| Bad::Msg("Vernaux record lies outside the file".into()))?;
@@ -471,6 +488,7 @@ fn read_dynamic<Elf: FileHeader<Endian = Endianness>>(
             ));
         };
         for _ in 0..count.min(MAX_VERSION_RECORDS) {
+            count_record()?;
             let vd: &elf::Verdef<Endianness> = data
                 .read_at(off)
                 .map_err(|()| Bad::Msg("DT_VERDEF record lies outside the file".into()))?;
@@ -478,6 +496,7 @@ fn read_dynamic<Elf: FileHeader<Endian = Endianness>>(
             let mut names = Vec::new();
             let mut aux = off.saturating_add(vd.vd_aux.get(endian).into());
             for _ in 0..u64::from(vd.vd_cnt.get(endian)).min(MAX_VERSION_RECORDS) {
+                count_record()?;
                 let va: &elf::Verdaux<Endianness> = data
                     .read_at(aux)
                     .map_err(|()| Bad::Msg("Verdaux record lies outside the file".into()))?;

@@ -10,6 +10,7 @@ use crate::name::ByteStr;
 
 /// DF_1_NODEFLIB: do not search the default directories (nor cache entries in them).
 const DF_1_NODEFLIB: u64 = 0x800;
+const DF_1_PIE: u64 = 0x0800_0000;
 
 /// Per-thread memo of candidate lookups (path → what is there), shared by the sessions of a thread.
 #[derive(Default)]
@@ -319,6 +320,14 @@ impl Session<'_, '_> {
                         .get_or_insert_with(|| "not found: cannot open shared object file".into());
                     Found { loaded: None, dep }
                 }
+                Try::Loop => {
+                    dep.error = Some(format!(
+                        "not found: cannot open shared object file: {}: too many levels of \
+                         symbolic links",
+                        ByteStr::from(&path[..])
+                    ));
+                    Found { loaded: None, dep }
+                }
                 Try::Fatal => Found { loaded: None, dep },
             };
         }
@@ -417,6 +426,13 @@ impl Session<'_, '_> {
                         }
                         Try::Fatal => return Found { loaded: None, dep },
                         Try::Skip => {}
+                        // A failed cached path falls through to the defaults, whatever the errno.
+                        Try::Loop => dep.skipped.push(Skipped {
+                            path,
+                            reason: "listed in ld.so.cache, but too many levels of symbolic \
+                                     links (ELOOP)"
+                                .into(),
+                        }),
                         Try::Absent => dep.skipped.push(Skipped {
                             path,
                             reason: "listed in ld.so.cache but absent (stale cache)".into(),
@@ -523,6 +539,31 @@ impl Session<'_, '_> {
                 };
                 match self.try_candidate(memo, &path, dep) {
                     Try::Absent | Try::Skip => continue,
+                    // open_path ends the whole list when the last open in an existing
+                    // directory failed with an errno other than ENOENT or EACCES ("the file
+                    // exists and is readable, but something went wrong"): the later entries of
+                    // this list are never tried, the next source (cache, defaults) still is.
+                    // ldconfig (the `Conf` emulation) just leaves such a name out.
+                    Try::Loop => {
+                        let dir_exists = matches!(
+                            self.ctx.tree.resolve(&dir, true).map(|c| self
+                                .ctx
+                                .tree
+                                .get(c.as_bytes())
+                                .cloned()),
+                            Ok(Some(crate::tree::Entry::Dir))
+                        );
+                        if subdir.is_none() && dir_exists && !matches!(kind, ListKind::Conf) {
+                            dep.skipped.push(Skipped {
+                                path: ByteStr::from(path),
+                                reason: "too many levels of symbolic links (ELOOP): the loader \
+                                         searches no further in this list"
+                                    .into(),
+                            });
+                            return None;
+                        }
+                        continue;
+                    }
                     Try::Fatal => {
                         return Some(Found {
                             loaded: None,
@@ -595,6 +636,7 @@ impl Session<'_, '_> {
         let main = self.ctx.facts(self.loaded[0].obj);
         match memo.get(self.ctx, path) {
             Candidate::Absent => Try::Absent,
+            Candidate::Loop => Try::Loop,
             Candidate::Unreadable => {
                 dep.skipped.push(Skipped {
                     path: ByteStr::from(path),
@@ -645,6 +687,23 @@ impl Session<'_, '_> {
                         "{}: only ET_DYN and ET_EXEC can be loaded",
                         ByteStr::from(path)
                     ));
+                    return Try::Fatal;
+                }
+                // _dl_map_object_from_fd's checks, in its order; each one fails the load.
+                let refusal = if !f.has_load {
+                    Some("object file has no loadable segments")
+                } else if f.e_type == "EXEC" {
+                    Some("cannot dynamically load executable")
+                } else if !f.has_dynamic {
+                    // Also what a separate debug-info file gets: its PT_DYNAMIC has no bytes.
+                    Some("object file has no dynamic section")
+                } else if f.flags_1.is_some_and(|v| v & DF_1_PIE != 0) {
+                    Some("cannot dynamically load position-independent executable")
+                } else {
+                    None
+                };
+                if let Some(why) = refusal {
+                    dep.error = Some(format!("{}: {why}", ByteStr::from(path)));
                     return Try::Fatal;
                 }
                 Try::Load(o)
@@ -733,6 +792,8 @@ impl Session<'_, '_> {
 enum Try {
     Absent,
     Skip,
+    /// `open` failed with ELOOP: not a miss the search goes past (see `search_list`).
+    Loop,
     Fatal,
     Load(usize),
 }

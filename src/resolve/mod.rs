@@ -238,13 +238,18 @@ pub enum Candidate {
     NotElf(ByteStr),
     /// A directory, FIFO, socket or device.
     NotFile(ByteStr),
+    /// More symbolic links than the kernel follows (`open` fails with ELOOP). Unlike ENOENT this
+    /// is an error the loaders do not search past (glibc ends that search list, musl the lookup).
+    Loop,
 }
 
 impl<'a> Ctx<'a> {
     /// Looks up `path` (symlinks followed inside the root).
     pub fn candidate(&self, path: &[u8]) -> Candidate {
-        let Ok(canonical) = self.tree.resolve(path, true) else {
-            return Candidate::Absent;
+        let canonical = match self.tree.resolve(path, true) {
+            Ok(c) => c,
+            Err(e) if e.code == crate::error::ErrorCode::SymlinkLoop => return Candidate::Loop,
+            Err(_) => return Candidate::Absent,
         };
         match self.tree.get(canonical.as_bytes()) {
             Some(Entry::File) => match self.by_path.get(canonical.as_bytes()) {

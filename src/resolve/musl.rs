@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::env::{MuslLoader, basename, dirname};
 use super::{Candidate, Ctx, Dep, LoaderRef, Resolution, SessionEdge, Skipped, Status, Via};
-use crate::elf::Class;
+use crate::elf::{Class, Kind};
 use crate::name::ByteStr;
 
 /// Names musl satisfies with itself when they start with `lib` followed by one of these (the dot is
@@ -340,6 +340,34 @@ fn try_open(ctx: &Ctx<'_>, path: &[u8], dep: &mut Dep, main_class: Class) -> Ste
             dep.path = Some(ByteStr::from(path));
             dep.error = Some(format!(
                 "{}: wrong ELF class (Exec format error): musl stops here",
+                ByteStr::from(path)
+            ));
+            Step::Stop
+        }
+        // path_open goes past ENOENT, ENOTDIR, EACCES and ENAMETOOLONG only.
+        Candidate::Loop => {
+            dep.path = Some(ByteStr::from(path));
+            dep.error = Some(format!(
+                "{}: Symbolic link loop (more than 40 links): musl stops here",
+                ByteStr::from(path)
+            ));
+            Step::Stop
+        }
+        // A separate debug-info file: its segments have no bytes, and musl 1.2.5 maps it anyway
+        // and crashes (SIGSEGV) in --list as in a real start.
+        Candidate::Object(o) if ctx.facts(o).kind == Kind::DebugInfo => {
+            dep.path = Some(ByteStr::from(path));
+            dep.error = Some(format!(
+                "{}: a separate debug-info file: musl maps it and crashes (SIGSEGV)",
+                ByteStr::from(path)
+            ));
+            Step::Stop
+        }
+        // map_library needs a PT_LOAD and a PT_DYNAMIC (a static executable has none).
+        Candidate::Object(o) if !ctx.facts(o).has_load || !ctx.facts(o).has_dynamic => {
+            dep.path = Some(ByteStr::from(path));
+            dep.error = Some(format!(
+                "{}: no loadable segments or no dynamic section (Exec format error): musl stops here",
                 ByteStr::from(path)
             ));
             Step::Stop

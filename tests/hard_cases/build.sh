@@ -42,6 +42,32 @@ exe() {
 # patch FILE OFFSET BYTE: overwrite one byte (to make a wrong-class or bad-OSABI copy).
 patch() { printf "\\x$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
 
+# hostile ROOT CC: hostile candidates on a RUNPATH, each in a directory searched before /opt/hc/ok,
+# which has the real library: a directory, character devices with /dev/null's and /dev/zero's
+# numbers, a symlink chain longer than the kernel's 40-link limit, and a 2 GiB sparse file that
+# starts with a real ELF header (no program headers behind it), a static executable (ET_EXEC, no
+# PT_DYNAMIC), a PIE program, and (KINDS=debug, glibc only: musl crashes on it) a separate
+# debug-info file of the library. The loader skips or stops at each as its rules say; the scanner
+# must decide without opening a device, blocking, or reading the sparse file whole [issue 7].
+hostile() {
+  local r=$1 cc=$2 kinds=${3:-} h=$1/opt/hc
+  lib "$cc" "$h/ok/libhc.so" libhc.so hc_fn
+  mkdir -p "$h/dir/libhc.so" "$h/null" "$h/zero" "$h/loop" "$h/sparse" "$h/exec" "$h/debug" "$h/pie"
+  mknod "$h/null/libhc.so" c 1 3
+  mknod "$h/zero/libhc.so" c 1 5
+  ln -s l1 "$h/loop/libhc.so"
+  for i in $(seq 1 40); do ln -s "l$((i + 1))" "$h/loop/l$i"; done
+  ln -s ../ok/libhc.so "$h/loop/l41"
+  head -c 64 "$h/ok/libhc.so" >"$h/sparse/libhc.so"
+  truncate -s 2G "$h/sparse/libhc.so"
+  "$cc" -static -o "$h/exec/libhc.so" "$src/main.c"
+  exe "$cc" "$h/pie/libhc.so"
+  objcopy --only-keep-debug "$h/ok/libhc.so" "$h/debug/libhc.so"
+  for k in dir null zero loop sparse exec pie $kinds; do
+    exe "$cc" "$h/bin/$k-first" -L"$h/ok" -lhc -Wl,--enable-new-dtags -Wl,-rpath,"/opt/hc/$k:/opt/hc/ok"
+  done
+}
+
 ########################################################################################## glibc
 g=$out/glibc
 mkdir -p "$g"/usr/{bin,lib/x86_64-linux-gnu,lib64,local/lib} "$g"/etc/ld.so.conf.d/sub "$g"/opt
@@ -184,6 +210,8 @@ exe $gcc_ "$g/usr/bin/uses-new" "$g/usr/local/lib/libnew.so.1"
 lib $gcc_ "$g/opt/pre/libpre.so" libpre.so pre_fn
 printf '/opt/pre/libpre.so /nonexistent.so\n' >"$g/etc/ld.so.preload"
 
+hostile "$g" $gcc_ debug
+
 ########################################################################################### musl
 m=$out/musl
 cp -a "$alpine" "$m"
@@ -235,5 +263,7 @@ lib $mgcc "$m/opt/abs/libabs.so.1.0" libabs.so.1 abs_fn
 ln -s /opt/abs/libabs.so.1.0 "$ML/libabs.so.1"
 exe $mgcc "$m/usr/bin/abs-link" -L"$m/opt/abs" -l:libabs.so.1.0
 # (its NEEDED is the soname, libabs.so.1, found through the link in /usr/lib)
+
+hostile "$m" $mgcc
 
 echo "built $g and $m" >&2
