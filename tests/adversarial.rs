@@ -255,3 +255,496 @@ fn case_30_layer_count_mismatch() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("diff_ids"), "{err}");
 }
+
+/// A minimal ELF64 little-endian x86_64 ET_DYN: one PT_LOAD mapping the whole file at address 0
+/// and a PT_DYNAMIC with `dynamic` at offset 0x1000, then the `(offset, bytes)` pieces; the
+/// file is `len` bytes (sparse where nothing was written).
+fn crafted_elf(path: &Path, dynamic: &[(i64, u64)], pieces: &[(u64, Vec<u8>)], len: u64) {
+    use std::io::{Seek, SeekFrom, Write};
+    let dynb: Vec<u8> = dynamic
+        .iter()
+        .flat_map(|&(t, v)| t.to_le_bytes().into_iter().chain(v.to_le_bytes()))
+        .collect();
+    let mut head = Vec::new();
+    head.extend_from_slice(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+    head.extend_from_slice(&3u16.to_le_bytes()); // ET_DYN
+    head.extend_from_slice(&62u16.to_le_bytes()); // EM_X86_64
+    head.extend_from_slice(&1u32.to_le_bytes());
+    head.extend_from_slice(&0u64.to_le_bytes()); // e_entry
+    head.extend_from_slice(&64u64.to_le_bytes()); // e_phoff
+    head.extend_from_slice(&0u64.to_le_bytes()); // e_shoff
+    head.extend_from_slice(&0u32.to_le_bytes());
+    for v in [64u16, 56, 2, 64, 0, 0] {
+        head.extend_from_slice(&v.to_le_bytes());
+    }
+    let phdr = |ty: u32, off: u64, size: u64| {
+        let mut p = Vec::new();
+        p.extend_from_slice(&ty.to_le_bytes());
+        p.extend_from_slice(&4u32.to_le_bytes()); // PF_R
+        for v in [off, off, off, size, size, 0x1000] {
+            p.extend_from_slice(&v.to_le_bytes());
+        }
+        p
+    };
+    head.extend(phdr(1, 0, len)); // PT_LOAD
+    head.extend(phdr(2, 0x1000, dynb.len() as u64)); // PT_DYNAMIC
+    let mut f = std::fs::File::create(path).expect("create");
+    f.write_all(&head).expect("write");
+    f.seek(SeekFrom::Start(0x1000)).expect("seek");
+    f.write_all(&dynb).expect("write");
+    for (off, bytes) in pieces {
+        f.seek(SeekFrom::Start(*off)).expect("seek");
+        f.write_all(bytes).expect("write");
+    }
+    f.set_len(len).expect("set_len");
+}
+
+/// Runs `elfdeps ARGS` under /usr/bin/time-like accounting: (output, wall time, peak RSS KiB).
+fn measured(args: &[&str]) -> (Output, std::time::Duration, i64) {
+    let start = std::time::Instant::now();
+    let child = Command::new(support::elfdeps_bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn elfdeps");
+    let pid = child.id() as libc::pid_t;
+    // Read the pipes on threads so a large report cannot fill them while we wait.
+    let mut child = child;
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut so, &mut v).map(|_| v)
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        std::io::Read::read_to_end(&mut se, &mut v).map(|_| v)
+    });
+    let mut status = 0;
+    // SAFETY: plain wait4 on our own child; `ru` is a valid out-parameter.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    assert_eq!(r, pid, "wait4");
+    let elapsed = start.elapsed();
+    use std::os::unix::process::ExitStatusExt;
+    let out = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: t_out.join().expect("join").expect("stdout"),
+        stderr: t_err.join().expect("join").expect("stderr"),
+    };
+    std::mem::forget(child); // already reaped by wait4
+    (out, elapsed, ru.ru_maxrss)
+}
+
+/// Case 6: loops that never advance. (a) Version records that overlap: 16-byte records that
+/// read as a Verneed with 4096 versions *and* as a Vernaux whose `vna_next` is 16, so every
+/// chain is short but the nested walk would visit 4096 × 4096 records of a 128 KiB file. One
+/// per-file total bounds them: a clear limit-exceeded, quickly, in little memory. (b) The per-file
+/// watchdog: 65,000 DT_NEEDED names at distinct offsets of a 64 MiB sparse string table take a
+/// measurable time to read, and `--file-timeout 1ms` stops that file and names the flag, while
+/// `--file-timeout 0` (none) reads it whole.
+#[test]
+fn case_06_iterator_that_never_advances() {
+    let t = tempfile::tempdir().expect("tempdir");
+    program(t.path(), "good");
+    let mut rec = Vec::new();
+    for v in [1u16, 4096] {
+        rec.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [0u32, 16, 16] {
+        rec.extend_from_slice(&v.to_le_bytes());
+    }
+    let records: Vec<u8> = rec.iter().copied().cycle().take(16 * 8192).collect();
+    crafted_elf(
+        &t.path().join("overlap.so"),
+        &[
+            (5, 0x2000),                // DT_STRTAB
+            (10, 0x100),                // DT_STRSZ
+            (0x6fff_fffe, 0x3000),      // DT_VERNEED
+            (0x6fff_ffff, 0xffff_ffff), // DT_VERNEEDNUM
+            (0, 0),
+        ],
+        &[(0x3000, records)],
+        0x3000 + 16 * 8192,
+    );
+    let root = t.path().to_str().expect("utf-8");
+    let (out, took, rss) = measured(&["scan", root, "-f", "json", "-q", "--no-resolve"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(has_object(&doc, "/good"), "{doc:#}");
+    assert_eq!(
+        error_code(&doc, "/overlap.so"),
+        Some("limit-exceeded"),
+        "{doc:#}"
+    );
+    let msg = doc["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("version records"),
+        "the error names what is over the limit: {msg}"
+    );
+    assert!(took.as_secs() < 10, "took {took:?}");
+    assert!(rss < 100 * 1024, "peak RSS {rss} KiB");
+
+    // (b) the watchdog.
+    let w = tempfile::tempdir().expect("tempdir");
+    program(w.path(), "good");
+    const N: u64 = 65_000;
+    let mut dynamic: Vec<(i64, u64)> = (0..N).map(|i| (1, i * 1024)).collect();
+    dynamic.extend([(5, 0x20_0000), (10, 64 << 20), (0, 0)]);
+    let names: Vec<(u64, Vec<u8>)> = (0..N)
+        .map(|i| (0x20_0000 + i * 1024, format!("libx{i}.so\0").into_bytes()))
+        .collect();
+    crafted_elf(
+        &w.path().join("slow.so"),
+        &dynamic,
+        &names,
+        0x20_0000 + (64 << 20),
+    );
+    let wroot = w.path().to_str().expect("utf-8");
+    let doc = scan(w.path(), &["--no-resolve", "--file-timeout", "1ms"]);
+    assert!(has_object(&doc, "/good"));
+    assert_eq!(
+        error_code(&doc, "/slow.so"),
+        Some("limit-exceeded"),
+        "{doc:#}"
+    );
+    let msg = doc["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("--file-timeout"),
+        "the error names the flag: {msg}"
+    );
+    let doc = scan(w.path(), &["--no-resolve", "--file-timeout", "0"]);
+    let slow = doc["objects"]
+        .as_array()
+        .and_then(|a| a.iter().find(|o| o["path"] == "/slow.so"))
+        .unwrap_or_else(|| panic!("without a time limit {wroot}/slow.so parses: {doc:#}"));
+    assert_eq!(slow["needed"].as_array().map(Vec::len), Some(N as usize));
+}
+
+/// Section `name`'s file offset in `bytes` (a trusted file we just built: goblin reads it).
+fn section_offset(bytes: &[u8], name: &str) -> usize {
+    let elf = goblin::elf::Elf::parse(bytes).expect("goblin parses our own build");
+    let sh = elf
+        .section_headers
+        .iter()
+        .find(|sh| elf.shdr_strtab.get_at(sh.sh_name) == Some(name))
+        .unwrap_or_else(|| panic!("no section {name}"));
+    sh.sh_offset as usize
+}
+
+/// Case 7: hash tables with zero buckets and broken chains. elfdeps never looks a symbol up
+/// through DT_HASH or DT_GNU_HASH (facts come from the dynamic table, the version records and,
+/// for `check --symbols`, the dynamic symbol table read in order), so a library whose both
+/// tables say 0 buckets, with chains pointing past the end, reports the same facts as the
+/// intact one and `check --symbols` still judges its users.
+#[test]
+fn case_07_hash_tables_with_zero_buckets() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let lib_c = t.path().join("lib.c");
+    std::fs::write(&lib_c, "int hc_fn(void) { return 1; }\n").expect("w");
+    let main_c = t.path().join("main.c");
+    std::fs::write(
+        &main_c,
+        "int hc_fn(void);\nint main(void) { return hc_fn(); }\n",
+    )
+    .expect("w");
+    let root = t.path().join("root");
+    std::fs::create_dir_all(root.join("lib")).expect("mkdir");
+    let lib = root.join("lib/libhc.so");
+    let ok = |o: Output| assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    ok(Command::new("gcc")
+        .args([
+            "-shared",
+            "-fPIC",
+            "-Wl,--hash-style=both",
+            "-Wl,-soname,libhc.so",
+            "-o",
+        ])
+        .arg(&lib)
+        .arg(&lib_c)
+        .output()
+        .expect("gcc"));
+    ok(Command::new("gcc")
+        .arg("-o")
+        .arg(root.join("prog"))
+        .arg(&main_c)
+        .arg(&lib)
+        .arg("-Wl,-rpath,/lib")
+        .output()
+        .expect("gcc"));
+    let intact = scan(&root, &[]);
+    let mut bytes = std::fs::read(&lib).expect("read");
+    // .hash: nbucket, nchain (u32 each); .gnu.hash: nbuckets, symoffset, bloom_size, bloom_shift.
+    let h = section_offset(&bytes, ".hash");
+    bytes[h..h + 8].copy_from_slice(&[0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    let g = section_offset(&bytes, ".gnu.hash");
+    bytes[g..g + 4].copy_from_slice(&0u32.to_le_bytes());
+    bytes[g + 4..g + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&lib, &bytes).expect("write");
+    let broken = scan(&root, &[]);
+    let pick = |doc: &Value, p: &str| {
+        doc["objects"]
+            .as_array()
+            .and_then(|a| a.iter().find(|o| o["path"] == p))
+            .cloned()
+            .unwrap_or_else(|| panic!("{p} missing: {doc:#}"))
+    };
+    assert_eq!(
+        pick(&intact, "/lib/libhc.so"),
+        pick(&broken, "/lib/libhc.so")
+    );
+    assert_eq!(
+        pick(&intact, "/prog")["status"],
+        pick(&broken, "/prog")["status"]
+    );
+    let out = elfdeps(&[
+        "check",
+        root.to_str().expect("utf-8"),
+        "--symbols",
+        "-f",
+        "json",
+    ]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "check --symbols on a root with broken hash tables: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let unresolved = doc["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["code"] == "unresolved-symbol" && f["path"] == "/prog")
+        .count();
+    assert_eq!(unresolved, 0, "hc_fn is defined by /lib/libhc.so: {doc:#}");
+}
+
+/// Case 9: a file truncated and rewritten by another process during the scan. elfdeps never
+/// maps files (a mapped file that shrinks kills the reader with SIGBUS); every read is a
+/// bounded pread, and a short one is a per-file error. 40 scans race a writer that truncates
+/// the program to 0 bytes and writes it back in small pieces.
+#[test]
+fn case_09_file_truncated_during_the_scan() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let t = tempfile::tempdir().expect("tempdir");
+    let good = program(t.path(), "good");
+    let victim = t.path().join("victim");
+    std::fs::write(&victim, &good).expect("w");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let victim = victim.clone();
+        let good = good.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&victim)
+                    .expect("open victim");
+                f.set_len(0).expect("truncate");
+                for chunk in good.chunks(997) {
+                    f.write_all(chunk).expect("write");
+                }
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let root = t.path().to_str().expect("utf-8");
+    let mut outcomes = std::collections::BTreeMap::new();
+    for _ in 0..40 {
+        let out = elfdeps(&["scan", root, "-f", "json", "-q", "--jobs", "2"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "a scan racing a truncating writer ended with {:?}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert!(has_object(&doc, "/good"));
+        let outcome = if has_object(&doc, "/victim") {
+            "object".to_owned()
+        } else {
+            error_code(&doc, "/victim")
+                .unwrap_or("not-elf-at-that-moment")
+                .to_owned()
+        };
+        *outcomes.entry(outcome).or_insert(0u32) += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = writer.join().expect("writer");
+    support::loud(&format!(
+        "case 9: 40 scans raced {rounds} truncate-and-rewrite rounds; /victim outcomes: {outcomes:?}"
+    ));
+    for k in outcomes.keys() {
+        assert!(
+            matches!(
+                k.as_str(),
+                "object" | "elf-truncated" | "elf-invalid" | "not-elf-at-that-moment"
+            ),
+            "unexpected outcome {k} for a file that changes under the scan"
+        );
+    }
+}
+
+/// Case 11: `/proc` and `/sys` mounted inside the root, device nodes, and symlinks and RUNPATH
+/// entries that lead into `/proc` (`/proc/self/root` is the *scanner's* root, the host). Other
+/// filesystems are not entered: nothing under them is reported, no symlink through them
+/// resolves, devices are counted and never opened, and the scan is quick. Needs root (mount,
+/// mknod).
+#[test]
+fn case_11_proc_and_devices_inside_the_root() {
+    if !support::require_root_or_skip("/proc and /sys mounted inside a root") {
+        return;
+    }
+    let t = tempfile::tempdir().expect("tempdir");
+    let root = t.path().join("root");
+    for d in ["proc", "sys", "dev", "usr/lib", "bin"] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    std::fs::write(root.join("bin/good"), program(t.path(), "good")).expect("w");
+    // The root's own loader (the host's, copied), so that programs are resolved here; its libc
+    // is reachable only through /proc: by RUNPATH and by a symlink in a default directory.
+    std::fs::create_dir_all(root.join("lib64")).expect("mkdir");
+    std::fs::copy(
+        "/lib64/ld-linux-x86-64.so.2",
+        root.join("lib64/ld-linux-x86-64.so.2"),
+    )
+    .expect("copy the host's ld.so");
+    let src = t.path().join("p.c");
+    std::fs::write(&src, "int main(void) { return 0; }\n").expect("w");
+    let o = Command::new("gcc")
+        .arg("-o")
+        .arg(root.join("bin/via-proc"))
+        .arg(&src)
+        .arg("-Wl,--enable-new-dtags,-rpath,/proc/self/root/lib/x86_64-linux-gnu:/proc/1/root/usr/lib/x86_64-linux-gnu")
+        .output()
+        .expect("gcc");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::os::unix::fs::symlink(
+        "/proc/self/root/lib/x86_64-linux-gnu/libc.so.6",
+        root.join("usr/lib/libc.so.6"),
+    )
+    .expect("symlink");
+    std::os::unix::fs::symlink("/proc/self/exe", root.join("bin/self")).expect("symlink");
+    let mknod = |name: &str, major: u32, minor: u32| {
+        let p = std::ffi::CString::new(root.join("dev").join(name).as_os_str().as_encoded_bytes())
+            .expect("path");
+        // SAFETY: mknod on a path we own.
+        let r = unsafe {
+            libc::mknod(
+                p.as_ptr(),
+                libc::S_IFCHR | 0o666,
+                libc::makedev(major, minor),
+            )
+        };
+        assert_eq!(
+            r,
+            0,
+            "mknod /dev/{name}: {}",
+            std::io::Error::last_os_error()
+        );
+    };
+    mknod("zero", 1, 5);
+    mknod("null", 1, 3);
+    mknod("urandom", 1, 9);
+    struct Mounts(Vec<std::path::PathBuf>);
+    impl Drop for Mounts {
+        fn drop(&mut self) {
+            for m in self.0.iter().rev() {
+                let _ = Command::new("umount").arg("-l").arg(m).status();
+            }
+        }
+    }
+    let mut mounts = Mounts(Vec::new());
+    for (fs, at) in [("proc", "proc"), ("sysfs", "sys")] {
+        let target = root.join(at);
+        let st = Command::new("mount")
+            .args(["-t", fs, fs])
+            .arg(&target)
+            .status()
+            .expect("mount");
+        assert!(st.success(), "mount -t {fs} at {}", target.display());
+        mounts.0.push(target);
+    }
+    let r = root.to_str().expect("utf-8");
+    let (out, took, rss) = measured(&["scan", r, "-f", "json", "-q"]);
+    drop(mounts);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(took.as_secs() < 20, "took {took:?}");
+    assert!(rss < 200 * 1024, "peak RSS {rss} KiB");
+    let paths: Vec<&str> = doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter_map(|o| o["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&"/bin/good") && paths.contains(&"/bin/via-proc"),
+        "{paths:?}"
+    );
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.starts_with("/proc") || p.starts_with("/sys")),
+        "nothing under a mounted /proc or /sys is reported: {paths:?}"
+    );
+    let errors = doc["errors"].as_array().expect("errors");
+    assert!(
+        !errors
+            .iter()
+            .any(|e| e["path"].as_str().is_some_and(|p| p.starts_with("/dev/"))),
+        "device nodes are counted, not opened: {errors:?}"
+    );
+    assert!(
+        doc["summary"]["special"].as_u64() >= Some(3),
+        "{}",
+        doc["summary"]
+    );
+    // A walk into /proc or /sys would see tens of thousands of files (and errors).
+    assert!(
+        doc["summary"]["files"].as_u64() < Some(50),
+        "mounted filesystems inside the root are not walked: {}",
+        doc["summary"]
+    );
+    assert!(
+        !errors.iter().any(|e| e["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/proc") || p.starts_with("/sys"))),
+        "{errors:?}"
+    );
+    let via = doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find(|o| o["path"] == "/bin/via-proc")
+        .expect("via-proc");
+    let text = via.to_string();
+    assert!(
+        !text.contains("\"found\":\"/proc") && !text.contains("/lib/x86_64-linux-gnu/libc.so.6\""),
+        "libc reachable only through /proc (the host's, not the root's) must not be found: {via:#}"
+    );
+    assert!(
+        via["missing"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|n| n == "libc.so.6")),
+        "{via:#}"
+    );
+}

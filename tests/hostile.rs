@@ -303,6 +303,17 @@ fn check_report(fx: &Fixture, doc: &Value) {
             "NEEDED {name} leads out of the root only, yet it was found: {d}"
         );
     }
+    // A NEEDED that resolves to a FIFO: the candidate the loader would fail on (it would block in
+    // open), decided without opening it (the trap checks that), and the object fails to load.
+    for (path, name) in &fx.fifo_programs {
+        let d = dep(path, name);
+        let err = d["error"].as_str().unwrap_or_default();
+        assert!(
+            d["found"].is_null() && err.contains("not a regular file"),
+            "{path}: NEEDED {name} is the FIFO /fifo: {d}"
+        );
+        assert_eq!(objects[path.as_str()]["status"], "error", "{path}");
+    }
     for path in fx.objects.keys().filter(|p| p.contains("/evil-interp-")) {
         let o = objects[path.as_str()];
         // It cannot start; what is listed is what the root's own loader (if any) would do with
@@ -620,6 +631,8 @@ struct Fixture {
     errors: BTreeMap<String, &'static str>,
     /// NEEDED names of /opt/evil/bin/evil that lead out of the root (JSON form).
     canary_needed: Vec<String>,
+    /// Programs whose first NEEDED resolves to the FIFO /fifo: (path, NEEDED name).
+    fifo_programs: Vec<(String, String)>,
     /// Regular files that cannot be opened (JSON paths).
     unopenable_files: Vec<String>,
     special: u64,
@@ -837,6 +850,41 @@ impl Fixture {
             .chain(["libc.so.6".to_owned()])
             .collect();
 
+        // Programs that NEED the FIFO /fifo (the armed trap): by absolute name, and by a bare name
+        // found on the RUNPATH as a symlink to it. A loader would block in open(); the scanner
+        // must decide from the walk that it is no regular file, without opening it.
+        fs::create_dir_all(r("opt/evil/fifolib")).unwrap();
+        std::os::unix::fs::symlink("../../../fifo", r("opt/evil/fifolib/libfifo.so")).unwrap();
+        let mut fifo_programs = Vec::new();
+        for (tag, soname, runpath) in [
+            ("abs", "/fifo", None),
+            ("link", "libfifo.so", Some("/opt/evil/fifolib")),
+        ] {
+            let lib = build.join(format!("libfifo-{tag}.so"));
+            gcc(&[
+                "-shared".as_ref(),
+                "-fPIC".as_ref(),
+                format!("-Wl,-soname,{soname}").as_ref(),
+                "-o".as_ref(),
+                lib.as_os_str(),
+                good_c.as_os_str(),
+            ]);
+            let out = r(&format!("opt/evil/bin/needs-fifo-{tag}"));
+            let mut args: Vec<std::ffi::OsString> = vec![
+                "-o".into(),
+                out.into(),
+                empty_c.clone().into(),
+                "-Wl,--no-as-needed".into(),
+                lib.into(),
+            ];
+            if let Some(rp) = runpath {
+                args.push(format!("-Wl,--enable-new-dtags,-rpath,{rp}").into());
+            }
+            let args: Vec<&OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+            gcc(&args);
+            fifo_programs.push((format!("/opt/evil/bin/needs-fifo-{tag}"), soname.to_owned()));
+        }
+
         // Interpreters outside the root, directly or through the escaping symlinks.
         let interps = [
             ("abs", canary_abs.clone()),
@@ -967,6 +1015,12 @@ impl Fixture {
             ]),
         ));
         objects.insert("/opt/evil/bin/evil".into(), Some(evil_expect));
+        for (path, soname) in &fifo_programs {
+            objects.insert(
+                path.clone(),
+                facts(Some(&interp), &[soname.as_str(), "libc.so.6"], None),
+            );
+        }
         for (path, interp) in &evil_interps {
             objects.insert(path.clone(), facts(Some(interp), &["libc.so.6"], None));
         }
@@ -995,6 +1049,7 @@ impl Fixture {
             objects,
             errors,
             canary_needed: canary_sonames.to_vec(),
+            fifo_programs,
             unopenable_files: vec!["/bad/unreadable".to_owned()],
             special,
             symlinks,

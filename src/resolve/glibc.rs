@@ -644,9 +644,10 @@ impl Session<'_, '_> {
                 });
                 Try::Skip
             }
-            Candidate::NotFile(c) => {
+            Candidate::NotFile(c, what) => {
                 dep.error = Some(format!(
-                    "{}: not a regular file: the loader fails on it",
+                    "{}: not a regular file ({what}): the loader fails on it (or, on a FIFO, \
+                     blocks in open)",
                     shown(path, &c)
                 ));
                 Try::Fatal

@@ -236,8 +236,8 @@ pub enum Candidate {
     Object(usize),
     /// A regular file that is not a (valid) ELF object.
     NotElf(ByteStr),
-    /// A directory, FIFO, socket or device.
-    NotFile(ByteStr),
+    /// A directory, FIFO, socket or device, with what it is (for messages).
+    NotFile(ByteStr, &'static str),
     /// More symbolic links than the kernel follows (`open` fails with ELOOP). Unlike ENOENT this
     /// is an error the loaders do not search past (glibc ends that search list, musl the lookup).
     Loop,
@@ -256,7 +256,9 @@ impl<'a> Ctx<'a> {
                 Some(&i) => Candidate::Object(i),
                 None => Candidate::NotElf(canonical),
             },
-            Some(Entry::Dir) | Some(Entry::Special) => Candidate::NotFile(canonical),
+            Some(Entry::Dir) => Candidate::NotFile(canonical, "a directory"),
+            // The walk never opens these; a loader would block opening a FIFO.
+            Some(Entry::Special) => Candidate::NotFile(canonical, "a FIFO, socket or device"),
             Some(Entry::Unreadable) => Candidate::Unreadable,
             Some(Entry::Symlink(_)) | Some(Entry::OtherFs) | None => Candidate::Absent,
         }

@@ -327,7 +327,7 @@ fn try_open(ctx: &Ctx<'_>, path: &[u8], dep: &mut Dep, main_class: Class) -> Ste
             });
             Step::Next
         }
-        Candidate::NotFile(c) | Candidate::NotElf(c) => {
+        Candidate::NotFile(c, _) | Candidate::NotElf(c) => {
             dep.path = Some(ByteStr::from(path));
             dep.error = Some(format!(
                 "{} ({c}) cannot be mapped (Exec format error): musl stops here",
