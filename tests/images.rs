@@ -934,3 +934,220 @@ fn case_25_duplicates_and_file_dir_replacement() {
     assert_empty(&s);
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
 }
+
+fn nlink(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(p).expect("stat").nlink()
+}
+
+/// Adversarial case 26: hard-link entries. To an earlier member and to a lower layer's file
+/// (applied: both names, one inode), to a later member, to a path not in the tree, to a
+/// directory (claircore#744), to itself, in a cycle (claircore#713), through a symlink, and to an
+/// absolute host path (skipped with a note naming the entry, never linking a host file); to a
+/// symlink (a second name of the symlink, as link(2) and GNU tar make it); with `..` (refused, tar
+/// slip). The tree equals what GNU tar extracts from the same layers, in order.
+#[test]
+fn case_26_hard_link_entries() {
+    if !support::require_tool_or_skip("tar", "tar", "case 26")
+        || !support::require_tool_or_skip("gcc", "gcc", "case 26")
+    {
+        return;
+    }
+    let (t, s) = sentinel();
+    let d = t.path();
+    let a = elf_so(d, "a");
+    let b = elf_so(d, "b");
+    let p = elf_so(d, "p");
+    // A host file on the same filesystem as the unpack directory (both under /tmp), so a link to
+    // it would succeed if the confinement failed.
+    let host = d.join("host");
+    std::fs::create_dir(&host).expect("mkdir");
+    let secret = host.join("secret");
+    std::fs::write(&secret, &a).expect("write");
+    let secret_s = secret.display().to_string();
+    let host_s = host.display().to_string();
+    let l1 = tar_of(&[dir("etc/"), file("etc/passwd", &p), file("lower", &a)]);
+    let l2 = tar_of(&[
+        // To an earlier member: applied.
+        file("a", &a),
+        hardlink("a_link", "a"),
+        // To a later member (not there yet): skipped.
+        hardlink("early", "later"),
+        file("later", &b),
+        // To nothing in the tree: skipped, and no directory made on the way.
+        hardlink("out", "nowhere/x"),
+        // To a directory: skipped.
+        hardlink("todir", "etc"),
+        // To itself (the file exists): the file stays as it is.
+        file("self", &b),
+        hardlink("self", "self"),
+        hardlink("./self", "self"),
+        // A cycle of names that do not exist: both skipped.
+        hardlink("c1", "c2"),
+        hardlink("c2", "c1"),
+        // Absolute: inside the image, to the image's own file.
+        hardlink("abs", "/etc/passwd"),
+        // Absolute, to a host file the image does not have: skipped.
+        hardlink("abs_host", &secret_s),
+        // To a file of a lower layer: applied.
+        hardlink("lowerlink", "lower"),
+        // To a symlink: a second name of the symlink (never of what it points to).
+        symlink("sym", "a"),
+        hardlink("symhard", "sym"),
+        // Through a symlink out of the image: skipped, the host file is not linked.
+        symlink("viasym", &host_s),
+        hardlink("through", "viasym/secret"),
+    ]);
+    let layers = vec![l1, l2];
+    let secret_links = nlink(&secret);
+
+    let root = d.join("elfdeps-root");
+    let (stats, err) = apply_layers(&root, &layers);
+    assert_eq!(err, None, "the layers apply");
+    let got = tree(&root);
+    let gnu = d.join("gnu");
+    let gnu_err = gnu_tar_extract(&gnu, &layers, &[]);
+    assert_eq!(
+        got,
+        tree(&gnu),
+        "elfdeps' tree differs from GNU tar's ({gnu_err})"
+    );
+
+    // Spelled out.
+    let sha_a = sha(&a)[..12].to_string();
+    assert_eq!(got["/a_link"], format!("file {} {sha_a} =/a", a.len()));
+    assert_eq!(
+        got["/lowerlink"],
+        format!("file {} {sha_a} =/lower", a.len())
+    );
+    // The walk meets /abs before /etc/passwd: the second name points back at the first.
+    assert!(
+        got["/etc/passwd"].ends_with("=/abs"),
+        "{}",
+        got["/etc/passwd"]
+    );
+    assert_eq!(got["/symhard"], "symlink -> a =/sym");
+    assert!(got["/self"].starts_with(&format!("file {} ", b.len())));
+    for p in [
+        "/early",
+        "/out",
+        "/nowhere",
+        "/todir",
+        "/c1",
+        "/c2",
+        "/abs_host",
+        "/through",
+    ] {
+        assert!(!got.contains_key(p), "{p} must not exist: {got:?}");
+    }
+    assert_eq!(nlink(&secret), secret_links, "the host file was not linked");
+    assert_eq!(std::fs::read(&secret).expect("read"), a, "nor changed");
+    assert_empty(&s);
+    // Every skipped entry has a note naming it, its target and why.
+    let notes = stats.notes.join("\n");
+    for (name, target) in [
+        ("/early", "later"),
+        ("/out", "nowhere/x"),
+        ("/todir", "etc"),
+        ("/c1", "c2"),
+        ("/c2", "c1"),
+        ("/abs_host", secret_s.as_str()),
+        ("/through", "viasym/secret"),
+    ] {
+        assert!(
+            stats
+                .notes
+                .iter()
+                .any(|n| n.contains(&format!("hard link {name} "))
+                    && n.contains(target)
+                    && n.contains("skipped")),
+            "no note for {name} -> {target}:\n{notes}"
+        );
+    }
+
+    // The host's own /etc/passwd (same filesystem as /tmp): an absolute hard link, and one through
+    // a symlink to /etc, link nothing and bring none of its content in.
+    let passwd = Path::new("/etc/passwd");
+    let passwd_links = nlink(passwd);
+    let passwd_data = std::fs::read(passwd).expect("read /etc/passwd");
+    let root2 = d.join("root2");
+    let (stats2, err) = apply_layers(
+        &root2,
+        &[tar_of(&[
+            hardlink("pw", "/etc/passwd"),
+            symlink("etc", "/etc"),
+            hardlink("pw2", "etc/passwd"),
+        ])],
+    );
+    assert_eq!(err, None);
+    assert_eq!(
+        tree(&root2),
+        Tree::from([("/etc".to_string(), "symlink -> /etc".to_string())])
+    );
+    assert_eq!(stats2.notes.len(), 2, "{:?}", stats2.notes);
+    assert_eq!(nlink(passwd), passwd_links, "/etc/passwd was not linked");
+    assert_eq!(std::fs::read(passwd).expect("read"), passwd_data);
+
+    // `..` in the link name: the image is refused (tar slip), whatever is above.
+    for target in ["../../../../../../../../etc/passwd", "a/../../etc/passwd"] {
+        let root3 = d.join("root3");
+        let _ = std::fs::remove_dir_all(&root3);
+        let (_, err) = apply_layers(&root3, &[tar_of(&[file("a", &a), hardlink("x", target)])]);
+        let err = err.expect("refused");
+        assert!(
+            err.contains("layer 1") && err.contains("hard link /x") && err.contains("tar slip"),
+            "{err}"
+        );
+        assert!(!root3.join("x").exists());
+        assert_eq!(nlink(passwd), passwd_links);
+    }
+
+    // End to end: the scan reports both names of each applied link, the notes, and exits 0.
+    let img = d.join("img");
+    layout(&img, &layers);
+    let tmp = d.join("tmp");
+    std::fs::create_dir(&tmp).expect("tmp");
+    let out = scan_in(
+        &tmp,
+        &[
+            "scan",
+            &format!("oci:{}:t", img.display()),
+            "-q",
+            "-f",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let objects = objects_of(&doc);
+    for (path, soname) in [
+        ("/a", "liba.so"),
+        ("/a_link", "liba.so"),
+        ("/lower", "liba.so"),
+        ("/lowerlink", "liba.so"),
+        ("/etc/passwd", "libp.so"),
+        ("/abs", "libp.so"),
+        ("/later", "libb.so"),
+        ("/self", "libb.so"),
+    ] {
+        assert_eq!(
+            objects.get(path).map(String::as_str),
+            Some(soname),
+            "{path}: {objects:?}"
+        );
+    }
+    assert_eq!(objects.len(), 8, "{objects:?}");
+    let notes = doc["image"]["applied"]["notes"].as_array().expect("notes");
+    assert_eq!(notes.len(), 7, "{notes:?}");
+    // The human report shows them too.
+    let out = scan_in(&tmp, &["scan", &format!("oci:{}:t", img.display())]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("hard link /early "),
+        "{}",
+        text(&out)
+    );
+    assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
+    assert_eq!(nlink(&secret), secret_links);
+    assert_empty(&s);
+}

@@ -227,6 +227,54 @@ fn open_parent(
     Ok(fd)
 }
 
+/// Opens the existing directories `parts` below `root`, never through a symlink and creating
+/// nothing: `None` when one of them does not exist or is not a directory.
+fn open_existing(root: BorrowedFd<'_>, parts: &[&[u8]]) -> Result<Option<OwnedFd>, String> {
+    let mut fd = rustix::fs::openat(
+        root,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("cannot open the image root: {}", errno_text(e)))?;
+    for (i, c) in parts.iter().enumerate() {
+        match rustix::fs::openat2(
+            &fd,
+            *c,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Ok(next) => fd = next,
+            Err(Errno::LOOP) | Err(Errno::XDEV) => {
+                return Err(format!(
+                    "{} is a symlink (never followed)",
+                    String::from_utf8_lossy(&join(&parts[..=i]))
+                ));
+            }
+            Err(Errno::NOTDIR)
+                if rustix::fs::statat(&fd, *c, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                    rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
+                }) =>
+            {
+                return Err(format!(
+                    "{} is a symlink (never followed)",
+                    String::from_utf8_lossy(&join(&parts[..=i]))
+                ));
+            }
+            Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(None),
+            Err(e) => {
+                return Err(format!(
+                    "cannot open {}: {}",
+                    String::from_utf8_lossy(&join(&parts[..=i])),
+                    errno_text(e)
+                ));
+            }
+        }
+    }
+    Ok(Some(fd))
+}
+
 /// Removes `name` in `dir`, whatever it is (a directory with everything below it). True when a
 /// directory went away (cached directory descriptors may then be stale).
 fn remove_at(dir: &OwnedFd, name: &[u8]) -> Result<bool, String> {
@@ -538,56 +586,79 @@ pub fn apply<R: Read>(
                     .link_name_bytes()
                     .map(|t| t.into_owned())
                     .unwrap_or_default();
-                let tparts = normalise(&target).map_err(|m| {
-                    err(format!("hard link {}: {m}", String::from_utf8_lossy(&path)))
+                let shown = format!(
+                    "hard link {} to `{}`",
+                    String::from_utf8_lossy(&path),
+                    String::from_utf8_lossy(&target)
+                );
+                // A link name is a path of the image, like an entry's name: `..` is a tar slip.
+                let tparts = normalise(&target).map_err(|_| {
+                    err(format!(
+                        "{shown}: the target climbs out of the image root with `..` (tar slip); \
+                         the image is refused"
+                    ))
                 })?;
-                let Some((tname, tparent)) = tparts.split_last() else {
+                // Entries the tree cannot take are skipped with a note (GNU tar reports them and
+                // goes on, too); the rest of the layer is applied.
+                let skip = |stats: &mut ApplyStats, why: &str| {
                     note(
                         stats,
                         format!(
-                            "hard link {} to the root itself: skipped",
-                            String::from_utf8_lossy(&path)
+                            "layer {}: {shown}: {why}: skipped (a hard link must name a file or \
+                             symlink written before it, in this layer or a lower one)",
+                            layer + 1
                         ),
-                    );
+                    )
+                };
+                let Some((tname, tparent)) = tparts.split_last() else {
+                    skip(stats, "the target is the image root");
                     continue;
                 };
-                let tdir = match open_parent(root, tparent, origins, layer) {
-                    Ok(d) => d,
+                // The target's parents are opened without symlinks and without creating anything:
+                // a link to a path that is not in the tree must not leave directories behind.
+                let tdir = match open_existing(root, tparent) {
+                    Ok(Some(d)) => d,
+                    Ok(None) => {
+                        skip(stats, "the target is not in the tree (yet)");
+                        continue;
+                    }
                     Err(m) => {
-                        note(
-                            stats,
-                            format!("hard link {}: {m}: skipped", String::from_utf8_lossy(&path)),
-                        );
+                        skip(stats, &m);
                         continue;
                     }
                 };
-                // The target must be a regular file already in the tree (not a directory, not
-                // outside: its parents were opened without symlinks).
-                match rustix::fs::statat(&tdir, *tname, AtFlags::SYMLINK_NOFOLLOW) {
+                // Only a regular file or a symlink can be linked: link(2) refuses directories
+                // (claircore#744), and a link to a symlink is a second name of the symlink itself
+                // (linkat without AT_SYMLINK_FOLLOW never follows it), as GNU tar and umoci make.
+                let tst = match rustix::fs::statat(&tdir, *tname, AtFlags::SYMLINK_NOFOLLOW) {
                     Ok(st)
-                        if rustix::fs::FileType::from_raw_mode(st.st_mode)
-                            == rustix::fs::FileType::RegularFile => {}
-                    _ => {
-                        note(
-                            stats,
-                            format!(
-                                "hard link {} to {}, which is not a regular file of the image (yet): skipped",
-                                String::from_utf8_lossy(&path),
-                                String::from_utf8_lossy(&target)
-                            ),
-                        );
+                        if matches!(
+                            rustix::fs::FileType::from_raw_mode(st.st_mode),
+                            rustix::fs::FileType::RegularFile | rustix::fs::FileType::Symlink
+                        ) =>
+                    {
+                        st
+                    }
+                    Ok(_) => {
+                        skip(stats, "the target is a directory or a special file");
                         continue;
                     }
+                    Err(_) => {
+                        skip(stats, "the target is not in the tree (yet)");
+                        continue;
+                    }
+                };
+                // The name already is that file (a link to itself, `./x` to `x`, a repeated
+                // link): nothing to do. Removing the name first would destroy the only copy and
+                // leave nothing to link to.
+                let same = rustix::fs::statat(&dir, *name, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| st.st_dev == tst.st_dev && st.st_ino == tst.st_ino);
+                if !same {
+                    keep_dir &= !remove_at(&dir, name).map_err(err)?;
+                    forget(origins, &path);
+                    rustix::fs::linkat(&tdir, *tname, &dir, *name, AtFlags::empty())
+                        .map_err(|e| err(format!("{shown}: {}", errno_text(e))))?;
                 }
-                keep_dir &= !remove_at(&dir, name).map_err(err)?;
-                forget(origins, &path);
-                rustix::fs::linkat(&tdir, *tname, &dir, *name, AtFlags::empty()).map_err(|e| {
-                    err(format!(
-                        "hard link {}: {}",
-                        String::from_utf8_lossy(&path),
-                        errno_text(e)
-                    ))
-                })?;
                 origins.insert(path, layer);
             }
             T::Char | T::Block | T::Fifo => {
