@@ -1151,3 +1151,504 @@ fn case_26_hard_link_entries() {
     assert_eq!(nlink(&secret), secret_links);
     assert_empty(&s);
 }
+
+/// A raw ustar header block: the size field says `size`, whatever data follows.
+fn raw_header(name: &[u8], kind: u8, size: u64, link: &[u8]) -> Vec<u8> {
+    let mut h = vec![0u8; 512];
+    h[..name.len()].copy_from_slice(name);
+    h[100..108].copy_from_slice(b"0000644\0");
+    h[108..116].copy_from_slice(b"0000000\0");
+    h[116..124].copy_from_slice(b"0000000\0");
+    h[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    h[136..148].copy_from_slice(b"00000000000\0");
+    h[156] = kind;
+    h[157..157 + link.len()].copy_from_slice(link);
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+    h[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    h
+}
+
+fn padded(data: &[u8]) -> Vec<u8> {
+    let mut d = data.to_vec();
+    d.resize(data.len().div_ceil(512) * 512, 0);
+    d
+}
+
+/// A member: header (size `size`, or the data's length) and the data, padded.
+fn raw_entry(name: &[u8], kind: u8, data: &[u8], size: Option<u64>, link: &[u8]) -> Vec<u8> {
+    let mut e = raw_header(name, kind, size.unwrap_or(data.len() as u64), link);
+    e.extend(padded(data));
+    e
+}
+
+/// One PAX record, `LEN key=value\n`, LEN counting itself.
+fn pax_record(key: &[u8], value: &[u8]) -> Vec<u8> {
+    let body = [b" ", key, b"=", value, b"\n"].concat();
+    let mut n = body.len() + 1;
+    while n.to_string().len() + body.len() != n {
+        n += 1;
+    }
+    [n.to_string().as_bytes(), &body].concat()
+}
+
+/// A local PAX extended header (`x`) with these raw record bytes.
+fn pax(records: &[u8]) -> Vec<u8> {
+    raw_entry(b"PaxHeaders/x", b'x', records, None, b"")
+}
+
+fn tar_end() -> Vec<u8> {
+    vec![0u8; 1024]
+}
+
+/// Adversarial case 27: PAX and GNU headers that make tar readers disagree (CVE-2026-33055
+/// class). Layers crafted byte by byte; where the stream has one meaning, the tree elfdeps applies
+/// equals what GNU tar extracts (it honours PAX size, path and linkpath, and GNU long names);
+/// where the tar crate and GNU tar would see different members, the layer is refused with an error
+/// saying why. Truncated records and sizes beyond the end are errors, never a panic or a hang.
+#[test]
+fn case_27_pax_gnu_header_desync() {
+    if !support::require_tool_or_skip("tar", "tar", "case 27")
+        || !support::require_tool_or_skip("gcc", "gcc", "case 27")
+    {
+        return;
+    }
+    let (t, s) = sentinel();
+    let d = t.path();
+    let elf = elf_so(d, "smuggled");
+    // A complete tar member hidden in another member's data: a reader that frames by the wrong
+    // size sees it as a member of its own.
+    let smuggled = raw_entry(b"smuggled", b'0', &elf, None, b"");
+    let after = || raw_entry(b"after", b'0', b"\x7fELF after", None, b"");
+    let size_rec = |n: usize| pax_record(b"size", n.to_string().as_bytes());
+    let long: String = format!("{}/{}", "d".repeat(120), "n".repeat(120));
+    let long_target: String = "t".repeat(150);
+    let escape = format!("../../../../../../../..{}/pwned", s.display());
+
+    // Streams with one meaning: the tree equals GNU tar's.
+    let agreed: Vec<(&str, Vec<u8>)> = vec![
+        // PAX size larger than the header's: the hidden member is data.
+        (
+            "pax size > ustar size",
+            [
+                pax(&size_rec(smuggled.len())),
+                raw_header(b"f", b'0', 0, b""),
+                smuggled.clone(),
+                after(),
+                tar_end(),
+            ]
+            .concat(),
+        ),
+        // PAX size smaller than the header's: the member after it is real.
+        (
+            "pax size < ustar size",
+            [
+                pax(&size_rec(9)),
+                raw_header(b"f", b'0', 9 + 1024, b""),
+                padded(b"\x7fELF nine"),
+                smuggled.clone(),
+                after(),
+                tar_end(),
+            ]
+            .concat(),
+        ),
+        // PAX path over the ustar name, also over one that would be a tar slip.
+        (
+            "pax path",
+            [
+                pax(&pax_record(b"path", b"paxname")),
+                raw_entry(b"ustarname", b'0', b"\x7fELF x", None, b""),
+            ]
+            .concat(),
+        ),
+        (
+            "pax path over a `..` name",
+            [
+                pax(&pax_record(b"path", b"inside")),
+                raw_entry(escape.as_bytes(), b'0', b"\x7fELF x", None, b""),
+                tar_end(),
+            ]
+            .concat(),
+        ),
+        (
+            "pax linkpath",
+            [
+                pax(&pax_record(b"linkpath", b"pax-target")),
+                raw_entry(b"sym", b'2', b"", None, b"ustar-target"),
+                tar_end(),
+            ]
+            .concat(),
+        ),
+        // GNU long name and long link name.
+        (
+            "gnu long names",
+            [
+                raw_entry(
+                    b"././@LongLink",
+                    b'L',
+                    format!("{long}\0").as_bytes(),
+                    None,
+                    b"",
+                ),
+                raw_entry(b"truncated-name", b'0', b"\x7fELF long", None, b""),
+                raw_entry(
+                    b"././@LongLink",
+                    b'K',
+                    format!("{long_target}\0").as_bytes(),
+                    None,
+                    b"",
+                ),
+                raw_entry(b"longsym", b'2', b"", None, b"truncated-target"),
+                tar_end(),
+            ]
+            .concat(),
+        ),
+        // GNU long name and PAX path, in both orders: GNU tar takes the PAX path.
+        (
+            "long name, then pax path",
+            [
+                raw_entry(b"././@LongLink", b'L', b"longname\0", None, b""),
+                pax(&pax_record(b"path", b"paxname")),
+                raw_entry(b"ustarname", b'0', b"\x7fELF x", None, b""),
+                tar_end(),
+            ]
+            .concat(),
+        ),
+        (
+            "pax path, then long name",
+            [
+                pax(&pax_record(b"path", b"paxname")),
+                raw_entry(b"././@LongLink", b'L', b"longname\0", None, b""),
+                raw_entry(b"ustarname", b'0', b"\x7fELF x", None, b""),
+                tar_end(),
+            ]
+            .concat(),
+        ),
+        // A header that starts with an empty line: both readers stop reading its records, and
+        // both frame by the ustar size (GNU tar complains, the tar crate is silent).
+        (
+            "empty first record",
+            [
+                pax(&[b"\n".to_vec(), size_rec(smuggled.len())].concat()),
+                raw_header(b"f", b'0', 0, b""),
+                smuggled.clone(),
+                after(),
+                tar_end(),
+            ]
+            .concat(),
+        ),
+    ];
+    for (what, layer) in &agreed {
+        let case = d.join(what.replace(' ', "_"));
+        let root = case.join("elfdeps");
+        let (stats, err) = apply_layers(&root, std::slice::from_ref(layer));
+        assert_eq!(err, None, "{what}: applies");
+        assert!(stats.notes.is_empty(), "{what}: {:?}", stats.notes);
+        let gnu = case.join("gnu");
+        let gnu_err = gnu_tar_extract(&gnu, std::slice::from_ref(layer), &[]);
+        assert_eq!(
+            tree(&root),
+            tree(&gnu),
+            "{what}: elfdeps differs from GNU tar ({gnu_err})"
+        );
+        assert!(!tree(&root).is_empty(), "{what}");
+    }
+    // Spelled out for the smuggling ones.
+    let tree_of = |what: &str| tree(&d.join(what.replace(' ', "_")).join("elfdeps"));
+    let t1 = tree_of("pax size > ustar size");
+    assert_eq!(t1.keys().collect::<Vec<_>>(), ["/after", "/f"], "{t1:?}");
+    assert_eq!(
+        t1["/f"],
+        format!("file {} -", smuggled.len()),
+        "the PAX size counts"
+    );
+    let t2 = tree_of("pax size < ustar size");
+    assert_eq!(t2.keys().collect::<Vec<_>>(), ["/after", "/f", "/smuggled"]);
+    assert_eq!(tree_of("pax path").keys().collect::<Vec<_>>(), ["/paxname"]);
+    assert_eq!(
+        tree_of("pax path over a `..` name")
+            .keys()
+            .collect::<Vec<_>>(),
+        ["/inside"]
+    );
+    assert_eq!(tree_of("pax linkpath")["/sym"], "symlink -> pax-target");
+    let tl = tree_of("gnu long names");
+    assert!(tl.contains_key(&format!("/{long}")), "{tl:?}");
+    assert_eq!(tl["/longsym"], format!("symlink -> {long_target}"));
+    assert_eq!(
+        tree_of("long name, then pax path")
+            .keys()
+            .collect::<Vec<_>>(),
+        ["/paxname"]
+    );
+    assert_eq!(
+        tree_of("pax path, then long name")
+            .keys()
+            .collect::<Vec<_>>(),
+        ["/paxname"]
+    );
+    assert_empty(&s);
+
+    // Streams the tar crate and GNU tar read differently, and broken ones: refused, with why.
+    let refused: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "two size records",
+            [
+                pax(&[size_rec(0), size_rec(smuggled.len())].concat()),
+                raw_header(b"f", b'0', 0, b""),
+                smuggled.clone(),
+                after(),
+                tar_end(),
+            ]
+            .concat(),
+            "two different PAX `size` records",
+        ),
+        (
+            "newline in a value",
+            [
+                pax(&[pax_record(b"path", b"a\nb"), size_rec(smuggled.len())].concat()),
+                raw_header(b"f", b'0', 0, b""),
+                smuggled.clone(),
+                after(),
+                tar_end(),
+            ]
+            .concat(),
+            "malformed PAX extended header record",
+        ),
+        (
+            "truncated record",
+            [
+                pax(b"30 path=abc\n"),
+                raw_entry(b"f", b'0', b"\x7fELF x", None, b""),
+                tar_end(),
+            ]
+            .concat(),
+            "malformed PAX extended header record",
+        ),
+        (
+            "bad record before size",
+            [
+                pax(&[b"99 junk=1\n".to_vec(), size_rec(smuggled.len())].concat()),
+                raw_header(b"f", b'0', 0, b""),
+                smuggled.clone(),
+                after(),
+                tar_end(),
+            ]
+            .concat(),
+            "malformed PAX extended header record",
+        ),
+        (
+            "size not a number",
+            [
+                pax(&pax_record(b"size", b"12x")),
+                raw_header(b"f", b'0', 0, b""),
+                smuggled.clone(),
+                tar_end(),
+            ]
+            .concat(),
+            "is not a number",
+        ),
+        (
+            "size beyond u64",
+            [
+                pax(&pax_record(b"size", b"99999999999999999999")),
+                raw_header(b"f", b'0', 0, b""),
+                smuggled.clone(),
+                tar_end(),
+            ]
+            .concat(),
+            "is not a number",
+        ),
+        (
+            "global size",
+            [
+                raw_entry(b"g", b'g', &size_rec(smuggled.len()), None, b""),
+                raw_header(b"f", b'0', 0, b""),
+                smuggled.clone(),
+                after(),
+                tar_end(),
+            ]
+            .concat(),
+            "global PAX header sets `size`",
+        ),
+        (
+            "global path",
+            [
+                raw_entry(b"g", b'g', &pax_record(b"path", b"gpath"), None, b""),
+                raw_entry(b"f", b'0', b"\x7fELF x", None, b""),
+                tar_end(),
+            ]
+            .concat(),
+            "global PAX header sets `path`",
+        ),
+        (
+            "directory with data",
+            [
+                raw_header(b"dir/", b'5', smuggled.len() as u64, b""),
+                smuggled.clone(),
+                tar_end(),
+            ]
+            .concat(),
+            "tar readers disagree on where the next entry starts",
+        ),
+        (
+            "symlink with a pax size",
+            [
+                pax(&size_rec(smuggled.len())),
+                raw_header(b"sym", b'2', 0, b"target"),
+                smuggled.clone(),
+                tar_end(),
+            ]
+            .concat(),
+            "tar readers disagree on where the next entry starts",
+        ),
+        (
+            "hard link with data",
+            [
+                raw_entry(b"f", b'0', b"\x7fELF f", None, b""),
+                raw_header(b"lnk", b'1', smuggled.len() as u64, b"f"),
+                smuggled.clone(),
+                tar_end(),
+            ]
+            .concat(),
+            "tar readers disagree on where the next entry starts",
+        ),
+        (
+            "pax size beyond the end (ELF data)",
+            [
+                pax(&size_rec(1 << 20)),
+                raw_header(b"f", b'0', 0, b""),
+                padded(b"\x7fELF short"),
+                tar_end(),
+            ]
+            .concat(),
+            "the layer ends inside its data",
+        ),
+        (
+            "pax size beyond the end (other data)",
+            [
+                pax(&size_rec(1 << 20)),
+                raw_header(b"f", b'0', 0, b""),
+                padded(b"short"),
+                tar_end(),
+            ]
+            .concat(),
+            "the layer is truncated",
+        ),
+        (
+            "pax header cut short",
+            [
+                raw_header(b"PaxHeaders/x", b'x', 4096, b""),
+                padded(&size_rec(10)),
+            ]
+            .concat(),
+            "the layer is truncated",
+        ),
+        (
+            "two pax headers",
+            [
+                pax(&pax_record(b"path", b"one")),
+                pax(&pax_record(b"path", b"two")),
+                raw_entry(b"u", b'0', b"\x7fELF x", None, b""),
+                tar_end(),
+            ]
+            .concat(),
+            "the layer is truncated or not a valid tar",
+        ),
+        (
+            "pax path with `..`",
+            [
+                pax(&pax_record(b"path", escape.as_bytes())),
+                raw_entry(b"benign", b'0', b"\x7fELF x", None, b""),
+                tar_end(),
+            ]
+            .concat(),
+            "tar slip",
+        ),
+        (
+            "long name with `..`",
+            [
+                raw_entry(
+                    b"././@LongLink",
+                    b'L',
+                    format!("{escape}\0").as_bytes(),
+                    None,
+                    b"",
+                ),
+                raw_entry(b"benign", b'0', b"\x7fELF x", None, b""),
+                tar_end(),
+            ]
+            .concat(),
+            "tar slip",
+        ),
+    ];
+    for (what, layer, why) in refused {
+        let root = d.join(format!("refused-{}", what.replace(' ', "_")));
+        // In a thread, so that a hang is a failure rather than a stuck test.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let r = root.clone();
+        let l = layer.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(apply_layers(&r, &[l]).1);
+        });
+        let err = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{what}: no answer in 30 s (a hang or a panic)"));
+        let err =
+            err.unwrap_or_else(|| panic!("{what}: applied, should be refused: {:?}", tree(&root)));
+        assert!(
+            err.starts_with("layer 1: ") && err.contains(why),
+            "{what}: {err}"
+        );
+        assert!(!tree(&root).contains_key("/smuggled"), "{what}");
+    }
+    assert_empty(&s);
+
+    // End to end: the smuggled ELF file is no object of the scan; a refused layer fails the image
+    // with the reason, leaving no temporary directory.
+    let tmp = d.join("tmp");
+    std::fs::create_dir(&tmp).expect("tmp");
+    let img = d.join("img");
+    layout(&img, std::slice::from_ref(&agreed[0].1));
+    let out = scan_in(
+        &tmp,
+        &[
+            "scan",
+            &format!("oci:{}:t", img.display()),
+            "-q",
+            "-f",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        !objects_of(&doc).contains_key("/smuggled"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(doc["summary"]["files"], 2);
+    let bad = d.join("bad");
+    layout(
+        &bad,
+        &[[
+            pax(&[size_rec(0), size_rec(smuggled.len())].concat()),
+            raw_header(b"f", b'0', 0, b""),
+            smuggled.clone(),
+            tar_end(),
+        ]
+        .concat()],
+    );
+    let out = scan_in(&tmp, &["scan", &format!("oci:{}:t", bad.display()), "-q"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        e.contains("layer 1: f: two different PAX `size` records"),
+        "{}",
+        text(&out)
+    );
+    assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
+    assert_empty(&s);
+}

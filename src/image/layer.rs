@@ -8,6 +8,12 @@
 //! parent descriptor with `O_EXCL | O_NOFOLLOW`, after removing whatever the name held (a file
 //! replaced by a directory and the reverse). Device nodes and FIFOs are not created (counted);
 //! nothing from the image is ever opened for reading except through the scan's own confined access.
+//!
+//! Hard links are made only to a regular file or symlink already in the tree, found without
+//! following symlinks or creating directories; others are skipped with a note. Tar headers that
+//! the tar crate and GNU tar would read as different members (PAX records they parse differently,
+//! a global `size`/`path`, data after a directory or link entry) refuse the layer; names follow
+//! GNU tar (a PAX `path` over a GNU long name).
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -415,6 +421,89 @@ fn apply_opaque(
     Ok(())
 }
 
+/// An entry's name and link name as GNU tar reads them, or why the entry is refused because tar
+/// readers would disagree on it (CVE-2026-33055 class: a reader that sees different members from
+/// the same bytes than the tools that build and run the image could be shown a different tree).
+///
+/// The tar crate frames entries by the first valid PAX `size` record and the ustar size otherwise;
+/// GNU tar by the last `size` record, by a global header's `size`, and never by the size of a
+/// directory, link or device entry. Every such disagreement is refused. For the names, a PAX
+/// `path`/`linkpath` wins over a GNU long name (`././@LongLink`), as in GNU tar, while the tar
+/// crate prefers the long name: they are taken from the PAX records here.
+fn names<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
+    let shown = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+    let kind = entry.header().entry_type();
+    let global = kind == tar::EntryType::XGlobalHeader;
+    let mut path: Option<Vec<u8>> = None;
+    let mut link: Option<Vec<u8>> = None;
+    let mut size: Option<Vec<u8>> = None;
+    let records = entry
+        .pax_extensions()
+        .map_err(|e| format!("{shown}: reading its PAX extended header: {e}"))?;
+    if let Some(records) = records {
+        for r in records {
+            // The tar crate splits records at newlines and drops a bad one (and, for `size`, all
+            // after it) while GNU tar reads records by their length: refuse rather than guess.
+            let r = r.map_err(|_| {
+                format!(
+                    "{shown}: malformed PAX extended header record (a wrong length, a truncated \
+                     record or a newline in a value): tar readers disagree on this entry; the \
+                     layer is refused"
+                )
+            })?;
+            let slot = match r.key_bytes() {
+                b"path" => &mut path,
+                b"linkpath" => &mut link,
+                b"size" => &mut size,
+                _ => continue,
+            };
+            if global {
+                return Err(format!(
+                    "{shown}: a global PAX header sets `{}` for every later entry (GNU tar applies \
+                     it, the tar crate does not): the layer is refused",
+                    String::from_utf8_lossy(r.key_bytes())
+                ));
+            }
+            if slot.as_deref().is_some_and(|v| v != r.value_bytes()) {
+                return Err(format!(
+                    "{shown}: two different PAX `{}` records (GNU tar takes the last, the tar \
+                     crate the first): the layer is refused",
+                    String::from_utf8_lossy(r.key_bytes())
+                ));
+            }
+            *slot = Some(r.value_bytes().to_vec());
+        }
+    }
+    if let Some(v) = &size
+        && std::str::from_utf8(v)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_none()
+    {
+        return Err(format!(
+            "{shown}: PAX size `{}` is not a number (the tar crate would fall back to the header's \
+             size): the layer is refused",
+            String::from_utf8_lossy(v)
+        ));
+    }
+    use tar::EntryType as T;
+    if matches!(
+        kind,
+        T::Directory | T::Symlink | T::Link | T::Char | T::Block | T::Fifo
+    ) && entry.size() != 0
+    {
+        return Err(format!(
+            "{shown}: a {kind:?} entry with {} bytes of data (GNU tar skips no data after it, the \
+             tar crate skips those bytes): tar readers disagree on where the next entry starts; \
+             the layer is refused",
+            entry.size()
+        ));
+    }
+    let path = path.unwrap_or_else(|| entry.path_bytes().into_owned());
+    let link = link.or_else(|| entry.link_name_bytes().map(|l| l.into_owned()));
+    Ok((path, link))
+}
+
 /// Applies the tar stream `reader` as layer number `layer`.
 pub fn apply<R: Read>(
     root: BorrowedFd<'_>,
@@ -431,8 +520,12 @@ pub fn apply<R: Read>(
     let mut opaque_dirs: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut cached: Option<(Vec<u8>, OwnedFd)> = None;
     for entry in entries {
-        let mut entry = entry.map_err(|e| err(format!("reading the tar stream: {e}")))?;
-        let raw = entry.path_bytes().into_owned();
+        let mut entry = entry.map_err(|e| {
+            err(format!(
+                "reading the tar stream: {e} (the layer is truncated or not a valid tar)"
+            ))
+        })?;
+        let (raw, link_name) = names(&mut entry).map_err(err)?;
         let parts = normalise(&raw).map_err(err)?;
         let Some((name, parent)) = parts.split_last() else {
             continue; // the root itself
@@ -536,7 +629,8 @@ pub fn apply<R: Read>(
                     ))
                 })?;
                 let mut file = std::fs::File::from(fd);
-                let size = entry.header().size().unwrap_or(0);
+                // The entry's size as the stream frames it (a PAX `size` overrides the header's).
+                let size = entry.size();
                 // Only ELF files and the configuration elfdeps reads need their bytes; any other
                 // file gets its size (sparse) and no data, which keeps unpacking close to the cost
                 // of decompression.
@@ -558,18 +652,24 @@ pub fn apply<R: Read>(
                     |e: io::Error| err(format!("writing {}: {e}", String::from_utf8_lossy(&path)));
                 if head[..got] == *b"\x7fELF" || needs_content(&path) {
                     file.write_all(&head[..got]).map_err(write)?;
-                    let n = io::copy(&mut entry, &mut file).map_err(write)?;
-                    stats.bytes += n + got as u64;
+                    let n = io::copy(&mut entry, &mut file).map_err(write)? + got as u64;
+                    // The data ends early when the stream does (a size claiming more than the
+                    // layer holds): the tar crate then gives a short read, not an error.
+                    if n != size {
+                        return Err(err(format!(
+                            "{}: the layer ends inside its data ({n} of {size} bytes): the layer \
+                             is truncated, or the entry's size claims more than it holds",
+                            String::from_utf8_lossy(&path)
+                        )));
+                    }
+                    stats.bytes += n;
                 } else {
                     file.set_len(size).map_err(write)?;
                 }
                 origins.insert(path, layer);
             }
             T::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
+                let target = link_name.unwrap_or_default();
                 keep_dir &= !remove_at(&dir, name).map_err(err)?;
                 forget(origins, &path);
                 rustix::fs::symlinkat(target.as_slice(), &dir, *name).map_err(|e| {
@@ -582,10 +682,7 @@ pub fn apply<R: Read>(
                 origins.insert(path, layer);
             }
             T::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
+                let target = link_name.unwrap_or_default();
                 let shown = format!(
                     "hard link {} to `{}`",
                     String::from_utf8_lossy(&path),
