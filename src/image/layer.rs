@@ -8,6 +8,12 @@
 //! parent descriptor with `O_EXCL | O_NOFOLLOW`, after removing whatever the name held (a file
 //! replaced by a directory and the reverse). Device nodes and FIFOs are not created (counted);
 //! nothing from the image is ever opened for reading except through the scan's own confined access.
+//!
+//! Hard links are made only to a regular file or symlink already in the tree, found without
+//! following symlinks or creating directories; others are skipped with a note. Tar headers that
+//! the tar crate and GNU tar would read as different members (PAX records they parse differently,
+//! a global `size`/`path`, data after a directory or link entry) refuse the layer; names follow
+//! GNU tar (a PAX `path` over a GNU long name).
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -227,6 +233,54 @@ fn open_parent(
     Ok(fd)
 }
 
+/// Opens the existing directories `parts` below `root`, never through a symlink and creating
+/// nothing: `None` when one of them does not exist or is not a directory.
+fn open_existing(root: BorrowedFd<'_>, parts: &[&[u8]]) -> Result<Option<OwnedFd>, String> {
+    let mut fd = rustix::fs::openat(
+        root,
+        ".",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("cannot open the image root: {}", errno_text(e)))?;
+    for (i, c) in parts.iter().enumerate() {
+        match rustix::fs::openat2(
+            &fd,
+            *c,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Ok(next) => fd = next,
+            Err(Errno::LOOP) | Err(Errno::XDEV) => {
+                return Err(format!(
+                    "{} is a symlink (never followed)",
+                    String::from_utf8_lossy(&join(&parts[..=i]))
+                ));
+            }
+            Err(Errno::NOTDIR)
+                if rustix::fs::statat(&fd, *c, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                    rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
+                }) =>
+            {
+                return Err(format!(
+                    "{} is a symlink (never followed)",
+                    String::from_utf8_lossy(&join(&parts[..=i]))
+                ));
+            }
+            Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(None),
+            Err(e) => {
+                return Err(format!(
+                    "cannot open {}: {}",
+                    String::from_utf8_lossy(&join(&parts[..=i])),
+                    errno_text(e)
+                ));
+            }
+        }
+    }
+    Ok(Some(fd))
+}
+
 /// Removes `name` in `dir`, whatever it is (a directory with everything below it). True when a
 /// directory went away (cached directory descriptors may then be stale).
 fn remove_at(dir: &OwnedFd, name: &[u8]) -> Result<bool, String> {
@@ -367,6 +421,89 @@ fn apply_opaque(
     Ok(())
 }
 
+/// An entry's name and link name as GNU tar reads them, or why the entry is refused because tar
+/// readers would disagree on it (CVE-2026-33055 class: a reader that sees different members from
+/// the same bytes than the tools that build and run the image could be shown a different tree).
+///
+/// The tar crate frames entries by the first valid PAX `size` record and the ustar size otherwise;
+/// GNU tar by the last `size` record, by a global header's `size`, and never by the size of a
+/// directory, link or device entry. Every such disagreement is refused. For the names, a PAX
+/// `path`/`linkpath` wins over a GNU long name (`././@LongLink`), as in GNU tar, while the tar
+/// crate prefers the long name: they are taken from the PAX records here.
+fn names<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
+    let shown = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+    let kind = entry.header().entry_type();
+    let global = kind == tar::EntryType::XGlobalHeader;
+    let mut path: Option<Vec<u8>> = None;
+    let mut link: Option<Vec<u8>> = None;
+    let mut size: Option<Vec<u8>> = None;
+    let records = entry
+        .pax_extensions()
+        .map_err(|e| format!("{shown}: reading its PAX extended header: {e}"))?;
+    if let Some(records) = records {
+        for r in records {
+            // The tar crate splits records at newlines and drops a bad one (and, for `size`, all
+            // after it) while GNU tar reads records by their length: refuse rather than guess.
+            let r = r.map_err(|_| {
+                format!(
+                    "{shown}: malformed PAX extended header record (a wrong length, a truncated \
+                     record or a newline in a value): tar readers disagree on this entry; the \
+                     layer is refused"
+                )
+            })?;
+            let slot = match r.key_bytes() {
+                b"path" => &mut path,
+                b"linkpath" => &mut link,
+                b"size" => &mut size,
+                _ => continue,
+            };
+            if global {
+                return Err(format!(
+                    "{shown}: a global PAX header sets `{}` for every later entry (GNU tar applies \
+                     it, the tar crate does not): the layer is refused",
+                    String::from_utf8_lossy(r.key_bytes())
+                ));
+            }
+            if slot.as_deref().is_some_and(|v| v != r.value_bytes()) {
+                return Err(format!(
+                    "{shown}: two different PAX `{}` records (GNU tar takes the last, the tar \
+                     crate the first): the layer is refused",
+                    String::from_utf8_lossy(r.key_bytes())
+                ));
+            }
+            *slot = Some(r.value_bytes().to_vec());
+        }
+    }
+    if let Some(v) = &size
+        && std::str::from_utf8(v)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_none()
+    {
+        return Err(format!(
+            "{shown}: PAX size `{}` is not a number (the tar crate would fall back to the header's \
+             size): the layer is refused",
+            String::from_utf8_lossy(v)
+        ));
+    }
+    use tar::EntryType as T;
+    if matches!(
+        kind,
+        T::Directory | T::Symlink | T::Link | T::Char | T::Block | T::Fifo
+    ) && entry.size() != 0
+    {
+        return Err(format!(
+            "{shown}: a {kind:?} entry with {} bytes of data (GNU tar skips no data after it, the \
+             tar crate skips those bytes): tar readers disagree on where the next entry starts; \
+             the layer is refused",
+            entry.size()
+        ));
+    }
+    let path = path.unwrap_or_else(|| entry.path_bytes().into_owned());
+    let link = link.or_else(|| entry.link_name_bytes().map(|l| l.into_owned()));
+    Ok((path, link))
+}
+
 /// Applies the tar stream `reader` as layer number `layer`.
 pub fn apply<R: Read>(
     root: BorrowedFd<'_>,
@@ -383,8 +520,12 @@ pub fn apply<R: Read>(
     let mut opaque_dirs: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut cached: Option<(Vec<u8>, OwnedFd)> = None;
     for entry in entries {
-        let mut entry = entry.map_err(|e| err(format!("reading the tar stream: {e}")))?;
-        let raw = entry.path_bytes().into_owned();
+        let mut entry = entry.map_err(|e| {
+            err(format!(
+                "reading the tar stream: {e} (the layer is truncated or not a valid tar)"
+            ))
+        })?;
+        let (raw, link_name) = names(&mut entry).map_err(err)?;
         let parts = normalise(&raw).map_err(err)?;
         let Some((name, parent)) = parts.split_last() else {
             continue; // the root itself
@@ -488,7 +629,8 @@ pub fn apply<R: Read>(
                     ))
                 })?;
                 let mut file = std::fs::File::from(fd);
-                let size = entry.header().size().unwrap_or(0);
+                // The entry's size as the stream frames it (a PAX `size` overrides the header's).
+                let size = entry.size();
                 // Only ELF files and the configuration elfdeps reads need their bytes; any other
                 // file gets its size (sparse) and no data, which keeps unpacking close to the cost
                 // of decompression.
@@ -510,18 +652,24 @@ pub fn apply<R: Read>(
                     |e: io::Error| err(format!("writing {}: {e}", String::from_utf8_lossy(&path)));
                 if head[..got] == *b"\x7fELF" || needs_content(&path) {
                     file.write_all(&head[..got]).map_err(write)?;
-                    let n = io::copy(&mut entry, &mut file).map_err(write)?;
-                    stats.bytes += n + got as u64;
+                    let n = io::copy(&mut entry, &mut file).map_err(write)? + got as u64;
+                    // The data ends early when the stream does (a size claiming more than the
+                    // layer holds): the tar crate then gives a short read, not an error.
+                    if n != size {
+                        return Err(err(format!(
+                            "{}: the layer ends inside its data ({n} of {size} bytes): the layer \
+                             is truncated, or the entry's size claims more than it holds",
+                            String::from_utf8_lossy(&path)
+                        )));
+                    }
+                    stats.bytes += n;
                 } else {
                     file.set_len(size).map_err(write)?;
                 }
                 origins.insert(path, layer);
             }
             T::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
+                let target = link_name.unwrap_or_default();
                 keep_dir &= !remove_at(&dir, name).map_err(err)?;
                 forget(origins, &path);
                 rustix::fs::symlinkat(target.as_slice(), &dir, *name).map_err(|e| {
@@ -534,60 +682,80 @@ pub fn apply<R: Read>(
                 origins.insert(path, layer);
             }
             T::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .map(|t| t.into_owned())
-                    .unwrap_or_default();
-                let tparts = normalise(&target).map_err(|m| {
-                    err(format!("hard link {}: {m}", String::from_utf8_lossy(&path)))
+                let target = link_name.unwrap_or_default();
+                let shown = format!(
+                    "hard link {} to `{}`",
+                    String::from_utf8_lossy(&path),
+                    String::from_utf8_lossy(&target)
+                );
+                // A link name is a path of the image, like an entry's name: `..` is a tar slip.
+                let tparts = normalise(&target).map_err(|_| {
+                    err(format!(
+                        "{shown}: the target climbs out of the image root with `..` (tar slip); \
+                         the image is refused"
+                    ))
                 })?;
-                let Some((tname, tparent)) = tparts.split_last() else {
+                // Entries the tree cannot take are skipped with a note (GNU tar reports them and
+                // goes on, too); the rest of the layer is applied.
+                let skip = |stats: &mut ApplyStats, why: &str| {
                     note(
                         stats,
                         format!(
-                            "hard link {} to the root itself: skipped",
-                            String::from_utf8_lossy(&path)
+                            "layer {}: {shown}: {why}: skipped (a hard link must name a file or \
+                             symlink written before it, in this layer or a lower one)",
+                            layer + 1
                         ),
-                    );
+                    )
+                };
+                let Some((tname, tparent)) = tparts.split_last() else {
+                    skip(stats, "the target is the image root");
                     continue;
                 };
-                let tdir = match open_parent(root, tparent, origins, layer) {
-                    Ok(d) => d,
+                // The target's parents are opened without symlinks and without creating anything:
+                // a link to a path that is not in the tree must not leave directories behind.
+                let tdir = match open_existing(root, tparent) {
+                    Ok(Some(d)) => d,
+                    Ok(None) => {
+                        skip(stats, "the target is not in the tree (yet)");
+                        continue;
+                    }
                     Err(m) => {
-                        note(
-                            stats,
-                            format!("hard link {}: {m}: skipped", String::from_utf8_lossy(&path)),
-                        );
+                        skip(stats, &m);
                         continue;
                     }
                 };
-                // The target must be a regular file already in the tree (not a directory, not
-                // outside: its parents were opened without symlinks).
-                match rustix::fs::statat(&tdir, *tname, AtFlags::SYMLINK_NOFOLLOW) {
+                // Only a regular file or a symlink can be linked: link(2) refuses directories
+                // (claircore#744), and a link to a symlink is a second name of the symlink itself
+                // (linkat without AT_SYMLINK_FOLLOW never follows it), as GNU tar and umoci make.
+                let tst = match rustix::fs::statat(&tdir, *tname, AtFlags::SYMLINK_NOFOLLOW) {
                     Ok(st)
-                        if rustix::fs::FileType::from_raw_mode(st.st_mode)
-                            == rustix::fs::FileType::RegularFile => {}
-                    _ => {
-                        note(
-                            stats,
-                            format!(
-                                "hard link {} to {}, which is not a regular file of the image (yet): skipped",
-                                String::from_utf8_lossy(&path),
-                                String::from_utf8_lossy(&target)
-                            ),
-                        );
+                        if matches!(
+                            rustix::fs::FileType::from_raw_mode(st.st_mode),
+                            rustix::fs::FileType::RegularFile | rustix::fs::FileType::Symlink
+                        ) =>
+                    {
+                        st
+                    }
+                    Ok(_) => {
+                        skip(stats, "the target is a directory or a special file");
                         continue;
                     }
+                    Err(_) => {
+                        skip(stats, "the target is not in the tree (yet)");
+                        continue;
+                    }
+                };
+                // The name already is that file (a link to itself, `./x` to `x`, a repeated
+                // link): nothing to do. Removing the name first would destroy the only copy and
+                // leave nothing to link to.
+                let same = rustix::fs::statat(&dir, *name, AtFlags::SYMLINK_NOFOLLOW)
+                    .is_ok_and(|st| st.st_dev == tst.st_dev && st.st_ino == tst.st_ino);
+                if !same {
+                    keep_dir &= !remove_at(&dir, name).map_err(err)?;
+                    forget(origins, &path);
+                    rustix::fs::linkat(&tdir, *tname, &dir, *name, AtFlags::empty())
+                        .map_err(|e| err(format!("{shown}: {}", errno_text(e))))?;
                 }
-                keep_dir &= !remove_at(&dir, name).map_err(err)?;
-                forget(origins, &path);
-                rustix::fs::linkat(&tdir, *tname, &dir, *name, AtFlags::empty()).map_err(|e| {
-                    err(format!(
-                        "hard link {}: {}",
-                        String::from_utf8_lossy(&path),
-                        errno_text(e)
-                    ))
-                })?;
                 origins.insert(path, layer);
             }
             T::Char | T::Block | T::Fifo => {
