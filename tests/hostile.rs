@@ -639,7 +639,17 @@ struct Fixture {
     symlinks: u64,
     files: u64,
     /// Restores the unreadable directory's mode, so the tempdir can be removed.
+    /// Unmounts the /proc inside the root before the tempdir goes.
+    _proc: Option<Unmount>,
     _locked: Unlock,
+}
+
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
 }
 
 struct Unlock(PathBuf);
@@ -1030,7 +1040,7 @@ impl Fixture {
             objects.insert(format!("/{b}"), good_expect.clone());
         }
 
-        let errors: BTreeMap<String, &'static str> = [
+        let mut errors: BTreeMap<String, &'static str> = [
             ("/bad/unreadable", "permission-denied"),
             ("/bad/locked", "permission-denied"),
             ("/bad/trunc-half", "elf-truncated"),
@@ -1040,7 +1050,47 @@ impl Fixture {
         .map(|(p, c)| (p.to_owned(), c))
         .collect();
 
-        let (files, symlinks) = count_entries(&root, &locked);
+        // --- The rest of the filesystem cases: a tree deeper than --max-depth (256) with an ELF
+        // file at the bottom, a 2 GiB sparse file that starts like a real program, and (as uid
+        // 0) a real /proc mounted inside the root.
+        let mut deep = r("deep");
+        for _ in 0..300 {
+            deep.push("d");
+        }
+        fs::create_dir_all(&deep).unwrap();
+        fs::copy(&prog, deep.join("prog-too-deep")).unwrap();
+        let first_unwalked = format!("/deep{}", "/d".repeat(256));
+        errors.insert(first_unwalked.clone(), "limit-exceeded");
+        {
+            let head = fs::read(&prog).unwrap();
+            let f = File::create(r("bad/huge-sparse")).unwrap();
+            f.write_all_at(&head[..4096], 0).unwrap();
+            f.set_len(2 << 30).unwrap();
+        }
+        objects.insert("/bad/huge-sparse".into(), None);
+        let proc_mount = if is_root {
+            fs::create_dir(r("proc")).unwrap();
+            let st = Command::new("mount")
+                .args(["-t", "proc", "proc"])
+                .arg(r("proc"))
+                .status()
+                .expect("run mount");
+            assert!(st.success(), "mount -t proc inside the hostile root");
+            Some(Unmount(r("proc")))
+        } else {
+            support::skip(
+                "a /proc mounted inside the hostile root",
+                "needs uid 0 (mount)",
+            );
+            None
+        };
+
+        let unwalked = [
+            locked.clone(),
+            root.join(first_unwalked.trim_start_matches('/')),
+            r("proc"),
+        ];
+        let (files, symlinks) = count_entries(&root, &unwalked);
         Fixture {
             tmp: tmp.to_owned(),
             root,
@@ -1054,18 +1104,20 @@ impl Fixture {
             special,
             symlinks,
             files,
+            _proc: proc_mount,
             _locked: unlock,
         }
     }
 }
 
 /// Regular files and symlinks under `root` as a scanner sees them: no symlink followed, nothing
-/// inside `locked` (it cannot be listed).
-fn count_entries(root: &Path, locked: &Path) -> (u64, u64) {
+/// inside the `unwalked` directories (one cannot be listed, one is past --max-depth, one is
+/// another filesystem).
+fn count_entries(root: &Path, unwalked: &[PathBuf]) -> (u64, u64) {
     let (mut files, mut symlinks) = (0, 0);
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        if dir == locked {
+        if unwalked.contains(&dir) {
             continue;
         }
         for e in fs::read_dir(&dir).unwrap() {
