@@ -608,3 +608,406 @@ fn rpm_root_maps_files_to_rpm_packages() {
         j["gaps"]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Case 33: control characters and non-UTF-8 bytes in package databases
+// ---------------------------------------------------------------------------------------------
+
+/// A small statically linked program (so that `elfdeps packages` targets it without a loader in
+/// the root), built once per test into `dir`.
+fn tiny_static_program(dir: &Path) -> Vec<u8> {
+    let src = dir.join("tiny.c");
+    let bin = dir.join("tiny");
+    std::fs::write(&src, "int main(void) { return 0; }\n").expect("write tiny.c");
+    let o = Command::new("gcc")
+        .args(["-static", "-s", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("run gcc");
+    assert!(
+        o.status.success(),
+        "gcc -static: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::read(&bin).expect("read tiny")
+}
+
+/// `root` joined with the in-root byte path `p` (leading `/`).
+fn in_root(root: &Path, p: &[u8]) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    root.join(std::ffi::OsStr::from_bytes(
+        p.strip_prefix(b"/").unwrap_or(p),
+    ))
+}
+
+fn put_file(root: &Path, p: &[u8], data: &[u8]) {
+    let host = in_root(root, p);
+    std::fs::create_dir_all(host.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&host, data).expect("write file");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// Terminal-significant bytes in human output: C0 controls other than `\n` and `\t` (which the
+/// renderers write themselves, as line ends and the `--unneeded` separator), DEL, and the UTF-8
+/// form of the C1 controls (U+0080..U+009F; U+009B is a one-character CSI for many terminals).
+fn raw_control_bytes(out: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, &b) in out.iter().enumerate() {
+        let c1 = b == 0xc2 && out.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n));
+        if (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || c1 {
+            let from = i.saturating_sub(20);
+            found.push(format!(
+                "byte 0x{b:02x} at {i}: {:?}",
+                String::from_utf8_lossy(&out[from..(i + 20).min(out.len())])
+            ));
+        }
+    }
+    found
+}
+
+/// Runs elfdeps with human output and asserts that neither stdout nor stderr carries a raw
+/// control byte. Returns (stdout, stderr).
+fn human_output_is_escaped(args: &[&std::ffi::OsStr], what: &str) -> (Vec<u8>, String) {
+    let out = Command::new(support::elfdeps_bin())
+        .args(args)
+        .env_remove("CLICOLOR_FORCE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run elfdeps");
+    assert!(
+        out.status.success(),
+        "{what}: exit {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let raw = raw_control_bytes(bytes);
+        assert!(
+            raw.is_empty(),
+            "{what}: raw control bytes on {stream} (terminal-escape injection):\n  {}",
+            raw.join("\n  ")
+        );
+    }
+    (
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `path (escaped, as JSON has it) -> package name (decoded JSON string, or None)` of a scan.
+fn json_owners(doc: &Value) -> BTreeMap<String, Option<String>> {
+    doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .map(|o| {
+            (
+                o["path"].as_str().expect("path").to_string(),
+                o["package"]["name"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// Checks one hostile root: every object's owner (by raw path bytes) in the JSON report, the JSON
+/// escaping of names, and the human output of `scan` and `packages`.
+fn check_hostile_names_root(
+    root: &Path,
+    kind: &str,
+    expected: &[(&[u8], Option<&[u8]>)],
+    forbidden_names: &[&str],
+) -> String {
+    let doc = support::scan_json(root);
+    assert_eq!(doc["packages"]["database"], kind, "{}", doc["packages"]);
+    let owners = json_owners(&doc);
+    for (path, pkg) in expected {
+        let key = support::escape_name(path);
+        let got = owners
+            .get(&key)
+            .unwrap_or_else(|| panic!("{kind}: no object {key:?} in {owners:?}"));
+        assert_eq!(
+            got.as_deref(),
+            pkg.map(support::escape_name).as_deref(),
+            "{kind}: owner of {key:?} (JSON names: valid UTF-8 as is, other bytes as \\xNN)"
+        );
+    }
+    assert_eq!(owners.len(), expected.len(), "{kind}: objects {owners:?}");
+    for n in forbidden_names {
+        assert!(
+            !owners.values().any(|o| o.as_deref() == Some(*n)),
+            "{kind}: a file is attributed to the injected package {n:?}: {owners:?}"
+        );
+    }
+    let r = root.as_os_str();
+    let (scan_out, _) = human_output_is_escaped(
+        &[std::ffi::OsStr::new("scan"), r],
+        &format!("{kind}: elfdeps scan"),
+    );
+    assert!(
+        String::from_utf8_lossy(&scan_out).contains(&format!("{kind} database")),
+        "{}",
+        String::from_utf8_lossy(&scan_out)
+    );
+    let (lines, _) = human_output_is_escaped(
+        &[std::ffi::OsStr::new("packages"), r],
+        &format!("{kind}: elfdeps packages"),
+    );
+    // Every owner appears once, as its terminal form (controls and invalid UTF-8 as \xNN).
+    let shown: BTreeSet<String> = String::from_utf8_lossy(&lines)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let want: BTreeSet<String> = expected
+        .iter()
+        .filter_map(|(_, p)| *p)
+        .map(terminal_form)
+        .collect();
+    assert_eq!(shown, want, "{kind}: elfdeps packages ROOT");
+    let (un, _) = human_output_is_escaped(
+        &[
+            std::ffi::OsStr::new("packages"),
+            r,
+            std::ffi::OsStr::new("--unneeded"),
+        ],
+        &format!("{kind}: elfdeps packages --unneeded"),
+    );
+    for l in String::from_utf8_lossy(&un).lines() {
+        assert_eq!(l.matches('\t').count(), 1, "{kind}: --unneeded line {l:?}");
+    }
+    String::from_utf8_lossy(&scan_out).into_owned()
+}
+
+/// How the human renderers write a name: like JSON, and every control character as `\xNN` of its
+/// UTF-8 bytes.
+fn terminal_form(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else if c.is_control() {
+                let mut b = [0; 4];
+                for x in c.encode_utf8(&mut b).bytes() {
+                    out.push_str(&format!("\\x{x:02x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+#[test]
+fn case_33_control_chars_and_non_utf8_in_package_dbs() {
+    if !support::require_tool_or_skip("gcc", "gcc", "case 33 (test programs)")
+        || !support::require_tool_or_skip("dpkg-deb", "dpkg", "case 33 (dpkg root)")
+        || !support::require_root_or_skip("case 33 (dpkg --root installs as root)")
+    {
+        return;
+    }
+    let t = tempfile::tempdir().expect("tempdir");
+    let elf = tiny_static_program(t.path());
+
+    // --- APK: an installed database with hostile names, written as a naive writer would (apko
+    // before #2507 rendered names into `K:value` lines verbatim).
+    let apk = t.path().join("apk");
+    let esc_name: &[u8] = b"\x1b]0;pwned\x07ev\xc2\x9bil";
+    let tab_name: &[u8] = b"tab\tpkg\xfe";
+    let files: &[&[u8]] = &[
+        b"/usr/bin/plain",
+        b"/usr/bin/esc\x1b[2Jclear",
+        b"/usr/bin/tab\there\xff",
+        b"/usr/bin/tool\r",
+        b"/usr/bin/tool",
+        b"/usr/bin/nlfriend",
+        b"/usr/bin/nl\nP:fake",
+        b"/usr/bin/inj",
+    ];
+    for f in files {
+        put_file(&apk, f, &elf);
+    }
+    let mut db: Vec<u8> = Vec::new();
+    db.extend_from_slice(b"C:Q1aaa=\nP:plain\nV:1.0-r0\nF:usr/bin\nR:plain\n\n");
+    db.extend_from_slice(b"C:Q1bbb=\nP:");
+    db.extend_from_slice(esc_name);
+    db.extend_from_slice(
+        b"\nV:1.0\r-r0\x1b[8m\no:\xff\xfeorigin\nF:usr/bin\nR:esc\x1b[2Jclear\n\n",
+    );
+    db.extend_from_slice(b"C:Q1ccc=\nP:");
+    db.extend_from_slice(tab_name);
+    db.extend_from_slice(b"\nV:2\x7f\nF:usr/bin\nR:tab\there\xff\n\n");
+    // A name ending in a carriage return is its own file, listed before the plain one: a reader
+    // that takes `\r\n` for a line end gives /usr/bin/tool to the wrong package.
+    db.extend_from_slice(b"C:Q1ddd=\nP:cr-pkg\nV:1\nF:usr/bin\nR:tool\r\n\n");
+    db.extend_from_slice(b"C:Q1eee=\nP:plain-tool\nV:1\nF:usr/bin\nR:tool\n\n");
+    // The file named "nl\nP:fake" rendered verbatim: its record gains a second P: line, which
+    // must not rename the package (or hand its files to "fake").
+    db.extend_from_slice(b"C:Q1fff=\nP:nl-pkg\nV:1\nF:usr/bin\nR:nlfriend\nR:nl\nP:fake\n\n");
+    std::fs::create_dir_all(apk.join("lib/apk/db")).expect("mkdir");
+    std::fs::write(apk.join("lib/apk/db/installed"), &db).expect("write installed");
+    let human = check_hostile_names_root(
+        &apk,
+        "apk",
+        &[
+            (b"/usr/bin/plain", Some(b"plain")),
+            (b"/usr/bin/esc\x1b[2Jclear", Some(esc_name)),
+            (b"/usr/bin/tab\there\xff", Some(tab_name)),
+            (b"/usr/bin/tool\r", Some(b"cr-pkg")),
+            (b"/usr/bin/tool", Some(b"plain-tool")),
+            // The record with two P: lines is skipped whole: its files belong to no package.
+            (b"/usr/bin/nlfriend", None),
+            (b"/usr/bin/nl\nP:fake", None),
+            (b"/usr/bin/inj", None),
+        ],
+        &["fake"],
+    );
+    assert!(
+        human.contains("warning") && human.contains("a second P: line"),
+        "elfdeps scan shows the skipped record: {human}"
+    );
+    let doc = support::scan_json(&apk);
+    let warnings = doc["packages"]["warnings"].to_string();
+    assert!(
+        warnings.contains("P:"),
+        "the record with two P: lines is reported: {warnings}"
+    );
+    let versions: BTreeSet<String> = doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter_map(|o| o["package"]["version"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        versions.contains("1.0\r-r0\x1b[8m") && versions.contains("2\x7f"),
+        "versions are kept byte for byte: {versions:?}"
+    );
+    let origin = doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find_map(|o| {
+            o["package"]["origin"]
+                .as_str()
+                .filter(|s| s.contains("origin"))
+        })
+        .map(str::to_string);
+    assert_eq!(origin.as_deref(), Some("\\xff\\xfeorigin"));
+
+    // --- dpkg: packages installed by real dpkg, whose file names and version carry control bytes
+    // and invalid UTF-8 (dpkg accepts them; it refuses only newlines and bad package names).
+    let deb = t.path().join("dpkg");
+    for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates"] {
+        std::fs::create_dir_all(deb.join(d)).expect("mkdir");
+    }
+    std::fs::write(deb.join("var/lib/dpkg/status"), "").expect("status");
+    let build = |name: &str, version: &[u8], files: &[&[u8]]| {
+        let pkg = t.path().join(format!("pkg-{name}"));
+        std::fs::create_dir_all(pkg.join("DEBIAN")).expect("mkdir");
+        let mut control = format!("Package: {name}\nVersion: ").into_bytes();
+        control.extend_from_slice(version);
+        control.extend_from_slice(
+            b"\nArchitecture: amd64\nMaintainer: t <t@example.org>\nDescription: test\n",
+        );
+        std::fs::write(pkg.join("DEBIAN/control"), control).expect("control");
+        for f in files {
+            put_file(&pkg, f, &elf);
+        }
+        let debfile = t.path().join(format!("{name}.deb"));
+        let o = Command::new("dpkg-deb")
+            .args(["--nocheck", "--root-owner-group", "--build"])
+            .arg(&pkg)
+            .arg(&debfile)
+            .output()
+            .expect("dpkg-deb");
+        assert!(
+            o.status.success(),
+            "dpkg-deb --build {name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = Command::new("dpkg")
+            .arg(format!("--root={}", deb.display()))
+            .args(["--force-all", "-i"])
+            .arg(&debfile)
+            .output()
+            .expect("dpkg -i");
+        assert!(
+            o.status.success(),
+            "dpkg -i {name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    build(
+        "a-ctl",
+        b"1.0\x1b[31m",
+        &[
+            b"/usr/bin/esc\x1b[2Jclear",
+            b"/usr/bin/tab\there\xff",
+            b"/usr/bin/tool\r",
+        ],
+    );
+    build("z-plain", b"2.0", &[b"/usr/bin/tool"]);
+    // A name dpkg itself would refuse, written into status and info/ the way dpkg writes them (a
+    // hostile image is not made by dpkg).
+    let evil_name: &[u8] = b"b\x1b[1mevil\xff";
+    let mut status = std::fs::read(deb.join("var/lib/dpkg/status")).expect("status");
+    status.extend_from_slice(b"Package: ");
+    status.extend_from_slice(evil_name);
+    status.extend_from_slice(
+        b"\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3\x1b[0m\nDescription: x\n\n",
+    );
+    std::fs::write(deb.join("var/lib/dpkg/status"), &status).expect("status");
+    let mut list_name = evil_name.to_vec();
+    list_name.extend_from_slice(b".list");
+    std::fs::write(
+        in_root(
+            &deb,
+            &[b"/var/lib/dpkg/info/", list_name.as_slice()].concat(),
+        ),
+        b"/.\n/usr\n/usr/bin\n/usr/bin/evil\x9b31m\n/usr/bin/nl\nname\n",
+    )
+    .expect("list");
+    // A file whose name has a newline exists on disk (dpkg refuses to install one; a maintainer
+    // script or a later layer can still create it). Its .list line above is split in two by
+    // whatever wrote it: neither half is this file.
+    put_file(&deb, b"/usr/bin/evil\x9b31m", &elf);
+    put_file(&deb, b"/usr/bin/nl\nname", &elf);
+    let human = check_hostile_names_root(
+        &deb,
+        "dpkg",
+        &[
+            (b"/usr/bin/esc\x1b[2Jclear", Some(b"a-ctl")),
+            (b"/usr/bin/tab\there\xff", Some(b"a-ctl")),
+            (b"/usr/bin/tool\r", Some(b"a-ctl")),
+            (b"/usr/bin/tool", Some(b"z-plain")),
+            (b"/usr/bin/evil\x9b31m", Some(evil_name)),
+            (b"/usr/bin/nl\nname", None),
+        ],
+        &[],
+    );
+    // The warning quotes the hostile name in its terminal form.
+    assert!(
+        human.contains("b\\x1b[1mevil\\xff.list line 6"),
+        "elfdeps scan shows the skipped .list line, escaped: {human}"
+    );
+    let doc = support::scan_json(&deb);
+    let warnings = doc["packages"]["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("line 6"))),
+        "the half-line `name` of the split file name is reported: {warnings:?}"
+    );
+    let a_ctl = doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find(|o| o["package"]["name"] == "a-ctl")
+        .expect("an a-ctl object");
+    assert_eq!(a_ctl["package"]["version"], "1.0\x1b[31m");
+}
