@@ -2,6 +2,9 @@
 //! lines. `F:` names a directory (relative to the root) and the `R:` lines after it its files.
 
 use super::{MAX_LINE, Package, PackageDb, lines, read_db_file};
+
+/// Longest directory an `F:` line may name (Linux's PATH_MAX).
+const MAX_PATH: usize = 4096;
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
 use crate::tree::Tree;
@@ -104,6 +107,14 @@ pub fn parse(bytes: &[u8]) -> PackageDb {
                     .map(ByteStr::from),
             ),
             b'F' => {
+                // Every R: line below repeats the directory: a long one times many short R:
+                // lines would make gigabytes of paths out of megabytes of database.
+                if value.len() > MAX_PATH {
+                    bad.get_or_insert_with(|| {
+                        format!("line {n}: a directory of {} bytes", value.len())
+                    });
+                    continue;
+                }
                 if value.split(|&b| b == b'/').any(|c| c == b"..") {
                     bad.get_or_insert_with(|| format!("line {n}: a directory with `..`"));
                     continue;
@@ -178,6 +189,17 @@ mod tests {
         assert_eq!(names, ["cr"], "{:?}", db.warnings);
         assert!(db.warnings[0].contains("second P:"), "{:?}", db.warnings);
         assert_eq!(db.packages[0].files, vec![ByteStr::from("/usr/b\r")]);
+        // A directory longer than PATH_MAX skips its record.
+        let mut text = b"P:long\nF:".to_vec();
+        text.extend(std::iter::repeat_n(b'd', MAX_PATH + 1));
+        text.extend_from_slice(b"\nR:a\nR:b\n\nP:ok\n");
+        let db = parse(&text);
+        assert_eq!(db.packages.len(), 1);
+        assert!(
+            db.warnings[0].contains("a directory of"),
+            "{:?}",
+            db.warnings
+        );
         // Empty input and garbage do not panic.
         let _ = parse(b"");
         let _ = parse(b"\n\n\n:\n::\nP");
