@@ -556,7 +556,11 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
         ))
     })?;
     for w in &db.warnings {
-        eprintln!("elfdeps: warning: {} database: {w}", db.kind);
+        eprintln!(
+            "elfdeps: warning: {} database: {}",
+            db.kind,
+            elfdeps::name::escape_controls(w)
+        );
     }
     let mut targets: Vec<usize> = Vec::new();
     if let Some(p) = &args.for_pkg {

@@ -110,6 +110,24 @@ pub fn escape(bytes: &[u8], control: bool) -> String {
     out
 }
 
+/// Escapes the control characters of free text (a message that may quote a name) as `\xNN` of
+/// their UTF-8 bytes, for the terminal. Backslashes are left alone: names inside messages are
+/// already in their escaped form, and doubling them again would change what they say.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            push_hex_char(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn push_hex_char(out: &mut String, c: char) {
     let mut buf = [0u8; 4];
     for b in c.encode_utf8(&mut buf).bytes() {
@@ -161,6 +179,18 @@ mod tests {
         let n = ByteStr::from(&b"evil\nname"[..]);
         assert_eq!(n.display_escaped(), "evil\\x0aname");
         assert_eq!(n.escaped(), "evil\nname");
+    }
+
+    #[test]
+    fn escape_controls_leaves_backslashes() {
+        assert_eq!(
+            escape_controls("a\\xff \x1b[2J\r\u{9b}"),
+            "a\\xff \\x1b[2J\\x0d\\xc2\\x9b"
+        );
+        assert!(matches!(
+            escape_controls("plain"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
 
     #[test]

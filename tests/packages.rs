@@ -608,3 +608,962 @@ fn rpm_root_maps_files_to_rpm_packages() {
         j["gaps"]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Case 33: control characters and non-UTF-8 bytes in package databases
+// ---------------------------------------------------------------------------------------------
+
+/// A small statically linked program (so that `elfdeps packages` targets it without a loader in
+/// the root), built once per test into `dir`.
+fn tiny_static_program(dir: &Path) -> Vec<u8> {
+    let src = dir.join("tiny.c");
+    let bin = dir.join("tiny");
+    std::fs::write(&src, "int main(void) { return 0; }\n").expect("write tiny.c");
+    let o = Command::new("gcc")
+        .args(["-static", "-s", "-O1", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .output()
+        .expect("run gcc");
+    assert!(
+        o.status.success(),
+        "gcc -static: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::read(&bin).expect("read tiny")
+}
+
+/// `root` joined with the in-root byte path `p` (leading `/`).
+fn in_root(root: &Path, p: &[u8]) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    root.join(std::ffi::OsStr::from_bytes(
+        p.strip_prefix(b"/").unwrap_or(p),
+    ))
+}
+
+fn put_file(root: &Path, p: &[u8], data: &[u8]) {
+    let host = in_root(root, p);
+    std::fs::create_dir_all(host.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&host, data).expect("write file");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// Terminal-significant bytes in human output: C0 controls other than `\n` and `\t` (which the
+/// renderers write themselves, as line ends and the `--unneeded` separator), DEL, and the UTF-8
+/// form of the C1 controls (U+0080..U+009F; U+009B is a one-character CSI for many terminals).
+fn raw_control_bytes(out: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, &b) in out.iter().enumerate() {
+        let c1 = b == 0xc2 && out.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n));
+        if (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || c1 {
+            let from = i.saturating_sub(20);
+            found.push(format!(
+                "byte 0x{b:02x} at {i}: {:?}",
+                String::from_utf8_lossy(&out[from..(i + 20).min(out.len())])
+            ));
+        }
+    }
+    found
+}
+
+/// Runs elfdeps with human output and asserts that neither stdout nor stderr carries a raw
+/// control byte. Returns (stdout, stderr).
+fn human_output_is_escaped(args: &[&std::ffi::OsStr], what: &str) -> (Vec<u8>, String) {
+    let out = Command::new(support::elfdeps_bin())
+        .args(args)
+        .env_remove("CLICOLOR_FORCE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run elfdeps");
+    assert!(
+        out.status.success(),
+        "{what}: exit {}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let raw = raw_control_bytes(bytes);
+        assert!(
+            raw.is_empty(),
+            "{what}: raw control bytes on {stream} (terminal-escape injection):\n  {}",
+            raw.join("\n  ")
+        );
+    }
+    (
+        out.stdout,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `path (escaped, as JSON has it) -> package name (decoded JSON string, or None)` of a scan.
+fn json_owners(doc: &Value) -> BTreeMap<String, Option<String>> {
+    doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .map(|o| {
+            (
+                o["path"].as_str().expect("path").to_string(),
+                o["package"]["name"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// Checks one hostile root: every object's owner (by raw path bytes) in the JSON report, the JSON
+/// escaping of names, and the human output of `scan` and `packages`.
+fn check_hostile_names_root(
+    root: &Path,
+    kind: &str,
+    expected: &[(&[u8], Option<&[u8]>)],
+    forbidden_names: &[&str],
+) -> String {
+    let doc = support::scan_json(root);
+    assert_eq!(doc["packages"]["database"], kind, "{}", doc["packages"]);
+    let owners = json_owners(&doc);
+    for (path, pkg) in expected {
+        let key = support::escape_name(path);
+        let got = owners
+            .get(&key)
+            .unwrap_or_else(|| panic!("{kind}: no object {key:?} in {owners:?}"));
+        assert_eq!(
+            got.as_deref(),
+            pkg.map(support::escape_name).as_deref(),
+            "{kind}: owner of {key:?} (JSON names: valid UTF-8 as is, other bytes as \\xNN)"
+        );
+    }
+    assert_eq!(owners.len(), expected.len(), "{kind}: objects {owners:?}");
+    for n in forbidden_names {
+        assert!(
+            !owners.values().any(|o| o.as_deref() == Some(*n)),
+            "{kind}: a file is attributed to the injected package {n:?}: {owners:?}"
+        );
+    }
+    let r = root.as_os_str();
+    let (scan_out, _) = human_output_is_escaped(
+        &[std::ffi::OsStr::new("scan"), r],
+        &format!("{kind}: elfdeps scan"),
+    );
+    assert!(
+        String::from_utf8_lossy(&scan_out).contains(&format!("{kind} database")),
+        "{}",
+        String::from_utf8_lossy(&scan_out)
+    );
+    let (lines, _) = human_output_is_escaped(
+        &[std::ffi::OsStr::new("packages"), r],
+        &format!("{kind}: elfdeps packages"),
+    );
+    // Every owner appears once, as its terminal form (controls and invalid UTF-8 as \xNN).
+    let shown: BTreeSet<String> = String::from_utf8_lossy(&lines)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let want: BTreeSet<String> = expected
+        .iter()
+        .filter_map(|(_, p)| *p)
+        .map(terminal_form)
+        .collect();
+    assert_eq!(shown, want, "{kind}: elfdeps packages ROOT");
+    let (un, _) = human_output_is_escaped(
+        &[
+            std::ffi::OsStr::new("packages"),
+            r,
+            std::ffi::OsStr::new("--unneeded"),
+        ],
+        &format!("{kind}: elfdeps packages --unneeded"),
+    );
+    for l in String::from_utf8_lossy(&un).lines() {
+        assert_eq!(l.matches('\t').count(), 1, "{kind}: --unneeded line {l:?}");
+    }
+    String::from_utf8_lossy(&scan_out).into_owned()
+}
+
+/// How the human renderers write a name: like JSON, and every control character as `\xNN` of its
+/// UTF-8 bytes.
+fn terminal_form(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c == '\\' {
+                out.push_str("\\\\");
+            } else if c.is_control() {
+                let mut b = [0; 4];
+                for x in c.encode_utf8(&mut b).bytes() {
+                    out.push_str(&format!("\\x{x:02x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+#[test]
+fn case_33_control_chars_and_non_utf8_in_package_dbs() {
+    if !support::require_tool_or_skip("gcc", "gcc", "case 33 (test programs)")
+        || !support::require_tool_or_skip("dpkg-deb", "dpkg", "case 33 (dpkg root)")
+        || !support::require_root_or_skip("case 33 (dpkg --root installs as root)")
+    {
+        return;
+    }
+    let t = tempfile::tempdir().expect("tempdir");
+    let elf = tiny_static_program(t.path());
+
+    // --- APK: an installed database with hostile names, written as a naive writer would (apko
+    // before #2507 rendered names into `K:value` lines verbatim).
+    let apk = t.path().join("apk");
+    let esc_name: &[u8] = b"\x1b]0;pwned\x07ev\xc2\x9bil";
+    let tab_name: &[u8] = b"tab\tpkg\xfe";
+    let files: &[&[u8]] = &[
+        b"/usr/bin/plain",
+        b"/usr/bin/esc\x1b[2Jclear",
+        b"/usr/bin/tab\there\xff",
+        b"/usr/bin/tool\r",
+        b"/usr/bin/tool",
+        b"/usr/bin/nlfriend",
+        b"/usr/bin/nl\nP:fake",
+        b"/usr/bin/inj",
+    ];
+    for f in files {
+        put_file(&apk, f, &elf);
+    }
+    let mut db: Vec<u8> = Vec::new();
+    db.extend_from_slice(b"C:Q1aaa=\nP:plain\nV:1.0-r0\nF:usr/bin\nR:plain\n\n");
+    db.extend_from_slice(b"C:Q1bbb=\nP:");
+    db.extend_from_slice(esc_name);
+    db.extend_from_slice(
+        b"\nV:1.0\r-r0\x1b[8m\no:\xff\xfeorigin\nF:usr/bin\nR:esc\x1b[2Jclear\n\n",
+    );
+    db.extend_from_slice(b"C:Q1ccc=\nP:");
+    db.extend_from_slice(tab_name);
+    db.extend_from_slice(b"\nV:2\x7f\nF:usr/bin\nR:tab\there\xff\n\n");
+    // A name ending in a carriage return is its own file, listed before the plain one: a reader
+    // that takes `\r\n` for a line end gives /usr/bin/tool to the wrong package.
+    db.extend_from_slice(b"C:Q1ddd=\nP:cr-pkg\nV:1\nF:usr/bin\nR:tool\r\n\n");
+    db.extend_from_slice(b"C:Q1eee=\nP:plain-tool\nV:1\nF:usr/bin\nR:tool\n\n");
+    // The file named "nl\nP:fake" rendered verbatim: its record gains a second P: line, which
+    // must not rename the package (or hand its files to "fake").
+    db.extend_from_slice(b"C:Q1fff=\nP:nl-pkg\nV:1\nF:usr/bin\nR:nlfriend\nR:nl\nP:fake\n\n");
+    std::fs::create_dir_all(apk.join("lib/apk/db")).expect("mkdir");
+    std::fs::write(apk.join("lib/apk/db/installed"), &db).expect("write installed");
+    let human = check_hostile_names_root(
+        &apk,
+        "apk",
+        &[
+            (b"/usr/bin/plain", Some(b"plain")),
+            (b"/usr/bin/esc\x1b[2Jclear", Some(esc_name)),
+            (b"/usr/bin/tab\there\xff", Some(tab_name)),
+            (b"/usr/bin/tool\r", Some(b"cr-pkg")),
+            (b"/usr/bin/tool", Some(b"plain-tool")),
+            // The record with two P: lines is skipped whole: its files belong to no package.
+            (b"/usr/bin/nlfriend", None),
+            (b"/usr/bin/nl\nP:fake", None),
+            (b"/usr/bin/inj", None),
+        ],
+        &["fake"],
+    );
+    assert!(
+        human.contains("warning") && human.contains("a second P: line"),
+        "elfdeps scan shows the skipped record: {human}"
+    );
+    let doc = support::scan_json(&apk);
+    let warnings = doc["packages"]["warnings"].to_string();
+    assert!(
+        warnings.contains("P:"),
+        "the record with two P: lines is reported: {warnings}"
+    );
+    let versions: BTreeSet<String> = doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .filter_map(|o| o["package"]["version"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        versions.contains("1.0\r-r0\x1b[8m") && versions.contains("2\x7f"),
+        "versions are kept byte for byte: {versions:?}"
+    );
+    let origin = doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find_map(|o| {
+            o["package"]["origin"]
+                .as_str()
+                .filter(|s| s.contains("origin"))
+        })
+        .map(str::to_string);
+    assert_eq!(origin.as_deref(), Some("\\xff\\xfeorigin"));
+
+    // --- dpkg: packages installed by real dpkg, whose file names and version carry control bytes
+    // and invalid UTF-8 (dpkg accepts them; it refuses only newlines and bad package names).
+    let deb = t.path().join("dpkg");
+    for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates"] {
+        std::fs::create_dir_all(deb.join(d)).expect("mkdir");
+    }
+    std::fs::write(deb.join("var/lib/dpkg/status"), "").expect("status");
+    let build = |name: &str, version: &[u8], files: &[&[u8]]| {
+        let pkg = t.path().join(format!("pkg-{name}"));
+        std::fs::create_dir_all(pkg.join("DEBIAN")).expect("mkdir");
+        let mut control = format!("Package: {name}\nVersion: ").into_bytes();
+        control.extend_from_slice(version);
+        control.extend_from_slice(
+            b"\nArchitecture: amd64\nMaintainer: t <t@example.org>\nDescription: test\n",
+        );
+        std::fs::write(pkg.join("DEBIAN/control"), control).expect("control");
+        for f in files {
+            put_file(&pkg, f, &elf);
+        }
+        let debfile = t.path().join(format!("{name}.deb"));
+        let o = Command::new("dpkg-deb")
+            .args(["--nocheck", "--root-owner-group", "--build"])
+            .arg(&pkg)
+            .arg(&debfile)
+            .output()
+            .expect("dpkg-deb");
+        assert!(
+            o.status.success(),
+            "dpkg-deb --build {name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = Command::new("dpkg")
+            .arg(format!("--root={}", deb.display()))
+            .args(["--force-all", "-i"])
+            .arg(&debfile)
+            .output()
+            .expect("dpkg -i");
+        assert!(
+            o.status.success(),
+            "dpkg -i {name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    build(
+        "a-ctl",
+        b"1.0\x1b[31m",
+        &[
+            b"/usr/bin/esc\x1b[2Jclear",
+            b"/usr/bin/tab\there\xff",
+            b"/usr/bin/tool\r",
+        ],
+    );
+    build("z-plain", b"2.0", &[b"/usr/bin/tool"]);
+    // A name dpkg itself would refuse, written into status and info/ the way dpkg writes them (a
+    // hostile image is not made by dpkg).
+    let evil_name: &[u8] = b"b\x1b[1mevil\xff";
+    let mut status = std::fs::read(deb.join("var/lib/dpkg/status")).expect("status");
+    status.extend_from_slice(b"Package: ");
+    status.extend_from_slice(evil_name);
+    status.extend_from_slice(
+        b"\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3\x1b[0m\nDescription: x\n\n",
+    );
+    std::fs::write(deb.join("var/lib/dpkg/status"), &status).expect("status");
+    let mut list_name = evil_name.to_vec();
+    list_name.extend_from_slice(b".list");
+    std::fs::write(
+        in_root(
+            &deb,
+            &[b"/var/lib/dpkg/info/", list_name.as_slice()].concat(),
+        ),
+        b"/.\n/usr\n/usr/bin\n/usr/bin/evil\x9b31m\n/usr/bin/nl\nname\n",
+    )
+    .expect("list");
+    // A file whose name has a newline exists on disk (dpkg refuses to install one; a maintainer
+    // script or a later layer can still create it). Its .list line above is split in two by
+    // whatever wrote it: neither half is this file.
+    put_file(&deb, b"/usr/bin/evil\x9b31m", &elf);
+    put_file(&deb, b"/usr/bin/nl\nname", &elf);
+    let human = check_hostile_names_root(
+        &deb,
+        "dpkg",
+        &[
+            (b"/usr/bin/esc\x1b[2Jclear", Some(b"a-ctl")),
+            (b"/usr/bin/tab\there\xff", Some(b"a-ctl")),
+            (b"/usr/bin/tool\r", Some(b"a-ctl")),
+            (b"/usr/bin/tool", Some(b"z-plain")),
+            (b"/usr/bin/evil\x9b31m", Some(evil_name)),
+            (b"/usr/bin/nl\nname", None),
+        ],
+        &[],
+    );
+    // The warning quotes the hostile name in its terminal form.
+    assert!(
+        human.contains("b\\x1b[1mevil\\xff.list line 6"),
+        "elfdeps scan shows the skipped .list line, escaped: {human}"
+    );
+    let doc = support::scan_json(&deb);
+    let warnings = doc["packages"]["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().is_some_and(|w| w.contains("line 6"))),
+        "the half-line `name` of the split file name is reported: {warnings:?}"
+    );
+    let a_ctl = doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find(|o| o["package"]["name"] == "a-ctl")
+        .expect("an a-ctl object");
+    assert_eq!(a_ctl["package"]["version"], "1.0\x1b[31m");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Case 34: a hostile rpmdb.sqlite
+// ---------------------------------------------------------------------------------------------
+
+/// What a bounded child run gave.
+struct BoundedRun {
+    status: std::process::ExitStatus,
+    elapsed: std::time::Duration,
+    maxrss_kib: i64,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+/// Runs elfdeps with `args`, reaped with wait4 on its own pid so the rusage (peak RSS) is that
+/// child's; killed (and the test failed) after `timeout`.
+fn bounded_elfdeps(
+    args: &[&std::ffi::OsStr],
+    tmp: &Path,
+    timeout: std::time::Duration,
+) -> BoundedRun {
+    use std::os::unix::process::ExitStatusExt;
+    let out_path = tmp.join("bounded.stdout");
+    let err_path = tmp.join("bounded.stderr");
+    let mut cmd = Command::new(support::elfdeps_bin());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&err_path).expect("stderr file"));
+    let start = std::time::Instant::now();
+    // Reaped by wait4 below, not by Child::wait (which would discard the rusage).
+    #[allow(clippy::zombie_processes)]
+    let mut child = cmd.spawn().expect("spawn elfdeps");
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: valid pointers to locals; pid is our own unreaped child.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            break;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            // SAFETY: as above; reaps the killed child.
+            unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+            panic!(
+                "elfdeps {args:?} did not finish in {timeout:?} (killed); stderr:\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    BoundedRun {
+        status: std::process::ExitStatus::from_raw(status),
+        elapsed: start.elapsed(),
+        maxrss_kib: usage.ru_maxrss,
+        stdout: std::fs::read(&out_path).expect("read stdout"),
+        stderr: String::from_utf8_lossy(&std::fs::read(&err_path).unwrap_or_default()).into_owned(),
+    }
+}
+
+/// Every file of `dir` with its length, a hash of its bytes and its mtime. Hashed while read in
+/// chunks: holding a large file here would raise this process's high-water RSS, which Linux
+/// folds into the next child's ru_maxrss at exec (see tests/hostile.rs rss_floor).
+fn snapshot(dir: &Path) -> BTreeMap<String, (u64, u64, std::time::SystemTime)> {
+    use std::hash::Hasher;
+    use std::io::Read;
+    std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| {
+            let e = e.expect("entry");
+            let m = e.metadata().expect("metadata");
+            let mut f = std::fs::File::open(e.path()).expect("open");
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf).expect("read");
+                if n == 0 {
+                    break;
+                }
+                h.write(&buf[..n]);
+            }
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                (m.len(), h.finish(), m.modified().expect("mtime")),
+            )
+        })
+        .collect()
+}
+
+/// An RPM header blob: `(tag, type, count, data)` entries, data laid out in order (int32 data
+/// aligned to 4, as rpm does).
+fn rpm_header(entries: &[(u32, u32, u32, Vec<u8>)]) -> Vec<u8> {
+    let mut index = Vec::new();
+    let mut data: Vec<u8> = Vec::new();
+    for (tag, ty, count, bytes) in entries {
+        if *ty == 4 {
+            while !data.len().is_multiple_of(4) {
+                data.push(0);
+            }
+        }
+        index.extend_from_slice(&tag.to_be_bytes());
+        index.extend_from_slice(&ty.to_be_bytes());
+        index.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        index.extend_from_slice(&count.to_be_bytes());
+        data.extend_from_slice(bytes);
+    }
+    let mut out = (entries.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    out.extend(index);
+    out.extend(data);
+    out
+}
+
+/// Builds one RPM per `(name, /usr/bin/NAME)` from a static program with rpmbuild and installs
+/// them all with `rpm --root` into `root`.
+fn rpm_root(d: &Path, root: &Path, names: &[&str], elf: &[u8]) {
+    let src = d.join("rpmsrc");
+    std::fs::create_dir_all(&src).expect("mkdir");
+    std::fs::create_dir_all(root).expect("mkdir");
+    let run = |cmd: &mut Command, what: &str| {
+        let o = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            o.status.success(),
+            "{what}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    for n in names {
+        std::fs::write(src.join(n), elf).expect("write program");
+        let spec = format!(
+            "%define debug_package %{{nil}}\n%define __os_install_post %{{nil}}\n\
+             Name: {n}\nVersion: 1.0\nRelease: 3\nSummary: test\nLicense: MIT\nSource0: {n}\n\
+             %description\ntest\n%install\nmkdir -p %{{buildroot}}/usr/bin\n\
+             cp %{{SOURCE0}} %{{buildroot}}/usr/bin/{n}\n%files\n/usr/bin/{n}\n"
+        );
+        let spec_path = d.join(format!("{n}.spec"));
+        std::fs::write(&spec_path, spec).expect("spec");
+        run(
+            Command::new("rpmbuild")
+                .args(["-bb", "--nodeps", "--define"])
+                .arg(format!("_topdir {}", d.join("rpmbuild").display()))
+                .arg("--define")
+                .arg(format!("_sourcedir {}", src.display()))
+                .arg(&spec_path),
+            "rpmbuild",
+        );
+    }
+    let rpms: Vec<std::path::PathBuf> = std::fs::read_dir(d.join("rpmbuild/RPMS/x86_64"))
+        .expect("RPMS")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(rpms.len(), names.len(), "{rpms:?}");
+    let rpm = |args: &[&str]| {
+        let mut c = Command::new("rpm");
+        c.arg("--root")
+            .arg(root)
+            .args(["--dbpath", "/var/lib/rpm"])
+            .args(args);
+        c
+    };
+    run(&mut rpm(&["--initdb"]), "rpm --initdb");
+    let mut install = rpm(&["-i", "--nodeps", "--noscripts"]);
+    install.args(&rpms);
+    run(&mut install, "rpm -i");
+}
+
+/// A copy of `base` (an RPM root) at `to`.
+fn copy_root(base: &Path, to: &Path) {
+    let o = Command::new("cp")
+        .arg("-a")
+        .arg(base)
+        .arg(to)
+        .output()
+        .expect("cp -a");
+    assert!(
+        o.status.success(),
+        "cp -a: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Changes the copied root's database with SQLite itself (as an attacker would).
+fn tamper(root: &Path, sql: impl FnOnce(&rusqlite::Connection)) {
+    let conn = rusqlite::Connection::open(root.join("var/lib/rpm/rpmdb.sqlite")).expect("open");
+    // rpm's index tables reference Packages; the attacker does not care.
+    conn.execute_batch("PRAGMA foreign_keys = OFF;")
+        .expect("foreign_keys");
+    sql(&conn);
+    // Leave no write-ahead log behind: the scan sees one file.
+    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    conn.close().expect("close");
+}
+
+/// The hnum of the package whose header names `NAME-1.0-3.src.rpm` as its source.
+fn hnum_of(conn: &rusqlite::Connection, name: &str) -> i64 {
+    let want = format!("{name}-1.0-3.src.rpm");
+    let mut st = conn
+        .prepare("SELECT hnum, blob FROM Packages")
+        .expect("prepare");
+    let rows: Vec<(i64, Vec<u8>)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    rows.into_iter()
+        .find(|(_, b)| b.windows(want.len()).any(|w| w == want.as_bytes()))
+        .unwrap_or_else(|| panic!("no header for {name}"))
+        .0
+}
+
+/// Peak RSS and wall time any hostile database may cost (the real database is a few hundred KiB;
+/// the largest test file here is about 130 MiB, which is read into memory once).
+const RPMDB_MAX_RSS_KIB: i64 = 300 * 1024;
+const RPMDB_MAX_TIME: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Scans `root` (JSON and human, bounded), checks exit 0, bounds, that the root's database files
+/// are untouched, that the owners are `expected` (name per /usr/bin/NAME, None: unowned) and
+/// that the warnings name the database and contain every `warn` string. Returns the warnings.
+fn check_hostile_rpmdb(
+    tmp: &Path,
+    case: &str,
+    root: &Path,
+    expected: &[(&str, Option<&str>)],
+    warn: &[&str],
+) -> Vec<String> {
+    let dbdir = root.join("var/lib/rpm");
+    let before = snapshot(&dbdir);
+    let r = root.as_os_str();
+    let run = bounded_elfdeps(
+        &[
+            "scan".as_ref(),
+            r,
+            "--format".as_ref(),
+            "json".as_ref(),
+            "-q".as_ref(),
+        ],
+        tmp,
+        std::time::Duration::from_secs(180),
+    );
+    support::loud(&format!(
+        "case 34 {case}: scan took {:?}, peak RSS {} MiB",
+        run.elapsed,
+        run.maxrss_kib / 1024
+    ));
+    assert!(
+        run.status.success(),
+        "{case}: elfdeps scan exited {} (a hostile rpmdb must not fail the scan):\n{}",
+        run.status,
+        run.stderr
+    );
+    assert!(
+        run.elapsed < RPMDB_MAX_TIME,
+        "{case}: the scan took {:?}",
+        run.elapsed
+    );
+    assert!(
+        run.maxrss_kib < RPMDB_MAX_RSS_KIB,
+        "{case}: peak RSS {} KiB (bound {RPMDB_MAX_RSS_KIB} KiB)",
+        run.maxrss_kib
+    );
+    let doc: Value = serde_json::from_slice(&run.stdout).expect("json");
+    assert_eq!(
+        doc["packages"]["database"], "rpm",
+        "{case}: {}",
+        doc["packages"]
+    );
+    let owners = json_owners(&doc);
+    for (name, pkg) in expected {
+        let p = format!("/usr/bin/{name}");
+        assert_eq!(
+            owners
+                .get(&p)
+                .unwrap_or_else(|| panic!("{case}: no object {p}: {owners:?}")),
+            &pkg.map(str::to_string),
+            "{case}: owner of {p}; warnings: {}",
+            doc["packages"]["warnings"]
+        );
+    }
+    let warnings: Vec<String> = doc["packages"]["warnings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|w| w.as_str().expect("str").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    for w in warn {
+        assert!(
+            warnings.iter().any(|x| x.contains(w)),
+            "{case}: no warning says {w:?}: {warnings:#?}"
+        );
+    }
+    for w in &warnings {
+        assert!(
+            w.contains("/var/lib/rpm/rpmdb.sqlite"),
+            "{case}: the warning names the database file: {w}"
+        );
+    }
+    // People see it too, escaped.
+    let (human, _) = human_output_is_escaped(&["scan".as_ref(), r], &format!("{case}: scan"));
+    let human = String::from_utf8_lossy(&human);
+    if !warnings.is_empty() {
+        assert!(
+            human.contains("warning") && human.contains("rpmdb.sqlite"),
+            "{case}: elfdeps scan shows the warning:\n{human}"
+        );
+    }
+    let after = snapshot(&dbdir);
+    assert_eq!(
+        before, after,
+        "{case}: the root's database files (length, hash, mtime) changed"
+    );
+    warnings
+}
+
+#[test]
+fn case_34_hostile_rpmdb_sqlite() {
+    if !support::require_tool_or_skip("rpmbuild", "rpm", "case 34 (hostile rpmdb)")
+        || !support::require_tool_or_skip("gcc", "gcc", "case 34 (test programs)")
+        || !support::require_root_or_skip("case 34 (rpm --root)")
+    {
+        return;
+    }
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let elf = tiny_static_program(d);
+    let base = d.join("base");
+    rpm_root(d, &base, &["alpha", "beta", "gamma"], &elf);
+    let all = [
+        ("alpha", Some("alpha")),
+        ("beta", Some("beta")),
+        ("gamma", Some("gamma")),
+    ];
+    let none = [("alpha", None), ("beta", None), ("gamma", None)];
+    let db_of = |root: &Path| root.join("var/lib/rpm/rpmdb.sqlite");
+    let fresh = |case: &str| {
+        let r = d.join(case);
+        copy_root(&base, &r);
+        r
+    };
+    check_hostile_rpmdb(d, "intact", &fresh("intact"), &all, &[]);
+
+    // (a) Not SQLite at all, a truncated copy of a real one, and a file over the size cap.
+    let r = fresh("random");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let random: Vec<u8> = (0..65536)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(db_of(&r), random).expect("write");
+    check_hostile_rpmdb(
+        d,
+        "random bytes",
+        &r,
+        &none,
+        &["not a database", "rebuilddb"],
+    );
+
+    let r = fresh("truncated");
+    let real = std::fs::read(db_of(&r)).expect("read");
+    std::fs::write(db_of(&r), &real[..real.len() / 3]).expect("write");
+    let w = check_hostile_rpmdb(d, "truncated", &r, &[], &[]);
+    assert!(!w.is_empty(), "a truncated database is reported");
+    // Whatever was readable maps to the right package; nothing maps to a wrong one.
+    let doc = support::scan_json(&r);
+    for (p, o) in json_owners(&doc) {
+        if let Some(o) = o {
+            assert_eq!(p, format!("/usr/bin/{o}"), "truncated: {p} given to {o}");
+        }
+    }
+
+    let r = fresh("oversized");
+    std::fs::File::options()
+        .write(true)
+        .open(db_of(&r))
+        .expect("open")
+        .set_len(300 << 20)
+        .expect("set_len (sparse)");
+    check_hostile_rpmdb(
+        d,
+        "over the size cap",
+        &r,
+        &none,
+        &["cannot read the RPM database"],
+    );
+
+    // (b) One garbage header and one truncated header: the third package still maps
+    // (syft#1231: one bad RPM must not abort the scan).
+    let r = fresh("bad-blob");
+    tamper(&r, |c| {
+        let beta = hnum_of(c, "beta");
+        let gamma = hnum_of(c, "gamma");
+        c.execute(
+            "UPDATE Packages SET blob = X'DEADBEEF0001020304' WHERE hnum = ?1",
+            [beta],
+        )
+        .expect("garbage");
+        c.execute(
+            "UPDATE Packages SET blob = substr(blob, 1, length(blob) / 2) WHERE hnum = ?1",
+            [gamma],
+        )
+        .expect("truncate");
+    });
+    let w = check_hostile_rpmdb(
+        d,
+        "bad blobs",
+        &r,
+        &[("alpha", Some("alpha")), ("beta", None), ("gamma", None)],
+        &["bad header"],
+    );
+    assert_eq!(
+        w.iter().filter(|w| w.contains("bad header")).count(),
+        2,
+        "one warning per bad package: {w:#?}"
+    );
+
+    // (c) Headers claiming enormous counts and sizes, added next to the good ones; the last one
+    // is small but names 100,000 files under one 8 KiB directory (800 MB of paths).
+    let r = fresh("enormous");
+    let s = |v: &str| {
+        let mut b = v.as_bytes().to_vec();
+        b.push(0);
+        b
+    };
+    let mut huge_dir = vec![b'/'];
+    huge_dir.extend(std::iter::repeat_n(b'd', 8192));
+    huge_dir.extend_from_slice(b"/\0");
+    let n = 100_000u32;
+    let hostile: Vec<Vec<u8>> = vec![
+        [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0].to_vec(),
+        {
+            let mut h = rpm_header(&[(1000, 6, 1, s("big"))]);
+            h[4..8].copy_from_slice(&0x7fff_ffffu32.to_be_bytes());
+            h
+        },
+        rpm_header(&[(1000, 6, 1, s("many")), (1117, 8, u32::MAX, s("x"))]),
+        rpm_header(&[(1000, 6, 1, s("ints")), (1116, 4, 1 << 20, vec![0; 8])]),
+        rpm_header(&[
+            (1000, 6, 1, s("amplified")),
+            (1118, 8, 1, huge_dir),
+            (1117, 8, n, vec![0; n as usize]),
+            (1116, 4, n, vec![0; 4 * n as usize]),
+        ]),
+    ];
+    tamper(&r, |c| {
+        for h in &hostile {
+            c.execute("INSERT INTO Packages (blob) VALUES (?1)", [h])
+                .expect("insert");
+        }
+    });
+    let w = check_hostile_rpmdb(d, "enormous counts", &r, &all, &["bad header"]);
+    assert_eq!(
+        w.iter().filter(|w| w.contains("bad header")).count(),
+        hostile.len(),
+        "one warning per hostile header: {w:#?}"
+    );
+
+    // (d) Hostile schema objects. A view named Packages that yields rows forever.
+    let r = fresh("view");
+    tamper(&r, |c| {
+        c.execute_batch(
+            "ALTER TABLE Packages RENAME TO Real;
+             CREATE VIEW Packages AS SELECT hnum, blob FROM Real UNION ALL
+               SELECT * FROM (WITH RECURSIVE n(x) AS (SELECT 1000 UNION ALL SELECT x + 1 FROM n)
+                              SELECT x, zeroblob(16) FROM n);",
+        )
+        .expect("view");
+    });
+    check_hostile_rpmdb(d, "a view", &r, &none, &["view"]);
+    // Triggers and an extra table: never run by a read, and the packages map.
+    let r = fresh("trigger");
+    tamper(&r, |c| {
+        c.execute_batch(
+            "CREATE TABLE Evil (x);
+             CREATE TRIGGER t1 AFTER UPDATE ON Packages BEGIN DELETE FROM Packages; END;
+             CREATE TRIGGER t2 BEFORE INSERT ON Evil BEGIN DELETE FROM Packages; END;
+             CREATE VIEW V AS SELECT * FROM Packages;",
+        )
+        .expect("trigger");
+    });
+    check_hostile_rpmdb(d, "triggers", &r, &all, &[]);
+    // A generated column that makes beta's header a gigabyte: beta alone is skipped.
+    let r = fresh("generated");
+    tamper(&r, |c| {
+        let beta = hnum_of(c, "beta");
+        c.execute_batch(&format!(
+            "ALTER TABLE Packages RENAME TO Real;
+             CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, stored BLOB,
+               blob BLOB GENERATED ALWAYS AS
+                 (CASE WHEN hnum = {beta} THEN zeroblob(1000000000) ELSE stored END) VIRTUAL);
+             INSERT INTO Packages (hnum, stored) SELECT hnum, blob FROM Real;
+             DROP TABLE Real;"
+        ))
+        .expect("generated column");
+    });
+    check_hostile_rpmdb(
+        d,
+        "a generated gigabyte",
+        &r,
+        &[
+            ("alpha", Some("alpha")),
+            ("beta", None),
+            ("gamma", Some("gamma")),
+        ],
+        &["too big"],
+    );
+    // A malformed schema entry whose name carries terminal escapes (SQLite quotes it in its
+    // error message, which must reach the terminal escaped).
+    let r = fresh("malformed");
+    tamper(&r, |c| {
+        c.execute_batch("PRAGMA writable_schema = ON;")
+            .expect("writable_schema");
+        c.execute(
+            "INSERT INTO sqlite_schema VALUES ('table', ?1, ?1, 0, 'CREATE TABLE x(')",
+            ["evil\x1b]0;pwned\x07\x1b[2J"],
+        )
+        .expect("schema row");
+    });
+    check_hostile_rpmdb(d, "a malformed schema", &r, &none, &["malformed"]);
+
+    // (e) Many rows and one large blob: 1,500,000 small valid headers after the real ones (each
+    // names a file, so keeping them all would take hundreds of MiB) and a 120 MB blob.
+    let r = fresh("many-rows");
+    let tiny = rpm_header(&[
+        (1000, 6, 1, s("tiny")),
+        (1118, 8, 1, s("/")),
+        (1117, 8, 1, s("t")),
+        (1116, 4, 1, vec![0; 4]),
+    ]);
+    tamper(&r, |c| {
+        c.execute(
+            "INSERT INTO Packages (blob)
+             WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 1500000)
+             SELECT ?1 FROM n",
+            [&tiny],
+        )
+        .expect("rows");
+    });
+    check_hostile_rpmdb(d, "many rows", &r, &all, &["more than 100000 packages"]);
+    let r = fresh("large-blob");
+    tamper(&r, |c| {
+        c.execute(
+            "INSERT INTO Packages (blob) VALUES (zeroblob(120000000))",
+            [],
+        )
+        .expect("large blob");
+    });
+    check_hostile_rpmdb(d, "a large blob", &r, &all, &["120000000 bytes"]);
+}

@@ -2,6 +2,9 @@
 //! lines. `F:` names a directory (relative to the root) and the `R:` lines after it its files.
 
 use super::{MAX_LINE, Package, PackageDb, lines, read_db_file};
+
+/// Longest directory an `F:` line may name (Linux's PATH_MAX).
+const MAX_PATH: usize = 4096;
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
 use crate::tree::Tree;
@@ -36,6 +39,8 @@ pub fn parse(bytes: &[u8]) -> PackageDb {
     let mut dir: Vec<u8> = Vec::new();
     let mut bad: Option<String> = None;
     let mut start = 1;
+    // Whether the record had its P: / V: line (even an empty one).
+    let (mut named, mut versioned) = (false, false);
     let finish = |db: &mut PackageDb, cur: &mut Package, bad: &mut Option<String>, start: usize| {
         let p = std::mem::take(cur);
         if let Some(why) = bad.take() {
@@ -57,6 +62,7 @@ pub fn parse(bytes: &[u8]) -> PackageDb {
             finish(&mut db, &mut cur, &mut bad, start);
             dir.clear();
             start = n + 1;
+            (named, versioned) = (false, false);
             continue;
         }
         if line.len() > MAX_LINE {
@@ -69,6 +75,27 @@ pub fn parse(bytes: &[u8]) -> PackageDb {
             continue;
         }
         let value = &line[2..];
+        // apk writes each identity field once per record. A second one is what a file name
+        // with a newline looks like when a writer renders it verbatim (apko#2507: `R:x` then
+        // `P:fake`): the record's name or version can no longer be trusted, so none of it is.
+        if matches!(line[0], b'P' | b'V' | b'o') {
+            let seen = match line[0] {
+                b'P' => named,
+                b'V' => versioned,
+                _ => cur.origin.is_some(),
+            };
+            if seen {
+                bad.get_or_insert_with(|| {
+                    format!(
+                        "line {n}: a second {}: line in one record (a file name with a newline?)",
+                        line[0] as char
+                    )
+                });
+                continue;
+            }
+            named |= line[0] == b'P';
+            versioned |= line[0] == b'V';
+        }
         match line[0] {
             b'P' => cur.name = ByteStr::from(value),
             b'V' => cur.version = ByteStr::from(value),
@@ -80,6 +107,14 @@ pub fn parse(bytes: &[u8]) -> PackageDb {
                     .map(ByteStr::from),
             ),
             b'F' => {
+                // Every R: line below repeats the directory: a long one times many short R:
+                // lines would make gigabytes of paths out of megabytes of database.
+                if value.len() > MAX_PATH {
+                    bad.get_or_insert_with(|| {
+                        format!("line {n}: a directory of {} bytes", value.len())
+                    });
+                    continue;
+                }
                 if value.split(|&b| b == b'/').any(|c| c == b"..") {
                     bad.get_or_insert_with(|| format!("line {n}: a directory with `..`"));
                     continue;
@@ -147,6 +182,24 @@ mod tests {
             db.warnings
         );
         assert_eq!(db.warnings.len(), 3, "{:?}", db.warnings);
+        // A file name with a newline, rendered verbatim, adds a second P: to its record (and a
+        // trailing \r is part of a name).
+        let db = parse(b"P:real\nV:1\nF:usr\nR:a\nR:x\nP:fake\n\nP:cr\nV:1\nF:usr\nR:b\r\n");
+        let names: Vec<String> = db.packages.iter().map(|p| p.name.escaped()).collect();
+        assert_eq!(names, ["cr"], "{:?}", db.warnings);
+        assert!(db.warnings[0].contains("second P:"), "{:?}", db.warnings);
+        assert_eq!(db.packages[0].files, vec![ByteStr::from("/usr/b\r")]);
+        // A directory longer than PATH_MAX skips its record.
+        let mut text = b"P:long\nF:".to_vec();
+        text.extend(std::iter::repeat_n(b'd', MAX_PATH + 1));
+        text.extend_from_slice(b"\nR:a\nR:b\n\nP:ok\n");
+        let db = parse(&text);
+        assert_eq!(db.packages.len(), 1);
+        assert!(
+            db.warnings[0].contains("a directory of"),
+            "{:?}",
+            db.warnings
+        );
         // Empty input and garbage do not panic.
         let _ = parse(b"");
         let _ = parse(b"\n\n\n:\n::\nP");

@@ -192,12 +192,16 @@ pub fn detect(rootfs: &RootFs, tree: &Tree, kind: DbKind) -> Option<PackageDb> {
     }
 }
 
-/// Splits `bytes` into lines (without `\n`), marking lines longer than [`MAX_LINE`].
+/// Splits `bytes` into numbered lines (without the `\n`).
+///
+/// A `\r` before the `\n` is kept: apk and dpkg end lines with `\n` alone, so a trailing `\r`
+/// is part of the value, and a file may be named `tool\r` next to `tool` (taking `\r\n` for a
+/// line end would give `tool` to the package that owns `tool\r`).
 pub fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     bytes
         .split(|&b| b == b'\n')
         .enumerate()
-        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+        .map(|(i, l)| (i + 1, l))
 }
 
 /// Reads a database file of the root (`None` when absent).

@@ -3,12 +3,14 @@
 //!
 //! The database file (and its write-ahead log) is read through the confined root and copied into a
 //! private temporary directory, which SQLite then opens read-only: SQLite never opens a path of the
-//! root, and the root is never written to. Each header blob is parsed by hand with strict bounds
-//! checks; a blob that fails them skips that package with a warning.
+//! root, and the root is never written to. SQLite reads the copy with its hardening for untrusted
+//! files (defensive mode, no triggers or views, untrusted schema, tight limits, a time limit and a
+//! heap limit). Each header blob is parsed by hand with strict bounds checks; a blob that fails
+//! them skips that package with a warning, and the other packages are kept.
 
 use std::path::Path;
 
-use super::{MAX_DB_FILE, Package, PackageDb, read_db_file};
+use super::{Package, PackageDb, read_db_file};
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
 use crate::tree::Tree;
@@ -34,6 +36,25 @@ const MAX_DATA: usize = 64 << 20;
 /// Files per package.
 const MAX_FILES: usize = 1 << 20;
 
+/// Packages (rows) read from one database; real ones have thousands.
+const MAX_ROWS: usize = 100_000;
+/// Files listed across the whole database (a full Fedora install lists about half a million).
+const MAX_TOTAL_FILES: usize = 4 << 20;
+/// Longest file path a header may list (Linux's PATH_MAX). A header names each file as a
+/// directory index plus a base name, so without this one long directory and a million empty base
+/// names would make terabytes of paths out of a few megabytes of blob.
+const MAX_PATH: usize = 4096;
+/// The longest blob SQLite may hand over: the largest header the parser accepts.
+const MAX_BLOB: usize = 8 + MAX_ENTRIES * 16 + MAX_DATA;
+/// Wall time for reading the database (SQLite's progress handler interrupts the query after it).
+const TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Heap SQLite may use while the database is read (it needs a few MiB plus the largest blob).
+const HEAP_LIMIT: i64 = 256 << 20;
+
+/// What to do about a database that cannot be used, for the warnings.
+const ADVICE: &str = "no file is attributed to an RPM package; if the image is yours, \
+                      `rpm --root ROOT --rebuilddb` rewrites the database";
+
 /// Reads the database, or `None` when the root has none.
 pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
     let dirs: [&[u8]; 2] = [b"/var/lib/rpm", b"/usr/lib/sysimage/rpm"];
@@ -45,10 +66,11 @@ pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
         kind: "rpm",
         ..Default::default()
     };
+    let at = ByteStr::from([dir, b"/rpmdb.sqlite"].concat());
     let main = match main {
         Ok(b) => b,
         Err(e) => {
-            db.warn(format!("cannot read the RPM database: {e}"));
+            db.warn(format!("cannot read the RPM database: {e}; {ADVICE}"));
             return Some(db);
         }
     };
@@ -56,50 +78,257 @@ pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
         Some(Ok(b)) => Some(b),
         _ => None,
     };
-    match blobs(&main, wal.as_deref()) {
-        Ok(list) => {
-            for (hnum, blob) in list {
-                match parse_header(&blob) {
-                    Ok(p) => db.packages.push(p),
-                    Err(e) => db.warn(format!("package #{hnum}: {e}: skipped")),
-                }
+    let mut total_files = 0usize;
+    let mut rows = 0usize;
+    let result = with_rows(main, wal, |hnum, blob| {
+        rows += 1;
+        if rows > MAX_ROWS {
+            db.warn(format!(
+                "{at}: more than {MAX_ROWS} packages: the rest are not read (their files count as \
+                 owned by no package)"
+            ));
+            return false;
+        }
+        let parsed = match blob {
+            Row::Blob(b) => parse_header(b),
+            Row::TooLong(n) => Err(format!("a header blob of {n} bytes (at most {MAX_BLOB})")),
+            Row::NotBlob(t) => Err(format!("its header is {t}, not a blob")),
+            Row::Failed(e) => Err(format!("SQLite cannot read it: {e}")),
+        };
+        match parsed {
+            Ok(p) if total_files + p.files.len() > MAX_TOTAL_FILES => {
+                db.warn(format!(
+                    "{at}: more than {MAX_TOTAL_FILES} files listed: package #{hnum} ({}) and \
+                     the rest are not read (their files count as owned by no package)",
+                    p.name
+                ));
+                false
+            }
+            Ok(p) => {
+                total_files += p.files.len();
+                db.packages.push(p);
+                true
+            }
+            Err(e) => {
+                db.warn(format!(
+                    "{at}: package #{hnum}: bad header ({e}): skipped, its files count as owned \
+                     by no package; `rpm --root ROOT -qa` shows whether rpm can read it"
+                ));
+                true
             }
         }
-        Err(e) => db.warn(format!("cannot read the RPM database: {e}")),
+    });
+    if let Err(e) = result {
+        let got = if db.packages.is_empty() {
+            String::new()
+        } else {
+            format!(" after {} packages", db.packages.len())
+        };
+        let advice = if db.packages.is_empty() {
+            ADVICE.to_string()
+        } else {
+            "the files of the packages not read count as owned by no package".to_string()
+        };
+        db.warn(format!(
+            "{at}: cannot read the RPM database{got}: {e}; {advice}"
+        ));
     }
     db.index(tree, &[]);
     Some(db)
 }
 
-/// Every `(hnum, blob)` of the `Packages` table, from private copies of the database files.
-fn blobs(main: &[u8], wal: Option<&[u8]>) -> Result<Vec<(i64, Vec<u8>)>, String> {
-    let tmp = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-    let path = tmp.path().join("rpmdb.sqlite");
-    std::fs::write(&path, main).map_err(|e| e.to_string())?;
-    if let Some(w) = wal {
-        std::fs::write(tmp.path().join("rpmdb.sqlite-wal"), w).map_err(|e| e.to_string())?;
-    }
-    query(&path).map_err(|e| e.to_string())
+/// One row's header, as SQLite has it.
+enum Row<'a> {
+    Blob(&'a [u8]),
+    /// Longer than [`MAX_BLOB`]: not fetched.
+    TooLong(i64),
+    /// NULL, an integer, a float (SQLite columns take any type).
+    NotBlob(&'static str),
+    /// SQLite could not read the row.
+    Failed(String),
 }
 
-fn query(path: &Path) -> rusqlite::Result<Vec<(i64, Vec<u8>)>> {
-    use rusqlite::{Connection, OpenFlags};
+/// Calls `f(hnum, header)` for every row of the `Packages` table, read from private copies of the
+/// database files (`main` is dropped once copied), until `f` returns false. An error is the
+/// database's (not SQLite, a broken schema, no `Packages` table, the time limit); rows already
+/// given to `f` stand.
+fn with_rows(
+    main: Vec<u8>,
+    wal: Option<Vec<u8>>,
+    f: impl FnMut(i64, Row<'_>) -> bool,
+) -> Result<(), String> {
+    let tmp = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let path = tmp.path().join("rpmdb.sqlite");
+    std::fs::write(&path, &main).map_err(|e| format!("copying it: {e}"))?;
+    drop(main);
+    if let Some(w) = wal {
+        std::fs::write(tmp.path().join("rpmdb.sqlite-wal"), w)
+            .map_err(|e| format!("copying its write-ahead log: {e}"))?;
+    }
+    let deadline = std::time::Instant::now() + TIME_LIMIT;
+    query(&path, deadline, f).map_err(|e| sqlite_message(&e))
+}
+
+fn is_interrupt(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(c, _) if c.code == rusqlite::ErrorCode::OperationInterrupted)
+}
+
+/// What went wrong, in words (SQLite's own message first, then its error code).
+fn sqlite_message(e: &rusqlite::Error) -> String {
+    match e {
+        _ if is_interrupt(e) => format!("reading it took longer than {} s", TIME_LIMIT.as_secs()),
+        rusqlite::Error::SqliteFailure(c, Some(m)) => {
+            format!("{m} (SQLite error {})", c.extended_code)
+        }
+        e => e.to_string(),
+    }
+}
+
+/// An error about the database's shape (not SQLite's).
+fn not_rpm(why: String) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+        Some(why),
+    )
+}
+
+/// Opens the private copy at `path` with SQLite's hardening for untrusted database files ("Defense
+/// Against the Dark Arts", sqlite.org/security.html) and streams the `Packages` rows to `f`.
+/// `deadline`: when the query is interrupted.
+fn query(
+    path: &Path,
+    deadline: std::time::Instant,
+    mut f: impl FnMut(i64, Row<'_>) -> bool,
+) -> rusqlite::Result<()> {
+    use rusqlite::config::DbConfig;
+    use rusqlite::limits::Limit;
+    use rusqlite::types::ValueRef;
+    use rusqlite::{Connection, OpenFlags, OptionalExtension};
     // Read-write on our private copy so SQLite can fold the write-ahead log in; the root's own
-    // files are never opened by SQLite.
+    // files are never opened by SQLite. No URI names, no symlinks followed.
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )?;
-    // Hostile files: bounded work and memory.
-    conn.pragma_update(None, "cell_size_check", "ON")?;
-    conn.pragma_update(None, "trusted_schema", "OFF")?;
-    conn.set_limit(
-        rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH,
-        MAX_DB_FILE.min(1 << 30) as i32,
+    // Before the schema is first read: nothing in it may run code, and nothing may write to or
+    // corrupt the file through SQL (defensive mode turns off writable_schema and friends).
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_TRUSTED_SCHEMA, false)?;
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_TRIGGER, false)?;
+    // A view named Packages could compute rows forever (a recursive CTE): only a table is read.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_VIEW, false)?;
+    // Work and sizes of a single query: our one SELECT needs almost nothing; what the hostile
+    // schema declares (long CREATE statements, deep expressions in defaults or generated columns)
+    // hits these instead of our memory. SQL_LENGTH stays well above any real rpmdb statement.
+    for (limit, value) in [
+        (Limit::SQLITE_LIMIT_LENGTH, MAX_BLOB as i32),
+        (Limit::SQLITE_LIMIT_SQL_LENGTH, 100_000),
+        (Limit::SQLITE_LIMIT_COLUMN, 100),
+        (Limit::SQLITE_LIMIT_EXPR_DEPTH, 100),
+        (Limit::SQLITE_LIMIT_COMPOUND_SELECT, 4),
+        (Limit::SQLITE_LIMIT_VDBE_OP, 25_000),
+        (Limit::SQLITE_LIMIT_FUNCTION_ARG, 8),
+        (Limit::SQLITE_LIMIT_ATTACHED, 0),
+        (Limit::SQLITE_LIMIT_LIKE_PATTERN_LENGTH, 100),
+        (Limit::SQLITE_LIMIT_VARIABLE_NUMBER, 10),
+        (Limit::SQLITE_LIMIT_TRIGGER_DEPTH, 1),
+        (Limit::SQLITE_LIMIT_WORKER_THREADS, 0),
+    ] {
+        conn.set_limit(limit, value)?;
+    }
+    // Bounded time: SQLite calls this every 10,000 virtual machine steps; true interrupts.
+    conn.progress_handler(10_000, Some(move || std::time::Instant::now() > deadline))?;
+    // Bounded memory: a small page cache, no memory-mapping of the file, and a heap limit. The
+    // heap limit is process-wide; elfdeps uses SQLite nowhere else, and it is put back below.
+    let old_heap: i64 = conn.query_row("PRAGMA hard_heap_limit", [], |r| r.get(0))?;
+    conn.query_row(
+        &format!("PRAGMA hard_heap_limit = {HEAP_LIMIT}"),
+        [],
+        |_| Ok(()),
     )?;
-    let mut st = conn.prepare("SELECT hnum, blob FROM Packages")?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
-    rows.collect()
+    let result = (|| {
+        conn.pragma_update(None, "cell_size_check", "ON")?;
+        conn.pragma_update(None, "trusted_schema", "OFF")?;
+        conn.pragma_update(None, "mmap_size", 0)?;
+        conn.pragma_update(None, "cache_size", -8192)?;
+        // rpm's Packages is a table. Anything else under that name is refused up front, with a
+        // message that says so (views are off anyway: one could compute rows forever).
+        let kind: Option<String> = conn
+            .query_row(
+                "SELECT type FROM sqlite_schema WHERE name = 'Packages' COLLATE NOCASE",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match kind.as_deref() {
+            Some("table") => {}
+            Some(other) => return Err(not_rpm(format!("its Packages is a {other}, not a table"))),
+            None => return Err(not_rpm("it has no Packages table".into())),
+        }
+        // `length()` of a blob is read from the record header without loading the blob, so an
+        // oversized one is reported instead of failing the query with SQLITE_TOOBIG. Rows go in
+        // rowid order from just after the last one read: when one row fails (a corrupt overflow
+        // page, a computed column over the length limit), the query restarts after it, so one
+        // bad row costs only itself (syft#1231).
+        let mut st = conn.prepare(&format!(
+            "SELECT rowid, hnum, length(blob), CASE WHEN length(blob) <= {MAX_BLOB} THEN blob END \
+             FROM Packages WHERE rowid > ?1 ORDER BY rowid"
+        ))?;
+        let mut next =
+            conn.prepare("SELECT rowid FROM Packages WHERE rowid > ?1 ORDER BY rowid LIMIT 1")?;
+        let mut after = i64::MIN;
+        'restart: loop {
+            let mut rows = st.query([after])?;
+            loop {
+                let r = match rows.next() {
+                    Ok(Some(r)) => r,
+                    Ok(None) => break 'restart,
+                    Err(e) if is_interrupt(&e) => return Err(e),
+                    Err(e) => {
+                        // The row after `after` failed: skip it, or give up when even the rowids
+                        // cannot be read.
+                        let failed: i64 = match next.query_row([after], |r| r.get(0)) {
+                            Ok(rowid) => rowid,
+                            Err(_) => return Err(e),
+                        };
+                        after = failed;
+                        if !f(failed, Row::Failed(sqlite_message(&e))) {
+                            break 'restart;
+                        }
+                        continue 'restart;
+                    }
+                };
+                let rowid: i64 = r.get(0)?;
+                after = rowid;
+                let hnum = match r.get_ref(1)? {
+                    ValueRef::Integer(i) => i,
+                    _ => rowid,
+                };
+                let len = match r.get_ref(2)? {
+                    ValueRef::Integer(i) => i,
+                    _ => 0,
+                };
+                let row = match r.get_ref(3)? {
+                    ValueRef::Blob(b) => Row::Blob(b),
+                    ValueRef::Null if len > MAX_BLOB as i64 => Row::TooLong(len),
+                    ValueRef::Null => Row::NotBlob("NULL"),
+                    ValueRef::Integer(_) => Row::NotBlob("an integer"),
+                    ValueRef::Real(_) => Row::NotBlob("a number"),
+                    ValueRef::Text(_) => Row::NotBlob("text"),
+                };
+                if !f(hnum, row) {
+                    break 'restart;
+                }
+            }
+        }
+        Ok(())
+    })();
+    let _ = conn.query_row(&format!("PRAGMA hard_heap_limit = {old_heap}"), [], |_| {
+        Ok(())
+    });
+    result
 }
 
 fn be32(b: &[u8], at: usize) -> Result<u32, String> {
@@ -223,6 +452,12 @@ pub fn parse_header(blob: &[u8]) -> Result<Package, String> {
         let d = dirs
             .get(d as usize)
             .ok_or_else(|| format!("dir index {d} out of range"))?;
+        if d.len() + b.len() > MAX_PATH {
+            return Err(format!(
+                "a file path of {} bytes (at most {MAX_PATH})",
+                d.len() + b.len()
+            ));
+        }
         files.push(ByteStr::from([*d, *b].concat()));
     }
     let v = format!(
@@ -252,6 +487,40 @@ pub fn parse_header(blob: &[u8]) -> Result<Package, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_query_is_interrupted_at_its_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rpmdb.sqlite");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB);
+             INSERT INTO Packages (blob)
+               WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 50000)
+               SELECT X'00' FROM n;",
+        )
+        .unwrap();
+        drop(conn);
+        // A deadline already passed: the progress handler stops the scan of 50,000 rows.
+        let mut seen = 0;
+        let e = query(&path, std::time::Instant::now(), |_, _| {
+            seen += 1;
+            true
+        })
+        .unwrap_err();
+        assert!(is_interrupt(&e), "{e}");
+        assert!(seen < 50_000, "{seen}");
+        assert!(sqlite_message(&e).contains("longer than"));
+        // With time, every row.
+        seen = 0;
+        let later = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        query(&path, later, |_, _| {
+            seen += 1;
+            true
+        })
+        .unwrap();
+        assert_eq!(seen, 50_000);
+    }
 
     #[test]
     fn hostile_blobs_are_errors() {

@@ -4,10 +4,13 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::RenderOptions;
+use crate::name::escape_controls;
 use crate::scan::ScanReport;
 
 /// Errors listed in full before the rest are only counted.
 const MAX_LISTED_ERRORS: usize = 50;
+/// Package-database warnings listed before the rest are only counted.
+const MAX_LISTED_WARNINGS: usize = 10;
 
 struct Paint {
     on: bool,
@@ -163,6 +166,21 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
             thousands(db.unowned_elf as u64),
             if db.unowned_elf == 1 { "" } else { "s" }
         )?;
+        // A database that could not be read, or records that were skipped, change every owner
+        // shown: say so here, not only in the JSON.
+        for w in db.warnings.iter().take(MAX_LISTED_WARNINGS) {
+            writeln!(out, "    {} {}", p.red("warning"), escape_controls(w))?;
+        }
+        if db.warnings.len() > MAX_LISTED_WARNINGS {
+            writeln!(
+                out,
+                "    {}",
+                p.dim(&format!(
+                    "... and {} more warnings (--format json lists them)",
+                    db.warnings.len() - MAX_LISTED_WARNINGS
+                ))
+            )?;
+        }
     }
     if let Some(c) = &report.checks {
         use crate::check::Severity;
@@ -220,7 +238,7 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
             "    {}  {}: {}",
             p.red(&format!("{:<code_width$}", e.code.as_str())),
             e.path.display_escaped(),
-            e.message
+            escape_controls(&e.message)
         )?;
     }
     if report.errors.len() > MAX_LISTED_ERRORS {
