@@ -333,6 +333,120 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
+/// One layer to apply: where its blob is and what it must hash to.
+struct Layer {
+    path: Vec<u8>,
+    media: String,
+    blob_digest: Option<String>,
+    diff_id: Option<String>,
+    shown: String,
+}
+
+/// Chunks in flight between the decompressing and the applying thread (of [`PIPE_CHUNK`] bytes).
+const PIPE_CHUNKS: usize = 8;
+/// Bytes per chunk.
+const PIPE_CHUNK: usize = 256 << 10;
+
+/// What the decompressing side of a layer found.
+struct Produced {
+    /// Hex sha256 of the whole blob as stored.
+    blob_digest: String,
+    /// Decompressed bytes.
+    read: u64,
+}
+
+/// The decompressing side of a layer: reads, hashes and decompresses the blob into `tx`, within
+/// the caps. `Ok(None)` when the applying side stopped listening (its error is the one to show).
+fn produce(
+    blobs: &Blobs,
+    l: &Layer,
+    i: usize,
+    max_layer: u64,
+    image_left: u64,
+    tx: crossbeam_channel::Sender<io::Result<Vec<u8>>>,
+) -> Result<Option<Produced>, ImageError> {
+    let raw = blobs.open_path(&l.path)?;
+    let mut blob_hash = Hashing {
+        inner: raw,
+        hash: Sha256::new(),
+        on: true,
+    };
+    let read;
+    {
+        let dec = decompress(Box::new(&mut blob_hash), &l.media)?;
+        let mut capped = layer::Capped::new(dec, max_layer, image_left);
+        loop {
+            let mut chunk = vec![0u8; PIPE_CHUNK];
+            let mut n = 0;
+            // Fill the chunk (decoders return small pieces), so the channel carries few, large
+            // messages.
+            let res = loop {
+                match capped.read(&mut chunk[n..]) {
+                    Ok(0) => break Ok(()),
+                    Ok(k) => {
+                        n += k;
+                        if n == chunk.len() {
+                            break Ok(());
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
+                }
+            };
+            if n > 0 {
+                chunk.truncate(n);
+                if tx.send(Ok(chunk)).is_err() {
+                    return Ok(None);
+                }
+            }
+            match res {
+                Ok(()) if n == PIPE_CHUNK => continue,
+                Ok(()) => break,
+                Err(e) => {
+                    let msg = e.to_string();
+                    // The applying side reads the error where the stream breaks off.
+                    let _ = tx.send(Err(e));
+                    return Err(ImageError::Layer(i, msg));
+                }
+            }
+        }
+        read = capped.read;
+    }
+    drop(tx);
+    layer::drain(&mut blob_hash).map_err(|e| ImageError::Layer(i, e.to_string()))?;
+    Ok(Some(Produced {
+        blob_digest: hex(&blob_hash.hash.finalize()),
+        read,
+    }))
+}
+
+/// The applying side's view of the chunks: a `Read` that ends when the producer is done.
+struct ChannelReader {
+    rx: crossbeam_channel::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.chunk = c;
+                    self.at = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The producer is done (or failed, and says so when joined).
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 /// Where blobs come from.
 enum Blobs {
     /// `blobs/sha256/<hex>` of a layout directory, opened through a confined root.
@@ -655,13 +769,6 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
     let mut image_left = opts.max_image;
 
     // The layers, as (blob path, media type, digest to check, check of the uncompressed stream).
-    struct Layer {
-        path: Vec<u8>,
-        media: String,
-        blob_digest: Option<String>,
-        diff_id: Option<String>,
-        shown: String,
-    }
     let layers: Vec<Layer> = match image {
         ImageRef::DockerArchive(_) => {
             let Blobs::Tar(_, index) = &blobs else {
@@ -777,42 +884,59 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
     };
 
     for (i, l) in layers.iter().enumerate() {
-        let raw = blobs.open_path(&l.path)?;
-        let mut blob_hash = Hashing {
-            inner: raw,
-            hash: Sha256::new(),
-            on: true,
-        };
-        let diff_check;
-        {
-            let dec = decompress(Box::new(&mut blob_hash), &l.media)?;
-            let capped = layer::Capped::new(dec, opts.max_layer, image_left);
+        // Two threads per layer, so decompression overlaps the rest: this one reads the blob,
+        // hashes it and decompresses it; the applying side hashes what comes out (the diff_id)
+        // and applies it. Chunks pass through a small bounded channel, so memory stays a few
+        // MiB whatever the layer's size.
+        let (tx, rx) = crossbeam_channel::bounded::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
+        let (applied, produced) = std::thread::scope(|s| {
+            let producer = s.spawn(|| produce(&blobs, l, i, opts.max_layer, image_left, tx));
             // An uncompressed layer's blob digest is its diff_id: hashing it once is enough.
             let same = l.blob_digest.is_some() && l.blob_digest == l.diff_id;
             let mut diff_hash = Hashing {
-                inner: capped,
+                inner: ChannelReader {
+                    rx,
+                    chunk: Vec::new(),
+                    at: 0,
+                },
                 hash: Sha256::new(),
                 on: !same,
             };
-            layer::apply(
+            let applied = layer::apply(
                 root_dir.as_fd(),
                 &mut diff_hash,
                 i,
                 &mut out.origins,
                 &mut out.info.applied,
-            )?;
+            )
             // Whatever the tar reader left (padding) still counts for the digests.
-            layer::drain(&mut diff_hash).map_err(|e| ImageError::Layer(i, e.to_string()))?;
-            image_left = image_left.saturating_sub(diff_hash.inner.read);
-            diff_check = if same {
-                l.diff_id.clone().unwrap_or_default()
-            } else {
-                format!("sha256:{}", hex(&diff_hash.hash.clone().finalize()))
-            };
-        }
-        layer::drain(&mut blob_hash).map_err(|e| ImageError::Layer(i, e.to_string()))?;
+            .and_then(|()| {
+                layer::drain(&mut diff_hash).map_err(|e| ImageError::Layer(i, e.to_string()))
+            })
+            .map(|_| {
+                if same {
+                    l.diff_id.clone().unwrap_or_default()
+                } else {
+                    format!("sha256:{}", hex(&diff_hash.hash.clone().finalize()))
+                }
+            });
+            // Dropping the receiver stops a producer still sending (the apply failed).
+            drop(diff_hash);
+            let produced = producer
+                .join()
+                .unwrap_or_else(|_| Err(ImageError::Layer(i, "decompression panicked".into())));
+            (applied, produced)
+        });
+        // The producer's own failure (unreadable blob, corrupt stream, a cap) explains an apply
+        // that failed on the stream it cut short; otherwise the apply's error stands.
+        let produced = produced?;
+        let diff_check = applied?;
+        let Some(Produced { blob_digest, read }) = produced else {
+            return Err(ImageError::Layer(i, "the layer stream ended early".into()));
+        };
+        image_left = image_left.saturating_sub(read);
         if let Some(d) = &l.blob_digest {
-            let got = format!("sha256:{}", hex(&blob_hash.hash.finalize()));
+            let got = format!("sha256:{blob_digest}");
             if &got != d {
                 return Err(ImageError::Layer(
                     i,
