@@ -182,8 +182,15 @@ impl RootFs {
 
     /// Opens the regular file `name` in the directory `dir` (a walked directory).
     pub fn open_file_at(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<OpenFile, FileError> {
-        let fd = rustix::fs::openat(dir, name, FILE_FLAGS, Mode::empty())
-            .map_err(|e| FileError::io("open", &e.into()))?;
+        let fd = rustix::fs::openat(dir, name, FILE_FLAGS, Mode::empty()).map_err(|e| match e {
+            // The walk listed a regular file; O_NOFOLLOW refuses what is a symlink now.
+            Errno::LOOP => FileError::new(
+                ErrorCode::NotRegular,
+                "a symbolic link once opened (it was replaced during the scan; symlinks are \
+                 never followed); skipped",
+            ),
+            e => FileError::io("open", &e.into()),
+        })?;
         check_regular(fd)
     }
 
@@ -191,7 +198,15 @@ impl RootFs {
     pub fn read_link_at(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<ByteStr, FileError> {
         rustix::fs::readlinkat(dir, name, Vec::new())
             .map(|t| ByteStr::from(t.into_bytes()))
-            .map_err(|e| FileError::io("readlink", &e.into()))
+            .map_err(|e| match e {
+                // Listed as a symlink, but no longer one.
+                Errno::INVAL => FileError::new(
+                    ErrorCode::NotRegular,
+                    "no longer a symbolic link when read (it was replaced during the scan); \
+                     skipped",
+                ),
+                e => FileError::io("readlink", &e.into()),
+            })
     }
 
     /// `lstat` of an in-root path whose directories contain no symlinks.

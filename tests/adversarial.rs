@@ -555,6 +555,11 @@ fn case_09_file_truncated_during_the_scan() {
                 for chunk in good.chunks(997) {
                     f.write_all(chunk).expect("write");
                 }
+                // Whole for a moment, then cut after its program headers (the dynamic segment
+                // and strings are gone), so scans see it whole, cut, and growing.
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                f.set_len(600).expect("truncate");
+                std::thread::sleep(std::time::Duration::from_millis(1));
                 rounds += 1;
             }
             rounds
@@ -747,4 +752,112 @@ fn case_11_proc_and_devices_inside_the_root() {
             .is_some_and(|m| m.iter().any(|n| n == "libc.so.6")),
         "{via:#}"
     );
+}
+
+/// Case 9, the other half: a file *replaced* during the scan. Another thread keeps renaming, over
+/// one name, a program, a FIFO and a symlink to a FIFO outside the root, so the walk may list a
+/// regular file that is a FIFO or a symlink by the time it is opened. elfdeps opens without
+/// following symlinks and without blocking, and requires a regular file of the opened handle
+/// (fstat): a FIFO opened by mistake would hang the scan, which a 30 s limit turns into a
+/// failure.
+#[test]
+fn case_09_file_replaced_during_the_scan() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let t = tempfile::tempdir().expect("tempdir");
+    let root = t.path().join("root");
+    std::fs::create_dir(&root).expect("mkdir");
+    let good = program(t.path(), "good");
+    std::fs::write(root.join("good"), &good).expect("w");
+    let mkfifo = |p: &Path| {
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("path");
+        // SAFETY: mkfifo on a path we own.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
+    };
+    let outside = t.path().join("outside-fifo");
+    mkfifo(&outside);
+    let stop = Arc::new(AtomicBool::new(false));
+    let racer = {
+        let (stop, root, good, outside) =
+            (stop.clone(), root.clone(), good.clone(), outside.clone());
+        std::thread::spawn(move || {
+            let target = root.join("swap");
+            let staging = root.join(".stage");
+            let mut rounds = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                for kind in 0..3 {
+                    let _ = std::fs::remove_file(&staging);
+                    match kind {
+                        0 => std::fs::write(&staging, &good).expect("stage program"),
+                        1 => {
+                            let c = std::ffi::CString::new(staging.as_os_str().as_encoded_bytes())
+                                .expect("path");
+                            // SAFETY: as above.
+                            unsafe { libc::mkfifo(c.as_ptr(), 0o644) };
+                        }
+                        _ => std::os::unix::fs::symlink(&outside, &staging).expect("symlink"),
+                    }
+                    // rename(2) replaces atomically: the name is always one of the three.
+                    let _ = std::fs::rename(&staging, &target);
+                }
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let r = root.to_str().expect("utf-8");
+    let mut outcomes = std::collections::BTreeMap::new();
+    for _ in 0..40 {
+        let out = Command::new("timeout")
+            .arg("30")
+            .arg(support::elfdeps_bin())
+            .args(["scan", r, "-f", "json", "-q", "--jobs", "2"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run elfdeps under timeout");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "a scan racing a replacing writer ended with {:?} (124: it hung, on a FIFO?): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert!(has_object(&doc, "/good"));
+        let outcome = if has_object(&doc, "/swap") {
+            "object"
+        } else {
+            error_code(&doc, "/swap").unwrap_or("counted as fifo or symlink")
+        };
+        if let Some(e) = doc["errors"]
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["path"] == "/swap"))
+        {
+            let msg = e["message"].as_str().unwrap_or_default();
+            assert!(
+                e["code"] != "not-regular" || msg.contains("replaced during the scan"),
+                "a replaced file says so: {e}"
+            );
+        }
+        *outcomes.entry(outcome.to_owned()).or_insert(0u32) += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let rounds = racer.join().expect("racer");
+    support::loud(&format!(
+        "case 9: 40 scans raced {rounds} rounds of program/FIFO/symlink renames; /swap outcomes: \
+         {outcomes:?}"
+    ));
+    for k in outcomes.keys() {
+        assert!(
+            matches!(
+                k.as_str(),
+                "object"
+                    | "not-regular"
+                    | "vanished"
+                    | "elf-truncated"
+                    | "counted as fifo or symlink"
+            ),
+            "unexpected outcome {k} for a name replaced under the scan"
+        );
+    }
 }
