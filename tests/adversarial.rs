@@ -299,45 +299,6 @@ fn crafted_elf(path: &Path, dynamic: &[(i64, u64)], pieces: &[(u64, Vec<u8>)], l
     f.set_len(len).expect("set_len");
 }
 
-/// Runs `elfdeps ARGS` under /usr/bin/time-like accounting: (output, wall time, peak RSS KiB).
-fn measured(args: &[&str]) -> (Output, std::time::Duration, i64) {
-    let start = std::time::Instant::now();
-    let child = Command::new(support::elfdeps_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn elfdeps");
-    let pid = child.id() as libc::pid_t;
-    // Read the pipes on threads so a large report cannot fill them while we wait.
-    let mut child = child;
-    let mut so = child.stdout.take().expect("stdout");
-    let mut se = child.stderr.take().expect("stderr");
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut so, &mut v).map(|_| v)
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        std::io::Read::read_to_end(&mut se, &mut v).map(|_| v)
-    });
-    let mut status = 0;
-    // SAFETY: plain wait4 on our own child; `ru` is a valid out-parameter.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-    assert_eq!(r, pid, "wait4");
-    let elapsed = start.elapsed();
-    use std::os::unix::process::ExitStatusExt;
-    let out = Output {
-        status: std::process::ExitStatus::from_raw(status),
-        stdout: t_out.join().expect("join").expect("stdout"),
-        stderr: t_err.join().expect("join").expect("stderr"),
-    };
-    std::mem::forget(child); // already reaped by wait4
-    (out, elapsed, ru.ru_maxrss)
-}
-
 /// Case 6: loops that never advance. (a) Version records that overlap: 16-byte records that
 /// read as a Verneed with 4096 versions *and* as a Vernaux whose `vna_next` is 16, so every
 /// chain is short but the nested walk would visit 4096 × 4096 records of a 128 KiB file. One
@@ -370,14 +331,14 @@ fn case_06_iterator_that_never_advances() {
         0x3000 + 16 * 8192,
     );
     let root = t.path().to_str().expect("utf-8");
-    let (out, took, rss) = measured(&["scan", root, "-f", "json", "-q", "--no-resolve"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let run = support::bounded_elfdeps(
+        &["scan", root, "-f", "json", "-q", "--no-resolve"].map(std::ffi::OsStr::new),
+        t.path(),
+        std::time::Duration::from_secs(60),
     );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let (took, rss) = (run.elapsed, run.maxrss_kib);
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    let doc: Value = serde_json::from_slice(&run.stdout).expect("json");
     assert!(has_object(&doc, "/good"), "{doc:#}");
     assert_eq!(
         error_code(&doc, "/overlap.so"),
@@ -684,15 +645,15 @@ fn case_11_proc_and_devices_inside_the_root() {
         mounts.0.push(target);
     }
     let r = root.to_str().expect("utf-8");
-    let (out, took, rss) = measured(&["scan", r, "-f", "json", "-q"]);
-    drop(mounts);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let run = support::bounded_elfdeps(
+        &["scan", r, "-f", "json", "-q"].map(std::ffi::OsStr::new),
+        t.path(),
+        std::time::Duration::from_secs(60),
     );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    drop(mounts);
+    let (took, rss) = (run.elapsed, run.maxrss_kib);
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    let doc: Value = serde_json::from_slice(&run.stdout).expect("json");
     assert!(took.as_secs() < 20, "took {took:?}");
     assert!(rss < 200 * 1024, "peak RSS {rss} KiB");
     let paths: Vec<&str> = doc["objects"]

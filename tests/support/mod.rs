@@ -930,3 +930,65 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
             .collect()
     })
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounded runs
+// ---------------------------------------------------------------------------------------------
+
+/// What a bounded child run gave.
+pub struct BoundedRun {
+    pub status: std::process::ExitStatus,
+    pub elapsed: std::time::Duration,
+    pub maxrss_kib: i64,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+/// Runs elfdeps with `args`, reaped with wait4 on its own pid so the rusage (peak RSS) is that
+/// child's; killed (and the test failed) after `timeout`.
+pub fn bounded_elfdeps(
+    args: &[&std::ffi::OsStr],
+    tmp: &Path,
+    timeout: std::time::Duration,
+) -> BoundedRun {
+    use std::os::unix::process::ExitStatusExt;
+    let out_path = tmp.join("bounded.stdout");
+    let err_path = tmp.join("bounded.stderr");
+    let mut cmd = Command::new(elfdeps_bin());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).expect("stdout file"))
+        .stderr(std::fs::File::create(&err_path).expect("stderr file"));
+    let start = std::time::Instant::now();
+    // Reaped by wait4 below, not by Child::wait (which would discard the rusage).
+    #[allow(clippy::zombie_processes)]
+    let mut child = cmd.spawn().expect("spawn elfdeps");
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: valid pointers to locals; pid is our own unreaped child.
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            break;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            // SAFETY: as above; reaps the killed child.
+            unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+            panic!(
+                "elfdeps {args:?} did not finish in {timeout:?} (killed); stderr:\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    BoundedRun {
+        status: std::process::ExitStatus::from_raw(status),
+        elapsed: start.elapsed(),
+        maxrss_kib: usage.ru_maxrss,
+        stdout: std::fs::read(&out_path).expect("read stdout"),
+        stderr: String::from_utf8_lossy(&std::fs::read(&err_path).unwrap_or_default()).into_owned(),
+    }
+}
