@@ -309,7 +309,7 @@ fn check_report(fx: &Fixture, doc: &Value) {
         let d = dep(path, name);
         let err = d["error"].as_str().unwrap_or_default();
         assert!(
-            d["found"].is_null() && err.contains("not a regular file"),
+            d["found"].is_null() && err.contains("FIFO") && err.contains("not a regular file"),
             "{path}: NEEDED {name} is the FIFO /fifo: {d}"
         );
         assert_eq!(objects[path.as_str()]["status"], "error", "{path}");

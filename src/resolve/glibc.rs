@@ -645,11 +645,7 @@ impl Session<'_, '_> {
                 Try::Skip
             }
             Candidate::NotFile(c, what) => {
-                dep.error = Some(format!(
-                    "{}: not a regular file ({what}): the loader fails on it (or, on a FIFO, \
-                     blocks in open)",
-                    shown(path, &c)
-                ));
+                dep.error = Some(format!("{}: {what}", shown(path, &c)));
                 Try::Fatal
             }
             Candidate::NotElf(c) => {

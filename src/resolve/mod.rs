@@ -256,9 +256,16 @@ impl<'a> Ctx<'a> {
                 Some(&i) => Candidate::Object(i),
                 None => Candidate::NotElf(canonical),
             },
-            Some(Entry::Dir) => Candidate::NotFile(canonical, "a directory"),
+            Some(Entry::Dir) => Candidate::NotFile(
+                canonical,
+                "a directory: the loader fails on it (cannot read file data)",
+            ),
             // The walk never opens these; a loader would block opening a FIFO.
-            Some(Entry::Special) => Candidate::NotFile(canonical, "a FIFO, socket or device"),
+            Some(Entry::Special) => Candidate::NotFile(
+                canonical,
+                "a FIFO, socket or device, not a regular file: the loader fails on it, or blocks \
+                 opening a FIFO",
+            ),
             Some(Entry::Unreadable) => Candidate::Unreadable,
             Some(Entry::Symlink(_)) | Some(Entry::OtherFs) | None => Candidate::Absent,
         }
