@@ -342,12 +342,12 @@ struct Layer {
     shown: String,
 }
 
-/// Chunks in flight between the decompressing and the applying thread (of [`PIPE_CHUNK`] bytes).
+/// Chunks in flight between two stages of a layer (of [`PIPE_CHUNK`] bytes).
 const PIPE_CHUNKS: usize = 8;
 /// Bytes per chunk.
 const PIPE_CHUNK: usize = 256 << 10;
 
-/// What the decompressing side of a layer found.
+/// What the reading and decompressing sides of a layer found.
 struct Produced {
     /// Hex sha256 of the whole blob as stored.
     blob_digest: String,
@@ -355,69 +355,89 @@ struct Produced {
     read: u64,
 }
 
-/// The decompressing side of a layer: reads, hashes and decompresses the blob into `tx`, within
-/// the caps. `Ok(None)` when the applying side stopped listening (its error is the one to show).
-fn produce(
-    blobs: &Blobs,
+type Chunks = crossbeam_channel::Sender<io::Result<Vec<u8>>>;
+
+/// Copies `r` into `tx` in chunks of [`PIPE_CHUNK`] bytes (decoders return small pieces; few,
+/// large messages keep the channel cheap). `Ok(false)` when the receiving side hung up; a read
+/// error is also sent on, so the receiver meets it where the stream breaks off.
+fn pump(mut r: impl Read, tx: &Chunks) -> io::Result<bool> {
+    loop {
+        let mut chunk = vec![0u8; PIPE_CHUNK];
+        let mut n = 0;
+        let res = loop {
+            match r.read(&mut chunk[n..]) {
+                Ok(0) => break Ok(()),
+                Ok(k) => {
+                    n += k;
+                    if n == chunk.len() {
+                        break Ok(());
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        if n > 0 {
+            chunk.truncate(n);
+            if tx.send(Ok(chunk)).is_err() {
+                return Ok(false);
+            }
+        }
+        match res {
+            Ok(()) if n == PIPE_CHUNK => {}
+            Ok(()) => return Ok(true),
+            Err(e) => {
+                let copy = io::Error::new(e.kind(), e.to_string());
+                let _ = tx.send(Err(copy));
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// The reading side of a layer: the blob as stored, hashed, into `tx`. `Ok(None)` when the
+/// other side stopped listening (its error is the one to show).
+fn read_blob(blobs: &Blobs, l: &Layer, i: usize, tx: Chunks) -> Result<Option<String>, ImageError> {
+    let mut blob_hash = Hashing {
+        inner: blobs.open_path(&l.path)?,
+        hash: Sha256::new(),
+        on: true,
+    };
+    match pump(&mut blob_hash, &tx) {
+        Ok(true) => Ok(Some(hex(&blob_hash.hash.finalize()))),
+        Ok(false) => Ok(None),
+        Err(e) => Err(ImageError::Layer(i, format!("reading the blob: {e}"))),
+    }
+}
+
+/// The decompressing side: the blob's chunks from `rx`, decompressed within the caps, into `tx`.
+/// Returns the decompressed size, or `None` when the applying side stopped listening.
+fn inflate(
+    rx: crossbeam_channel::Receiver<io::Result<Vec<u8>>>,
     l: &Layer,
     i: usize,
     max_layer: u64,
     image_left: u64,
-    tx: crossbeam_channel::Sender<io::Result<Vec<u8>>>,
-) -> Result<Option<Produced>, ImageError> {
-    let raw = blobs.open_path(&l.path)?;
-    let mut blob_hash = Hashing {
-        inner: raw,
-        hash: Sha256::new(),
-        on: true,
+    tx: Chunks,
+) -> Result<Option<u64>, ImageError> {
+    let mut raw = ChannelReader {
+        rx,
+        chunk: Vec::new(),
+        at: 0,
     };
-    let read;
-    {
-        let dec = decompress(Box::new(&mut blob_hash), &l.media)?;
+    let read = {
+        let dec = decompress(Box::new(&mut raw), &l.media)?;
         let mut capped = layer::Capped::new(dec, max_layer, image_left);
-        loop {
-            let mut chunk = vec![0u8; PIPE_CHUNK];
-            let mut n = 0;
-            // Fill the chunk (decoders return small pieces), so the channel carries few, large
-            // messages.
-            let res = loop {
-                match capped.read(&mut chunk[n..]) {
-                    Ok(0) => break Ok(()),
-                    Ok(k) => {
-                        n += k;
-                        if n == chunk.len() {
-                            break Ok(());
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => break Err(e),
-                }
-            };
-            if n > 0 {
-                chunk.truncate(n);
-                if tx.send(Ok(chunk)).is_err() {
-                    return Ok(None);
-                }
-            }
-            match res {
-                Ok(()) if n == PIPE_CHUNK => continue,
-                Ok(()) => break,
-                Err(e) => {
-                    let msg = e.to_string();
-                    // The applying side reads the error where the stream breaks off.
-                    let _ = tx.send(Err(e));
-                    return Err(ImageError::Layer(i, msg));
-                }
-            }
+        match pump(&mut capped, &tx) {
+            Ok(true) => capped.read,
+            Ok(false) => return Ok(None),
+            Err(e) => return Err(ImageError::Layer(i, e.to_string())),
         }
-        read = capped.read;
-    }
+    };
     drop(tx);
-    layer::drain(&mut blob_hash).map_err(|e| ImageError::Layer(i, e.to_string()))?;
-    Ok(Some(Produced {
-        blob_digest: hex(&blob_hash.hash.finalize()),
-        read,
-    }))
+    // Bytes after the compressed stream still count for the blob's digest: let the reader finish.
+    layer::drain(&mut raw).map_err(|e| ImageError::Layer(i, e.to_string()))?;
+    Ok(Some(read))
 }
 
 /// The applying side's view of the chunks: a `Read` that ends when the producer is done.
@@ -884,15 +904,21 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
     };
 
     for (i, l) in layers.iter().enumerate() {
-        // Two threads per layer, so decompression overlaps the rest: this one reads the blob,
-        // hashes it and decompresses it; the applying side hashes what comes out (the diff_id)
-        // and applies it. Chunks pass through a small bounded channel, so memory stays a few
+        // Three threads per layer, so reading the blob (from a cold disk, say), decompressing it
+        // and applying it overlap: one reads and hashes the blob, one decompresses it, and this
+        // one hashes what comes out (the diff_id) and applies it. Chunks pass through a small bounded channel, so memory stays a few
         // MiB whatever the layer's size.
+        let (raw_tx, raw_rx) = crossbeam_channel::bounded::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
         let (tx, rx) = crossbeam_channel::bounded::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
         let (applied, produced) = std::thread::scope(|s| {
-            let producer = s.spawn(|| produce(&blobs, l, i, opts.max_layer, image_left, tx));
+            let reader = s.spawn(|| read_blob(&blobs, l, i, raw_tx));
+            let inflater = s.spawn(|| inflate(raw_rx, l, i, opts.max_layer, image_left, tx));
             // An uncompressed layer's blob digest is its diff_id: hashing it once is enough.
-            let same = l.blob_digest.is_some() && l.blob_digest == l.diff_id;
+            // A layer with a blob digest (OCI) is pinned by it: the digest is checked below,
+            // and decompression is deterministic, so hashing the decompressed bytes again for
+            // the config's diff_id would add a second sha256 of every byte (a quarter of the
+            // work) and no protection. A docker-archive layer has only its diff_id.
+            let pinned = l.blob_digest.is_some();
             let mut diff_hash = Hashing {
                 inner: ChannelReader {
                     rx,
@@ -900,7 +926,7 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                     at: 0,
                 },
                 hash: Sha256::new(),
-                on: !same,
+                on: !pinned,
             };
             let applied = layer::apply(
                 root_dir.as_fd(),
@@ -914,7 +940,7 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                 layer::drain(&mut diff_hash).map_err(|e| ImageError::Layer(i, e.to_string()))
             })
             .map(|_| {
-                if same {
+                if pinned {
                     l.diff_id.clone().unwrap_or_default()
                 } else {
                     format!("sha256:{}", hex(&diff_hash.hash.clone().finalize()))
@@ -922,9 +948,19 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             });
             // Dropping the receiver stops a producer still sending (the apply failed).
             drop(diff_hash);
-            let produced = producer
+            let panicked = |what: &str| ImageError::Layer(i, format!("{what} panicked"));
+            let inflated = inflater
                 .join()
-                .unwrap_or_else(|_| Err(ImageError::Layer(i, "decompression panicked".into())));
+                .unwrap_or_else(|_| Err(panicked("decompression")));
+            let blob = reader
+                .join()
+                .unwrap_or_else(|_| Err(panicked("reading the blob")));
+            // The earliest stage's failure explains the later ones.
+            let produced = match (blob, inflated) {
+                (Err(e), _) | (_, Err(e)) => Err(e),
+                (Ok(Some(blob_digest)), Ok(Some(read))) => Ok(Some(Produced { blob_digest, read })),
+                _ => Ok(None),
+            };
             (applied, produced)
         });
         // The producer's own failure (unreadable blob, corrupt stream, a cap) explains an apply
@@ -945,6 +981,7 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             }
         }
         if let Some(d) = &l.diff_id
+            && l.blob_digest.is_none()
             && &diff_check != d
         {
             return Err(ImageError::Layer(
