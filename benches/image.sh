@@ -6,8 +6,9 @@
 # Packs DIR as a two-layer OCI image (layer 1: everything but usr/lib; layer 2: usr/lib;
 # gzip-compressed as registries serve them, or uncompressed with COMPRESS=none) in a temporary
 # directory, then times
-# `elfdeps scan DIR` against `elfdeps scan oci:IMAGE` with hyperfine. The image scan includes
-# verifying every digest, decompressing and applying the layers.
+# `elfdeps scan DIR` against `elfdeps scan oci:IMAGE` with hyperfine (warm page cache; COLD=1 for
+# a cold one). The image scan includes verifying every digest, decompressing and applying the
+# layers.
 set -euo pipefail
 [ $# -eq 1 ] && [ -d "$1" ] || { echo "usage: benches/image.sh DIR" >&2; exit 2; }
 dir=$(cd "$1" && pwd -P)
@@ -51,7 +52,14 @@ open(os.path.join(w, "img/oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0
 PY
 rm -f "$work"/l?.tar
 du -sh "$work/img" >&2
-hyperfine --warmup 1 --runs "${RUNS:-5}" --export-json "$work/r.json" \
+# COLD=1 (as root) drops the page cache before every run: both commands then read from storage,
+# the directory scan its files' headers, the image scan every byte of its blobs.
+prepare=()
+if [ "${COLD:-0}" = 1 ]; then
+  [ "$(id -u)" = 0 ] || { echo "image.sh: COLD=1 needs root (drop_caches)" >&2; exit 2; }
+  prepare=(--prepare 'sync; echo 3 > /proc/sys/vm/drop_caches')
+fi
+hyperfine --warmup 1 --runs "${RUNS:-5}" "${prepare[@]}" --export-json "$work/r.json" \
   --command-name directory "$elfdeps scan $dir -q -f json -o /dev/null" \
   --command-name image "$elfdeps scan oci:$work/img:bench -q -f json -o /dev/null"
 python3 - "$work/r.json" <<'PY'
