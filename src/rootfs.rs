@@ -155,6 +155,24 @@ impl RootFs {
         check_regular(fd)
     }
 
+    /// Reads at most the first `max` bytes of a regular file by canonical in-root path.
+    pub fn read_prefix(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FileError> {
+        let file = self.open_file(path)?;
+        let len = u64::try_from(file.stat.st_size).unwrap_or(0).min(max);
+        let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+        let mut done = 0;
+        while done < buf.len() {
+            match rustix::io::pread(&file.fd, &mut buf[done..], done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(Errno::INTR) | Err(Errno::AGAIN) => continue,
+                Err(e) => return Err(FileError::io("read", &e.into())),
+            }
+        }
+        buf.truncate(done);
+        Ok(buf)
+    }
+
     /// Reads a whole regular file by canonical in-root path, refusing files larger than `max` bytes.
     pub fn read_file(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FileError> {
         let file = self.open_file(path)?;

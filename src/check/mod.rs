@@ -298,11 +298,15 @@ fn is_program(o: &Object) -> bool {
     o.facts.interp.is_some() || matches!(o.facts.kind, Kind::Executable | Kind::Pie)
 }
 
-/// Reads an object of the root, for the static-libc markers.
-fn read_object(rootfs: &RootFs, path: &ByteStr, limits: &elf::Limits) -> Option<Vec<u8>> {
-    rootfs
-        .read_file(path.as_bytes(), limits.max_read.min(MAX_STATIC_READ))
-        .ok()
+/// Reads the first `n` bytes of an object of the root (at most the whole file, within the limits),
+/// for the static-libc markers.
+fn read_object(rootfs: &RootFs, path: &[u8], n: u64, limits: &elf::Limits) -> Option<Vec<u8>> {
+    let cap = limits.max_read.min(MAX_STATIC_READ);
+    if n <= cap {
+        rootfs.read_prefix(path, n).ok()
+    } else {
+        rootfs.read_file(path, cap).ok()
+    }
 }
 
 /// Classifies every object's libc (index-aligned with `objects`).
@@ -310,7 +314,11 @@ pub fn classify_all(rootfs: &RootFs, objects: &[Object], limits: &elf::Limits) -
     use rayon::prelude::*;
     objects
         .par_iter()
-        .map(|o| libc::classify(&o.facts, || read_object(rootfs, &o.path, limits)))
+        .map(|o| {
+            libc::classify(&o.facts, |n| {
+                read_object(rootfs, o.path.as_bytes(), n, limits)
+            })
+        })
         .collect()
 }
 
@@ -1178,11 +1186,8 @@ pub fn analyze_files(
             let len = u64::try_from(file.stat.st_size).unwrap_or(0);
             match elf::parse_file(file.fd.as_fd(), len, limits) {
                 Ok(Some(facts)) => {
-                    let info = libc::classify(&facts, || {
-                        rootfs
-                            .read_file(&in_root, limits.max_read.min(MAX_STATIC_READ))
-                            .ok()
-                    });
+                    let info =
+                        libc::classify(&facts, |n| read_object(&rootfs, &in_root, n, limits));
                     artifacts.push(Artifact {
                         path: shown.clone(),
                         machine: facts.machine.clone(),
