@@ -34,6 +34,8 @@ pub enum ErrorCode {
     NameTooLong,
     /// More symbolic links than the kernel would follow (ELOOP).
     SymlinkLoop,
+    /// A component of a path resolved inside the root is not a directory (ENOTDIR).
+    NotADirectory,
     /// elfdeps itself failed on this file (a bug: a panic caught at the file's boundary).
     InternalError,
 }
@@ -51,6 +53,7 @@ impl ErrorCode {
             ErrorCode::LimitExceeded => "limit-exceeded",
             ErrorCode::NameTooLong => "name-too-long",
             ErrorCode::SymlinkLoop => "symlink-loop",
+            ErrorCode::NotADirectory => "not-a-directory",
             ErrorCode::InternalError => "internal-error",
         }
     }

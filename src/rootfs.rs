@@ -319,7 +319,7 @@ pub fn resolve_in_root(
             Err(Errno::NOTDIR) => {
                 let parent = &done[..done.len() - 1];
                 return Err(FileError::new(
-                    ErrorCode::Vanished,
+                    ErrorCode::NotADirectory,
                     format!("{} is not a directory", ByteStr::from(&join(parent)[..])),
                 ));
             }
@@ -343,7 +343,7 @@ pub fn resolve_in_root(
             pending.extend(components(&target).rev().map(<[u8]>::to_vec));
         } else if !is_last && ft != FileType::Directory {
             return Err(FileError::new(
-                ErrorCode::Vanished,
+                ErrorCode::NotADirectory,
                 format!("{} is not a directory", ByteStr::from(cur)),
             ));
         }
@@ -474,7 +474,7 @@ mod tests {
     #[test]
     fn file_as_directory_is_an_error() {
         let t = fake(&[("/f", "file")]);
-        assert_eq!(res(&t, "/f/x"), Err(ErrorCode::Vanished));
+        assert_eq!(res(&t, "/f/x"), Err(ErrorCode::NotADirectory));
         assert_eq!(res(&t, "/nope"), Err(ErrorCode::Vanished));
     }
 }

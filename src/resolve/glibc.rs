@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use super::env::{GlibcLoader, basename, dirname, trim_trailing_slashes};
 use super::{
-    Candidate, Ctx, Dep, LoaderRef, Resolution, SessionEdge, Skipped, Status, VersionError, Via,
+    Candidate, Ctx, Dep, LoaderRef, OpenErrno, Resolution, SessionEdge, Skipped, Status,
+    VersionError, Via,
 };
 use crate::name::ByteStr;
 
@@ -320,11 +321,11 @@ impl Session<'_, '_> {
                         .get_or_insert_with(|| "not found: cannot open shared object file".into());
                     Found { loaded: None, dep }
                 }
-                Try::Loop => {
+                Try::OpenError(e) => {
                     dep.error = Some(format!(
-                        "not found: cannot open shared object file: {}: too many levels of \
-                         symbolic links",
-                        ByteStr::from(&path[..])
+                        "not found: cannot open shared object file: {}: {}",
+                        ByteStr::from(&path[..]),
+                        e.text()
                     ));
                     Found { loaded: None, dep }
                 }
@@ -427,11 +428,9 @@ impl Session<'_, '_> {
                         Try::Fatal => return Found { loaded: None, dep },
                         Try::Skip => {}
                         // A failed cached path falls through to the defaults, whatever the errno.
-                        Try::Loop => dep.skipped.push(Skipped {
+                        Try::OpenError(e) => dep.skipped.push(Skipped {
                             path,
-                            reason: "listed in ld.so.cache, but too many levels of symbolic \
-                                     links (ELOOP)"
-                                .into(),
+                            reason: format!("listed in ld.so.cache, but {}", e.text()),
                         }),
                         Try::Absent => dep.skipped.push(Skipped {
                             path,
@@ -544,7 +543,7 @@ impl Session<'_, '_> {
                     // exists and is readable, but something went wrong"): the later entries of
                     // this list are never tried, the next source (cache, defaults) still is.
                     // ldconfig (the `Conf` emulation) just leaves such a name out.
-                    Try::Loop => {
+                    Try::OpenError(e) => {
                         let dir_exists = matches!(
                             self.ctx.tree.resolve(&dir, true).map(|c| self
                                 .ctx
@@ -556,9 +555,10 @@ impl Session<'_, '_> {
                         if subdir.is_none() && dir_exists && !matches!(kind, ListKind::Conf) {
                             dep.skipped.push(Skipped {
                                 path: ByteStr::from(path),
-                                reason: "too many levels of symbolic links (ELOOP): the loader \
-                                         searches no further in this list"
-                                    .into(),
+                                reason: format!(
+                                    "{}: the loader searches no further in this list",
+                                    e.text()
+                                ),
                             });
                             return None;
                         }
@@ -636,7 +636,7 @@ impl Session<'_, '_> {
         let main = self.ctx.facts(self.loaded[0].obj);
         match memo.get(self.ctx, path) {
             Candidate::Absent => Try::Absent,
-            Candidate::Loop => Try::Loop,
+            Candidate::OpenError(e) => Try::OpenError(e),
             Candidate::Unreadable => {
                 dep.skipped.push(Skipped {
                     path: ByteStr::from(path),
@@ -789,8 +789,8 @@ impl Session<'_, '_> {
 enum Try {
     Absent,
     Skip,
-    /// `open` failed with ELOOP: not a miss the search goes past (see `search_list`).
-    Loop,
+    /// `open` failed with ELOOP or ENOTDIR: not a miss the search goes past (see `search_list`).
+    OpenError(OpenErrno),
     Fatal,
     Load(usize),
 }

@@ -225,6 +225,25 @@ pub struct Ctx<'a> {
     pub hwcaps_parents: std::collections::HashSet<ByteStr>,
 }
 
+/// The errnos of a candidate's `open` that are not "absent".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenErrno {
+    /// ELOOP.
+    Loop,
+    /// ENOTDIR.
+    NotDir,
+}
+
+impl OpenErrno {
+    /// What the loaders' messages say.
+    pub fn text(self) -> &'static str {
+        match self {
+            OpenErrno::Loop => "too many levels of symbolic links (ELOOP)",
+            OpenErrno::NotDir => "a path component is not a directory (ENOTDIR)",
+        }
+    }
+}
+
 /// What lies at a candidate path, once symlinks are followed inside the root.
 #[derive(Clone, Debug)]
 pub enum Candidate {
@@ -238,9 +257,11 @@ pub enum Candidate {
     NotElf(ByteStr),
     /// A directory, FIFO, socket or device, with what it is (for messages).
     NotFile(ByteStr, &'static str),
-    /// More symbolic links than the kernel follows (`open` fails with ELOOP). Unlike ENOENT this
-    /// is an error the loaders do not search past (glibc ends that search list, musl the lookup).
-    Loop,
+    /// `open` would fail with ELOOP (more symbolic links than the kernel follows) or ENOTDIR (a
+    /// component, reached through a symlink, is a file), with that errno's text. Unlike ENOENT
+    /// these are errors glibc does not search past (it ends that search list); musl stops the
+    /// lookup on ELOOP and goes on after ENOTDIR.
+    OpenError(OpenErrno),
 }
 
 impl<'a> Ctx<'a> {
@@ -248,7 +269,12 @@ impl<'a> Ctx<'a> {
     pub fn candidate(&self, path: &[u8]) -> Candidate {
         let canonical = match self.tree.resolve(path, true) {
             Ok(c) => c,
-            Err(e) if e.code == crate::error::ErrorCode::SymlinkLoop => return Candidate::Loop,
+            Err(e) if e.code == crate::error::ErrorCode::SymlinkLoop => {
+                return Candidate::OpenError(OpenErrno::Loop);
+            }
+            Err(e) if e.code == crate::error::ErrorCode::NotADirectory => {
+                return Candidate::OpenError(OpenErrno::NotDir);
+            }
             Err(_) => return Candidate::Absent,
         };
         match self.tree.get(canonical.as_bytes()) {

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use super::env::{MuslLoader, basename, dirname};
-use super::{Candidate, Ctx, Dep, LoaderRef, Resolution, SessionEdge, Skipped, Status, Via};
+use super::{
+    Candidate, Ctx, Dep, LoaderRef, OpenErrno, Resolution, SessionEdge, Skipped, Status, Via,
+};
 use crate::elf::{Class, Kind};
 use crate::name::ByteStr;
 
@@ -345,7 +347,9 @@ fn try_open(ctx: &Ctx<'_>, path: &[u8], dep: &mut Dep, main_class: Class) -> Ste
             Step::Stop
         }
         // path_open goes past ENOENT, ENOTDIR, EACCES and ENAMETOOLONG only.
-        Candidate::Loop => {
+        // ENOTDIR is one path_open goes past.
+        Candidate::OpenError(OpenErrno::NotDir) => Step::Next,
+        Candidate::OpenError(OpenErrno::Loop) => {
             dep.path = Some(ByteStr::from(path));
             dep.error = Some(format!(
                 "{}: Symbolic link loop (more than 40 links): musl stops here",

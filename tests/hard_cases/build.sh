@@ -44,7 +44,8 @@ patch() { printf "\\x$3" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
 
 # hostile ROOT CC: hostile candidates on a RUNPATH, each in a directory searched before /opt/hc/ok,
 # which has the real library: a directory, character devices with /dev/null's and /dev/zero's
-# numbers, a symlink chain longer than the kernel's 40-link limit, and a 2 GiB sparse file that
+# numbers, a symlink chain longer than the kernel's 40-link limit, a symlink through a regular file
+# (ENOTDIR), a 2 GiB sparse file that
 # starts with a real ELF header (no program headers behind it), a static executable (ET_EXEC, no
 # PT_DYNAMIC), a PIE program, and (KINDS=debug, glibc only: musl crashes on it) a separate
 # debug-info file of the library. The loader skips or stops at each as its rules say; the scanner
@@ -58,12 +59,16 @@ hostile() {
   ln -s l1 "$h/loop/libhc.so"
   for i in $(seq 1 40); do ln -s "l$((i + 1))" "$h/loop/l$i"; done
   ln -s ../ok/libhc.so "$h/loop/l41"
+  # ENOTDIR: a symlink through a regular file.
+  mkdir -p "$h/notdir"
+  echo 'not a directory' >"$h/afile"
+  ln -s /opt/hc/afile/libhc.so "$h/notdir/libhc.so"
   head -c 64 "$h/ok/libhc.so" >"$h/sparse/libhc.so"
   truncate -s 2G "$h/sparse/libhc.so"
   "$cc" -static -o "$h/exec/libhc.so" "$src/main.c"
   exe "$cc" "$h/pie/libhc.so"
   objcopy --only-keep-debug "$h/ok/libhc.so" "$h/debug/libhc.so"
-  for k in dir null zero loop sparse exec pie $kinds; do
+  for k in dir null zero loop notdir sparse exec pie $kinds; do
     exe "$cc" "$h/bin/$k-first" -L"$h/ok" -lhc -Wl,--enable-new-dtags -Wl,-rpath,"/opt/hc/$k:/opt/hc/ok"
   done
 }
