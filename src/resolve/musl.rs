@@ -358,7 +358,7 @@ fn try_open(ctx: &Ctx<'_>, path: &[u8], dep: &mut Dep, main_class: Class) -> Ste
             Step::Stop
         }
         // A separate debug-info file: its segments have no bytes, and musl 1.2.5 maps it anyway
-        // and crashes (SIGSEGV) in --list as in a real start.
+        // and crashes (SIGSEGV), in `ld-musl --list` and in a real start alike.
         Candidate::Object(o) if ctx.facts(o).kind == Kind::DebugInfo => {
             dep.path = Some(ByteStr::from(path));
             dep.error = Some(format!(
