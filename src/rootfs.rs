@@ -159,18 +159,7 @@ impl RootFs {
     pub fn read_prefix(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FileError> {
         let file = self.open_file(path)?;
         let len = u64::try_from(file.stat.st_size).unwrap_or(0).min(max);
-        let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
-        let mut done = 0;
-        while done < buf.len() {
-            match rustix::io::pread(&file.fd, &mut buf[done..], done as u64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(Errno::INTR) | Err(Errno::AGAIN) => continue,
-                Err(e) => return Err(FileError::io("read", &e.into())),
-            }
-        }
-        buf.truncate(done);
-        Ok(buf)
+        pread_all(&file, len)
     }
 
     /// Reads a whole regular file by canonical in-root path, refusing files larger than `max` bytes.
@@ -183,19 +172,7 @@ impl RootFs {
                 format!("{len} bytes, more than the {max} read for a configuration file"),
             ));
         }
-        let mut buf = vec![0u8; len as usize];
-        let mut done = 0;
-        while done < buf.len() {
-            match rustix::io::pread(&file.fd, &mut buf[done..], done as u64) {
-                Ok(0) => break,
-                Ok(n) => done += n,
-                Err(Errno::INTR) | Err(Errno::AGAIN) => continue,
-                Err(e) => return Err(FileError::io("read", &e.into())),
-            }
-        }
-        // A file that shrank meanwhile is what it is now.
-        buf.truncate(done);
-        Ok(buf)
+        pread_all(&file, len)
     }
 
     /// Opens the regular file `name` in the directory `dir` (a walked directory).
@@ -382,6 +359,23 @@ fn relative(path: &[u8]) -> &std::ffi::OsStr {
         None => b".",
     };
     std::ffi::OsStr::from_bytes(trimmed)
+}
+
+/// The first `len` bytes of an open file, by pread (never a mapping). A file that shrank meanwhile
+/// is what it is now: the result is shorter.
+fn pread_all(file: &OpenFile, len: u64) -> Result<Vec<u8>, FileError> {
+    let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
+    let mut done = 0;
+    while done < buf.len() {
+        match rustix::io::pread(&file.fd, &mut buf[done..], done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(Errno::INTR) | Err(Errno::AGAIN) => continue,
+            Err(e) => return Err(FileError::io("read", &e.into())),
+        }
+    }
+    buf.truncate(done);
+    Ok(buf)
 }
 
 fn check_regular(fd: OwnedFd) -> Result<OpenFile, FileError> {

@@ -92,6 +92,12 @@ impl Tree {
         self.entries.is_empty()
     }
 
+    /// Whether `path` (symlinks followed inside the root) is a directory.
+    pub fn is_dir(&self, path: &[u8]) -> bool {
+        self.resolve(path, true)
+            .is_ok_and(|c| matches!(self.get(c.as_bytes()), Some(Entry::Dir)))
+    }
+
     /// Resolves `path` inside the root as after `chroot(ROOT)` (see [`resolve_in_root`]).
     pub fn resolve(&self, path: &[u8], follow_last: bool) -> Result<ByteStr, FileError> {
         resolve_in_root(

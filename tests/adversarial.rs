@@ -604,24 +604,8 @@ fn case_11_proc_and_devices_inside_the_root() {
     )
     .expect("symlink");
     std::os::unix::fs::symlink("/proc/self/exe", root.join("bin/self")).expect("symlink");
-    let mknod = |name: &str, major: u32, minor: u32| {
-        let p = std::ffi::CString::new(root.join("dev").join(name).as_os_str().as_encoded_bytes())
-            .expect("path");
-        // SAFETY: mknod on a path we own.
-        let r = unsafe {
-            libc::mknod(
-                p.as_ptr(),
-                libc::S_IFCHR | 0o666,
-                libc::makedev(major, minor),
-            )
-        };
-        assert_eq!(
-            r,
-            0,
-            "mknod /dev/{name}: {}",
-            std::io::Error::last_os_error()
-        );
-    };
+    let mknod =
+        |name: &str, major, minor| support::mknod_char(&root.join("dev").join(name), major, minor);
     mknod("zero", 1, 5);
     mknod("null", 1, 3);
     mknod("urandom", 1, 9);
@@ -730,11 +714,7 @@ fn case_09_file_replaced_during_the_scan() {
     std::fs::create_dir(&root).expect("mkdir");
     let good = program(t.path(), "good");
     std::fs::write(root.join("good"), &good).expect("w");
-    let mkfifo = |p: &Path| {
-        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("path");
-        // SAFETY: mkfifo on a path we own.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "mkfifo");
-    };
+    let mkfifo = support::mkfifo;
     let outside = t.path().join("outside-fifo");
     mkfifo(&outside);
     let stop = Arc::new(AtomicBool::new(false));
@@ -750,12 +730,7 @@ fn case_09_file_replaced_during_the_scan() {
                     let _ = std::fs::remove_file(&staging);
                     match kind {
                         0 => std::fs::write(&staging, &good).expect("stage program"),
-                        1 => {
-                            let c = std::ffi::CString::new(staging.as_os_str().as_encoded_bytes())
-                                .expect("path");
-                            // SAFETY: as above.
-                            unsafe { libc::mkfifo(c.as_ptr(), 0o644) };
-                        }
+                        1 => support::mkfifo(&staging),
                         _ => std::os::unix::fs::symlink(&outside, &staging).expect("symlink"),
                     }
                     // rename(2) replaces atomically: the name is always one of the three.

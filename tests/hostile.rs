@@ -173,7 +173,7 @@ fn needed_bomb_memory_is_bounded() {
 fn fifo_trap_notices_an_open() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let fifo = tmp.path().join("trap");
-    mkfifo(&fifo);
+    support::mkfifo(&fifo);
 
     let quiet = FifoTrap::arm(&fifo);
     std::thread::sleep(Duration::from_millis(50));
@@ -668,7 +668,7 @@ impl Fixture {
         for d in [&root, &build] {
             fs::create_dir(d).unwrap();
         }
-        mkfifo(&canary);
+        support::mkfifo(&canary);
         let r = |p: &str| root.join(p);
         let canary_abs = canary.to_str().expect("UTF-8 tempdir path").to_owned();
 
@@ -782,12 +782,12 @@ impl Fixture {
         fs::copy(&ld_host, &ld_in_root).unwrap();
 
         // --- Special files --------------------------------------------------------------------
-        mkfifo(&r("fifo"));
+        support::mkfifo(&r("fifo"));
         let socket = UnixListener::bind(r("sock")).expect("bind a socket in the root");
         let mut special = 2;
         if support::require_root_or_skip("device node (mknod) in the hostile root") {
             // Same numbers as /dev/null.
-            mknod_char(&r("null"), 1, 3);
+            support::mknod_char(&r("null"), 1, 3);
             special += 1;
         }
 
@@ -1145,38 +1145,6 @@ fn gcc(args: &[&OsStr]) {
         out.status.success(),
         "gcc {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn mkfifo(path: &Path) {
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    let r = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
-    assert_eq!(
-        r,
-        0,
-        "mkfifo {}: {}",
-        path.display(),
-        io::Error::last_os_error()
-    );
-}
-
-fn mknod_char(path: &Path, major: u32, minor: u32) {
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    let r = unsafe {
-        libc::mknod(
-            c.as_ptr(),
-            libc::S_IFCHR | 0o666,
-            libc::makedev(major, minor),
-        )
-    };
-    assert_eq!(
-        r,
-        0,
-        "mknod {} (as uid 0): {}",
-        path.display(),
-        io::Error::last_os_error()
     );
 }
 

@@ -939,12 +939,9 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             .and_then(|()| {
                 layer::drain(&mut diff_hash).map_err(|e| ImageError::Layer(i, e.to_string()))
             })
+            // Only an unpinned layer has a diff_id to check (see `pinned`).
             .map(|_| {
-                if pinned {
-                    l.diff_id.clone().unwrap_or_default()
-                } else {
-                    format!("sha256:{}", hex(&diff_hash.hash.clone().finalize()))
-                }
+                (!pinned).then(|| format!("sha256:{}", hex(&diff_hash.hash.clone().finalize())))
             });
             // Dropping the receiver stops a producer still sending (the apply failed).
             drop(diff_hash);
@@ -980,9 +977,8 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                 ));
             }
         }
-        if let Some(d) = &l.diff_id
-            && l.blob_digest.is_none()
-            && &diff_check != d
+        if let (Some(d), Some(diff_check)) = (&l.diff_id, &diff_check)
+            && diff_check != d
         {
             return Err(ImageError::Layer(
                 i,

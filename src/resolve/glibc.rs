@@ -544,15 +544,10 @@ impl Session<'_, '_> {
                     // this list are never tried, the next source (cache, defaults) still is.
                     // ldconfig (the `Conf` emulation) just leaves such a name out.
                     Try::OpenError(e) => {
-                        let dir_exists = matches!(
-                            self.ctx.tree.resolve(&dir, true).map(|c| self
-                                .ctx
-                                .tree
-                                .get(c.as_bytes())
-                                .cloned()),
-                            Ok(Some(crate::tree::Entry::Dir))
-                        );
-                        if subdir.is_none() && dir_exists && !matches!(kind, ListKind::Conf) {
+                        if subdir.is_none()
+                            && self.ctx.tree.is_dir(&dir)
+                            && !matches!(kind, ListKind::Conf)
+                        {
                             dep.skipped.push(Skipped {
                                 path: ByteStr::from(path),
                                 reason: format!(
