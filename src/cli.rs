@@ -173,8 +173,14 @@ pub struct RootArgs {
     /// Deepest directory level walked below ROOT.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_depth: usize,
+    /// The target CPU, as glibc's loader sees it ($PLATFORM, glibc-hwcaps levels, glibc 2.36's
+    /// legacy subdirectories, the ld.so.cache entries it takes): baseline (default), x86-64-v2,
+    /// x86-64-v3, x86-64-v4, haswell, skylake-avx512, xeon_phi, armv8.1, or host (this machine's
+    /// CPU, x86 only). A profile for a machine the root has no glibc object of is refused.
+    #[arg(long, value_name = "NAME", default_value = "baseline")]
+    pub cpu: String,
     /// glibc-hwcaps subdirectories the target CPU supports, best first, comma-separated
-    /// (e.g. x86-64-v3,x86-64-v2). Default: none, i.e. a baseline CPU.
+    /// (e.g. x86-64-v3,x86-64-v2). Replaces the levels of --cpu and nothing else of it.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub hwcaps: Vec<String>,
     /// When to color human output (auto: when standard output is a terminal and NO_COLOR is unset).

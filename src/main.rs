@@ -19,6 +19,7 @@ use elfdeps::name::ByteStr;
 use elfdeps::progress::Progress;
 use elfdeps::report::{self, Format, RenderOptions};
 use elfdeps::resolve::ResolveOptions;
+use elfdeps::resolve::cpu::CpuProfile;
 use elfdeps::scan::{self, ScanOptions, ScanReport};
 use elfdeps::walk::WalkOptions;
 
@@ -84,6 +85,7 @@ fn scan_root(
             }
             None => None,
         };
+    let cpu = CpuProfile::named(&common.cpu).map_err(|e| input_error(e.to_string()))?;
     let opts = ScanOptions {
         jobs: common.jobs.map(usize::from),
         limits: limits_of(common),
@@ -91,7 +93,9 @@ fn scan_root(
             max_depth: common.max_depth,
         },
         resolve: resolve.then(|| ResolveOptions {
-            hwcaps: common.hwcaps.iter().map(|h| h.as_str().into()).collect(),
+            cpu: cpu.clone(),
+            hwcaps: (!common.hwcaps.is_empty())
+                .then(|| common.hwcaps.iter().map(|h| h.as_str().into()).collect()),
         }),
     };
     let root = unpacked
@@ -100,6 +104,9 @@ fn scan_root(
     let result = scan::scan(root, &opts, &progress);
     progress.finish();
     let mut report = result.map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
+    if resolve {
+        cpu_applies(&cpu, &report, &common.root)?;
+    }
     // Package ownership, when the root has a database.
     if let Ok(rootfs) = elfdeps::rootfs::RootFs::open(&report.root)
         && let Some(db) =
@@ -114,6 +121,44 @@ fn scan_root(
         report.image = Some(u.info.clone());
     }
     Ok((report, unpacked))
+}
+
+/// Refuses a `--cpu` profile that changes nothing in this root: one for a machine no glibc object
+/// of the root is resolved for (musl's loader does not look at the CPU at all).
+fn cpu_applies(cpu: &CpuProfile, report: &ScanReport, root: &std::path::Path) -> Result<(), Fail> {
+    let machines = cpu.machines();
+    if machines.is_empty() {
+        return Ok(());
+    }
+    let glibc_machines: std::collections::BTreeSet<&str> = report
+        .objects
+        .iter()
+        .filter(|o| {
+            o.resolution
+                .as_ref()
+                .and_then(|r| r.loader.as_ref())
+                .is_some_and(|l| l.family == "glibc")
+        })
+        .map(|o| o.facts.machine.as_str())
+        .collect();
+    if glibc_machines.iter().any(|m| machines.contains(m)) {
+        return Ok(());
+    }
+    let found = if glibc_machines.is_empty() {
+        "no object loaded by glibc (musl's loader does not look at the CPU)".to_string()
+    } else {
+        format!(
+            "glibc objects only for {}",
+            glibc_machines.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    };
+    Err(input_error(format!(
+        "--cpu {}: the profile describes a CPU for {}, but {} has {found}; leave --cpu out, or \
+         choose a profile for the root's machine",
+        cpu.name,
+        machines.join("/"),
+        root.display()
+    )))
 }
 
 /// The per-file limits from the common flags.

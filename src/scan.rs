@@ -99,6 +99,8 @@ pub struct ScanReport {
     pub image: Option<crate::image::ImageInfo>,
     /// The package database found (`apk`, `dpkg`), its size and warnings.
     pub packages: Option<crate::pkgdb::DbSummary>,
+    /// The target CPU resolution assumed (when resolution ran).
+    pub cpu: Option<resolve::cpu::CpuProfile>,
 }
 
 /// The worker's result for one file: facts, not ELF (`None`), or a per-file error.
@@ -167,6 +169,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
         for (o, r) in report.objects.iter_mut().zip(resolutions) {
             o.resolution = Some(r);
         }
+        report.cpu = Some(ropts.cpu.clone());
     }
     Ok(report)
 }
@@ -206,6 +209,7 @@ fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
         checks: None,
         image: None,
         packages: None,
+        cpu: None,
     };
     let mut tree = Vec::with_capacity(records.len());
     // Outcomes of the inodes parsed once for several paths.

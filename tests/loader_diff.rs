@@ -14,8 +14,13 @@
 //! Alpine x86_64 and aarch64 minirootfs, and the two generated roots of hard cases
 //! (tests/hard_cases/build.sh). Each prints `agree N/M` and must agree on every file.
 //!
-//! glibc-hwcaps: the real loader picks subdirectories by this machine's CPU, so elfdeps is given the
-//! same levels (`--hwcaps`), read from the host ld.so's `--help` (the roots' glibc is the host's).
+//! The CPU: glibc's loader decides `$PLATFORM`, the glibc-hwcaps and legacy capability
+//! subdirectories and the ld.so.cache entries it takes by the CPU it runs on, so elfdeps is given
+//! the profile that loader reports (the root's own `ld.so --help`, run in the root), and each
+//! glibc test prints it. The same hard-case root is also compared under a second profile on this
+//! CPU (`GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2`, where the CPU has AVX2 to take away) and on two
+//! CPUs emulated by qemu-x86_64-static (`qemu64` = `--cpu baseline`, `Haswell` = `--cpu
+//! haswell`), which every x86-64 machine can run.
 
 mod ground_truth;
 mod support;
@@ -26,9 +31,10 @@ use std::process::Command;
 
 use elfdeps::name::ByteStr;
 use elfdeps::progress::Progress;
+use elfdeps::resolve::cpu::{CpuProfile, X86Cpu, X86Platform};
 use elfdeps::resolve::{ResolveOptions, Status};
 use elfdeps::scan::{self, Object, ScanOptions, ScanReport};
-use ground_truth::Truth;
+use ground_truth::{GlibcCpu, Truth};
 
 #[derive(Clone, Copy)]
 enum Loader {
@@ -54,6 +60,117 @@ fn alpine_aarch64_agrees_with_ld_musl_under_qemu() {
 #[test]
 fn hard_cases_glibc_agree_with_ld_so() {
     check("hard-cases", Some("glibc"), Loader::Glibc, 30);
+}
+
+/// The same root under a second profile of this CPU: GLIBC_TUNABLES takes AVX2 away, so glibc
+/// drops the `haswell` platform and the x86-64-v3/v4 levels (on an Intel CPU with AVX2), and
+/// elfdeps, given what ld.so then lists, agrees again.
+#[test]
+fn hard_cases_glibc_agree_with_ld_so_without_avx2() {
+    let what = "hard cases under GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2";
+    if !support::require_root_or_skip(what) {
+        return;
+    }
+    let Some(base) = support::root("hard-cases") else {
+        return;
+    };
+    let root = base.join("glibc");
+    let plain = ground_truth::glibc_cpu_listing(&root, &GlibcCpu::default()).expect("ld.so --help");
+    let cpu = GlibcCpu {
+        tunables: Some("glibc.cpu.hwcaps=-AVX2".into()),
+        emulate: None,
+    };
+    let reduced = ground_truth::glibc_cpu_listing(&root, &cpu).expect("ld.so --help");
+    if plain == reduced {
+        // Nothing to take away (a CPU without AVX2): still a valid comparison, of the same
+        // profile; the emulated-CPU test below compares two on every machine.
+        support::loud(&format!(
+            "{what}: this CPU has no AVX2 for the tunable to remove, so this is the same profile \
+             again (ld.so lists {plain:?})"
+        ));
+    } else {
+        support::loud(&format!("{what}: ld.so lists {plain:?}, then {reduced:?}"));
+    }
+    check_on("hard-cases", Some("glibc"), Loader::Glibc, 30, &cpu, None);
+}
+
+/// Two CPUs emulated by qemu-x86_64-static, on any x86-64 machine: `qemu64` is elfdeps' named
+/// profile `baseline`, `Haswell` is `haswell`. The named profiles (not ones read from ld.so) must
+/// agree with glibc on each, each must be what ld.so lists there, and they must differ where the
+/// CPU matters: `$PLATFORM`, a platform directory in the cache, legacy subdirectories, and a
+/// glibc-hwcaps cache entry whose library needs x86-64-v4.
+#[test]
+fn hard_cases_glibc_agree_on_emulated_cpus() {
+    let what = "hard cases on emulated CPUs";
+    if !support::require_root_or_skip(what) {
+        return;
+    }
+    let Some(base) = support::root("hard-cases") else {
+        return;
+    };
+    let root = base.join("glibc");
+    let mut reports = Vec::new();
+    for (model, name) in [("qemu64", "baseline"), ("Haswell", "haswell")] {
+        let cpu = GlibcCpu {
+            tunables: None,
+            emulate: Some(model.into()),
+        };
+        let named = CpuProfile::named(name).expect("a named profile");
+        // The named profile is what the loader itself says it searches on that CPU.
+        let listed = profile_from_ld_so(&root, &cpu);
+        assert_eq!(
+            (
+                listed.x86.platform,
+                listed.x86.isa_level,
+                listed.x86.avx512_1
+            ),
+            (named.x86.platform, named.x86.isa_level, named.x86.avx512_1),
+            "--cpu {name} vs ld.so --help on qemu -cpu {model}"
+        );
+        let report = check_on(
+            "hard-cases",
+            Some("glibc"),
+            Loader::Glibc,
+            30,
+            &cpu,
+            Some(named),
+        )
+        .expect("not skipped");
+        reports.push(report);
+    }
+    let closure = |r: &ScanReport, p: &str| resolution(r, p).2;
+    let missing = |r: &ScanReport, p: &str| resolution(r, p).1;
+    let (b, h) = (&reports[0], &reports[1]);
+    assert_eq!(missing(b, "/opt/tok/bin/tokens"), Vec::<String>::new());
+    assert_eq!(missing(h, "/opt/tok/bin/tokens"), ["libtp.so"]);
+    let lib = "/usr/lib/x86_64-linux-gnu";
+    assert!(closure(b, "/usr/bin/uses-cpuplat").contains(&format!("{lib}/libcpuplat.so.1")));
+    assert!(
+        closure(h, "/usr/bin/uses-cpuplat").contains(&format!("{lib}/haswell/libcpuplat.so.1"))
+    );
+    // Haswell supports x86-64-v2 but not the v4 its glibc-hwcaps copy needs: the plain one.
+    assert!(closure(h, "/usr/bin/uses-isa").contains(&format!("{lib}/libisa.so.1")));
+    assert!(
+        closure(h, "/opt/cpu/bin/legacy-order").contains(&"/opt/cpu/lib/haswell/libord.so".into())
+    );
+    assert_eq!(missing(h, "/usr/bin/uses-cpuavx"), ["libcpuavx.so.1"]);
+}
+
+/// `--cpu host` reads this machine's CPU as glibc does: the same platform, avx512_1 and levels
+/// as the root's ld.so lists here.
+#[test]
+fn host_profile_is_what_ld_so_lists() {
+    let what = "--cpu host vs ld.so --help";
+    if !support::require_root_or_skip(what) {
+        return;
+    }
+    let Some(base) = support::root("hard-cases") else {
+        return;
+    };
+    let listed = profile_from_ld_so(&base.join("glibc"), &GlibcCpu::default());
+    let host = CpuProfile::host().expect("an x86_64 host");
+    support::loud(&format!("{what}: {}", describe(&host)));
+    assert_eq!(host.x86, listed.x86, "{what}");
 }
 
 #[test]
@@ -155,37 +272,61 @@ fn resolution(r: &ScanReport, path: &str) -> (Status, Vec<String>, Vec<String>) 
     )
 }
 
-/// The glibc-hwcaps levels this CPU supports, best first, as the host's ld.so lists them.
-fn host_hwcaps() -> Vec<ByteStr> {
-    let out = Command::new("/lib64/ld-linux-x86-64.so.2")
-        .arg("--help")
-        .output()
-        .expect("run the host's ld.so --help");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut levels = Vec::new();
-    let mut inside = false;
-    for line in text.lines() {
-        if line.starts_with("Subdirectories of glibc-hwcaps") {
-            inside = true;
-            continue;
-        }
-        if inside {
-            if !line.starts_with("  ") {
-                break;
-            }
-            if line.contains("(supported, searched)") {
-                levels.push(ByteStr::from(line.split_whitespace().next().unwrap_or("")));
-            }
-        }
+/// The CPU profile elfdeps is given for a glibc root whose loader runs on `cpu`: what the root's
+/// own ld.so says it searches there (`ld.so --help`). The ISA level the cache check uses is the
+/// hardware's (glibc computes it before GLIBC_TUNABLES apply), or the emulated CPU's.
+fn profile_from_ld_so(root: &Path, cpu: &GlibcCpu) -> CpuProfile {
+    let l = ground_truth::glibc_cpu_listing(root, cpu)
+        .unwrap_or_else(|e| panic!("the CPU as the loader sees it: {e}"));
+    let isa_level = 1 + l
+        .hwcaps
+        .iter()
+        .filter(|h| h.starts_with("x86-64-v"))
+        .count() as u8;
+    let platform = match l.platform.as_deref() {
+        Some("haswell") => X86Platform::Haswell,
+        Some("xeon_phi") => X86Platform::XeonPhi,
+        Some("x86_64") => X86Platform::Kernel,
+        other => panic!("unexpected x86_64 platform {other:?} from ld.so --help"),
+    };
+    let cache_isa_level = match &cpu.emulate {
+        Some(_) => isa_level,
+        None => CpuProfile::host().expect("an x86_64 host").x86.isa_level,
+    };
+    CpuProfile {
+        name: format!("ld.so --help on {}", cpu.label()),
+        x86: X86Cpu {
+            isa_level,
+            platform,
+            avx512_1: l.legacy.iter().any(|h| h == "avx512_1"),
+            cache_isa_level,
+        },
+        aarch64_atomics: false,
     }
-    levels
+}
+
+/// One line saying what elfdeps assumes of the CPU for a glibc 2.36 x86-64 loader.
+fn describe(cpu: &CpuProfile) -> String {
+    let l = cpu.for_loader("x86_64", Some((2, 36)), None);
+    let list = |v: &[ByteStr]| v.iter().map(ByteStr::escaped).collect::<Vec<_>>().join(",");
+    format!(
+        "CPU profile \"{}\": $PLATFORM={}, glibc-hwcaps [{}], ISA level for the cache {}, \
+         legacy subdirectories [{}]",
+        cpu.name,
+        l.platform,
+        list(&l.hwcaps),
+        cpu.x86.cache_isa_level,
+        list(&l.legacy_subdirs)
+    )
 }
 
 fn scan_root(root: &Path) -> ScanReport {
+    scan_root_for(root, CpuProfile::baseline())
+}
+
+fn scan_root_for(root: &Path, cpu: CpuProfile) -> ScanReport {
     let opts = ScanOptions {
-        resolve: Some(ResolveOptions {
-            hwcaps: host_hwcaps(),
-        }),
+        resolve: Some(ResolveOptions { cpu, hwcaps: None }),
         ..ScanOptions::default()
     };
     scan::scan(root, &opts, &Progress::hidden())
@@ -194,21 +335,42 @@ fn scan_root(root: &Path) -> ScanReport {
 
 /// Diffs one root; `min` guards against a root that silently lost its files.
 fn check(key: &str, sub: Option<&str>, loader: Loader, min: usize) {
+    check_on(key, sub, loader, min, &GlibcCpu::default(), None);
+}
+
+/// [`check`] with glibc's loader on `cpu`, and elfdeps given `profile` (default: what the root's
+/// ld.so lists on that CPU). Returns the report (None when skipped).
+fn check_on(
+    key: &str,
+    sub: Option<&str>,
+    loader: Loader,
+    min: usize,
+    cpu: &GlibcCpu,
+    profile: Option<CpuProfile>,
+) -> Option<ScanReport> {
     let what = format!(
-        "loader differential on {key}{}",
-        sub.map(|s| format!("/{s}")).unwrap_or_default()
+        "loader differential on {key}{}{}",
+        sub.map(|s| format!("/{s}")).unwrap_or_default(),
+        match loader {
+            Loader::Glibc => format!(" on {}", cpu.label()),
+            Loader::Musl(_) => String::new(),
+        }
     );
     if !support::require_root_or_skip(&what) {
-        return;
+        return None;
     }
-    let Some(base) = support::root(key) else {
-        return;
-    };
+    let base = support::root(key)?;
     let root = match sub {
         Some(s) => base.join(s),
         None => base.to_path_buf(),
     };
-    let report = scan_root(&root);
+    // musl's loader does not look at the CPU; glibc's is asked what it searches.
+    let profile = match loader {
+        Loader::Glibc => profile.unwrap_or_else(|| profile_from_ld_so(&root, cpu)),
+        Loader::Musl(_) => CpuProfile::baseline(),
+    };
+    support::loud(&format!("{what}: {}", describe(&profile)));
+    let report = scan_root_for(&root, profile);
     let files: Vec<String> = report.objects.iter().map(|o| o.path.escaped()).collect();
     assert!(
         files.len() >= min,
@@ -216,7 +378,14 @@ fn check(key: &str, sub: Option<&str>, loader: Loader, min: usize) {
         files.len()
     );
     let truth = match loader {
-        Loader::Glibc => ground_truth::glibc_truth(&root, &files),
+        Loader::Glibc => {
+            let options = ground_truth::Options {
+                glibc_cpu: cpu.clone(),
+                ..ground_truth::Options::default()
+            };
+            ground_truth::try_glibc_truth_with(&root, &files, &options)
+                .unwrap_or_else(|e| panic!("{what}: ground truth: {e}"))
+        }
         Loader::Musl(arch) => ground_truth::musl_truth(&root, arch, &files),
     };
     let mut disagreements = Vec::new();
@@ -246,6 +415,7 @@ fn check(key: &str, sub: Option<&str>, loader: Loader, min: usize) {
             .collect::<Vec<_>>()
             .join("\n  ")
     );
+    Some(report)
 }
 
 /// One file: elfdeps against the loader's verdict.

@@ -30,6 +30,9 @@ struct Document<'a> {
     /// The package database, when the root has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     packages: Option<&'a crate::pkgdb::DbSummary>,
+    /// The target CPU glibc's loader was modelled for (when resolution ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu: Option<&'a crate::resolve::cpu::CpuProfile>,
     objects: &'a [Object],
     errors: &'a [PathError],
     /// `libcs`, `findings` and `gate`, when the checks ran.
@@ -51,6 +54,7 @@ pub fn render(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> {
         },
         image: report.image.as_ref(),
         packages: report.packages.as_ref(),
+        cpu: report.cpu.as_ref(),
         summary: &report.summary,
         objects: &report.objects,
         errors: &report.errors,

@@ -125,13 +125,11 @@ pub struct GlibcLoader {
     pub default_dirs: Vec<ByteStr>,
     /// The value of `$LIB`.
     pub lib_token: ByteStr,
-    /// The value of `$PLATFORM`.
-    pub platform: ByteStr,
     /// Its release (`ld.so ... stable release version 2.36.`), when the image says.
     pub version: Option<(u32, u32)>,
-    /// Legacy capability subdirectories searched under every directory before the directory
-    /// itself (glibc before 2.37: `tls/`, the platform, the legacy hwcap names), best first.
-    pub legacy_subdirs: Vec<ByteStr>,
+    /// What it derives from the target CPU: `$PLATFORM`, the glibc-hwcaps subdirectories, the
+    /// legacy capability subdirectories (before 2.37) and the cache entries it accepts.
+    pub cpu: super::cpu::LoaderCpu,
 }
 
 /// The release an ld.so image announces: `... release version 2.36.`
@@ -149,28 +147,6 @@ pub fn ldso_version(image: &[u8]) -> Option<(u32, u32)> {
     let major = parts.next()?.parse().ok()?;
     let minor = parts.next()?.parse().ok()?;
     Some((major, minor))
-}
-
-/// The legacy capability subdirectories glibc before 2.37 searches, for a machine, on a CPU with
-/// no optional legacy capability (observed with `LD_DEBUG=libs` on x86_64 under 2.36:
-/// `tls/x86_64/x86_64`, `tls/x86_64`, `tls`, `x86_64/x86_64`, `x86_64`; the first `x86_64` is
-/// AT_PLATFORM, the second the always-present HWCAP_X86_64). Only x86_64 is modelled; for other
-/// machines none are searched (a library only in such a directory is then reported missing).
-pub fn legacy_subdirs(version: Option<(u32, u32)>, machine: &str) -> Vec<ByteStr> {
-    let legacy = version.is_some_and(|v| v < (2, 37));
-    if !legacy || machine != "x86_64" {
-        return Vec::new();
-    }
-    [
-        "tls/x86_64/x86_64",
-        "tls/x86_64",
-        "tls",
-        "x86_64/x86_64",
-        "x86_64",
-    ]
-    .into_iter()
-    .map(ByteStr::from)
-    .collect()
 }
 
 /// musl's configuration for one interpreter.
@@ -442,7 +418,8 @@ pub fn fallback_default_dirs(machine: &str) -> Vec<ByteStr> {
     dirs.iter().map(|d| ByteStr::from(*d)).collect()
 }
 
-/// `$PLATFORM` as the kernel reports it for the machine (AT_PLATFORM).
+/// `$PLATFORM` as the kernel reports it for the machine (AT_PLATFORM) on its oldest CPU; what
+/// glibc makes of it on a given CPU is [`super::cpu::CpuProfile::for_loader`]'s.
 pub fn platform_for(machine: &str) -> &'static str {
     match machine {
         "x86_64" => "x86_64",
@@ -462,6 +439,7 @@ impl GlibcLoader {
         path: &ByteStr,
         facts: Option<&ElfFacts>,
         machine: &str,
+        opts: &super::ResolveOptions,
     ) -> GlibcLoader {
         let image = rootfs
             .read_file(path.as_bytes(), MAX_CONFIG)
@@ -483,9 +461,10 @@ impl GlibcLoader {
             soname: facts.and_then(|f| f.soname.clone()),
             default_dirs,
             lib_token,
-            platform: ByteStr::from(platform_for(machine)),
             version,
-            legacy_subdirs: legacy_subdirs(version, machine),
+            cpu: opts
+                .cpu
+                .for_loader(machine, version, opts.hwcaps.as_deref()),
         }
     }
 }

@@ -397,10 +397,10 @@ impl Session<'_, '_> {
             .filter(|c| c.matches_loader_byte_order(order))
         {
             let flags_ok = super::ldcache::flags_accepted_for(&main_facts.machine);
-            // `--hwcaps` lists the supported subdirectories best first: that is the ranking.
-            let hw = &self.ctx.opts.hwcaps;
+            // The loader's glibc-hwcaps subdirectories, best first: that is the ranking.
+            let hw = &self.ld.cpu.hwcaps;
             let hit = cache
-                .lookup_ranked(name, &flags_ok, |sub| {
+                .lookup_cpu(name, &flags_ok, &self.ld.cpu.cache, |sub| {
                     hw.iter().position(|h| h.as_bytes() == sub)
                 })
                 .map(|e| (ByteStr::from(&e.value[..]), e.hwcaps_subdir.clone()));
@@ -518,12 +518,13 @@ impl Session<'_, '_> {
             let dir = trim_trailing_slashes(&dir).to_vec();
             // glibc-hwcaps subdirectories (best first), then the legacy capability
             // subdirectories (before 2.37), then the directory itself (R2.8).
-            let hwcaps = self.ctx.opts.hwcaps.iter().map(|h| {
+            let hwcaps = self.ld.cpu.hwcaps.iter().map(|h| {
                 let sub = [b"glibc-hwcaps/", h.as_bytes()].concat();
                 (Some(h.clone()), Some(sub))
             });
             let legacy = self
                 .ld
+                .cpu
                 .legacy_subdirs
                 .iter()
                 .map(|l| (Some(l.clone()), Some(l.as_bytes().to_vec())));
@@ -586,7 +587,7 @@ impl Session<'_, '_> {
                     path,
                     reason: format!(
                         "in glibc-hwcaps/{level}: loaded only on a CPU that supports {level} \
-                         (--hwcaps {level})"
+                         (--cpu names one, --hwcaps {level} sets the level alone)"
                     ),
                 });
             }
@@ -595,7 +596,7 @@ impl Session<'_, '_> {
     }
 
     /// Libraries named `name` under `dir/glibc-hwcaps/LEVEL/` for the levels glibc knows for this
-    /// machine that `--hwcaps` does not give (usually none: only directories that have a
+    /// machine that the target CPU does not support (usually none: only directories that have a
     /// `glibc-hwcaps/` subdirectory are looked at).
     fn other_hwcaps_levels(&self, dir: &[u8], name: &[u8]) -> Vec<(&'static str, ByteStr)> {
         if self.ctx.hwcaps_parents.is_empty() {
@@ -612,8 +613,8 @@ impl Session<'_, '_> {
             .iter()
             .filter(|l| {
                 !self
-                    .ctx
-                    .opts
+                    .ld
+                    .cpu
                     .hwcaps
                     .iter()
                     .any(|h| h.as_bytes() == l.as_bytes())
@@ -742,7 +743,7 @@ impl Session<'_, '_> {
             s,
             origin,
             self.ld.lib_token.as_bytes(),
-            self.ld.platform.as_bytes(),
+            self.ld.cpu.platform.as_bytes(),
         )
     }
 

@@ -48,6 +48,7 @@ against the input length; and the bytes copied out as strings are limited to a m
 input length (entries may share one string, so copying each naively could be quadratic).
 */
 
+use super::cpu::CacheCpu;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -90,6 +91,15 @@ const TAG_GLIBC_HWCAPS: u32 = 1;
 /// `DL_CACHE_HWCAP_EXTENSION` (dl-cache.h): in `file_entry_new.hwcap`, the low 32 bits are an index
 /// into the glibc-hwcaps section.
 pub const DL_CACHE_HWCAP_EXTENSION: u64 = 1 << 62;
+/// The CPU [`LdCache::lookup_ranked`] assumes: none of the legacy hwcaps, no platform bit, and
+/// every ISA level (the check left out).
+const BASELINE_NO_ISA: CacheCpu = CacheCpu {
+    hwcap_exclude: !DL_HWCAP_TLS_MASK,
+    platform_mask: 0,
+    platform: u64::MAX,
+    isa_1: None,
+};
+
 /// `DL_CACHE_HWCAP_ISA_LEVEL_MASK`: ISA-level bits in the upper half of `hwcap` (glibc 2.33+, x86).
 const DL_CACHE_HWCAP_ISA_LEVEL_MASK: u64 = (1 << 10) - 1;
 /// `_DL_HWCAP_TLS_MASK` (dl-cache.c): the legacy "tls" hwcap, always considered present.
@@ -449,15 +459,29 @@ impl LdCache {
     ///    has no hwcap data, the walk only stops at an entry whose flags equal the loader's
     ///    `_DL_CACHE_DEFAULT_ID`: a later accepted entry otherwise replaces an earlier one.)
     ///
-    /// What a static analysis cannot know is modelled as follows: entries with legacy hwcap bits
-    /// (glibc before 2.37: the `tls`, `haswell`, `i686`... subdirectories) are skipped, as on a CPU
-    /// that has none of them (the always-present `tls` bit alone is accepted); the minimum kernel
-    /// version (`osversion`) is assumed satisfied; the x86 ISA-level bits of glibc-hwcaps
-    /// entries are assumed compatible with the subdirectory that holds them.
+    /// This one is for a baseline x86 CPU without the ISA-level check: entries with legacy hwcap
+    /// bits (glibc before 2.37: the `haswell`, `i686`, `avx512_1`... subdirectories) are skipped,
+    /// as on a CPU that has none of them (the always-present `tls` bit alone is accepted); see
+    /// [`LdCache::lookup_cpu`] for a given CPU. The minimum kernel version (`osversion`) is
+    /// assumed satisfied.
     pub fn lookup_ranked(
         &self,
         soname: &[u8],
         flags_ok: impl Fn(i32) -> bool,
+        hwcaps_priority: impl Fn(&[u8]) -> Option<usize>,
+    ) -> Option<&CacheEntry> {
+        self.lookup_cpu(soname, flags_ok, &BASELINE_NO_ISA, hwcaps_priority)
+    }
+
+    /// [`LdCache::lookup_ranked`] for a given CPU: ordinary entries with legacy hwcap or platform
+    /// bits are accepted as `search_cache` does on that CPU (`hwcap_exclude`, the platform bit),
+    /// and a glibc-hwcaps entry needs its x86 ISA level (from the library's
+    /// GNU_PROPERTY_X86_ISA_1_NEEDED, as ldconfig wrote it) to be supported.
+    pub fn lookup_cpu(
+        &self,
+        soname: &[u8],
+        flags_ok: impl Fn(i32) -> bool,
+        cpu: &CacheCpu,
         hwcaps_priority: impl Fn(&[u8]) -> Option<usize>,
     ) -> Option<&CacheEntry> {
         // A C string stops at its first NUL.
@@ -492,6 +516,13 @@ impl LdCache {
                         let mut usable = true;
                         if new_format {
                             named = e.is_hwcaps_extension();
+                            if named && !cpu.accepts_isa_level(e.hwcap) {
+                                middle += 1;
+                                if middle > right {
+                                    break;
+                                }
+                                continue;
+                            }
                             if !named && best.is_some() {
                                 // The glibc-hwcaps entries are exhausted: keep the best of them.
                                 break;
@@ -503,8 +534,8 @@ impl LdCache {
                                     }
                                     _ => usable = false,
                                 }
-                            } else if e.hwcap & !DL_HWCAP_TLS_MASK != 0 {
-                                // Legacy hwcaps (and platform bits): a CPU with none of them.
+                            } else if !cpu.accepts_legacy(e.hwcap) {
+                                // Legacy hwcaps or a platform this CPU does not have.
                                 usable = false;
                             }
                         }

@@ -17,6 +17,7 @@ Candidates are looked up in the walked [`Tree`] (no system calls), so a session 
 searches; sessions run in parallel.
 */
 
+pub mod cpu;
 pub mod env;
 pub mod glibc;
 pub mod ldcache;
@@ -37,9 +38,13 @@ use env::{Family, GlibcConfig, GlibcLoader, MuslLoader, is_musl_interp, standard
 /// Resolution settings.
 #[derive(Clone, Debug, Default)]
 pub struct ResolveOptions {
-    /// glibc-hwcaps subdirectories the target CPU supports, best first (`--hwcaps`). Default: none,
-    /// i.e. a baseline CPU: a library found only under `glibc-hwcaps/` is then reported missing.
-    pub hwcaps: Vec<ByteStr>,
+    /// The target CPU (`--cpu`): `$PLATFORM`, the glibc-hwcaps levels, glibc 2.36's legacy
+    /// capability subdirectories and the ld.so.cache entries it accepts. Default: a baseline CPU,
+    /// on which a library found only in such a subdirectory is reported missing.
+    pub cpu: cpu::CpuProfile,
+    /// glibc-hwcaps subdirectories the target CPU supports, best first (`--hwcaps`): when given,
+    /// they replace those of `cpu` (and nothing else of it).
+    pub hwcaps: Option<Vec<ByteStr>>,
 }
 
 /// Outcome of an object's session.
@@ -458,7 +463,7 @@ pub fn resolve_all(
                     let facts = ctx.by_path.get(path.as_bytes()).map(|&li| ctx.facts(li));
                     let machine = facts
                         .map_or_else(|| objects[i].facts.machine.clone(), |f| f.machine.clone());
-                    let l = GlibcLoader::load(rootfs, path, facts, &machine);
+                    let l = GlibcLoader::load(rootfs, path, facts, &machine, &ctx.opts);
                     ctx.glibc_loaders.insert(path.clone(), l);
                 }
             }

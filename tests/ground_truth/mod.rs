@@ -234,6 +234,32 @@ pub struct Options {
     pub timeout: Duration,
     /// Loader runs at a time.
     pub jobs: usize,
+    /// glibc: the CPU the loader runs on. The default is this machine's; a [`GlibcCpu`] can take
+    /// features away (`GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2`) or emulate another CPU
+    /// (`qemu-x86_64-static -cpu Haswell`). Part of the cache key.
+    pub glibc_cpu: GlibcCpu,
+}
+
+/// The CPU glibc's loader runs on, for [`Options::glibc_cpu`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GlibcCpu {
+    /// `GLIBC_TUNABLES` for the loader (e.g. `glibc.cpu.hwcaps=-AVX2`), if any.
+    pub tunables: Option<String>,
+    /// A CPU model for `qemu-x86_64-static -cpu` (e.g. `Haswell`, `qemu64`): the x86-64 loader
+    /// then runs under qemu-user on that emulated CPU.
+    pub emulate: Option<String>,
+}
+
+impl GlibcCpu {
+    /// How it shows in messages.
+    pub fn label(&self) -> String {
+        match (&self.tunables, &self.emulate) {
+            (None, None) => "this machine's CPU".into(),
+            (Some(t), None) => format!("this machine's CPU with GLIBC_TUNABLES={t}"),
+            (None, Some(c)) => format!("qemu-x86_64-static -cpu {c}"),
+            (Some(t), Some(c)) => format!("qemu-x86_64-static -cpu {c}, GLIBC_TUNABLES={t}"),
+        }
+    }
 }
 
 impl Default for Options {
@@ -255,6 +281,7 @@ impl Default for Options {
                         .map_or(2, |n| n.get() + 1)
                         .clamp(2, 8)
                 }),
+            glibc_cpu: GlibcCpu::default(),
         }
     }
 }
@@ -403,11 +430,16 @@ impl Context {
                 stamp(&root, &interp)
             )
             .unwrap();
-            let exec = Exec {
-                target: Target::InRoot(cstring(path.as_bytes())),
-                argv_prefix: vec![path.as_bytes().to_vec()],
-                env: vec![b"LD_TRACE_LOADED_OBJECTS=1".to_vec()],
+            // Only the x86-64 loader is run under qemu-x86_64 when a CPU is emulated.
+            let cpu = if machine == 62 {
+                options.glibc_cpu.clone()
+            } else {
+                GlibcCpu {
+                    emulate: None,
+                    ..options.glibc_cpu.clone()
+                }
             };
+            let exec = glibc_exec(path, &cpu, b"LD_TRACE_LOADED_OBJECTS=1")?;
             loaders.insert(path, Loader { exec, interp });
             // The fallback for files no loader claims: the host's own kind, like ldd's x86-64.
             if host_elf_machines().first() == Some(&machine) && default.is_none() {
@@ -443,7 +475,8 @@ impl Context {
             writeln!(key_extra, "{conf} {}", stamp(&root, conf)).unwrap();
         }
         writeln!(key_extra, "cpu {}", cpu_fingerprint()).unwrap();
-        let label = format!("glibc {}", root.display());
+        writeln!(key_extra, "glibc cpu {:?}", options.glibc_cpu).unwrap();
+        let label = format!("glibc {} on {}", root.display(), options.glibc_cpu.label());
         Ok(Context {
             flavor: Flavor::Glibc,
             root,
@@ -529,6 +562,99 @@ impl Context {
         }
         &self.loaders[self.default]
     }
+}
+
+/// How to run the glibc loader at in-root `path` on `cpu`, with one environment variable.
+fn glibc_exec(path: &str, cpu: &GlibcCpu, var: &[u8]) -> Result<Exec, String> {
+    let mut env = vec![var.to_vec()];
+    if let Some(t) = &cpu.tunables {
+        env.push(format!("GLIBC_TUNABLES={t}").into_bytes());
+    }
+    Ok(match &cpu.emulate {
+        None => Exec {
+            target: Target::InRoot(cstring(path.as_bytes())),
+            argv_prefix: vec![path.as_bytes().to_vec()],
+            env,
+        },
+        Some(model) => {
+            let qemu = qemu_for("x86_64")?;
+            let file =
+                std::fs::File::open(&qemu).map_err(|e| format!("{}: {e}", qemu.display()))?;
+            Exec {
+                target: Target::HostFd(OwnedFd::from(file)),
+                argv_prefix: vec![
+                    b"qemu-user-static".to_vec(),
+                    b"-cpu".to_vec(),
+                    model.as_bytes().to_vec(),
+                    path.as_bytes().to_vec(),
+                ],
+                env,
+            }
+        }
+    })
+}
+
+/// What the root's x86-64 glibc loader says of the CPU it runs on (`ld.so --help`, glibc 2.33 and
+/// later): the glibc-hwcaps subdirectories and legacy hwcap names it searches, and the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoaderCpuListing {
+    /// `$PLATFORM` (the `AT_PLATFORM` line), if any.
+    pub platform: Option<String>,
+    /// glibc-hwcaps subdirectories marked `supported, searched`, best first.
+    pub hwcaps: Vec<String>,
+    /// Legacy hwcap names (not the platform, not `tls`) marked `searched`.
+    pub legacy: Vec<String>,
+}
+
+/// Runs `ld.so --help` of the root's x86-64 loader in the root on `cpu`, and reads the CPU
+/// sections. An error when the loader does not list them (glibc before 2.33).
+pub fn glibc_cpu_listing(root: &Path, cpu: &GlibcCpu) -> Result<LoaderCpuListing, String> {
+    let root = Context::common(root)?;
+    let path = "/lib64/ld-linux-x86-64.so.2";
+    let exec = glibc_exec(path, cpu, b"LC_ALL=C")?;
+    let raw = run(&root, &exec, b"--help", DEFAULT_TIMEOUT)
+        .map_err(|e| format!("{path} --help in {}: {e}", root.display()))?;
+    let text = String::from_utf8_lossy(&raw.stdout);
+    let mut listing = LoaderCpuListing {
+        platform: None,
+        hwcaps: Vec::new(),
+        legacy: Vec::new(),
+    };
+    let mut section = 0;
+    let mut saw = [false; 2];
+    for line in text.lines() {
+        if line.starts_with("Subdirectories of glibc-hwcaps") {
+            section = 1;
+            saw[0] = true;
+            continue;
+        }
+        if line.starts_with("Legacy HWCAP subdirectories") {
+            section = 2;
+            saw[1] = true;
+            continue;
+        }
+        let Some(item) = line.strip_prefix("  ") else {
+            section = 0;
+            continue;
+        };
+        let name = item.split_whitespace().next().unwrap_or("").to_string();
+        match section {
+            1 if item.contains("(supported, searched)") => listing.hwcaps.push(name),
+            2 if item.contains("AT_PLATFORM") => listing.platform = Some(name),
+            2 if name != "tls" && item.contains("searched") => listing.legacy.push(name),
+            _ => {}
+        }
+    }
+    if saw != [true, true] {
+        return Err(format!(
+            "{path} --help in {} on {} does not list its glibc-hwcaps and legacy \
+             subdirectories (glibc before 2.33?); exit {:?}, output:\n{text}",
+            root.display(),
+            cpu.label(),
+            raw.status
+        ));
+    }
+    Ok(listing)
 }
 
 /// The e_machine values this host runs natively, its own first.

@@ -192,6 +192,30 @@ lib $gcc_ "$g/opt/legacy/lib/tls/libtls.so" libtls.so tls_fn
 exe $gcc_ "$g/opt/legacy/bin/legacy" -L"$g/opt/legacy/lib/x86_64" -lleg -L"$g/opt/legacy/lib/tls" -ltls \
   -Wl,--disable-new-dtags -Wl,-rpath,/opt/legacy/lib
 
+# The target CPU [issue 12]: what the loader picks depends on glibc's platform (haswell on Intel
+# CPUs with AVX2), the legacy hwcaps (avx512_1) and the x86-64 ISA level, in the cache and on disk.
+#   - libcpuplat.so.1 plain and in haswell/ of a cached directory: ldconfig gives the second
+#     entry the haswell platform bit;
+#   - libcpuavx.so.1 only in avx512_1/ of a cached directory (the avx512_1 hwcap bit);
+#   - libisa.so.1 plain and in glibc-hwcaps/x86-64-v2/, the latter marked as needing x86-64-v4
+#     (GNU_PROPERTY_X86_ISA_1_NEEDED): its cache entry is taken only on a v4 CPU;
+#   - on a RUNPATH, libord.so in haswell/ and in avx512_1/ (the platform is searched first), and
+#     libpow.so only in tls/haswell/avx512_1/x86_64/ (the power set's first entry).
+u=$g/usr/lib/x86_64-linux-gnu
+lib $gcc_ "$u/libcpuplat.so.1" libcpuplat.so.1 plat_fn
+lib $gcc_ "$u/haswell/libcpuplat.so.1" libcpuplat.so.1 plat_fn
+lib $gcc_ "$u/avx512_1/libcpuavx.so.1" libcpuavx.so.1 avx_fn
+lib $gcc_ "$u/libisa.so.1" libisa.so.1 isa_fn
+lib $gcc_ "$u/glibc-hwcaps/x86-64-v2/libisa.so.1" libisa.so.1 isa_fn -Wl,-z,x86-64-v4
+exe $gcc_ "$g/usr/bin/uses-cpuplat" -L"$u" -l:libcpuplat.so.1
+exe $gcc_ "$g/usr/bin/uses-cpuavx" -L"$u/avx512_1" -l:libcpuavx.so.1
+exe $gcc_ "$g/usr/bin/uses-isa" -L"$u" -l:libisa.so.1
+lib $gcc_ "$g/opt/cpu/lib/haswell/libord.so" libord.so ord_fn
+lib $gcc_ "$g/opt/cpu/lib/avx512_1/libord.so" libord.so ord_fn
+lib $gcc_ "$g/opt/cpu/lib/tls/haswell/avx512_1/x86_64/libpow.so" libpow.so pow_fn
+exe $gcc_ "$g/opt/cpu/bin/legacy-order" -L"$g/opt/cpu/lib/haswell" -lord \
+  -L"$g/opt/cpu/lib/tls/haswell/avx512_1/x86_64" -lpow -Wl,--enable-new-dtags -Wl,-rpath,/opt/cpu/lib
+
 # A musl program and a musl library in a glibc root [R1.1, R6.5].
 musl-gcc -o "$g/usr/bin/musl-hello" "$src/main.c"
 musl-gcc -shared -fPIC -o "$g/usr/lib/musl-lib.so" -DFN=musl_fn "$src/lib.c" -Wl,--no-as-needed -lc
@@ -219,7 +243,9 @@ hostile "$g" $gcc_ debug
 
 ########################################################################################### musl
 m=$out/musl
-cp -a "$alpine" "$m"
+# Its contents, so that an Alpine root given as a symlink is copied, not the link.
+mkdir -p "$m"
+cp -a "$alpine/." "$m"
 ML=$m/usr/lib
 mgcc=musl-gcc
 

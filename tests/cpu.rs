@@ -1,0 +1,128 @@
+//! `--cpu`: the target CPU profile on the command line (the differential tests in loader_diff.rs
+//! show each profile agreeing with glibc's loader on that CPU).
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn elfdeps(args: &[&str], root: &Path, tail: &[&str]) -> Output {
+    Command::new(support::elfdeps_bin())
+        .args(args)
+        .arg(root)
+        .args(tail)
+        .output()
+        .expect("run elfdeps")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "elfdeps failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+fn object<'a>(doc: &'a Value, path: &str) -> &'a Value {
+    doc["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find(|o| o["path"] == path)
+        .unwrap_or_else(|| panic!("no object {path}"))
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|s| s.as_str().expect("string").to_string())
+        .collect()
+}
+
+/// The same root under two profiles: `$PLATFORM`, a platform directory in the cache and
+/// `--hwcaps` replacing only the levels. The JSON says which profile was used.
+#[test]
+fn profiles_change_what_glibc_loads() {
+    if !support::require_root_or_skip("--cpu on the hard cases") {
+        return;
+    }
+    let Some(base) = support::root("hard-cases") else {
+        return;
+    };
+    let root = base.join("glibc");
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "-q", "--format", "json"];
+        args.extend_from_slice(extra);
+        json(&elfdeps(&args, &root, &[]))
+    };
+    let baseline = scan(&[]);
+    assert_eq!(baseline["cpu"]["name"], "baseline");
+    let haswell = scan(&["--cpu", "haswell"]);
+    assert_eq!(haswell["cpu"]["name"], "haswell");
+    assert_eq!(haswell["cpu"]["x86"]["platform"], "haswell");
+    let tokens = "/opt/tok/bin/tokens";
+    assert!(strings(&object(&baseline, tokens)["missing"]).is_empty());
+    assert_eq!(strings(&object(&haswell, tokens)["missing"]), ["libtp.so"]);
+    let plat = "/usr/bin/uses-cpuplat";
+    let lib = "/usr/lib/x86_64-linux-gnu";
+    assert!(
+        strings(&object(&baseline, plat)["closure"]).contains(&format!("{lib}/libcpuplat.so.1"))
+    );
+    assert!(
+        strings(&object(&haswell, plat)["closure"])
+            .contains(&format!("{lib}/haswell/libcpuplat.so.1"))
+    );
+    // A glibc-hwcaps/x86-64-v2 library: missing on the baseline, found on haswell, and found
+    // with --hwcaps x86-64-v2 alone, which leaves the platform of --cpu as it is.
+    let hw = "/opt/hw/bin/hwcaps";
+    assert_eq!(strings(&object(&baseline, hw)["missing"]), ["libhw.so"]);
+    assert!(strings(&object(&haswell, hw)["missing"]).is_empty());
+    let mixed = scan(&["--cpu", "haswell", "--hwcaps", "x86-64-v2"]);
+    assert!(strings(&object(&mixed, hw)["missing"]).is_empty());
+    assert_eq!(strings(&object(&mixed, tokens)["missing"]), ["libtp.so"]);
+    // host: whatever this CPU is, a profile named host.
+    assert_eq!(scan(&["--cpu", "host"])["cpu"]["name"], "host");
+}
+
+/// An unknown name, and a profile that does not apply to the root (musl ignores the CPU), are
+/// usage errors that say what to do.
+#[test]
+fn refused_profiles() {
+    let Some(alpine) = support::root("alpine-x86_64") else {
+        return;
+    };
+    let out = elfdeps(&["scan", "-q", "--cpu", "pentium"], alpine, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--cpu pentium") && err.contains("haswell") && err.contains("host"),
+        "{err}"
+    );
+    let out = elfdeps(&["scan", "-q", "--cpu", "haswell"], alpine, &[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--cpu haswell") && err.contains("musl") && err.contains("leave --cpu out"),
+        "{err}"
+    );
+    // The baseline applies everywhere (it changes nothing).
+    let out = elfdeps(&["scan", "-q", "--cpu", "baseline"], alpine, &[]);
+    assert!(out.status.success(), "{out:?}");
+    // An aarch64 profile on an x86_64 glibc root.
+    let Some(base) = support::root("hard-cases") else {
+        return;
+    };
+    let out = elfdeps(
+        &["scan", "-q", "--cpu", "armv8.1"],
+        &base.join("glibc"),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("glibc objects only for x86_64"), "{err}");
+}
