@@ -1,6 +1,7 @@
 //! `elfdeps check`: libc flavors, findings and the policy gate, on artifacts built here (gcc,
 //! musl-gcc, zig cc for an old-glibc-incompatible program) and on the real test roots.
 
+mod ground_truth;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -615,4 +616,185 @@ fn symbols_finds_what_nothing_defines() {
             .iter()
             .any(|(c, _, _)| c == "unresolved-symbol")
     );
+}
+
+/// A copy of a cached test root in a tempdir, to break.
+fn copy_of(key: &str, sub: Option<&str>) -> Option<(tempfile::TempDir, PathBuf)> {
+    let mut base = support::root(key)?.to_path_buf();
+    if let Some(s) = sub {
+        base = base.join(s);
+    }
+    let t = tempfile::tempdir().expect("tempdir");
+    let root = t.path().join("root");
+    run(
+        Command::new("cp").arg("-a").arg(&base).arg(&root),
+        "cp -a the test root",
+    );
+    Some((t, root))
+}
+
+/// A fresh Alpine x86_64 minirootfs from ../shared/fixtures, unpacked in a tempdir to break (the
+/// tarball, not the cached root: these tests must start from the real image, whatever else ran).
+fn fresh_alpine() -> (tempfile::TempDir, PathBuf) {
+    let tarball = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/alpine-minirootfs-3.20.3-x86_64.tar.gz");
+    assert!(tarball.is_file(), "missing fixture {}", tarball.display());
+    let t = tempfile::tempdir().expect("tempdir");
+    let root = t.path().join("root");
+    std::fs::create_dir(&root).expect("mkdir");
+    run(
+        Command::new("tar")
+            .arg("-xzf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&root)
+            .arg("--no-same-owner"),
+        "unpack the Alpine minirootfs",
+    );
+    (t, root)
+}
+
+/// The `library-missing` finding for `path` needing `library`.
+fn missing_finding(doc: &Value, path: &str, library: &str) -> Value {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["code"] == "library-missing" && f["path"] == path && f["library"] == library)
+        .unwrap_or_else(|| panic!("no library-missing for {path} needing {library}: {doc:#}"))
+        .clone()
+}
+
+/// Alpine with `/lib/libssl.so.3` deleted: `/usr/lib/libssl.so.3` is a symlink to it, now
+/// dangling. The hint used to say "libssl.so.3 exists at /usr/lib/libssl.so.3: add its directory
+/// to the RUNPATH ... or to ld.so.conf and run ldconfig": a file that does not resolve, a directory
+/// musl already searches, and tools musl does not have.
+#[test]
+fn alpine_deleted_library_hint_follows_musl_and_the_file() {
+    let (_t, root) = fresh_alpine();
+    assert!(
+        std::fs::symlink_metadata(root.join("usr/lib/libssl.so.3"))
+            .expect("usr/lib/libssl.so.3")
+            .file_type()
+            .is_symlink()
+            && std::fs::symlink_metadata(root.join("lib/libssl.so.3"))
+                .expect("lib/libssl.so.3")
+                .file_type()
+                .is_file(),
+        "the Alpine minirootfs changed its libssl layout"
+    );
+    std::fs::remove_file(root.join("lib/libssl.so.3")).expect("delete /lib/libssl.so.3");
+    let (code, doc, out) = check_json(&root, &[]);
+    assert_eq!(code, Some(1), "{out}");
+    for p in ["/sbin/apk", "/usr/bin/ssl_client", "/lib/libapk.so.2.14.0"] {
+        let f = missing_finding(&doc, p, "libssl.so.3");
+        let hint = f["hint"].as_str().unwrap_or("");
+        assert_eq!(
+            hint,
+            "/usr/lib/libssl.so.3 is a symlink to ../../lib/libssl.so.3, which does not exist in the root: reinstall the package that provides libssl.so.3",
+            "{p}"
+        );
+    }
+}
+
+/// musl: a library moved to a directory musl does not search. The hint names what musl honours
+/// (the RUNPATH, the path file, which replaces its default path), never ld.so.conf or ldconfig;
+/// following it makes the real musl loader find the library.
+#[test]
+fn musl_hint_names_the_path_file_and_following_it_works() {
+    if !support::require_root_or_skip("running musl's loader in the root") {
+        return;
+    }
+    let (_t, root) = fresh_alpine();
+    std::fs::create_dir_all(root.join("opt/ssl")).expect("mkdir");
+    std::fs::rename(
+        root.join("lib/libssl.so.3"),
+        root.join("opt/ssl/libssl.so.3"),
+    )
+    .expect("mv");
+    std::fs::remove_file(root.join("usr/lib/libssl.so.3")).expect("rm the /usr/lib link");
+    let (_, doc, out) = check_json(&root, &[]);
+    let f = missing_finding(&doc, "/sbin/apk", "libssl.so.3");
+    assert_eq!(f["severity"], "error", "{out}");
+    let hint = f["hint"].as_str().unwrap_or("");
+    assert_eq!(
+        hint,
+        "libssl.so.3 exists at /opt/ssl/libssl.so.3: add /opt/ssl to the RUNPATH ($ORIGIN-relative), or create /etc/ld-musl-x86_64.path listing /lib, /usr/local/lib, /usr/lib and /opt/ssl (musl has no ld.so.conf or ldconfig; that file replaces its default path)"
+    );
+    // Do what it says, and ask musl.
+    let before = ground_truth::musl_truth(&root, "x86_64", &["/sbin/apk".to_string()]);
+    assert!(before["/sbin/apk"].missing.contains("libssl.so.3"));
+    std::fs::write(
+        root.join("etc/ld-musl-x86_64.path"),
+        "/lib\n/usr/local/lib\n/usr/lib\n/opt/ssl\n",
+    )
+    .expect("write the path file");
+    let after = ground_truth::musl_truth(&root, "x86_64", &["/sbin/apk".to_string()]);
+    assert!(
+        after["/sbin/apk"].closure.contains("/opt/ssl/libssl.so.3"),
+        "{:?}",
+        after["/sbin/apk"]
+    );
+    let (_, doc, out) = check_json(&root, &[]);
+    assert!(!has(&doc, "library-missing", "/sbin/apk"), "{out}");
+    // With a path file present, the hint names that file.
+    std::fs::write(root.join("etc/ld-musl-x86_64.path"), "/lib\n/usr/lib\n").expect("write");
+    let (_, doc, _) = check_json(&root, &[]);
+    let f = missing_finding(&doc, "/sbin/apk", "libssl.so.3");
+    assert_eq!(
+        f["hint"],
+        "libssl.so.3 exists at /opt/ssl/libssl.so.3: add /opt/ssl to the RUNPATH ($ORIGIN-relative) or to /etc/ld-musl-x86_64.path, musl's system path"
+    );
+}
+
+/// glibc: a library whose file has only its full version name in a default directory (`/usr/lib`
+/// here, which ld.so searches and ldconfig scans, but which is not in ld.so.conf). The hint used to
+/// say "add its directory to the RUNPATH or to ld.so.conf"; the directory is already searched, by
+/// file name: ldconfig creates the soname link. Following the hint makes the real loader find it.
+/// A dangling link in an ld.so.conf directory is not "in an ld.so.conf directory" either.
+#[test]
+fn glibc_hint_only_adds_directories_not_searched() {
+    let Some(_) = hard("glibc") else { return };
+    let Some((t, root)) = copy_of("hard-cases", Some("glibc")) else {
+        return;
+    };
+    let aside = t.path().join("libnew.so.1.0.0");
+    // A dangling link in an ld.so.conf directory: running ldconfig would not help (it deletes
+    // such links); the package lost its file.
+    std::fs::rename(root.join("usr/local/lib/libnew.so.1"), &aside).expect("mv");
+    std::os::unix::fs::symlink("libnew.so.1.0.0", root.join("usr/local/lib/libnew.so.1"))
+        .expect("symlink");
+    let (_, doc, out) = check_json(&root, &[]);
+    let f = missing_finding(&doc, "/usr/bin/uses-new", "libnew.so.1");
+    assert_eq!(
+        f["hint"],
+        "/usr/local/lib/libnew.so.1 is a symlink to libnew.so.1.0.0, which does not exist in the root: reinstall the package that provides libnew.so.1",
+        "{out}"
+    );
+    // The library as a versioned file in /usr/lib only.
+    std::fs::remove_file(root.join("usr/local/lib/libnew.so.1")).expect("rm");
+    std::fs::rename(&aside, root.join("usr/lib/libnew.so.1.0.0")).expect("mv");
+    let (_, doc, out) = check_json(&root, &[]);
+    let f = missing_finding(&doc, "/usr/bin/uses-new", "libnew.so.1");
+    assert_eq!(
+        f["hint"],
+        "/usr/lib/libnew.so.1.0.0 has the soname libnew.so.1, but no file of that name leads to it: run ldconfig in the root (/usr/lib is a directory it scans; it creates the link libnew.so.1 -> libnew.so.1.0.0 and caches it)",
+        "{out}"
+    );
+    let before = ground_truth::glibc_truth(&root, &["/usr/bin/uses-new".to_string()]);
+    assert!(before["/usr/bin/uses-new"].missing.contains("libnew.so.1"));
+    run(
+        Command::new("ldconfig").arg("-r").arg(&root),
+        "ldconfig -r ROOT",
+    );
+    let after = ground_truth::glibc_truth(&root, &["/usr/bin/uses-new".to_string()]);
+    assert!(
+        after["/usr/bin/uses-new"]
+            .closure
+            .contains("/usr/lib/libnew.so.1.0.0"),
+        "{:?}",
+        after["/usr/bin/uses-new"]
+    );
+    let (_, doc, out) = check_json(&root, &[]);
+    assert!(!has(&doc, "library-missing", "/usr/bin/uses-new"), "{out}");
 }

@@ -18,6 +18,7 @@ whose need is not found when it is loaded *alone* is not an error when:
   only when something tries to load it).
 */
 
+pub mod hint;
 pub mod libc;
 pub mod policy;
 
@@ -148,7 +149,7 @@ impl Code {
             }
             Code::MixedLibc => "Rebuild the library or the program so both use the same libc.",
             Code::LibraryMissing => {
-                "Install the package that provides the library, or fix the RUNPATH / ld.so.conf and run ldconfig."
+                "Install (or reinstall) the package that provides the library, or add its directory to the loader's search path: the RUNPATH, or for glibc ld.so.conf and ldconfig, for musl /etc/ld-musl-ARCH.path."
             }
             Code::VersionMissing => {
                 "Build against an older library (e.g. an older glibc), or update the library in the root."
@@ -400,28 +401,6 @@ fn musl_version(image: &[u8]) -> Option<String> {
     })
 }
 
-/// Every path of the root where a library of that name lives: by file name and by DT_SONAME.
-fn libraries_by_name(report: &ScanReport) -> HashMap<&[u8], Vec<&ByteStr>> {
-    let mut m: HashMap<&[u8], Vec<&ByteStr>> = HashMap::new();
-    for (path, entry) in report.tree.iter() {
-        if matches!(entry, Entry::File | Entry::Symlink(_)) {
-            let base = path.as_bytes().rsplit(|&b| b == b'/').next().unwrap_or(b"");
-            if base.starts_with(b"lib") || base.contains(&b'.') {
-                m.entry(base).or_default().push(path);
-            }
-        }
-    }
-    for o in &report.objects {
-        if let Some(s) = &o.facts.soname {
-            let v = m.entry(s.as_bytes()).or_default();
-            if !v.contains(&&o.path) {
-                v.push(&o.path);
-            }
-        }
-    }
-    m
-}
-
 /// Analyzes a scanned root: libcs, then findings. Objects gain their `libc`.
 pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
     let infos = classify_all(rootfs, &report.objects, &opts.limits);
@@ -431,8 +410,9 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
     let libcs = root_libcs(report, rootfs);
     let mut findings = Vec::new();
     let report_ref: &ScanReport = report;
-    let by_name = libraries_by_name(report_ref);
+    let libraries = hint::LibraryIndex::new(report_ref);
     let glibc_cfg = GlibcConfig::load(rootfs, &report_ref.tree);
+    let mut hints = hint::Hints::new(report_ref, rootfs, &glibc_cfg);
     // Which programs load each object (from their sessions).
     let mut loaded_by: HashMap<&[u8], Vec<usize>> = HashMap::new();
     for (i, o) in report_ref.objects.iter().enumerate() {
@@ -634,10 +614,12 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
                 // libc-mismatch explains it.
                 continue;
             }
-            let elsewhere: Vec<&&ByteStr> = by_name
-                .get(name.as_bytes())
-                .map(|v| v.iter().collect())
-                .unwrap_or_default();
+            let candidates = libraries.candidates(name.as_bytes(), o);
+            // Only a file that resolves to a library this loader can load makes a plugin fine.
+            let elsewhere = candidates.iter().find_map(|c| match &c.state {
+                hint::CandidateState::Loadable(_) => Some(&c.path),
+                _ => None,
+            });
             let failure = r
                 .edges
                 .iter()
@@ -661,7 +643,7 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
                         users.len()
                     ),
                 )
-            } else if let Some(p) = elsewhere.first() {
+            } else if let Some(p) = elsewhere {
                 (
                     Severity::Info,
                     format!(
@@ -685,36 +667,9 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
                 .filter(|e| e.dep.name == *name && e.dep.found.is_none())
                 .flat_map(|e| e.dep.skipped.iter())
                 .next();
-            let cached = glibc_cfg
-                .cache
-                .as_ref()
-                .is_some_and(|c| c.entries().iter().any(|e| e.key == name.as_bytes()));
-            let in_conf_dir = elsewhere.iter().filter(|_| !cached).find(|p| {
-                let dir = crate::resolve::env::dirname(p.as_bytes());
-                glibc_cfg.conf_dirs.iter().any(|d| {
-                    report_ref
-                        .tree
-                        .resolve(d.as_bytes(), true)
-                        .ok()
-                        .as_ref()
-                        .map(|c| c.as_bytes())
-                        == Some(dir)
-                        || d.as_bytes() == dir
-                })
-            });
-            f.hint = Some(match (in_conf_dir, glibc_cfg.cache.is_some(), skipped) {
-                (_, _, Some(sk)) => {
-                    format!("the search passed over {}: {}", sk.path, sk.reason)
-                }
-                (Some(p), true, None) => format!(
-                    "{p} is in an ld.so.conf directory but not in /etc/ld.so.cache: the cache is stale; run ldconfig in the root (chroot ROOT ldconfig)"
-                ),
-                _ => match elsewhere.first() {
-                    Some(p) => format!(
-                        "{name} exists at {p}: add its directory to the RUNPATH ($ORIGIN-relative) or to ld.so.conf and run ldconfig"
-                    ),
-                    None => format!("install the package that provides {name}"),
-                },
+            f.hint = Some(match skipped {
+                Some(sk) => format!("the search passed over {}: {}", sk.path, sk.reason),
+                None => hints.library_missing(o, r.loader.as_ref(), name, &candidates),
             });
             findings.push(f);
         }

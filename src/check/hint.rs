@@ -1,0 +1,416 @@
+/*!
+What stands in the root under the name of a library the loader did not find, and what to do about a
+`library-missing` finding.
+
+A hint names a file only after checking what it resolves to (a dangling symlink is not a library),
+and it follows the family of the loader of the session: musl has no ld.so.conf and no ldconfig; its
+system path is the path file `/etc/ld-musl-ARCH.path` (which replaces the built-in
+`/lib:/usr/local/lib:/usr/lib` when present) and the RUNPATH/RPATH of the objects. glibc searches
+RUNPATH, its cache (built by ldconfig from the ld.so.conf directories and its own default
+directories) and its default directories; adding a directory to ld.so.conf is only suggested when
+the loader does not already search it.
+
+The same candidates serve `elfdeps packages` (a library that loads into a process which already
+has its need is not broken, [`LibraryIndex::loadable`]).
+*/
+
+use std::collections::HashMap;
+
+use crate::elf::Kind;
+use crate::name::ByteStr;
+use crate::resolve::LoaderRef;
+use crate::resolve::env::{
+    Family, GlibcConfig, GlibcLoader, MuslLoader, basename, dirname, is_musl_interp,
+};
+use crate::rootfs::RootFs;
+use crate::scan::{Object, ScanReport};
+use crate::tree::Entry;
+
+/// What a path named like a needed library turns out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CandidateState {
+    /// A shared library of the requester's machine and class: its canonical path.
+    Loadable(ByteStr),
+    /// A symlink that leads to nothing inside the root (its target as written).
+    Dangling(Option<ByteStr>),
+    /// Resolves to a directory, a FIFO, a device...
+    NotAFile(ByteStr),
+    /// A regular file that is not a shared library for the requester (not ELF, another kind,
+    /// another machine or class).
+    NotLoadable(ByteStr),
+}
+
+/// A path of the root named like a needed library (by file name or by DT_SONAME).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Candidate {
+    /// The path as found in the tree.
+    pub path: ByteStr,
+    /// What it resolves to.
+    pub state: CandidateState,
+}
+
+/// Every path of the root where a library of a given name may live: by file name and by
+/// DT_SONAME.
+pub struct LibraryIndex<'a> {
+    report: &'a ScanReport,
+    by_name: HashMap<&'a [u8], Vec<&'a ByteStr>>,
+    objects: HashMap<&'a [u8], usize>,
+}
+
+impl<'a> LibraryIndex<'a> {
+    /// Indexes the tree and the objects of `report` (one pass over each).
+    pub fn new(report: &'a ScanReport) -> LibraryIndex<'a> {
+        let mut by_name: HashMap<&[u8], Vec<&ByteStr>> = HashMap::new();
+        for (path, entry) in report.tree.iter() {
+            if matches!(entry, Entry::File | Entry::Symlink(_)) {
+                let base = basename(path.as_bytes());
+                if base.starts_with(b"lib") || base.contains(&b'.') {
+                    by_name.entry(base).or_default().push(path);
+                }
+            }
+        }
+        for o in &report.objects {
+            if let Some(s) = &o.facts.soname {
+                let v = by_name.entry(s.as_bytes()).or_default();
+                if !v.contains(&&o.path) {
+                    v.push(&o.path);
+                }
+            }
+        }
+        let objects = report
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.path.as_bytes(), i))
+            .collect();
+        LibraryIndex {
+            report,
+            by_name,
+            objects,
+        }
+    }
+
+    /// Every path named `name`, with what it resolves to for a requester like `requester` (the
+    /// session's objects share its machine and class).
+    pub fn candidates(&self, name: &[u8], requester: &Object) -> Vec<Candidate> {
+        let tree = &self.report.tree;
+        let Some(paths) = self.by_name.get(name) else {
+            return Vec::new();
+        };
+        paths
+            .iter()
+            .map(|&p| {
+                let state = match tree.resolve(p.as_bytes(), true) {
+                    Err(_) => CandidateState::Dangling(match tree.get(p.as_bytes()) {
+                        Some(Entry::Symlink(t)) => Some(t.clone()),
+                        _ => None,
+                    }),
+                    Ok(c) => match tree.get(c.as_bytes()) {
+                        Some(Entry::File) => match self.objects.get(c.as_bytes()) {
+                            Some(&i)
+                                if {
+                                    let f = &self.report.objects[i].facts;
+                                    f.kind == Kind::SharedLibrary
+                                        && f.machine == requester.facts.machine
+                                        && f.class == requester.facts.class
+                                } =>
+                            {
+                                CandidateState::Loadable(c)
+                            }
+                            _ => CandidateState::NotLoadable(c),
+                        },
+                        _ => CandidateState::NotAFile(c),
+                    },
+                };
+                Candidate {
+                    path: p.clone(),
+                    state,
+                }
+            })
+            .collect()
+    }
+
+    /// The first path named `name` that resolves to a library `requester`'s loader can load: the
+    /// library a process that already loaded it matches the need with (the rule for plugins, e.g.
+    /// the JDK's libraries needing `libjvm.so`). Returns (path as found, canonical path).
+    pub fn loadable(&self, name: &[u8], requester: &Object) -> Option<(ByteStr, ByteStr)> {
+        self.candidates(name, requester)
+            .into_iter()
+            .find_map(|c| match c.state {
+                CandidateState::Loadable(canonical) => Some((c.path, canonical)),
+                _ => None,
+            })
+    }
+}
+
+/// Where a loader looks for a need when no RUNPATH/RPATH helps, for hints.
+#[derive(Clone, Debug)]
+enum SystemPath {
+    Musl {
+        /// Canonical directories of musl's system path.
+        dirs: Vec<ByteStr>,
+        /// The path file this interpreter reads (present or not).
+        path_file: ByteStr,
+        /// Whether it exists (else the built-in default applies).
+        path_file_exists: bool,
+    },
+    Glibc {
+        /// Canonical default directories built into that ld.so.
+        default_dirs: Vec<ByteStr>,
+        /// Canonical ld.so.conf directories (searched through the cache).
+        conf_dirs: Vec<ByteStr>,
+    },
+}
+
+impl SystemPath {
+    fn searches(&self, dir: &[u8]) -> bool {
+        match self {
+            SystemPath::Musl { dirs, .. } => dirs.iter().any(|d| d.as_bytes() == dir),
+            SystemPath::Glibc {
+                default_dirs,
+                conf_dirs,
+                ..
+            } => default_dirs
+                .iter()
+                .chain(conf_dirs)
+                .any(|d| d.as_bytes() == dir),
+        }
+    }
+}
+
+/// The loader family of a session. `LoaderRef` carries it as the tag the resolver serializes.
+pub fn family_of(loader: &LoaderRef) -> Family {
+    if loader.family == "musl" {
+        Family::Musl
+    } else {
+        Family::Glibc
+    }
+}
+
+/// Builds `library-missing` hints; caches what it reads per loader.
+pub struct Hints<'a> {
+    report: &'a ScanReport,
+    rootfs: &'a RootFs,
+    glibc: &'a GlibcConfig,
+    /// By (loader, interpreter it is known by).
+    loaders: HashMap<(ByteStr, ByteStr), SystemPath>,
+}
+
+impl<'a> Hints<'a> {
+    /// For the root of `report`.
+    pub fn new(report: &'a ScanReport, rootfs: &'a RootFs, glibc: &'a GlibcConfig) -> Hints<'a> {
+        Hints {
+            report,
+            rootfs,
+            glibc,
+            loaders: HashMap::new(),
+        }
+    }
+
+    fn canonical_dirs<'d>(&self, dirs: impl Iterator<Item = &'d ByteStr>) -> Vec<ByteStr> {
+        let mut out: Vec<ByteStr> = Vec::new();
+        for d in dirs {
+            if let Ok(c) = self.report.tree.resolve(d.as_bytes(), true)
+                && !out.contains(&c)
+            {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    fn system_path(&mut self, o: &Object, loader: &LoaderRef) -> SystemPath {
+        let family = family_of(loader);
+        // musl finds its path file from the interpreter the program names; a library's session
+        // uses the root's loader, known by its own path.
+        let interp = match (&o.facts.interp, family) {
+            (Some(i), Family::Musl) if is_musl_interp(i.as_bytes()) => i.clone(),
+            _ => loader.path.clone(),
+        };
+        let key = (loader.path.clone(), interp);
+        if let Some(s) = self.loaders.get(&key) {
+            return s.clone();
+        }
+        let value = match family {
+            Family::Musl => {
+                let m = MuslLoader::load(
+                    self.rootfs,
+                    &self.report.tree,
+                    key.1.as_bytes(),
+                    &loader.path,
+                );
+                SystemPath::Musl {
+                    dirs: self.canonical_dirs(m.system_path.iter()),
+                    path_file_exists: m.path_file.is_some(),
+                    path_file: m
+                        .path_file
+                        .unwrap_or_else(|| musl_path_file(key.1.as_bytes())),
+                }
+            }
+            Family::Glibc => {
+                let facts = self
+                    .report
+                    .objects
+                    .iter()
+                    .find(|x| x.path == loader.path)
+                    .map(|x| &x.facts);
+                let machine = facts.map_or(o.facts.machine.as_str(), |f| f.machine.as_str());
+                // Only the default directories are used, and they do not depend on the CPU.
+                let g = GlibcLoader::load(
+                    self.rootfs,
+                    &loader.path,
+                    facts,
+                    machine,
+                    &crate::resolve::ResolveOptions::default(),
+                );
+                SystemPath::Glibc {
+                    default_dirs: self.canonical_dirs(g.default_dirs.iter()),
+                    conf_dirs: self.canonical_dirs(self.glibc.conf_dirs.iter()),
+                }
+            }
+        };
+        self.loaders.insert(key, value.clone());
+        value
+    }
+
+    /// The hint for `o`'s session missing `name`, when the search skipped nothing that explains it.
+    pub fn library_missing(
+        &mut self,
+        o: &Object,
+        loader: Option<&LoaderRef>,
+        name: &ByteStr,
+        candidates: &[Candidate],
+    ) -> String {
+        let install = format!("install the package that provides {name}");
+        let loadable = candidates.iter().find_map(|c| match &c.state {
+            CandidateState::Loadable(canonical) => Some((&c.path, canonical)),
+            _ => None,
+        });
+        let Some((path, canonical)) = loadable else {
+            return match candidates.first() {
+                None => install,
+                Some(c) => {
+                    let (what, todo) = match &c.state {
+                        // A link left behind: the package that installed it lost its file.
+                        CandidateState::Dangling(Some(t)) => (
+                            format!(
+                                "{} is a symlink to {t}, which does not exist in the root",
+                                c.path
+                            ),
+                            "reinstall",
+                        ),
+                        CandidateState::Dangling(None) => (
+                            format!("{} does not resolve inside the root", c.path),
+                            "reinstall",
+                        ),
+                        CandidateState::NotAFile(t) => (
+                            format!("{} resolves to {t}, which is not a regular file", c.path),
+                            "install",
+                        ),
+                        CandidateState::NotLoadable(t) => (
+                            format!(
+                                "{} ({t}) is not a {} {:?} shared library",
+                                c.path, o.facts.machine, o.facts.class
+                            ),
+                            "install",
+                        ),
+                        CandidateState::Loadable(_) => (String::new(), "install"),
+                    };
+                    format!("{what}: {todo} the package that provides {name}")
+                }
+            };
+        };
+        let Some(loader) = loader else {
+            return format!("{name} exists at {path}; {install} for this object's loader");
+        };
+        let sys = self.system_path(o, loader);
+        // The loaders search a directory by file name: a file that only has the soname is not
+        // found until a link of that name exists.
+        let named = [path, canonical]
+            .into_iter()
+            .find(|p| basename(p.as_bytes()) == name.as_bytes());
+        let (dir, link) = match named {
+            Some(p) => (dirname(p.as_bytes()), None),
+            None => (
+                dirname(canonical.as_bytes()),
+                Some(ByteStr::from(basename(canonical.as_bytes()))),
+            ),
+        };
+        let dir_shown = ByteStr::from(dir);
+        let dir_canonical = self
+            .report
+            .tree
+            .resolve(dir, true)
+            .unwrap_or_else(|_| dir_shown.clone());
+        let searched = sys.searches(dir_canonical.as_bytes());
+        // ldconfig caches what it finds in the ld.so.conf directories.
+        let cached = self
+            .glibc
+            .cache
+            .as_ref()
+            .is_some_and(|c| c.entries().iter().any(|e| e.key == name.as_bytes()));
+        let add_dir = match &sys {
+            SystemPath::Musl {
+                path_file,
+                path_file_exists: true,
+                ..
+            } => format!(
+                "add {dir_shown} to the RUNPATH ($ORIGIN-relative) or to {path_file}, musl's system path"
+            ),
+            SystemPath::Musl {
+                path_file,
+                path_file_exists: false,
+                ..
+            } => format!(
+                "add {dir_shown} to the RUNPATH ($ORIGIN-relative), or create {path_file} listing /lib, /usr/local/lib, /usr/lib and {dir_shown} (musl has no ld.so.conf or ldconfig; that file replaces its default path)"
+            ),
+            SystemPath::Glibc { .. } => format!(
+                "add {dir_shown} to the RUNPATH ($ORIGIN-relative), or list it in /etc/ld.so.conf (or a file it includes) and run ldconfig in the root"
+            ),
+        };
+        match (&sys, link, searched) {
+            (SystemPath::Glibc { .. }, Some(base), true) => format!(
+                "{canonical} has the soname {name}, but no file of that name leads to it: run ldconfig in the root ({dir_shown} is a directory it scans; it creates the link {name} -> {base} and caches it)"
+            ),
+            (_, Some(base), true) => format!(
+                "{canonical} has the soname {name}, but no file of that name leads to it: create the link {dir_shown}/{name} -> {base}"
+            ),
+            (_, Some(base), false) => format!(
+                "{canonical} has the soname {name}, but no file of that name leads to it: create the link {dir_shown}/{name} -> {base}, and {add_dir}"
+            ),
+            (SystemPath::Glibc { conf_dirs, .. }, None, true)
+                if conf_dirs.contains(&dir_canonical) && !cached =>
+            {
+                if self.glibc.cache.is_some() {
+                    format!(
+                        "{path} is in an ld.so.conf directory but not in /etc/ld.so.cache: the cache is stale; run ldconfig in the root (chroot ROOT ldconfig)"
+                    )
+                } else {
+                    format!(
+                        "{path} is in an ld.so.conf directory and the root has no /etc/ld.so.cache: run ldconfig in the root (chroot ROOT ldconfig)"
+                    )
+                }
+            }
+            (_, None, true) => format!(
+                "{path} is in {dir_shown}, which the loader searches: see `elfdeps tree` for why the search does not reach it"
+            ),
+            (_, None, false) => format!("{name} exists at {path}: {add_dir}"),
+        }
+    }
+}
+
+/// The path file musl reads for interpreter `interp`: `<prefix>/etc/ld-musl-ARCH.path`, prefix
+/// being the interpreter's path minus its last two components.
+fn musl_path_file(interp: &[u8]) -> ByteStr {
+    let prefix = dirname(dirname(interp));
+    let prefix: &[u8] = if prefix == b"/" { b"" } else { prefix };
+    ByteStr::from(
+        [
+            prefix,
+            b"/etc/ld-musl-",
+            crate::resolve::env::musl_arch(interp),
+            b".path",
+        ]
+        .concat(),
+    )
+}
