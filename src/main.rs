@@ -701,23 +701,8 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
             }
         }
     })?;
-    for g in set.gaps.iter().filter(|g| g.kind == "missing") {
-        let prov = if g.providers.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " (provided by {})",
-                g.providers
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        eprintln!(
-            "elfdeps: {} needs {}, which is not installed{prov}",
-            g.program, g.what
-        );
+    for n in packages::gap_notes(&set) {
+        eprintln!("elfdeps: {}", elfdeps::name::escape_controls(&n));
     }
     Ok(())
 }

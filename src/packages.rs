@@ -1,12 +1,31 @@
 //! Minimal package sets: the packages whose files the given programs load (the program, its
 //! closure, its interpreter), and the installed packages nothing needs.
+//!
+//! A needed soname found nowhere is a gap; when a package provides it, one provider joins the set,
+//! chosen by one rule (the same name in every output format):
+//! 1. an installed package (the root's database) that provides it (`so:NAME`) or lists a file of
+//!    that name (its file was deleted, or is not where the loader looks): the first by name;
+//! 2. otherwise a package of the `--apk-index` files that provides `so:NAME`: the first by name
+//!    (bytewise), with the version of its first record in the order the files were given.
+//!
+//! Every provider stays listed in the gap (`providers`), with the one chosen (`chosen`). This is our
+//! rule, not apk's solver (which weighs `provider_priority` and versions): when several packages
+//! provide a soname, the others are named so the user can pick another.
+//!
+//! A program whose interpreter is missing cannot start: its set is the program's package and an
+//! `interpreter-missing` gap, not what another loader of the root would load for it. A library (not
+//! a program) whose need exists elsewhere in the root as a library it can load is not broken: it is
+//! loaded into a process that already has that need (the rule `elfdeps check` explains as "loads
+//! inside a process that already has ..."), and that library's package joins the set.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::check::hint::LibraryIndex;
 use crate::name::ByteStr;
-use crate::pkgdb::PackageDb;
+use crate::pkgdb::{Package, PackageDb};
+use crate::resolve::Status;
 use crate::scan::ScanReport;
 
 /// Subpackage suffixes that are never runtime dependencies (unless a loaded file lives there).
@@ -35,7 +54,9 @@ pub struct Reason {
     pub program: ByteStr,
     /// The file of the package it loads (or the program itself).
     pub file: ByteStr,
-    /// program, library or interpreter.
+    /// program, library, interpreter, `in-process` (a library the process already has, see the
+    /// module documentation; `file` is that library) or `provider` (the chosen provider of a
+    /// missing soname; `file` is the soname).
     pub role: &'static str,
 }
 
@@ -52,25 +73,60 @@ pub struct Needed {
     pub reasons: Vec<Reason>,
     /// How many reasons in all.
     pub reason_count: usize,
+    /// Whether the root's database has it (false: a provider from `--apk-index`).
+    pub installed: bool,
     /// Set when the package has a never-needed suffix (-dev, -doc, ...) and yet a loaded file
     /// lives in it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
 }
 
-/// A needed file no package owns, or a soname found nowhere.
+/// What kind of gap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GapKind {
+    /// A loaded file no package owns.
+    Unowned,
+    /// A needed soname the loader finds nowhere.
+    Missing,
+    /// The program's interpreter (PT_INTERP) is not in the root: it cannot start.
+    InterpreterMissing,
+}
+
+/// Where the chosen provider comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProviderSource {
+    /// The root's database.
+    Installed,
+    /// An `--apk-index` file.
+    Index,
+}
+
+/// The provider of a gap that joins the set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Chosen {
+    /// Its name.
+    pub name: ByteStr,
+    /// Where it comes from.
+    pub source: ProviderSource,
+}
+
+/// A needed file no package owns, a soname found nowhere, or a missing interpreter.
 #[derive(Clone, Debug, Serialize)]
 pub struct Gap {
     /// The program.
     pub program: ByteStr,
-    /// The file (unowned) or the soname (missing).
+    /// The file (unowned, interpreter-missing) or the soname (missing).
     pub what: ByteStr,
-    /// unowned or missing.
-    pub kind: &'static str,
-    /// For a missing soname: packages that provide it (installed ones, and those of the
-    /// `--apk-index` files).
+    /// What is wrong.
+    pub kind: GapKind,
+    /// Packages that provide it (installed ones, and those of the `--apk-index` files), sorted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub providers: Vec<ByteStr>,
+    /// The one of them in the set (see the module documentation for the rule).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chosen: Option<Chosen>,
 }
 
 /// An installed package nothing needs, with what it contains.
@@ -100,41 +156,136 @@ pub struct PackageSet {
 
 const MAX_REASONS: usize = 8;
 
+/// The providers of a soname and the one chosen (module documentation).
+fn providers_of(
+    db: &PackageDb,
+    index: &[Package],
+    soname: &[u8],
+) -> (Vec<ByteStr>, Option<Chosen>) {
+    let mut installed: Vec<ByteStr> = db
+        .providers(soname)
+        .into_iter()
+        .map(|p| p.name.clone())
+        .chain(
+            db.listing_file_named(soname)
+                .into_iter()
+                .map(|i| db.packages[i].name.clone()),
+        )
+        .collect();
+    installed.sort();
+    installed.dedup();
+    let mut from_index: Vec<ByteStr> = crate::pkgdb::apkindex::providers(index, soname)
+        .into_iter()
+        .map(|p| p.name.clone())
+        .collect();
+    from_index.sort();
+    from_index.dedup();
+    let chosen = match (installed.first(), from_index.first()) {
+        (Some(n), _) => Some(Chosen {
+            name: n.clone(),
+            source: ProviderSource::Installed,
+        }),
+        (None, Some(n)) => Some(Chosen {
+            name: n.clone(),
+            // A package of the index that is also installed is the installed one.
+            source: if db.packages.iter().any(|p| &p.name == n) {
+                ProviderSource::Installed
+            } else {
+                ProviderSource::Index
+            },
+        }),
+        (None, None) => None,
+    };
+    let mut all = installed;
+    all.extend(from_index);
+    all.sort();
+    all.dedup();
+    (all, chosen)
+}
+
 /// Computes the set for objects `targets` (indexes into `report.objects`). `index`: packages of
 /// APK repository indexes, which name the subpackages providing missing sonames.
 pub fn compute(
     report: &ScanReport,
     db: &PackageDb,
-    index: &[crate::pkgdb::Package],
+    index: &[Package],
     targets: &[usize],
 ) -> PackageSet {
     let mut reasons: BTreeMap<usize, BTreeSet<Reason>> = BTreeMap::new();
+    // Providers from the index that are not installed: name -> reasons.
+    let mut from_index: BTreeMap<ByteStr, BTreeSet<Reason>> = BTreeMap::new();
     let mut gaps = Vec::new();
+    let libraries = LibraryIndex::new(report);
     for &t in targets {
         let o = &report.objects[t];
         let mut files: Vec<(ByteStr, &'static str)> = vec![(o.path.clone(), "program")];
-        if let Some(r) = &o.resolution {
-            files.extend(r.closure.iter().map(|c| (c.clone(), "library")));
-            if let Some(l) = &r.loader {
-                files.push((l.path.clone(), "interpreter"));
+        let mut provided: Vec<(ByteStr, Chosen)> = Vec::new();
+        match &o.resolution {
+            // It cannot start: what another loader of the root would load is not its set.
+            Some(r) if r.status == Status::InterpMissing => {
+                if let Some(interp) = &o.facts.interp {
+                    let listed = report
+                        .tree
+                        .resolve(interp.as_bytes(), false)
+                        .unwrap_or_else(|_| interp.clone());
+                    let owner = db
+                        .owner_index(listed.as_bytes())
+                        .map(|i| &db.packages[i].name);
+                    let chosen = owner.map(|n| Chosen {
+                        name: n.clone(),
+                        source: ProviderSource::Installed,
+                    });
+                    if let Some(c) = &chosen {
+                        provided.push((interp.clone(), c.clone()));
+                    }
+                    gaps.push(Gap {
+                        program: o.path.clone(),
+                        what: interp.clone(),
+                        kind: GapKind::InterpreterMissing,
+                        providers: owner.into_iter().cloned().collect(),
+                        chosen,
+                    });
+                }
             }
-            for m in &r.missing {
-                gaps.push(Gap {
-                    program: o.path.clone(),
-                    what: m.clone(),
-                    kind: "missing",
-                    providers: {
-                        let mut v: Vec<ByteStr> = db
-                            .providers(m.as_bytes())
-                            .into_iter()
-                            .chain(crate::pkgdb::apkindex::providers(index, m.as_bytes()))
-                            .map(|p| p.name.clone())
-                            .collect();
-                        v.sort();
-                        v.dedup();
-                        v
-                    },
-                });
+            Some(r) => {
+                files.extend(r.closure.iter().map(|c| (c.clone(), "library")));
+                if let Some(l) = &r.loader {
+                    files.push((l.path.clone(), "interpreter"));
+                }
+                let program = crate::check::is_program(o);
+                for m in &r.missing {
+                    if !program && let Some((_, canonical)) = libraries.loadable(m.as_bytes(), o) {
+                        files.push((canonical, "in-process"));
+                        continue;
+                    }
+                    let (providers, chosen) = providers_of(db, index, m.as_bytes());
+                    if let Some(c) = &chosen {
+                        provided.push((m.clone(), c.clone()));
+                    }
+                    gaps.push(Gap {
+                        program: o.path.clone(),
+                        what: m.clone(),
+                        kind: GapKind::Missing,
+                        providers,
+                        chosen,
+                    });
+                }
+            }
+            None => {}
+        }
+        for (what, c) in provided {
+            let reason = Reason {
+                program: o.path.clone(),
+                file: what,
+                role: "provider",
+            };
+            match db.packages.iter().position(|p| p.name == c.name) {
+                Some(i) => {
+                    reasons.entry(i).or_default().insert(reason);
+                }
+                None => {
+                    from_index.entry(c.name).or_default().insert(reason);
+                }
             }
         }
         for (f, role) in files {
@@ -149,8 +300,9 @@ pub fn compute(
                 None => gaps.push(Gap {
                     program: o.path.clone(),
                     what: f,
-                    kind: "unowned",
+                    kind: GapKind::Unowned,
                     providers: Vec::new(),
+                    chosen: None,
                 }),
             }
         }
@@ -175,10 +327,24 @@ pub fn compute(
                 origin: p.origin.clone(),
                 reason_count: rs.len(),
                 reasons: rs.into_iter().take(MAX_REASONS).collect(),
+                installed: true,
                 warning,
             }
         })
         .collect();
+    for (name, rs) in from_index {
+        // The first record of that name, in the order the index files were given.
+        let p = index.iter().find(|p| p.name == name);
+        packages.push(Needed {
+            version: p.map(|p| p.version.clone()).unwrap_or_default(),
+            origin: p.and_then(|p| p.origin.clone()),
+            name,
+            reason_count: rs.len(),
+            reasons: rs.into_iter().take(MAX_REASONS).collect(),
+            installed: false,
+            warning: None,
+        });
+    }
     packages.sort_by(|a, b| a.name.cmp(&b.name));
     PackageSet {
         database: db.kind,
@@ -190,6 +356,58 @@ pub fn compute(
         gaps,
         unneeded: None,
     }
+}
+
+/// What the user should know about the gaps, one line each (written to standard error, whatever
+/// the format): which provider of a missing library or interpreter the set lists, and why.
+pub fn gap_notes(set: &PackageSet) -> Vec<String> {
+    let mut out = Vec::new();
+    for g in &set.gaps {
+        let others = |chosen: &ByteStr| -> String {
+            let rest: Vec<String> = g
+                .providers
+                .iter()
+                .filter(|p| *p != chosen)
+                .map(|p| p.to_string())
+                .collect();
+            if rest.is_empty() {
+                String::new()
+            } else {
+                format!(" (also provided by {})", rest.join(", "))
+            }
+        };
+        let line = match (g.kind, &g.chosen) {
+            (GapKind::Unowned, _) => continue,
+            (GapKind::Missing, None) => format!(
+                "{} needs {}, which is not installed, and no package of the database or of an --apk-index provides it",
+                g.program, g.what
+            ),
+            (GapKind::Missing, Some(c)) => format!(
+                "{} needs {}, which the loader does not find; provided by {}{}, which the set lists: {}",
+                g.program,
+                g.what,
+                c.name,
+                others(&c.name),
+                match c.source {
+                    ProviderSource::Installed => format!(
+                        "{} is installed, so its file is gone or not where the loader looks (reinstall it; `elfdeps check` says what the loader sees)",
+                        c.name
+                    ),
+                    ProviderSource::Index => "from the APK index, not installed".to_string(),
+                }
+            ),
+            (GapKind::InterpreterMissing, None) => format!(
+                "{} cannot start: its interpreter {} is not in the root (install the libc it was built for, or rebuild it for the root's); the set lists only its own package",
+                g.program, g.what
+            ),
+            (GapKind::InterpreterMissing, Some(c)) => format!(
+                "{} cannot start: its interpreter {} is not in the root, though the installed package {} lists it, which the set lists (reinstall it)",
+                g.program, g.what, c.name
+            ),
+        };
+        out.push(line);
+    }
+    out
 }
 
 /// Installed packages not in `set`, with their contents by kind.

@@ -1509,3 +1509,250 @@ fn case_34_hostile_rpmdb_sqlite() {
     });
     check_hostile_rpmdb(d, "a large blob", &r, &all, &["120000000 bytes"]);
 }
+
+/// The names of the set in every `-f` format (lines, apk, apko, json), checked to agree; and the
+/// JSON document and standard error of the json run.
+fn set_in_every_format(args: &[&str]) -> (Vec<String>, Value, String) {
+    let run = |f: &str| {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["-q", "-f", f]);
+        let out = elfdeps(&a);
+        assert!(
+            out.status.success(),
+            "{a:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let lines: Vec<String> = run("lines").0.lines().map(String::from).collect();
+    let apk = run("apk").0;
+    let apk: Vec<String> = apk
+        .trim()
+        .strip_prefix("apk add --no-cache ")
+        .unwrap_or_else(|| panic!("not an apk command: {apk}"))
+        .split(' ')
+        .map(String::from)
+        .collect();
+    let apko = run("apko").0;
+    let apko: Vec<String> = apko
+        .strip_prefix("contents:\n  packages:\n")
+        .unwrap_or_else(|| panic!("not apko YAML: {apko}"))
+        .lines()
+        .map(|l| l.strip_prefix("    - ").expect("an apko entry").to_string())
+        .collect();
+    let (json, stderr) = run("json");
+    let doc: Value = serde_json::from_str(&json).expect("json");
+    let from_json: Vec<String> = doc["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name").to_string())
+        .collect();
+    assert_eq!(lines, apk, "lines vs apk");
+    assert_eq!(lines, apko, "lines vs apko");
+    assert_eq!(lines, from_json, "lines vs json");
+    (lines, doc, stderr)
+}
+
+fn build_sample(t: &Path) -> std::path::PathBuf {
+    let out = t.join("sample");
+    let build = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-rootfs/build.sh"))
+        .arg(&out)
+        .output()
+        .expect("sample-rootfs/build.sh");
+    assert!(
+        build.status.success(),
+        "{}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    out
+}
+
+/// hello-musl's interpreter is not in the sample (glibc) root: it cannot start, so its set is its
+/// own package and an interpreter-missing gap, not the glibc loader another program would get.
+#[test]
+fn musl_program_without_its_interpreter_needs_no_glibc() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let out = build_sample(t.path());
+    let r = out.to_str().expect("utf-8");
+    let (names, doc, stderr) = set_in_every_format(&["packages", r, "/usr/bin/hello-musl"]);
+    assert_eq!(names, ["hello"]);
+    let gaps = doc["gaps"].as_array().expect("gaps");
+    assert_eq!(gaps.len(), 1, "{gaps:?}");
+    assert_eq!(gaps[0]["kind"], "interpreter-missing");
+    assert_eq!(gaps[0]["what"], "/lib/ld-musl-x86_64.so.1");
+    assert!(
+        stderr.contains("/usr/bin/hello-musl cannot start: its interpreter /lib/ld-musl-x86_64.so.1 is not in the root"),
+        "{stderr}"
+    );
+}
+
+/// A fresh Alpine x86_64 minirootfs from ../shared/fixtures in a tempdir, to break.
+fn fresh_alpine(t: &Path) -> std::path::PathBuf {
+    let tarball = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/alpine-minirootfs-3.20.3-x86_64.tar.gz");
+    let root = t.join("alpine");
+    std::fs::create_dir(&root).expect("mkdir");
+    let st = Command::new("tar")
+        .arg("-xzf")
+        .arg(&tarball)
+        .arg("-C")
+        .arg(&root)
+        .arg("--no-same-owner")
+        .status()
+        .expect("tar");
+    assert!(st.success(), "unpack {}", tarball.display());
+    root
+}
+
+/// Alpine with /lib/libssl.so.3 deleted (libssl3 still in the database): the set used to leave
+/// libssl3 out while the warning named it as the provider. It lists it in every format, the
+/// installed provider before a package of the index that sorts first.
+#[test]
+fn broken_alpine_set_lists_the_installed_provider_in_every_format() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let root = fresh_alpine(t.path());
+    std::fs::remove_file(root.join("lib/libssl.so.3")).expect("delete /lib/libssl.so.3");
+    let index = t.path().join("APKINDEX.tar.gz");
+    write_apkindex(
+        &index,
+        "C:Q1aaaa=\nP:aaa-ssl\nV:1.0-r0\nA:x86_64\no:aaa\np:so:libssl.so.3=3\n\n",
+    );
+    let r = root.to_str().expect("utf-8");
+    let (names, doc, stderr) = set_in_every_format(&[
+        "packages",
+        r,
+        "/sbin/apk",
+        "--apk-index",
+        index.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(
+        names,
+        ["apk-tools", "libcrypto3", "libssl3", "musl", "zlib"],
+        "{stderr}"
+    );
+    let gap = doc["gaps"]
+        .as_array()
+        .expect("gaps")
+        .iter()
+        .find(|g| g["what"] == "libssl.so.3")
+        .expect("a gap for libssl.so.3");
+    assert_eq!(gap["kind"], "missing");
+    assert_eq!(gap["providers"], serde_json::json!(["aaa-ssl", "libssl3"]));
+    assert_eq!(
+        gap["chosen"],
+        serde_json::json!({"name": "libssl3", "source": "installed"})
+    );
+    let libssl3 = doc["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == "libssl3")
+        .expect("libssl3");
+    assert_eq!(libssl3["installed"], true);
+    assert_eq!(
+        libssl3["reasons"],
+        serde_json::json!([{"program": "/sbin/apk", "file": "libssl.so.3", "role": "provider"}])
+    );
+    assert!(
+        stderr.contains("/sbin/apk needs libssl.so.3, which the loader does not find; provided by libssl3 (also provided by aaa-ssl), which the set lists: libssl3 is installed"),
+        "{stderr}"
+    );
+}
+
+/// Several providers in the index, none installed: the first by name is listed in every format,
+/// with its index version, and the others are named.
+#[test]
+fn several_index_providers_the_first_by_name_in_every_format() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let out = build_sample(t.path());
+    let index = t.path().join("APKINDEX.tar.gz");
+    write_apkindex(
+        &index,
+        "C:Q1bbbb=\nP:libabsent1\nV:1.0-r0\nA:x86_64\no:absent\np:so:libabsent.so.1=1.0.0\n\n\
+         C:Q1cccc=\nP:absent-compat\nV:2.0-r1\nA:x86_64\no:compat\np:so:libabsent.so.1=2.0.0\n\n",
+    );
+    let r = out.to_str().expect("utf-8");
+    let (names, doc, stderr) = set_in_every_format(&[
+        "packages",
+        r,
+        "/usr/bin/needs-missing",
+        "--apk-index",
+        index.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(names, ["absent-compat", "glibc", "needs-missing"]);
+    let gap = &doc["gaps"].as_array().expect("gaps")[0];
+    assert_eq!(
+        gap["providers"],
+        serde_json::json!(["absent-compat", "libabsent1"])
+    );
+    assert_eq!(
+        gap["chosen"],
+        serde_json::json!({"name": "absent-compat", "source": "index"})
+    );
+    let p = &doc["packages"].as_array().expect("packages")[0];
+    assert_eq!(p["installed"], false);
+    assert_eq!(p["version"], "2.0-r1");
+    assert_eq!(p["origin"], "compat");
+    assert!(
+        stderr.contains("/usr/bin/needs-missing needs libabsent.so.1, which the loader does not find; provided by absent-compat (also provided by libabsent1), which the set lists: from the APK index, not installed"),
+        "{stderr}"
+    );
+    // No provider at all: nothing is added, and the note says so.
+    let (names, doc, stderr) = set_in_every_format(&["packages", r, "/usr/bin/needs-missing"]);
+    assert_eq!(names, ["glibc", "needs-missing"]);
+    assert!(doc["gaps"][0].get("chosen").is_none());
+    assert!(
+        stderr.contains("no package of the database or of an --apk-index provides it"),
+        "{stderr}"
+    );
+}
+
+/// The JDK's libraries need libjvm.so, which is installed (lib/server/) and loaded by the java
+/// launcher before them: they are not broken (it used to warn 24 times "libjava.so needs
+/// libjvm.so, which is not installed"), and libjvm.so's package is in the set.
+#[test]
+fn jdk_libraries_loaded_after_libjvm_are_not_gaps() {
+    let Some(root) = support::root("debian") else {
+        return;
+    };
+    let r = root.to_str().expect("utf-8");
+    let (names, doc, stderr) =
+        set_in_every_format(&["packages", r, "--for", "openjdk-17-jre-headless"]);
+    assert!(!stderr.contains("libjvm.so"), "{stderr}");
+    assert!(
+        !doc["gaps"]
+            .as_array()
+            .expect("gaps")
+            .iter()
+            .any(|g| g["what"] == "libjvm.so"),
+        "{:#}",
+        doc["gaps"]
+    );
+    assert!(names.iter().any(|n| n == "openjdk-17-jre-headless"));
+    // One of them alone: libjvm.so's file is in its set, as the library the process already has.
+    let lib = "/usr/lib/jvm/java-17-openjdk-amd64/lib/libjava.so";
+    let (names, doc, stderr) = set_in_every_format(&["packages", r, lib]);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(names, ["libc6", "openjdk-17-jre-headless"]);
+    let jdk = doc["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .find(|p| p["name"] == "openjdk-17-jre-headless")
+        .expect("openjdk-17-jre-headless");
+    assert!(
+        jdk["reasons"]
+            .as_array()
+            .expect("reasons")
+            .contains(&serde_json::json!({
+                "program": lib,
+                "file": "/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so",
+                "role": "in-process"
+            })),
+        "{jdk:#}"
+    );
+}

@@ -295,7 +295,8 @@ pub struct Checks {
 /// Most bytes of a static object searched for libc markers.
 const MAX_STATIC_READ: u64 = 64 * 1024 * 1024;
 
-fn is_program(o: &Object) -> bool {
+/// Whether the object is started as a program (it has an interpreter or is an executable).
+pub fn is_program(o: &Object) -> bool {
     o.facts.interp.is_some() || matches!(o.facts.kind, Kind::Executable | Kind::Pie)
 }
 
