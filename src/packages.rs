@@ -18,7 +18,7 @@
 //! loaded into a process that already has that need (the rule `elfdeps check` explains as "loads
 //! inside a process that already has ..."), and that library's package joins the set.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
@@ -159,6 +159,7 @@ const MAX_REASONS: usize = 8;
 /// The providers of a soname and the one chosen (module documentation).
 fn providers_of(
     db: &PackageDb,
+    listing: &HashMap<&[u8], Vec<usize>>,
     index: &[Package],
     soname: &[u8],
 ) -> (Vec<ByteStr>, Option<Chosen>) {
@@ -167,9 +168,11 @@ fn providers_of(
         .into_iter()
         .map(|p| p.name.clone())
         .chain(
-            db.listing_file_named(soname)
+            listing
+                .get(soname)
                 .into_iter()
-                .map(|i| db.packages[i].name.clone()),
+                .flatten()
+                .map(|&i| db.packages[i].name.clone()),
         )
         .collect();
     installed.sort();
@@ -216,6 +219,20 @@ pub fn compute(
     let mut from_index: BTreeMap<ByteStr, BTreeSet<Reason>> = BTreeMap::new();
     let mut gaps = Vec::new();
     let libraries = LibraryIndex::new(report);
+    // Installed packages by the last component of each file they list, whether or not it is
+    // still in the root (a deleted library's package still lists it): one pass, built once.
+    let mut listing: HashMap<&[u8], Vec<usize>> = HashMap::new();
+    for (i, p) in db.packages.iter().enumerate() {
+        for f in &p.files {
+            let base = f.as_bytes().rsplit(|&b| b == b'/').next().unwrap_or(b"");
+            let v = listing.entry(base).or_default();
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+    }
+    // Providers by soname: every program missing the same library asks once.
+    let mut memo: HashMap<ByteStr, (Vec<ByteStr>, Option<Chosen>)> = HashMap::new();
     for &t in targets {
         let o = &report.objects[t];
         let mut files: Vec<(ByteStr, &'static str)> = vec![(o.path.clone(), "program")];
@@ -258,7 +275,10 @@ pub fn compute(
                         files.push((canonical, "in-process"));
                         continue;
                     }
-                    let (providers, chosen) = providers_of(db, index, m.as_bytes());
+                    let (providers, chosen) = memo
+                        .entry(m.clone())
+                        .or_insert_with(|| providers_of(db, &listing, index, m.as_bytes()))
+                        .clone();
                     if let Some(c) = &chosen {
                         provided.push((m.clone(), c.clone()));
                     }

@@ -125,21 +125,6 @@ impl PackageDb {
             .collect()
     }
 
-    /// Indexes of the packages that list a file whose last component is `name`, wherever it is
-    /// and whether or not it is still in the root (a deleted library's package still lists it).
-    pub fn listing_file_named(&self, name: &[u8]) -> Vec<usize> {
-        self.packages
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| {
-                p.files
-                    .iter()
-                    .any(|f| f.as_bytes().rsplit(|&b| b == b'/').next() == Some(name))
-            })
-            .map(|(i, _)| i)
-            .collect()
-    }
-
     /// The report form of package `i`.
     pub fn reference(&self, i: usize) -> PackageRef {
         let p = &self.packages[i];
