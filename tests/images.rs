@@ -1652,3 +1652,116 @@ fn case_27_pax_gnu_header_desync() {
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
     assert_empty(&s);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Messages in our own words: what the input is and what elfdeps accepts, never a parser's text
+// ---------------------------------------------------------------------------------------------
+
+/// Runs elfdeps, which must refuse the input (exit 2); its standard error.
+fn refused(args: &[&str]) -> String {
+    let out = elfdeps(args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// No text of the tar or JSON parsers, and no raw bytes of the input, in a message.
+fn assert_own_words(err: &str) {
+    for raw in [
+        "numeric field",
+        "cksum",
+        "failed to read entire block",
+        "unexpected EOF",
+        "invalid type",
+        "expected a",
+        "expected value",
+        "at line",
+        "EOF while parsing",
+        "missing field",
+        "root:x:0:0",
+    ] {
+        assert!(!err.contains(raw), "parser text `{raw}` in: {err}");
+    }
+    assert!(
+        !err.chars()
+            .any(|c| c == '\u{fffd}' || (c.is_control() && c != '\n')),
+        "raw bytes in: {err:?}"
+    );
+}
+
+#[test]
+fn files_that_are_not_images_are_named_for_what_they_are() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let at = |n: &str| d.join(n).display().to_string();
+    // A text file such as /etc/passwd.
+    std::fs::write(
+        d.join("passwd"),
+        "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+            .repeat(20),
+    )
+    .expect("write");
+    let e = refused(&["scan", &at("passwd"), "-q"]);
+    assert!(e.contains("not a directory or a tar archive"), "{e}");
+    assert!(
+        e.contains("ROOT must be the directory of a root filesystem"),
+        "{e}"
+    );
+    assert_own_words(&e);
+    // A root filesystem tarball, uncompressed: not read yet, and the message says how to go on.
+    let rootfs = tar_of(&[dir("etc/"), file("etc/os-release", b"ID=test\n")]);
+    std::fs::write(d.join("rootfs.tar"), &rootfs).expect("write");
+    let e = refused(&["scan", &at("rootfs.tar"), "-q"]);
+    assert!(e.contains("a tar archive but not an image"), "{e}");
+    assert!(
+        e.contains("root filesystem tarballs are not read yet"),
+        "{e}"
+    );
+    assert!(e.contains("tar -xf"), "{e}");
+    assert_own_words(&e);
+    // Compressed, whole or cut short: named by its compression, with or without a transport.
+    let gz = gzip(&rootfs);
+    std::fs::write(d.join("rootfs.tar.gz"), &gz).expect("write");
+    std::fs::write(d.join("cut.tar.gz"), &gz[..gz.len() / 2]).expect("write");
+    for r in [
+        at("rootfs.tar.gz"),
+        at("cut.tar.gz"),
+        format!("docker-archive:{}", at("rootfs.tar.gz")),
+        format!("oci-archive:{}", at("rootfs.tar.gz")),
+    ] {
+        let e = refused(&["scan", &r, "-q"]);
+        assert!(e.contains("gzip-compressed"), "{r}: {e}");
+        assert!(e.contains("not yet"), "{r}: {e}");
+        assert_own_words(&e);
+    }
+    // A tar cut short, and one whose second header is damaged.
+    let image = tar_of(&[
+        file("manifest.json", b"[]"),
+        file("blob", &[7u8; 2048]),
+        file("tail", b"x"),
+    ]);
+    std::fs::write(d.join("cut.tar"), &image[..1200]).expect("write");
+    let e = refused(&["scan", &at("cut.tar"), "-q"]);
+    assert!(e.contains("ends early: truncated"), "{e}");
+    assert_own_words(&e);
+    let mut damaged = image.clone();
+    damaged[1024 + 124] = b'x'; // the size field of the second header
+    std::fs::write(d.join("damaged.tar"), &damaged).expect("write");
+    let e = refused(&[
+        "scan",
+        &format!("docker-archive:{}", at("damaged.tar")),
+        "-q",
+    ]);
+    assert!(e.contains("damaged entry header at byte 1024"), "{e}");
+    assert_own_words(&e);
+    // An ELF file, and an empty one.
+    let e = refused(&[
+        "scan",
+        support::elfdeps_bin().to_str().expect("utf-8"),
+        "-q",
+    ]);
+    assert!(e.contains("is an ELF file, not a root"), "{e}");
+    assert!(e.contains("check --files"), "{e}");
+    std::fs::write(d.join("empty"), b"").expect("write");
+    let e = refused(&["scan", &at("empty"), "-q"]);
+    assert!(e.contains("is an empty file"), "{e}");
+}

@@ -117,33 +117,17 @@ pub fn parse_root(root: &Path) -> Result<Option<ImageRef>, ImageError> {
     }
     if meta.is_file() {
         // A tar: an OCI layout has `oci-layout` at its top, a docker save has `manifest.json`.
-        let f =
-            File::open(root).map_err(|e| bad(format!("cannot open {}: {e}", root.display())))?;
-        let mut a = tar::Archive::new(f);
-        let mut oci = false;
-        let mut docker = false;
-        for e in a.entries().map_err(|e| {
-            bad(format!(
-                "{} is not a directory, nor an image tarball (oci-archive, docker-archive): {e}",
-                root.display()
-            ))
-        })? {
-            let e = e.map_err(|e| {
-                bad(format!(
-                    "{} is not a directory, nor a readable image tarball: {e}",
-                    root.display()
-                ))
-            })?;
-            let p = e.path_bytes();
-            let p = p.strip_prefix(b"./").unwrap_or(&p);
-            oci |= p == b"oci-layout";
-            docker |= p == b"manifest.json";
-        }
+        let index = index_tar(root)?;
+        let oci = index.contains_key(&b"oci-layout"[..]);
+        let docker = index.contains_key(&b"manifest.json"[..]);
         return match (oci, docker) {
             (true, _) => Ok(Some(ImageRef::OciArchive(root.to_path_buf(), None))),
             (false, true) => Ok(Some(ImageRef::DockerArchive(root.to_path_buf()))),
             _ => Err(bad(format!(
-                "{} is not a directory, nor an image tarball (no oci-layout or manifest.json in it); ROOT must be a directory or an image",
+                "{} is a tar archive but not an image (neither oci-layout nor manifest.json is at \
+                 its top); root filesystem tarballs are not read yet: unpack it (mkdir root && tar \
+                 -xf {} -C root) and give the directory",
+                root.display(),
                 root.display()
             ))),
         };
@@ -531,21 +515,171 @@ impl Blobs {
     }
 }
 
+fn entries(n: u64) -> String {
+    if n == 1 {
+        "1 entry".into()
+    } else {
+        format!("{n} entries")
+    }
+}
+
+/// What the accepted forms of ROOT are, for messages about a file that is none of them.
+const ACCEPTED: &str = "ROOT must be the directory of a root filesystem, an OCI image layout \
+                        directory, or an uncompressed image tarball (docker save; skopeo copy to \
+                        docker-archive: or oci-archive:)";
+
+/// What a file is, from its first bytes, as far as choosing a message needs.
+#[derive(Debug, PartialEq, Eq)]
+enum FileKind {
+    Empty,
+    /// A compressed stream, by its magic number.
+    Compressed(&'static str),
+    Elf,
+    /// The first block is a tar header (its checksum holds) or the end-of-archive block.
+    Tar,
+    Other,
+}
+
+/// Compressed formats by magic number.
+const COMPRESSED: &[(&[u8], &str)] = &[
+    (&[0x1f, 0x8b], "gzip"),
+    (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
+    (&[0xfd, b'7', b'z', b'X', b'Z', 0], "xz"),
+    (b"BZh", "bzip2"),
+    (&[0x04, 0x22, 0x4d, 0x18], "lz4"),
+    (&[0x5d, 0, 0], "lzma"),
+];
+
+fn sniff(head: &[u8]) -> FileKind {
+    if head.is_empty() {
+        return FileKind::Empty;
+    }
+    if let Some((_, name)) = COMPRESSED.iter().find(|(m, _)| head.starts_with(m)) {
+        return FileKind::Compressed(name);
+    }
+    if head.starts_with(b"\x7fELF") {
+        return FileKind::Elf;
+    }
+    if head.len() >= 512 && is_tar_header(&head[..512]) {
+        return FileKind::Tar;
+    }
+    FileKind::Other
+}
+
+/// Whether a 512-byte block is a tar header (its checksum, octal in bytes 148..156, is the sum
+/// of the block's bytes with that field counted as spaces; old tars sum signed bytes) or the
+/// zero block that ends an archive (an empty tar).
+fn is_tar_header(block: &[u8]) -> bool {
+    if block.iter().all(|&b| b == 0) {
+        return true;
+    }
+    let field = &block[148..156];
+    let digits: Vec<u8> = field
+        .iter()
+        .copied()
+        .skip_while(|&b| b == b' ')
+        .take_while(|b| (b'0'..=b'7').contains(b))
+        .collect();
+    let Some(want) = std::str::from_utf8(&digits)
+        .ok()
+        .and_then(|d| u32::from_str_radix(d, 8).ok())
+    else {
+        return false;
+    };
+    let spaces = 8 * u32::from(b' ');
+    let unsigned: u32 = block[..148]
+        .iter()
+        .chain(&block[156..])
+        .map(|&b| u32::from(b))
+        .sum::<u32>()
+        + spaces;
+    let signed: i64 = block[..148]
+        .iter()
+        .chain(&block[156..])
+        .map(|&b| i64::from(b as i8))
+        .sum::<i64>()
+        + i64::from(spaces);
+    want == unsigned || i64::from(want) == signed
+}
+
+/// The regular members of the tar file at `path`: name (without `./`) → (offset, size). A file
+/// that is not an uncompressed tar, or one that breaks off, is described in our words (the tar
+/// reader's own text quotes raw header bytes).
 fn index_tar(path: &Path) -> Result<HashMap<Vec<u8>, (u64, u64)>, ImageError> {
-    let f = File::open(path).map_err(|e| bad(format!("cannot open {}: {e}", path.display())))?;
+    let shown = path.display();
+    let mut f = File::open(path).map_err(|e| bad(format!("cannot open {shown}: {e}")))?;
+    let len = f
+        .metadata()
+        .map_err(|e| bad(format!("cannot read {shown}: {e}")))?
+        .len();
+    let mut head = Vec::with_capacity(512);
+    (&mut f)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| bad(format!("cannot read {shown}: {e}")))?;
+    match sniff(&head) {
+        FileKind::Tar => {}
+        FileKind::Empty => return Err(bad(format!("{shown} is an empty file: {ACCEPTED}"))),
+        FileKind::Compressed(kind) => {
+            return Err(bad(format!(
+                "{shown} is a {kind}-compressed file: elfdeps reads image tarballs uncompressed, \
+                 and root filesystem tarballs not yet; decompress an image tarball first (e.g. \
+                 `{kind} -dk {shown}`), or unpack a root filesystem tarball (mkdir root && tar -xf \
+                 {shown} -C root) and give the directory"
+            )));
+        }
+        FileKind::Elf => {
+            return Err(bad(format!(
+                "{shown} is an ELF file, not a root: {ACCEPTED}; to judge build artifacts, run \
+                 `elfdeps check --files {shown}`"
+            )));
+        }
+        FileKind::Other => {
+            return Err(bad(format!(
+                "{shown} is a file, not a directory or a tar archive: {ACCEPTED}"
+            )));
+        }
+    }
+    f.seek(SeekFrom::Start(0))
+        .map_err(|e| bad(format!("cannot read {shown}: {e}")))?;
     let mut a = tar::Archive::new(BufReader::new(f));
     let mut m = HashMap::new();
-    for e in a
-        .entries()
-        .map_err(|e| bad(format!("{}: not a tar file: {e}", path.display())))?
-    {
-        let e = e.map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    // Where the entry after the last good one starts, and how many there were: what a message
+    // about a broken archive can say.
+    let mut next = 0u64;
+    let mut count = 0u64;
+    let broken = |next: u64, count: u64| {
+        if next.saturating_add(512) > len {
+            bad(format!(
+                "{shown} is a tar archive that ends early: truncated after {} ({len} \
+                 bytes); copy or save it again",
+                entries(count)
+            ))
+        } else {
+            bad(format!(
+                "{shown} is a tar archive with a damaged entry header at byte {next} (after \
+                 {}): it cannot be read; copy or save it again",
+                entries(count)
+            ))
+        }
+    };
+    for e in a.entries().map_err(|_| broken(0, 0))? {
+        let e = e.map_err(|_| broken(next, count))?;
+        count += 1;
+        next = e
+            .raw_file_position()
+            .saturating_add(e.size().div_ceil(512).saturating_mul(512));
         if e.header().entry_type() != tar::EntryType::Regular {
             continue;
         }
         let p = e.path_bytes();
         let p = p.strip_prefix(b"./").unwrap_or(&p).to_vec();
         m.insert(p, (e.raw_file_position(), e.size()));
+    }
+    // The tar reader stops quietly at the end of the file; a member whose data the file does
+    // not hold is a truncation too.
+    if next > len {
+        return Err(broken(next, count.saturating_sub(1)));
     }
     Ok(m)
 }
