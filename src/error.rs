@@ -20,7 +20,8 @@ pub enum ErrorCode {
     PermissionDenied,
     /// The entry disappeared between listing and opening.
     Vanished,
-    /// Listed as a regular file, but the opened handle is not one (replaced during the scan).
+    /// Not a regular file: listed as one but replaced during the scan, or opened by name and a
+    /// FIFO, device, directory or socket.
     NotRegular,
     /// Any other I/O error.
     IoError,

@@ -1674,7 +1674,7 @@ fn assert_own_words(err: &str) {
         "invalid type",
         "expected a",
         "expected value",
-        "at line",
+        "line 1 column",
         "EOF while parsing",
         "missing field",
         "root:x:0:0",
@@ -1764,4 +1764,75 @@ fn files_that_are_not_images_are_named_for_what_they_are() {
     std::fs::write(d.join("empty"), b"").expect("write");
     let e = refused(&["scan", &at("empty"), "-q"]);
     assert!(e.contains("is an empty file"), "{e}");
+}
+
+#[test]
+fn broken_layouts_are_described_in_our_words() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let good = d.join("good");
+    layout(&good, &[tar_of(&[file("a", b"x")])]);
+    let copy = |name: &str| {
+        let p = d.join(name);
+        run(Command::new("cp").arg("-a").arg(&good).arg(&p), "cp");
+        p
+    };
+    let oci = |p: &Path| format!("oci:{}", p.display());
+    // Not JSON, cut short, and JSON of another form.
+    for (name, content, want) in [
+        (
+            "garbage",
+            &b"{]"[..],
+            "index.json is not valid JSON (line 1, column 2)",
+        ),
+        ("open", b"[[[[", "index.json ends in the middle of its JSON"),
+        (
+            "form",
+            br#"{"manifests": [{"digest": 5}]}"#,
+            "index.json is JSON, but not an OCI image index",
+        ),
+        (
+            "seq",
+            b"[[[[]]]]",
+            "index.json is JSON, but not an OCI image index",
+        ),
+    ] {
+        let p = copy(name);
+        std::fs::write(p.join("index.json"), content).expect("write");
+        let e = refused(&["scan", &oci(&p), "-q"]);
+        assert!(e.contains(want), "{name}: {e}");
+        assert_own_words(&e);
+    }
+    // No index.json: the layout is incomplete, nothing changed during the scan.
+    let p = copy("noindex");
+    std::fs::remove_file(p.join("index.json")).expect("rm");
+    let e = refused(&["scan", &oci(&p), "-q"]);
+    assert!(e.contains("the layout has no index.json"), "{e}");
+    assert!(!e.contains("changed during the scan"), "{e}");
+    assert!(!e.contains("os error"), "{e}");
+    // A FIFO named index.json is a FIFO, not a file replaced during the scan (and never blocks).
+    let p = copy("fifo");
+    std::fs::remove_file(p.join("index.json")).expect("rm");
+    support::mkfifo(&p.join("index.json"));
+    let e = refused(&["scan", &oci(&p), "-q"]);
+    assert!(e.contains("index.json in the layout is a FIFO"), "{e}");
+    assert!(!e.contains("replaced during the scan"), "{e}");
+    // A blob the index names is missing.
+    let p = copy("noblob");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(p.join("index.json")).expect("index")).expect("json");
+    let mh = &index["manifests"][0]["digest"].as_str().expect("digest")[7..];
+    std::fs::remove_file(p.join("blobs/sha256").join(mh)).expect("rm");
+    let e = refused(&["scan", &oci(&p), "-q"]);
+    assert!(e.contains("the layout is incomplete"), "{e}");
+    assert!(!e.contains("changed during the scan"), "{e}");
+    // Not a layout at all, a missing one, a file.
+    let e = refused(&["scan", &oci(d), "-q"]);
+    assert!(e.contains("is not an OCI image layout"), "{e}");
+    let e = refused(&["scan", &oci(&d.join("nothing")), "-q"]);
+    assert!(e.contains("does not exist"), "{e}");
+    std::fs::write(d.join("f"), b"x").expect("write");
+    let e = refused(&["scan", &oci(&d.join("f")), "-q"]);
+    assert!(e.contains("is not a directory"), "{e}");
+    assert!(e.contains("oci-archive:"), "{e}");
 }

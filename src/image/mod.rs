@@ -25,6 +25,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::error::ErrorCode;
 use crate::rootfs::RootFs;
 
 /// Why an image cannot be used.
@@ -464,8 +465,28 @@ impl Blobs {
         match self {
             Blobs::Dir(fs) => {
                 let abs = [b"/", path].concat();
+                let name = String::from_utf8_lossy(path);
                 let f = fs.open_file(&abs).map_err(|e| {
-                    bad(format!("{}: {}", String::from_utf8_lossy(path), e.message))
+                    bad(match e.code {
+                        ErrorCode::Vanished if path == b"index.json" => {
+                            if fs.open_file(b"/oci-layout").is_ok() {
+                                "the layout has no index.json: an OCI image layout has one next \
+                                 to oci-layout; this one is incomplete (copy or build it again, \
+                                 e.g. with skopeo copy or umoci)"
+                                    .to_string()
+                            } else {
+                                "this directory is not an OCI image layout (it has neither \
+                                 oci-layout nor index.json)"
+                                    .to_string()
+                            }
+                        }
+                        ErrorCode::Vanished => format!(
+                            "the layout has no {name}, which its index or a manifest names: the \
+                             layout is incomplete (copy or build it again)"
+                        ),
+                        ErrorCode::NotRegular => format!("{name} in the layout is {}", e.message),
+                        _ => format!("{name} in the layout: {}", e.message),
+                    })
                 })?;
                 // The descriptor is non-blocking only for FIFOs, which open_file refuses.
                 Ok(Box::new(BufReader::new(File::from(f.fd))))
@@ -684,6 +705,45 @@ fn index_tar(path: &Path) -> Result<HashMap<Vec<u8>, (u64, u64)>, ImageError> {
     Ok(m)
 }
 
+/// What an image index must look like, for messages.
+const INDEX_SHAPE: &str = "an OCI image index (an object whose `manifests` is an array of \
+                           descriptors, each with a `digest` string)";
+/// What a manifest must look like.
+const MANIFEST_SHAPE: &str = "an OCI image manifest (an object with a `config` descriptor and a \
+                              `layers` array of descriptors)";
+/// What a config must look like (the part elfdeps reads).
+const CONFIG_SHAPE: &str = "an image config (an object whose `rootfs.diff_ids` is an array of \
+                            digest strings)";
+
+/// Parses the JSON document `what` (as messages name it), which must be `shape`. The message
+/// says which of malformed, cut short or of another form it is, and where; serde's own text
+/// (Rust type names, `invalid type: sequence`) is not for users.
+fn json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+    shape: &str,
+) -> Result<T, ImageError> {
+    use serde_json::error::Category;
+    serde_json::from_slice(bytes).map_err(|e| {
+        // A value of the wrong form can be met before a syntax error later on: whether the
+        // document is JSON at all is asked separately.
+        let e = match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Err(syntax) => syntax,
+            Ok(_) => e,
+        };
+        let at = format!("line {}, column {}", e.line(), e.column());
+        bad(match e.classify() {
+            Category::Eof => {
+                format!("{what} ends in the middle of its JSON ({at}): it is truncated")
+            }
+            Category::Syntax | Category::Io => format!("{what} is not valid JSON ({at})"),
+            Category::Data => {
+                format!("{what} is JSON, but not {shape}; the value at {at} does not fit")
+            }
+        })
+    })
+}
+
 #[derive(Deserialize)]
 struct Descriptor {
     #[serde(rename = "mediaType", default)]
@@ -765,8 +825,11 @@ fn pick(
     let mut flat: Vec<(Descriptor, Option<PlatformJson>)> = Vec::new();
     for d in candidates {
         if is_index(d) {
-            let inner: Index = serde_json::from_slice(&blobs.json_blob(&d.digest)?)
-                .map_err(|e| bad(format!("index {}: {e}", d.digest)))?;
+            let inner: Index = json(
+                &blobs.json_blob(&d.digest)?,
+                &format!("the index {}", d.digest),
+                INDEX_SHAPE,
+            )?;
             for m in inner.manifests {
                 let p = m.platform.as_ref().map(|p| PlatformJson {
                     os: p.os.clone(),
@@ -834,8 +897,11 @@ fn pick(
             }
         }
     };
-    let m: Manifest = serde_json::from_slice(&blobs.json_blob(&chosen.0.digest)?)
-        .map_err(|e| bad(format!("manifest {}: {e}", chosen.0.digest)))?;
+    let m: Manifest = json(
+        &blobs.json_blob(&chosen.0.digest)?,
+        &format!("the manifest {}", chosen.0.digest),
+        MANIFEST_SHAPE,
+    )?;
     Ok((chosen.0.digest.clone(), m))
 }
 
@@ -879,7 +945,20 @@ fn unpack_base() -> PathBuf {
 pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageError> {
     let (blobs, tag, reference) = match image {
         ImageRef::OciDir(dir, tag) => {
-            let fs = RootFs::open(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+            let shown = dir.display();
+            match std::fs::metadata(dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(bad(format!("{shown} does not exist")));
+                }
+                Ok(m) if !m.is_dir() => {
+                    return Err(bad(format!(
+                        "{shown} is not a directory: an OCI image layout is a directory (for a \
+                         layout in a tar file, write oci-archive:{shown})"
+                    )));
+                }
+                _ => {}
+            }
+            let fs = RootFs::open(dir).map_err(|e| bad(format!("{shown}: {}", e.message)))?;
             (Blobs::Dir(fs), tag.clone(), image.display())
         }
         ImageRef::OciArchive(file, tag) => (
@@ -928,9 +1007,11 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             let Blobs::Tar(_, index) = &blobs else {
                 return Err(bad("internal: a docker-archive without its tar index"));
             };
-            let manifest: serde_json::Value =
-                serde_json::from_slice(&blobs.read_small(b"manifest.json", 16 << 20)?)
-                    .map_err(|e| bad(format!("manifest.json: {e}")))?;
+            let manifest: serde_json::Value = json(
+                &blobs.read_small(b"manifest.json", 16 << 20)?,
+                "manifest.json",
+                "a docker-archive manifest",
+            )?;
             let entry = manifest
                 .as_array()
                 .filter(|a| a.len() == 1)
@@ -952,8 +1033,11 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                 )));
             }
             out.info.config = format!("sha256:{got}");
-            let config: Config =
-                serde_json::from_slice(&config_bytes).map_err(|e| bad(format!("config: {e}")))?;
+            let config: Config = json(
+                &config_bytes,
+                &format!("the config {config_name}"),
+                CONFIG_SHAPE,
+            )?;
             let declared = entry["Layers"].as_array().map_or(0, |a| a.len());
             if declared != config.rootfs.diff_ids.len() {
                 return Err(bad(format!(
@@ -1005,12 +1089,18 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                 .collect::<Result<_, ImageError>>()?
         }
         _ => {
-            let index: Index = serde_json::from_slice(&blobs.read_small(b"index.json", 16 << 20)?)
-                .map_err(|e| bad(format!("index.json: {e}")))?;
+            let index: Index = json(
+                &blobs.read_small(b"index.json", 16 << 20)?,
+                "index.json",
+                INDEX_SHAPE,
+            )?;
             let (mdigest, manifest) = pick(&blobs, &index, tag.as_deref(), opts.platform.as_ref())?;
             out.info.manifest = Some(mdigest);
-            let config: Config = serde_json::from_slice(&blobs.json_blob(&manifest.config.digest)?)
-                .map_err(|e| bad(format!("config {}: {e}", manifest.config.digest)))?;
+            let config: Config = json(
+                &blobs.json_blob(&manifest.config.digest)?,
+                &format!("the config {}", manifest.config.digest),
+                CONFIG_SHAPE,
+            )?;
             out.info.config = manifest.config.digest.clone();
             if config.rootfs.diff_ids.len() != manifest.layers.len() {
                 return Err(bad(format!(
