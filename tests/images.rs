@@ -1836,3 +1836,97 @@ fn broken_layouts_are_described_in_our_words() {
     assert!(e.contains("is not a directory"), "{e}");
     assert!(e.contains("oci-archive:"), "{e}");
 }
+
+/// Writes a docker-archive (`docker save` form) at `path` whose image has these layers
+/// (uncompressed tars).
+fn docker_archive(path: &Path, layers: &[Vec<u8>]) {
+    let names: Vec<String> = layers
+        .iter()
+        .map(|l| format!("{}/layer.tar", sha(l)))
+        .collect();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers",
+                   "diff_ids": layers.iter().map(|l| format!("sha256:{}", sha(l))).collect::<Vec<_>>()}}))
+    .expect("json");
+    let config_name = format!("{}.json", sha(&config));
+    let manifest = serde_json::to_vec(&serde_json::json!([
+        {"Config": config_name, "RepoTags": ["test/img:1"], "Layers": names}]))
+    .expect("json");
+    let mut members: Vec<Member<'_>> = names.iter().zip(layers).map(|(n, l)| file(n, l)).collect();
+    members.push(file(&config_name, &config));
+    members.push(file("manifest.json", &manifest));
+    std::fs::write(path, tar_of(&members)).expect("write the archive");
+}
+
+#[test]
+fn docker_archive_caps_are_named_as_for_oci_layouts() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let big = tar_of(&[file("big", &vec![1u8; 3 << 20])]);
+    let half = tar_of(&[file("half", &vec![2u8; 1536 << 10])]);
+    let small = tar_of(&[file("small", b"x")]);
+    let docker = d.join("docker.tar");
+    docker_archive(&docker, &[big.clone(), small.clone()]);
+    let oci = d.join("oci");
+    layout(&oci, &[big, small]);
+    let two = d.join("two.tar");
+    docker_archive(&two, &[half.clone(), half]);
+    for (root, flag, size, want) in [
+        (
+            &docker,
+            "--max-layer-size",
+            "1M",
+            "layer 1: the layer decompresses",
+        ),
+        (
+            &docker,
+            "--max-image-size",
+            "2M",
+            "layer 1: the image decompresses",
+        ),
+        (
+            &oci,
+            "--max-layer-size",
+            "1M",
+            "layer 1: the layer decompresses",
+        ),
+        (
+            &oci,
+            "--max-image-size",
+            "2M",
+            "layer 1: the image decompresses",
+        ),
+        // Each layer within the image's cap, both together above it.
+        (
+            &two,
+            "--max-image-size",
+            "2M",
+            "layer 2: the image decompresses",
+        ),
+    ] {
+        let r = root.display().to_string();
+        let e = refused(&["scan", &r, "-q", flag, size]);
+        assert!(e.contains(want), "{r} {flag} {size}: {e}");
+        assert!(
+            e.contains(&format!("raise {flag}")),
+            "{r} {flag} {size}: {e}"
+        );
+        assert!(!e.contains("no file of the archive"), "{r}: {e}");
+    }
+    // Without the caps the same images scan.
+    for r in [&docker, &oci, &two] {
+        let out = elfdeps(&["scan", r.to_str().expect("utf-8"), "-q"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    // A layer file whose content is damaged: the message says so, in our words.
+    let mut bytes = std::fs::read(&docker).expect("read");
+    bytes[512 + 512 + 100] ^= 0x41; // inside the data of the first layer's first member
+    std::fs::write(&docker, &bytes).expect("write");
+    let e = refused(&["scan", docker.to_str().expect("utf-8"), "-q"]);
+    assert!(
+        e.contains("layer 1: no file of the archive has its content"),
+        "{e}"
+    );
+    assert!(e.contains("damaged"), "{e}");
+}

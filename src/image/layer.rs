@@ -70,11 +70,24 @@ pub struct Capped<R> {
     inner: R,
     left_layer: u64,
     left_image: u64,
-    flag_layer: &'static str,
-    flag_image: &'static str,
     /// Bytes read so far.
     pub read: u64,
+    /// The cap that was passed, by its flag (`--max-layer-size`, `--max-image-size`).
+    pub hit: Option<&'static str>,
 }
+
+/// What a passed cap says, the same for every kind of image.
+pub fn cap_message(flag: &str) -> String {
+    let what = if flag == FLAG_IMAGE {
+        "the image"
+    } else {
+        "the layer"
+    };
+    format!("{what} decompresses to more than its cap (raise {flag} to allow it)")
+}
+
+const FLAG_LAYER: &str = "--max-layer-size";
+const FLAG_IMAGE: &str = "--max-image-size";
 
 impl<R: Read> Capped<R> {
     /// Caps `inner` at `layer` bytes and `image` bytes.
@@ -83,9 +96,8 @@ impl<R: Read> Capped<R> {
             inner,
             left_layer: layer,
             left_image: image,
-            flag_layer: "--max-layer-size",
-            flag_image: "--max-image-size",
             read: 0,
+            hit: None,
         }
     }
 }
@@ -94,17 +106,16 @@ impl<R: Read> Read for Capped<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         let n64 = n as u64;
-        if n64 > self.left_layer {
-            return Err(io::Error::other(format!(
-                "the layer decompresses to more than its cap (raise {} to allow it)",
-                self.flag_layer
-            )));
-        }
-        if n64 > self.left_image {
-            return Err(io::Error::other(format!(
-                "the image decompresses to more than its cap (raise {} to allow it)",
-                self.flag_image
-            )));
+        let passed = if n64 > self.left_layer {
+            Some(FLAG_LAYER)
+        } else if n64 > self.left_image {
+            Some(FLAG_IMAGE)
+        } else {
+            None
+        };
+        if let Some(flag) = passed {
+            self.hit = Some(flag);
+            return Err(io::Error::other(cap_message(flag)));
         }
         self.left_layer -= n64;
         self.left_image -= n64;

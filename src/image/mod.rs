@@ -1045,8 +1045,11 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                     config.rootfs.diff_ids.len()
                 )));
             }
-            // Find each diff_id among the archive's files by hashing them (uncompressed).
+            // Find each diff_id among the archive's files by hashing them (uncompressed). A file
+            // cut off by a cap has no digest: remember which cap, to name it if a layer is then
+            // not found.
             let mut by_hash: HashMap<String, Vec<u8>> = HashMap::new();
+            let mut capped: HashMap<Vec<u8>, &'static str> = HashMap::new();
             let mut names: Vec<&Vec<u8>> = index.keys().collect();
             names.sort();
             for name in names {
@@ -1063,21 +1066,57 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                     hash: Sha256::new(),
                     on: true,
                 };
-                if layer::drain(&mut h).is_ok() {
-                    by_hash.insert(format!("sha256:{}", hex(&h.hash.finalize())), name.clone());
+                match layer::drain(&mut h) {
+                    Ok(_) => {
+                        by_hash.insert(format!("sha256:{}", hex(&h.hash.finalize())), name.clone());
+                    }
+                    Err(_) => {
+                        if let Some(flag) = h.inner.hit {
+                            capped.insert(name.clone(), flag);
+                        }
+                    }
                 }
             }
+            // The file manifest.json names for each layer: not trusted for content (the diff_id
+            // is), only to say which cap kept a layer from being found.
+            let listed: Vec<Vec<u8>> = entry["Layers"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|v| {
+                            let n = v.as_str().unwrap_or_default().as_bytes();
+                            n.strip_prefix(b"./").unwrap_or(n).to_vec()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             config
                 .rootfs
                 .diff_ids
                 .iter()
-                .map(|d| {
+                .enumerate()
+                .map(|(i, d)| {
                     digest_hex(d)?;
-                    let path = by_hash.get(d).cloned().ok_or_else(|| {
-                        bad(format!(
-                            "no file of the archive has the content of layer {d}"
-                        ))
-                    })?;
+                    let path = match by_hash.get(d) {
+                        Some(p) => p.clone(),
+                        None => {
+                            let flag = listed
+                                .get(i)
+                                .and_then(|n| capped.get(n))
+                                .or_else(|| capped.values().next());
+                            return Err(match flag {
+                                Some(flag) => ImageError::Layer(i, layer::cap_message(flag)),
+                                None => ImageError::Layer(
+                                    i,
+                                    format!(
+                                        "no file of the archive has its content (diff_id {d}): \
+                                         the archive is incomplete or a layer file is damaged; \
+                                         save or copy it again"
+                                    ),
+                                ),
+                            });
+                        }
+                    };
                     Ok(Layer {
                         path,
                         media: String::new(),
