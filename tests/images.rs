@@ -273,6 +273,15 @@ fn sha(data: &[u8]) -> String {
 
 /// Writes an OCI layout at `dir` whose image has these layers (uncompressed tars), gzipped.
 fn layout(dir: &Path, layers: &[Vec<u8>]) {
+    layout_of(dir, &[(Some("t"), None, layers)]);
+}
+
+/// One image of a layout: its tag, its platform (`os/arch`: in the index's descriptor and the
+/// config; without one the config says linux/amd64 and the descriptor nothing), its layers.
+type ImageSpec<'a> = (Option<&'a str>, Option<&'a str>, &'a [Vec<u8>]);
+
+/// Writes an OCI layout at `dir` with these images, listed in its index.json.
+fn layout_of(dir: &Path, images: &[ImageSpec<'_>]) {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).expect("mkdir");
     let put = |data: &[u8]| {
@@ -280,37 +289,50 @@ fn layout(dir: &Path, layers: &[Vec<u8>]) {
         std::fs::write(blobs.join(&h), data).expect("blob");
         h
     };
-    let mut descs = Vec::new();
-    let mut diffs = Vec::new();
-    for l in layers {
-        diffs.push(format!("sha256:{}", sha(l)));
-        let gz = gzip(l);
-        let h = put(&gz);
-        descs.push(serde_json::json!({
-            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-            "digest": format!("sha256:{h}"), "size": gz.len()}));
+    let mut manifests = Vec::new();
+    for (tag, platform, layers) in images {
+        let mut descs = Vec::new();
+        let mut diffs = Vec::new();
+        for l in *layers {
+            diffs.push(format!("sha256:{}", sha(l)));
+            let gz = gzip(l);
+            let h = put(&gz);
+            descs.push(serde_json::json!({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": format!("sha256:{h}"), "size": gz.len()}));
+        }
+        let (os, arch) = platform
+            .unwrap_or("linux/amd64")
+            .split_once('/')
+            .expect("os/arch");
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": arch, "os": os,
+            "rootfs": {"type": "layers", "diff_ids": diffs}}))
+        .expect("json");
+        let ch = put(&config);
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": format!("sha256:{ch}"), "size": config.len()},
+            "layers": descs}))
+        .expect("json");
+        let mh = put(&manifest);
+        let mut desc = serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{mh}"), "size": manifest.len()});
+        if let Some(t) = tag {
+            desc["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": t});
+        }
+        if platform.is_some() {
+            desc["platform"] = serde_json::json!({"os": os, "architecture": arch});
+        }
+        manifests.push(desc);
     }
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": diffs}}))
-    .expect("json");
-    let ch = put(&config);
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": format!("sha256:{ch}"), "size": config.len()},
-        "layers": descs}))
-    .expect("json");
-    let mh = put(&manifest);
     std::fs::write(
         dir.join("index.json"),
-        serde_json::to_vec(&serde_json::json!({
-            "schemaVersion": 2,
-            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-                           "digest": format!("sha256:{mh}"), "size": manifest.len(),
-                           "annotations": {"org.opencontainers.image.ref.name": "t"}}]}))
-        .expect("json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": manifests}))
+            .expect("json"),
     )
     .expect("index");
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("layout");
@@ -1929,4 +1951,52 @@ fn docker_archive_caps_are_named_as_for_oci_layouts() {
         "{e}"
     );
     assert!(e.contains("damaged"), "{e}");
+}
+
+#[test]
+fn several_images_without_a_choice_are_listed_by_tag() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let a = [tar_of(&[file("a", b"a")])];
+    let b = [tar_of(&[file("b", b"b")])];
+    let two = d.join("two");
+    layout_of(&two, &[(Some("v1"), None, &a), (Some("v2"), None, &b)]);
+    let r = format!("oci:{}", two.display());
+    let e = refused(&["scan", &r, "-q"]);
+    assert!(e.contains("holds 2 images"), "{e}");
+    assert!(
+        e.contains("`v1`") && e.contains("`v2`"),
+        "the tags are listed: {e}"
+    );
+    assert!(e.contains(&format!("{r}:TAG")), "how to name one: {e}");
+    assert!(!e.contains("0 manifests match"), "{e}");
+    assert!(!e.contains("sha256:"), "tags, not digests: {e}");
+    // Naming one by its tag works.
+    let out = elfdeps(&["scan", &format!("{r}:v2"), "-q", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Platforms of which none is the one asked for: listed with their tags.
+    let multi = d.join("multi");
+    layout_of(
+        &multi,
+        &[
+            (Some("x"), Some("linux/arm64"), &a),
+            (Some("y"), Some("linux/ppc64le"), &b),
+        ],
+    );
+    let e = refused(&[
+        "scan",
+        &format!("oci:{}", multi.display()),
+        "-q",
+        "--platform",
+        "linux/s390x",
+    ]);
+    assert!(
+        e.contains("none of the layout's 2 images is for linux/s390x"),
+        "{e}"
+    );
+    assert!(
+        e.contains("`x` (linux/arm64)") && e.contains("`y` (linux/ppc64le)"),
+        "{e}"
+    );
+    assert!(e.contains("--platform"), "{e}");
 }

@@ -62,6 +62,15 @@ pub enum ImageRef {
 }
 
 impl ImageRef {
+    /// The reference without its tag (`oci:DIR`), to which `:TAG` names one image.
+    pub fn untagged(&self) -> String {
+        match self {
+            ImageRef::OciDir(p, _) => format!("oci:{}", p.display()),
+            ImageRef::DockerArchive(p) => format!("docker-archive:{}", p.display()),
+            ImageRef::OciArchive(p, _) => format!("oci-archive:{}", p.display()),
+        }
+    }
+
     /// The reference as skopeo writes it.
     pub fn display(&self) -> String {
         match self {
@@ -754,7 +763,7 @@ struct Descriptor {
     platform: Option<PlatformJson>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct PlatformJson {
     os: String,
     architecture: String,
@@ -786,30 +795,54 @@ fn is_index(d: &Descriptor) -> bool {
     d.media_type.contains("image.index") || d.media_type.contains("manifest.list")
 }
 
-/// Picks the manifest from an index: by tag, then by platform.
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// One image of an index, flattened: its descriptor, platform, and the tag it is reached by.
+struct Candidate {
+    desc: Descriptor,
+    platform: Option<PlatformJson>,
+    tag: Option<String>,
+}
+
+impl Candidate {
+    fn shown(&self) -> String {
+        let platform = self.platform.as_ref().map(|p| {
+            format!(
+                "{}/{}{}",
+                p.os,
+                p.architecture,
+                p.variant
+                    .as_ref()
+                    .map(|v| format!("/{v}"))
+                    .unwrap_or_default()
+            )
+        });
+        match (&self.tag, platform) {
+            (Some(t), Some(p)) => format!("`{t}` ({p})"),
+            (Some(t), None) => format!("`{t}`"),
+            (None, Some(p)) => format!("untagged {} ({p})", self.desc.digest),
+            (None, None) => format!("untagged {}", self.desc.digest),
+        }
+    }
+}
+
+/// Picks the manifest from an index: by tag, then by platform. `base` is the reference without
+/// its tag (`oci:DIR`), for the hint of how to name one image.
 fn pick(
     blobs: &Blobs,
     index: &Index,
+    base: &str,
     tag: Option<&str>,
     platform: Option<&Platform>,
 ) -> Result<(String, Manifest), ImageError> {
     let mut candidates: Vec<&Descriptor> = index.manifests.iter().collect();
     if let Some(t) = tag {
-        candidates.retain(|d| {
-            d.annotations
-                .get("org.opencontainers.image.ref.name")
-                .map(String::as_str)
-                == Some(t)
-        });
+        candidates.retain(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(t));
         if candidates.is_empty() {
             let tags: Vec<&str> = index
                 .manifests
                 .iter()
-                .filter_map(|d| {
-                    d.annotations
-                        .get("org.opencontainers.image.ref.name")
-                        .map(String::as_str)
-                })
+                .filter_map(|d| d.annotations.get(REF_NAME).map(String::as_str))
                 .collect();
             return Err(bad(format!(
                 "no image tagged `{t}` (tags: {})",
@@ -821,9 +854,11 @@ fn pick(
             )));
         }
     }
-    // Nested indexes (multi-platform images) are flattened one level.
-    let mut flat: Vec<(Descriptor, Option<PlatformJson>)> = Vec::new();
+    // Nested indexes (multi-platform images) are flattened one level; their images are reached
+    // by the outer descriptor's tag.
+    let mut flat: Vec<Candidate> = Vec::new();
     for d in candidates {
+        let tag = d.annotations.get(REF_NAME).cloned();
         if is_index(d) {
             let inner: Index = json(
                 &blobs.json_blob(&d.digest)?,
@@ -831,28 +866,23 @@ fn pick(
                 INDEX_SHAPE,
             )?;
             for m in inner.manifests {
-                let p = m.platform.as_ref().map(|p| PlatformJson {
-                    os: p.os.clone(),
-                    architecture: p.architecture.clone(),
-                    variant: p.variant.clone(),
+                flat.push(Candidate {
+                    platform: m.platform.clone(),
+                    desc: m,
+                    tag: tag.clone(),
                 });
-                flat.push((m, p));
             }
         } else {
-            let p = d.platform.as_ref().map(|p| PlatformJson {
-                os: p.os.clone(),
-                architecture: p.architecture.clone(),
-                variant: p.variant.clone(),
-            });
-            flat.push((
-                Descriptor {
+            flat.push(Candidate {
+                desc: Descriptor {
                     media_type: d.media_type.clone(),
                     digest: d.digest.clone(),
                     annotations: d.annotations.clone(),
                     platform: None,
                 },
-                p,
-            ));
+                platform: d.platform.clone(),
+                tag,
+            });
         }
     }
     let matches = |p: &Option<PlatformJson>, want: &Platform| {
@@ -866,43 +896,68 @@ fn pick(
         &flat[0]
     } else {
         let want = platform.cloned().unwrap_or_else(Platform::host);
-        let hits: Vec<&(Descriptor, Option<PlatformJson>)> =
-            flat.iter().filter(|(_, p)| matches(p, &want)).collect();
+        let hits: Vec<&Candidate> = flat
+            .iter()
+            .filter(|c| matches(&c.platform, &want))
+            .collect();
         match hits.as_slice() {
             [one] => *one,
             [] if flat.len() == 1 => &flat[0],
             _ => {
-                let all: Vec<String> = flat
-                    .iter()
-                    .map(|(d, p)| match p {
-                        Some(p) => format!(
-                            "{}/{}{} ({})",
-                            p.os,
-                            p.architecture,
-                            p.variant
-                                .as_ref()
-                                .map(|v| format!("/{v}"))
-                                .unwrap_or_default(),
-                            d.digest
-                        ),
-                        None => d.digest.clone(),
-                    })
-                    .collect();
-                return Err(bad(format!(
-                    "{} manifests match; choose one with a tag or --platform (wanted {}; available: {})",
+                return Err(bad(ambiguous(
+                    &flat,
                     hits.len(),
-                    want.show(),
-                    all.join(", ")
+                    &want,
+                    platform.is_some(),
+                    base,
                 )));
             }
         }
     };
     let m: Manifest = json(
-        &blobs.json_blob(&chosen.0.digest)?,
-        &format!("the manifest {}", chosen.0.digest),
+        &blobs.json_blob(&chosen.desc.digest)?,
+        &format!("the manifest {}", chosen.desc.digest),
         MANIFEST_SHAPE,
     )?;
-    Ok((chosen.0.digest.clone(), m))
+    Ok((chosen.desc.digest.clone(), m))
+}
+
+/// Why no single image of `flat` could be chosen, with its images by tag and platform and how to
+/// name one.
+fn ambiguous(flat: &[Candidate], hits: usize, want: &Platform, asked: bool, base: &str) -> String {
+    let n = flat.len();
+    let with_platform = flat.iter().any(|c| c.platform.is_some());
+    let tags_tell = flat.iter().any(|c| c.tag.is_some());
+    let whose = if asked {
+        String::new()
+    } else {
+        " (the host's; --platform chooses another)".to_string()
+    };
+    let what = if !with_platform {
+        format!("the layout holds {n} images and none says its platform")
+    } else if hits == 0 {
+        format!(
+            "none of the layout's {n} images is for {}{whose}",
+            want.show()
+        )
+    } else {
+        format!(
+            "{hits} of the layout's {n} images are for {}{whose}",
+            want.show()
+        )
+    };
+    let how = match (tags_tell, with_platform && hits == 0) {
+        (true, true) => format!("choose one by its tag ({base}:TAG) or with --platform"),
+        (true, false) => format!("choose one by its tag ({base}:TAG)"),
+        (false, true) => "choose one with --platform".to_string(),
+        (false, false) => {
+            "they have no tags or platforms that tell them apart, so elfdeps cannot choose; \
+             copy the one you mean into a layout of its own (skopeo copy)"
+                .to_string()
+        }
+    };
+    let list: Vec<String> = flat.iter().map(Candidate::shown).collect();
+    format!("{what}: {how}; images: {}", list.join(", "))
 }
 
 /// Compression of a layer, from its media type or its first bytes.
@@ -1133,7 +1188,13 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                 "index.json",
                 INDEX_SHAPE,
             )?;
-            let (mdigest, manifest) = pick(&blobs, &index, tag.as_deref(), opts.platform.as_ref())?;
+            let (mdigest, manifest) = pick(
+                &blobs,
+                &index,
+                &image.untagged(),
+                tag.as_deref(),
+                opts.platform.as_ref(),
+            )?;
             out.info.manifest = Some(mdigest);
             let config: Config = json(
                 &blobs.json_blob(&manifest.config.digest)?,
