@@ -65,15 +65,15 @@ fn scan_root(
     } else {
         Progress::hidden()
     };
+    let platform = common
+        .platform
+        .as_deref()
+        .map(image::Platform::parse)
+        .transpose()
+        .map_err(input_error)?;
     let unpacked =
         match image::parse_root(&common.root).map_err(|e| input_error(e.to_string()))? {
             Some(r) => {
-                let platform = common
-                    .platform
-                    .as_deref()
-                    .map(image::Platform::parse)
-                    .transpose()
-                    .map_err(input_error)?;
                 let opts = image::ImageOptions {
                     platform,
                     max_layer: common.max_layer_size,
@@ -82,6 +82,17 @@ fn scan_root(
                 Some(image::unpack(&r, &opts).map_err(|e| {
                     input_error(format!("cannot use the image {}: {e}", r.display()))
                 })?)
+            }
+            // Silently ignored, --platform would let a user believe a directory was checked
+            // as another architecture.
+            None if common.platform.is_some() => {
+                return Err(input_error(format!(
+                    "--platform {}: {} is a directory, not an image: --platform chooses among \
+                     the images of an OCI layout or image archive, and a directory has no images \
+                     to choose from; drop --platform",
+                    common.platform.as_deref().unwrap_or_default(),
+                    common.root.display()
+                )));
             }
             None => None,
         };
@@ -373,6 +384,12 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
         color: color_for(args.common.color, to_terminal),
     };
     if args.files {
+        if let Some(p) = &args.common.platform {
+            return Err(input_error(format!(
+                "--platform {p}: --files judges build artifacts, not an image; --platform \
+                 chooses among the images of an OCI layout or image archive: drop it"
+            )));
+        }
         let mut paths = vec![args.common.root.clone()];
         paths.extend(args.more.iter().cloned());
         let (artifacts, errors) = check::analyze_files(&paths, &limits).map_err(input_error)?;

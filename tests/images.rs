@@ -2000,3 +2000,116 @@ fn several_images_without_a_choice_are_listed_by_tag() {
     );
     assert!(e.contains("--platform"), "{e}");
 }
+
+#[test]
+fn platform_is_refused_where_it_cannot_choose() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let amd = [tar_of(&[file("amd", b"a")])];
+    let arm = [tar_of(&[file("arm", b"b")])];
+    // One amd64 image whose index does not say its platform (its config does), as umoci and
+    // skopeo write layouts.
+    let one = d.join("one");
+    layout(&one, &amd);
+    let r = format!("oci:{}", one.display());
+    let e = refused(&["scan", &r, "-q", "--platform", "linux/arm64"]);
+    assert!(e.contains("--platform linux/arm64"), "{e}");
+    assert!(e.contains("is for linux/amd64"), "says why: {e}");
+    assert!(e.contains("drop --platform"), "says what to do: {e}");
+    // The same with the platform in the index, and for a docker-archive.
+    let said = d.join("said");
+    layout_of(&said, &[(Some("t"), Some("linux/amd64"), &amd)]);
+    let e = refused(&[
+        "scan",
+        &format!("oci:{}", said.display()),
+        "-q",
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert!(
+        e.contains("`t` (linux/amd64)") && e.contains("drop --platform"),
+        "{e}"
+    );
+    let docker = d.join("docker.tar");
+    docker_archive(&docker, &amd);
+    let e = refused(&[
+        "scan",
+        docker.to_str().expect("utf-8"),
+        "-q",
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert!(
+        e.contains("is for linux/amd64") && e.contains("drop --platform"),
+        "{e}"
+    );
+    // A plain directory has no images to choose from; nor have build artifacts.
+    let dir = d.join("dir");
+    std::fs::create_dir(&dir).expect("mkdir");
+    for cmd in ["scan", "check", "tree"] {
+        let mut args = vec![
+            cmd,
+            dir.to_str().expect("utf-8"),
+            "-q",
+            "--platform",
+            "linux/arm64",
+        ];
+        if cmd == "tree" {
+            args.push("/x");
+        }
+        let e = refused(&args);
+        assert!(e.contains("is a directory, not an image"), "{cmd}: {e}");
+        assert!(e.contains("drop --platform"), "{cmd}: {e}");
+    }
+    let e = refused(&[
+        "check",
+        "--files",
+        dir.to_str().expect("utf-8"),
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert!(
+        e.contains("--files judges build artifacts") && e.contains("drop it"),
+        "{e}"
+    );
+    // Where it applies, it still works: the platform the image is for, and a choice in a
+    // multi-platform index.
+    let out = elfdeps(&["scan", &r, "-q", "--platform", "linux/amd64"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = elfdeps(&[
+        "scan",
+        docker.to_str().expect("utf-8"),
+        "-q",
+        "--platform",
+        "linux/amd64",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let multi = d.join("multi");
+    layout_of(
+        &multi,
+        &[
+            (None, Some("linux/amd64"), &amd),
+            (None, Some("linux/arm64"), &arm),
+        ],
+    );
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(multi.join("index.json")).expect("index"))
+            .expect("json");
+    for (platform, i) in [("linux/amd64", 0), ("linux/arm64", 1)] {
+        let out = elfdeps(&[
+            "scan",
+            &format!("oci:{}", multi.display()),
+            "-q",
+            "-f",
+            "json",
+            "--platform",
+            platform,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{platform}: {}", text(&out));
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(
+            doc["image"]["manifest"], index["manifests"][i]["digest"],
+            "--platform {platform} chose its image"
+        );
+    }
+}

@@ -784,6 +784,41 @@ struct Manifest {
 #[derive(Deserialize)]
 struct Config {
     rootfs: RootfsJson,
+    // Required by the image spec; optional here so that an image without them can still be
+    // scanned when --platform does not ask.
+    os: Option<String>,
+    architecture: Option<String>,
+    variant: Option<String>,
+}
+
+impl Config {
+    /// With --platform: the image must be for that platform, as its config says (a layout's
+    /// index need not say it), or --platform would be silently ignored.
+    fn check_platform(&self, want: &Platform) -> Result<(), ImageError> {
+        let (Some(os), Some(arch)) = (&self.os, &self.architecture) else {
+            return Err(bad(format!(
+                "--platform {}: the image does not say its platform (its config has no os or \
+                 architecture), so --platform cannot choose it: drop --platform",
+                want.show()
+            )));
+        };
+        let has = Platform {
+            os: os.clone(),
+            arch: arch.clone(),
+            variant: self.variant.clone(),
+        };
+        let variant_differs = matches!((&want.variant, &has.variant), (Some(w), Some(h)) if w != h);
+        if *os != want.os || *arch != want.arch || variant_differs {
+            return Err(bad(format!(
+                "--platform {}: the only image that reference names is for {} (its config \
+                 says so): drop --platform, or give an image index that has a {} image",
+                want.show(),
+                has.show(),
+                want.show()
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -902,7 +937,18 @@ fn pick(
             .collect();
         match hits.as_slice() {
             [one] => *one,
-            [] if flat.len() == 1 => &flat[0],
+            // The only image, whose descriptor does not say its platform: its config is
+            // checked against --platform once read.
+            [] if flat.len() == 1 && flat[0].platform.is_none() => &flat[0],
+            [] if flat.len() == 1 => {
+                return Err(bad(format!(
+                    "--platform {}: the only image that reference names is {}: drop \
+                     --platform, or give an image index that has a {} image",
+                    want.show(),
+                    flat[0].shown(),
+                    want.show()
+                )));
+            }
             _ => {
                 return Err(bad(ambiguous(
                     &flat,
@@ -1093,6 +1139,9 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                 &format!("the config {config_name}"),
                 CONFIG_SHAPE,
             )?;
+            if let Some(want) = &opts.platform {
+                config.check_platform(want)?;
+            }
             let declared = entry["Layers"].as_array().map_or(0, |a| a.len());
             if declared != config.rootfs.diff_ids.len() {
                 return Err(bad(format!(
@@ -1202,6 +1251,9 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                 CONFIG_SHAPE,
             )?;
             out.info.config = manifest.config.digest.clone();
+            if let Some(want) = &opts.platform {
+                config.check_platform(want)?;
+            }
             if config.rootfs.diff_ids.len() != manifest.layers.len() {
                 return Err(bad(format!(
                     "the manifest has {} layers but the config has {} diff_ids",
