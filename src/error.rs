@@ -27,6 +27,8 @@ pub enum ErrorCode {
     IoError,
     /// ELF magic present, headers malformed.
     ElfInvalid,
+    /// A file named as an ELF file (`check --files FILE`) has no ELF magic.
+    NotElf,
     /// A header, table or string lies beyond the end of the file.
     ElfTruncated,
     /// A configured limit would be passed.
@@ -50,6 +52,7 @@ impl ErrorCode {
             ErrorCode::NotRegular => "not-regular",
             ErrorCode::IoError => "io-error",
             ErrorCode::ElfInvalid => "elf-invalid",
+            ErrorCode::NotElf => "not-elf",
             ErrorCode::ElfTruncated => "elf-truncated",
             ErrorCode::LimitExceeded => "limit-exceeded",
             ErrorCode::NameTooLong => "name-too-long",

@@ -393,6 +393,70 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
         let mut paths = vec![args.common.root.clone()];
         paths.extend(args.more.iter().cloned());
         let (artifacts, errors) = check::analyze_files(&paths, &limits).map_err(input_error)?;
+        let shown_paths = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        // A file named on the command line that is not ELF is not an unreadable file: it is
+        // skipped, and said so.
+        let (skipped, errors): (Vec<_>, Vec<_>) = errors
+            .into_iter()
+            .partition(|e| e.code == elfdeps::error::ErrorCode::NotElf);
+        if artifacts.is_empty() {
+            // Nothing to judge: a gate that passed here would pass a build that lost its
+            // binaries. No report is written, whose verdict would read PASS.
+            let listed = |es: &[elfdeps::error::PathError]| {
+                let mut v: Vec<String> = es
+                    .iter()
+                    .take(10)
+                    .map(|e| {
+                        format!(
+                            "{}: {} ({})",
+                            e.path.display_escaped(),
+                            elfdeps::name::escape_controls(&e.message),
+                            e.code
+                        )
+                    })
+                    .collect();
+                if es.len() > 10 {
+                    v.push(format!("and {} more", es.len() - 10));
+                }
+                v.join("; ")
+            };
+            let why = if !errors.is_empty() {
+                format!(
+                    "no ELF file could be read from {shown_paths}: {}",
+                    listed(&errors)
+                )
+            } else if !skipped.is_empty() {
+                let names: Vec<String> = skipped.iter().map(|e| e.path.display_escaped()).collect();
+                let (verb, what) = if names.len() == 1 {
+                    ("is", "an ELF file")
+                } else {
+                    ("are", "ELF files")
+                };
+                format!(
+                    "found no ELF file: {} {verb} not {what} (no ELF magic); check --files \
+                     judges ELF programs and libraries",
+                    names.join(", ")
+                )
+            } else {
+                format!(
+                    "found no ELF file in {shown_paths}: nothing to judge, and a gate that \
+                     passes on nothing would pass a build that lost its binaries; give the \
+                     build's programs and libraries, or the directories that hold them"
+                )
+            };
+            return Err(input_error(why));
+        }
+        for e in &skipped {
+            eprintln!(
+                "elfdeps: note: {}: {}; skipped",
+                e.path.display_escaped(),
+                elfdeps::name::escape_controls(&e.message)
+            );
+        }
         let items: Vec<_> = artifacts
             .iter()
             .map(|a| (a.path.clone(), &a.libc))
@@ -436,6 +500,7 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
                     "findings": findings,
                     "gate": gate,
                     "errors": errors,
+                    "skipped": skipped,
                 });
                 serde_json::to_writer_pretty(&mut *w, &doc)?;
                 w.write_all(b"\n")
@@ -450,16 +515,6 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
                 w,
             ),
         })?;
-        if !errors.is_empty() && artifacts.is_empty() {
-            return Err(input_error(format!(
-                "no ELF file could be read from {}",
-                paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )));
-        }
         return if gate.passed {
             Ok(())
         } else {
