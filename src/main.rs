@@ -587,31 +587,97 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
 fn run_tree(args: TreeArgs) -> Result<(), Fail> {
     let (report, _image) = scan_root(&args.common, true)?;
     let wanted = args.path.as_bytes();
-    let canonical = report.tree.resolve(wanted, true).map_err(|e| {
-        Fail(
-            format!(
-                "{} does not exist inside {} ({})",
-                args.path,
-                args.common.root.display(),
-                e.message
-            ),
-            EXIT_INPUT,
-        )
-    })?;
+    let canonical = report
+        .tree
+        .resolve(wanted, true)
+        .map_err(|e| input_error(not_in_root(&report, &args.path, &args.common.root, &e)))?;
     let Some(object) = report.objects.iter().find(|o| o.path == canonical) else {
-        let why = report
-            .errors
-            .iter()
-            .find(|e| e.path == canonical)
-            .map(|e| format!(": {} ({})", e.message, e.code))
-            .unwrap_or_else(|| ": not an ELF file".to_string());
-        return Err(Fail(
-            format!("{} ({}){why}", args.path, canonical),
-            EXIT_INPUT,
-        ));
+        return Err(input_error(not_an_object(&report, &args.path, &canonical)));
     };
     let color = color_for(args.common.color, io::stdout().is_terminal());
     emit(None, |w| graph::write_tree(object, w, color))
+}
+
+/// The components of an in-root path as given (`usr//bin/./x` is `/usr/bin/x`).
+fn components(path: &[u8]) -> Vec<&[u8]> {
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect()
+}
+
+/// `given`, and what it resolved to when that is another path (symlinks, `..`).
+fn named(given: &str, canonical: &ByteStr) -> String {
+    let shown = elfdeps::name::escape_controls(given);
+    if components(given.as_bytes()) == components(canonical.as_bytes()) {
+        shown.into_owned()
+    } else {
+        format!("{shown} (resolved to {})", canonical.display_escaped())
+    }
+}
+
+/// Why `given` names nothing in the scanned root, saying each path once: what is missing when
+/// it is not `given` itself (a parent, a symlink's target).
+fn not_in_root(
+    report: &ScanReport,
+    given: &str,
+    root: &std::path::Path,
+    e: &elfdeps::error::FileError,
+) -> String {
+    use elfdeps::error::ErrorCode;
+    use elfdeps::tree::Entry;
+    let shown = elfdeps::name::escape_controls(given);
+    let root = root.display();
+    let why = elfdeps::name::escape_controls(&e.message);
+    if e.code != ErrorCode::Vanished {
+        return format!("{shown} cannot be looked up inside {root}: {why}");
+    }
+    // Which component is missing decides the wording: the last one (a plain "does not exist"),
+    // the target of a symlink named by the last one, or a parent.
+    let comps = components(given.as_bytes());
+    let Some((last, parents)) = comps.split_last() else {
+        return format!("{shown} does not exist inside {root}");
+    };
+    let parent = [b"/".as_slice(), &parents.join(&b'/')].concat();
+    match report.tree.resolve(&parent, true) {
+        Ok(dir) if matches!(report.tree.get(dir.as_bytes()), Some(Entry::Dir)) => {
+            let at = if dir.as_bytes() == b"/" {
+                [b"/", *last].concat()
+            } else {
+                [dir.as_bytes(), b"/", last].concat()
+            };
+            match report.tree.get(&at) {
+                Some(Entry::Symlink(t)) => format!(
+                    "{shown} is a symbolic link to {} inside {root}, and {why}",
+                    t.display_escaped()
+                ),
+                _ => format!("{shown} does not exist inside {root}"),
+            }
+        }
+        _ => format!("{shown} does not exist inside {root}: {why}"),
+    }
+}
+
+/// Why the file `given` (resolved to `canonical`) is not an object `tree` or `packages` can take.
+fn not_an_object(report: &ScanReport, given: &str, canonical: &ByteStr) -> String {
+    use elfdeps::tree::Entry;
+    let who = named(given, canonical);
+    if let Some(e) = report.errors.iter().find(|e| e.path == *canonical) {
+        return format!(
+            "{who} could not be read: {} ({})",
+            elfdeps::name::escape_controls(&e.message),
+            e.code
+        );
+    }
+    match report.tree.get(canonical.as_bytes()) {
+        Some(Entry::Dir) => {
+            format!("{who} is a directory, not an ELF file: name a program or library in it")
+        }
+        Some(Entry::Special) => format!("{who} is a FIFO, socket or device, not an ELF file"),
+        Some(Entry::OtherFs) => {
+            format!("{who} is a mount point of another filesystem, which the scan does not enter")
+        }
+        _ => format!("{who} is not an ELF file"),
+    }
 }
 
 fn run_why(args: WhyArgs) -> Result<(), Fail> {
@@ -698,18 +764,15 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
         }
     }
     for p in &args.paths {
-        let canonical = report.tree.resolve(p.as_bytes(), true).map_err(|e| {
-            input_error(format!(
-                "{p} does not exist inside {} ({})",
-                args.common.root.display(),
-                e.message
-            ))
-        })?;
+        let canonical = report
+            .tree
+            .resolve(p.as_bytes(), true)
+            .map_err(|e| input_error(not_in_root(&report, p, &args.common.root, &e)))?;
         let i = report
             .objects
             .iter()
             .position(|o| o.path == canonical)
-            .ok_or_else(|| input_error(format!("{p} ({canonical}) is not an ELF file")))?;
+            .ok_or_else(|| input_error(not_an_object(&report, p, &canonical)))?;
         targets.push(i);
     }
     if args.paths.is_empty() && args.for_pkg.is_none() {
