@@ -1577,7 +1577,7 @@ fn case_27_pax_gnu_header_desync() {
                 tar_end(),
             ]
             .concat(),
-            "the layer is truncated or not a valid tar",
+            "not a valid tar archive: its first entry cannot be read",
         ),
         (
             "pax path with `..`",
@@ -2112,4 +2112,128 @@ fn platform_is_refused_where_it_cannot_choose() {
             "--platform {platform} chose its image"
         );
     }
+}
+
+/// Writes an OCI layout at `dir` whose one layer is the blob `blob` as stored (any bytes), of
+/// media type `media`, whose config claims the diff_id of `diff`.
+fn raw_layout(dir: &Path, blob: &[u8], diff: &[u8], media: &str) {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("mkdir");
+    let put = |data: &[u8]| {
+        let h = sha(data);
+        std::fs::write(blobs.join(&h), data).expect("blob");
+        h
+    };
+    let lh = put(blob);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha(diff))]}}))
+    .expect("json");
+    let ch = put(&config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": format!("sha256:{ch}"), "size": config.len()},
+        "layers": [{"mediaType": media, "digest": format!("sha256:{lh}"), "size": blob.len()}]}))
+    .expect("json");
+    let mh = put(&manifest);
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "digest": format!("sha256:{mh}"), "size": manifest.len()}]}))
+        .expect("json"),
+    )
+    .expect("index");
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("layout");
+}
+
+#[test]
+fn broken_layers_are_described_in_our_words() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+    const ZST: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+    // Incompressible data, so that half of the gzip stream is half of the layer.
+    let mut noise = Vec::with_capacity(100_000);
+    let mut x: u32 = 1;
+    while noise.len() < 100_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    let layer = tar_of(&[file("a", &noise)]);
+    let gz = gzip(&layer);
+    let junk = b"root:x:0:0:\xff\xfe\x15 not a tar at all\n".repeat(40);
+    let mut flipped = gz.clone();
+    flipped[200] ^= 0xff;
+    flipped[300] ^= 0xff;
+    // (name, blob, uncompressed content, media type, message)
+    type Case<'a> = (&'a str, Vec<u8>, Vec<u8>, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "cut-gzip",
+            gz[..gz.len() / 2].to_vec(),
+            layer.clone(),
+            GZ,
+            "its gzip data is damaged or cut short",
+        ),
+        (
+            "flipped-gzip",
+            flipped,
+            layer.clone(),
+            GZ,
+            "its gzip data is damaged or cut short",
+        ),
+        (
+            "gzip-magic-then-junk",
+            [&[0x1f, 0x8b][..], &[0x15; 64]].concat(),
+            layer.clone(),
+            GZ,
+            "its gzip data is damaged",
+        ),
+        (
+            "zstd-bad-header",
+            [&[0x28, 0xb5, 0x2f, 0xfd][..], &[0xff; 64]].concat(),
+            layer.clone(),
+            ZST,
+            "its zstd data is damaged",
+        ),
+        (
+            "not-tar",
+            gzip(&junk),
+            junk.clone(),
+            GZ,
+            "the layer's content is not a valid tar archive: its first entry cannot be read",
+        ),
+        (
+            "cut-tar",
+            gzip(&layer[..5000]),
+            layer[..5000].to_vec(),
+            GZ,
+            "the layer is truncated: it ends inside a tar entry (after 1 entry)",
+        ),
+    ];
+    for (name, blob, diff, media, want) in cases {
+        let img = d.join(name);
+        raw_layout(&img, &blob, &diff, media);
+        let e = refused(&["scan", &format!("oci:{}", img.display()), "-q"]);
+        assert!(e.contains(&format!("layer 1: {want}")), "{name}: {e}");
+        assert_own_words(&e);
+        for raw in [
+            "deflate",
+            "invalid gzip header",
+            "window_size",
+            "during skip",
+        ] {
+            assert!(!e.contains(raw), "{name}: decoder text `{raw}` in {e}");
+        }
+    }
+    // A damaged blob that is not the one its digest names: tampered, whatever its decoder says.
+    let img = d.join("tampered");
+    raw_layout(&img, &gz, &layer, GZ);
+    std::fs::write(img.join("blobs/sha256").join(sha(&gz)), &gz[..gz.len() / 2]).expect("tamper");
+    let e = refused(&["scan", &format!("oci:{}", img.display()), "-q"]);
+    assert!(e.contains("corrupt or tampered"), "{e}");
 }

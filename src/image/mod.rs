@@ -404,6 +404,14 @@ fn read_blob(blobs: &Blobs, l: &Layer, i: usize, tx: Chunks) -> Result<Option<St
     }
 }
 
+/// Why decompressing a layer failed.
+enum Inflate {
+    /// The compressed data is not valid (`kind` names the compression), after `read` bytes out.
+    Damaged { kind: &'static str, read: u64 },
+    /// Anything else (a cap, the reading side's error), already worded.
+    Other(ImageError),
+}
+
 /// The decompressing side: the blob's chunks from `rx`, decompressed within the caps, into `tx`.
 /// Returns the decompressed size, or `None` when the applying side stopped listening.
 fn inflate(
@@ -413,24 +421,37 @@ fn inflate(
     max_layer: u64,
     image_left: u64,
     tx: Chunks,
-) -> Result<Option<u64>, ImageError> {
+) -> Result<Option<u64>, Inflate> {
     let mut raw = ChannelReader {
         rx,
         chunk: Vec::new(),
         at: 0,
     };
     let read = {
-        let dec = decompress(Box::new(&mut raw), &l.media)?;
+        let (dec, kind) = decompress(Box::new(&mut raw), &l.media)
+            .map_err(|m| Inflate::Other(ImageError::Layer(i, m)))?;
         let mut capped = layer::Capped::new(dec, max_layer, image_left);
         match pump(&mut capped, &tx) {
             Ok(true) => capped.read,
             Ok(false) => return Ok(None),
-            Err(e) => return Err(ImageError::Layer(i, e.to_string())),
+            // The decoder's own text ("invalid gzip header", "incomplete deflate stream") is not
+            // for users; a passed cap says which. (A read error of the blob is the reading
+            // side's to report.)
+            Err(_) => {
+                return Err(match capped.hit {
+                    Some(flag) => Inflate::Other(ImageError::Layer(i, layer::cap_message(flag))),
+                    None => Inflate::Damaged {
+                        kind,
+                        read: capped.read,
+                    },
+                });
+            }
         }
     };
     drop(tx);
     // Bytes after the compressed stream still count for the blob's digest: let the reader finish.
-    layer::drain(&mut raw).map_err(|e| ImageError::Layer(i, e.to_string()))?;
+    layer::drain(&mut raw)
+        .map_err(|e| Inflate::Other(ImageError::Layer(i, format!("reading the blob: {e}"))))?;
     Ok(Some(read))
 }
 
@@ -1006,23 +1027,66 @@ fn ambiguous(flat: &[Candidate], hits: usize, want: &Platform, asked: bool, base
     format!("{what}: {how}; images: {}", list.join(", "))
 }
 
-/// Compression of a layer, from its media type or its first bytes.
-fn decompress<'a>(r: Box<dyn Read + 'a>, media: &str) -> Result<Box<dyn Read + 'a>, ImageError> {
+/// Compression of a layer, from its media type or its first bytes: the decompressed stream and
+/// the compression's name.
+fn decompress<'a>(
+    r: Box<dyn Read + 'a>,
+    media: &str,
+) -> Result<(Box<dyn Read + 'a>, &'static str), String> {
     let mut r = BufReader::new(r);
     let head = {
         use std::io::BufRead;
         r.fill_buf()
-            .map_err(|e| bad(format!("reading a layer: {e}")))?
+            .map_err(|e| format!("reading the blob: {e}"))?
             .to_vec()
     };
     if media.ends_with("+gzip") || media.ends_with(".gzip") || head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(r)))
+        Ok((Box::new(flate2::read::MultiGzDecoder::new(r)), "gzip"))
     } else if media.ends_with("+zstd") || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let d = ruzstd::decoding::StreamingDecoder::new(r)
-            .map_err(|e| bad(format!("zstd layer: {e}")))?;
-        Ok(Box::new(d))
+        let d = ruzstd::decoding::StreamingDecoder::new(r).map_err(|_| {
+            "its zstd data is damaged: the frame header is not valid (or asks for more memory \
+             than a decoder gives it)"
+                .to_string()
+        })?;
+        Ok((Box::new(d), "zstd"))
     } else {
-        Ok(Box::new(r))
+        Ok((Box::new(r), "uncompressed"))
+    }
+}
+
+/// Why a layer's compressed data could not be decompressed: a blob that is not the one its digest
+/// names is corrupt or tampered (hashed again here, on this error path only); one that is was
+/// published broken.
+fn damaged(blobs: &Blobs, l: &Layer, i: usize, kind: &str, read: u64) -> ImageError {
+    let what = format!(
+        "its {kind} data is damaged or cut short (it stops decompressing after {read} bytes)"
+    );
+    let Some(d) = &l.blob_digest else {
+        return ImageError::Layer(i, format!("{what}; save or copy the image again"));
+    };
+    let rehash = blobs.open_path(&l.path).and_then(|r| {
+        let mut h = Hashing {
+            inner: r,
+            hash: Sha256::new(),
+            on: true,
+        };
+        layer::drain(&mut h)
+            .map(|_| format!("sha256:{}", hex(&h.hash.finalize())))
+            .map_err(|e| bad(format!("reading the blob: {e}")))
+    });
+    match rehash {
+        Ok(got) if got != *d => ImageError::Layer(
+            i,
+            format!("blob {d} hashes to {got}: corrupt or tampered image"),
+        ),
+        Ok(_) => ImageError::Layer(
+            i,
+            format!(
+                "{what}, and the blob is the one its digest names: the image was made with \
+                 a broken layer"
+            ),
+        ),
+        Err(e) => e,
     }
 }
 
@@ -1164,7 +1228,11 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                     continue;
                 }
                 let r = blobs.open_path(name)?;
-                let r = decompress(r, "")?;
+                // A file that does not decompress is not a layer; if the config wanted it, the
+                // layer is reported missing below.
+                let Ok((r, _)) = decompress(r, "") else {
+                    continue;
+                };
                 let mut h = Hashing {
                     inner: layer::Capped::new(r, opts.max_layer, opts.max_image),
                     hash: Sha256::new(),
@@ -1324,13 +1392,14 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             let panicked = |what: &str| ImageError::Layer(i, format!("{what} panicked"));
             let inflated = inflater
                 .join()
-                .unwrap_or_else(|_| Err(panicked("decompression")));
+                .unwrap_or_else(|_| Err(Inflate::Other(panicked("decompression"))));
             let blob = reader
                 .join()
                 .unwrap_or_else(|_| Err(panicked("reading the blob")));
             // The earliest stage's failure explains the later ones.
             let produced = match (blob, inflated) {
-                (Err(e), _) | (_, Err(e)) => Err(e),
+                (Err(e), _) | (_, Err(Inflate::Other(e))) => Err(e),
+                (_, Err(Inflate::Damaged { kind, read })) => Err(damaged(&blobs, l, i, kind, read)),
                 (Ok(Some(blob_digest)), Ok(Some(read))) => Ok(Some(Produced { blob_digest, read })),
                 _ => Ok(None),
             };
