@@ -2237,3 +2237,33 @@ fn broken_layers_are_described_in_our_words() {
     let e = refused(&["scan", &format!("oci:{}", img.display()), "-q"]);
     assert!(e.contains("corrupt or tampered"), "{e}");
 }
+
+#[test]
+fn a_fifo_as_an_image_is_never_opened_for_reading() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let fifo = t.path().join("image.tar");
+    support::mkfifo(&fifo);
+    let f = fifo.display().to_string();
+    for r in [
+        f.clone(),
+        format!("docker-archive:{f}"),
+        format!("oci-archive:{f}"),
+    ] {
+        // Under timeout: opening a FIFO for reading waits for a writer that never comes.
+        let out = Command::new("timeout")
+            .arg("30")
+            .arg(support::elfdeps_bin())
+            .args(["scan", &r, "-q"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run elfdeps under timeout");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{r} (124: it hung): {}",
+            text(&out)
+        );
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains("FIFO"), "{r}: {e}");
+    }
+}

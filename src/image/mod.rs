@@ -125,6 +125,13 @@ pub fn parse_root(root: &Path) -> Result<Option<ImageRef>, ImageError> {
             .is_file()
             .then(|| ImageRef::OciDir(root.to_path_buf(), None)));
     }
+    if !meta.is_dir() && !meta.is_file() {
+        return Err(bad(format!(
+            "{} is a FIFO, socket or device, not a directory or an image tarball (not opened): \
+             {ACCEPTED}",
+            root.display()
+        )));
+    }
     if meta.is_file() {
         // A tar: an OCI layout has `oci-layout` at its top, a docker save has `manifest.json`.
         let index = index_tar(root)?;
@@ -528,8 +535,7 @@ impl Blobs {
                         String::from_utf8_lossy(path)
                     ))
                 })?;
-                let mut f =
-                    File::open(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+                let mut f = open_archive(file)?;
                 f.seek(SeekFrom::Start(off))
                     .map_err(|e| bad(format!("{}: {e}", file.display())))?;
                 Ok(Box::new(BufReader::new(f.take(size))))
@@ -653,12 +659,48 @@ fn is_tar_header(block: &[u8]) -> bool {
     want == unsigned || i64::from(want) == signed
 }
 
+/// Opens an image tarball for reading: never blocking on a FIFO (opened non-blocking, then
+/// required to be a regular file), which `docker-archive:FIFO` would otherwise do forever.
+fn open_archive(path: &Path) -> Result<File, ImageError> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let shown = path.display();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nonblocking_flags())
+        .open(path)
+        .map_err(|e| bad(format!("cannot open {shown}: {e}")))?;
+    let ft = f
+        .metadata()
+        .map_err(|e| bad(format!("cannot read {shown}: {e}")))?
+        .file_type();
+    if !ft.is_file() {
+        let what = if ft.is_dir() {
+            "a directory (an OCI layout directory is named oci:DIR)"
+        } else if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "a device"
+        };
+        return Err(bad(format!(
+            "{shown} is {what}, not an image tarball: not read"
+        )));
+    }
+    Ok(f)
+}
+
+/// `O_NONBLOCK | O_NOCTTY`: opening a FIFO or a terminal must neither wait nor adopt it.
+fn nonblocking_flags() -> i32 {
+    (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32
+}
+
 /// The regular members of the tar file at `path`: name (without `./`) → (offset, size). A file
 /// that is not an uncompressed tar, or one that breaks off, is described in our words (the tar
 /// reader's own text quotes raw header bytes).
 fn index_tar(path: &Path) -> Result<HashMap<Vec<u8>, (u64, u64)>, ImageError> {
     let shown = path.display();
-    let mut f = File::open(path).map_err(|e| bad(format!("cannot open {shown}: {e}")))?;
+    let mut f = open_archive(path)?;
     let len = f
         .metadata()
         .map_err(|e| bad(format!("cannot read {shown}: {e}")))?
