@@ -145,7 +145,8 @@ pub struct RootArgs {
     /// oci:DIR[:TAG], docker-archive:FILE, oci-archive:FILE[:TAG] (a plain path to an OCI layout
     /// or an image tarball is detected).
     pub root: PathBuf,
-    /// The platform to pick from a multi-platform image (OS/ARCH[/VARIANT], e.g. linux/arm64).
+    /// The platform to pick from a multi-platform image (OS/ARCH[/VARIANT], e.g. linux/arm64);
+    /// refused where no image of ROOT is for it (a directory, an image of another platform).
     #[arg(long, value_name = "PLATFORM")]
     pub platform: Option<String>,
     /// Most decompressed bytes of one image layer (suffixes K, M, G allowed).

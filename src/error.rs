@@ -20,12 +20,15 @@ pub enum ErrorCode {
     PermissionDenied,
     /// The entry disappeared between listing and opening.
     Vanished,
-    /// Listed as a regular file, but the opened handle is not one (replaced during the scan).
+    /// Not a regular file: listed as one but replaced during the scan, or opened by name and a
+    /// FIFO, device, directory or socket.
     NotRegular,
     /// Any other I/O error.
     IoError,
     /// ELF magic present, headers malformed.
     ElfInvalid,
+    /// A file named as an ELF file (`check --files FILE`) has no ELF magic.
+    NotElf,
     /// A header, table or string lies beyond the end of the file.
     ElfTruncated,
     /// A configured limit would be passed.
@@ -49,6 +52,7 @@ impl ErrorCode {
             ErrorCode::NotRegular => "not-regular",
             ErrorCode::IoError => "io-error",
             ErrorCode::ElfInvalid => "elf-invalid",
+            ErrorCode::NotElf => "not-elf",
             ErrorCode::ElfTruncated => "elf-truncated",
             ErrorCode::LimitExceeded => "limit-exceeded",
             ErrorCode::NameTooLong => "name-too-long",

@@ -65,15 +65,15 @@ fn scan_root(
     } else {
         Progress::hidden()
     };
+    let platform = common
+        .platform
+        .as_deref()
+        .map(image::Platform::parse)
+        .transpose()
+        .map_err(input_error)?;
     let unpacked =
         match image::parse_root(&common.root).map_err(|e| input_error(e.to_string()))? {
             Some(r) => {
-                let platform = common
-                    .platform
-                    .as_deref()
-                    .map(image::Platform::parse)
-                    .transpose()
-                    .map_err(input_error)?;
                 let opts = image::ImageOptions {
                     platform,
                     max_layer: common.max_layer_size,
@@ -82,6 +82,17 @@ fn scan_root(
                 Some(image::unpack(&r, &opts).map_err(|e| {
                     input_error(format!("cannot use the image {}: {e}", r.display()))
                 })?)
+            }
+            // Silently ignored, --platform would let a user believe a directory was checked
+            // as another architecture.
+            None if common.platform.is_some() => {
+                return Err(input_error(format!(
+                    "--platform {}: {} is a directory, not an image: --platform chooses among \
+                     the images of an OCI layout or image archive, and a directory has no images \
+                     to choose from; drop --platform",
+                    common.platform.as_deref().unwrap_or_default(),
+                    common.root.display()
+                )));
             }
             None => None,
         };
@@ -373,9 +384,79 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
         color: color_for(args.common.color, to_terminal),
     };
     if args.files {
+        if let Some(p) = &args.common.platform {
+            return Err(input_error(format!(
+                "--platform {p}: --files judges build artifacts, not an image; --platform \
+                 chooses among the images of an OCI layout or image archive: drop it"
+            )));
+        }
         let mut paths = vec![args.common.root.clone()];
         paths.extend(args.more.iter().cloned());
         let (artifacts, errors) = check::analyze_files(&paths, &limits).map_err(input_error)?;
+        let shown_paths = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        // A file named on the command line that is not ELF is not an unreadable file: it is
+        // skipped, and said so.
+        let (skipped, errors): (Vec<_>, Vec<_>) = errors
+            .into_iter()
+            .partition(|e| e.code == elfdeps::error::ErrorCode::NotElf);
+        if artifacts.is_empty() {
+            // Nothing to judge: a gate that passed here would pass a build that lost its
+            // binaries. No report is written, whose verdict would read PASS.
+            let listed = |es: &[elfdeps::error::PathError]| {
+                let mut v: Vec<String> = es
+                    .iter()
+                    .take(10)
+                    .map(|e| {
+                        format!(
+                            "{}: {} ({})",
+                            e.path.display_escaped(),
+                            elfdeps::name::escape_controls(&e.message),
+                            e.code
+                        )
+                    })
+                    .collect();
+                if es.len() > 10 {
+                    v.push(format!("and {} more", es.len() - 10));
+                }
+                v.join("; ")
+            };
+            let why = if !errors.is_empty() {
+                format!(
+                    "no ELF file could be read from {shown_paths}: {}",
+                    listed(&errors)
+                )
+            } else if !skipped.is_empty() {
+                let names: Vec<String> = skipped.iter().map(|e| e.path.display_escaped()).collect();
+                let (verb, what) = if names.len() == 1 {
+                    ("is", "an ELF file")
+                } else {
+                    ("are", "ELF files")
+                };
+                format!(
+                    "found no ELF file: {} {verb} not {what} (no ELF magic); check --files \
+                     judges ELF programs and libraries",
+                    names.join(", ")
+                )
+            } else {
+                format!(
+                    "found no ELF file in {shown_paths}: nothing to judge, and a gate that \
+                     passes on nothing would pass a build that lost its binaries; give the \
+                     build's programs and libraries, or the directories that hold them"
+                )
+            };
+            return Err(input_error(why));
+        }
+        for e in &skipped {
+            eprintln!(
+                "elfdeps: note: {}: {}; skipped",
+                e.path.display_escaped(),
+                elfdeps::name::escape_controls(&e.message)
+            );
+        }
         let items: Vec<_> = artifacts
             .iter()
             .map(|a| (a.path.clone(), &a.libc))
@@ -419,6 +500,7 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
                     "findings": findings,
                     "gate": gate,
                     "errors": errors,
+                    "skipped": skipped,
                 });
                 serde_json::to_writer_pretty(&mut *w, &doc)?;
                 w.write_all(b"\n")
@@ -433,16 +515,6 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
                 w,
             ),
         })?;
-        if !errors.is_empty() && artifacts.is_empty() {
-            return Err(input_error(format!(
-                "no ELF file could be read from {}",
-                paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            )));
-        }
         return if gate.passed {
             Ok(())
         } else {
@@ -515,31 +587,97 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
 fn run_tree(args: TreeArgs) -> Result<(), Fail> {
     let (report, _image) = scan_root(&args.common, true)?;
     let wanted = args.path.as_bytes();
-    let canonical = report.tree.resolve(wanted, true).map_err(|e| {
-        Fail(
-            format!(
-                "{} does not exist inside {} ({})",
-                args.path,
-                args.common.root.display(),
-                e.message
-            ),
-            EXIT_INPUT,
-        )
-    })?;
+    let canonical = report
+        .tree
+        .resolve(wanted, true)
+        .map_err(|e| input_error(not_in_root(&report, &args.path, &args.common.root, &e)))?;
     let Some(object) = report.objects.iter().find(|o| o.path == canonical) else {
-        let why = report
-            .errors
-            .iter()
-            .find(|e| e.path == canonical)
-            .map(|e| format!(": {} ({})", e.message, e.code))
-            .unwrap_or_else(|| ": not an ELF file".to_string());
-        return Err(Fail(
-            format!("{} ({}){why}", args.path, canonical),
-            EXIT_INPUT,
-        ));
+        return Err(input_error(not_an_object(&report, &args.path, &canonical)));
     };
     let color = color_for(args.common.color, io::stdout().is_terminal());
     emit(None, |w| graph::write_tree(object, w, color))
+}
+
+/// The components of an in-root path as given (`usr//bin/./x` is `/usr/bin/x`).
+fn components(path: &[u8]) -> Vec<&[u8]> {
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect()
+}
+
+/// `given`, and what it resolved to when that is another path (symlinks, `..`).
+fn named(given: &str, canonical: &ByteStr) -> String {
+    let shown = elfdeps::name::escape_controls(given);
+    if components(given.as_bytes()) == components(canonical.as_bytes()) {
+        shown.into_owned()
+    } else {
+        format!("{shown} (resolved to {})", canonical.display_escaped())
+    }
+}
+
+/// Why `given` names nothing in the scanned root, saying each path once: what is missing when
+/// it is not `given` itself (a parent, a symlink's target).
+fn not_in_root(
+    report: &ScanReport,
+    given: &str,
+    root: &std::path::Path,
+    e: &elfdeps::error::FileError,
+) -> String {
+    use elfdeps::error::ErrorCode;
+    use elfdeps::tree::Entry;
+    let shown = elfdeps::name::escape_controls(given);
+    let root = root.display();
+    let why = elfdeps::name::escape_controls(&e.message);
+    if e.code != ErrorCode::Vanished {
+        return format!("{shown} cannot be looked up inside {root}: {why}");
+    }
+    // Which component is missing decides the wording: the last one (a plain "does not exist"),
+    // the target of a symlink named by the last one, or a parent.
+    let comps = components(given.as_bytes());
+    let Some((last, parents)) = comps.split_last() else {
+        return format!("{shown} does not exist inside {root}");
+    };
+    let parent = [b"/".as_slice(), &parents.join(&b'/')].concat();
+    match report.tree.resolve(&parent, true) {
+        Ok(dir) if matches!(report.tree.get(dir.as_bytes()), Some(Entry::Dir)) => {
+            let at = if dir.as_bytes() == b"/" {
+                [b"/", *last].concat()
+            } else {
+                [dir.as_bytes(), b"/", last].concat()
+            };
+            match report.tree.get(&at) {
+                Some(Entry::Symlink(t)) => format!(
+                    "{shown} is a symbolic link to {} inside {root}, and {why}",
+                    t.display_escaped()
+                ),
+                _ => format!("{shown} does not exist inside {root}"),
+            }
+        }
+        _ => format!("{shown} does not exist inside {root}: {why}"),
+    }
+}
+
+/// Why the file `given` (resolved to `canonical`) is not an object `tree` or `packages` can take.
+fn not_an_object(report: &ScanReport, given: &str, canonical: &ByteStr) -> String {
+    use elfdeps::tree::Entry;
+    let who = named(given, canonical);
+    if let Some(e) = report.errors.iter().find(|e| e.path == *canonical) {
+        return format!(
+            "{who} could not be read: {} ({})",
+            elfdeps::name::escape_controls(&e.message),
+            e.code
+        );
+    }
+    match report.tree.get(canonical.as_bytes()) {
+        Some(Entry::Dir) => {
+            format!("{who} is a directory, not an ELF file: name a program or library in it")
+        }
+        Some(Entry::Special) => format!("{who} is a FIFO, socket or device, not an ELF file"),
+        Some(Entry::OtherFs) => {
+            format!("{who} is a mount point of another filesystem, which the scan does not enter")
+        }
+        _ => format!("{who} is not an ELF file"),
+    }
 }
 
 fn run_why(args: WhyArgs) -> Result<(), Fail> {
@@ -626,18 +764,15 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
         }
     }
     for p in &args.paths {
-        let canonical = report.tree.resolve(p.as_bytes(), true).map_err(|e| {
-            input_error(format!(
-                "{p} does not exist inside {} ({})",
-                args.common.root.display(),
-                e.message
-            ))
-        })?;
+        let canonical = report
+            .tree
+            .resolve(p.as_bytes(), true)
+            .map_err(|e| input_error(not_in_root(&report, p, &args.common.root, &e)))?;
         let i = report
             .objects
             .iter()
             .position(|o| o.path == canonical)
-            .ok_or_else(|| input_error(format!("{p} ({canonical}) is not an ELF file")))?;
+            .ok_or_else(|| input_error(not_an_object(&report, p, &canonical)))?;
         targets.push(i);
     }
     if args.paths.is_empty() && args.for_pkg.is_none() {

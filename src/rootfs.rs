@@ -152,7 +152,7 @@ impl RootFs {
         let fd = self
             .open_beneath(path, FILE_FLAGS)
             .map_err(|e| FileError::io("open", &e.into()))?;
-        check_regular(fd)
+        check_regular(fd, Listed::No)
     }
 
     /// Reads at most the first `max` bytes of a regular file by canonical in-root path.
@@ -186,7 +186,7 @@ impl RootFs {
             ),
             e => FileError::io("open", &e.into()),
         })?;
-        check_regular(fd)
+        check_regular(fd, Listed::AsRegular)
     }
 
     /// Reads the target of the symlink `name` in the directory `dir`.
@@ -378,15 +378,43 @@ fn pread_all(file: &OpenFile, len: u64) -> Result<Vec<u8>, FileError> {
     Ok(buf)
 }
 
-fn check_regular(fd: OwnedFd) -> Result<OpenFile, FileError> {
+/// What the caller knew of a file before opening it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listed {
+    /// The walk listed it as a regular file: anything else now was put there during the scan.
+    AsRegular,
+    /// Opened by name (a configuration file, an image's index.json): it may always have been a
+    /// FIFO or a directory.
+    No,
+}
+
+fn check_regular(fd: OwnedFd, listed: Listed) -> Result<OpenFile, FileError> {
     let stat = rustix::fs::fstat(&fd).map_err(|e| FileError::io("fstat", &e.into()))?;
-    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
-        return Err(FileError::new(
-            ErrorCode::NotRegular,
-            "not a regular file once opened (it was replaced during the scan); skipped",
-        ));
+    let ft = FileType::from_raw_mode(stat.st_mode);
+    if ft != FileType::RegularFile {
+        let message = match listed {
+            Listed::AsRegular => {
+                "not a regular file once opened (it was replaced during the scan); skipped".into()
+            }
+            Listed::No => format!("{}, not a regular file: not read", file_type_name(ft)),
+        };
+        return Err(FileError::new(ErrorCode::NotRegular, message));
     }
     Ok(OpenFile { fd, stat })
+}
+
+/// A file type as messages name it.
+fn file_type_name(ft: FileType) -> &'static str {
+    match ft {
+        FileType::RegularFile => "a regular file",
+        FileType::Directory => "a directory",
+        FileType::Symlink => "a symbolic link",
+        FileType::Fifo => "a FIFO",
+        FileType::Socket => "a socket",
+        FileType::CharacterDevice => "a character device",
+        FileType::BlockDevice => "a block device",
+        FileType::Unknown => "a file of unknown type",
+    }
 }
 
 #[cfg(test)]

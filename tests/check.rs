@@ -798,3 +798,67 @@ fn glibc_hint_only_adds_directories_not_searched() {
     let (_, doc, out) = check_json(&root, &[]);
     assert!(!has(&doc, "library-missing", "/usr/bin/uses-new"), "{out}");
 }
+
+#[test]
+fn files_that_are_not_elf_or_none_at_all_are_no_pass() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let text_file = t.path().join("passwd");
+    std::fs::write(&text_file, "root:x:0:0:root:/root:/bin/bash\n").expect("write");
+    let empty = t.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    let tf = text_file.to_str().expect("utf-8");
+    // A file that is not ELF: said so, not called unreadable, and no PASS before the exit 2.
+    for format in ["human", "json"] {
+        let out = elfdeps(&["check", "--files", tf, "-f", format, "--color", "never"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{tf} is not an ELF file")),
+            "{}",
+            text(&out)
+        );
+        assert!(err.contains("found no ELF file"), "{}", text(&out));
+        assert!(!err.contains("could be read"), "{}", text(&out));
+        assert!(out.stdout.is_empty(), "no report, no PASS: {}", text(&out));
+    }
+    // A directory without ELF files: a gate that passes on nothing is refused.
+    for format in ["human", "json", "sarif", "junit"] {
+        let out = elfdeps(&[
+            "check",
+            "--files",
+            empty.to_str().expect("utf-8"),
+            "-f",
+            format,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{format}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("found no ELF file in"),
+            "{format}: {}",
+            text(&out)
+        );
+        assert!(err.contains("nothing to judge"), "{format}: {}", text(&out));
+        assert!(out.stdout.is_empty(), "{format}: {}", text(&out));
+    }
+    // Next to an ELF file, a file that is not ELF is skipped with a note, not an error.
+    let elf = support::elfdeps_bin().to_str().expect("utf-8");
+    let out = elfdeps(&["check", "--files", tf, elf, "-f", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["errors"], serde_json::json!([]), "{}", text(&out));
+    assert_eq!(doc["skipped"][0]["path"], tf, "{}", text(&out));
+    assert_eq!(doc["skipped"][0]["code"], "not-elf", "{}", text(&out));
+    assert_eq!(doc["artifacts"].as_array().map(Vec::len), Some(1));
+    let out = elfdeps(&["check", "--files", tf, elf, "--color", "never"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("unreadable"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("note: {tf}: not an ELF file")),
+        "{}",
+        text(&out)
+    );
+}

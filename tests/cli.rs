@@ -224,3 +224,63 @@ fn unwritable_output_is_an_input_error() {
             .contains("cannot create output file /nonexistent-dir/report.json")
     );
 }
+
+#[test]
+fn paths_that_name_no_object_say_each_path_once() {
+    let dir = small_root();
+    let r = dir.path();
+    symlink("libgone.so.1", r.join("usr/bin/libgone.so")).unwrap();
+    // `packages` needs a package database; an apk one with one package will do.
+    std::fs::create_dir_all(r.join("lib/apk/db")).unwrap();
+    std::fs::write(r.join("lib/apk/db/installed"), "P:x\nV:1\n\n").unwrap();
+    let root = r.to_str().unwrap();
+    let refused = |args: &[&str]| {
+        let out = elfdeps(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stderr).trim_end().to_string()
+    };
+    for cmd in ["tree", "packages"] {
+        let msg = |p: &str| refused(&[cmd, root, p, "-q"]);
+        assert_eq!(
+            msg("/usr/bin"),
+            "elfdeps: /usr/bin is a directory, not an ELF file: name a program or library in it",
+            "{cmd}"
+        );
+        // Through a symlink, the path it resolved to is said once.
+        assert!(
+            msg("/bin").starts_with("elfdeps: /bin (resolved to /usr/bin) is a directory"),
+            "{cmd}"
+        );
+        assert_eq!(
+            msg("/usr/bin/nope"),
+            format!("elfdeps: /usr/bin/nope does not exist inside {root}"),
+            "{cmd}"
+        );
+        assert_eq!(
+            msg("/nope/x"),
+            format!("elfdeps: /nope/x does not exist inside {root}: /nope does not exist"),
+            "{cmd}"
+        );
+        assert_eq!(
+            msg("/usr/bin/libgone.so"),
+            format!(
+                "elfdeps: /usr/bin/libgone.so is a symbolic link to libgone.so.1 inside {root}, \
+                 and /usr/bin/libgone.so.1 does not exist"
+            ),
+            "{cmd}"
+        );
+        assert_eq!(
+            msg("/etc/hostname"),
+            "elfdeps: /etc/hostname is not an ELF file",
+            "{cmd}"
+        );
+        assert!(
+            msg("/etc/hostname/x").ends_with("/etc/hostname is not a directory"),
+            "{cmd}"
+        );
+        assert!(
+            msg("/etc/fake.so").starts_with("elfdeps: /etc/fake.so could not be read: "),
+            "{cmd}"
+        );
+    }
+}

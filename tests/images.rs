@@ -273,6 +273,15 @@ fn sha(data: &[u8]) -> String {
 
 /// Writes an OCI layout at `dir` whose image has these layers (uncompressed tars), gzipped.
 fn layout(dir: &Path, layers: &[Vec<u8>]) {
+    layout_of(dir, &[(Some("t"), None, layers)]);
+}
+
+/// One image of a layout: its tag, its platform (`os/arch`: in the index's descriptor and the
+/// config; without one the config says linux/amd64 and the descriptor nothing), its layers.
+type ImageSpec<'a> = (Option<&'a str>, Option<&'a str>, &'a [Vec<u8>]);
+
+/// Writes an OCI layout at `dir` with these images, listed in its index.json.
+fn layout_of(dir: &Path, images: &[ImageSpec<'_>]) {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).expect("mkdir");
     let put = |data: &[u8]| {
@@ -280,37 +289,50 @@ fn layout(dir: &Path, layers: &[Vec<u8>]) {
         std::fs::write(blobs.join(&h), data).expect("blob");
         h
     };
-    let mut descs = Vec::new();
-    let mut diffs = Vec::new();
-    for l in layers {
-        diffs.push(format!("sha256:{}", sha(l)));
-        let gz = gzip(l);
-        let h = put(&gz);
-        descs.push(serde_json::json!({
-            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-            "digest": format!("sha256:{h}"), "size": gz.len()}));
+    let mut manifests = Vec::new();
+    for (tag, platform, layers) in images {
+        let mut descs = Vec::new();
+        let mut diffs = Vec::new();
+        for l in *layers {
+            diffs.push(format!("sha256:{}", sha(l)));
+            let gz = gzip(l);
+            let h = put(&gz);
+            descs.push(serde_json::json!({
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "digest": format!("sha256:{h}"), "size": gz.len()}));
+        }
+        let (os, arch) = platform
+            .unwrap_or("linux/amd64")
+            .split_once('/')
+            .expect("os/arch");
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": arch, "os": os,
+            "rootfs": {"type": "layers", "diff_ids": diffs}}))
+        .expect("json");
+        let ch = put(&config);
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": format!("sha256:{ch}"), "size": config.len()},
+            "layers": descs}))
+        .expect("json");
+        let mh = put(&manifest);
+        let mut desc = serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": format!("sha256:{mh}"), "size": manifest.len()});
+        if let Some(t) = tag {
+            desc["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": t});
+        }
+        if platform.is_some() {
+            desc["platform"] = serde_json::json!({"os": os, "architecture": arch});
+        }
+        manifests.push(desc);
     }
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": diffs}}))
-    .expect("json");
-    let ch = put(&config);
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": format!("sha256:{ch}"), "size": config.len()},
-        "layers": descs}))
-    .expect("json");
-    let mh = put(&manifest);
     std::fs::write(
         dir.join("index.json"),
-        serde_json::to_vec(&serde_json::json!({
-            "schemaVersion": 2,
-            "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-                           "digest": format!("sha256:{mh}"), "size": manifest.len(),
-                           "annotations": {"org.opencontainers.image.ref.name": "t"}}]}))
-        .expect("json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": manifests}))
+            .expect("json"),
     )
     .expect("index");
     std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("layout");
@@ -1555,7 +1577,7 @@ fn case_27_pax_gnu_header_desync() {
                 tar_end(),
             ]
             .concat(),
-            "the layer is truncated or not a valid tar",
+            "not a valid tar archive: its first entry cannot be read",
         ),
         (
             "pax path with `..`",
@@ -1651,4 +1673,597 @@ fn case_27_pax_gnu_header_desync() {
     );
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
     assert_empty(&s);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages in our own words: what the input is and what elfdeps accepts, never a parser's text
+// ---------------------------------------------------------------------------------------------
+
+/// Runs elfdeps, which must refuse the input (exit 2); its standard error.
+fn refused(args: &[&str]) -> String {
+    let out = elfdeps(args);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// No text of the tar or JSON parsers, and no raw bytes of the input, in a message.
+fn assert_own_words(err: &str) {
+    for raw in [
+        "numeric field",
+        "cksum",
+        "failed to read entire block",
+        "unexpected EOF",
+        "invalid type",
+        "expected a",
+        "expected value",
+        "line 1 column",
+        "EOF while parsing",
+        "missing field",
+        "root:x:0:0",
+    ] {
+        assert!(!err.contains(raw), "parser text `{raw}` in: {err}");
+    }
+    assert!(
+        !err.chars()
+            .any(|c| c == '\u{fffd}' || (c.is_control() && c != '\n')),
+        "raw bytes in: {err:?}"
+    );
+}
+
+#[test]
+fn files_that_are_not_images_are_named_for_what_they_are() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let at = |n: &str| d.join(n).display().to_string();
+    // A text file such as /etc/passwd.
+    std::fs::write(
+        d.join("passwd"),
+        "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+            .repeat(20),
+    )
+    .expect("write");
+    let e = refused(&["scan", &at("passwd"), "-q"]);
+    assert!(e.contains("not a directory or a tar archive"), "{e}");
+    assert!(
+        e.contains("ROOT must be the directory of a root filesystem"),
+        "{e}"
+    );
+    assert_own_words(&e);
+    // A root filesystem tarball, uncompressed: not read yet, and the message says how to go on.
+    let rootfs = tar_of(&[dir("etc/"), file("etc/os-release", b"ID=test\n")]);
+    std::fs::write(d.join("rootfs.tar"), &rootfs).expect("write");
+    let e = refused(&["scan", &at("rootfs.tar"), "-q"]);
+    assert!(e.contains("a tar archive but not an image"), "{e}");
+    assert!(
+        e.contains("root filesystem tarballs are not read yet"),
+        "{e}"
+    );
+    assert!(e.contains("tar -xf"), "{e}");
+    assert_own_words(&e);
+    // Compressed, whole or cut short: named by its compression, with or without a transport.
+    let gz = gzip(&rootfs);
+    std::fs::write(d.join("rootfs.tar.gz"), &gz).expect("write");
+    std::fs::write(d.join("cut.tar.gz"), &gz[..gz.len() / 2]).expect("write");
+    for r in [
+        at("rootfs.tar.gz"),
+        at("cut.tar.gz"),
+        format!("docker-archive:{}", at("rootfs.tar.gz")),
+        format!("oci-archive:{}", at("rootfs.tar.gz")),
+    ] {
+        let e = refused(&["scan", &r, "-q"]);
+        assert!(e.contains("gzip-compressed"), "{r}: {e}");
+        assert!(e.contains("not yet"), "{r}: {e}");
+        assert_own_words(&e);
+    }
+    // A tar cut short, and one whose second header is damaged.
+    let image = tar_of(&[
+        file("manifest.json", b"[]"),
+        file("blob", &[7u8; 2048]),
+        file("tail", b"x"),
+    ]);
+    std::fs::write(d.join("cut.tar"), &image[..1200]).expect("write");
+    let e = refused(&["scan", &at("cut.tar"), "-q"]);
+    assert!(e.contains("ends early: truncated"), "{e}");
+    assert_own_words(&e);
+    let mut damaged = image.clone();
+    damaged[1024 + 124] = b'x'; // the size field of the second header
+    std::fs::write(d.join("damaged.tar"), &damaged).expect("write");
+    let e = refused(&[
+        "scan",
+        &format!("docker-archive:{}", at("damaged.tar")),
+        "-q",
+    ]);
+    assert!(e.contains("damaged entry header at byte 1024"), "{e}");
+    assert_own_words(&e);
+    // An ELF file, and an empty one.
+    let e = refused(&[
+        "scan",
+        support::elfdeps_bin().to_str().expect("utf-8"),
+        "-q",
+    ]);
+    assert!(e.contains("is an ELF file, not a root"), "{e}");
+    assert!(e.contains("check --files"), "{e}");
+    std::fs::write(d.join("empty"), b"").expect("write");
+    let e = refused(&["scan", &at("empty"), "-q"]);
+    assert!(e.contains("is an empty file"), "{e}");
+}
+
+#[test]
+fn broken_layouts_are_described_in_our_words() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let good = d.join("good");
+    layout(&good, &[tar_of(&[file("a", b"x")])]);
+    let copy = |name: &str| {
+        let p = d.join(name);
+        run(Command::new("cp").arg("-a").arg(&good).arg(&p), "cp");
+        p
+    };
+    let oci = |p: &Path| format!("oci:{}", p.display());
+    // Not JSON, cut short, and JSON of another form.
+    for (name, content, want) in [
+        (
+            "garbage",
+            &b"{]"[..],
+            "index.json is not valid JSON (line 1, column 2)",
+        ),
+        ("open", b"[[[[", "index.json ends in the middle of its JSON"),
+        (
+            "form",
+            br#"{"manifests": [{"digest": 5}]}"#,
+            "index.json is JSON, but not an OCI image index",
+        ),
+        (
+            "seq",
+            b"[[[[]]]]",
+            "index.json is JSON, but not an OCI image index",
+        ),
+    ] {
+        let p = copy(name);
+        std::fs::write(p.join("index.json"), content).expect("write");
+        let e = refused(&["scan", &oci(&p), "-q"]);
+        assert!(e.contains(want), "{name}: {e}");
+        assert_own_words(&e);
+    }
+    // No index.json: the layout is incomplete, nothing changed during the scan.
+    let p = copy("noindex");
+    std::fs::remove_file(p.join("index.json")).expect("rm");
+    let e = refused(&["scan", &oci(&p), "-q"]);
+    assert!(e.contains("the layout has no index.json"), "{e}");
+    assert!(!e.contains("changed during the scan"), "{e}");
+    assert!(!e.contains("os error"), "{e}");
+    // A FIFO named index.json is a FIFO, not a file replaced during the scan (and never blocks).
+    let p = copy("fifo");
+    std::fs::remove_file(p.join("index.json")).expect("rm");
+    support::mkfifo(&p.join("index.json"));
+    let e = refused(&["scan", &oci(&p), "-q"]);
+    assert!(e.contains("index.json in the layout is a FIFO"), "{e}");
+    assert!(!e.contains("replaced during the scan"), "{e}");
+    // A blob the index names is missing.
+    let p = copy("noblob");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(p.join("index.json")).expect("index")).expect("json");
+    let mh = &index["manifests"][0]["digest"].as_str().expect("digest")[7..];
+    std::fs::remove_file(p.join("blobs/sha256").join(mh)).expect("rm");
+    let e = refused(&["scan", &oci(&p), "-q"]);
+    assert!(e.contains("the layout is incomplete"), "{e}");
+    assert!(!e.contains("changed during the scan"), "{e}");
+    // Not a layout at all, a missing one, a file.
+    let e = refused(&["scan", &oci(d), "-q"]);
+    assert!(e.contains("is not an OCI image layout"), "{e}");
+    let e = refused(&["scan", &oci(&d.join("nothing")), "-q"]);
+    assert!(e.contains("does not exist"), "{e}");
+    std::fs::write(d.join("f"), b"x").expect("write");
+    let e = refused(&["scan", &oci(&d.join("f")), "-q"]);
+    assert!(e.contains("is not a directory"), "{e}");
+    assert!(e.contains("oci-archive:"), "{e}");
+}
+
+/// Writes a docker-archive (`docker save` form) at `path` whose image has these layers
+/// (uncompressed tars).
+fn docker_archive(path: &Path, layers: &[Vec<u8>]) {
+    let names: Vec<String> = layers
+        .iter()
+        .map(|l| format!("{}/layer.tar", sha(l)))
+        .collect();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers",
+                   "diff_ids": layers.iter().map(|l| format!("sha256:{}", sha(l))).collect::<Vec<_>>()}}))
+    .expect("json");
+    let config_name = format!("{}.json", sha(&config));
+    let manifest = serde_json::to_vec(&serde_json::json!([
+        {"Config": config_name, "RepoTags": ["test/img:1"], "Layers": names}]))
+    .expect("json");
+    let mut members: Vec<Member<'_>> = names.iter().zip(layers).map(|(n, l)| file(n, l)).collect();
+    members.push(file(&config_name, &config));
+    members.push(file("manifest.json", &manifest));
+    std::fs::write(path, tar_of(&members)).expect("write the archive");
+}
+
+#[test]
+fn docker_archive_caps_are_named_as_for_oci_layouts() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let big = tar_of(&[file("big", &vec![1u8; 3 << 20])]);
+    let half = tar_of(&[file("half", &vec![2u8; 1536 << 10])]);
+    let small = tar_of(&[file("small", b"x")]);
+    let docker = d.join("docker.tar");
+    docker_archive(&docker, &[big.clone(), small.clone()]);
+    let oci = d.join("oci");
+    layout(&oci, &[big, small]);
+    let two = d.join("two.tar");
+    docker_archive(&two, &[half.clone(), half]);
+    for (root, flag, size, want) in [
+        (
+            &docker,
+            "--max-layer-size",
+            "1M",
+            "layer 1: the layer decompresses",
+        ),
+        (
+            &docker,
+            "--max-image-size",
+            "2M",
+            "layer 1: the image decompresses",
+        ),
+        (
+            &oci,
+            "--max-layer-size",
+            "1M",
+            "layer 1: the layer decompresses",
+        ),
+        (
+            &oci,
+            "--max-image-size",
+            "2M",
+            "layer 1: the image decompresses",
+        ),
+        // Each layer within the image's cap, both together above it.
+        (
+            &two,
+            "--max-image-size",
+            "2M",
+            "layer 2: the image decompresses",
+        ),
+    ] {
+        let r = root.display().to_string();
+        let e = refused(&["scan", &r, "-q", flag, size]);
+        assert!(e.contains(want), "{r} {flag} {size}: {e}");
+        assert!(
+            e.contains(&format!("raise {flag}")),
+            "{r} {flag} {size}: {e}"
+        );
+        assert!(!e.contains("no file of the archive"), "{r}: {e}");
+    }
+    // Without the caps the same images scan.
+    for r in [&docker, &oci, &two] {
+        let out = elfdeps(&["scan", r.to_str().expect("utf-8"), "-q"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    // A layer file whose content is damaged: the message says so, in our words.
+    let mut bytes = std::fs::read(&docker).expect("read");
+    bytes[512 + 512 + 100] ^= 0x41; // inside the data of the first layer's first member
+    std::fs::write(&docker, &bytes).expect("write");
+    let e = refused(&["scan", docker.to_str().expect("utf-8"), "-q"]);
+    assert!(
+        e.contains("layer 1: no file of the archive has its content"),
+        "{e}"
+    );
+    assert!(e.contains("damaged"), "{e}");
+}
+
+#[test]
+fn several_images_without_a_choice_are_listed_by_tag() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let a = [tar_of(&[file("a", b"a")])];
+    let b = [tar_of(&[file("b", b"b")])];
+    let two = d.join("two");
+    layout_of(&two, &[(Some("v1"), None, &a), (Some("v2"), None, &b)]);
+    let r = format!("oci:{}", two.display());
+    let e = refused(&["scan", &r, "-q"]);
+    assert!(e.contains("holds 2 images"), "{e}");
+    assert!(
+        e.contains("`v1`") && e.contains("`v2`"),
+        "the tags are listed: {e}"
+    );
+    assert!(e.contains(&format!("{r}:TAG")), "how to name one: {e}");
+    assert!(!e.contains("0 manifests match"), "{e}");
+    assert!(!e.contains("sha256:"), "tags, not digests: {e}");
+    // Naming one by its tag works.
+    let out = elfdeps(&["scan", &format!("{r}:v2"), "-q", "-f", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Platforms of which none is the one asked for: listed with their tags.
+    let multi = d.join("multi");
+    layout_of(
+        &multi,
+        &[
+            (Some("x"), Some("linux/arm64"), &a),
+            (Some("y"), Some("linux/ppc64le"), &b),
+        ],
+    );
+    let e = refused(&[
+        "scan",
+        &format!("oci:{}", multi.display()),
+        "-q",
+        "--platform",
+        "linux/s390x",
+    ]);
+    assert!(
+        e.contains("none of the layout's 2 images is for linux/s390x"),
+        "{e}"
+    );
+    assert!(
+        e.contains("`x` (linux/arm64)") && e.contains("`y` (linux/ppc64le)"),
+        "{e}"
+    );
+    assert!(e.contains("--platform"), "{e}");
+}
+
+#[test]
+fn platform_is_refused_where_it_cannot_choose() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let amd = [tar_of(&[file("amd", b"a")])];
+    let arm = [tar_of(&[file("arm", b"b")])];
+    // One amd64 image whose index does not say its platform (its config does), as umoci and
+    // skopeo write layouts.
+    let one = d.join("one");
+    layout(&one, &amd);
+    let r = format!("oci:{}", one.display());
+    let e = refused(&["scan", &r, "-q", "--platform", "linux/arm64"]);
+    assert!(e.contains("--platform linux/arm64"), "{e}");
+    assert!(e.contains("is for linux/amd64"), "says why: {e}");
+    assert!(e.contains("drop --platform"), "says what to do: {e}");
+    // The same with the platform in the index, and for a docker-archive.
+    let said = d.join("said");
+    layout_of(&said, &[(Some("t"), Some("linux/amd64"), &amd)]);
+    let e = refused(&[
+        "scan",
+        &format!("oci:{}", said.display()),
+        "-q",
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert!(
+        e.contains("`t` (linux/amd64)") && e.contains("drop --platform"),
+        "{e}"
+    );
+    let docker = d.join("docker.tar");
+    docker_archive(&docker, &amd);
+    let e = refused(&[
+        "scan",
+        docker.to_str().expect("utf-8"),
+        "-q",
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert!(
+        e.contains("is for linux/amd64") && e.contains("drop --platform"),
+        "{e}"
+    );
+    // A plain directory has no images to choose from; nor have build artifacts.
+    let dir = d.join("dir");
+    std::fs::create_dir(&dir).expect("mkdir");
+    for cmd in ["scan", "check", "tree"] {
+        let mut args = vec![
+            cmd,
+            dir.to_str().expect("utf-8"),
+            "-q",
+            "--platform",
+            "linux/arm64",
+        ];
+        if cmd == "tree" {
+            args.push("/x");
+        }
+        let e = refused(&args);
+        assert!(e.contains("is a directory, not an image"), "{cmd}: {e}");
+        assert!(e.contains("drop --platform"), "{cmd}: {e}");
+    }
+    let e = refused(&[
+        "check",
+        "--files",
+        dir.to_str().expect("utf-8"),
+        "--platform",
+        "linux/arm64",
+    ]);
+    assert!(
+        e.contains("--files judges build artifacts") && e.contains("drop it"),
+        "{e}"
+    );
+    // Where it applies, it still works: the platform the image is for, and a choice in a
+    // multi-platform index.
+    let out = elfdeps(&["scan", &r, "-q", "--platform", "linux/amd64"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = elfdeps(&[
+        "scan",
+        docker.to_str().expect("utf-8"),
+        "-q",
+        "--platform",
+        "linux/amd64",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let multi = d.join("multi");
+    layout_of(
+        &multi,
+        &[
+            (None, Some("linux/amd64"), &amd),
+            (None, Some("linux/arm64"), &arm),
+        ],
+    );
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(multi.join("index.json")).expect("index"))
+            .expect("json");
+    for (platform, i) in [("linux/amd64", 0), ("linux/arm64", 1)] {
+        let out = elfdeps(&[
+            "scan",
+            &format!("oci:{}", multi.display()),
+            "-q",
+            "-f",
+            "json",
+            "--platform",
+            platform,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{platform}: {}", text(&out));
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(
+            doc["image"]["manifest"], index["manifests"][i]["digest"],
+            "--platform {platform} chose its image"
+        );
+    }
+}
+
+/// Writes an OCI layout at `dir` whose one layer is the blob `blob` as stored (any bytes), of
+/// media type `media`, whose config claims the diff_id of `diff`.
+fn raw_layout(dir: &Path, blob: &[u8], diff: &[u8], media: &str) {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).expect("mkdir");
+    let put = |data: &[u8]| {
+        let h = sha(data);
+        std::fs::write(blobs.join(&h), data).expect("blob");
+        h
+    };
+    let lh = put(blob);
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", sha(diff))]}}))
+    .expect("json");
+    let ch = put(&config);
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": format!("sha256:{ch}"), "size": config.len()},
+        "layers": [{"mediaType": media, "digest": format!("sha256:{lh}"), "size": blob.len()}]}))
+    .expect("json");
+    let mh = put(&manifest);
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "manifests": [
+            {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+             "digest": format!("sha256:{mh}"), "size": manifest.len()}]}))
+        .expect("json"),
+    )
+    .expect("index");
+    std::fs::write(dir.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).expect("layout");
+}
+
+#[test]
+fn broken_layers_are_described_in_our_words() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    const GZ: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+    const ZST: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+    // Incompressible data, so that half of the gzip stream is half of the layer.
+    let mut noise = Vec::with_capacity(100_000);
+    let mut x: u32 = 1;
+    while noise.len() < 100_000 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        noise.extend_from_slice(&x.to_le_bytes());
+    }
+    let layer = tar_of(&[file("a", &noise)]);
+    let gz = gzip(&layer);
+    let junk = b"root:x:0:0:\xff\xfe\x15 not a tar at all\n".repeat(40);
+    let mut flipped = gz.clone();
+    flipped[200] ^= 0xff;
+    flipped[300] ^= 0xff;
+    // (name, blob, uncompressed content, media type, message)
+    type Case<'a> = (&'a str, Vec<u8>, Vec<u8>, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        (
+            "cut-gzip",
+            gz[..gz.len() / 2].to_vec(),
+            layer.clone(),
+            GZ,
+            "its gzip data is damaged or cut short",
+        ),
+        (
+            "flipped-gzip",
+            flipped,
+            layer.clone(),
+            GZ,
+            "its gzip data is damaged or cut short",
+        ),
+        (
+            "gzip-magic-then-junk",
+            [&[0x1f, 0x8b][..], &[0x15; 64]].concat(),
+            layer.clone(),
+            GZ,
+            "its gzip data is damaged",
+        ),
+        (
+            "zstd-bad-header",
+            [&[0x28, 0xb5, 0x2f, 0xfd][..], &[0xff; 64]].concat(),
+            layer.clone(),
+            ZST,
+            "its zstd data is damaged",
+        ),
+        (
+            "not-tar",
+            gzip(&junk),
+            junk.clone(),
+            GZ,
+            "the layer's content is not a valid tar archive: its first entry cannot be read",
+        ),
+        (
+            "cut-tar",
+            gzip(&layer[..5000]),
+            layer[..5000].to_vec(),
+            GZ,
+            "the layer is truncated: it ends inside a tar entry (after 1 entry)",
+        ),
+    ];
+    for (name, blob, diff, media, want) in cases {
+        let img = d.join(name);
+        raw_layout(&img, &blob, &diff, media);
+        let e = refused(&["scan", &format!("oci:{}", img.display()), "-q"]);
+        assert!(e.contains(&format!("layer 1: {want}")), "{name}: {e}");
+        assert_own_words(&e);
+        for raw in [
+            "deflate",
+            "invalid gzip header",
+            "window_size",
+            "during skip",
+        ] {
+            assert!(!e.contains(raw), "{name}: decoder text `{raw}` in {e}");
+        }
+    }
+    // A damaged blob that is not the one its digest names: tampered, whatever its decoder says.
+    let img = d.join("tampered");
+    raw_layout(&img, &gz, &layer, GZ);
+    std::fs::write(img.join("blobs/sha256").join(sha(&gz)), &gz[..gz.len() / 2]).expect("tamper");
+    let e = refused(&["scan", &format!("oci:{}", img.display()), "-q"]);
+    assert!(e.contains("corrupt or tampered"), "{e}");
+}
+
+#[test]
+fn a_fifo_as_an_image_is_never_opened_for_reading() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let fifo = t.path().join("image.tar");
+    support::mkfifo(&fifo);
+    let f = fifo.display().to_string();
+    for r in [
+        f.clone(),
+        format!("docker-archive:{f}"),
+        format!("oci-archive:{f}"),
+    ] {
+        // Under timeout: opening a FIFO for reading waits for a writer that never comes.
+        let out = Command::new("timeout")
+            .arg("30")
+            .arg(support::elfdeps_bin())
+            .args(["scan", &r, "-q"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run elfdeps under timeout");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{r} (124: it hung): {}",
+            text(&out)
+        );
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains("FIFO"), "{r}: {e}");
+    }
 }

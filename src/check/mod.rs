@@ -1155,7 +1155,7 @@ pub fn analyze_files(
                 Ok(None) => errors.push(crate::error::PathError::new(
                     shown,
                     crate::error::FileError::new(
-                        crate::error::ErrorCode::ElfInvalid,
+                        crate::error::ErrorCode::NotElf,
                         "not an ELF file (no ELF magic)",
                     ),
                 )),

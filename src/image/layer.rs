@@ -70,11 +70,24 @@ pub struct Capped<R> {
     inner: R,
     left_layer: u64,
     left_image: u64,
-    flag_layer: &'static str,
-    flag_image: &'static str,
     /// Bytes read so far.
     pub read: u64,
+    /// The cap that was passed, by its flag (`--max-layer-size`, `--max-image-size`).
+    pub hit: Option<&'static str>,
 }
+
+/// What a passed cap says, the same for every kind of image.
+pub fn cap_message(flag: &str) -> String {
+    let what = if flag == FLAG_IMAGE {
+        "the image"
+    } else {
+        "the layer"
+    };
+    format!("{what} decompresses to more than its cap (raise {flag} to allow it)")
+}
+
+const FLAG_LAYER: &str = "--max-layer-size";
+const FLAG_IMAGE: &str = "--max-image-size";
 
 impl<R: Read> Capped<R> {
     /// Caps `inner` at `layer` bytes and `image` bytes.
@@ -83,9 +96,8 @@ impl<R: Read> Capped<R> {
             inner,
             left_layer: layer,
             left_image: image,
-            flag_layer: "--max-layer-size",
-            flag_image: "--max-image-size",
             read: 0,
+            hit: None,
         }
     }
 }
@@ -94,17 +106,16 @@ impl<R: Read> Read for Capped<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         let n64 = n as u64;
-        if n64 > self.left_layer {
-            return Err(io::Error::other(format!(
-                "the layer decompresses to more than its cap (raise {} to allow it)",
-                self.flag_layer
-            )));
-        }
-        if n64 > self.left_image {
-            return Err(io::Error::other(format!(
-                "the image decompresses to more than its cap (raise {} to allow it)",
-                self.flag_image
-            )));
+        let passed = if n64 > self.left_layer {
+            Some(FLAG_LAYER)
+        } else if n64 > self.left_image {
+            Some(FLAG_IMAGE)
+        } else {
+            None
+        };
+        if let Some(flag) = passed {
+            self.hit = Some(flag);
+            return Err(io::Error::other(cap_message(flag)));
         }
         self.left_layer -= n64;
         self.left_image -= n64;
@@ -437,9 +448,12 @@ fn names<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<(Vec<u8>, Option<Vec<
     let mut path: Option<Vec<u8>> = None;
     let mut link: Option<Vec<u8>> = None;
     let mut size: Option<Vec<u8>> = None;
-    let records = entry
-        .pax_extensions()
-        .map_err(|e| format!("{shown}: reading its PAX extended header: {e}"))?;
+    let records = entry.pax_extensions().map_err(|_| {
+        format!(
+            "{shown}: its PAX extended header cannot be read (truncated or damaged): the layer \
+                 is refused"
+        )
+    })?;
     if let Some(records) = records {
         for r in records {
             // The tar crate splits records at newlines and drops a bad one (and, for `size`, all
@@ -493,15 +507,39 @@ fn names<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<(Vec<u8>, Option<Vec<
     ) && entry.size() != 0
     {
         return Err(format!(
-            "{shown}: a {kind:?} entry with {} bytes of data (GNU tar skips no data after it, the \
+            "{shown}: a {} entry with {} bytes of data (GNU tar skips no data after it, the \
              tar crate skips those bytes): tar readers disagree on where the next entry starts; \
              the layer is refused",
+            kind_name(kind),
             entry.size()
         ));
     }
     let path = path.unwrap_or_else(|| entry.path_bytes().into_owned());
     let link = link.or_else(|| entry.link_name_bytes().map(|l| l.into_owned()));
     Ok((path, link))
+}
+
+/// A tar entry type as messages name it.
+fn kind_name(kind: tar::EntryType) -> String {
+    use tar::EntryType as T;
+    match kind {
+        T::Regular | T::Continuous => "regular file".into(),
+        T::Directory => "directory".into(),
+        T::Symlink => "symbolic link".into(),
+        T::Link => "hard link".into(),
+        T::Char => "character device".into(),
+        T::Block => "block device".into(),
+        T::Fifo => "FIFO".into(),
+        T::GNUSparse => "sparse file".into(),
+        other => {
+            let b = other.as_byte();
+            if b.is_ascii_graphic() {
+                format!("tar entry type `{}`", b as char)
+            } else {
+                format!("tar entry type {b}")
+            }
+        }
+    }
 }
 
 /// Applies the tar stream `reader` as layer number `layer`.
@@ -513,18 +551,42 @@ pub fn apply<R: Read>(
     stats: &mut ApplyStats,
 ) -> Result<(), ImageError> {
     let err = |m: String| ImageError::Layer(layer, m);
-    let mut archive = tar::Archive::new(reader);
-    let entries = archive
-        .entries()
-        .map_err(|e| err(format!("not a tar stream: {e}")))?;
+    // Whether the stream had ended when the tar reader failed tells a truncated layer from a
+    // damaged one (the reader's own text quotes raw header bytes).
+    let ended = std::rc::Rc::new(std::cell::Cell::new(false));
+    let mut archive = tar::Archive::new(WatchEnd {
+        inner: reader,
+        ended: ended.clone(),
+    });
+    let mut count = 0u64;
+    let broken = |count: u64| {
+        let after = match count {
+            1 => "1 entry".to_string(),
+            n => format!("{n} entries"),
+        };
+        err(if ended.get() {
+            format!("the layer is truncated: it ends inside a tar entry (after {after})")
+        } else {
+            // Extension headers (PAX, GNU long names) are read with the entry they describe:
+            // they are the other reason an entry cannot be read.
+            let which = if count == 0 {
+                "its first entry".to_string()
+            } else {
+                format!("the entry after {after}")
+            };
+            format!(
+                "the layer's content is not a valid tar archive: {which} cannot be read (a \
+                 damaged header, or extension headers, PAX or GNU long names, that describe no \
+                 entry or one entry twice)"
+            )
+        })
+    };
+    let entries = archive.entries().map_err(|_| broken(0))?;
     let mut opaque_dirs: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut cached: Option<(Vec<u8>, OwnedFd)> = None;
     for entry in entries {
-        let mut entry = entry.map_err(|e| {
-            err(format!(
-                "reading the tar stream: {e} (the layer is truncated or not a valid tar)"
-            ))
-        })?;
+        let mut entry = entry.map_err(|_| broken(count))?;
+        count += 1;
         let (raw, link_name) = names(&mut entry).map_err(err)?;
         let parts = normalise(&raw).map_err(err)?;
         let Some((name, parent)) = parts.split_last() else {
@@ -640,12 +702,7 @@ pub fn apply<R: Read>(
                     match entry.read(&mut head[got..]) {
                         Ok(0) => break,
                         Ok(n) => got += n,
-                        Err(e) => {
-                            return Err(err(format!(
-                                "reading {}: {e}",
-                                String::from_utf8_lossy(&path)
-                            )));
-                        }
+                        Err(_) => return Err(broken(count)),
                     }
                 }
                 let write =
@@ -767,9 +824,9 @@ pub fn apply<R: Read>(
                 note(
                     stats,
                     format!(
-                        "{}: tar entry type {:?} not supported: skipped",
+                        "{}: {} not supported: skipped",
                         String::from_utf8_lossy(&path),
-                        other
+                        kind_name(other)
                     ),
                 );
                 continue;
@@ -785,6 +842,22 @@ pub fn apply<R: Read>(
         apply_opaque(root, &parts, origins, layer).map_err(err)?;
     }
     Ok(())
+}
+
+/// A reader that notes when its stream has ended.
+struct WatchEnd<R> {
+    inner: R,
+    ended: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: Read> Read for WatchEnd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.ended.set(true);
+        }
+        Ok(n)
+    }
 }
 
 /// Reads what is left of `r` (so a digest over the whole stream can be checked).

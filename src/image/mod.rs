@@ -25,6 +25,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::error::ErrorCode;
 use crate::rootfs::RootFs;
 
 /// Why an image cannot be used.
@@ -61,6 +62,15 @@ pub enum ImageRef {
 }
 
 impl ImageRef {
+    /// The reference without its tag (`oci:DIR`), to which `:TAG` names one image.
+    pub fn untagged(&self) -> String {
+        match self {
+            ImageRef::OciDir(p, _) => format!("oci:{}", p.display()),
+            ImageRef::DockerArchive(p) => format!("docker-archive:{}", p.display()),
+            ImageRef::OciArchive(p, _) => format!("oci-archive:{}", p.display()),
+        }
+    }
+
     /// The reference as skopeo writes it.
     pub fn display(&self) -> String {
         match self {
@@ -115,35 +125,26 @@ pub fn parse_root(root: &Path) -> Result<Option<ImageRef>, ImageError> {
             .is_file()
             .then(|| ImageRef::OciDir(root.to_path_buf(), None)));
     }
+    if !meta.is_dir() && !meta.is_file() {
+        return Err(bad(format!(
+            "{} is a FIFO, socket or device, not a directory or an image tarball (not opened): \
+             {ACCEPTED}",
+            root.display()
+        )));
+    }
     if meta.is_file() {
         // A tar: an OCI layout has `oci-layout` at its top, a docker save has `manifest.json`.
-        let f =
-            File::open(root).map_err(|e| bad(format!("cannot open {}: {e}", root.display())))?;
-        let mut a = tar::Archive::new(f);
-        let mut oci = false;
-        let mut docker = false;
-        for e in a.entries().map_err(|e| {
-            bad(format!(
-                "{} is not a directory, nor an image tarball (oci-archive, docker-archive): {e}",
-                root.display()
-            ))
-        })? {
-            let e = e.map_err(|e| {
-                bad(format!(
-                    "{} is not a directory, nor a readable image tarball: {e}",
-                    root.display()
-                ))
-            })?;
-            let p = e.path_bytes();
-            let p = p.strip_prefix(b"./").unwrap_or(&p);
-            oci |= p == b"oci-layout";
-            docker |= p == b"manifest.json";
-        }
+        let index = index_tar(root)?;
+        let oci = index.contains_key(&b"oci-layout"[..]);
+        let docker = index.contains_key(&b"manifest.json"[..]);
         return match (oci, docker) {
             (true, _) => Ok(Some(ImageRef::OciArchive(root.to_path_buf(), None))),
             (false, true) => Ok(Some(ImageRef::DockerArchive(root.to_path_buf()))),
             _ => Err(bad(format!(
-                "{} is not a directory, nor an image tarball (no oci-layout or manifest.json in it); ROOT must be a directory or an image",
+                "{} is a tar archive but not an image (neither oci-layout nor manifest.json is at \
+                 its top); root filesystem tarballs are not read yet: unpack it (mkdir root && tar \
+                 -xf {} -C root) and give the directory",
+                root.display(),
                 root.display()
             ))),
         };
@@ -410,6 +411,14 @@ fn read_blob(blobs: &Blobs, l: &Layer, i: usize, tx: Chunks) -> Result<Option<St
     }
 }
 
+/// Why decompressing a layer failed.
+enum Inflate {
+    /// The compressed data is not valid (`kind` names the compression), after `read` bytes out.
+    Damaged { kind: &'static str, read: u64 },
+    /// Anything else (a cap, the reading side's error), already worded.
+    Other(ImageError),
+}
+
 /// The decompressing side: the blob's chunks from `rx`, decompressed within the caps, into `tx`.
 /// Returns the decompressed size, or `None` when the applying side stopped listening.
 fn inflate(
@@ -419,24 +428,37 @@ fn inflate(
     max_layer: u64,
     image_left: u64,
     tx: Chunks,
-) -> Result<Option<u64>, ImageError> {
+) -> Result<Option<u64>, Inflate> {
     let mut raw = ChannelReader {
         rx,
         chunk: Vec::new(),
         at: 0,
     };
     let read = {
-        let dec = decompress(Box::new(&mut raw), &l.media)?;
+        let (dec, kind) = decompress(Box::new(&mut raw), &l.media)
+            .map_err(|m| Inflate::Other(ImageError::Layer(i, m)))?;
         let mut capped = layer::Capped::new(dec, max_layer, image_left);
         match pump(&mut capped, &tx) {
             Ok(true) => capped.read,
             Ok(false) => return Ok(None),
-            Err(e) => return Err(ImageError::Layer(i, e.to_string())),
+            // The decoder's own text ("invalid gzip header", "incomplete deflate stream") is not
+            // for users; a passed cap says which. (A read error of the blob is the reading
+            // side's to report.)
+            Err(_) => {
+                return Err(match capped.hit {
+                    Some(flag) => Inflate::Other(ImageError::Layer(i, layer::cap_message(flag))),
+                    None => Inflate::Damaged {
+                        kind,
+                        read: capped.read,
+                    },
+                });
+            }
         }
     };
     drop(tx);
     // Bytes after the compressed stream still count for the blob's digest: let the reader finish.
-    layer::drain(&mut raw).map_err(|e| ImageError::Layer(i, e.to_string()))?;
+    layer::drain(&mut raw)
+        .map_err(|e| Inflate::Other(ImageError::Layer(i, format!("reading the blob: {e}"))))?;
     Ok(Some(read))
 }
 
@@ -480,8 +502,28 @@ impl Blobs {
         match self {
             Blobs::Dir(fs) => {
                 let abs = [b"/", path].concat();
+                let name = String::from_utf8_lossy(path);
                 let f = fs.open_file(&abs).map_err(|e| {
-                    bad(format!("{}: {}", String::from_utf8_lossy(path), e.message))
+                    bad(match e.code {
+                        ErrorCode::Vanished if path == b"index.json" => {
+                            if fs.open_file(b"/oci-layout").is_ok() {
+                                "the layout has no index.json: an OCI image layout has one next \
+                                 to oci-layout; this one is incomplete (copy or build it again, \
+                                 e.g. with skopeo copy or umoci)"
+                                    .to_string()
+                            } else {
+                                "this directory is not an OCI image layout (it has neither \
+                                 oci-layout nor index.json)"
+                                    .to_string()
+                            }
+                        }
+                        ErrorCode::Vanished => format!(
+                            "the layout has no {name}, which its index or a manifest names: the \
+                             layout is incomplete (copy or build it again)"
+                        ),
+                        ErrorCode::NotRegular => format!("{name} in the layout is {}", e.message),
+                        _ => format!("{name} in the layout: {}", e.message),
+                    })
                 })?;
                 // The descriptor is non-blocking only for FIFOs, which open_file refuses.
                 Ok(Box::new(BufReader::new(File::from(f.fd))))
@@ -493,8 +535,7 @@ impl Blobs {
                         String::from_utf8_lossy(path)
                     ))
                 })?;
-                let mut f =
-                    File::open(file).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+                let mut f = open_archive(file)?;
                 f.seek(SeekFrom::Start(off))
                     .map_err(|e| bad(format!("{}: {e}", file.display())))?;
                 Ok(Box::new(BufReader::new(f.take(size))))
@@ -531,15 +572,196 @@ impl Blobs {
     }
 }
 
+fn entries(n: u64) -> String {
+    if n == 1 {
+        "1 entry".into()
+    } else {
+        format!("{n} entries")
+    }
+}
+
+/// What the accepted forms of ROOT are, for messages about a file that is none of them.
+const ACCEPTED: &str = "ROOT must be the directory of a root filesystem, an OCI image layout \
+                        directory, or an uncompressed image tarball (docker save; skopeo copy to \
+                        docker-archive: or oci-archive:)";
+
+/// What a file is, from its first bytes, as far as choosing a message needs.
+#[derive(Debug, PartialEq, Eq)]
+enum FileKind {
+    Empty,
+    /// A compressed stream, by its magic number.
+    Compressed(&'static str),
+    Elf,
+    /// The first block is a tar header (its checksum holds) or the end-of-archive block.
+    Tar,
+    Other,
+}
+
+/// Compressed formats by magic number.
+const COMPRESSED: &[(&[u8], &str)] = &[
+    (&[0x1f, 0x8b], "gzip"),
+    (&[0x28, 0xb5, 0x2f, 0xfd], "zstd"),
+    (&[0xfd, b'7', b'z', b'X', b'Z', 0], "xz"),
+    (b"BZh", "bzip2"),
+    (&[0x04, 0x22, 0x4d, 0x18], "lz4"),
+    (&[0x5d, 0, 0], "lzma"),
+];
+
+fn sniff(head: &[u8]) -> FileKind {
+    if head.is_empty() {
+        return FileKind::Empty;
+    }
+    if let Some((_, name)) = COMPRESSED.iter().find(|(m, _)| head.starts_with(m)) {
+        return FileKind::Compressed(name);
+    }
+    if head.starts_with(b"\x7fELF") {
+        return FileKind::Elf;
+    }
+    if head.len() >= 512 && is_tar_header(&head[..512]) {
+        return FileKind::Tar;
+    }
+    FileKind::Other
+}
+
+/// Whether a 512-byte block is a tar header (its checksum, octal in bytes 148..156, is the sum
+/// of the block's bytes with that field counted as spaces; old tars sum signed bytes) or the
+/// zero block that ends an archive (an empty tar).
+fn is_tar_header(block: &[u8]) -> bool {
+    if block.iter().all(|&b| b == 0) {
+        return true;
+    }
+    let field = &block[148..156];
+    let digits: Vec<u8> = field
+        .iter()
+        .copied()
+        .skip_while(|&b| b == b' ')
+        .take_while(|b| (b'0'..=b'7').contains(b))
+        .collect();
+    let Some(want) = std::str::from_utf8(&digits)
+        .ok()
+        .and_then(|d| u32::from_str_radix(d, 8).ok())
+    else {
+        return false;
+    };
+    let spaces = 8 * u32::from(b' ');
+    let unsigned: u32 = block[..148]
+        .iter()
+        .chain(&block[156..])
+        .map(|&b| u32::from(b))
+        .sum::<u32>()
+        + spaces;
+    let signed: i64 = block[..148]
+        .iter()
+        .chain(&block[156..])
+        .map(|&b| i64::from(b as i8))
+        .sum::<i64>()
+        + i64::from(spaces);
+    want == unsigned || i64::from(want) == signed
+}
+
+/// Opens an image tarball for reading: never blocking on a FIFO (opened non-blocking, then
+/// required to be a regular file), which `docker-archive:FIFO` would otherwise do forever.
+fn open_archive(path: &Path) -> Result<File, ImageError> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let shown = path.display();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nonblocking_flags())
+        .open(path)
+        .map_err(|e| bad(format!("cannot open {shown}: {e}")))?;
+    let ft = f
+        .metadata()
+        .map_err(|e| bad(format!("cannot read {shown}: {e}")))?
+        .file_type();
+    if !ft.is_file() {
+        let what = if ft.is_dir() {
+            "a directory (an OCI layout directory is named oci:DIR)"
+        } else if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "a device"
+        };
+        return Err(bad(format!(
+            "{shown} is {what}, not an image tarball: not read"
+        )));
+    }
+    Ok(f)
+}
+
+/// `O_NONBLOCK | O_NOCTTY`: opening a FIFO or a terminal must neither wait nor adopt it.
+fn nonblocking_flags() -> i32 {
+    (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32
+}
+
+/// The regular members of the tar file at `path`: name (without `./`) → (offset, size). A file
+/// that is not an uncompressed tar, or one that breaks off, is described in our words (the tar
+/// reader's own text quotes raw header bytes).
 fn index_tar(path: &Path) -> Result<HashMap<Vec<u8>, (u64, u64)>, ImageError> {
-    let f = File::open(path).map_err(|e| bad(format!("cannot open {}: {e}", path.display())))?;
+    let shown = path.display();
+    let mut f = open_archive(path)?;
+    let len = f
+        .metadata()
+        .map_err(|e| bad(format!("cannot read {shown}: {e}")))?
+        .len();
+    let mut head = Vec::with_capacity(512);
+    (&mut f)
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| bad(format!("cannot read {shown}: {e}")))?;
+    match sniff(&head) {
+        FileKind::Tar => {}
+        FileKind::Empty => return Err(bad(format!("{shown} is an empty file: {ACCEPTED}"))),
+        FileKind::Compressed(kind) => {
+            return Err(bad(format!(
+                "{shown} is a {kind}-compressed file: elfdeps reads image tarballs uncompressed, \
+                 and root filesystem tarballs not yet; decompress an image tarball first (e.g. \
+                 `{kind} -dk {shown}`), or unpack a root filesystem tarball (mkdir root && tar -xf \
+                 {shown} -C root) and give the directory"
+            )));
+        }
+        FileKind::Elf => {
+            return Err(bad(format!(
+                "{shown} is an ELF file, not a root: {ACCEPTED}; to judge build artifacts, run \
+                 `elfdeps check --files {shown}`"
+            )));
+        }
+        FileKind::Other => {
+            return Err(bad(format!(
+                "{shown} is a file, not a directory or a tar archive: {ACCEPTED}"
+            )));
+        }
+    }
+    f.seek(SeekFrom::Start(0))
+        .map_err(|e| bad(format!("cannot read {shown}: {e}")))?;
     let mut a = tar::Archive::new(BufReader::new(f));
     let mut m = HashMap::new();
-    for e in a
-        .entries()
-        .map_err(|e| bad(format!("{}: not a tar file: {e}", path.display())))?
-    {
-        let e = e.map_err(|e| bad(format!("{}: {e}", path.display())))?;
+    // Where the entry after the last good one starts, and how many there were: what a message
+    // about a broken archive can say.
+    let mut next = 0u64;
+    let mut count = 0u64;
+    let broken = |next: u64, count: u64| {
+        if next.saturating_add(512) > len {
+            bad(format!(
+                "{shown} is a tar archive that ends early: truncated after {} ({len} \
+                 bytes); copy or save it again",
+                entries(count)
+            ))
+        } else {
+            bad(format!(
+                "{shown} is a tar archive with a damaged entry header at byte {next} (after \
+                 {}): it cannot be read; copy or save it again",
+                entries(count)
+            ))
+        }
+    };
+    for e in a.entries().map_err(|_| broken(0, 0))? {
+        let e = e.map_err(|_| broken(next, count))?;
+        count += 1;
+        next = e
+            .raw_file_position()
+            .saturating_add(e.size().div_ceil(512).saturating_mul(512));
         if e.header().entry_type() != tar::EntryType::Regular {
             continue;
         }
@@ -547,7 +769,51 @@ fn index_tar(path: &Path) -> Result<HashMap<Vec<u8>, (u64, u64)>, ImageError> {
         let p = p.strip_prefix(b"./").unwrap_or(&p).to_vec();
         m.insert(p, (e.raw_file_position(), e.size()));
     }
+    // The tar reader stops quietly at the end of the file; a member whose data the file does
+    // not hold is a truncation too.
+    if next > len {
+        return Err(broken(next, count.saturating_sub(1)));
+    }
     Ok(m)
+}
+
+/// What an image index must look like, for messages.
+const INDEX_SHAPE: &str = "an OCI image index (an object whose `manifests` is an array of \
+                           descriptors, each with a `digest` string)";
+/// What a manifest must look like.
+const MANIFEST_SHAPE: &str = "an OCI image manifest (an object with a `config` descriptor and a \
+                              `layers` array of descriptors)";
+/// What a config must look like (the part elfdeps reads).
+const CONFIG_SHAPE: &str = "an image config (an object whose `rootfs.diff_ids` is an array of \
+                            digest strings)";
+
+/// Parses the JSON document `what` (as messages name it), which must be `shape`. The message
+/// says which of malformed, cut short or of another form it is, and where; serde's own text
+/// (Rust type names, `invalid type: sequence`) is not for users.
+fn json<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+    shape: &str,
+) -> Result<T, ImageError> {
+    use serde_json::error::Category;
+    serde_json::from_slice(bytes).map_err(|e| {
+        // A value of the wrong form can be met before a syntax error later on: whether the
+        // document is JSON at all is asked separately.
+        let e = match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Err(syntax) => syntax,
+            Ok(_) => e,
+        };
+        let at = format!("line {}, column {}", e.line(), e.column());
+        bad(match e.classify() {
+            Category::Eof => {
+                format!("{what} ends in the middle of its JSON ({at}): it is truncated")
+            }
+            Category::Syntax | Category::Io => format!("{what} is not valid JSON ({at})"),
+            Category::Data => {
+                format!("{what} is JSON, but not {shape}; the value at {at} does not fit")
+            }
+        })
+    })
 }
 
 #[derive(Deserialize)]
@@ -560,7 +826,7 @@ struct Descriptor {
     platform: Option<PlatformJson>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, Deserialize)]
 struct PlatformJson {
     os: String,
     architecture: String,
@@ -581,6 +847,41 @@ struct Manifest {
 #[derive(Deserialize)]
 struct Config {
     rootfs: RootfsJson,
+    // Required by the image spec; optional here so that an image without them can still be
+    // scanned when --platform does not ask.
+    os: Option<String>,
+    architecture: Option<String>,
+    variant: Option<String>,
+}
+
+impl Config {
+    /// With --platform: the image must be for that platform, as its config says (a layout's
+    /// index need not say it), or --platform would be silently ignored.
+    fn check_platform(&self, want: &Platform) -> Result<(), ImageError> {
+        let (Some(os), Some(arch)) = (&self.os, &self.architecture) else {
+            return Err(bad(format!(
+                "--platform {}: the image does not say its platform (its config has no os or \
+                 architecture), so --platform cannot choose it: drop --platform",
+                want.show()
+            )));
+        };
+        let has = Platform {
+            os: os.clone(),
+            arch: arch.clone(),
+            variant: self.variant.clone(),
+        };
+        let variant_differs = matches!((&want.variant, &has.variant), (Some(w), Some(h)) if w != h);
+        if *os != want.os || *arch != want.arch || variant_differs {
+            return Err(bad(format!(
+                "--platform {}: the only image that reference names is for {} (its config \
+                 says so): drop --platform, or give an image index that has a {} image",
+                want.show(),
+                has.show(),
+                want.show()
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Deserialize)]
@@ -592,30 +893,54 @@ fn is_index(d: &Descriptor) -> bool {
     d.media_type.contains("image.index") || d.media_type.contains("manifest.list")
 }
 
-/// Picks the manifest from an index: by tag, then by platform.
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+/// One image of an index, flattened: its descriptor, platform, and the tag it is reached by.
+struct Candidate {
+    desc: Descriptor,
+    platform: Option<PlatformJson>,
+    tag: Option<String>,
+}
+
+impl Candidate {
+    fn shown(&self) -> String {
+        let platform = self.platform.as_ref().map(|p| {
+            format!(
+                "{}/{}{}",
+                p.os,
+                p.architecture,
+                p.variant
+                    .as_ref()
+                    .map(|v| format!("/{v}"))
+                    .unwrap_or_default()
+            )
+        });
+        match (&self.tag, platform) {
+            (Some(t), Some(p)) => format!("`{t}` ({p})"),
+            (Some(t), None) => format!("`{t}`"),
+            (None, Some(p)) => format!("untagged {} ({p})", self.desc.digest),
+            (None, None) => format!("untagged {}", self.desc.digest),
+        }
+    }
+}
+
+/// Picks the manifest from an index: by tag, then by platform. `base` is the reference without
+/// its tag (`oci:DIR`), for the hint of how to name one image.
 fn pick(
     blobs: &Blobs,
     index: &Index,
+    base: &str,
     tag: Option<&str>,
     platform: Option<&Platform>,
 ) -> Result<(String, Manifest), ImageError> {
     let mut candidates: Vec<&Descriptor> = index.manifests.iter().collect();
     if let Some(t) = tag {
-        candidates.retain(|d| {
-            d.annotations
-                .get("org.opencontainers.image.ref.name")
-                .map(String::as_str)
-                == Some(t)
-        });
+        candidates.retain(|d| d.annotations.get(REF_NAME).map(String::as_str) == Some(t));
         if candidates.is_empty() {
             let tags: Vec<&str> = index
                 .manifests
                 .iter()
-                .filter_map(|d| {
-                    d.annotations
-                        .get("org.opencontainers.image.ref.name")
-                        .map(String::as_str)
-                })
+                .filter_map(|d| d.annotations.get(REF_NAME).map(String::as_str))
                 .collect();
             return Err(bad(format!(
                 "no image tagged `{t}` (tags: {})",
@@ -627,35 +952,35 @@ fn pick(
             )));
         }
     }
-    // Nested indexes (multi-platform images) are flattened one level.
-    let mut flat: Vec<(Descriptor, Option<PlatformJson>)> = Vec::new();
+    // Nested indexes (multi-platform images) are flattened one level; their images are reached
+    // by the outer descriptor's tag.
+    let mut flat: Vec<Candidate> = Vec::new();
     for d in candidates {
+        let tag = d.annotations.get(REF_NAME).cloned();
         if is_index(d) {
-            let inner: Index = serde_json::from_slice(&blobs.json_blob(&d.digest)?)
-                .map_err(|e| bad(format!("index {}: {e}", d.digest)))?;
+            let inner: Index = json(
+                &blobs.json_blob(&d.digest)?,
+                &format!("the index {}", d.digest),
+                INDEX_SHAPE,
+            )?;
             for m in inner.manifests {
-                let p = m.platform.as_ref().map(|p| PlatformJson {
-                    os: p.os.clone(),
-                    architecture: p.architecture.clone(),
-                    variant: p.variant.clone(),
+                flat.push(Candidate {
+                    platform: m.platform.clone(),
+                    desc: m,
+                    tag: tag.clone(),
                 });
-                flat.push((m, p));
             }
         } else {
-            let p = d.platform.as_ref().map(|p| PlatformJson {
-                os: p.os.clone(),
-                architecture: p.architecture.clone(),
-                variant: p.variant.clone(),
-            });
-            flat.push((
-                Descriptor {
+            flat.push(Candidate {
+                desc: Descriptor {
                     media_type: d.media_type.clone(),
                     digest: d.digest.clone(),
                     annotations: d.annotations.clone(),
                     platform: None,
                 },
-                p,
-            ));
+                platform: d.platform.clone(),
+                tag,
+            });
         }
     }
     let matches = |p: &Option<PlatformJson>, want: &Platform| {
@@ -669,59 +994,141 @@ fn pick(
         &flat[0]
     } else {
         let want = platform.cloned().unwrap_or_else(Platform::host);
-        let hits: Vec<&(Descriptor, Option<PlatformJson>)> =
-            flat.iter().filter(|(_, p)| matches(p, &want)).collect();
+        let hits: Vec<&Candidate> = flat
+            .iter()
+            .filter(|c| matches(&c.platform, &want))
+            .collect();
         match hits.as_slice() {
             [one] => *one,
-            [] if flat.len() == 1 => &flat[0],
-            _ => {
-                let all: Vec<String> = flat
-                    .iter()
-                    .map(|(d, p)| match p {
-                        Some(p) => format!(
-                            "{}/{}{} ({})",
-                            p.os,
-                            p.architecture,
-                            p.variant
-                                .as_ref()
-                                .map(|v| format!("/{v}"))
-                                .unwrap_or_default(),
-                            d.digest
-                        ),
-                        None => d.digest.clone(),
-                    })
-                    .collect();
+            // The only image, whose descriptor does not say its platform: its config is
+            // checked against --platform once read.
+            [] if flat.len() == 1 && flat[0].platform.is_none() => &flat[0],
+            [] if flat.len() == 1 => {
                 return Err(bad(format!(
-                    "{} manifests match; choose one with a tag or --platform (wanted {}; available: {})",
-                    hits.len(),
+                    "--platform {}: the only image that reference names is {}: drop \
+                     --platform, or give an image index that has a {} image",
                     want.show(),
-                    all.join(", ")
+                    flat[0].shown(),
+                    want.show()
+                )));
+            }
+            _ => {
+                return Err(bad(ambiguous(
+                    &flat,
+                    hits.len(),
+                    &want,
+                    platform.is_some(),
+                    base,
                 )));
             }
         }
     };
-    let m: Manifest = serde_json::from_slice(&blobs.json_blob(&chosen.0.digest)?)
-        .map_err(|e| bad(format!("manifest {}: {e}", chosen.0.digest)))?;
-    Ok((chosen.0.digest.clone(), m))
+    let m: Manifest = json(
+        &blobs.json_blob(&chosen.desc.digest)?,
+        &format!("the manifest {}", chosen.desc.digest),
+        MANIFEST_SHAPE,
+    )?;
+    Ok((chosen.desc.digest.clone(), m))
 }
 
-/// Compression of a layer, from its media type or its first bytes.
-fn decompress<'a>(r: Box<dyn Read + 'a>, media: &str) -> Result<Box<dyn Read + 'a>, ImageError> {
+/// Why no single image of `flat` could be chosen, with its images by tag and platform and how to
+/// name one.
+fn ambiguous(flat: &[Candidate], hits: usize, want: &Platform, asked: bool, base: &str) -> String {
+    let n = flat.len();
+    let with_platform = flat.iter().any(|c| c.platform.is_some());
+    let tags_tell = flat.iter().any(|c| c.tag.is_some());
+    let whose = if asked {
+        String::new()
+    } else {
+        " (the host's; --platform chooses another)".to_string()
+    };
+    let what = if !with_platform {
+        format!("the layout holds {n} images and none says its platform")
+    } else if hits == 0 {
+        format!(
+            "none of the layout's {n} images is for {}{whose}",
+            want.show()
+        )
+    } else {
+        format!(
+            "{hits} of the layout's {n} images are for {}{whose}",
+            want.show()
+        )
+    };
+    let how = match (tags_tell, with_platform && hits == 0) {
+        (true, true) => format!("choose one by its tag ({base}:TAG) or with --platform"),
+        (true, false) => format!("choose one by its tag ({base}:TAG)"),
+        (false, true) => "choose one with --platform".to_string(),
+        (false, false) => {
+            "they have no tags or platforms that tell them apart, so elfdeps cannot choose; \
+             copy the one you mean into a layout of its own (skopeo copy)"
+                .to_string()
+        }
+    };
+    let list: Vec<String> = flat.iter().map(Candidate::shown).collect();
+    format!("{what}: {how}; images: {}", list.join(", "))
+}
+
+/// Compression of a layer, from its media type or its first bytes: the decompressed stream and
+/// the compression's name.
+fn decompress<'a>(
+    r: Box<dyn Read + 'a>,
+    media: &str,
+) -> Result<(Box<dyn Read + 'a>, &'static str), String> {
     let mut r = BufReader::new(r);
     let head = {
         use std::io::BufRead;
         r.fill_buf()
-            .map_err(|e| bad(format!("reading a layer: {e}")))?
+            .map_err(|e| format!("reading the blob: {e}"))?
             .to_vec()
     };
     if media.ends_with("+gzip") || media.ends_with(".gzip") || head.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(r)))
+        Ok((Box::new(flate2::read::MultiGzDecoder::new(r)), "gzip"))
     } else if media.ends_with("+zstd") || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let d = ruzstd::decoding::StreamingDecoder::new(r)
-            .map_err(|e| bad(format!("zstd layer: {e}")))?;
-        Ok(Box::new(d))
+        let d = ruzstd::decoding::StreamingDecoder::new(r).map_err(|_| {
+            "its zstd data is damaged: the frame header is not valid (or asks for more memory \
+             than a decoder gives it)"
+                .to_string()
+        })?;
+        Ok((Box::new(d), "zstd"))
     } else {
-        Ok(Box::new(r))
+        Ok((Box::new(r), "uncompressed"))
+    }
+}
+
+/// Why a layer's compressed data could not be decompressed: a blob that is not the one its digest
+/// names is corrupt or tampered (hashed again here, on this error path only); one that is was
+/// published broken.
+fn damaged(blobs: &Blobs, l: &Layer, i: usize, kind: &str, read: u64) -> ImageError {
+    let what = format!(
+        "its {kind} data is damaged or cut short (it stops decompressing after {read} bytes)"
+    );
+    let Some(d) = &l.blob_digest else {
+        return ImageError::Layer(i, format!("{what}; save or copy the image again"));
+    };
+    let rehash = blobs.open_path(&l.path).and_then(|r| {
+        let mut h = Hashing {
+            inner: r,
+            hash: Sha256::new(),
+            on: true,
+        };
+        layer::drain(&mut h)
+            .map(|_| format!("sha256:{}", hex(&h.hash.finalize())))
+            .map_err(|e| bad(format!("reading the blob: {e}")))
+    });
+    match rehash {
+        Ok(got) if got != *d => ImageError::Layer(
+            i,
+            format!("blob {d} hashes to {got}: corrupt or tampered image"),
+        ),
+        Ok(_) => ImageError::Layer(
+            i,
+            format!(
+                "{what}, and the blob is the one its digest names: the image was made with \
+                 a broken layer"
+            ),
+        ),
+        Err(e) => e,
     }
 }
 
@@ -745,7 +1152,20 @@ fn unpack_base() -> PathBuf {
 pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageError> {
     let (blobs, tag, reference) = match image {
         ImageRef::OciDir(dir, tag) => {
-            let fs = RootFs::open(dir).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+            let shown = dir.display();
+            match std::fs::metadata(dir) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(bad(format!("{shown} does not exist")));
+                }
+                Ok(m) if !m.is_dir() => {
+                    return Err(bad(format!(
+                        "{shown} is not a directory: an OCI image layout is a directory (for a \
+                         layout in a tar file, write oci-archive:{shown})"
+                    )));
+                }
+                _ => {}
+            }
+            let fs = RootFs::open(dir).map_err(|e| bad(format!("{shown}: {}", e.message)))?;
             (Blobs::Dir(fs), tag.clone(), image.display())
         }
         ImageRef::OciArchive(file, tag) => (
@@ -794,9 +1214,11 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             let Blobs::Tar(_, index) = &blobs else {
                 return Err(bad("internal: a docker-archive without its tar index"));
             };
-            let manifest: serde_json::Value =
-                serde_json::from_slice(&blobs.read_small(b"manifest.json", 16 << 20)?)
-                    .map_err(|e| bad(format!("manifest.json: {e}")))?;
+            let manifest: serde_json::Value = json(
+                &blobs.read_small(b"manifest.json", 16 << 20)?,
+                "manifest.json",
+                "a docker-archive manifest",
+            )?;
             let entry = manifest
                 .as_array()
                 .filter(|a| a.len() == 1)
@@ -818,8 +1240,14 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                 )));
             }
             out.info.config = format!("sha256:{got}");
-            let config: Config =
-                serde_json::from_slice(&config_bytes).map_err(|e| bad(format!("config: {e}")))?;
+            let config: Config = json(
+                &config_bytes,
+                &format!("the config {config_name}"),
+                CONFIG_SHAPE,
+            )?;
+            if let Some(want) = &opts.platform {
+                config.check_platform(want)?;
+            }
             let declared = entry["Layers"].as_array().map_or(0, |a| a.len());
             if declared != config.rootfs.diff_ids.len() {
                 return Err(bad(format!(
@@ -827,8 +1255,11 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                     config.rootfs.diff_ids.len()
                 )));
             }
-            // Find each diff_id among the archive's files by hashing them (uncompressed).
+            // Find each diff_id among the archive's files by hashing them (uncompressed). A file
+            // cut off by a cap has no digest: remember which cap, to name it if a layer is then
+            // not found.
             let mut by_hash: HashMap<String, Vec<u8>> = HashMap::new();
+            let mut capped: HashMap<Vec<u8>, &'static str> = HashMap::new();
             let mut names: Vec<&Vec<u8>> = index.keys().collect();
             names.sort();
             for name in names {
@@ -839,27 +1270,67 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                     continue;
                 }
                 let r = blobs.open_path(name)?;
-                let r = decompress(r, "")?;
+                // A file that does not decompress is not a layer; if the config wanted it, the
+                // layer is reported missing below.
+                let Ok((r, _)) = decompress(r, "") else {
+                    continue;
+                };
                 let mut h = Hashing {
                     inner: layer::Capped::new(r, opts.max_layer, opts.max_image),
                     hash: Sha256::new(),
                     on: true,
                 };
-                if layer::drain(&mut h).is_ok() {
-                    by_hash.insert(format!("sha256:{}", hex(&h.hash.finalize())), name.clone());
+                match layer::drain(&mut h) {
+                    Ok(_) => {
+                        by_hash.insert(format!("sha256:{}", hex(&h.hash.finalize())), name.clone());
+                    }
+                    Err(_) => {
+                        if let Some(flag) = h.inner.hit {
+                            capped.insert(name.clone(), flag);
+                        }
+                    }
                 }
             }
+            // The file manifest.json names for each layer: not trusted for content (the diff_id
+            // is), only to say which cap kept a layer from being found.
+            let listed: Vec<Vec<u8>> = entry["Layers"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|v| {
+                            let n = v.as_str().unwrap_or_default().as_bytes();
+                            n.strip_prefix(b"./").unwrap_or(n).to_vec()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             config
                 .rootfs
                 .diff_ids
                 .iter()
-                .map(|d| {
+                .enumerate()
+                .map(|(i, d)| {
                     digest_hex(d)?;
-                    let path = by_hash.get(d).cloned().ok_or_else(|| {
-                        bad(format!(
-                            "no file of the archive has the content of layer {d}"
-                        ))
-                    })?;
+                    let path = match by_hash.get(d) {
+                        Some(p) => p.clone(),
+                        None => {
+                            let flag = listed
+                                .get(i)
+                                .and_then(|n| capped.get(n))
+                                .or_else(|| capped.values().next());
+                            return Err(match flag {
+                                Some(flag) => ImageError::Layer(i, layer::cap_message(flag)),
+                                None => ImageError::Layer(
+                                    i,
+                                    format!(
+                                        "no file of the archive has its content (diff_id {d}): \
+                                         the archive is incomplete or a layer file is damaged; \
+                                         save or copy it again"
+                                    ),
+                                ),
+                            });
+                        }
+                    };
                     Ok(Layer {
                         path,
                         media: String::new(),
@@ -871,13 +1342,28 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                 .collect::<Result<_, ImageError>>()?
         }
         _ => {
-            let index: Index = serde_json::from_slice(&blobs.read_small(b"index.json", 16 << 20)?)
-                .map_err(|e| bad(format!("index.json: {e}")))?;
-            let (mdigest, manifest) = pick(&blobs, &index, tag.as_deref(), opts.platform.as_ref())?;
+            let index: Index = json(
+                &blobs.read_small(b"index.json", 16 << 20)?,
+                "index.json",
+                INDEX_SHAPE,
+            )?;
+            let (mdigest, manifest) = pick(
+                &blobs,
+                &index,
+                &image.untagged(),
+                tag.as_deref(),
+                opts.platform.as_ref(),
+            )?;
             out.info.manifest = Some(mdigest);
-            let config: Config = serde_json::from_slice(&blobs.json_blob(&manifest.config.digest)?)
-                .map_err(|e| bad(format!("config {}: {e}", manifest.config.digest)))?;
+            let config: Config = json(
+                &blobs.json_blob(&manifest.config.digest)?,
+                &format!("the config {}", manifest.config.digest),
+                CONFIG_SHAPE,
+            )?;
             out.info.config = manifest.config.digest.clone();
+            if let Some(want) = &opts.platform {
+                config.check_platform(want)?;
+            }
             if config.rootfs.diff_ids.len() != manifest.layers.len() {
                 return Err(bad(format!(
                     "the manifest has {} layers but the config has {} diff_ids",
@@ -948,13 +1434,14 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             let panicked = |what: &str| ImageError::Layer(i, format!("{what} panicked"));
             let inflated = inflater
                 .join()
-                .unwrap_or_else(|_| Err(panicked("decompression")));
+                .unwrap_or_else(|_| Err(Inflate::Other(panicked("decompression"))));
             let blob = reader
                 .join()
                 .unwrap_or_else(|_| Err(panicked("reading the blob")));
             // The earliest stage's failure explains the later ones.
             let produced = match (blob, inflated) {
-                (Err(e), _) | (_, Err(e)) => Err(e),
+                (Err(e), _) | (_, Err(Inflate::Other(e))) => Err(e),
+                (_, Err(Inflate::Damaged { kind, read })) => Err(damaged(&blobs, l, i, kind, read)),
                 (Ok(Some(blob_digest)), Ok(Some(read))) => Ok(Some(Produced { blob_digest, read })),
                 _ => Ok(None),
             };
