@@ -494,7 +494,7 @@ fn run_tree(args: TreeArgs) -> Result<(), Fail> {
         ));
     };
     let color = color_for(args.common.color, io::stdout().is_terminal());
-    emit(None, |w| graph::write_tree(object, w, color))
+    emit(None, |w| graph::write_tree(object, &report.tree, w, color))
 }
 
 fn run_why(args: WhyArgs) -> Result<(), Fail> {
