@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
+use serde_json::Value;
+
 fn elfdeps(args: &[&str]) -> Output {
     Command::new(support::elfdeps_bin())
         .args(args)
@@ -55,6 +57,171 @@ fn sample() -> Option<&'static Path> {
             None
         }
     }
+}
+
+/// A private copy of the sample root, to add files to.
+fn sample_copy() -> Option<tempfile::TempDir> {
+    let s = sample()?;
+    let t = tempfile::tempdir().expect("tempdir");
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(format!("{}/.", s.display()))
+        .arg(t.path())
+        .status()
+        .expect("cp");
+    assert!(copied.success(), "cp -a of the sample root");
+    Some(t)
+}
+
+/// `text` without its ANSI escape sequences (CSI: ESC `[` parameters, one final byte).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for f in chars.by_ref() {
+                if ('@'..='~').contains(&f) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[test]
+fn colors_do_not_move_the_columns() {
+    let Some(s) = sample() else { return };
+    let r = s.to_str().expect("utf-8");
+    let hello = format!("{r}/usr/bin/hello");
+    let cases: [&[&str]; 6] = [
+        &["scan", r],
+        &["check", r],
+        &["check", r, "--all"],
+        &["tree", r, "/usr/bin/greet"],
+        &["why", r, "libc.so.6"],
+        &["check", "--files", &hello],
+    ];
+    for args in cases {
+        let with = |c: &str| {
+            let mut a = args.to_vec();
+            a.extend(["--color", c]);
+            elfdeps(&a)
+        };
+        let (on, off) = (with("always"), with("never"));
+        assert_eq!(on.status.code(), off.status.code(), "{args:?}");
+        let (on, off) = (stdout(&on), stdout(&off));
+        assert!(on.contains('\x1b'), "{args:?}: --color always colors");
+        assert!(!off.contains('\x1b'), "{args:?}: --color never does not");
+        assert_eq!(strip_ansi(&on), off, "{args:?}: colors changed the layout");
+    }
+}
+
+#[test]
+fn human_output_spells_names_as_json_does() {
+    let Some(s) = sample() else { return };
+    let hello = s.join("usr/bin/hello");
+    let o = elfdeps(&["check", "--files", hello.to_str().expect("utf-8")]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("glibc (high: interpreter /lib64/ld-linux-x86-64.so.2)"),
+        "{text}"
+    );
+    assert!(!text.contains("High"), "Rust Debug names: {text}");
+    let scan = stdout(&elfdeps(&["scan", s.to_str().expect("utf-8")]));
+    assert!(scan.contains("    class     ELF64 13\n"), "{scan}");
+}
+
+/// The findings of a `check --format json` document: (code, path).
+fn findings(doc: &Value) -> Vec<(String, String)> {
+    doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap_or("").to_string(),
+                f["path"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn check_groups_findings_by_code_and_directory_unless_all() {
+    let Some(t) = sample_copy() else { return };
+    let root = t.path();
+    let bin = root.join("usr/bin");
+    for n in ["needs-missing2", "needs-missing3"] {
+        std::fs::copy(bin.join("needs-missing"), bin.join(n)).expect("copy");
+    }
+    std::fs::create_dir_all(root.join("usr/local/bin")).expect("mkdir");
+    std::fs::copy(
+        bin.join("needs-missing"),
+        root.join("usr/local/bin/needs-missing4"),
+    )
+    .expect("copy");
+    let r = root.to_str().expect("utf-8");
+
+    let grouped = elfdeps(&["check", r]);
+    assert_eq!(grouped.status.code(), Some(1), "{}", stderr(&grouped));
+    let text = stdout(&grouped);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("library-missing"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "    error   library-missing  3 in /usr/bin, e.g. /usr/bin/needs-missing",
+            "    error   library-missing  /usr/local/bin/needs-missing4",
+        ],
+        "{text}"
+    );
+    assert!(!text.contains("needs-missing2"), "{text}");
+    assert!(
+        text.contains(
+            "7 findings in 5 groups by code and directory, one example each (--all lists every finding)"
+        ),
+        "{text}"
+    );
+    // The example keeps its message and hint.
+    assert!(
+        text.contains("            needs libabsent.so.1, which the loader does not find\n"),
+        "{text}"
+    );
+
+    let all = elfdeps(&["check", r, "--all"]);
+    assert_eq!(all.status.code(), Some(1));
+    let text = stdout(&all);
+    for p in [
+        "/usr/bin/needs-missing\n",
+        "/usr/bin/needs-missing2\n",
+        "/usr/bin/needs-missing3\n",
+        "/usr/local/bin/needs-missing4\n",
+    ] {
+        assert!(
+            text.contains(&format!("library-missing  {p}")),
+            "{p}: {text}"
+        );
+    }
+    assert!(!text.contains("groups by code"), "{text}");
+
+    // The machine formats list every finding.
+    let json = elfdeps(&["check", r, "-f", "json"]);
+    let doc: Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    let missing = findings(&doc)
+        .into_iter()
+        .filter(|(c, _)| c == "library-missing")
+        .count();
+    assert_eq!(missing, 4);
+    let sarif = elfdeps(&["check", r, "-f", "sarif"]);
+    let doc: Value = serde_json::from_slice(&sarif.stdout).expect("SARIF");
+    let results = doc["runs"][0]["results"].as_array().expect("results");
+    assert_eq!(results.len(), 7, "{results:?}");
 }
 
 #[test]
