@@ -108,12 +108,25 @@ fn scan_root(
         elfdeps::pkgdb::annotate(&mut report, &db);
     }
     if let Some(u) = &unpacked {
+        // An image's filesystem is a root by definition, even a scratch image holding one static
+        // program: its absolute paths are meant to start at its top.
+        report
+            .warnings
+            .retain(|w| w.code != scan::WarningCode::NotARoot);
         for o in &mut report.objects {
             o.layer = u.layer_of(o.path.as_bytes()).map(str::to_string);
         }
         report.image = Some(u.info.clone());
     }
     Ok((report, unpacked))
+}
+
+/// Warnings about the scan as a whole, on stderr (whatever the format: JSON carries them too, and a
+/// report on stdout or in a file must not hide that it may be wrong as a whole).
+fn warn_scan(report: &ScanReport) {
+    for w in &report.warnings {
+        eprintln!("elfdeps: warning: {} ({})", w.message, w.code.as_str());
+    }
 }
 
 /// The per-file limits from the common flags.
@@ -178,6 +191,7 @@ fn check_root(report: &mut ScanReport, common: &RootArgs, symbols: bool) -> Resu
 
 fn run_scan(args: ScanArgs) -> Result<(), Fail> {
     let (mut report, _image) = scan_root(&args.common, !args.no_resolve)?;
+    warn_scan(&report);
     if !args.no_resolve {
         check_root(&mut report, &args.common, false)?;
     }
@@ -406,6 +420,7 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
         };
     }
     let (mut report, _image) = scan_root(&args.common, true)?;
+    warn_scan(&report);
     check_root(&mut report, &args.common, args.symbols)?;
     let rootfs =
         elfdeps::rootfs::RootFs::open(&report.root).map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;

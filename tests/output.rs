@@ -244,3 +244,45 @@ fn tree_of_a_musl_program_without_its_interpreter() {
         "{text}"
     );
 }
+
+#[test]
+fn a_subtree_as_root_is_warned_about_and_a_root_is_not() {
+    let Some(s) = sample() else { return };
+    let usr = s.join("usr");
+    let u = usr.to_str().expect("utf-8");
+    for args in [
+        vec!["scan", u],
+        vec!["scan", u, "-f", "json"],
+        vec!["check", u],
+        vec!["check", u, "-f", "json"],
+    ] {
+        let o = elfdeps(&args);
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!(
+                "elfdeps: warning: {u} has no usr directory: it does not look like a root filesystem"
+            )) && err.contains("(not-a-root)")
+                && err.contains("Give the root filesystem instead"),
+            "{args:?}: {err}"
+        );
+        if args.contains(&"json") {
+            let doc: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+            let w = doc["warnings"].as_array().expect("warnings");
+            assert_eq!(w.len(), 1, "{w:?}");
+            assert_eq!(w[0]["code"], "not-a-root");
+            assert!(w[0]["message"].as_str().unwrap_or("").contains(u));
+        }
+    }
+    let r = s.to_str().expect("utf-8");
+    let o = elfdeps(&["scan", r, "-f", "json"]);
+    assert!(o.stderr.is_empty(), "{}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(doc["warnings"], serde_json::json!([]));
+    // A root without a usr directory of its own but with one through a symlink is a root.
+    let t = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(t.path().join("real/usr")).expect("mkdir");
+    std::os::unix::fs::symlink("real/usr", t.path().join("usr")).expect("symlink");
+    let o = elfdeps(&["scan", t.path().to_str().expect("utf-8"), "-f", "json"]);
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(doc["warnings"], serde_json::json!([]), "{}", stderr(&o));
+}

@@ -32,6 +32,8 @@ struct Document<'a> {
     packages: Option<&'a crate::pkgdb::DbSummary>,
     objects: &'a [Object],
     errors: &'a [PathError],
+    /// Warnings about the scan as a whole.
+    warnings: &'a [crate::scan::ScanWarning],
     /// `libcs`, `findings` and `gate`, when the checks ran.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     checks: Option<&'a crate::check::Checks>,
@@ -54,6 +56,7 @@ pub fn render(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> {
         summary: &report.summary,
         objects: &report.objects,
         errors: &report.errors,
+        warnings: &report.warnings,
         checks: report.checks.as_ref(),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
