@@ -286,3 +286,67 @@ fn a_subtree_as_root_is_warned_about_and_a_root_is_not() {
     let doc: Value = serde_json::from_slice(&o.stdout).expect("JSON");
     assert_eq!(doc["warnings"], serde_json::json!([]), "{}", stderr(&o));
 }
+
+/// Runs `elfdeps ARGS` with a terminal as stdin, stdout and stderr (`script` from util-linux), and
+/// returns everything written to it.
+fn on_a_terminal(args: &[&str]) -> Option<String> {
+    if !support::require_tool_or_skip("script", "util-linux", "progress on a terminal") {
+        return None;
+    }
+    let mut cmd = shell_quote(&support::elfdeps_bin().to_string_lossy());
+    for a in args {
+        cmd.push(' ');
+        cmd.push_str(&shell_quote(a));
+    }
+    let o = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env("TERM", "xterm")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script");
+    Some(String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[test]
+fn progress_only_for_work_that_lasts_with_whole_rates() {
+    let Some(s) = sample() else { return };
+    let r = s.to_str().expect("utf-8");
+    for args in [
+        vec!["tree", r, "/usr/bin/hello"],
+        vec!["why", r, "libc.so.6"],
+        vec!["scan", r],
+    ] {
+        let Some(text) = on_a_terminal(&args) else {
+            return;
+        };
+        assert!(
+            text.contains("libc.so.6") || text.contains("walked"),
+            "{args:?} ran: {text:?}"
+        );
+        assert!(
+            !text.contains("scanning"),
+            "{args:?}: a progress line for a 13-file root: {text:?}"
+        );
+    }
+    // A scan that lasts (tens of thousands of files, with the unoptimized test binary) shows it,
+    // with a whole number of files per second. A machine fast enough to finish within the delay
+    // shows nothing, which is right too.
+    let Some(text) = on_a_terminal(&["scan", "/usr/lib", "-f", "json", "-o", "/dev/null"]) else {
+        return;
+    };
+    for rate in text
+        .split(" files (")
+        .skip(1)
+        .filter_map(|r| r.split("/s").next())
+    {
+        assert!(
+            !rate.is_empty() && rate.chars().all(|c| c.is_ascii_digit() || c == ','),
+            "rate {rate:?} in {text:?}"
+        );
+    }
+}
