@@ -350,3 +350,22 @@ fn progress_only_for_work_that_lasts_with_whole_rates() {
         );
     }
 }
+
+#[test]
+fn release_binary_carries_no_debug_info() {
+    // 44 MB with line tables against 7.7 MB without (figures in Cargo.toml's comment): users get
+    // the small one; `--profile profiling` keeps line tables for perf and debuggers.
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .expect("Cargo.toml");
+    let manifest: toml::Table = toml::from_str(&text).expect("Cargo.toml parses");
+    let release = &manifest["profile"]["release"];
+    assert_eq!(
+        release.get("debug"),
+        Some(&toml::Value::Boolean(false)),
+        "{release:?}"
+    );
+    assert_eq!(
+        manifest["profile"]["profiling"]["debug"].as_str(),
+        Some("line-tables-only")
+    );
+}
