@@ -351,6 +351,59 @@ fn progress_only_for_work_that_lasts_with_whole_rates() {
     }
 }
 
+/// The lines of the first fenced block after `heading` in README.md.
+fn readme_block(after: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let rest = &readme[readme
+        .find(after)
+        .unwrap_or_else(|| panic!("{after:?} in README"))..];
+    let start = rest.find("```").expect("a fenced block");
+    let body = &rest[start..];
+    let body = &body[body.find('\n').expect("fence line") + 1..];
+    let end = body.find("```").expect("closing fence");
+    body[..end].lines().map(str::to_string).collect()
+}
+
+#[test]
+fn readme_quick_start_scans_a_root() {
+    let block = readme_block("## Quick start");
+    let first = block[0].split('#').next().unwrap_or("").trim().to_string();
+    let args: Vec<&str> = first
+        .strip_prefix("cargo run --release -- ")
+        .unwrap_or_else(|| panic!("quick start's first command runs elfdeps: {first}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(args.first(), Some(&"scan"), "{first}");
+    // Whether ROOT looks like a root is decided on its top level: one level, facts only, keeps
+    // this cheap on a big `/`.
+    let mut cheap = args.clone();
+    cheap.extend(["--max-depth", "1", "--no-resolve", "-f", "json", "-q"]);
+    let o = elfdeps(&cheap);
+    assert!(o.status.success(), "{first}: {}", stderr(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(
+        doc["warnings"],
+        serde_json::json!([]),
+        "the README's first command must scan a root: {first}"
+    );
+}
+
+#[test]
+fn readme_example_is_what_the_sample_root_gives() {
+    let Some(s) = sample() else { return };
+    let block = readme_block("Example (the [sample root]");
+    let o = elfdeps(&["scan", s.to_str().expect("utf-8")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let got = stdout(&o).replacen(
+        &format!("elfdeps scan {}", s.display()),
+        "elfdeps scan target/sample-rootfs",
+        1,
+    );
+    let got: Vec<&str> = got.lines().collect();
+    assert_eq!(got, block, "README.md's example is not what elfdeps prints");
+}
+
 #[test]
 fn release_binary_carries_no_debug_info() {
     // 44 MB with line tables against 7.7 MB without (figures in Cargo.toml's comment): users get
