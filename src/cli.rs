@@ -136,6 +136,11 @@ pub struct CheckArgs {
     /// Also look for unresolved symbols (like ldd -r; reads every loaded object's symbols).
     #[arg(long)]
     pub symbols: bool,
+    /// List every finding in human output. By default findings with the same code, severity and
+    /// directory are one line with their count and one example (json, sarif and junit always
+    /// list every finding).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// What every subcommand that reads a root takes.

@@ -13,10 +13,12 @@ use std::io::{self, Write};
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
-use crate::elf::Kind;
+use crate::elf::{Class, Kind};
 use crate::name::ByteStr;
+use crate::resolve::env::{is_musl_interp, standard_interps};
 use crate::resolve::{Resolution, SessionEdge, Status, Via};
 use crate::scan::{Object, ScanReport};
+use crate::tree::Tree;
 
 /// A node: an object of the root, or a need nothing satisfied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,8 +156,9 @@ pub fn is_program(o: &Object) -> bool {
 }
 
 /// Writes the session of `o` as a tree, like lddtree/libtree: each object's needs under it, the first
-/// time it is loaded; later needs of an already loaded object are shown but not expanded.
-pub fn write_tree(o: &Object, out: &mut dyn Write, color: bool) -> io::Result<()> {
+/// time it is loaded; later needs of an already loaded object are shown but not expanded. `tree` is
+/// the walked root, to say why a missing interpreter cannot be opened.
+pub fn write_tree(o: &Object, tree: &Tree, out: &mut dyn Write, color: bool) -> io::Result<()> {
     let paint = |code: &str, t: &str| {
         if color {
             format!("\x1b[{code}m{t}\x1b[0m")
@@ -166,38 +169,72 @@ pub fn write_tree(o: &Object, out: &mut dyn Write, color: bool) -> io::Result<()
     let Some(r) = &o.resolution else {
         return writeln!(out, "{}", o.path.display_escaped());
     };
-    let loader = r
-        .loader
-        .as_ref()
-        .map(|l| format!(" [{} loader {}]", l.family, l.path.display_escaped()))
-        .unwrap_or_default();
-    writeln!(
-        out,
-        "{} ({}, {}){}",
-        paint("1", &o.path.display_escaped()),
-        o.facts.kind.as_str(),
-        o.facts.machine,
-        loader
-    )?;
-    for note in &r.notes {
+    let name = paint("1", &o.path.display_escaped());
+    let (kind, machine) = (o.facts.kind.as_str(), &o.facts.machine);
+    let mut notes = r.notes.as_slice();
+    if r.status == Status::InterpMissing {
+        // The program's own loader is what is missing: name it (and its family), not the loader the
+        // listing below comes from. The resolver's first note says the same in one line for JSON
+        // readers; here the header and the line under it say it instead.
+        notes = notes.get(1..).unwrap_or_default();
+        match &o.facts.interp {
+            Some(interp) => {
+                let family = loader_family_of_interp(interp.as_bytes(), machine, o.facts.class);
+                writeln!(
+                    out,
+                    "{name} ({kind}, {machine}) [{family}loader {}: missing]",
+                    interp.display_escaped()
+                )?;
+                writeln!(
+                    out,
+                    "  {}",
+                    paint(
+                        "31",
+                        &format!("cannot start: its {}", missing_interp(interp, tree))
+                    )
+                )?;
+            }
+            None => writeln!(out, "{name} ({kind}, {machine})")?,
+        }
+        match &r.loader {
+            Some(l) => writeln!(
+                out,
+                "  what the root's {} loader {} would load for it (what ldd shows):",
+                l.family,
+                l.path.display_escaped()
+            )?,
+            None => {
+                return writeln!(
+                    out,
+                    "  {}",
+                    paint(
+                        "31",
+                        &format!(
+                            "nothing can be loaded: the root has no dynamic loader for {machine} {} \
+                             objects",
+                            o.facts.class.as_str()
+                        )
+                    )
+                );
+            }
+        }
+    } else {
+        let loader = r
+            .loader
+            .as_ref()
+            .map(|l| format!(" [{} loader {}]", l.family, l.path.display_escaped()))
+            .unwrap_or_default();
+        writeln!(out, "{name} ({kind}, {machine}){loader}")?;
+    }
+    for note in notes {
         writeln!(out, "  {}", paint("2", &format!("note: {note}")))?;
     }
-    match r.status {
-        Status::Static => {
-            return writeln!(
-                out,
-                "  (no dynamic dependencies: {})",
-                o.facts.kind.as_str()
-            );
-        }
-        Status::InterpMissing => {
-            return writeln!(
-                out,
-                "  {}",
-                paint("31", "interpreter missing: nothing can be loaded")
-            );
-        }
-        _ => {}
+    if r.status == Status::Static {
+        return writeln!(
+            out,
+            "  (no dynamic dependencies: {})",
+            o.facts.kind.as_str()
+        );
     }
     let mut children: HashMap<&[u8], Vec<&SessionEdge>> = HashMap::new();
     for e in &r.edges {
@@ -297,6 +334,35 @@ fn tree_level(
         }
     }
     Ok(())
+}
+
+/// Why interpreter `interp` (a PT_INTERP that resolution found missing) cannot be used, from the
+/// walked tree: "interpreter /lib/ld-musl-x86_64.so.1 cannot be opened inside the root: ...".
+pub fn missing_interp(interp: &ByteStr, tree: &Tree) -> String {
+    match tree.resolve(interp.as_bytes(), true) {
+        Ok(_) => format!(
+            "interpreter {} is not a regular file in the root",
+            interp.display_escaped()
+        ),
+        Err(e) => format!(
+            "interpreter {} cannot be opened inside the root: {}",
+            interp.display_escaped(),
+            e.message
+        ),
+    }
+}
+
+/// `"musl "` or `"glibc "` when an interpreter path is one of that family's (by name: the file is
+/// missing, so its content cannot say), else nothing.
+fn loader_family_of_interp(interp: &[u8], machine: &str, class: Class) -> &'static str {
+    let (glibc, _) = standard_interps(machine, class);
+    if is_musl_interp(interp) {
+        "musl "
+    } else if glibc.iter().any(|g| g.as_bytes() == interp) {
+        "glibc "
+    } else {
+        ""
+    }
 }
 
 /// The kebab-case name of a `via`, as in JSON.

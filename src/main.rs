@@ -126,6 +126,11 @@ fn scan_root(
         elfdeps::pkgdb::annotate(&mut report, &db);
     }
     if let Some(u) = &unpacked {
+        // An image's filesystem is a root by definition, even a scratch image holding one static
+        // program: its absolute paths are meant to start at its top.
+        report
+            .warnings
+            .retain(|w| w.code != scan::WarningCode::NotARoot);
         for o in &mut report.objects {
             o.layer = u.layer_of(o.path.as_bytes()).map(str::to_string);
         }
@@ -170,6 +175,14 @@ fn cpu_applies(cpu: &CpuProfile, report: &ScanReport, root: &std::path::Path) ->
         machines.join("/"),
         root.display()
     )))
+}
+
+/// Warnings about the scan as a whole, on stderr (whatever the format: JSON carries them too, and a
+/// report on stdout or in a file must not hide that it may be wrong as a whole).
+fn warn_scan(report: &ScanReport) {
+    for w in &report.warnings {
+        eprintln!("elfdeps: warning: {} ({})", w.message, w.code.as_str());
+    }
 }
 
 /// The per-file limits from the common flags.
@@ -234,6 +247,7 @@ fn check_root(report: &mut ScanReport, common: &RootArgs, symbols: bool) -> Resu
 
 fn run_scan(args: ScanArgs) -> Result<(), Fail> {
     let (mut report, _image) = scan_root(&args.common, !args.no_resolve)?;
+    warn_scan(&report);
     if !args.no_resolve {
         check_root(&mut report, &args.common, false)?;
     }
@@ -487,6 +501,7 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
                     violations: &violations,
                     gate: Some(&gate),
                     errors: &errors,
+                    all: args.all,
                 },
                 &opts,
                 w,
@@ -522,6 +537,7 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
         };
     }
     let (mut report, _image) = scan_root(&args.common, true)?;
+    warn_scan(&report);
     check_root(&mut report, &args.common, args.symbols)?;
     let rootfs =
         elfdeps::rootfs::RootFs::open(&report.root).map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
@@ -562,6 +578,7 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
                 violations: &violations,
                 gate: Some(&gate),
                 errors: &report.errors,
+                all: args.all,
             },
             &opts,
             w,
@@ -595,7 +612,7 @@ fn run_tree(args: TreeArgs) -> Result<(), Fail> {
         return Err(input_error(not_an_object(&report, &args.path, &canonical)));
     };
     let color = color_for(args.common.color, io::stdout().is_terminal());
-    emit(None, |w| graph::write_tree(object, w, color))
+    emit(None, |w| graph::write_tree(object, &report.tree, w, color))
 }
 
 /// The components of an in-root path as given (`usr//bin/./x` is `/usr/bin/x`).

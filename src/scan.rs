@@ -78,6 +78,56 @@ pub struct Summary {
     pub errors: u64,
 }
 
+/// What a scan-wide warning is about (stable kebab-case codes, docs/json.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningCode {
+    /// ROOT has no `usr`: it looks like a subtree (`/usr`, `/opt/app`), not a root filesystem,
+    /// yet absolute paths are resolved as if it were `/`.
+    NotARoot,
+}
+
+impl WarningCode {
+    /// The kebab-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WarningCode::NotARoot => "not-a-root",
+        }
+    }
+}
+
+/// A warning about the scan as a whole, not about one file: the results may be wrong as a whole.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScanWarning {
+    /// Stable code.
+    pub code: WarningCode,
+    /// What is wrong, what elfdeps assumes, and what to do.
+    pub message: String,
+}
+
+/// The `not-a-root` warning when the walked tree has no `usr` directory (nor a symlink to one).
+/// Every root filesystem that distributions and image builders make has `/usr` (Debian, Fedora,
+/// Alpine, busybox, distroless), while the subtrees people pass by mistake (`/usr`, `/usr/lib`,
+/// `/opt/app`) do not, and there an absolute RUNPATH such as `/usr/lib/x86_64-linux-gnu/systemd`
+/// would be looked up as `ROOT/usr/lib/...`. Neither `etc` nor a `lib` directory tells the two
+/// apart: `/usr` has `lib` and `lib64`, and on some machines an `etc` (npm puts one there).
+pub fn root_shape_warning(root: &Path, tree: &Tree) -> Option<ScanWarning> {
+    if tree.is_dir(b"/usr") {
+        return None;
+    }
+    let shown = crate::name::escape_controls(&root.display().to_string()).to_string();
+    Some(ScanWarning {
+        code: WarningCode::NotARoot,
+        message: format!(
+            "{shown} has no usr directory: it does not look like a root filesystem. elfdeps takes \
+             it as / (as after chroot {shown}), so absolute paths in it (interpreters, RPATH and \
+             RUNPATH entries, symlink targets) are looked up inside {shown}; for a subtree such \
+             as /usr they find the wrong files or none, and libraries reported missing may well \
+             be there. Give the root filesystem instead (e.g. / rather than /usr)"
+        ),
+    })
+}
+
 /// Everything a scan found.
 #[derive(Debug)]
 pub struct ScanReport {
@@ -91,6 +141,8 @@ pub struct ScanReport {
     pub errors: Vec<PathError>,
     /// Mount points not descended into.
     pub other_filesystems: Vec<ByteStr>,
+    /// Warnings about the scan as a whole (such as a ROOT that is not a root filesystem).
+    pub warnings: Vec<ScanWarning>,
     /// Every walked path and what it is.
     pub tree: Tree,
     /// The root's libcs and the findings (when the checks ran).
@@ -163,6 +215,9 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
     };
     let records = pool.install(|| walk::walk(&rootfs, opts.walk, &on_file));
     let mut report = assemble(root, records);
+    report
+        .warnings
+        .extend(root_shape_warning(root, &report.tree));
     if let Some(ropts) = &opts.resolve {
         let resolutions =
             pool.install(|| resolve::resolve_all(&rootfs, &report.tree, &report.objects, ropts));
@@ -205,6 +260,7 @@ fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
         objects: Vec::new(),
         errors: Vec::new(),
         other_filesystems: Vec::new(),
+        warnings: Vec::new(),
         tree: Tree::default(),
         checks: None,
         image: None,

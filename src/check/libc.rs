@@ -51,6 +51,17 @@ pub enum Confidence {
     High,
 }
 
+impl Confidence {
+    /// The name JSON uses (`low`, `medium`, `high`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        }
+    }
+}
+
 /// An object's libc, with the evidence.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LibcInfo {

@@ -477,9 +477,9 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
                         },
                         &o.path,
                         format!(
-                            "{} object ({:?}); the root's loaders are for {}",
+                            "{} object ({}); the root's loaders are for {}",
                             o.facts.machine,
-                            o.facts.class,
+                            o.facts.class.as_str(),
                             machines.join(", ")
                         ),
                     )

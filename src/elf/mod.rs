@@ -31,6 +31,16 @@ pub enum Class {
     Elf64,
 }
 
+impl Class {
+    /// The name JSON uses (`ELF32`, `ELF64`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Elf32 => "ELF32",
+            Class::Elf64 => "ELF64",
+        }
+    }
+}
+
 /// Byte order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

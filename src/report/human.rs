@@ -4,13 +4,16 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::RenderOptions;
-use crate::name::escape_controls;
+use crate::name::{ByteStr, escape_controls};
 use crate::scan::ScanReport;
 
 /// Errors listed in full before the rest are only counted.
 const MAX_LISTED_ERRORS: usize = 50;
 /// Package-database warnings listed before the rest are only counted.
 const MAX_LISTED_WARNINGS: usize = 10;
+
+/// Width of the label column (`walked`, `findings`, ...).
+const LABEL_WIDTH: usize = 9;
 
 struct Paint {
     on: bool,
@@ -26,6 +29,11 @@ impl Paint {
     }
     fn bold(&self, t: &str) -> String {
         self.wrap("1", t)
+    }
+    /// A bold label padded to the label column. The padding goes inside the color codes: padding
+    /// a colored string counts the escape bytes as width, so the column would collapse.
+    fn label(&self, t: &str) -> String {
+        self.bold(&format!("{t:<LABEL_WIDTH$}"))
     }
     fn dim(&self, t: &str) -> String {
         self.wrap("2", t)
@@ -83,8 +91,8 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
             writeln!(out, "{} {}", p.bold("elfdeps scan"), i.reference)?;
             writeln!(
                 out,
-                "  {:<9} {} layer{} · manifest {} · config {}",
-                p.bold("image"),
+                "  {} {} layer{} · manifest {} · config {}",
+                p.label("image"),
                 i.layers.len(),
                 if i.layers.len() == 1 { "" } else { "s" },
                 i.manifest.as_deref().unwrap_or("none (docker-archive)"),
@@ -114,11 +122,11 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
             plural(s.special, "special file", "special files")
         ));
     }
-    writeln!(out, "  {:<9} {}", p.bold("walked"), walked.join(" · "))?;
+    writeln!(out, "  {} {}", p.label("walked"), walked.join(" · "))?;
     writeln!(
         out,
-        "  {:<9} {}",
-        p.bold("ELF"),
+        "  {} {}",
+        p.label("ELF"),
         p.green(&plural(s.elf, "object", "objects"))
     )?;
     if !report.objects.is_empty() {
@@ -132,7 +140,7 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
             report
                 .objects
                 .iter()
-                .map(|o| format!("{:?}", o.facts.class).to_uppercase()),
+                .map(|o| o.facts.class.as_str().to_string()),
         );
         let machines = tally(report.objects.iter().map(|o| o.facts.machine.clone()));
         writeln!(out, "    {:<9} {}", "kind", inline(&kinds))?;
@@ -159,8 +167,8 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
     if let Some(db) = &report.packages {
         writeln!(
             out,
-            "  {:<9} {} database · {} installed · {} ELF object{} owned by no package",
-            p.bold("packages"),
+            "  {} {} database · {} installed · {} ELF object{} owned by no package",
+            p.label("packages"),
             db.database,
             thousands(db.installed as u64),
             thousands(db.unowned_elf as u64),
@@ -187,8 +195,8 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
         let n = |sev: Severity| c.findings.iter().filter(|f| f.severity == sev).count() as u64;
         writeln!(
             out,
-            "  {:<9} {} · {} · {}  {}",
-            p.bold("findings"),
+            "  {} {} · {} · {}  {}",
+            p.label("findings"),
             plural(n(Severity::Error), "error", "errors"),
             plural(n(Severity::Warning), "warning", "warnings"),
             plural(n(Severity::Info), "info", "info"),
@@ -203,8 +211,8 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
             .collect();
         writeln!(
             out,
-            "  {:<9} {}: {}",
-            p.bold("skipped"),
+            "  {} {}: {}",
+            p.label("skipped"),
             plural(
                 list.len() as u64,
                 "mount point inside the root",
@@ -214,13 +222,13 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
         )?;
     }
     if report.errors.is_empty() {
-        writeln!(out, "  {:<9} {}", p.bold("errors"), p.dim("none"))?;
+        writeln!(out, "  {} {}", p.label("errors"), p.dim("none"))?;
         return Ok(());
     }
     writeln!(
         out,
-        "  {:<9} {}",
-        p.bold("errors"),
+        "  {} {}",
+        p.label("errors"),
         p.red(&format!(
             "{} could not be read or parsed; the rest of the scan is complete",
             plural(s.errors, "file", "files")
@@ -273,18 +281,22 @@ fn render_resolution(report: &ScanReport, p: &Paint, out: &mut dyn Write) -> io:
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default()
     }));
-    writeln!(out, "  {:<9} {}", p.bold("loading"), inline(&statuses))?;
+    writeln!(out, "  {} {}", p.label("loading"), inline(&statuses))?;
     let mut problems = Vec::new();
     for (o, r) in &resolved {
         let mut why = Vec::new();
         if r.status == crate::resolve::Status::InterpMissing {
-            why.push(
-                r.notes
-                    .first()
-                    .and_then(|n| n.split(": the program cannot start").next())
-                    .map(|n| format!("cannot start: {n}"))
-                    .unwrap_or_else(|| "cannot start: interpreter missing".into()),
-            );
+            why.push(match &o.facts.interp {
+                Some(interp) => format!(
+                    "cannot start: {}",
+                    crate::graph::missing_interp(interp, &report.tree)
+                ),
+                None => format!(
+                    "cannot start: the root has no dynamic loader for {} {} objects",
+                    o.facts.machine,
+                    o.facts.class.as_str()
+                ),
+            });
         }
         if let Some(f) = &r.fatal {
             why.push(format!("loader gives up: {f}"));
@@ -336,10 +348,93 @@ pub struct CheckView<'a> {
     pub gate: Option<&'a crate::check::policy::Gate>,
     /// Per-file errors (files that could not be read).
     pub errors: &'a [crate::error::PathError],
+    /// List every finding; otherwise findings are grouped by code and directory.
+    pub all: bool,
 }
 
-/// Info findings listed one by one up to this many; beyond, only counted.
-const MAX_LISTED_INFO: usize = 15;
+/// One line of findings in the grouped view: every finding with the same severity, code,
+/// directory and verdict (counted or accepted).
+struct FindingGroup {
+    /// The first finding of the group (index into the findings), shown as its example.
+    first: usize,
+    count: usize,
+    dir: Vec<u8>,
+}
+
+/// The directory part of a path (`/usr/bin/ls` → `/usr/bin`, `/ls` → `/`, `ls` → `.`).
+fn parent_dir(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) => b"/",
+        Some(i) => &path[..i],
+        None => b".",
+    }
+}
+
+/// Groups the findings, most severe first, then by code and directory. The verdict is part of the key so that an accepted finding never stands as
+/// the example of ones that fail the gate.
+fn group_findings(findings: &[crate::check::Finding], violations: &[bool]) -> Vec<FindingGroup> {
+    type Key<'a> = (
+        std::cmp::Reverse<crate::check::Severity>,
+        &'a str,
+        &'a [u8],
+        bool,
+    );
+    let mut groups: BTreeMap<Key<'_>, FindingGroup> = BTreeMap::new();
+    for (i, (f, &v)) in findings.iter().zip(violations).enumerate() {
+        let accepted = !v && f.suppressed.is_some();
+        let dir = parent_dir(f.path.as_bytes());
+        groups
+            .entry((
+                std::cmp::Reverse(f.severity),
+                f.code.as_str(),
+                dir,
+                accepted,
+            ))
+            .and_modify(|g| g.count += 1)
+            .or_insert_with(|| FindingGroup {
+                first: i,
+                count: 1,
+                dir: dir.to_vec(),
+            });
+    }
+    groups.into_values().collect()
+}
+
+/// One finding (or the example of a group, `group` saying how many and where): severity, code,
+/// path, then its message, hint and why it is accepted.
+fn write_finding(
+    p: &Paint,
+    f: &crate::check::Finding,
+    violation: bool,
+    group: Option<String>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    use crate::check::Severity;
+    let sev = match f.severity {
+        Severity::Error => p.red("error  "),
+        Severity::Warning => p.wrap("33", "warning"),
+        Severity::Info => p.dim("info   "),
+    };
+    let mark = if !violation && f.suppressed.is_some() {
+        " (accepted)"
+    } else {
+        ""
+    };
+    let subject = group.unwrap_or_else(|| f.path.display_escaped());
+    writeln!(
+        out,
+        "    {sev} {}  {subject}{mark}",
+        p.bold(f.code.as_str())
+    )?;
+    writeln!(out, "            {}", f.message)?;
+    if let Some(h) = &f.hint {
+        writeln!(out, "            {} {h}", p.dim("hint:"))?;
+    }
+    if let Some(s) = &f.suppressed {
+        writeln!(out, "            {} {s}", p.dim("accepted:"))?;
+    }
+    Ok(())
+}
 
 /// Renders `elfdeps check` for people.
 pub fn render_check(
@@ -367,7 +462,7 @@ pub fn render_check(
                 )
             })
             .collect();
-        writeln!(out, "  {:<9} {}", p.bold("libc"), l.join("; "))?;
+        writeln!(out, "  {} {}", p.label("libc"), l.join("; "))?;
     }
     for a in view.artifacts {
         let floor = a
@@ -378,63 +473,54 @@ pub fn render_check(
             .unwrap_or_default();
         writeln!(
             out,
-            "  {}  {} {} · {} ({:?}: {}){floor}",
+            "  {}  {} {} · {} ({}: {}){floor}",
             a.path.display_escaped(),
             a.machine,
             a.kind.as_str(),
             a.libc.flavor.as_str(),
-            a.libc.confidence,
+            a.libc.confidence.as_str(),
             a.libc.evidence
         )?;
     }
     let count = |s: Severity| view.findings.iter().filter(|f| f.severity == s).count() as u64;
     writeln!(
         out,
-        "  {:<9} {} · {} · {}",
-        p.bold("findings"),
+        "  {} {} · {} · {}",
+        p.label("findings"),
         plural(count(Severity::Error), "error", "errors"),
         plural(count(Severity::Warning), "warning", "warnings"),
         plural(count(Severity::Info), "info", "info")
     )?;
-    let infos = count(Severity::Info) as usize;
-    for (f, &v) in view.findings.iter().zip(view.violations) {
-        if f.severity == Severity::Info && infos > MAX_LISTED_INFO {
-            continue;
+    if view.all {
+        for (f, &v) in view.findings.iter().zip(view.violations) {
+            write_finding(&p, f, v, None, out)?;
         }
-        let sev = match f.severity {
-            Severity::Error => p.red("error  "),
-            Severity::Warning => p.wrap("33", "warning"),
-            Severity::Info => p.dim("info   "),
-        };
-        let mark = if v {
-            ""
-        } else if f.suppressed.is_some() {
-            " (accepted)"
-        } else {
-            ""
-        };
-        writeln!(
-            out,
-            "    {sev} {}  {}{mark}",
-            p.bold(f.code.as_str()),
-            f.path.display_escaped()
-        )?;
-        writeln!(out, "            {}", f.message)?;
-        if let Some(h) = &f.hint {
-            writeln!(out, "            {} {h}", p.dim("hint:"))?;
+    } else {
+        let groups = group_findings(view.findings, view.violations);
+        for g in &groups {
+            let f = &view.findings[g.first];
+            let shown = (g.count > 1).then(|| {
+                format!(
+                    "{} in {}, e.g. {}",
+                    thousands(g.count as u64),
+                    ByteStr::from(g.dir.as_slice()).display_escaped(),
+                    f.path.display_escaped()
+                )
+            });
+            write_finding(&p, f, view.violations[g.first], shown, out)?;
         }
-        if let Some(s) = &f.suppressed {
-            writeln!(out, "            {} {s}", p.dim("accepted:"))?;
+        if groups.len() < view.findings.len() {
+            writeln!(
+                out,
+                "    {}",
+                p.dim(&format!(
+                    "{} findings in {} groups by code and directory, one example each \
+                     (--all lists every finding)",
+                    thousands(view.findings.len() as u64),
+                    thousands(groups.len() as u64)
+                ))
+            )?;
         }
-    }
-    if infos > MAX_LISTED_INFO {
-        writeln!(
-            out,
-            "    {}",
-            p.dim(&format!(
-                "{infos} info findings not listed (--format json lists every finding)"
-            ))
-        )?;
     }
     for e in view.errors {
         writeln!(
@@ -450,8 +536,8 @@ pub fn render_check(
         for a in &g.unmatched_allows {
             writeln!(
                 out,
-                "  {:<9} allow entry `{a}` matched no finding (remove it?)",
-                p.bold("policy")
+                "  {} allow entry `{a}` matched no finding (remove it?)",
+                p.label("policy")
             )?;
         }
         let verdict = if g.passed {
@@ -461,8 +547,8 @@ pub fn render_check(
         };
         writeln!(
             out,
-            "  {:<9} {verdict}: {} violation{} (fails on {} and above); {} accepted",
-            p.bold("policy"),
+            "  {} {verdict}: {} violation{} (fails on {} and above); {} accepted",
+            p.label("policy"),
             g.violations,
             if g.violations == 1 { "" } else { "s" },
             g.fail_on.as_str(),

@@ -35,6 +35,8 @@ struct Document<'a> {
     cpu: Option<&'a crate::resolve::cpu::CpuProfile>,
     objects: &'a [Object],
     errors: &'a [PathError],
+    /// Warnings about the scan as a whole.
+    warnings: &'a [crate::scan::ScanWarning],
     /// `libcs`, `findings` and `gate`, when the checks ran.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     checks: Option<&'a crate::check::Checks>,
@@ -58,6 +60,7 @@ pub fn render(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> {
         summary: &report.summary,
         objects: &report.objects,
         errors: &report.errors,
+        warnings: &report.warnings,
         checks: report.checks.as_ref(),
     };
     serde_json::to_writer_pretty(&mut *out, &doc)?;
