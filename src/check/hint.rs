@@ -309,8 +309,10 @@ impl<'a> Hints<'a> {
                         ),
                         CandidateState::NotLoadable(t) => (
                             format!(
-                                "{} ({t}) is not a {} {:?} shared library",
-                                c.path, o.facts.machine, o.facts.class
+                                "{} ({t}) is not a {} {} shared library",
+                                c.path,
+                                o.facts.machine,
+                                o.facts.class.as_str()
                             ),
                             "install",
                         ),

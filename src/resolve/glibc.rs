@@ -656,7 +656,7 @@ impl Session<'_, '_> {
                 if f.class != main.class {
                     dep.skipped.push(Skipped {
                         path: ByteStr::from(path),
-                        reason: format!("wrong ELF class: {:?}", f.class),
+                        reason: format!("wrong ELF class: {}", f.class.as_str()),
                     });
                     return Try::Skip;
                 }

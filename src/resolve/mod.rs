@@ -404,8 +404,9 @@ fn root_loader_plan(ctx: &Ctx<'_>, f: &ElfFacts) -> Plan {
         (None, None) => Plan::None(
             Status::InterpMissing,
             Some(format!(
-                "no dynamic loader for {} {:?} objects in the root",
-                f.machine, f.class
+                "no dynamic loader for {} {} objects in the root",
+                f.machine,
+                f.class.as_str()
             )),
         ),
     }
