@@ -797,3 +797,125 @@ fn case_09_file_replaced_during_the_scan() {
         );
     }
 }
+
+/// A root whose ld.so.conf is hostile (issue 12): an include pattern that makes a backtracking
+/// matcher exponential (`*a*a*…*b` beside a 200-byte name of `a`), an include cycle, an include of
+/// a 2 GiB (sparse) file, and 10,000 included files. The root's own loader (the host's, copied)
+/// makes resolution run, which is what reads ld.so.conf. Every command that resolves finishes
+/// in well under 5 s of CPU time (rusage of the child, not wall time: the machine is shared), and
+/// the scan says which bound stopped the expansion.
+#[test]
+fn hostile_ld_so_conf_is_expanded_in_bounded_time() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let root = t.path().join("root");
+    for d in [
+        "bin",
+        "lib64",
+        "etc/ld.so.conf.d",
+        "etc/cycle",
+        "etc/many",
+        "opt/lib",
+        "var/lib/dpkg/info",
+    ] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    std::fs::write(root.join("bin/good"), program(t.path(), "good")).expect("w");
+    std::fs::copy(
+        "/lib64/ld-linux-x86-64.so.2",
+        root.join("lib64/ld-linux-x86-64.so.2"),
+    )
+    .expect("copy the host's ld.so");
+    std::fs::write(
+        root.join("etc/ld.so.conf"),
+        "include /etc/ld.so.conf.d/*a*a*a*a*a*a*a*a*a*a*a*a*b\n\
+         include /etc/cycle/a.conf\n\
+         include /etc/huge.conf\n\
+         include /etc/many/*.conf\n\
+         /opt/lib\n",
+    )
+    .expect("w");
+    std::fs::write(
+        root.join("etc/ld.so.conf.d").join("a".repeat(200)),
+        "/opt/a\n",
+    )
+    .expect("w");
+    // Relative includes, relative to the including file's directory (as ldconfig reads them).
+    std::fs::write(
+        root.join("etc/cycle/a.conf"),
+        "include b.conf\n/opt/cycle-a\n",
+    )
+    .expect("w");
+    std::fs::write(
+        root.join("etc/cycle/b.conf"),
+        "include a.conf\n/opt/cycle-b\n",
+    )
+    .expect("w");
+    let huge = std::fs::File::create(root.join("etc/huge.conf")).expect("create");
+    std::io::Write::write_all(&mut &huge, b"/opt/huge\n").expect("w");
+    huge.set_len(2 << 30).expect("2 GiB sparse");
+    drop(huge);
+    for i in 0..10_000 {
+        std::fs::write(
+            root.join(format!("etc/many/{i:05}.conf")),
+            format!("/opt/many/{i:05}\n"),
+        )
+        .expect("w");
+    }
+    // A package database, for `packages`.
+    std::fs::write(
+        root.join("var/lib/dpkg/status"),
+        "Package: good\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n\n",
+    )
+    .expect("w");
+    std::fs::write(
+        root.join("var/lib/dpkg/info/good.list"),
+        "/bin\n/bin/good\n",
+    )
+    .expect("w");
+    let r = root.to_str().expect("utf-8");
+    let runs: [&[&str]; 4] = [
+        &["scan", r, "-f", "json", "-q"],
+        &["check", r, "-q"],
+        &["packages", r, "-q"],
+        &["tree", r, "/bin/good", "-q"],
+    ];
+    for args in runs {
+        let run = support::bounded_elfdeps(
+            &args.iter().map(std::ffi::OsStr::new).collect::<Vec<_>>(),
+            t.path(),
+            std::time::Duration::from_secs(120),
+        );
+        eprintln!(
+            "{}: {:?} CPU, {:?} wall, peak RSS {} KiB, exit {:?}",
+            args[0],
+            run.cpu,
+            run.elapsed,
+            run.maxrss_kib,
+            run.status.code()
+        );
+        assert!(
+            matches!(run.status.code(), Some(0 | 1)),
+            "{args:?}: {:?}\n{}",
+            run.status,
+            run.stderr
+        );
+        assert!(
+            run.cpu < std::time::Duration::from_secs(5),
+            "{args:?} took {:?} of CPU time",
+            run.cpu
+        );
+        if args[0] == "scan" {
+            let doc: Value = serde_json::from_slice(&run.stdout).expect("json");
+            let good = doc["objects"]
+                .as_array()
+                .expect("objects")
+                .iter()
+                .find(|o| o["path"] == "/bin/good")
+                .expect("/bin/good");
+            let notes = good["notes"].to_string();
+            for what in ["include cycle", "huge.conf", "files"] {
+                assert!(notes.contains(what), "a note says {what:?}: {notes}");
+            }
+        }
+    }
+}

@@ -116,6 +116,15 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
             );
         }
     }
+    // The ld.so.conf directories stand in for the cache: say what cut their reading short.
+    if ctx
+        .glibc
+        .cache
+        .as_ref()
+        .is_none_or(|c| !c.matches_loader_byte_order(order))
+    {
+        s.notes.extend(ctx.glibc.conf_warnings.iter().cloned());
+    }
     // ld.so refuses a main object it would refuse as a library (`ldd lib.so`; a program started by
     // the kernel is not checked this way, so only objects without PT_INTERP are).
     let mf = ctx.facts(main);

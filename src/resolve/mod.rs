@@ -19,6 +19,7 @@ searches; sessions run in parallel.
 
 pub mod env;
 pub mod glibc;
+pub mod glob;
 pub mod ldcache;
 pub mod musl;
 
