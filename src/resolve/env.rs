@@ -525,9 +525,10 @@ impl ConfReader<'_> {
             Ok(f) => f,
             Err(Exhausted) => {
                 self.stop(format!(
-                    "expanding the include patterns of ld.so.conf took more than {} steps (at \
-                     {} in {})",
+                    "expanding the include patterns of ld.so.conf took more than {} steps or \
+                     named more than {} paths at one level (at {} in {})",
                     self.limits.glob_steps,
+                    crate::resolve::glob::MAX_PATHS,
                     ByteStr::from(pattern),
                     ByteStr::from(path)
                 ));

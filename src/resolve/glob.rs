@@ -37,7 +37,10 @@ pub struct Budget {
     pub left: u64,
 }
 
-/// The budget ran out: the expansion stopped.
+/// Most paths one level of an expansion may hold.
+pub const MAX_PATHS: usize = 1 << 16;
+
+/// The budget ran out (or a level held more than [`MAX_PATHS`] paths): the expansion stopped.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Exhausted;
 
@@ -560,6 +563,10 @@ pub fn glob(tree: &Tree, pattern: &[u8], budget: &mut Budget) -> Result<Vec<Byte
                     let path = [&p[..], b"/", name].concat();
                     budget.spend(1)?;
                     if last || tree.is_dir(&path) {
+                        // Memory is bounded too: `.*` doubles the paths at every level.
+                        if next.len() >= MAX_PATHS {
+                            return Err(Exhausted);
+                        }
                         next.push(path);
                     }
                 }
@@ -840,6 +847,14 @@ mod tests {
         let pattern = "/.*".repeat(40);
         let mut b = Budget { left: 1_000_000 };
         assert_eq!(glob(&tree, pattern.as_bytes(), &mut b), Err(Exhausted));
+        // Without a step budget, the paths held at one level stop it.
+        let mut b = Budget { left: u64::MAX };
+        assert_eq!(glob(&tree, pattern.as_bytes(), &mut b), Err(Exhausted));
+        assert!(
+            u64::MAX - b.left < 10_000_000,
+            "{} steps",
+            u64::MAX - b.left
+        );
     }
 
     /// Long patterns of unterminated brackets make every position a bracket to compile: the
