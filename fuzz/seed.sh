@@ -2,7 +2,9 @@
 # Seed corpora for the fuzz targets, generated from real files (never committed):
 #   elf_facts: ELF files of this machine (/usr/bin, /usr/lib) and of the cached test roots
 #              (Debian, Alpine x86_64/aarch64/s390x: 32/64-bit, both byte orders, glibc and musl);
-#   ld_cache:  the ld.so.cache files of this machine and of the cached roots.
+#   ld_cache:  the ld.so.cache files of this machine and of the cached roots;
+#   ld_so_conf: ld.so.conf and its ld.so.conf.d files (this machine, the cached roots), crafted
+#              includes (cycles, the huge file, globs over every kind of target).
 # Usage: fuzz/seed.sh [MAX_ELF_FILES]   (default 400; corpus in fuzz/corpus/TARGET)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -12,7 +14,7 @@ if out=$(../scripts/prepare-roots 2>/dev/null); then
   while IFS='=' read -r _ dir; do [ -d "$dir" ] && roots+=("$dir"); done <<<"$out"
 fi
 
-mkdir -p corpus/elf_facts corpus/ld_cache corpus/apk_db corpus/dpkg_status corpus/rpm_header corpus/tar_layer
+mkdir -p corpus/elf_facts corpus/ld_cache corpus/apk_db corpus/dpkg_status corpus/rpm_header corpus/tar_layer corpus/ld_so_conf
 # ELF files under 1 MiB (libFuzzer mutates small inputs faster), a deterministic sample of $max,
 # picked in one Python process (a process per file would take minutes on /usr).
 python3 - "$max" /usr/bin /usr/lib "${roots[@]}" <<'PY'
@@ -81,6 +83,30 @@ blob = header([(1000, 6, b"hello"), (1001, 6, b"1.0"), (1002, 6, b"1"),
                (1047, 8, [b"hello", b"libhello.so.1()(64bit)"])])
 open("corpus/rpm_header/hello", "wb").write(blob)
 PY
+# ld.so.conf texts: each input is ld.so.conf, then the texts of the target's other files, with two
+# NUL bytes between them (fuzz_targets/ld_so_conf.rs).
+python3 - / "${roots[@]}" <<'PY'
+import glob, hashlib, os, sys
+def put(texts, name=None):
+    data = b"\0\0".join(texts)
+    name = name or hashlib.sha1(data).hexdigest()[:16]
+    open("corpus/ld_so_conf/" + name, "wb").write(data)
+for r in sys.argv[1:]:
+    conf = os.path.join(r, "etc/ld.so.conf")
+    if os.path.isfile(conf):
+        parts = [open(conf, "rb").read()]
+        for f in sorted(glob.glob(os.path.join(r, "etc/ld.so.conf.d/*.conf")))[:7]:
+            parts.append(open(f, "rb").read()[:4096])
+        put(parts)
+put([b"include /etc/ld.so.conf.d/*a*a*a*a*a*a*a*a*a*a*a*a*b\n/opt/lib\n"], "backtracking")
+put([b"include /etc/ld.so.conf.d/*.conf\ninclude /etc/sub/*/*.conf /etc/sub/up/up/*\n/usr/local/lib\n",
+     b"/opt/libc\n", b"include ../sub/deeper/*.conf\n/opt/x86_64//\n", b"/hidden\n",
+     b"include [\n/odd\n", b"include star\\*.conf\n", b"include ../two\n/one\n", b"include ../ld.so.conf\n"],
+    "includes")
+put([b"include /etc/sub/huge.conf /etc/many/*.conf /etc/sub/escape.conf /etc/sub/abs.conf\n"], "bounds")
+put([b"include /.*/.*/.*/.*/.*/.*/.*/.*/.*/.*/.*/.*/*\n", b"/x=libc6\nhwcap 0 nosegneg\nHWCAP x\n"], "dots")
+put([b"include /etc/ld.so.conf.d/[[:alpha:]]*.conf /etc/ld.so.conf.d/[!a-z]* /etc/*/[\\]a-]*\n"], "brackets")
+PY
 # Layers: small tars (a directory tree, a symlink, a whiteout) made here.
 python3 - <<'PY'
 import io, tarfile
@@ -98,4 +124,4 @@ tar([f("usr/", kind=tarfile.DIRTYPE), f("usr/bin/", kind=tarfile.DIRTYPE), f("us
      f("usr/bin/b", kind=tarfile.LNKTYPE, link="usr/bin/a")], "tree")
 tar([f("etc/.wh.hosts", b""), f("usr/.wh..wh..opq", b""), f("usr/new", b"y")], "whiteouts")
 PY
-echo "seeds: $(ls corpus/elf_facts | wc -l) ELF files, $(ls corpus/ld_cache | wc -l) ld.so.cache files, $(ls corpus/apk_db corpus/dpkg_status corpus/rpm_header corpus/tar_layer | wc -l) others" >&2
+echo "seeds: $(ls corpus/elf_facts | wc -l) ELF files, $(ls corpus/ld_cache | wc -l) ld.so.cache files, $(ls corpus/ld_so_conf | wc -l) ld.so.conf texts, $(ls corpus/apk_db corpus/dpkg_status corpus/rpm_header corpus/tar_layer | wc -l) others" >&2

@@ -222,9 +222,19 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
         let resolutions =
             pool.install(|| resolve::resolve_all(&rootfs, &report.tree, &report.objects, ropts));
         for (o, r) in report.objects.iter_mut().zip(resolutions) {
+            // A session stopped by a bound on resolution work is a per-path error too, so that
+            // every report says the result is unfinished.
+            if let Some(bound) = r.limit {
+                report.errors.push(PathError::new(
+                    o.path.clone(),
+                    FileError::new(ErrorCode::LimitExceeded, bound.message()),
+                ));
+            }
             o.resolution = Some(r);
         }
         report.cpu = Some(ropts.cpu.clone());
+        report.errors.sort_by(|a, b| a.path.cmp(&b.path));
+        report.summary.errors = report.errors.len() as u64;
     }
     Ok(report)
 }

@@ -61,25 +61,33 @@ impl Tree {
     }
 
     /// The names of the entries directly inside directory `dir` (a canonical path), in byte order.
+    /// Costs a binary search per child that has children of its own, not a pass over everything
+    /// below `dir` (include globs list directories of a root, which is untrusted).
     pub fn children<'a>(&'a self, dir: &[u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
         let prefix: Vec<u8> = if dir == b"/" {
             b"/".to_vec()
         } else {
             [dir, b"/"].concat()
         };
-        let skip = prefix.len();
-        // Everything below `dir` is one contiguous run of the sorted paths.
-        let start = self
+        let mut at = self
             .entries
             .partition_point(|(p, _)| p.as_bytes() < prefix.as_slice());
-        self.entries[start..]
-            .iter()
-            .take_while(move |(p, _)| p.as_bytes().starts_with(&prefix))
-            .map(|(p, _)| p.as_bytes())
-            .filter_map(move |p| {
-                let rest = &p[skip..];
-                (!rest.contains(&b'/')).then_some(rest)
-            })
+        std::iter::from_fn(move || {
+            loop {
+                let (path, _) = self.entries.get(at)?;
+                let rest = path.as_bytes().strip_prefix(prefix.as_slice())?;
+                let Some(slash) = rest.iter().position(|&b| b == b'/') else {
+                    at += 1;
+                    return Some(rest);
+                };
+                // Below the child `rest[..slash]`: its descendants are the paths from `dir/x/` up
+                // to `dir/x0` ('0' is the byte after '/'), one contiguous run to jump over.
+                let end = [&prefix[..], &rest[..slash], b"0"].concat();
+                at = self
+                    .entries
+                    .partition_point(|(p, _)| p.as_bytes() < end.as_slice());
+            }
+        })
     }
 
     /// Number of paths (the root not counted).
@@ -158,5 +166,33 @@ mod tests {
         assert!(t.resolve(b"/lib/missing.so", true).is_err());
         assert!(t.resolve(b"/proc/self/exe", true).is_err());
         assert_eq!(t.get(b"/"), Some(&Entry::Dir));
+    }
+
+    /// Children are the direct entries only, in byte order, with the siblings that sort between
+    /// a directory and its own entries (`x.conf` between `x` and `x/a`) kept.
+    #[test]
+    fn children_jump_over_subtrees() {
+        let mut entries: Vec<(ByteStr, Entry)> = [
+            "/d",
+            "/d/x",
+            "/d/x/a",
+            "/d/x/b",
+            "/d/x/b/c",
+            "/d/x.conf",
+            "/d/x0",
+            "/d/y",
+            "/d!",
+            "/e",
+        ]
+        .into_iter()
+        .map(|p| (ByteStr::from(p), Entry::Dir))
+        .collect();
+        entries.sort();
+        let t = Tree::from_sorted(entries);
+        let kids: Vec<&[u8]> = t.children(b"/d").collect();
+        assert_eq!(kids, [&b"x"[..], b"x.conf", b"x0", b"y"]);
+        let top: Vec<&[u8]> = t.children(b"/").collect();
+        assert_eq!(top, [&b"d"[..], b"d!", b"e"]);
+        assert_eq!(t.children(b"/d/x/b/c").count(), 0);
     }
 }

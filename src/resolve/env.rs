@@ -4,10 +4,11 @@ The loader environments of a root: which dynamic loaders exist, and the configur
 path file). Read once per root, through the confined [`RootFs`], bounded in size.
 */
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::elf::{Class, ElfFacts};
 use crate::name::ByteStr;
+use crate::resolve::glob::{Budget, Exhausted, glob};
 use crate::resolve::ldcache::{self, LdCache};
 use crate::rootfs::RootFs;
 use crate::tree::{Entry, Tree};
@@ -112,6 +113,9 @@ pub struct GlibcConfig {
     pub conf_dirs: Vec<ByteStr>,
     /// `/etc/ld.so.preload` entries.
     pub preload: Vec<ByteStr>,
+    /// What stopped or cut short the reading of ld.so.conf and its includes (a bound, a cycle):
+    /// each glibc session reports them, as it does a broken cache.
+    pub conf_warnings: Vec<String>,
 }
 
 /// One glibc loader (one interpreter file) in a root.
@@ -194,15 +198,9 @@ impl GlibcConfig {
             Some(Err(e)) => cfg.cache_error = Some(e),
             None => {}
         }
-        let mut seen = Vec::new();
-        parse_ld_so_conf(
-            rootfs,
-            tree,
-            b"/etc/ld.so.conf",
-            &mut cfg.conf_dirs,
-            &mut seen,
-            0,
-        );
+        let conf = read_ld_so_conf(rootfs, tree, &ConfLimits::default());
+        cfg.conf_dirs = conf.dirs;
+        cfg.conf_warnings = conf.warnings;
         if let Some(Ok(bytes)) = read_config(rootfs, tree, b"/etc/ld.so.preload") {
             cfg.preload = parse_preload(&bytes);
         }
@@ -227,79 +225,309 @@ pub fn parse_preload(bytes: &[u8]) -> Vec<ByteStr> {
     out
 }
 
-/// ld.so.conf with `include` globs, as ldconfig reads it (elf/ldconfig.c `parse_conf`).
-fn parse_ld_so_conf(
-    rootfs: &RootFs,
-    tree: &Tree,
-    path: &[u8],
-    dirs: &mut Vec<ByteStr>,
-    seen: &mut Vec<ByteStr>,
-    depth: usize,
-) {
-    // Includes can nest; a cycle or absurd depth stops here.
-    if depth > 16 || seen.iter().any(|s| s.as_bytes() == path) {
-        return;
-    }
-    seen.push(ByteStr::from(path));
-    let Some(Ok(bytes)) = read_config(rootfs, tree, path) else {
-        return;
-    };
-    for line in bytes.split(|&b| b == b'\n') {
-        let line = match line.iter().position(|&b| b == b'#') {
-            Some(i) => &line[..i],
-            None => line,
-        };
-        let line = trim(line);
-        if line.is_empty() {
-            continue;
+/// Bounds on reading ld.so.conf and what it includes. ldconfig has none (it follows an include
+/// cycle until it runs out of file descriptors, and reads a file of any size); a root is untrusted,
+/// so elfdeps stops at these, far above what any real configuration reaches (a few dozen files
+/// of a few lines), and says so in every glibc session's notes.
+#[derive(Clone, Debug)]
+pub struct ConfLimits {
+    /// Deepest chain of nested includes.
+    pub max_depth: usize,
+    /// Most configuration files read.
+    pub max_files: usize,
+    /// Most bytes read from one file.
+    pub max_file_bytes: u64,
+    /// Most bytes read from all of them.
+    pub max_bytes: u64,
+    /// Most directories listed.
+    pub max_dirs: usize,
+    /// Most files one include pattern expands to.
+    pub max_glob_results: usize,
+    /// Longest include pattern (PATH_MAX: no longer path can be opened).
+    pub max_pattern: usize,
+    /// Work allowed for all the glob expansions: matching steps and directory entries.
+    pub glob_steps: u64,
+}
+
+impl Default for ConfLimits {
+    fn default() -> Self {
+        ConfLimits {
+            max_depth: 32,
+            max_files: 4096,
+            max_file_bytes: MAX_CONFIG,
+            max_bytes: 64 * 1024 * 1024,
+            max_dirs: 65_536,
+            max_glob_results: 4096,
+            max_pattern: 4096,
+            glob_steps: 20_000_000,
         }
-        if let Some(rest) = line
-            .strip_prefix(b"include")
-            .filter(|r| r.first().is_some_and(|b| b.is_ascii_whitespace()))
-        {
-            for pattern in rest
-                .split(|b| b.is_ascii_whitespace())
-                .filter(|p| !p.is_empty())
-            {
-                // A relative pattern is relative to the including file's directory.
-                let pattern = if pattern.starts_with(b"/") {
-                    pattern.to_vec()
-                } else {
-                    [dirname(path), b"/", pattern].concat()
-                };
-                for file in glob(tree, &pattern) {
-                    parse_ld_so_conf(rootfs, tree, file.as_bytes(), dirs, seen, depth + 1);
-                }
-            }
-        } else if line.starts_with(b"hwcap") && line.get(5).is_some_and(|b| b.is_ascii_whitespace())
-        {
-            // Obsolete, ignored by ldconfig.
+    }
+}
+
+/// What reading ld.so.conf gave.
+#[derive(Debug, Default)]
+pub struct ConfRead {
+    /// The directories, in ldconfig's order, each once.
+    pub dirs: Vec<ByteStr>,
+    /// What cut the reading short (bounds, cycles), each once.
+    pub warnings: Vec<String>,
+    /// The canonical paths of the files read, in order.
+    pub files: Vec<ByteStr>,
+}
+
+/// At most this many different warnings are kept; the last one says how many more there were.
+const MAX_WARNINGS: usize = 16;
+
+struct ConfReader<'a> {
+    rootfs: &'a RootFs,
+    tree: &'a Tree,
+    limits: &'a ConfLimits,
+    out: ConfRead,
+    dir_set: HashSet<ByteStr>,
+    /// Canonical paths of the files being read (the include chain), for cycles.
+    stack: Vec<ByteStr>,
+    /// Canonical paths already read: reading one again adds no directory.
+    done: HashSet<ByteStr>,
+    bytes: u64,
+    budget: Budget,
+    more_warnings: usize,
+    /// A bound on the whole reading was hit: nothing more is read.
+    stopped: bool,
+}
+
+/// Reads `/etc/ld.so.conf` and its includes as ldconfig does (elf/ldconfig.c `parse_conf`,
+/// `parse_conf_include`), within `limits`.
+pub fn read_ld_so_conf(rootfs: &RootFs, tree: &Tree, limits: &ConfLimits) -> ConfRead {
+    let mut r = ConfReader {
+        rootfs,
+        tree,
+        limits,
+        out: ConfRead::default(),
+        dir_set: HashSet::new(),
+        stack: Vec::new(),
+        done: HashSet::new(),
+        bytes: 0,
+        budget: Budget {
+            left: limits.glob_steps,
+        },
+        more_warnings: 0,
+        stopped: false,
+    };
+    r.file(b"/etc/ld.so.conf", 0);
+    if r.more_warnings > 0 {
+        let n = r.more_warnings;
+        r.out
+            .warnings
+            .push(format!("and {n} more ld.so.conf warnings"));
+    }
+    r.out
+}
+
+impl ConfReader<'_> {
+    fn warn(&mut self, w: String) {
+        if self.out.warnings.contains(&w) {
+            return;
+        }
+        if self.out.warnings.len() < MAX_WARNINGS {
+            self.out.warnings.push(w);
         } else {
-            // ldconfig accepts "dir=type" (old syntax) and strips trailing slashes.
-            let dir = match line.iter().position(|&b| b == b'=') {
+            self.more_warnings += 1;
+        }
+    }
+
+    /// Stops the whole reading: a bound on all of it was reached.
+    fn stop(&mut self, w: String) {
+        self.warn(format!(
+            "{w}; elfdeps read no further, so directories listed later are not searched (the \
+             root's configuration is hostile or broken: fix it, or report it if it is real)"
+        ));
+        self.stopped = true;
+    }
+
+    /// One configuration file, by the path it was named (or globbed) by.
+    fn file(&mut self, path: &[u8], depth: usize) {
+        if self.stopped {
+            return;
+        }
+        let shown = ByteStr::from(path);
+        let Ok(canonical) = self.tree.resolve(path, true) else {
+            return;
+        };
+        // Only a regular file is read: ldconfig gets nothing from a directory, and elfdeps opens
+        // no FIFO or device.
+        if !matches!(self.tree.get(canonical.as_bytes()), Some(Entry::File)) {
+            return;
+        }
+        if self.stack.contains(&canonical) {
+            let chain: Vec<String> = self.stack.iter().map(ByteStr::to_string).collect();
+            self.warn(format!(
+                "ld.so.conf include cycle: {} includes {shown} again (ldconfig recurses until it \
+                 runs out of file descriptors); elfdeps read it once",
+                chain.join(" includes ")
+            ));
+            return;
+        }
+        if self.done.contains(&canonical) {
+            return;
+        }
+        if depth > self.limits.max_depth {
+            self.warn(format!(
+                "{shown}: ld.so.conf includes nest more than {} deep; elfdeps did not read it",
+                self.limits.max_depth
+            ));
+            return;
+        }
+        if self.done.len() >= self.limits.max_files {
+            self.stop(format!(
+                "ld.so.conf and its includes name more than {} files (at {shown})",
+                self.limits.max_files
+            ));
+            return;
+        }
+        let left = self.limits.max_bytes - self.bytes;
+        let want = self.limits.max_file_bytes.min(left);
+        let Ok(mut bytes) = self
+            .rootfs
+            .read_prefix(canonical.as_bytes(), want.saturating_add(1))
+        else {
+            return;
+        };
+        self.done.insert(canonical.clone());
+        self.out.files.push(canonical.clone());
+        if bytes.len() as u64 > want {
+            // Only whole lines of what was read count.
+            bytes.truncate(usize::try_from(want).unwrap_or(usize::MAX));
+            let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            bytes.truncate(keep);
+            let why = if want < self.limits.max_file_bytes {
+                format!(
+                    "the configuration files read reach {} bytes in all",
+                    self.limits.max_bytes
+                )
+            } else {
+                format!("it is larger than {} bytes", self.limits.max_file_bytes)
+            };
+            self.warn(format!(
+                "{shown}: elfdeps read only its first {} bytes ({why}; ldconfig reads it all): \
+                 directories listed after that are not searched",
+                bytes.len()
+            ));
+        }
+        self.bytes += bytes.len() as u64;
+        self.stack.push(canonical);
+        self.lines(path, &bytes, depth);
+        self.stack.pop();
+        if self.bytes >= self.limits.max_bytes && !self.stopped {
+            self.stop(format!(
+                "ld.so.conf and its includes hold more than {} bytes",
+                self.limits.max_bytes
+            ));
+        }
+    }
+
+    /// The lines of one file, as ldconfig's `parse_conf` reads them: C strings (a NUL ends the
+    /// line), `#` to the end of the line a comment, leading `isspace` skipped; `include` and a
+    /// blank, then patterns separated by blanks; `hwcap` (any case) and a blank, ignored;
+    /// anything else a directory (`add_dir_1`: up to an `=`, trailing `isspace` and slashes
+    /// removed).
+    fn lines(&mut self, path: &[u8], bytes: &[u8], depth: usize) {
+        let is_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+        let is_blank = |b: &u8| matches!(b, b' ' | b'\t');
+        for line in bytes.split(|&b| b == b'\n') {
+            if self.stopped {
+                return;
+            }
+            let line = match line.iter().position(|&b| b == 0 || b == b'#') {
                 Some(i) => &line[..i],
                 None => line,
             };
-            let dir = trim_trailing_slashes(trim(dir));
-            if !dir.is_empty() && !dirs.iter().any(|d| d.as_bytes() == dir) {
-                dirs.push(ByteStr::from(dir));
+            let start = line.iter().position(|b| !is_space(b)).unwrap_or(line.len());
+            let line = &line[start..];
+            if line.is_empty() {
+                continue;
+            }
+            if line.starts_with(b"include") && line.get(7).is_some_and(is_blank) {
+                for pattern in line[8..].split(is_blank).filter(|p| !p.is_empty()) {
+                    self.include(path, pattern, depth);
+                }
+            } else if line.len() > 5
+                && line[..5].eq_ignore_ascii_case(b"hwcap")
+                && is_blank(&line[5])
+            {
+                // Obsolete, ignored by ldconfig.
+            } else {
+                // "dir=type" is the old syntax: the type is ignored here.
+                let dir = match line.iter().position(|&b| b == b'=') {
+                    Some(i) => &line[..i],
+                    None => line,
+                };
+                let end = dir.iter().rposition(|b| !is_space(b)).map_or(0, |e| e + 1);
+                let dir = trim_trailing_slashes(&dir[..end]);
+                if dir.is_empty() || self.dir_set.contains(dir) {
+                    continue;
+                }
+                if self.out.dirs.len() >= self.limits.max_dirs {
+                    self.stop(format!(
+                        "ld.so.conf and its includes list more than {} directories (at {})",
+                        self.limits.max_dirs,
+                        ByteStr::from(path)
+                    ));
+                    return;
+                }
+                self.dir_set.insert(ByteStr::from(dir));
+                self.out.dirs.push(ByteStr::from(dir));
+            }
+        }
+    }
+
+    /// One pattern of an `include` line in the file named `path`.
+    fn include(&mut self, path: &[u8], pattern: &[u8], depth: usize) {
+        if pattern.len() > self.limits.max_pattern {
+            self.warn(format!(
+                "{}: an include pattern of {} bytes, longer than any path that can be opened; \
+                 elfdeps ignored it",
+                ByteStr::from(path),
+                pattern.len()
+            ));
+            return;
+        }
+        // A relative pattern is relative to the including file's directory.
+        let pattern = if pattern.starts_with(b"/") {
+            pattern.to_vec()
+        } else {
+            [dirname(path), b"/", pattern].concat()
+        };
+        let files = match glob(self.tree, &pattern, &mut self.budget) {
+            Ok(f) => f,
+            Err(Exhausted) => {
+                self.stop(format!(
+                    "expanding the include patterns of ld.so.conf took more than {} steps or \
+                     named more than {} paths at one level (at {} in {})",
+                    self.limits.glob_steps,
+                    crate::resolve::glob::MAX_PATHS,
+                    ByteStr::from(pattern),
+                    ByteStr::from(path)
+                ));
+                return;
+            }
+        };
+        let n = files.len();
+        if n > self.limits.max_glob_results {
+            self.warn(format!(
+                "include {} in {} matches {n} files; elfdeps read the first {}",
+                ByteStr::from(&pattern[..]),
+                ByteStr::from(path),
+                self.limits.max_glob_results
+            ));
+        }
+        for file in files.into_iter().take(self.limits.max_glob_results) {
+            self.file(file.as_bytes(), depth + 1);
+            if self.stopped {
+                return;
             }
         }
     }
 }
-
-fn trim(s: &[u8]) -> &[u8] {
-    let start = s
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &s[start..end.max(start)]
-}
-
 /// Removes trailing slashes, keeping `/` itself.
 pub fn trim_trailing_slashes(s: &[u8]) -> &[u8] {
     let mut end = s.len();
@@ -307,73 +535,6 @@ pub fn trim_trailing_slashes(s: &[u8]) -> &[u8] {
         end -= 1;
     }
     &s[..end]
-}
-
-/// Expands a glob (`*`, `?`, `[...]` in the last component only, as used by ld.so.conf includes) over
-/// the walked tree, sorted like glob(3).
-fn glob(tree: &Tree, pattern: &[u8]) -> Vec<ByteStr> {
-    let dir = dirname(pattern);
-    let pat = basename(pattern);
-    let Ok(dir) = tree.resolve(dir, true) else {
-        return Vec::new();
-    };
-    let mut out: Vec<ByteStr> = tree
-        .children(dir.as_bytes())
-        .filter(|name| fnmatch(pat, name))
-        .map(|name| {
-            ByteStr::from(
-                [
-                    dir.as_bytes(),
-                    if dir.as_bytes() == b"/" { b"" } else { b"/" },
-                    name,
-                ]
-                .concat(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-/// Shell-style matching of one path component (`*`, `?`, `[abc]`, `[a-z]`, `[!x]`); a leading dot
-/// must be matched literally, as glob(3) does.
-pub fn fnmatch(pat: &[u8], name: &[u8]) -> bool {
-    if name.first() == Some(&b'.') && pat.first() != Some(&b'.') {
-        return false;
-    }
-    fn go(p: &[u8], n: &[u8]) -> bool {
-        match p.first() {
-            None => n.is_empty(),
-            Some(b'*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
-            Some(b'?') => !n.is_empty() && go(&p[1..], &n[1..]),
-            Some(b'[') => {
-                let Some(close) = p.iter().skip(2).position(|&b| b == b']').map(|i| i + 2) else {
-                    return n.first() == Some(&b'[') && go(&p[1..], &n[1..]);
-                };
-                let Some(&c) = n.first() else { return false };
-                let mut set = &p[1..close];
-                let negate = matches!(set.first(), Some(b'!') | Some(b'^'));
-                if negate {
-                    set = &set[1..];
-                }
-                let mut hit = false;
-                let mut i = 0;
-                while i < set.len() {
-                    if i + 2 < set.len() && set[i + 1] == b'-' {
-                        hit |= set[i] <= c && c <= set[i + 2];
-                        i += 3;
-                    } else {
-                        hit |= set[i] == c;
-                        i += 1;
-                    }
-                }
-                hit != negate && go(&p[close + 1..], &n[1..])
-            }
-            Some(&c) => n.first() == Some(&c) && go(&p[1..], &n[1..]),
-        }
-    }
-    // Bound the work of pathological patterns: ld.so.conf globs are short.
-    pat.len() <= 256 && name.len() <= 4096 && go(pat, name)
 }
 
 /// Finds the built-in default directories in an ld.so image: glibc keeps them as consecutive
@@ -529,15 +690,6 @@ mod tests {
     }
 
     #[test]
-    fn glob_matching() {
-        assert!(fnmatch(b"*.conf", b"x86_64-linux-gnu.conf"));
-        assert!(!fnmatch(b"*.conf", b".hidden.conf"));
-        assert!(fnmatch(b"lib[0-9]?.conf", b"lib1x.conf"));
-        assert!(!fnmatch(b"lib[!0-9].conf", b"lib1.conf"));
-        assert!(!fnmatch(b"*.conf", b"a.conf.bak"));
-    }
-
-    #[test]
     fn default_dirs_are_the_longest_run_of_dir_strings() {
         let img = b"junk\0/etc/ld.so.cache\0/lib/x86_64-linux-gnu/\0/usr/lib/x86_64-linux-gnu/\0/lib/\0/usr/lib/\0more\0/x/\0";
         let d: Vec<String> = default_dirs_from_ldso(img)
@@ -562,5 +714,130 @@ mod tests {
         assert_eq!(musl_arch(b"/lib/ld-musl-aarch64.so.1"), b"aarch64");
         assert_eq!(dirname(b"/lib/x"), b"/lib");
         assert_eq!(dirname(b"/x"), b"/");
+    }
+
+    /// Reads the ld.so.conf of a root made of `files` (path, content) under `limits`.
+    fn conf_of(files: &[(&str, &[u8])], limits: &ConfLimits) -> ConfRead {
+        let t = tempfile::tempdir().unwrap();
+        for (path, content) in files {
+            let p = t.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        let report = crate::scan::scan(
+            t.path(),
+            &crate::scan::ScanOptions::default(),
+            &crate::progress::Progress::hidden(),
+        )
+        .unwrap();
+        let rootfs = RootFs::open(t.path()).unwrap();
+        read_ld_so_conf(&rootfs, &report.tree, limits)
+    }
+
+    fn shown(v: &[ByteStr]) -> Vec<String> {
+        v.iter().map(|b| b.escaped()).collect()
+    }
+
+    /// What `ldconfig -v -N -X -f` printed for this file (glibc 2.36): C-string lines, `isspace`
+    /// (with \v) trimmed, `include` only before a blank, `hwcap` in any case ignored.
+    #[test]
+    fn lines_are_read_as_ldconfig_reads_them() {
+        let conf = b"  /a/ \n\x0b/b\x0b\n/c\0/ignored\ninclude\x0bnot-an-include\nHWCAP x\n\
+                     include\tsub/*.conf  \n/d=libc6\n";
+        let r = conf_of(
+            &[("etc/ld.so.conf", conf), ("etc/sub/1.conf", b"/e\n")],
+            &ConfLimits::default(),
+        );
+        assert_eq!(
+            shown(&r.dirs),
+            ["/a", "/b", "/c", "include\u{b}not-an-include", "/e", "/d"]
+        );
+        assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    }
+
+    /// Each bound stops the reading with a warning that names it, and what was read before
+    /// stays.
+    #[test]
+    fn every_bound_warns() {
+        let small = ConfLimits {
+            max_depth: 2,
+            max_files: 5,
+            max_file_bytes: 64,
+            max_bytes: 200,
+            max_dirs: 8,
+            max_glob_results: 3,
+            max_pattern: 32,
+            glob_steps: 10_000,
+        };
+        let deep = conf_of(
+            &[
+                ("etc/ld.so.conf", b"/top\ninclude 1.conf\n"),
+                ("etc/1.conf", b"/one\ninclude 2.conf\n"),
+                ("etc/2.conf", b"/two\ninclude 3.conf\n"),
+                ("etc/3.conf", b"/three\n"),
+            ],
+            &small,
+        );
+        assert_eq!(shown(&deep.dirs), ["/top", "/one", "/two"]);
+        assert!(
+            deep.warnings[0].contains("more than 2 deep"),
+            "{:?}",
+            deep.warnings
+        );
+
+        let many: Vec<(String, Vec<u8>)> = (0..6)
+            .map(|i| (format!("etc/d/{i}.conf"), format!("/d{i}\n").into_bytes()))
+            .collect();
+        let mut files: Vec<(&str, &[u8])> =
+            many.iter().map(|(p, c)| (p.as_str(), &c[..])).collect();
+        files.push(("etc/ld.so.conf", b"include d/*.conf\n/after\n"));
+        let r = conf_of(&files, &small);
+        assert_eq!(shown(&r.dirs), ["/d0", "/d1", "/d2", "/after"]);
+        assert!(
+            r.warnings[0].contains("matches 6 files"),
+            "{:?}",
+            r.warnings
+        );
+
+        let long = format!("/{}\n", "x".repeat(100));
+        let r = conf_of(
+            &[("etc/ld.so.conf", format!("/first\n{long}").as_bytes())],
+            &small,
+        );
+        assert_eq!(shown(&r.dirs), ["/first"]);
+        assert!(r.warnings[0].contains("first 7 bytes"), "{:?}", r.warnings);
+
+        let r = conf_of(
+            &[(
+                "etc/ld.so.conf",
+                b"/a\n/b\n/c\n/d\n/e\n/f\n/g\n/h\n/i\n/j\n",
+            )],
+            &small,
+        );
+        assert_eq!(r.dirs.len(), 8);
+        assert!(
+            r.warnings[0].contains("more than 8 directories"),
+            "{:?}",
+            r.warnings
+        );
+
+        let pattern = format!("include /etc/{}\n/x\n", "*".repeat(40));
+        let r = conf_of(&[("etc/ld.so.conf", pattern.as_bytes())], &small);
+        assert_eq!(shown(&r.dirs), ["/x"]);
+        assert!(
+            r.warnings[0].contains("pattern of 45 bytes"),
+            "{:?}",
+            r.warnings
+        );
+
+        let r = conf_of(
+            &[
+                ("etc/ld.so.conf", b"include a.conf\n/x\n"),
+                ("etc/a.conf", b"include ld.so.conf\n/a\n"),
+            ],
+            &small,
+        );
+        assert_eq!(shown(&r.dirs), ["/a", "/x"]);
+        assert!(r.warnings[0].contains("include cycle"), "{:?}", r.warnings);
     }
 }

@@ -13,6 +13,9 @@ use crate::name::ByteStr;
 const DF_1_NODEFLIB: u64 = 0x800;
 const DF_1_PIE: u64 = 0x0800_0000;
 
+/// Most candidate lookups a thread's memo holds (a real root's whole scan looks up fewer).
+const MAX_MEMO: usize = 1 << 18;
+
 /// Per-thread memo of candidate lookups (path → what is there), shared by the sessions of a thread.
 #[derive(Default)]
 pub struct Memo {
@@ -25,6 +28,10 @@ impl Memo {
             return c.clone();
         }
         let c = ctx.candidate(path);
+        // Bounded like everything else: a hostile root can name millions of candidate paths.
+        if self.candidates.len() >= MAX_MEMO {
+            self.candidates.clear();
+        }
         self.candidates.insert(path.to_vec(), c.clone());
         c
     }
@@ -115,6 +122,15 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
                     .into(),
             );
         }
+    }
+    // The ld.so.conf directories stand in for the cache: say what cut their reading short.
+    if ctx
+        .glibc
+        .cache
+        .as_ref()
+        .is_none_or(|c| !c.matches_loader_byte_order(order))
+    {
+        s.notes.extend(ctx.glibc.conf_warnings.iter().cloned());
     }
     // ld.so refuses a main object it would refuse as a library (`ldd lib.so`; a program started by
     // the kernel is not checked this way, so only objects without PT_INTERP are).
@@ -232,6 +248,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         fatal,
         deps,
         notes: s.notes,
+        limit: None,
         edges,
     }
 }
@@ -276,6 +293,11 @@ impl Session<'_, '_> {
             skipped: Vec::new(),
             error: None,
         };
+        // A bound on the work of the session (resolve::charge): stop as if the loader gave up.
+        if let Err(bound) = super::charge(self.ctx, 1) {
+            dep.error = Some(bound.message());
+            return Found { loaded: None, dep };
+        }
         if let Some(&idx) = self.names.get(name) {
             let l = &self.loaded[idx];
             dep.path = Some(l.name.clone());
@@ -629,6 +651,10 @@ impl Session<'_, '_> {
 
     /// `open_verify` on one candidate path.
     fn try_candidate(&mut self, memo: &mut Memo, path: &[u8], dep: &mut Dep) -> Try {
+        if let Err(bound) = super::charge(self.ctx, 1) {
+            dep.error = Some(bound.message());
+            return Try::Fatal;
+        }
         let main = self.ctx.facts(self.loaded[0].obj);
         match memo.get(self.ctx, path) {
             Candidate::Absent => Try::Absent,

@@ -20,10 +20,13 @@ searches; sessions run in parallel.
 pub mod cpu;
 pub mod env;
 pub mod glibc;
+pub mod glob;
 pub mod ldcache;
 pub mod musl;
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -169,6 +172,11 @@ pub struct Resolution {
     /// Things the user should know about this result (conditions, warnings).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The bound on resolution work that stopped this session, when one did: the result is then
+    /// unfinished (what was loaded before it stopped; `missing` and `version_errors` empty, as
+    /// unknown), `status` is `error`, and the scan reports a `limit-exceeded` error for the path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<Bound>,
     /// Every need of every object in the session, in load order: who needed what, and how it went
     /// (for `tree` and `why`; the object's own needs are `deps`).
     #[serde(skip)]
@@ -204,9 +212,125 @@ impl Resolution {
             fatal: None,
             deps: Vec::new(),
             notes: note.into_iter().collect(),
+            limit: None,
             edges: Vec::new(),
         }
     }
+}
+
+/// Most steps (candidate paths looked up, needs followed) one object's session may take. The
+/// largest session of the Debian test root takes 1,016, of a Debian 12 development machine's `/`
+/// 1,295; a hostile root (libraries each needing hundreds of others through RUNPATHs of
+/// thousands of entries) could take billions.
+pub const MAX_SESSION_STEPS: u64 = 1_000_000;
+
+/// Most steps all the sessions of one scan may take together (the Debian test root takes 64,615,
+/// a Debian 12 development machine's `/`, 5,459 objects, 174,935).
+pub const MAX_SCAN_STEPS: u64 = 50_000_000;
+
+/// A bound on resolution work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Bound {
+    /// [`MAX_SESSION_STEPS`], for this object.
+    Object,
+    /// [`MAX_SCAN_STEPS`], for the whole scan: this object came after it was spent.
+    Scan,
+}
+
+impl Bound {
+    /// What stopped, where, and what to do.
+    pub fn message(self) -> String {
+        match self {
+            Bound::Object => format!(
+                "elfdeps stopped resolving this object after {MAX_SESSION_STEPS} steps (candidate \
+                 paths looked up and needs followed), its bound for one object: no real program's \
+                 loading comes near it, so the root is hostile or broken here; look at the \
+                 NEEDED, RPATH and RUNPATH lists of what it loads (elfdeps scan ROOT --no-resolve \
+                 -f json); the libraries listed are the ones found before it stopped"
+            ),
+            Bound::Scan => format!(
+                "elfdeps did not resolve this object: the scan had spent its bound of \
+                 {MAX_SCAN_STEPS} resolution steps (candidate paths looked up and needs followed) \
+                 on other objects; no real root comes near it, so the root is hostile or broken; \
+                 the objects with a limit-exceeded error for their own bound are the ones to look \
+                 at"
+            ),
+        }
+    }
+}
+
+/// The work of the session running on this thread (a session runs on one thread from start to
+/// end), so the loader models charge it without carrying a counter through every call.
+#[derive(Clone, Copy)]
+struct Work {
+    steps: u64,
+    /// Steps not yet added to the scan's total (added in batches, to keep the atomic cold).
+    unflushed: u64,
+    hit: Option<Bound>,
+}
+
+const IDLE: Work = Work {
+    steps: 0,
+    unflushed: 0,
+    hit: None,
+};
+
+/// Steps are added to the scan's total in batches of this many.
+const FLUSH: u64 = 1024;
+
+thread_local! {
+    static WORK: Cell<Work> = const { Cell::new(IDLE) };
+}
+
+/// Charges `n` steps to the current session. `Err` once a bound is passed (and from then on):
+/// the session must stop as if the loader gave up; [`resolve_all`] then reports the bound.
+pub(crate) fn charge(ctx: &Ctx<'_>, n: u64) -> Result<(), Bound> {
+    WORK.with(|w| {
+        let mut work = w.get();
+        if let Some(b) = work.hit {
+            return Err(b);
+        }
+        work.steps += n;
+        work.unflushed += n;
+        if work.steps > MAX_SESSION_STEPS {
+            work.hit = Some(Bound::Object);
+        } else if work.unflushed >= FLUSH {
+            let total =
+                ctx.scan_steps.fetch_add(work.unflushed, Ordering::Relaxed) + work.unflushed;
+            work.unflushed = 0;
+            if total > MAX_SCAN_STEPS {
+                work.hit = Some(Bound::Scan);
+            }
+        }
+        w.set(work);
+        work.hit.map_or(Ok(()), Err)
+    })
+}
+
+/// Runs one session with a fresh work counter, and turns a bound it hit into an unfinished result.
+fn bounded(ctx: &Ctx<'_>, session: impl FnOnce() -> Resolution) -> Resolution {
+    let spent = ctx.scan_steps.load(Ordering::Relaxed) > MAX_SCAN_STEPS;
+    WORK.with(|w| {
+        w.set(Work {
+            hit: spent.then_some(Bound::Scan),
+            ..IDLE
+        })
+    });
+    let mut r = session();
+    let work = WORK.with(|w| w.replace(IDLE));
+    ctx.scan_steps.fetch_add(work.unflushed, Ordering::Relaxed);
+    if let Some(b) = work.hit {
+        r.status = Status::Error;
+        r.limit = Some(b);
+        // What the stop itself caused is not a finding about the root: the loader's verdict on
+        // the rest is unknown.
+        r.fatal = None;
+        r.missing.clear();
+        r.version_errors.clear();
+        r.notes.push(b.message());
+    }
+    r
 }
 
 /// Everything sessions share: the objects, the tree, the loaders of the root.
@@ -228,6 +352,8 @@ pub struct Ctx<'a> {
     /// Canonical directories that have a `glibc-hwcaps/` subdirectory: only there can a library
     /// be found for another CPU level than `--hwcaps` gives, which sessions then point out.
     pub hwcaps_parents: std::collections::HashSet<ByteStr>,
+    /// Resolution steps all sessions have taken (against [`MAX_SCAN_STEPS`]).
+    pub scan_steps: AtomicU64,
 }
 
 /// The errnos of a candidate's `open` that are not "absent".
@@ -452,6 +578,7 @@ pub fn resolve_all(
                     .then(|| ByteStr::from(&p[..p.len() - b"/glibc-hwcaps".len()]))
             })
             .collect(),
+        scan_steps: AtomicU64::new(0),
     };
     let plans: Vec<Plan> = (0..objects.len()).map(|i| plan(&ctx, i)).collect();
     // Load each loader's configuration once, before the parallel sessions.
@@ -488,13 +615,77 @@ pub fn resolve_all(
         .into_par_iter()
         .enumerate()
         .map_init(glibc::Memo::default, |memo, (i, p)| match p {
-            Plan::Glibc(loader, im) => {
-                glibc::session(ctx, memo, i, &ctx.glibc_loaders[&loader]).interp_missing(im)
-            }
+            Plan::Glibc(loader, im) => bounded(ctx, || {
+                glibc::session(ctx, memo, i, &ctx.glibc_loaders[&loader])
+            })
+            .interp_missing(im),
             Plan::Musl(interp, im) => {
-                musl::session(ctx, i, &ctx.musl_loaders[&interp]).interp_missing(im)
+                bounded(ctx, || musl::session(ctx, i, &ctx.musl_loaders[&interp]))
+                    .interp_missing(im)
             }
             Plan::None(status, note) => Resolution::without_loader(status, note),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty_ctx(tree: &Tree) -> Ctx<'_> {
+        Ctx {
+            objects: &[],
+            tree,
+            by_path: HashMap::new(),
+            glibc: GlibcConfig::default(),
+            glibc_loaders: HashMap::new(),
+            musl_loaders: HashMap::new(),
+            opts: ResolveOptions::default(),
+            hwcaps_parents: Default::default(),
+            scan_steps: AtomicU64::new(0),
+        }
+    }
+
+    fn session_of(ctx: &Ctx<'_>, steps: u64) -> Resolution {
+        bounded(ctx, || {
+            for _ in 0..steps {
+                if charge(ctx, 1).is_err() {
+                    break;
+                }
+            }
+            let mut r = Resolution::without_loader(Status::Ok, None);
+            r.missing.push(ByteStr::from("libx.so.1"));
+            r
+        })
+    }
+
+    #[test]
+    fn the_object_bound_stops_a_session() {
+        let tree = Tree::default();
+        let ctx = empty_ctx(&tree);
+        let r = session_of(&ctx, MAX_SESSION_STEPS);
+        assert_eq!((r.status, r.limit), (Status::Ok, None));
+        let r = session_of(&ctx, MAX_SESSION_STEPS + 1);
+        assert_eq!((r.status, r.limit), (Status::Error, Some(Bound::Object)));
+        assert!(r.missing.is_empty(), "unknown once stopped");
+        assert!(r.notes.iter().any(|n| n.contains("for one object")));
+    }
+
+    /// Sessions of up to the per-object bound each, until the scan's total passes its bound:
+    /// from then on every session stops at once, and says it was the scan's bound.
+    #[test]
+    fn the_scan_bound_stops_later_sessions() {
+        let tree = Tree::default();
+        let ctx = empty_ctx(&tree);
+        let per = MAX_SESSION_STEPS;
+        let full = MAX_SCAN_STEPS / per;
+        for _ in 0..full {
+            assert_eq!(session_of(&ctx, per).limit, None);
+        }
+        let r = session_of(&ctx, per);
+        assert_eq!(r.limit, Some(Bound::Scan));
+        let r = session_of(&ctx, 1);
+        assert_eq!((r.status, r.limit), (Status::Error, Some(Bound::Scan)));
+        assert!(r.notes.iter().any(|n| n.contains("spent its bound")));
+    }
 }

@@ -52,9 +52,14 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
     let mut missing: Vec<ByteStr> = Vec::new();
     let mut fatal = false;
     let mut i = 0;
-    while i < loaded.len() {
+    'session: while i < loaded.len() {
         let obj = loaded[i].obj;
         for need in &ctx.facts(obj).needed {
+            // A bound on the work of the session (resolve::charge) ends it; the search of the
+            // loaded list below is linear, so it costs in proportion.
+            if super::charge(ctx, 1 + loaded.len() as u64 / 32).is_err() {
+                break 'session;
+            }
             let mut dep = Dep {
                 name: need.clone(),
                 path: None,
@@ -157,6 +162,7 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
         fatal: None,
         deps,
         notes,
+        limit: None,
         edges,
     }
 }
@@ -320,6 +326,10 @@ fn path_open(
 /// musl opens the first candidate that exists and then must map it: no class or machine check, and
 /// no falling back to the next directory once a file opened.
 fn try_open(ctx: &Ctx<'_>, path: &[u8], dep: &mut Dep, main_class: Class) -> Step {
+    if let Err(bound) = super::charge(ctx, 1) {
+        dep.error = Some(bound.message());
+        return Step::Stop;
+    }
     match ctx.candidate(path) {
         Candidate::Absent => Step::Next,
         Candidate::Unreadable => {

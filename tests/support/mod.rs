@@ -940,6 +940,8 @@ pub struct BoundedRun {
     pub status: std::process::ExitStatus,
     pub elapsed: std::time::Duration,
     pub maxrss_kib: i64,
+    /// User plus system CPU time of the child (its rusage).
+    pub cpu: std::time::Duration,
     pub stdout: Vec<u8>,
     pub stderr: String,
 }
@@ -988,9 +990,15 @@ pub fn bounded_elfdeps(
         status: std::process::ExitStatus::from_raw(status),
         elapsed: start.elapsed(),
         maxrss_kib: usage.ru_maxrss,
+        cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
         stdout: std::fs::read(&out_path).expect("read stdout"),
         stderr: String::from_utf8_lossy(&std::fs::read(&err_path).unwrap_or_default()).into_owned(),
     }
+}
+
+fn timeval(t: libc::timeval) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::try_from(t.tv_sec).unwrap_or(0))
+        + std::time::Duration::from_micros(u64::try_from(t.tv_usec).unwrap_or(0))
 }
 
 // ---------------------------------------------------------------------------------------------
