@@ -16,8 +16,8 @@ use petgraph::visit::EdgeRef;
 use crate::elf::{Class, Kind};
 use crate::name::ByteStr;
 use crate::resolve::env::{is_musl_interp, standard_interps};
-use crate::resolve::{Resolution, SessionEdge, Status, Via};
-use crate::scan::{Object, ScanReport};
+use crate::resolve::{Resolution, Resolved, SessionEdge, Status, Via};
+use crate::scan::Object;
 use crate::tree::Tree;
 
 /// A node: an object of the root, or a need nothing satisfied.
@@ -47,20 +47,19 @@ pub struct DepGraph {
 
 impl DepGraph {
     /// Builds the graph from a resolved scan.
-    pub fn build(report: &ScanReport) -> DepGraph {
+    pub fn build(root: Resolved<'_>) -> DepGraph {
         let mut graph = DiGraph::new();
-        let objects: Vec<NodeIndex> = (0..report.objects.len())
+        let objects: Vec<NodeIndex> = (0..root.objects.len())
             .map(|i| graph.add_node(Node::Object(i)))
             .collect();
-        let by_path: HashMap<&[u8], usize> = report
+        let by_path: HashMap<&[u8], usize> = root
             .objects
             .iter()
             .enumerate()
             .map(|(i, o)| (o.path.as_bytes(), i))
             .collect();
         let mut missing: HashMap<ByteStr, NodeIndex> = HashMap::new();
-        for (i, o) in report.objects.iter().enumerate() {
-            let Some(r) = &o.resolution else { continue };
+        for (i, _, r) in root.iter() {
             for d in &r.deps {
                 let target = match d.found.as_ref().and_then(|f| by_path.get(f.as_bytes())) {
                     Some(&t) => objects[t],
@@ -88,7 +87,7 @@ impl DepGraph {
 
     /// Writes the graph in Graphviz DOT: objects as boxes (red when their status is not ok), missing
     /// needs as red ellipses, edges labelled with the need when it differs from the target's name.
-    pub fn write_dot(&self, report: &ScanReport, out: &mut dyn Write) -> io::Result<()> {
+    pub fn write_dot(&self, root: Resolved<'_>, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out, "digraph elfdeps {{")?;
         writeln!(out, "  rankdir=LR;")?;
         writeln!(
@@ -98,11 +97,11 @@ impl DepGraph {
         for n in self.graph.node_indices() {
             match &self.graph[n] {
                 Node::Object(i) => {
-                    let o = &report.objects[*i];
-                    let bad = o
-                        .resolution
-                        .as_ref()
-                        .is_some_and(|r| matches!(r.status, Status::Error | Status::InterpMissing));
+                    let o = &root.objects[*i];
+                    let bad = matches!(
+                        root.resolutions[*i].status,
+                        Status::Error | Status::InterpMissing
+                    );
                     let style = if bad { ", color=red" } else { "" };
                     writeln!(
                         out,
@@ -158,16 +157,19 @@ pub fn is_program(o: &Object) -> bool {
 /// Writes the session of `o` as a tree, like lddtree/libtree: each object's needs under it, the first
 /// time it is loaded; later needs of an already loaded object are shown but not expanded. `tree` is
 /// the walked root, to say why a missing interpreter cannot be opened.
-pub fn write_tree(o: &Object, tree: &Tree, out: &mut dyn Write, color: bool) -> io::Result<()> {
+pub fn write_tree(
+    o: &Object,
+    r: &Resolution,
+    tree: &Tree,
+    out: &mut dyn Write,
+    color: bool,
+) -> io::Result<()> {
     let paint = |code: &str, t: &str| {
         if color {
             format!("\x1b[{code}m{t}\x1b[0m")
         } else {
             t.to_string()
         }
-    };
-    let Some(r) = &o.resolution else {
-        return writeln!(out, "{}", o.path.display_escaped());
     };
     let name = paint("1", &o.path.display_escaped());
     let (kind, machine) = (o.facts.kind.as_str(), &o.facts.machine);
@@ -388,14 +390,13 @@ pub const MAX_CHAINS_PER_PROGRAM: usize = 32;
 /// Every chain (up to [`MAX_CHAINS_PER_PROGRAM`] per program) from a program to a library that matches
 /// `target`: a canonical path, or a needed name / soname. Each chain is a list of canonical paths (the
 /// last entry is the library, or the unresolved name).
-pub fn chains_to(report: &ScanReport, target: &[u8]) -> Vec<(usize, Vec<ByteStr>, usize)> {
-    let canonical_target = report.tree.resolve(target, true).ok();
+pub fn chains_to(root: Resolved<'_>, target: &[u8]) -> Vec<(usize, Vec<ByteStr>, usize)> {
+    let canonical_target = root.tree.resolve(target, true).ok();
     let mut result = Vec::new();
-    for (pi, o) in report.objects.iter().enumerate() {
+    for (pi, o, r) in root.iter() {
         if !is_program(o) {
             continue;
         }
-        let Some(r) = &o.resolution else { continue };
         let chains = session_chains(o, r, target, canonical_target.as_ref());
         let total = chains.len();
         for c in chains.into_iter().take(MAX_CHAINS_PER_PROGRAM) {

@@ -22,6 +22,7 @@ pub mod graph;
 pub mod image;
 pub mod name;
 pub mod packages;
+pub mod pipeline;
 pub mod pkgdb;
 pub mod progress;
 pub mod report;

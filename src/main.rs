@@ -16,11 +16,13 @@ use elfdeps::elf::Limits;
 use elfdeps::graph::{self, DepGraph};
 use elfdeps::image;
 use elfdeps::name::ByteStr;
+use elfdeps::pipeline;
 use elfdeps::progress::Progress;
+use elfdeps::report::Report;
 use elfdeps::report::{self, Format, RenderOptions};
 use elfdeps::resolve::ResolveOptions;
 use elfdeps::resolve::cpu::CpuProfile;
-use elfdeps::scan::{self, ScanOptions, ScanReport};
+use elfdeps::scan::ScanOptions;
 use elfdeps::walk::WalkOptions;
 
 /// Exit codes: 0 pass, 1 policy failure, 2 usage or input error.
@@ -54,132 +56,50 @@ fn main() -> ExitCode {
     }
 }
 
-/// Scans ROOT (a directory, or an image unpacked into a private directory that lives as long as
-/// the returned guard).
-fn scan_root(
-    common: &RootArgs,
-    resolve: bool,
-) -> Result<(ScanReport, Option<image::Unpacked>), Fail> {
+/// The pipeline's configuration from the common flags (`resolve`: run the loader models).
+fn config_of(common: &RootArgs, resolve: bool) -> Result<pipeline::Config, Fail> {
+    let cpu = CpuProfile::named(&common.cpu).map_err(|e| input_error(e.to_string()))?;
+    Ok(pipeline::Config {
+        root: common.root.clone(),
+        platform: common.platform.clone(),
+        max_layer_size: common.max_layer_size,
+        max_image_size: common.max_image_size,
+        jobs: common.jobs.map(usize::from),
+        scan: ScanOptions {
+            limits: limits_of(common),
+            walk: WalkOptions {
+                max_depth: common.max_depth,
+            },
+        },
+        resolve: resolve.then(|| ResolveOptions {
+            cpu,
+            hwcaps: (!common.hwcaps.is_empty())
+                .then(|| common.hwcaps.iter().map(|h| h.as_str().into()).collect()),
+        }),
+        checks: None,
+        policy: None,
+    })
+}
+
+/// Runs the pipeline, with a progress line on a terminal.
+fn run_pipeline(common: &RootArgs, config: &pipeline::Config) -> Result<Report, Fail> {
     let progress = if !common.quiet && io::stderr().is_terminal() {
         Progress::spinner("scanning")
     } else {
         Progress::hidden()
     };
-    let platform = common
-        .platform
-        .as_deref()
-        .map(image::Platform::parse)
-        .transpose()
-        .map_err(input_error)?;
-    let unpacked =
-        match image::parse_root(&common.root).map_err(|e| input_error(e.to_string()))? {
-            Some(r) => {
-                let opts = image::ImageOptions {
-                    platform,
-                    max_layer: common.max_layer_size,
-                    max_image: common.max_image_size,
-                };
-                Some(image::unpack(&r, &opts).map_err(|e| {
-                    input_error(format!("cannot use the image {}: {e}", r.display()))
-                })?)
-            }
-            // Silently ignored, --platform would let a user believe a directory was checked
-            // as another architecture.
-            None if common.platform.is_some() => {
-                return Err(input_error(format!(
-                    "--platform {}: {} is a directory, not an image: --platform chooses among \
-                     the images of an OCI layout or image archive, and a directory has no images \
-                     to choose from; drop --platform",
-                    common.platform.as_deref().unwrap_or_default(),
-                    common.root.display()
-                )));
-            }
-            None => None,
-        };
-    let cpu = CpuProfile::named(&common.cpu).map_err(|e| input_error(e.to_string()))?;
-    let opts = ScanOptions {
-        jobs: common.jobs.map(usize::from),
-        limits: limits_of(common),
-        walk: WalkOptions {
-            max_depth: common.max_depth,
-        },
-        resolve: resolve.then(|| ResolveOptions {
-            cpu: cpu.clone(),
-            hwcaps: (!common.hwcaps.is_empty())
-                .then(|| common.hwcaps.iter().map(|h| h.as_str().into()).collect()),
-        }),
-    };
-    let root = unpacked
-        .as_ref()
-        .map_or(common.root.as_path(), |u| u.root.as_path());
-    let result = scan::scan(root, &opts, &progress);
-    progress.finish();
-    let mut report = result.map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
-    if resolve {
-        cpu_applies(&cpu, &report, &common.root)?;
-    }
-    // Package ownership, when the root has a database.
-    if let Ok(rootfs) = elfdeps::rootfs::RootFs::open(&report.root)
-        && let Some(db) =
-            elfdeps::pkgdb::detect(&rootfs, &report.tree, elfdeps::pkgdb::DbKind::Auto)
-    {
-        elfdeps::pkgdb::annotate(&mut report, &db);
-    }
-    if let Some(u) = &unpacked {
-        // An image's filesystem is a root by definition, even a scratch image holding one static
-        // program: its absolute paths are meant to start at its top.
-        report
-            .warnings
-            .retain(|w| w.code != scan::WarningCode::NotARoot);
-        for o in &mut report.objects {
-            o.layer = u.layer_of(o.path.as_bytes()).map(str::to_string);
-        }
-        report.image = Some(u.info.clone());
-    }
-    Ok((report, unpacked))
+    pipeline::run(config, &progress).map_err(|e| input_error(e.to_string()))
 }
 
-/// Refuses a `--cpu` profile that changes nothing in this root: one for a machine no glibc object
-/// of the root is resolved for (musl's loader does not look at the CPU at all).
-fn cpu_applies(cpu: &CpuProfile, report: &ScanReport, root: &std::path::Path) -> Result<(), Fail> {
-    let machines = cpu.machines();
-    if machines.is_empty() {
-        return Ok(());
-    }
-    let glibc_machines: std::collections::BTreeSet<&str> = report
-        .objects
-        .iter()
-        .filter(|o| {
-            o.resolution
-                .as_ref()
-                .and_then(|r| r.loader.as_ref())
-                .is_some_and(|l| l.family == "glibc")
-        })
-        .map(|o| o.facts.machine.as_str())
-        .collect();
-    if glibc_machines.iter().any(|m| machines.contains(m)) {
-        return Ok(());
-    }
-    let found = if glibc_machines.is_empty() {
-        "no object loaded by glibc (musl's loader does not look at the CPU)".to_string()
-    } else {
-        format!(
-            "glibc objects only for {}",
-            glibc_machines.into_iter().collect::<Vec<_>>().join(", ")
-        )
-    };
-    Err(input_error(format!(
-        "--cpu {}: the profile describes a CPU for {}, but {} has {found}; leave --cpu out, or \
-         choose a profile for the root's machine",
-        cpu.name,
-        machines.join("/"),
-        root.display()
-    )))
+/// Scans ROOT (a directory, or an image unpacked into a private directory that lives as long as
+/// the report).
+fn scan_root(common: &RootArgs, resolve: bool) -> Result<Report, Fail> {
+    run_pipeline(common, &config_of(common, resolve)?)
 }
 
 /// Warnings about the scan as a whole, on stderr (whatever the format: JSON carries them too, and a
 /// report on stdout or in a file must not hide that it may be wrong as a whole).
-fn warn_scan(report: &ScanReport) {
+fn warn_scan(report: &Report) {
     for w in &report.warnings {
         eprintln!("elfdeps: warning: {} ({})", w.message, w.code.as_str());
     }
@@ -230,28 +150,16 @@ fn emit(
     }
 }
 
-/// Runs the checks on a scanned root (they need the resolution for most findings).
-fn check_root(report: &mut ScanReport, common: &RootArgs, symbols: bool) -> Result<(), Fail> {
-    let rootfs =
-        elfdeps::rootfs::RootFs::open(&report.root).map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
-    check::analyze(
-        report,
-        &rootfs,
-        &CheckOptions {
-            symbols,
-            limits: limits_of(common),
-        },
-    );
-    Ok(())
-}
-
 fn run_scan(args: ScanArgs) -> Result<(), Fail> {
-    let (mut report, _image) = scan_root(&args.common, !args.no_resolve)?;
-    warn_scan(&report);
+    let mut config = config_of(&args.common, !args.no_resolve)?;
     if !args.no_resolve {
-        check_root(&mut report, &args.common, false)?;
+        config.checks = Some(CheckOptions {
+            symbols: false,
+            limits: config.scan.limits,
+        });
     }
-    let report = report;
+    let report = run_pipeline(&args.common, &config)?;
+    warn_scan(&report);
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let opts = RenderOptions {
         color: color_for(args.common.color, to_terminal),
@@ -259,7 +167,10 @@ fn run_scan(args: ScanArgs) -> Result<(), Fail> {
     emit(args.output.as_deref(), |w| match args.format {
         FormatArg::Human => report::render(&report, Format::Human, &opts, w),
         FormatArg::Json => report::render(&report, Format::Json, &opts, w),
-        FormatArg::Dot => DepGraph::build(&report).write_dot(&report, w),
+        FormatArg::Dot => match report.resolved() {
+            Some(root) => DepGraph::build(root).write_dot(root, w),
+            None => Ok(()),
+        },
         FormatArg::Sarif | FormatArg::Junit => {
             let findings: &[Finding] = report
                 .checks
@@ -270,7 +181,12 @@ fn run_scan(args: ScanArgs) -> Result<(), Fail> {
                 .iter()
                 .map(|f| check::policy::is_violation(f, &policy))
                 .collect();
-            let subjects = report.objects.iter().map(|o| o.path.escaped()).collect();
+            let subjects = report
+                .inventory
+                .objects
+                .iter()
+                .map(|o| o.path.escaped())
+                .collect();
             render_findings(
                 args.format,
                 &args.common.root,
@@ -536,29 +452,15 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
             Err(Fail(String::new(), EXIT_POLICY))
         };
     }
-    let (mut report, _image) = scan_root(&args.common, true)?;
+    let mut config = config_of(&args.common, true)?;
+    config.checks = Some(CheckOptions {
+        symbols: args.symbols,
+        limits,
+    });
+    config.policy = Some(policy.clone());
+    let report = run_pipeline(&args.common, &config)?;
     warn_scan(&report);
-    check_root(&mut report, &args.common, args.symbols)?;
-    let rootfs =
-        elfdeps::rootfs::RootFs::open(&report.root).map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
-    let gate = {
-        let checks = report.checks.get_or_insert_with(Default::default);
-        let items: Vec<_> = report
-            .objects
-            .iter()
-            .filter_map(|o| o.libc.as_ref().map(|l| (o.path.clone(), l)))
-            .collect();
-        let extra = check::policy_findings(&items, &policy, |i, v| {
-            check::root_symbols(&rootfs, &items[i].0, v, &limits)
-        });
-        checks.findings.extend(extra);
-        checks
-            .findings
-            .sort_by(|a, b| (&a.path, a.code).cmp(&(&b.path, b.code)));
-        let gate = policy.judge(&mut checks.findings);
-        checks.gate = Some(gate.clone());
-        gate
-    };
+    let gate = pipeline::gate(&report).cloned().unwrap_or_default();
     let Some(checks) = report.checks.as_ref() else {
         return Err(input_error("internal: the checks did not run".into()));
     };
@@ -588,7 +490,12 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
             args.format,
             &args.common.root,
             title.clone(),
-            report.objects.iter().map(|o| o.path.escaped()).collect(),
+            report
+                .inventory
+                .objects
+                .iter()
+                .map(|o| o.path.escaped())
+                .collect(),
             &checks.findings,
             &violations,
             w,
@@ -602,17 +509,32 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
 }
 
 fn run_tree(args: TreeArgs) -> Result<(), Fail> {
-    let (report, _image) = scan_root(&args.common, true)?;
+    let report = scan_root(&args.common, true)?;
     let wanted = args.path.as_bytes();
     let canonical = report
+        .inventory
         .tree
         .resolve(wanted, true)
         .map_err(|e| input_error(not_in_root(&report, &args.path, &args.common.root, &e)))?;
-    let Some(object) = report.objects.iter().find(|o| o.path == canonical) else {
+    let Some(object) = report
+        .inventory
+        .objects
+        .iter()
+        .find(|o| o.path == canonical)
+    else {
         return Err(input_error(not_an_object(&report, &args.path, &canonical)));
     };
     let color = color_for(args.common.color, io::stdout().is_terminal());
-    emit(None, |w| graph::write_tree(object, &report.tree, w, color))
+    let Some(root) = report.resolved() else {
+        return Err(input_error("internal: tree needs the resolution".into()));
+    };
+    let i = report
+        .inventory
+        .object_at(object.path.as_bytes())
+        .unwrap_or_default();
+    emit(None, |w| {
+        graph::write_tree(object, &root.resolutions[i], root.tree, w, color)
+    })
 }
 
 /// The components of an in-root path as given (`usr//bin/./x` is `/usr/bin/x`).
@@ -635,7 +557,7 @@ fn named(given: &str, canonical: &ByteStr) -> String {
 /// Why `given` names nothing in the scanned root, saying each path once: what is missing when
 /// it is not `given` itself (a parent, a symlink's target).
 fn not_in_root(
-    report: &ScanReport,
+    report: &Report,
     given: &str,
     root: &std::path::Path,
     e: &elfdeps::error::FileError,
@@ -655,14 +577,14 @@ fn not_in_root(
         return format!("{shown} does not exist inside {root}");
     };
     let parent = [b"/".as_slice(), &parents.join(&b'/')].concat();
-    match report.tree.resolve(&parent, true) {
-        Ok(dir) if matches!(report.tree.get(dir.as_bytes()), Some(Entry::Dir)) => {
+    match report.inventory.tree.resolve(&parent, true) {
+        Ok(dir) if matches!(report.inventory.tree.get(dir.as_bytes()), Some(Entry::Dir)) => {
             let at = if dir.as_bytes() == b"/" {
                 [b"/", *last].concat()
             } else {
                 [dir.as_bytes(), b"/", last].concat()
             };
-            match report.tree.get(&at) {
+            match report.inventory.tree.get(&at) {
                 Some(Entry::Symlink(t)) => format!(
                     "{shown} is a symbolic link to {} inside {root}, and {why}",
                     t.display_escaped()
@@ -675,7 +597,7 @@ fn not_in_root(
 }
 
 /// Why the file `given` (resolved to `canonical`) is not an object `tree` or `packages` can take.
-fn not_an_object(report: &ScanReport, given: &str, canonical: &ByteStr) -> String {
+fn not_an_object(report: &Report, given: &str, canonical: &ByteStr) -> String {
     use elfdeps::tree::Entry;
     let who = named(given, canonical);
     if let Some(e) = report.errors.iter().find(|e| e.path == *canonical) {
@@ -685,7 +607,7 @@ fn not_an_object(report: &ScanReport, given: &str, canonical: &ByteStr) -> Strin
             e.code
         );
     }
-    match report.tree.get(canonical.as_bytes()) {
+    match report.inventory.tree.get(canonical.as_bytes()) {
         Some(Entry::Dir) => {
             format!("{who} is a directory, not an ELF file: name a program or library in it")
         }
@@ -698,9 +620,12 @@ fn not_an_object(report: &ScanReport, given: &str, canonical: &ByteStr) -> Strin
 }
 
 fn run_why(args: WhyArgs) -> Result<(), Fail> {
-    let (report, _image) = scan_root(&args.common, true)?;
+    let report = scan_root(&args.common, true)?;
     let target = args.library.as_bytes();
-    let chains = graph::chains_to(&report, target);
+    let Some(root) = report.resolved() else {
+        return Err(input_error("internal: why needs the resolution".into()));
+    };
+    let chains = graph::chains_to(root, target);
     let color = color_for(args.common.color, io::stdout().is_terminal());
     emit(None, |w| {
         if chains.is_empty() {
@@ -714,7 +639,7 @@ fn run_why(args: WhyArgs) -> Result<(), Fail> {
         let mut last = None;
         for (pi, chain, total) in &chains {
             if last != Some(*pi) {
-                let name = report.objects[*pi].path.display_escaped();
+                let name = report.inventory.objects[*pi].path.display_escaped();
                 let more = if *total > graph::MAX_CHAINS_PER_PROGRAM {
                     format!(
                         " ({total} chains, first {} shown)",
@@ -740,16 +665,16 @@ fn run_why(args: WhyArgs) -> Result<(), Fail> {
 fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
     use elfdeps::packages;
     use elfdeps::pkgdb::{self, DbKind};
-    let (report, _image) = scan_root(&args.common, true)?;
-    let rootfs =
-        elfdeps::rootfs::RootFs::open(&report.root).map_err(|e| input_error(e.to_string()))?;
+    let report = scan_root(&args.common, true)?;
+    let rootfs = elfdeps::rootfs::RootFs::open(&report.inventory.root)
+        .map_err(|e| input_error(e.to_string()))?;
     let kind = match args.db {
         DbArg::Auto => DbKind::Auto,
         DbArg::Apk => DbKind::Apk,
         DbArg::Dpkg => DbKind::Dpkg,
         DbArg::Rpm => DbKind::Rpm,
     };
-    let db = pkgdb::detect(&rootfs, &report.tree, kind).ok_or_else(|| {
+    let db = pkgdb::detect(&rootfs, &report.inventory.tree, kind).ok_or_else(|| {
         input_error(format!(
             "{} has no package database (looked for lib/apk/db/installed, var/lib/dpkg/status and var/lib/rpm/rpmdb.sqlite)",
             args.common.root.display()
@@ -774,7 +699,7 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
                     args.common.root.display()
                 ))
             })?;
-        for (i, o) in report.objects.iter().enumerate() {
+        for (i, o) in report.inventory.objects.iter().enumerate() {
             if db.owner_index(o.path.as_bytes()) == Some(pi) {
                 targets.push(i);
             }
@@ -782,24 +707,29 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
     }
     for p in &args.paths {
         let canonical = report
+            .inventory
             .tree
             .resolve(p.as_bytes(), true)
             .map_err(|e| input_error(not_in_root(&report, p, &args.common.root, &e)))?;
         let i = report
+            .inventory
             .objects
             .iter()
             .position(|o| o.path == canonical)
             .ok_or_else(|| input_error(not_an_object(&report, p, &canonical)))?;
         targets.push(i);
     }
+    let Some(root) = report.resolved() else {
+        return Err(input_error(
+            "internal: packages needs the resolution".into(),
+        ));
+    };
     if args.paths.is_empty() && args.for_pkg.is_none() {
         // Every loadable object.
-        targets = (0..report.objects.len())
-            .filter(|&i| {
-                report.objects[i].resolution.as_ref().is_some_and(|r| {
-                    r.loader.is_some() || r.status == elfdeps::resolve::Status::Static
-                })
-            })
+        targets = root
+            .iter()
+            .filter(|(_, _, r)| r.loader.is_some() || r.status == elfdeps::resolve::Status::Static)
+            .map(|(i, _, _)| i)
             .collect();
     }
     let mut index = Vec::new();
@@ -810,9 +740,9 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
         }
         index.extend(pkgs);
     }
-    let mut set = packages::compute(&report, &db, &index, &targets);
+    let mut set = packages::compute(root, &db, &index, &targets);
     if args.unneeded {
-        set.unneeded = Some(packages::unneeded(&report, &db, &set));
+        set.unneeded = Some(packages::unneeded(root.objects, root.tree, &db, &set));
     }
     for p in &set.packages {
         if let Some(w) = &p.warning {

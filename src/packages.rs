@@ -25,8 +25,9 @@ use serde::Serialize;
 use crate::check::hint::LibraryIndex;
 use crate::name::ByteStr;
 use crate::pkgdb::{Package, PackageDb};
-use crate::resolve::Status;
-use crate::scan::ScanReport;
+use crate::resolve::{Resolved, Status};
+use crate::scan::Object;
+use crate::tree::Tree;
 
 /// Subpackage suffixes that are never runtime dependencies (unless a loaded file lives there).
 pub const NEVER_NEEDED: &[&str] = &[
@@ -209,7 +210,7 @@ fn providers_of(
 /// Computes the set for objects `targets` (indexes into `report.objects`). `index`: packages of
 /// APK repository indexes, which name the subpackages providing missing sonames.
 pub fn compute(
-    report: &ScanReport,
+    root: Resolved<'_>,
     db: &PackageDb,
     index: &[Package],
     targets: &[usize],
@@ -218,7 +219,7 @@ pub fn compute(
     // Providers from the index that are not installed: name -> reasons.
     let mut from_index: BTreeMap<ByteStr, BTreeSet<Reason>> = BTreeMap::new();
     let mut gaps = Vec::new();
-    let libraries = LibraryIndex::new(report);
+    let libraries = LibraryIndex::new(root.objects, root.tree);
     // Installed packages by the last component of each file they list, whether or not it is
     // still in the root (a deleted library's package still lists it): one pass, built once.
     let mut listing: HashMap<&[u8], Vec<usize>> = HashMap::new();
@@ -234,14 +235,14 @@ pub fn compute(
     // Providers by soname: every program missing the same library asks once.
     let mut memo: HashMap<ByteStr, (Vec<ByteStr>, Option<Chosen>)> = HashMap::new();
     for &t in targets {
-        let o = &report.objects[t];
+        let (o, r) = (&root.objects[t], &root.resolutions[t]);
         let mut files: Vec<(ByteStr, &'static str)> = vec![(o.path.clone(), "program")];
         let mut provided: Vec<(ByteStr, Chosen)> = Vec::new();
-        match &o.resolution {
+        match r {
             // It cannot start: what another loader of the root would load is not its set.
-            Some(r) if r.status == Status::InterpMissing => {
+            r if r.status == Status::InterpMissing => {
                 if let Some(interp) = &o.facts.interp {
-                    let listed = report
+                    let listed = root
                         .tree
                         .resolve(interp.as_bytes(), false)
                         .unwrap_or_else(|_| interp.clone());
@@ -264,7 +265,7 @@ pub fn compute(
                     });
                 }
             }
-            Some(r) => {
+            r => {
                 files.extend(r.closure.iter().map(|c| (c.clone(), "library")));
                 if let Some(l) = &r.loader {
                     files.push((l.path.clone(), "interpreter"));
@@ -291,7 +292,6 @@ pub fn compute(
                     });
                 }
             }
-            None => {}
         }
         for (what, c) in provided {
             let reason = Reason {
@@ -370,7 +370,7 @@ pub fn compute(
         database: db.kind,
         programs: targets
             .iter()
-            .map(|&t| report.objects[t].path.clone())
+            .map(|&t| root.objects[t].path.clone())
             .collect(),
         packages,
         gaps,
@@ -431,9 +431,14 @@ pub fn gap_notes(set: &PackageSet) -> Vec<String> {
 }
 
 /// Installed packages not in `set`, with their contents by kind.
-pub fn unneeded(report: &ScanReport, db: &PackageDb, set: &PackageSet) -> Vec<Unneeded> {
+pub fn unneeded(
+    objects: &[Object],
+    tree: &Tree,
+    db: &PackageDb,
+    set: &PackageSet,
+) -> Vec<Unneeded> {
     let needed: BTreeSet<&ByteStr> = set.packages.iter().map(|p| &p.name).collect();
-    let elf: BTreeSet<&[u8]> = report.objects.iter().map(|o| o.path.as_bytes()).collect();
+    let elf: BTreeSet<&[u8]> = objects.iter().map(|o| o.path.as_bytes()).collect();
     let mut out = Vec::new();
     for p in &db.packages {
         if needed.contains(&p.name) {
@@ -441,12 +446,11 @@ pub fn unneeded(report: &ScanReport, db: &PackageDb, set: &PackageSet) -> Vec<Un
         }
         let mut contents: BTreeMap<&'static str, usize> = BTreeMap::new();
         for f in &p.files {
-            let canonical = report
-                .tree
+            let canonical = tree
                 .resolve(f.as_bytes(), false)
                 .unwrap_or_else(|_| f.clone());
             let c = canonical.as_bytes();
-            let kind = match report.tree.get(c) {
+            let kind = match tree.get(c) {
                 Some(crate::tree::Entry::Dir) => continue,
                 None => "absent",
                 _ if elf.contains(c) => "elf",

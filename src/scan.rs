@@ -1,5 +1,5 @@
 /*!
-The scan: walk the root, extract ELF facts from every regular file, and assemble the report model.
+The scan: walk the root, extract ELF facts from every regular file, and assemble the inventory.
 
 Hard links: each inode is parsed once. A file with more than one link claims its `(st_dev, st_ino)` in
 a shared set before reading; the other paths to it read nothing and get the same outcome afterwards, so
@@ -16,7 +16,6 @@ use crate::elf::{self, ElfFacts, Limits};
 use crate::error::{ErrorCode, FileError, PathError};
 use crate::name::ByteStr;
 use crate::progress::Progress;
-use crate::resolve::{self, Resolution, ResolveOptions};
 use crate::rootfs::{OpenFile, RootError, RootFs};
 use crate::tree::{Entry, Tree};
 use crate::walk::{self, Node, Record, WalkOptions};
@@ -24,17 +23,14 @@ use crate::walk::{self, Node, Record, WalkOptions};
 /// Scan settings.
 #[derive(Clone, Debug, Default)]
 pub struct ScanOptions {
-    /// Worker threads (`None`: one per core).
-    pub jobs: Option<usize>,
     /// Per-file limits.
     pub limits: Limits,
     /// Walk settings.
     pub walk: WalkOptions,
-    /// Resolve every object as its loader would (`None`: facts only).
-    pub resolve: Option<ResolveOptions>,
 }
 
-/// One ELF object in the report.
+/// One ELF object of the inventory. Later stages keep what they find about it in tables of their
+/// own, indexed like [`Inventory::objects`] (an object's id is its index there).
 #[derive(Clone, Debug, Serialize)]
 pub struct Object {
     /// Absolute path inside the root, as walked.
@@ -45,18 +41,6 @@ pub struct Object {
     /// `(st_dev, st_ino)`: paths with the same inode are the same object.
     #[serde(skip)]
     pub inode: (u64, u64),
-    /// What the loader would load for it (when resolution ran).
-    #[serde(flatten)]
-    pub resolution: Option<Resolution>,
-    /// The package that owns it, when the root has a package database (null: unowned).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub package: Option<Option<crate::pkgdb::PackageRef>>,
-    /// The digest of the image layer that last wrote it (when the root is an image).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub layer: Option<String>,
-    /// Which libc it was built against (when the checks ran).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub libc: Option<crate::check::libc::LibcInfo>,
 }
 
 /// Counts for the summary.
@@ -128,11 +112,14 @@ pub fn root_shape_warning(root: &Path, tree: &Tree) -> Option<ScanWarning> {
     })
 }
 
-/// Everything a scan found.
+/// Everything a scan found: the open root, the walked entries, the ELF objects and their facts.
+/// It does not resolve anything: the stages after it read it and keep their results apart.
 #[derive(Debug)]
-pub struct ScanReport {
+pub struct Inventory {
     /// The root as given.
     pub root: std::path::PathBuf,
+    /// The open root, for the stages that read files of it.
+    pub rootfs: RootFs,
     /// Counts.
     pub summary: Summary,
     /// Every ELF object, sorted by path.
@@ -145,14 +132,15 @@ pub struct ScanReport {
     pub warnings: Vec<ScanWarning>,
     /// Every walked path and what it is.
     pub tree: Tree,
-    /// The root's libcs and the findings (when the checks ran).
-    pub checks: Option<crate::check::Checks>,
-    /// The image the root was unpacked from, when it was one.
-    pub image: Option<crate::image::ImageInfo>,
-    /// The package database found (`apk`, `dpkg`), its size and warnings.
-    pub packages: Option<crate::pkgdb::DbSummary>,
-    /// The target CPU resolution assumed (when resolution ran).
-    pub cpu: Option<resolve::cpu::CpuProfile>,
+}
+
+impl Inventory {
+    /// The object at canonical `path`.
+    pub fn object_at(&self, path: &[u8]) -> Option<usize> {
+        self.objects
+            .binary_search_by(|o| o.path.as_bytes().cmp(path))
+            .ok()
+    }
 }
 
 /// The worker's result for one file: facts, not ELF (`None`), or a per-file error.
@@ -173,17 +161,9 @@ enum Outcome {
     SameAs((u64, u64)),
 }
 
-/// Scans `root`.
-pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<ScanReport, RootError> {
+/// Scans `root`: walks it and reads the facts of every ELF file, on the current rayon pool.
+pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Inventory, RootError> {
     let rootfs = RootFs::open(root)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.unwrap_or(0))
-        .thread_name(|i| format!("elfdeps-walk-{i}"))
-        .build()
-        .map_err(|e| RootError {
-            root: root.to_path_buf(),
-            message: format!("cannot start worker threads: {e}"),
-        })?;
     let claimed: Mutex<HashSet<(u64, u64)>> = Mutex::new(HashSet::new());
     // What all files being parsed at once may hold (`--max-memory`).
     let memory = opts.limits.memory_budget();
@@ -213,30 +193,12 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Scan
             result,
         }
     };
-    let records = pool.install(|| walk::walk(&rootfs, opts.walk, &on_file));
-    let mut report = assemble(root, records);
-    report
+    let records = walk::walk(&rootfs, opts.walk, &on_file);
+    let mut inventory = assemble(root, rootfs, records);
+    inventory
         .warnings
-        .extend(root_shape_warning(root, &report.tree));
-    if let Some(ropts) = &opts.resolve {
-        let resolutions =
-            pool.install(|| resolve::resolve_all(&rootfs, &report.tree, &report.objects, ropts));
-        for (o, r) in report.objects.iter_mut().zip(resolutions) {
-            // A session stopped by a bound on resolution work is a per-path error too, so that
-            // every report says the result is unfinished.
-            if let Some(bound) = r.limit {
-                report.errors.push(PathError::new(
-                    o.path.clone(),
-                    FileError::new(ErrorCode::LimitExceeded, bound.message()),
-                ));
-            }
-            o.resolution = Some(r);
-        }
-        report.cpu = Some(ropts.cpu.clone());
-        report.errors.sort_by(|a, b| a.path.cmp(&b.path));
-        report.summary.errors = report.errors.len() as u64;
-    }
-    Ok(report)
+        .extend(root_shape_warning(root, &inventory.tree));
+    Ok(inventory)
 }
 
 /// Runs one file's parse, turning a panic into that file's `internal-error`: the last line of defence
@@ -263,19 +225,16 @@ pub(crate) fn guarded(parse: impl FnOnce() -> FileResult) -> FileResult {
     }
 }
 
-fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
-    let mut report = ScanReport {
+fn assemble(root: &Path, rootfs: RootFs, records: Vec<Record<Outcome>>) -> Inventory {
+    let mut report = Inventory {
         root: root.to_path_buf(),
+        rootfs,
         summary: Summary::default(),
         objects: Vec::new(),
         errors: Vec::new(),
         other_filesystems: Vec::new(),
         warnings: Vec::new(),
         tree: Tree::default(),
-        checks: None,
-        image: None,
-        packages: None,
-        cpu: None,
     };
     let mut tree = Vec::with_capacity(records.len());
     // Outcomes of the inodes parsed once for several paths.
@@ -343,16 +302,12 @@ fn assemble(root: &Path, records: Vec<Record<Outcome>>) -> ScanReport {
     report
 }
 
-fn push_outcome(report: &mut ScanReport, path: &ByteStr, inode: (u64, u64), result: FileResult) {
+fn push_outcome(report: &mut Inventory, path: &ByteStr, inode: (u64, u64), result: FileResult) {
     match result {
         Ok(Some(facts)) => report.objects.push(Object {
             path: path.clone(),
             facts: *facts,
             inode,
-            resolution: None,
-            package: None,
-            layer: None,
-            libc: None,
         }),
         Ok(None) => {}
         Err(e) => report.errors.push(PathError::new(path.clone(), e)),

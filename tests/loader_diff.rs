@@ -30,10 +30,13 @@ use std::path::Path;
 use std::process::Command;
 
 use elfdeps::name::ByteStr;
+use elfdeps::pipeline;
 use elfdeps::progress::Progress;
+use elfdeps::report::Report as ScanReport;
+use elfdeps::resolve::Resolution;
 use elfdeps::resolve::cpu::{CpuProfile, X86Cpu, X86Platform};
 use elfdeps::resolve::{ResolveOptions, Status};
-use elfdeps::scan::{self, Object, ScanOptions, ScanReport};
+use elfdeps::scan::Object;
 use ground_truth::{GlibcCpu, Truth};
 
 #[derive(Clone, Copy)]
@@ -224,8 +227,7 @@ fn hard_case_outcomes() {
         ["/opt/slash/libnothere.so"]
     );
     // A version the library does not define.
-    let o = object(&g, "/usr/bin/needs-vers2");
-    let errs = &o.resolution.as_ref().expect("resolved").version_errors;
+    let errs = &resolved(&g, "/usr/bin/needs-vers2").version_errors;
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert_eq!(errs[0].version.as_bytes(), b"VERS_2");
     // A musl program in a glibc root.
@@ -253,18 +255,21 @@ fn hard_case_outcomes() {
     assert_eq!(status(&m, "/opt/wc/bin/machine-first"), Status::Ok);
 }
 
-fn object<'a>(r: &'a ScanReport, path: &str) -> &'a Object {
-    r.objects
-        .iter()
-        .find(|o| o.path.as_bytes() == path.as_bytes())
-        .unwrap_or_else(|| panic!("{path} is not an object of {}", r.root.display()))
+/// The resolution of the object at `path`.
+fn resolved<'a>(r: &'a ScanReport, path: &str) -> &'a Resolution {
+    let i = r
+        .inventory
+        .object_at(path.as_bytes())
+        .unwrap_or_else(|| panic!("{path} is not an object of {}", r.inventory.root.display()));
+    let all = r
+        .resolutions
+        .as_ref()
+        .unwrap_or_else(|| panic!("{path} was not resolved"));
+    &all[i]
 }
 
 fn resolution(r: &ScanReport, path: &str) -> (Status, Vec<String>, Vec<String>) {
-    let res = object(r, path)
-        .resolution
-        .as_ref()
-        .unwrap_or_else(|| panic!("{path} was not resolved"));
+    let res = resolved(r, path);
     (
         res.status,
         res.missing.iter().map(ByteStr::escaped).collect(),
@@ -325,11 +330,12 @@ fn scan_root(root: &Path) -> ScanReport {
 }
 
 fn scan_root_for(root: &Path, cpu: CpuProfile) -> ScanReport {
-    let opts = ScanOptions {
+    let config = pipeline::Config {
+        root: root.to_path_buf(),
         resolve: Some(ResolveOptions { cpu, hwcaps: None }),
-        ..ScanOptions::default()
+        ..pipeline::Config::default()
     };
-    scan::scan(root, &opts, &Progress::hidden())
+    pipeline::run(&config, &Progress::hidden())
         .unwrap_or_else(|e| panic!("elfdeps scan {}: {e}", root.display()))
 }
 
@@ -371,7 +377,12 @@ fn check_on(
     };
     support::loud(&format!("{what}: {}", describe(&profile)));
     let report = scan_root_for(&root, profile);
-    let files: Vec<String> = report.objects.iter().map(|o| o.path.escaped()).collect();
+    let files: Vec<String> = report
+        .inventory
+        .objects
+        .iter()
+        .map(|o| o.path.escaped())
+        .collect();
     assert!(
         files.len() >= min,
         "{what}: only {} ELF files (expected at least {min})",
@@ -389,7 +400,7 @@ fn check_on(
         Loader::Musl(arch) => ground_truth::musl_truth(&root, arch, &files),
     };
     let mut disagreements = Vec::new();
-    for o in &report.objects {
+    for o in &report.inventory.objects {
         let name = o.path.escaped();
         let t = truth
             .get(&name)
@@ -398,7 +409,7 @@ fn check_on(
             disagreements.push(format!("{name}: {why}"));
         }
     }
-    let n = report.objects.len();
+    let n = report.inventory.objects.len();
     support::loud(&format!(
         "{what}: agree {}/{n} ({})",
         n - disagreements.len(),
@@ -420,9 +431,7 @@ fn check_on(
 
 /// One file: elfdeps against the loader's verdict.
 fn compare(root: &Path, report: &ScanReport, o: &Object, t: &Truth) -> Result<(), String> {
-    let Some(res) = &o.resolution else {
-        return Err("not resolved".into());
-    };
+    let res = resolved(report, &o.path.escaped());
     if t.timed_out {
         return Err(format!("the real loader timed out: {:?}", t.other));
     }
@@ -458,11 +467,13 @@ fn compare(root: &Path, report: &ScanReport, o: &Object, t: &Truth) -> Result<()
         .iter()
         .map(|e| {
             let lib = report
+                .inventory
                 .tree
                 .resolve(e.library.as_bytes(), true)
                 .map(|c| c.escaped())
                 .unwrap_or_else(|_| e.library.escaped());
             let req = report
+                .inventory
                 .tree
                 .resolve(e.required_by.as_bytes(), true)
                 .map(|c| c.escaped())

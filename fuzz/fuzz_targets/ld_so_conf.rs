@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use elfdeps::progress::Progress;
 use elfdeps::resolve::env::{ConfLimits, read_ld_so_conf};
+use elfdeps::resolve::Snapshot;
 use elfdeps::rootfs::RootFs;
 use elfdeps::scan::{self, ScanOptions};
 use elfdeps::tree::Tree;
@@ -79,11 +80,7 @@ fn root() -> &'static Root {
         }
         // The tree holds paths and kinds only: written once, it stays right while the contents
         // of FILES change from one input to the next.
-        let opts = ScanOptions {
-            jobs: Some(1),
-            ..ScanOptions::default()
-        };
-        let tree = scan::scan(&r, &opts, &Progress::hidden())
+        let tree = scan::scan(&r, &ScanOptions::default(), &Progress::hidden())
             .expect("scan")
             .tree;
         Root {
@@ -118,7 +115,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let rootfs = RootFs::open(&r.path).expect("root");
     let limits = ConfLimits::default();
-    let read = read_ld_so_conf(&rootfs, &r.tree, &limits);
+    let view = Snapshot::new(&rootfs, &r.tree, &[]);
+    let read = read_ld_so_conf(&view, &limits);
     assert!(read.dirs.len() <= limits.max_dirs);
     assert!(read.files.len() <= limits.max_files);
     assert!(read.warnings.len() <= 17);

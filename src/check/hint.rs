@@ -22,9 +22,10 @@ use crate::resolve::LoaderRef;
 use crate::resolve::env::{
     Family, GlibcConfig, GlibcLoader, MuslLoader, basename, dirname, is_musl_interp,
 };
-use crate::rootfs::RootFs;
-use crate::scan::{Object, ScanReport};
+use crate::resolve::view::FsView;
+use crate::scan::Object;
 use crate::tree::Entry;
+use crate::tree::Tree;
 
 /// What a path named like a needed library turns out to be.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,16 +53,17 @@ pub struct Candidate {
 /// Every path of the root where a library of a given name may live: by file name and by
 /// DT_SONAME.
 pub struct LibraryIndex<'a> {
-    report: &'a ScanReport,
+    tree: &'a Tree,
+    objs: &'a [Object],
     by_name: HashMap<&'a [u8], Vec<&'a ByteStr>>,
     objects: HashMap<&'a [u8], usize>,
 }
 
 impl<'a> LibraryIndex<'a> {
-    /// Indexes the tree and the objects of `report` (one pass over each).
-    pub fn new(report: &'a ScanReport) -> LibraryIndex<'a> {
+    /// Indexes the walked tree and the objects (one pass over each).
+    pub fn new(objs: &'a [Object], tree: &'a Tree) -> LibraryIndex<'a> {
         let mut by_name: HashMap<&[u8], Vec<&ByteStr>> = HashMap::new();
-        for (path, entry) in report.tree.iter() {
+        for (path, entry) in tree.iter() {
             if matches!(entry, Entry::File | Entry::Symlink(_)) {
                 let base = basename(path.as_bytes());
                 if base.starts_with(b"lib") || base.contains(&b'.') {
@@ -69,7 +71,7 @@ impl<'a> LibraryIndex<'a> {
                 }
             }
         }
-        for o in &report.objects {
+        for o in objs {
             if let Some(s) = &o.facts.soname {
                 let v = by_name.entry(s.as_bytes()).or_default();
                 if !v.contains(&&o.path) {
@@ -77,14 +79,14 @@ impl<'a> LibraryIndex<'a> {
                 }
             }
         }
-        let objects = report
-            .objects
+        let objects = objs
             .iter()
             .enumerate()
             .map(|(i, o)| (o.path.as_bytes(), i))
             .collect();
         LibraryIndex {
-            report,
+            tree,
+            objs,
             by_name,
             objects,
         }
@@ -93,7 +95,7 @@ impl<'a> LibraryIndex<'a> {
     /// Every path named `name`, with what it resolves to for a requester like `requester` (the
     /// session's objects share its machine and class).
     pub fn candidates(&self, name: &[u8], requester: &Object) -> Vec<Candidate> {
-        let tree = &self.report.tree;
+        let tree = self.tree;
         let Some(paths) = self.by_name.get(name) else {
             return Vec::new();
         };
@@ -109,7 +111,7 @@ impl<'a> LibraryIndex<'a> {
                         Some(Entry::File) => match self.objects.get(c.as_bytes()) {
                             Some(&i)
                                 if {
-                                    let f = &self.report.objects[i].facts;
+                                    let f = &self.objs[i].facts;
                                     f.kind == Kind::SharedLibrary
                                         && f.machine == requester.facts.machine
                                         && f.class == requester.facts.class
@@ -189,19 +191,26 @@ pub fn family_of(loader: &LoaderRef) -> Family {
 
 /// Builds `library-missing` hints; caches what it reads per loader.
 pub struct Hints<'a> {
-    report: &'a ScanReport,
-    rootfs: &'a RootFs,
+    tree: &'a Tree,
+    objs: &'a [Object],
+    view: &'a dyn FsView,
     glibc: &'a GlibcConfig,
     /// By (loader, interpreter it is known by).
     loaders: HashMap<(ByteStr, ByteStr), SystemPath>,
 }
 
 impl<'a> Hints<'a> {
-    /// For the root of `report`.
-    pub fn new(report: &'a ScanReport, rootfs: &'a RootFs, glibc: &'a GlibcConfig) -> Hints<'a> {
+    /// For the root that `view` shows (its walked `tree` and `objs`).
+    pub fn new(
+        objs: &'a [Object],
+        tree: &'a Tree,
+        view: &'a dyn FsView,
+        glibc: &'a GlibcConfig,
+    ) -> Hints<'a> {
         Hints {
-            report,
-            rootfs,
+            tree,
+            objs,
+            view,
             glibc,
             loaders: HashMap::new(),
         }
@@ -210,7 +219,7 @@ impl<'a> Hints<'a> {
     fn canonical_dirs<'d>(&self, dirs: impl Iterator<Item = &'d ByteStr>) -> Vec<ByteStr> {
         let mut out: Vec<ByteStr> = Vec::new();
         for d in dirs {
-            if let Ok(c) = self.report.tree.resolve(d.as_bytes(), true)
+            if let Ok(c) = self.tree.resolve(d.as_bytes(), true)
                 && !out.contains(&c)
             {
                 out.push(c);
@@ -233,12 +242,7 @@ impl<'a> Hints<'a> {
         }
         let value = match family {
             Family::Musl => {
-                let m = MuslLoader::load(
-                    self.rootfs,
-                    &self.report.tree,
-                    key.1.as_bytes(),
-                    &loader.path,
-                );
+                let m = MuslLoader::load(self.view, key.1.as_bytes(), &loader.path);
                 SystemPath::Musl {
                     dirs: self.canonical_dirs(m.system_path.iter()),
                     path_file_exists: m.path_file.is_some(),
@@ -249,15 +253,14 @@ impl<'a> Hints<'a> {
             }
             Family::Glibc => {
                 let facts = self
-                    .report
-                    .objects
+                    .objs
                     .iter()
                     .find(|x| x.path == loader.path)
                     .map(|x| &x.facts);
                 let machine = facts.map_or(o.facts.machine.as_str(), |f| f.machine.as_str());
                 // Only the default directories are used, and they do not depend on the CPU.
                 let g = GlibcLoader::load(
-                    self.rootfs,
+                    self.view,
                     &loader.path,
                     facts,
                     machine,
@@ -340,7 +343,6 @@ impl<'a> Hints<'a> {
         };
         let dir_shown = ByteStr::from(dir);
         let dir_canonical = self
-            .report
             .tree
             .resolve(dir, true)
             .unwrap_or_else(|_| dir_shown.clone());

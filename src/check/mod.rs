@@ -28,10 +28,11 @@ use serde::Serialize;
 
 use crate::elf::{self, Kind};
 use crate::name::ByteStr;
-use crate::resolve::Status;
 use crate::resolve::env::GlibcConfig;
+use crate::resolve::view::FsView;
+use crate::resolve::{Resolved, Status};
 use crate::rootfs::{DirHandle, RootFs};
-use crate::scan::{Object, ScanReport};
+use crate::scan::Object;
 use crate::tree::Entry;
 use libc::{Confidence, Flavor, LibcInfo};
 
@@ -325,9 +326,9 @@ pub fn classify_all(rootfs: &RootFs, objects: &[Object], limits: &elf::Limits) -
 }
 
 /// The root's libcs: every glibc and musl loader file, with glibc's release.
-pub fn root_libcs(report: &ScanReport, rootfs: &RootFs) -> Vec<RootLibc> {
+pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
     let mut out = Vec::new();
-    for o in &report.objects {
+    for o in root.objects {
         let base = o
             .path
             .as_bytes()
@@ -353,11 +354,11 @@ pub fn root_libcs(report: &ScanReport, rootfs: &RootFs) -> Vec<RootLibc> {
             // libc.so.6 beside the loader says the release (its newest GLIBC_x.y).
             let dir = crate::resolve::env::dirname(o.path.as_bytes());
             let libc6 = [dir, b"/libc.so.6"].concat();
-            let version = report
+            let version = root
                 .tree
                 .resolve(&libc6, true)
                 .ok()
-                .and_then(|c| report.objects.iter().find(|x| x.path == c))
+                .and_then(|c| root.objects.iter().find(|x| x.path == c))
                 .and_then(|l| {
                     l.facts
                         .version_defs
@@ -403,30 +404,29 @@ fn musl_version(image: &[u8]) -> Option<String> {
 }
 
 /// Analyzes a scanned root: libcs, then findings. Objects gain their `libc`.
-pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
-    let infos = classify_all(rootfs, &report.objects, &opts.limits);
-    for (o, i) in report.objects.iter_mut().zip(infos) {
-        o.libc = Some(i);
-    }
-    let libcs = root_libcs(report, rootfs);
+pub fn analyze(
+    root: Resolved<'_>,
+    view: &dyn FsView,
+    rootfs: &RootFs,
+    opts: &CheckOptions,
+) -> (Vec<LibcInfo>, Checks) {
+    let infos = classify_all(rootfs, root.objects, &opts.limits);
+    let libcs = root_libcs(root, rootfs);
     let mut findings = Vec::new();
-    let report_ref: &ScanReport = report;
-    let libraries = hint::LibraryIndex::new(report_ref);
-    let glibc_cfg = GlibcConfig::load(rootfs, &report_ref.tree);
-    let mut hints = hint::Hints::new(report_ref, rootfs, &glibc_cfg);
+    let libraries = hint::LibraryIndex::new(root.objects, root.tree);
+    let glibc_cfg = GlibcConfig::load(view);
+    let mut hints = hint::Hints::new(root.objects, root.tree, view, &glibc_cfg);
     // Which programs load each object (from their sessions).
     let mut loaded_by: HashMap<&[u8], Vec<usize>> = HashMap::new();
-    for (i, o) in report_ref.objects.iter().enumerate() {
+    for (i, o, r) in root.iter() {
         if !is_program(o) {
             continue;
         }
-        if let Some(r) = &o.resolution {
-            for c in &r.closure {
-                loaded_by.entry(c.as_bytes()).or_default().push(i);
-            }
+        for c in &r.closure {
+            loaded_by.entry(c.as_bytes()).or_default().push(i);
         }
     }
-    let index: HashMap<&[u8], usize> = report_ref
+    let index: HashMap<&[u8], usize> = root
         .objects
         .iter()
         .enumerate()
@@ -454,8 +454,7 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
     };
     let any_machine: HashSet<&str> = libcs.iter().map(|l| l.machine.as_str()).collect();
 
-    for o in &report_ref.objects {
-        let Some(info) = &o.libc else { continue };
+    for ((o, r), info) in root.objects.iter().zip(root.resolutions).zip(&infos) {
         let program = is_program(o);
         let fams = families_for(&o.facts.machine);
         // wrong-architecture: the root has loaders, none for this machine.
@@ -487,7 +486,6 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
                 );
             }
         }
-        let Some(r) = &o.resolution else { continue };
         // interpreter-missing.
         if r.status == Status::InterpMissing
             && let Some(interp) = &o.facts.interp
@@ -562,7 +560,7 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
                 .filter(|c| {
                     index
                         .get(c.as_bytes())
-                        .and_then(|&i| report_ref.objects[i].libc.as_ref())
+                        .map(|&i| &infos[i])
                         .is_some_and(|l| {
                             l.confidence == Confidence::High
                                 && matches!(l.flavor, Flavor::Glibc | Flavor::Musl)
@@ -636,7 +634,7 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
                     },
                 )
             } else if let Some(users) = users {
-                let first = &report_ref.objects[users[0]].path;
+                let first = &root.objects[users[0]].path;
                 (
                     Severity::Info,
                     format!(
@@ -677,7 +675,7 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
         // version-missing.
         for v in &r.version_errors {
             let own = v.required_by == o.path
-                || report_ref
+                || root
                     .tree
                     .resolve(v.required_by.as_bytes(), true)
                     .ok()
@@ -721,20 +719,23 @@ pub fn analyze(report: &mut ScanReport, rootfs: &RootFs, opts: &CheckOptions) {
             findings.push(f);
         }
     }
-    insecure_rpaths(report_ref, rootfs, &mut findings);
-    if let Some(f) = stale_cache(report_ref, &glibc_cfg) {
+    insecure_rpaths(root, rootfs, &mut findings);
+    if let Some(f) = stale_cache(root, &glibc_cfg) {
         findings.push(f);
     }
     if opts.symbols {
-        unresolved_symbols(report_ref, rootfs, &opts.limits, &mut findings);
+        unresolved_symbols(root, rootfs, &opts.limits, &mut findings);
     }
     findings.sort_by(|a, b| (&a.path, a.code, &a.message).cmp(&(&b.path, b.code, &b.message)));
     findings.dedup();
-    report.checks = Some(Checks {
-        libcs,
-        findings,
-        gate: None,
-    });
+    (
+        infos,
+        Checks {
+            libcs,
+            findings,
+            gate: None,
+        },
+    )
 }
 
 /// The imports of `path` bound to `version` (the symbols that need it).
@@ -776,9 +777,9 @@ fn symbols_of_file(
 
 /// `insecure-rpath`: entries relative to the working directory, empty ones, ones missing from the
 /// root (build paths: whoever creates them injects libraries), world-writable ones.
-fn insecure_rpaths(report: &ScanReport, rootfs: &RootFs, findings: &mut Vec<Finding>) {
+fn insecure_rpaths(root: Resolved<'_>, rootfs: &RootFs, findings: &mut Vec<Finding>) {
     let mut checked: HashMap<Vec<u8>, Option<String>> = HashMap::new();
-    for o in &report.objects {
+    for o in root.objects {
         let lists = [("RPATH", &o.facts.rpath), ("RUNPATH", &o.facts.runpath)];
         for (kind, list) in lists {
             let Some(list) = list else { continue };
@@ -797,7 +798,7 @@ fn insecure_rpaths(report: &ScanReport, rootfs: &RootFs, findings: &mut Vec<Find
                 } else {
                     checked
                         .entry(entry.to_vec())
-                        .or_insert_with(|| dir_problem(report, rootfs, entry))
+                        .or_insert_with(|| dir_problem(root, rootfs, entry))
                         .clone()
                 };
                 if let Some(p) = problem {
@@ -816,14 +817,14 @@ fn insecure_rpaths(report: &ScanReport, rootfs: &RootFs, findings: &mut Vec<Find
     }
 }
 
-fn dir_problem(report: &ScanReport, rootfs: &RootFs, entry: &[u8]) -> Option<String> {
+fn dir_problem(root: Resolved<'_>, rootfs: &RootFs, entry: &[u8]) -> Option<String> {
     let shown = ByteStr::from(entry);
-    let Ok(canonical) = report.tree.resolve(entry, true) else {
+    let Ok(canonical) = root.tree.resolve(entry, true) else {
         return Some(format!(
             "`{shown}` does not exist in the root (a build path?): anyone who can create it can inject libraries"
         ));
     };
-    match report.tree.get(canonical.as_bytes()) {
+    match root.tree.get(canonical.as_bytes()) {
         Some(Entry::Dir) => {}
         _ => return None,
     }
@@ -849,24 +850,24 @@ fn dir_problem(report: &ScanReport, rootfs: &RootFs, entry: &[u8]) -> Option<Str
 }
 
 /// `stale-ld-cache`: what ldconfig would cache from the ld.so.conf directories, against the cache.
-fn stale_cache(report: &ScanReport, cfg: &GlibcConfig) -> Option<Finding> {
+fn stale_cache(root: Resolved<'_>, cfg: &GlibcConfig) -> Option<Finding> {
     let cache = cfg.cache.as_ref()?;
     let cached: HashSet<&[u8]> = cache.entries().iter().map(|e| e.key.as_slice()).collect();
     let mut not_cached: Vec<String> = Vec::new();
     for dir in &cfg.conf_dirs {
-        let Ok(canonical) = report.tree.resolve(dir.as_bytes(), true) else {
+        let Ok(canonical) = root.tree.resolve(dir.as_bytes(), true) else {
             continue;
         };
-        for name in report.tree.children(canonical.as_bytes()) {
+        for name in root.tree.children(canonical.as_bytes()) {
             // ldconfig looks at lib*.so* files and keys each by its soname.
             if !(name.starts_with(b"lib") && name.windows(3).any(|w| w == b".so")) {
                 continue;
             }
             let path = [canonical.as_bytes(), b"/", name].concat();
-            let Ok(target) = report.tree.resolve(&path, true) else {
+            let Ok(target) = root.tree.resolve(&path, true) else {
                 continue;
             };
-            let Some(o) = report.objects.iter().find(|o| o.path == target) else {
+            let Some(o) = root.objects.iter().find(|o| o.path == target) else {
                 continue;
             };
             if o.facts.kind != Kind::SharedLibrary {
@@ -885,7 +886,7 @@ fn stale_cache(report: &ScanReport, cfg: &GlibcConfig) -> Option<Finding> {
     let gone: Vec<String> = cache
         .entries()
         .iter()
-        .filter(|e| report.tree.resolve(&e.value, true).is_err())
+        .filter(|e| root.tree.resolve(&e.value, true).is_err())
         .map(|e| {
             format!(
                 "{} -> {}",
@@ -937,13 +938,13 @@ fn stale_cache(report: &ScanReport, cfg: &GlibcConfig) -> Option<Finding> {
 /// `unresolved-symbol` (`--symbols`): for each program, every non-weak undefined symbol of it and
 /// of its closure must be defined by the program, its closure or its loader.
 fn unresolved_symbols(
-    report: &ScanReport,
+    root: Resolved<'_>,
     rootfs: &RootFs,
     limits: &elf::Limits,
     findings: &mut Vec<Finding>,
 ) {
     use rayon::prelude::*;
-    let index: HashMap<&[u8], usize> = report
+    let index: HashMap<&[u8], usize> = root
         .objects
         .iter()
         .enumerate()
@@ -952,8 +953,7 @@ fn unresolved_symbols(
     // Every object that some program loads, read once.
     let mut wanted: Vec<usize> = Vec::new();
     let mut seen = HashSet::new();
-    for o in &report.objects {
-        let Some(r) = &o.resolution else { continue };
+    for (o, r) in root.objects.iter().zip(root.resolutions) {
         // A session the loader gives up on (or that cannot start) has no complete scope.
         if !is_program(o)
             || matches!(r.status, Status::Static | Status::InterpMissing)
@@ -978,15 +978,14 @@ fn unresolved_symbols(
         .par_iter()
         .filter_map(|&j| {
             use std::os::fd::AsFd;
-            let o = &report.objects[j];
+            let o = &root.objects[j];
             let file = rootfs.open_file(o.path.as_bytes()).ok()?;
             let len = u64::try_from(file.stat.st_size).unwrap_or(0);
             let syms = elf::symbols::dynamic_symbols(file.fd.as_fd(), len, limits).ok()??;
             Some((j, syms))
         })
         .collect();
-    for o in &report.objects {
-        let Some(r) = &o.resolution else { continue };
+    for (o, r) in root.objects.iter().zip(root.resolutions) {
         // A session the loader gives up on (or that cannot start) has no complete scope.
         if !is_program(o)
             || matches!(r.status, Status::Static | Status::InterpMissing)
@@ -1030,7 +1029,7 @@ fn unresolved_symbols(
                     missing
                         .entry((s.name.clone(), s.version.clone()))
                         .or_default()
-                        .push(report.objects[*j].path.clone());
+                        .push(root.objects[*j].path.clone());
                 }
             }
         }

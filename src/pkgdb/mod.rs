@@ -150,20 +150,32 @@ pub struct DbSummary {
     pub warnings: Vec<String>,
 }
 
-/// Gives every object of `report` its `package` (null when unowned) from `db`.
-pub fn annotate(report: &mut crate::scan::ScanReport, db: &PackageDb) {
-    let mut unowned = 0;
-    for o in &mut report.objects {
-        let r = db.owner_index(o.path.as_bytes()).map(|i| db.reference(i));
-        unowned += usize::from(r.is_none());
-        o.package = Some(r);
+/// Who owns which object: the package of each (index-aligned with the objects; `None`:
+/// unowned), and what the report says about the database.
+#[derive(Clone, Debug)]
+pub struct Ownership {
+    /// The owner of each object.
+    pub owners: Vec<Option<PackageRef>>,
+    /// The database, for the report.
+    pub summary: DbSummary,
+}
+
+/// The owner in `db` of each of `objects`.
+pub fn owners(objects: &[crate::scan::Object], db: &PackageDb) -> Ownership {
+    let owners: Vec<Option<PackageRef>> = objects
+        .iter()
+        .map(|o| db.owner_index(o.path.as_bytes()).map(|i| db.reference(i)))
+        .collect();
+    let unowned = owners.iter().filter(|o| o.is_none()).count();
+    Ownership {
+        owners,
+        summary: DbSummary {
+            database: db.kind,
+            installed: db.packages.len(),
+            unowned_elf: unowned,
+            warnings: db.warnings.clone(),
+        },
     }
-    report.packages = Some(DbSummary {
-        database: db.kind,
-        installed: db.packages.len(),
-        unowned_elf: unowned,
-        warnings: db.warnings.clone(),
-    });
 }
 
 /// Which database to read.

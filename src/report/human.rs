@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::RenderOptions;
+use super::Report;
 use crate::name::{ByteStr, escape_controls};
-use crate::scan::ScanReport;
 
 /// Errors listed in full before the rest are only counted.
 const MAX_LISTED_ERRORS: usize = 50;
@@ -83,7 +83,7 @@ fn inline(counts: &[(String, u64)]) -> String {
 }
 
 /// Writes the summary.
-pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
     let p = Paint { on: opts.color };
     let s = &report.summary;
     match &report.image {
@@ -109,7 +109,12 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
                 writeln!(out, "            {n}")?;
             }
         }
-        None => writeln!(out, "{} {}", p.bold("elfdeps scan"), report.root.display())?,
+        None => writeln!(
+            out,
+            "{} {}",
+            p.bold("elfdeps scan"),
+            report.inventory.root.display()
+        )?,
     }
     let mut walked = vec![
         plural(s.files, "file", "files"),
@@ -129,25 +134,34 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
         p.label("ELF"),
         p.green(&plural(s.elf, "object", "objects"))
     )?;
-    if !report.objects.is_empty() {
+    if !report.inventory.objects.is_empty() {
         let kinds = tally(
             report
+                .inventory
                 .objects
                 .iter()
                 .map(|o| o.facts.kind.as_str().to_string()),
         );
         let classes = tally(
             report
+                .inventory
                 .objects
                 .iter()
                 .map(|o| o.facts.class.as_str().to_string()),
         );
-        let machines = tally(report.objects.iter().map(|o| o.facts.machine.clone()));
+        let machines = tally(
+            report
+                .inventory
+                .objects
+                .iter()
+                .map(|o| o.facts.machine.clone()),
+        );
         writeln!(out, "    {:<9} {}", "kind", inline(&kinds))?;
         writeln!(out, "    {:<9} {}", "class", inline(&classes))?;
         writeln!(out, "    {:<9} {}", "machine", inline(&machines))?;
         let interps = tally(
             report
+                .inventory
                 .objects
                 .iter()
                 .filter_map(|o| o.facts.interp.as_ref())
@@ -164,7 +178,7 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
         }
     }
     render_resolution(report, &p, out)?;
-    if let Some(db) = &report.packages {
+    if let Some(db) = report.ownership.as_ref().map(|o| &o.summary) {
         writeln!(
             out,
             "  {} {} database · {} installed · {} ELF object{} owned by no package",
@@ -203,8 +217,9 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
             p.dim("(elfdeps check ROOT explains each)")
         )?;
     }
-    if !report.other_filesystems.is_empty() {
+    if !report.inventory.other_filesystems.is_empty() {
         let list: Vec<String> = report
+            .inventory
             .other_filesystems
             .iter()
             .map(|m| m.display_escaped())
@@ -266,12 +281,11 @@ pub fn render(report: &ScanReport, opts: &RenderOptions, out: &mut dyn Write) ->
 const MAX_LISTED_PROBLEMS: usize = 30;
 
 /// Status counts, then the objects whose loading would fail and why.
-fn render_resolution(report: &ScanReport, p: &Paint, out: &mut dyn Write) -> io::Result<()> {
-    let resolved: Vec<_> = report
-        .objects
-        .iter()
-        .filter_map(|o| o.resolution.as_ref().map(|r| (o, r)))
-        .collect();
+fn render_resolution(report: &Report, p: &Paint, out: &mut dyn Write) -> io::Result<()> {
+    let Some(root) = report.resolved() else {
+        return Ok(());
+    };
+    let resolved: Vec<_> = root.objects.iter().zip(root.resolutions).collect();
     if resolved.is_empty() {
         return Ok(());
     }
@@ -289,7 +303,7 @@ fn render_resolution(report: &ScanReport, p: &Paint, out: &mut dyn Write) -> io:
             why.push(match &o.facts.interp {
                 Some(interp) => format!(
                     "cannot start: {}",
-                    crate::graph::missing_interp(interp, &report.tree)
+                    crate::graph::missing_interp(interp, &report.inventory.tree)
                 ),
                 None => format!(
                     "cannot start: the root has no dynamic loader for {} {} objects",

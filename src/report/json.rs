@@ -1,13 +1,17 @@
 //! The `elfdeps/1` JSON document (docs/json.md): field names are a contract.
 
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 
 use serde::Serialize;
 
+use crate::check::libc::LibcInfo;
 use crate::error::PathError;
 use crate::name::ByteStr;
-use crate::scan::{Object, ScanReport, Summary};
+use crate::pkgdb::PackageRef;
+use crate::resolve::Resolution;
+use crate::scan::{Object, Summary};
+
+use super::Report;
 
 /// The schema identifier; bumped only for changes that break readers.
 pub const SCHEMA: &str = "elfdeps/1";
@@ -33,7 +37,7 @@ struct Document<'a> {
     /// The target CPU glibc's loader was modelled for (when resolution ran).
     #[serde(skip_serializing_if = "Option::is_none")]
     cpu: Option<&'a crate::resolve::cpu::CpuProfile>,
-    objects: &'a [Object],
+    objects: Vec<ObjectView<'a>>,
     errors: &'a [PathError],
     /// Warnings about the scan as a whole.
     warnings: &'a [crate::scan::ScanWarning],
@@ -42,23 +46,49 @@ struct Document<'a> {
     checks: Option<&'a crate::check::Checks>,
 }
 
+/// One object as the document shows it: its facts, then what each stage found about it.
+#[derive(Serialize)]
+struct ObjectView<'a> {
+    #[serde(flatten)]
+    object: &'a Object,
+    #[serde(flatten)]
+    resolution: Option<&'a Resolution>,
+    /// The owning package (null: unowned), when the root has a database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    package: Option<Option<&'a PackageRef>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    libc: Option<&'a LibcInfo>,
+}
+
 /// Writes the document, pretty-printed, with a final newline.
-pub fn render(report: &ScanReport, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    let objects = report
+        .inventory
+        .objects
+        .iter()
+        .enumerate()
+        .map(|(i, object)| ObjectView {
+            object,
+            resolution: report.resolutions.as_ref().map(|r| &r[i]),
+            package: report.ownership.as_ref().map(|o| o.owners[i].as_ref()),
+            layer: report.layers.as_ref().and_then(|l| l[i].as_deref()),
+            libc: report.libc.as_ref().map(|l| &l[i]),
+        })
+        .collect();
     let doc = Document {
         schema: SCHEMA,
         tool: Tool {
             name: env!("CARGO_PKG_NAME"),
             version: env!("CARGO_PKG_VERSION"),
         },
-        root: match &report.image {
-            Some(i) => ByteStr::from(i.reference.as_str()),
-            None => ByteStr::from(report.root.as_os_str().as_bytes()),
-        },
+        root: report.root_name(),
         image: report.image.as_ref(),
-        packages: report.packages.as_ref(),
+        packages: report.ownership.as_ref().map(|o| &o.summary),
         cpu: report.cpu.as_ref(),
         summary: &report.summary,
-        objects: &report.objects,
+        objects,
         errors: &report.errors,
         warnings: &report.warnings,
         checks: report.checks.as_ref(),

@@ -1,6 +1,6 @@
 /*!
-Reports: one model (the [`ScanReport`]), several renderers. Every renderer writes to `&mut dyn Write`;
-only the binary decides where that goes.
+Reports: one view of everything the stages found (the [`Report`]), several renderers. Every
+renderer writes to `&mut dyn Write`; only the binary decides where that goes.
 */
 
 pub mod human;
@@ -8,7 +8,96 @@ pub mod json;
 pub mod junit;
 pub mod sarif;
 
-use crate::scan::ScanReport;
+use crate::check::Checks;
+use crate::check::libc::LibcInfo;
+use crate::error::PathError;
+use crate::image::ImageInfo;
+use crate::name::ByteStr;
+use crate::pkgdb::Ownership;
+use crate::resolve::cpu::CpuProfile;
+use crate::resolve::{Resolution, Resolved};
+use crate::scan::{Inventory, ScanWarning, Summary};
+
+/// Everything the stages found about one root: the scan's inventory, and each later stage's table
+/// (index-aligned with the inventory's objects) when that stage ran.
+pub struct Report {
+    /// What the scan found.
+    pub inventory: Inventory,
+    /// Counts (`errors` counts [`Report::errors`]).
+    pub summary: Summary,
+    /// Every per-path error, sorted by path: the scan's, and those of later stages (a bound on
+    /// resolution work).
+    pub errors: Vec<PathError>,
+    /// Warnings about the root as a whole.
+    pub warnings: Vec<ScanWarning>,
+    /// What each object's loader would load (when resolution ran).
+    pub resolutions: Option<Vec<Resolution>>,
+    /// The target CPU glibc's loader was modelled for (when resolution ran).
+    pub cpu: Option<CpuProfile>,
+    /// The package database and the owner of each object (when the root has a database).
+    pub ownership: Option<Ownership>,
+    /// The image the root was unpacked from, when it was one.
+    pub image: Option<ImageInfo>,
+    /// The digest of the image layer that last wrote each object (when the root is an image).
+    pub layers: Option<Vec<Option<String>>>,
+    /// Which libc each object was built against (when the checks ran).
+    pub libc: Option<Vec<LibcInfo>>,
+    /// The root's libcs, the findings and the verdict (when the checks ran).
+    pub checks: Option<Checks>,
+    /// The private directory an image was unpacked into, removed when the report is dropped
+    /// (the inventory's open root stays usable until then).
+    pub unpacked: Option<crate::image::Unpacked>,
+}
+
+impl Report {
+    /// The report of a scan alone.
+    pub fn new(inventory: Inventory) -> Report {
+        Report {
+            summary: inventory.summary.clone(),
+            errors: inventory.errors.clone(),
+            warnings: inventory.warnings.clone(),
+            inventory,
+            resolutions: None,
+            cpu: None,
+            ownership: None,
+            image: None,
+            layers: None,
+            libc: None,
+            checks: None,
+            unpacked: None,
+        }
+    }
+
+    /// The root's objects with their resolutions, when resolution ran.
+    pub fn resolved(&self) -> Option<Resolved<'_>> {
+        self.resolutions.as_deref().map(|resolutions| Resolved {
+            objects: &self.inventory.objects,
+            tree: &self.inventory.tree,
+            resolutions,
+        })
+    }
+
+    /// Adds the resolution table, with an error for each object a bound on resolution stopped.
+    pub fn set_resolutions(&mut self, resolutions: Vec<Resolution>, cpu: CpuProfile) {
+        let limits = crate::resolve::limit_errors(&self.inventory.objects, &resolutions);
+        if !limits.is_empty() {
+            self.errors.extend(limits);
+            self.errors.sort_by(|a, b| a.path.cmp(&b.path));
+            self.summary.errors = self.errors.len() as u64;
+        }
+        self.resolutions = Some(resolutions);
+        self.cpu = Some(cpu);
+    }
+
+    /// What the report calls the root: the image reference, or the directory as given.
+    pub fn root_name(&self) -> ByteStr {
+        use std::os::unix::ffi::OsStrExt;
+        match &self.image {
+            Some(i) => ByteStr::from(i.reference.as_str()),
+            None => ByteStr::from(self.inventory.root.as_os_str().as_bytes()),
+        }
+    }
+}
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +117,7 @@ pub struct RenderOptions {
 
 /// Renders `report` in `format`.
 pub fn render(
-    report: &ScanReport,
+    report: &Report,
     format: Format,
     opts: &RenderOptions,
     out: &mut dyn std::io::Write,

@@ -6,12 +6,11 @@ path file). Read once per root, through the confined [`RootFs`], bounded in size
 
 use std::collections::{HashMap, HashSet};
 
+use super::view::{FileKind, FsView};
 use crate::elf::{Class, ElfFacts};
 use crate::name::ByteStr;
 use crate::resolve::glob::{Budget, Exhausted, glob};
 use crate::resolve::ldcache::{self, LdCache};
-use crate::rootfs::RootFs;
-use crate::tree::{Entry, Tree};
 
 /// Configuration files larger than this are not loader configuration; they are read no further.
 const MAX_CONFIG: u64 = 16 * 1024 * 1024;
@@ -167,10 +166,10 @@ pub struct MuslLoader {
 }
 
 /// Reads a small file of the root by (uncanonical) path.
-pub fn read_config(rootfs: &RootFs, tree: &Tree, path: &[u8]) -> Option<Result<Vec<u8>, String>> {
-    let canonical = tree.resolve(path, true).ok()?;
-    match tree.get(canonical.as_bytes()) {
-        Some(Entry::File) => {}
+pub fn read_config(view: &dyn FsView, path: &[u8]) -> Option<Result<Vec<u8>, String>> {
+    let canonical = view.resolve(path, true).ok()?;
+    match view.kind(canonical.as_bytes()) {
+        Some(FileKind::File) => {}
         Some(_) => {
             return Some(Err(format!(
                 "{} is not a regular file",
@@ -180,17 +179,16 @@ pub fn read_config(rootfs: &RootFs, tree: &Tree, path: &[u8]) -> Option<Result<V
         None => return None,
     }
     Some(
-        rootfs
-            .read_file(canonical.as_bytes(), MAX_CONFIG)
+        view.read(canonical.as_bytes(), MAX_CONFIG)
             .map_err(|e| format!("{}: {}", ByteStr::from(path), e.message)),
     )
 }
 
 impl GlibcConfig {
     /// Reads the root's glibc configuration.
-    pub fn load(rootfs: &RootFs, tree: &Tree) -> GlibcConfig {
+    pub fn load(view: &dyn FsView) -> GlibcConfig {
         let mut cfg = GlibcConfig::default();
-        match read_config(rootfs, tree, b"/etc/ld.so.cache") {
+        match read_config(view, b"/etc/ld.so.cache") {
             Some(Ok(bytes)) => match LdCache::parse(&bytes) {
                 Ok(c) => cfg.cache = Some(c),
                 Err(e) => cfg.cache_error = Some(e.to_string()),
@@ -198,10 +196,10 @@ impl GlibcConfig {
             Some(Err(e)) => cfg.cache_error = Some(e),
             None => {}
         }
-        let conf = read_ld_so_conf(rootfs, tree, &ConfLimits::default());
+        let conf = read_ld_so_conf(view, &ConfLimits::default());
         cfg.conf_dirs = conf.dirs;
         cfg.conf_warnings = conf.warnings;
-        if let Some(Ok(bytes)) = read_config(rootfs, tree, b"/etc/ld.so.preload") {
+        if let Some(Ok(bytes)) = read_config(view, b"/etc/ld.so.preload") {
             cfg.preload = parse_preload(&bytes);
         }
         cfg
@@ -279,8 +277,7 @@ pub struct ConfRead {
 const MAX_WARNINGS: usize = 16;
 
 struct ConfReader<'a> {
-    rootfs: &'a RootFs,
-    tree: &'a Tree,
+    view: &'a dyn FsView,
     limits: &'a ConfLimits,
     out: ConfRead,
     dir_set: HashSet<ByteStr>,
@@ -297,10 +294,9 @@ struct ConfReader<'a> {
 
 /// Reads `/etc/ld.so.conf` and its includes as ldconfig does (elf/ldconfig.c `parse_conf`,
 /// `parse_conf_include`), within `limits`.
-pub fn read_ld_so_conf(rootfs: &RootFs, tree: &Tree, limits: &ConfLimits) -> ConfRead {
+pub fn read_ld_so_conf(view: &dyn FsView, limits: &ConfLimits) -> ConfRead {
     let mut r = ConfReader {
-        rootfs,
-        tree,
+        view,
         limits,
         out: ConfRead::default(),
         dir_set: HashSet::new(),
@@ -350,12 +346,12 @@ impl ConfReader<'_> {
             return;
         }
         let shown = ByteStr::from(path);
-        let Ok(canonical) = self.tree.resolve(path, true) else {
+        let Ok(canonical) = self.view.resolve(path, true) else {
             return;
         };
         // Only a regular file is read: ldconfig gets nothing from a directory, and elfdeps opens
         // no FIFO or device.
-        if !matches!(self.tree.get(canonical.as_bytes()), Some(Entry::File)) {
+        if self.view.kind(canonical.as_bytes()) != Some(FileKind::File) {
             return;
         }
         if self.stack.contains(&canonical) {
@@ -387,7 +383,7 @@ impl ConfReader<'_> {
         let left = self.limits.max_bytes - self.bytes;
         let want = self.limits.max_file_bytes.min(left);
         let Ok(mut bytes) = self
-            .rootfs
+            .view
             .read_prefix(canonical.as_bytes(), want.saturating_add(1))
         else {
             return;
@@ -497,7 +493,7 @@ impl ConfReader<'_> {
         } else {
             [dirname(path), b"/", pattern].concat()
         };
-        let files = match glob(self.tree, &pattern, &mut self.budget) {
+        let files = match glob(self.view, &pattern, &mut self.budget) {
             Ok(f) => f,
             Err(Exhausted) => {
                 self.stop(format!(
@@ -596,15 +592,13 @@ pub fn platform_for(machine: &str) -> &'static str {
 impl GlibcLoader {
     /// Describes the glibc loader at canonical `path`, reading its image for the default directories.
     pub fn load(
-        rootfs: &RootFs,
+        view: &dyn FsView,
         path: &ByteStr,
         facts: Option<&ElfFacts>,
         machine: &str,
         opts: &super::ResolveOptions,
     ) -> GlibcLoader {
-        let image = rootfs
-            .read_file(path.as_bytes(), MAX_CONFIG)
-            .unwrap_or_default();
+        let image = view.read(path.as_bytes(), MAX_CONFIG).unwrap_or_default();
         let mut default_dirs = default_dirs_from_ldso(&image);
         if default_dirs.is_empty() {
             default_dirs = fallback_default_dirs(machine);
@@ -632,12 +626,12 @@ impl GlibcLoader {
 
 impl MuslLoader {
     /// Describes the musl loader known by `interp` (canonical `path`); reads its path file.
-    pub fn load(rootfs: &RootFs, tree: &Tree, interp: &[u8], path: &ByteStr) -> MuslLoader {
+    pub fn load(view: &dyn FsView, interp: &[u8], path: &ByteStr) -> MuslLoader {
         // <prefix>/etc/ld-musl-ARCH.path, prefix = PT_INTERP minus its last two components (R3.1).
         let prefix = dirname(dirname(interp));
         let prefix: &[u8] = if prefix == b"/" { b"" } else { prefix };
         let file = [prefix, b"/etc/ld-musl-", musl_arch(interp), b".path"].concat();
-        let (system_path, path_file) = match read_config(rootfs, tree, &file) {
+        let (system_path, path_file) = match read_config(view, &file) {
             // No file: the built-in default.
             None => (
                 vec![
@@ -730,8 +724,9 @@ mod tests {
             &crate::progress::Progress::hidden(),
         )
         .unwrap();
-        let rootfs = RootFs::open(t.path()).unwrap();
-        read_ld_so_conf(&rootfs, &report.tree, limits)
+        let rootfs = crate::rootfs::RootFs::open(t.path()).unwrap();
+        let view = crate::resolve::Snapshot::new(&rootfs, &report.tree, &report.objects);
+        read_ld_so_conf(&view, limits)
     }
 
     fn shown(v: &[ByteStr]) -> Vec<String> {

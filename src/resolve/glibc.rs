@@ -83,20 +83,16 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         by_obj: HashMap::new(),
         notes: Vec::new(),
     };
-    let main_obj = &ctx.objects[main];
-    s.add(main, main_obj.path.clone(), None, false, None);
-    if let Some(&ri) = ctx.by_path.get(ld.path.as_bytes()) {
+    let (main_path, main_facts) = (ctx.path(main), ctx.facts(main));
+    s.add(main, main_path.clone(), None, false, None);
+    if let Some(ri) = ctx.view.object(ld.path.as_bytes()) {
         // ld.so answers to the PT_INTERP string and its soname before any search (R2.2, R2.11).
-        let name = main_obj
-            .facts
-            .interp
-            .clone()
-            .unwrap_or_else(|| ld.path.clone());
+        let name = main_facts.interp.clone().unwrap_or_else(|| ld.path.clone());
         if ri != main {
             s.add(ri, name, None, true, None);
         }
     }
-    let order = match main_obj.facts.endian {
+    let order = match main_facts.endian {
         crate::elf::Endian::Little => super::ldcache::ByteOrder::Little,
         crate::elf::Endian::Big => super::ldcache::ByteOrder::Big,
     };
@@ -149,7 +145,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
                 family: "glibc",
                 path: ld.path.clone(),
             });
-            r.fatal = Some(format!("{}: {why}", main_obj.path));
+            r.fatal = Some(format!("{}: {why}", main_path));
             return r;
         }
     }
@@ -208,7 +204,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
                 }
             }
             edges.push(SessionEdge {
-                from: ctx.objects[obj].path.clone(),
+                from: ctx.path(obj).clone(),
                 dep: f.dep,
             });
             if fatal.is_some() {
@@ -229,7 +225,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         .iter()
         .skip(1)
         .filter(|l| !l.rtld)
-        .map(|l| ctx.objects[l.obj].path.clone())
+        .map(|l| ctx.path(l.obj).clone())
         .collect();
     let status = if missing.is_empty() && version_errors.is_empty() && fatal.is_none() {
         Status::Ok
@@ -301,7 +297,7 @@ impl Session<'_, '_> {
         if let Some(&idx) = self.names.get(name) {
             let l = &self.loaded[idx];
             dep.path = Some(l.name.clone());
-            dep.found = Some(self.ctx.objects[l.obj].path.clone());
+            dep.found = Some(self.ctx.path(l.obj).clone());
             dep.via = Some(Via::AlreadyLoaded);
             return Found {
                 loaded: Some(idx),
@@ -568,7 +564,7 @@ impl Session<'_, '_> {
                     // ldconfig (the `Conf` emulation) just leaves such a name out.
                     Try::OpenError(e) => {
                         if subdir.is_none()
-                            && self.ctx.tree.is_dir(&dir)
+                            && self.ctx.view.is_dir(&dir)
                             && !matches!(kind, ListKind::Conf)
                         {
                             dep.skipped.push(Skipped {
@@ -591,8 +587,7 @@ impl Session<'_, '_> {
                     Try::Load(obj) => {
                         let via = match kind {
                             ListKind::Rpath(c) => {
-                                dep.rpath_of =
-                                    Some(self.ctx.objects[self.loaded[c].obj].path.clone());
+                                dep.rpath_of = Some(self.ctx.path(self.loaded[c].obj).clone());
                                 Via::Rpath
                             }
                             ListKind::Runpath => Via::Runpath,
@@ -621,13 +616,11 @@ impl Session<'_, '_> {
     /// machine that the target CPU does not support (usually none: only directories that have a
     /// `glibc-hwcaps/` subdirectory are looked at).
     fn other_hwcaps_levels(&self, dir: &[u8], name: &[u8]) -> Vec<(&'static str, ByteStr)> {
-        if self.ctx.hwcaps_parents.is_empty() {
-            return Vec::new();
-        }
-        let Ok(canonical) = self.ctx.tree.resolve(dir, true) else {
+        let Ok(canonical) = self.ctx.view.resolve(dir, true) else {
             return Vec::new();
         };
-        if !self.ctx.hwcaps_parents.contains(&canonical) {
+        let hwcaps = [canonical.as_bytes(), b"/glibc-hwcaps"].concat();
+        if self.ctx.view.kind(&hwcaps) != Some(super::view::FileKind::Dir) {
             return Vec::new();
         }
         let machine = &self.ctx.facts(self.loaded[0].obj).machine;
@@ -740,7 +733,7 @@ impl Session<'_, '_> {
         mut dep: Dep,
     ) -> Found {
         dep.path = Some(ByteStr::from(path.clone()));
-        dep.found = Some(self.ctx.objects[obj].path.clone());
+        dep.found = Some(self.ctx.path(obj).clone());
         dep.via = Some(via);
         dep.error = None;
         // The same file under another name is the same object (st_dev/st_ino): record the new name.

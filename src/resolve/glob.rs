@@ -27,8 +27,8 @@ of work whatever the tree holds. The tests compare the matcher with the host's f
 glob(3).
 */
 
+use super::view::FsView;
 use crate::name::ByteStr;
-use crate::tree::Tree;
 
 /// Work allowed for the glob expansions of one ld.so.conf reading (matching steps plus
 /// directory entries looked at).
@@ -524,7 +524,11 @@ pub fn fnmatch(pat: &[u8], name: &[u8]) -> bool {
 /// Expands an absolute `pattern` over the tree, sorted by bytes. Matches that are not the last
 /// component must be directories; the last component's matches are returned whatever they are
 /// (the caller opens them).
-pub fn glob(tree: &Tree, pattern: &[u8], budget: &mut Budget) -> Result<Vec<ByteStr>, Exhausted> {
+pub fn glob(
+    tree: &dyn FsView,
+    pattern: &[u8],
+    budget: &mut Budget,
+) -> Result<Vec<ByteStr>, Exhausted> {
     let comps: Vec<&[u8]> = pattern
         .split(|&b| b == b'/')
         .filter(|c| !c.is_empty())
@@ -552,9 +556,10 @@ pub fn glob(tree: &Tree, pattern: &[u8], budget: &mut Budget) -> Result<Vec<Byte
                 if !tree.is_dir(canonical.as_bytes()) {
                     continue;
                 }
+                let children = tree.children(canonical.as_bytes());
                 let names = [&b"."[..], b".."]
                     .into_iter()
-                    .chain(tree.children(canonical.as_bytes()));
+                    .chain(children.iter().map(ByteStr::as_bytes));
                 for name in names {
                     budget.spend(1)?;
                     if !matcher.matches(name, budget)? {
@@ -588,6 +593,7 @@ pub fn glob(tree: &Tree, pattern: &[u8], budget: &mut Budget) -> Result<Vec<Byte
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resolve::view::MemView;
 
     #[test]
     fn components() {
@@ -693,11 +699,10 @@ mod tests {
         );
     }
 
-    /// The walked tree of a host directory (what the scan would record), built here with std.
-    fn tree_of(root: &std::path::Path) -> Tree {
-        use crate::tree::Entry;
+    /// What the scan would record of a host directory, as an in-memory view built here with std.
+    fn tree_of(root: &std::path::Path) -> MemView {
         use std::os::unix::ffi::OsStrExt;
-        fn walk(root: &std::path::Path, rel: &[u8], out: &mut Vec<(ByteStr, Entry)>) {
+        fn walk(root: &std::path::Path, rel: &[u8], out: &mut MemView) {
             let dir = root.join(std::ffi::OsStr::from_bytes(
                 rel.strip_prefix(b"/").unwrap_or(rel),
             ));
@@ -705,22 +710,20 @@ mod tests {
                 let e = e.unwrap();
                 let path = [rel, b"/", e.file_name().as_bytes()].concat();
                 let ft = e.file_type().unwrap();
-                let entry = if ft.is_symlink() {
+                if ft.is_symlink() {
                     let t = std::fs::read_link(e.path()).unwrap();
-                    Entry::Symlink(ByteStr::from(t.as_os_str().as_bytes()))
+                    out.symlink(&path, t.as_os_str().as_bytes());
                 } else if ft.is_dir() {
+                    out.dir(&path);
                     walk(root, &path, out);
-                    Entry::Dir
                 } else {
-                    Entry::File
-                };
-                out.push((ByteStr::from(path), entry));
+                    out.file(&path, b"");
+                }
             }
         }
-        let mut entries = Vec::new();
-        walk(root, b"", &mut entries);
-        entries.sort();
-        Tree::from_sorted(entries)
+        let mut view = MemView::new();
+        walk(root, b"", &mut view);
+        view
     }
 
     /// glibc's glob(3) with flags 0 on this machine, on `root` + `pattern`, the root cut off again.
@@ -841,9 +844,8 @@ mod tests {
     /// stops the expansion instead.
     #[test]
     fn exponential_patterns_hit_the_budget() {
-        let mut entries = vec![(ByteStr::from("/etc"), crate::tree::Entry::Dir)];
-        entries.sort();
-        let tree = Tree::from_sorted(entries);
+        let mut tree = MemView::new();
+        tree.dir("/etc");
         let pattern = "/.*".repeat(40);
         let mut b = Budget { left: 1_000_000 };
         assert_eq!(glob(&tree, pattern.as_bytes(), &mut b), Err(Exhausted));

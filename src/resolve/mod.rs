@@ -23,6 +23,7 @@ pub mod glibc;
 pub mod glob;
 pub mod ldcache;
 pub mod musl;
+pub mod view;
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -35,8 +36,9 @@ use crate::elf::{ElfFacts, Kind};
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
 use crate::scan::Object;
-use crate::tree::{Entry, Tree};
+use crate::tree::Tree;
 use env::{Family, GlibcConfig, GlibcLoader, MuslLoader, is_musl_interp, standard_interps};
+pub use view::{FileKind, FsView, MemView, ObjectId, Snapshot};
 
 /// Resolution settings.
 #[derive(Clone, Debug, Default)]
@@ -333,14 +335,10 @@ fn bounded(ctx: &Ctx<'_>, session: impl FnOnce() -> Resolution) -> Resolution {
     r
 }
 
-/// Everything sessions share: the objects, the tree, the loaders of the root.
+/// Everything sessions share: the view of the root, its loaders, the settings.
 pub struct Ctx<'a> {
-    /// Every object of the scan.
-    pub objects: &'a [Object],
-    /// The walked tree.
-    pub tree: &'a Tree,
-    /// Object index by (walked = canonical) path.
-    pub by_path: HashMap<&'a [u8], usize>,
+    /// The root the sessions run against.
+    pub view: &'a dyn FsView,
     /// Root-wide glibc configuration.
     pub glibc: GlibcConfig,
     /// glibc loaders by canonical path.
@@ -349,9 +347,6 @@ pub struct Ctx<'a> {
     pub musl_loaders: HashMap<ByteStr, MuslLoader>,
     /// Settings.
     pub opts: ResolveOptions,
-    /// Canonical directories that have a `glibc-hwcaps/` subdirectory: only there can a library
-    /// be found for another CPU level than `--hwcaps` gives, which sessions then point out.
-    pub hwcaps_parents: std::collections::HashSet<ByteStr>,
     /// Resolution steps all sessions have taken (against [`MAX_SCAN_STEPS`]).
     pub scan_steps: AtomicU64,
 }
@@ -398,7 +393,7 @@ pub enum Candidate {
 impl<'a> Ctx<'a> {
     /// Looks up `path` (symlinks followed inside the root).
     pub fn candidate(&self, path: &[u8]) -> Candidate {
-        let canonical = match self.tree.resolve(path, true) {
+        let canonical = match self.view.resolve(path, true) {
             Ok(c) => c,
             Err(e) if e.code == crate::error::ErrorCode::SymlinkLoop => {
                 return Candidate::OpenError(OpenErrno::Loop);
@@ -408,29 +403,34 @@ impl<'a> Ctx<'a> {
             }
             Err(_) => return Candidate::Absent,
         };
-        match self.tree.get(canonical.as_bytes()) {
-            Some(Entry::File) => match self.by_path.get(canonical.as_bytes()) {
-                Some(&i) => Candidate::Object(i),
+        match self.view.kind(canonical.as_bytes()) {
+            Some(FileKind::File) => match self.view.object(canonical.as_bytes()) {
+                Some(i) => Candidate::Object(i),
                 None => Candidate::NotElf(canonical),
             },
-            Some(Entry::Dir) => Candidate::NotFile(
+            Some(FileKind::Dir) => Candidate::NotFile(
                 canonical,
                 "a directory: the loader fails on it (cannot read file data)",
             ),
             // The walk never opens these; a loader would block opening a FIFO.
-            Some(Entry::Special) => Candidate::NotFile(
+            Some(FileKind::Special) => Candidate::NotFile(
                 canonical,
                 "a FIFO, socket or device, not a regular file: the loader fails on it, or blocks \
                  opening a FIFO",
             ),
-            Some(Entry::Unreadable) => Candidate::Unreadable,
-            Some(Entry::Symlink(_)) | Some(Entry::OtherFs) | None => Candidate::Absent,
+            Some(FileKind::Unreadable) => Candidate::Unreadable,
+            Some(FileKind::Symlink) | Some(FileKind::OtherFs) | None => Candidate::Absent,
         }
     }
 
     /// Facts of object `i`.
-    pub fn facts(&self, i: usize) -> &'a ElfFacts {
-        &self.objects[i].facts
+    pub fn facts(&self, i: ObjectId) -> &'a ElfFacts {
+        self.view.facts(i)
+    }
+
+    /// Canonical path of object `i`.
+    pub fn path(&self, i: ObjectId) -> &'a ByteStr {
+        self.view.object_path(i)
     }
 }
 
@@ -459,9 +459,8 @@ impl Plan {
     }
 }
 
-fn plan(ctx: &Ctx<'_>, i: usize) -> Plan {
-    let o = &ctx.objects[i];
-    let f = &o.facts;
+fn plan(ctx: &Ctx<'_>, i: ObjectId) -> Plan {
+    let f = ctx.facts(i);
     match f.kind {
         Kind::Static
         | Kind::StaticPie
@@ -477,8 +476,8 @@ fn plan(ctx: &Ctx<'_>, i: usize) -> Plan {
         return Plan::None(Status::Static, None);
     }
     if let Some(interp) = &f.interp {
-        let missing = match ctx.tree.resolve(interp.as_bytes(), true) {
-            Ok(canonical) if matches!(ctx.tree.get(canonical.as_bytes()), Some(Entry::File)) => {
+        let missing = match ctx.view.resolve(interp.as_bytes(), true) {
+            Ok(canonical) if ctx.view.kind(canonical.as_bytes()) == Some(FileKind::File) => {
                 return match family_of_loader(ctx, interp.as_bytes(), &canonical) {
                     Family::Musl => Plan::Musl(interp.clone(), None),
                     Family::Glibc => Plan::Glibc(canonical, None),
@@ -504,9 +503,9 @@ fn plan(ctx: &Ctx<'_>, i: usize) -> Plan {
 fn root_loader_plan(ctx: &Ctx<'_>, f: &ElfFacts) -> Plan {
     let (glibc_names, musl_name) = standard_interps(&f.machine, f.class);
     let glibc = glibc_names.iter().find_map(|n| {
-        let c = ctx.tree.resolve(n.as_bytes(), true).ok()?;
-        match ctx.by_path.get(c.as_bytes()) {
-            Some(&li)
+        let c = ctx.view.resolve(n.as_bytes(), true).ok()?;
+        match ctx.view.object(c.as_bytes()) {
+            Some(li)
                 if ctx.facts(li).class == f.class
                     && family_of_loader(ctx, n.as_bytes(), &c) == Family::Glibc =>
             {
@@ -516,8 +515,8 @@ fn root_loader_plan(ctx: &Ctx<'_>, f: &ElfFacts) -> Plan {
         }
     });
     let musl = musl_name.and_then(|n| {
-        let c = ctx.tree.resolve(n.as_bytes(), true).ok()?;
-        matches!(ctx.tree.get(c.as_bytes()), Some(Entry::File)).then(|| ByteStr::from(n))
+        let c = ctx.view.resolve(n.as_bytes(), true).ok()?;
+        (ctx.view.kind(c.as_bytes()) == Some(FileKind::File)).then(|| ByteStr::from(n))
     });
     let wants_musl = f
         .needed
@@ -544,63 +543,107 @@ fn family_of_loader(ctx: &Ctx<'_>, interp: &[u8], canonical: &ByteStr) -> Family
     if is_musl_interp(interp) || is_musl_interp(canonical.as_bytes()) {
         return Family::Musl;
     }
-    match ctx.by_path.get(canonical.as_bytes()) {
-        Some(&i) if ctx.facts(i).soname.is_none() => Family::Musl,
+    match ctx.view.object(canonical.as_bytes()) {
+        Some(i) if ctx.facts(i).soname.is_none() => Family::Musl,
         _ => Family::Glibc,
     }
 }
 
-/// Resolves every object of a scan. The result is index-aligned with `objects`.
+/// A resolved root: the inventory's objects and walked tree with every object's resolution
+/// (index-aligned with the objects), what the graph, the package sets and the checks read.
+#[derive(Clone, Copy, Debug)]
+pub struct Resolved<'a> {
+    /// Every object, sorted by path (its id is its index).
+    pub objects: &'a [Object],
+    /// The walked tree.
+    pub tree: &'a Tree,
+    /// The resolution of each object.
+    pub resolutions: &'a [Resolution],
+}
+
+impl<'a> Resolved<'a> {
+    /// Each object with its id and resolution.
+    pub fn iter(&self) -> impl Iterator<Item = (ObjectId, &'a Object, &'a Resolution)> + use<'a> {
+        self.objects
+            .iter()
+            .zip(self.resolutions)
+            .enumerate()
+            .map(|(i, (o, r))| (i, o, r))
+    }
+
+    /// The object at canonical `path`.
+    pub fn object_at(&self, path: &[u8]) -> Option<ObjectId> {
+        self.objects
+            .binary_search_by(|o| o.path.as_bytes().cmp(path))
+            .ok()
+    }
+}
+
+/// The `limit-exceeded` error of each object whose session a bound on resolution work stopped:
+/// every report must say that the result is unfinished.
+pub fn limit_errors(
+    objects: &[Object],
+    resolutions: &[Resolution],
+) -> Vec<crate::error::PathError> {
+    use crate::error::{ErrorCode, FileError, PathError};
+    objects
+        .iter()
+        .zip(resolutions)
+        .filter_map(|(o, r)| {
+            let bound = r.limit?;
+            Some(PathError::new(
+                o.path.clone(),
+                FileError::new(ErrorCode::LimitExceeded, bound.message()),
+            ))
+        })
+        .collect()
+}
+
+/// Resolves every object of a scan (the result is index-aligned with `objects`), against the
+/// walked snapshot.
 pub fn resolve_all(
     rootfs: &RootFs,
     tree: &Tree,
     objects: &[Object],
     opts: &ResolveOptions,
 ) -> Vec<Resolution> {
-    let by_path = objects
-        .iter()
-        .enumerate()
-        .map(|(i, o)| (o.path.as_bytes(), i))
-        .collect();
+    let view = Snapshot::new(rootfs, tree, objects);
+    let ids: Vec<ObjectId> = (0..objects.len()).collect();
+    resolve(&view, &ids, opts)
+}
+
+/// Resolves objects `ids` of `view`, each as the main program of its own loader session, in
+/// parallel. The result is index-aligned with `ids`.
+pub fn resolve(view: &dyn FsView, ids: &[ObjectId], opts: &ResolveOptions) -> Vec<Resolution> {
     let mut ctx = Ctx {
-        objects,
-        tree,
-        by_path,
+        view,
         glibc: GlibcConfig::default(),
         glibc_loaders: HashMap::new(),
         musl_loaders: HashMap::new(),
         opts: opts.clone(),
-        hwcaps_parents: tree
-            .iter()
-            .filter_map(|(path, entry)| {
-                let p = path.as_bytes();
-                (matches!(entry, Entry::Dir) && p.ends_with(b"/glibc-hwcaps"))
-                    .then(|| ByteStr::from(&p[..p.len() - b"/glibc-hwcaps".len()]))
-            })
-            .collect(),
         scan_steps: AtomicU64::new(0),
     };
-    let plans: Vec<Plan> = (0..objects.len()).map(|i| plan(&ctx, i)).collect();
+    let plans: Vec<(ObjectId, Plan)> = ids.iter().map(|&i| (i, plan(&ctx, i))).collect();
     // Load each loader's configuration once, before the parallel sessions.
     let mut any_glibc = false;
-    for (i, p) in plans.iter().enumerate() {
+    for (i, p) in &plans {
         match p {
             Plan::Glibc(path, _) => {
                 any_glibc = true;
                 if !ctx.glibc_loaders.contains_key(path) {
-                    let facts = ctx.by_path.get(path.as_bytes()).map(|&li| ctx.facts(li));
-                    let machine = facts
-                        .map_or_else(|| objects[i].facts.machine.clone(), |f| f.machine.clone());
-                    let l = GlibcLoader::load(rootfs, path, facts, &machine, &ctx.opts);
+                    let facts = view.object(path.as_bytes()).map(|li| view.facts(li));
+                    let machine =
+                        facts.map_or_else(|| view.facts(*i).machine.clone(), |f| f.machine.clone());
+                    let l = GlibcLoader::load(view, path, facts, &machine, &ctx.opts);
                     ctx.glibc_loaders.insert(path.clone(), l);
                 }
             }
             Plan::Musl(interp, _) => {
                 if !ctx.musl_loaders.contains_key(interp) {
-                    let canonical = tree
+                    let canonical = view
                         .resolve(interp.as_bytes(), true)
                         .unwrap_or_else(|_| interp.clone());
-                    let l = MuslLoader::load(rootfs, tree, interp.as_bytes(), &canonical);
+                    let l = MuslLoader::load(view, interp.as_bytes(), &canonical);
                     ctx.musl_loaders.insert(interp.clone(), l);
                 }
             }
@@ -608,12 +651,11 @@ pub fn resolve_all(
         }
     }
     if any_glibc {
-        ctx.glibc = GlibcConfig::load(rootfs, tree);
+        ctx.glibc = GlibcConfig::load(view);
     }
     let ctx = &ctx;
     plans
         .into_par_iter()
-        .enumerate()
         .map_init(glibc::Memo::default, |memo, (i, p)| match p {
             Plan::Glibc(loader, im) => bounded(ctx, || {
                 glibc::session(ctx, memo, i, &ctx.glibc_loaders[&loader])
@@ -632,16 +674,13 @@ pub fn resolve_all(
 mod tests {
     use super::*;
 
-    fn empty_ctx(tree: &Tree) -> Ctx<'_> {
+    fn empty_ctx(view: &MemView) -> Ctx<'_> {
         Ctx {
-            objects: &[],
-            tree,
-            by_path: HashMap::new(),
+            view,
             glibc: GlibcConfig::default(),
             glibc_loaders: HashMap::new(),
             musl_loaders: HashMap::new(),
             opts: ResolveOptions::default(),
-            hwcaps_parents: Default::default(),
             scan_steps: AtomicU64::new(0),
         }
     }
@@ -661,8 +700,8 @@ mod tests {
 
     #[test]
     fn the_object_bound_stops_a_session() {
-        let tree = Tree::default();
-        let ctx = empty_ctx(&tree);
+        let view = MemView::new();
+        let ctx = empty_ctx(&view);
         let r = session_of(&ctx, MAX_SESSION_STEPS);
         assert_eq!((r.status, r.limit), (Status::Ok, None));
         let r = session_of(&ctx, MAX_SESSION_STEPS + 1);
@@ -675,8 +714,8 @@ mod tests {
     /// from then on every session stops at once, and says it was the scan's bound.
     #[test]
     fn the_scan_bound_stops_later_sessions() {
-        let tree = Tree::default();
-        let ctx = empty_ctx(&tree);
+        let view = MemView::new();
+        let ctx = empty_ctx(&view);
         let per = MAX_SESSION_STEPS;
         let full = MAX_SCAN_STEPS / per;
         for _ in 0..full {
@@ -687,5 +726,108 @@ mod tests {
         let r = session_of(&ctx, 1);
         assert_eq!((r.status, r.limit), (Status::Error, Some(Bound::Scan)));
         assert!(r.notes.iter().any(|n| n.contains("spent its bound")));
+    }
+
+    /// Facts of a dynamically linked x86-64 object, as the ELF reader would give them.
+    fn facts(kind: Kind, interp: Option<&str>, soname: Option<&str>, needed: &[&str]) -> ElfFacts {
+        ElfFacts {
+            class: crate::elf::Class::Elf64,
+            endian: crate::elf::Endian::Little,
+            machine: "x86_64".into(),
+            e_machine: 62,
+            osabi: "SYSV".into(),
+            ei_osabi: 0,
+            e_type: "DYN".into(),
+            kind,
+            interp: interp.map(ByteStr::from),
+            needed: needed.iter().map(|n| ByteStr::from(*n)).collect(),
+            soname: soname.map(ByteStr::from),
+            rpath: None,
+            runpath: None,
+            flags: None,
+            flags_1: None,
+            version_needs: Vec::new(),
+            version_defs: Vec::new(),
+            has_dynamic: true,
+            has_load: true,
+        }
+    }
+
+    /// A glibc root and a musl root held in memory, no file on disk: the sessions follow the
+    /// same rules as on a walked root (loader by PT_INTERP through a symlink, ld.so.conf
+    /// directories without a cache, the default directories (upstream x86-64: /lib64, /usr/lib64, as the loader image holds none), musl's path file, a need found
+    /// nowhere).
+    #[test]
+    fn resolves_against_an_in_memory_view() {
+        let ld = "/lib64/ld-linux-x86-64.so.2";
+        let mut v = MemView::new();
+        v.symlink("/lib64", "usr/lib64");
+        let ldso = v.elf(
+            "/usr/lib64/ld-linux-x86-64.so.2",
+            facts(Kind::SharedLibrary, None, Some("ld-linux-x86-64.so.2"), &[]),
+        );
+        let libc = v.elf(
+            "/usr/lib64/libc.so.6",
+            facts(
+                Kind::SharedLibrary,
+                None,
+                Some("libc.so.6"),
+                &["ld-linux-x86-64.so.2"],
+            ),
+        );
+        let libz = v.elf(
+            "/opt/z/libz.so.1",
+            facts(Kind::SharedLibrary, None, Some("libz.so.1"), &["libc.so.6"]),
+        );
+        v.file("/etc/ld.so.conf", b"/opt/z\n");
+        let prog = v.elf(
+            "/usr/bin/prog",
+            facts(
+                Kind::Pie,
+                Some(ld),
+                None,
+                &["libz.so.1", "libc.so.6", "libgone.so.2"],
+            ),
+        );
+        let musl = "/lib/ld-musl-x86_64.so.1";
+        let mld = v.elf(musl, facts(Kind::SharedLibrary, None, None, &[]));
+        let libm = v.elf(
+            "/srv/musl/libfoo.so",
+            facts(
+                Kind::SharedLibrary,
+                None,
+                Some("libfoo.so"),
+                &["libc.musl-x86_64.so.1"],
+            ),
+        );
+        v.file("/etc/ld-musl-x86_64.path", b"/srv/musl\n");
+        let mprog = v.elf(
+            "/usr/bin/mprog",
+            facts(
+                Kind::Pie,
+                Some(musl),
+                None,
+                &["libfoo.so", "libc.musl-x86_64.so.1"],
+            ),
+        );
+        let r = resolve(&v, &[prog, mprog, libc], &ResolveOptions::default());
+        let paths = |ids: &[ObjectId]| -> Vec<ByteStr> {
+            ids.iter().map(|&i| v.object_path(i).clone()).collect()
+        };
+        assert_eq!(r[0].status, Status::Error);
+        assert_eq!(r[0].loader.as_ref().map(|l| l.family), Some("glibc"));
+        assert_eq!(r[0].closure, paths(&[libz, libc]));
+        assert_eq!(r[0].missing, [ByteStr::from("libgone.so.2")]);
+        assert_eq!(r[0].deps[0].via, Some(Via::LdSoConf));
+        assert_eq!(r[1].status, Status::Ok, "{:?}", r[1]);
+        assert_eq!(r[1].loader.as_ref().map(|l| l.family), Some("musl"));
+        assert_eq!(r[1].closure, paths(&[libm]));
+        assert_eq!(r[1].deps[0].via, Some(Via::PathFile));
+        assert_eq!(r[1].deps[1].via, Some(Via::Reserved));
+        // libc.so.6 alone: its need is the loader, which answers to its soname.
+        assert_eq!(r[2].status, Status::Ok, "{:?}", r[2]);
+        assert!(r[2].missing.is_empty(), "{:?}", r[2]);
+        assert!(r[2].closure.is_empty() || r[2].closure == paths(&[ldso]));
+        let _ = mld;
     }
 }

@@ -40,10 +40,10 @@ struct Loaded {
 
 /// Runs the session of object `main` under the musl loader `ld`.
 pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
-    let ldso = ctx.by_path.get(ld.path.as_bytes()).copied();
+    let ldso = ctx.view.object(ld.path.as_bytes());
     let mut loaded = vec![Loaded {
         obj: main,
-        name: ctx.objects[main].path.clone(),
+        name: ctx.path(main).clone(),
         short: None,
         needed_by: None,
     }];
@@ -84,13 +84,13 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
                 .flatten()
             {
                 dep.path = Some(loaded[idx].name.clone());
-                dep.found = Some(ctx.objects[loaded[idx].obj].path.clone());
+                dep.found = Some(ctx.path(loaded[idx].obj).clone());
                 dep.via = Some(Via::AlreadyLoaded);
             } else {
                 match open(ctx, ld, &loaded, i, n, &mut dep) {
                     Open::Found(obj, path, via) => {
                         dep.path = Some(ByteStr::from(path.clone()));
-                        dep.found = Some(ctx.objects[obj].path.clone());
+                        dep.found = Some(ctx.path(obj).clone());
                         dep.via = Some(via);
                         let searched = !n.contains(&b'/');
                         if Some(obj) == ldso {
@@ -121,7 +121,7 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
                 }
             }
             edges.push(SessionEdge {
-                from: ctx.objects[obj].path.clone(),
+                from: ctx.path(obj).clone(),
                 dep,
             });
         }
@@ -135,7 +135,7 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
     let closure = loaded
         .iter()
         .skip(1)
-        .map(|l| ctx.objects[l.obj].path.clone())
+        .map(|l| ctx.path(l.obj).clone())
         .collect();
     let status = if missing.is_empty() && !fatal {
         Status::Ok
@@ -225,7 +225,7 @@ fn open(
                             Via::Rpath
                         };
                         if via == Via::Rpath || c != req {
-                            dep.rpath_of = Some(ctx.objects[l.obj].path.clone());
+                            dep.rpath_of = Some(ctx.path(l.obj).clone());
                         }
                         return Open::Found(o, path, via);
                     }
