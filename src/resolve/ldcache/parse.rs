@@ -5,7 +5,7 @@ Reading `/etc/ld.so.cache`: the three layouts glibc has written, in either byte 
 
 Read from glibc's `sysdeps/generic/dl-cache.h` (the structures), `elf/cache.c` (the writer,
 `ldconfig`) and `elf/dl-cache.c` (the reader, `ld.so`), and checked against files written by
-Debian's `ldconfig` 2.36 with `-c old`, `-c compat` and `-c new` (see the tests in mod.rs):
+Debian's `ldconfig` 2.36 with `-c old`, `-c compat` and `-c new` (see tests/ldcache.rs):
 
 - **old** (`ld.so-1.7.0`, libc5 and glibc 2.0/2.1; `ldconfig -c old`): `struct cache_file` (magic,
   padding, `nlibs`: 16 bytes), then `nlibs` `struct file_entry {flags, key, value}` (12 bytes each).
@@ -68,7 +68,7 @@ const NEW_HEADER_SIZE: usize = 48;
 /// Offset of `cache_file_new.nlibs` (after the 17-byte magic and the 3-byte version).
 const NEW_NLIBS_AT: usize = 20;
 /// Offset of `cache_file_new.flags` (after `nlibs` and `len_strings`).
-pub(super) const NEW_FLAGS_AT: usize = 28;
+const NEW_FLAGS_AT: usize = 28;
 /// Offset of `cache_file_new.extension_offset` (after `flags` and 3 bytes of padding).
 const NEW_EXTENSION_OFFSET_AT: usize = 32;
 /// `sizeof (struct file_entry_new)`: flags, key, value, osversion (4 bytes each), hwcap (8).

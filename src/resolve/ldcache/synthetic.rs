@@ -1,6 +1,6 @@
 /*!
 Small caches built byte by byte for the unit tests (the caches `ldconfig` writes are tested in
-mod.rs).
+tests/ldcache.rs).
 */
 
 use super::ByteOrder;
