@@ -217,6 +217,9 @@ pub struct TreeArgs {
     pub common: RootArgs,
     /// The file, as a path inside ROOT (e.g. /usr/bin/curl); symlinks are followed inside ROOT.
     pub path: String,
+    /// Output format: the tree for people, or the elfdeps-tree/1 JSON document.
+    #[arg(long, short = 'f', value_enum, default_value_t = TextFormatArg::Human)]
+    pub format: TextFormatArg,
 }
 
 /// `elfdeps why` arguments.
@@ -226,6 +229,18 @@ pub struct WhyArgs {
     pub common: RootArgs,
     /// The library: a soname or needed name (libssl.so.3) or a path inside ROOT.
     pub library: String,
+    /// Output format: the chains for people, or the elfdeps-why/1 JSON document.
+    #[arg(long, short = 'f', value_enum, default_value_t = TextFormatArg::Human)]
+    pub format: TextFormatArg,
+}
+
+/// `--format` of tree and why.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TextFormatArg {
+    /// For people.
+    Human,
+    /// JSON (docs/json.md).
+    Json,
 }
 
 /// `--format`.

@@ -9,17 +9,16 @@ use clap::Parser;
 
 use cli::{
     CheckArgs, Cli, ColorArg, Command, DbArg, FormatArg, PackagesArgs, PkgFormatArg, RootArgs,
-    ScanArgs, TreeArgs, WhyArgs,
+    ScanArgs, TextFormatArg, TreeArgs, WhyArgs,
 };
-use elfdeps::check::{self, CheckOptions, Finding, policy::Policy};
+use elfdeps::check::{CheckOptions, policy};
 use elfdeps::elf::Limits;
-use elfdeps::graph::{self, DepGraph};
-use elfdeps::image;
-use elfdeps::name::ByteStr;
-use elfdeps::pipeline;
+use elfdeps::graph::DepGraph;
+use elfdeps::pipeline::{self, PackagesQuery, PolicySpec};
+use elfdeps::pkgdb::DbKind;
 use elfdeps::progress::Progress;
-use elfdeps::report::Report;
-use elfdeps::report::{self, Format, RenderOptions};
+use elfdeps::report::packages::PackagesFormat;
+use elfdeps::report::{self, FindingsFormat, Format, RenderOptions, Report, tree, why};
 use elfdeps::resolve::ResolveOptions;
 use elfdeps::resolve::cpu::CpuProfile;
 use elfdeps::scan::ScanOptions;
@@ -30,13 +29,19 @@ const EXIT_INPUT: u8 = 2;
 /// The policy failed.
 const EXIT_POLICY: u8 = 1;
 
-/// A failure the user must act on: message and exit code.
+/// A failure the user must act on: message (empty: already said) and exit code.
 struct Fail(String, u8);
+
+impl From<pipeline::Error> for Fail {
+    fn from(e: pipeline::Error) -> Fail {
+        Fail(e.to_string(), EXIT_INPUT)
+    }
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // An image is unpacked into a private directory; an interrupt must not leave it behind.
-    image::install_interrupt_cleanup();
+    elfdeps::image::install_interrupt_cleanup();
     let result = match cli.command {
         Command::Scan(args) => run_scan(args),
         Command::Tree(args) => run_tree(args),
@@ -58,7 +63,12 @@ fn main() -> ExitCode {
 
 /// The pipeline's configuration from the common flags (`resolve`: run the loader models).
 fn config_of(common: &RootArgs, resolve: bool) -> Result<pipeline::Config, Fail> {
-    let cpu = CpuProfile::named(&common.cpu).map_err(|e| input_error(e.to_string()))?;
+    let cpu = CpuProfile::named(&common.cpu).map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
+    let limits = Limits {
+        max_read: common.max_read,
+        file_timeout: Some(common.file_timeout).filter(|t| !t.is_zero()),
+        max_memory: Some(common.max_memory).filter(|&m| m > 0),
+    };
     Ok(pipeline::Config {
         root: common.root.clone(),
         platform: common.platform.clone(),
@@ -66,7 +76,7 @@ fn config_of(common: &RootArgs, resolve: bool) -> Result<pipeline::Config, Fail>
         max_image_size: common.max_image_size,
         jobs: common.jobs.map(usize::from),
         scan: ScanOptions {
-            limits: limits_of(common),
+            limits,
             walk: WalkOptions {
                 max_depth: common.max_depth,
             },
@@ -81,37 +91,19 @@ fn config_of(common: &RootArgs, resolve: bool) -> Result<pipeline::Config, Fail>
     })
 }
 
-/// Runs the pipeline, with a progress line on a terminal.
-fn run_pipeline(common: &RootArgs, config: &pipeline::Config) -> Result<Report, Fail> {
+/// Runs the pipeline (a progress line on a terminal), then says on stderr what may be wrong with
+/// the report as a whole, whatever the format: a report on stdout or in a file must not hide it.
+fn run(common: &RootArgs, config: &pipeline::Config) -> Result<Report, Fail> {
     let progress = if !common.quiet && io::stderr().is_terminal() {
         Progress::spinner("scanning")
     } else {
         Progress::hidden()
     };
-    pipeline::run(config, &progress).map_err(|e| input_error(e.to_string()))
-}
-
-/// Scans ROOT (a directory, or an image unpacked into a private directory that lives as long as
-/// the report).
-fn scan_root(common: &RootArgs, resolve: bool) -> Result<Report, Fail> {
-    run_pipeline(common, &config_of(common, resolve)?)
-}
-
-/// Warnings about the scan as a whole, on stderr (whatever the format: JSON carries them too, and a
-/// report on stdout or in a file must not hide that it may be wrong as a whole).
-fn warn_scan(report: &Report) {
+    let report = pipeline::run(config, &progress)?;
     for w in &report.warnings {
         eprintln!("elfdeps: warning: {} ({})", w.message, w.code.as_str());
     }
-}
-
-/// The per-file limits from the common flags.
-fn limits_of(common: &RootArgs) -> Limits {
-    Limits {
-        max_read: common.max_read,
-        file_timeout: Some(common.file_timeout).filter(|t| !t.is_zero()),
-        max_memory: Some(common.max_memory).filter(|&m| m > 0),
-    }
+    Ok(report)
 }
 
 fn color_for(arg: ColorArg, to_terminal: bool) -> bool {
@@ -150,16 +142,23 @@ fn emit(
     }
 }
 
+fn findings_format(f: FormatArg) -> FindingsFormat {
+    match f {
+        FormatArg::Sarif => FindingsFormat::Sarif,
+        _ => FindingsFormat::Junit,
+    }
+}
+
 fn run_scan(args: ScanArgs) -> Result<(), Fail> {
     let mut config = config_of(&args.common, !args.no_resolve)?;
     if !args.no_resolve {
+        let limits = config.scan.limits;
         config.checks = Some(CheckOptions {
             symbols: false,
-            limits: config.scan.limits,
+            limits,
         });
     }
-    let report = run_pipeline(&args.common, &config)?;
-    warn_scan(&report);
+    let report = run(&args.common, &config)?;
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let opts = RenderOptions {
         color: color_for(args.common.color, to_terminal),
@@ -172,618 +171,187 @@ fn run_scan(args: ScanArgs) -> Result<(), Fail> {
             None => Ok(()),
         },
         FormatArg::Sarif | FormatArg::Junit => {
-            let findings: &[Finding] = report
-                .checks
-                .as_ref()
-                .map_or(&[], |c| c.findings.as_slice());
-            let policy = Policy::default();
-            let violations: Vec<bool> = findings
-                .iter()
-                .map(|f| check::policy::is_violation(f, &policy))
-                .collect();
-            let subjects = report
-                .inventory
-                .objects
-                .iter()
-                .map(|o| o.path.escaped())
-                .collect();
-            render_findings(
-                args.format,
-                &args.common.root,
-                format!("elfdeps scan {}", args.common.root.display()),
-                subjects,
-                findings,
-                &violations,
-                w,
-            )
+            let findings = report.checks.as_ref().map_or(&[][..], |c| &c.findings);
+            let policy = policy::Policy::default();
+            let violations: Vec<bool> =
+                findings.iter().map(|f| policy::is_violation(f, &policy)).collect();
+            let subjects = report.inventory.objects.iter().map(|o| o.path.escaped());
+            let name = format!("elfdeps scan {}", args.common.root.display());
+            let root = &args.common.root;
+            let format = findings_format(args.format);
+            report::render_findings(format, root, name, subjects.collect(), findings, &violations, w)
         }
     })
 }
 
-/// SARIF or JUnit of findings.
-fn render_findings(
-    format: FormatArg,
-    root: &std::path::Path,
-    name: String,
-    subjects: Vec<String>,
-    findings: &[Finding],
-    violations: &[bool],
-    w: &mut dyn Write,
-) -> io::Result<()> {
-    let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
-    match format {
-        FormatArg::Sarif => report::sarif::render(
-            &report::sarif::SarifInput {
-                root: Some(&abs),
-                findings,
-                violations,
-            },
-            w,
-        ),
-        _ => report::junit::render(
-            &report::junit::JunitInput {
-                name,
-                subjects,
-                findings,
-                violations,
-            },
-            w,
-        ),
-    }
-}
-
-fn input_error(msg: String) -> Fail {
-    Fail(msg, EXIT_INPUT)
-}
-
-fn build_policy(args: &CheckArgs) -> Result<Policy, Fail> {
-    let mut p = match &args.policy {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                input_error(format!(
-                    "cannot read the policy file {}: {e}",
-                    path.display()
-                ))
-            })?;
-            Policy::from_toml(&text, &path.display().to_string()).map_err(input_error)?
-        }
-        None => Policy::default(),
-    };
-    for l in &args.deny_libc {
-        let f = check::policy::flavor(l, "--deny-libc").map_err(input_error)?;
-        if !p.deny_libc.contains(&f) {
-            p.deny_libc.push(f);
-        }
-    }
-    if let Some(v) = &args.max_glibc {
-        p.max_glibc = Some(check::policy::version(v, "--max-glibc").map_err(input_error)?);
-    }
-    for c in &args.deny {
-        let code = check::Code::parse(c).ok_or_else(|| {
-            let all: Vec<&str> = check::Code::ALL.iter().map(|c| c.as_str()).collect();
-            input_error(format!(
-                "--deny {c}: unknown finding code (codes: {})",
-                all.join(", ")
-            ))
-        })?;
-        p.deny.push(code);
-    }
-    if let Some(s) = &args.fail_on {
-        p.fail_on = check::Severity::parse(s).ok_or_else(|| {
-            input_error(format!(
-                "--fail-on {s}: not a severity (error, warning, info)"
-            ))
-        })?;
-    }
-    for a in &args.allow {
-        p.add_allow(a).map_err(input_error)?;
-    }
-    for g in &args.ignore {
-        p.add_ignore(g).map_err(input_error)?;
-    }
-    if let Some(b) = &args.baseline {
-        let text = std::fs::read_to_string(b)
-            .map_err(|e| input_error(format!("cannot read the baseline {}: {e}", b.display())))?;
-        p.add_baseline(&text, &b.display().to_string())
-            .map_err(input_error)?;
-    }
-    Ok(p)
-}
-
 fn run_check(args: CheckArgs) -> Result<(), Fail> {
+    let input = |msg: String| Fail(msg, EXIT_INPUT);
     if matches!(args.format, FormatArg::Dot) {
-        return Err(input_error(
-            "--format dot is for `elfdeps scan`; check writes human, json, sarif or junit".into(),
-        ));
+        let msg = "--format dot is for `elfdeps scan`; check writes human, json, sarif or junit";
+        return Err(input(msg.into()));
     }
     if !args.files && !args.more.is_empty() {
-        return Err(input_error(format!(
+        let more: Vec<String> = args.more.iter().map(|p| p.display().to_string()).collect();
+        return Err(input(format!(
             "check takes one ROOT; to check build artifacts, use --files {} {}",
             args.common.root.display(),
-            args.more
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
+            more.join(" ")
         )));
     }
-    let policy = build_policy(&args)?;
-    let limits = limits_of(&args.common);
+    let policy = PolicySpec {
+        file: args.policy.clone(),
+        deny_libc: args.deny_libc.clone(),
+        max_glibc: args.max_glibc.clone(),
+        deny: args.deny.clone(),
+        fail_on: args.fail_on.clone(),
+        allow: args.allow.clone(),
+        ignore: args.ignore.clone(),
+        baseline: args.baseline.clone(),
+    }
+    .build()?;
+    let mut config = config_of(&args.common, true)?;
+    let limits = config.scan.limits;
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let opts = RenderOptions {
         color: color_for(args.common.color, to_terminal),
     };
-    if args.files {
+    let violations = |fs: &[elfdeps::check::Finding]| -> Vec<bool> {
+        fs.iter().map(|f| policy::is_violation(f, &policy)).collect()
+    };
+    let (passed, rendered) = if args.files {
         if let Some(p) = &args.common.platform {
-            return Err(input_error(format!(
+            return Err(input(format!(
                 "--platform {p}: --files judges build artifacts, not an image; --platform \
                  chooses among the images of an OCI layout or image archive: drop it"
             )));
         }
         let mut paths = vec![args.common.root.clone()];
         paths.extend(args.more.iter().cloned());
-        let (artifacts, errors) = check::analyze_files(&paths, &limits).map_err(input_error)?;
-        let shown_paths = paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
-        // A file named on the command line that is not ELF is not an unreadable file: it is
-        // skipped, and said so.
-        let (skipped, errors): (Vec<_>, Vec<_>) = errors
-            .into_iter()
-            .partition(|e| e.code == elfdeps::error::ErrorCode::NotElf);
-        if artifacts.is_empty() {
-            // Nothing to judge: a gate that passed here would pass a build that lost its
-            // binaries. No report is written, whose verdict would read PASS.
-            let listed = |es: &[elfdeps::error::PathError]| {
-                let mut v: Vec<String> = es
-                    .iter()
-                    .take(10)
-                    .map(|e| {
-                        format!(
-                            "{}: {} ({})",
-                            e.path.display_escaped(),
-                            elfdeps::name::escape_controls(&e.message),
-                            e.code
-                        )
-                    })
-                    .collect();
-                if es.len() > 10 {
-                    v.push(format!("and {} more", es.len() - 10));
-                }
-                v.join("; ")
-            };
-            let why = if !errors.is_empty() {
-                format!(
-                    "no ELF file could be read from {shown_paths}: {}",
-                    listed(&errors)
-                )
-            } else if !skipped.is_empty() {
-                let names: Vec<String> = skipped.iter().map(|e| e.path.display_escaped()).collect();
-                let (verb, what) = if names.len() == 1 {
-                    ("is", "an ELF file")
-                } else {
-                    ("are", "ELF files")
-                };
-                format!(
-                    "found no ELF file: {} {verb} not {what} (no ELF magic); check --files \
-                     judges ELF programs and libraries",
-                    names.join(", ")
-                )
-            } else {
-                format!(
-                    "found no ELF file in {shown_paths}: nothing to judge, and a gate that \
-                     passes on nothing would pass a build that lost its binaries; give the \
-                     build's programs and libraries, or the directories that hold them"
-                )
-            };
-            return Err(input_error(why));
+        let o = pipeline::check_files(&paths, &policy, &limits)?;
+        for e in &o.skipped {
+            let why = elfdeps::name::escape_controls(&e.message);
+            eprintln!("elfdeps: note: {}: {why}; skipped", e.path.display_escaped());
         }
-        for e in &skipped {
-            eprintln!(
-                "elfdeps: note: {}: {}; skipped",
-                e.path.display_escaped(),
-                elfdeps::name::escape_controls(&e.message)
-            );
-        }
-        let items: Vec<_> = artifacts
-            .iter()
-            .map(|a| (a.path.clone(), &a.libc))
-            .collect();
-        let mut findings = check::policy_findings(&items, &policy, |i, v| {
-            check::artifact_symbols(&artifacts[i].path, v, &limits)
-        });
-        let gate = policy.judge(&mut findings);
-        let violations: Vec<bool> = findings
-            .iter()
-            .map(|f| check::policy::is_violation(f, &policy))
-            .collect();
-        let title = format!(
-            "elfdeps check --files {}",
-            paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        );
-        emit(args.output.as_deref(), |w| match args.format {
-            FormatArg::Human | FormatArg::Dot => report::human::render_check(
-                &report::human::CheckView {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        let title = format!("elfdeps check --files {}", shown.join(" "));
+        let v = violations(&o.findings);
+        let rendered = emit(args.output.as_deref(), |w| match args.format {
+            FormatArg::Json => report::render_files_json(&o, w),
+            FormatArg::Sarif | FormatArg::Junit => {
+                let subjects = o.artifacts.iter().map(|a| a.path.escaped()).collect();
+                let (format, here) = (findings_format(args.format), std::path::Path::new("."));
+                report::render_findings(format, here, title.clone(), subjects, &o.findings, &v, w)
+            }
+            _ => {
+                let view = report::human::CheckView {
                     title: title.clone(),
                     libcs: &[],
-                    artifacts: &artifacts,
-                    findings: &findings,
-                    violations: &violations,
-                    gate: Some(&gate),
-                    errors: &errors,
+                    artifacts: &o.artifacts,
+                    findings: &o.findings,
+                    violations: &v,
+                    gate: Some(&o.gate),
+                    errors: &o.errors,
                     all: args.all,
-                },
-                &opts,
-                w,
-            ),
-            FormatArg::Json => {
-                let doc = serde_json::json!({
-                    "schema": report::json::SCHEMA,
-                    "tool": {"name": "elfdeps", "version": env!("CARGO_PKG_VERSION")},
-                    "mode": "files",
-                    "artifacts": artifacts,
-                    "findings": findings,
-                    "gate": gate,
-                    "errors": errors,
-                    "skipped": skipped,
-                });
-                serde_json::to_writer_pretty(&mut *w, &doc)?;
-                w.write_all(b"\n")
+                };
+                report::human::render_check(&view, &opts, w)
             }
-            FormatArg::Sarif | FormatArg::Junit => render_findings(
-                args.format,
-                std::path::Path::new("."),
-                title.clone(),
-                artifacts.iter().map(|a| a.path.escaped()).collect(),
-                &findings,
-                &violations,
-                w,
-            ),
-        })?;
-        return if gate.passed {
-            Ok(())
-        } else {
-            Err(Fail(String::new(), EXIT_POLICY))
-        };
-    }
-    let mut config = config_of(&args.common, true)?;
-    config.checks = Some(CheckOptions {
-        symbols: args.symbols,
-        limits,
-    });
-    config.policy = Some(policy.clone());
-    let report = run_pipeline(&args.common, &config)?;
-    warn_scan(&report);
-    let gate = pipeline::gate(&report).cloned().unwrap_or_default();
-    let Some(checks) = report.checks.as_ref() else {
-        return Err(input_error("internal: the checks did not run".into()));
-    };
-    let violations: Vec<bool> = checks
-        .findings
-        .iter()
-        .map(|f| check::policy::is_violation(f, &policy))
-        .collect();
-    let title = format!("elfdeps check {}", args.common.root.display());
-    emit(args.output.as_deref(), |w| match args.format {
-        FormatArg::Human | FormatArg::Dot => report::human::render_check(
-            &report::human::CheckView {
-                title: title.clone(),
-                libcs: &checks.libcs,
-                artifacts: &[],
-                findings: &checks.findings,
-                violations: &violations,
-                gate: Some(&gate),
-                errors: &report.errors,
-                all: args.all,
-            },
-            &opts,
-            w,
-        ),
-        FormatArg::Json => report::render(&report, Format::Json, &opts, w),
-        FormatArg::Sarif | FormatArg::Junit => render_findings(
-            args.format,
-            &args.common.root,
-            title.clone(),
-            report
-                .inventory
-                .objects
-                .iter()
-                .map(|o| o.path.escaped())
-                .collect(),
-            &checks.findings,
-            &violations,
-            w,
-        ),
-    })?;
-    if gate.passed {
-        Ok(())
+        });
+        (o.gate.passed, rendered)
     } else {
-        Err(Fail(String::new(), EXIT_POLICY))
-    }
+        let checks = CheckOptions {
+            symbols: args.symbols,
+            limits,
+        };
+        config.checks = Some(checks);
+        config.policy = Some(policy.clone());
+        let report = run(&args.common, &config)?;
+        let gate = pipeline::gate(&report).cloned().unwrap_or_default();
+        let findings = report.checks.as_ref().map_or(&[][..], |c| &c.findings);
+        let libcs = report.checks.as_ref().map_or(&[][..], |c| &c.libcs);
+        let v = violations(findings);
+        let title = format!("elfdeps check {}", args.common.root.display());
+        let rendered = emit(args.output.as_deref(), |w| match args.format {
+            FormatArg::Json => report::render(&report, Format::Json, &opts, w),
+            FormatArg::Sarif | FormatArg::Junit => {
+                let subjects = report.inventory.objects.iter().map(|o| o.path.escaped());
+                let (format, root) = (findings_format(args.format), &args.common.root);
+                report::render_findings(format, root, title.clone(), subjects.collect(), findings, &v, w)
+            }
+            _ => {
+                let view = report::human::CheckView {
+                    title: title.clone(),
+                    libcs,
+                    artifacts: &[],
+                    findings,
+                    violations: &v,
+                    gate: Some(&gate),
+                    errors: &report.errors,
+                    all: args.all,
+                };
+                report::human::render_check(&view, &opts, w)
+            }
+        });
+        (gate.passed, rendered)
+    };
+    rendered?;
+    if passed { Ok(()) } else { Err(Fail(String::new(), EXIT_POLICY)) }
 }
 
 fn run_tree(args: TreeArgs) -> Result<(), Fail> {
-    let report = scan_root(&args.common, true)?;
-    let wanted = args.path.as_bytes();
-    let canonical = report
-        .inventory
-        .tree
-        .resolve(wanted, true)
-        .map_err(|e| input_error(not_in_root(&report, &args.path, &args.common.root, &e)))?;
-    let Some(object) = report
-        .inventory
-        .objects
-        .iter()
-        .find(|o| o.path == canonical)
-    else {
-        return Err(input_error(not_an_object(&report, &args.path, &canonical)));
-    };
+    let report = run(&args.common, &config_of(&args.common, true)?)?;
+    let i = pipeline::find_object(&report, &args.path, &args.common.root)?;
+    let root = report.resolved().ok_or_else(|| Fail("no resolution".into(), EXIT_INPUT))?;
+    let t = tree::TreeReport::build(root, i);
     let color = color_for(args.common.color, io::stdout().is_terminal());
-    let Some(root) = report.resolved() else {
-        return Err(input_error("internal: tree needs the resolution".into()));
-    };
-    let i = report
-        .inventory
-        .object_at(object.path.as_bytes())
-        .unwrap_or_default();
-    emit(None, |w| {
-        graph::write_tree(object, &root.resolutions[i], root.tree, w, color)
+    emit(None, |w| match args.format {
+        TextFormatArg::Human => tree::render_human(&t, color, w),
+        TextFormatArg::Json => tree::render_json(&report.root_name(), &t, w),
     })
 }
 
-/// The components of an in-root path as given (`usr//bin/./x` is `/usr/bin/x`).
-fn components(path: &[u8]) -> Vec<&[u8]> {
-    path.split(|&b| b == b'/')
-        .filter(|c| !c.is_empty() && *c != b".")
-        .collect()
-}
-
-/// `given`, and what it resolved to when that is another path (symlinks, `..`).
-fn named(given: &str, canonical: &ByteStr) -> String {
-    let shown = elfdeps::name::escape_controls(given);
-    if components(given.as_bytes()) == components(canonical.as_bytes()) {
-        shown.into_owned()
-    } else {
-        format!("{shown} (resolved to {})", canonical.display_escaped())
-    }
-}
-
-/// Why `given` names nothing in the scanned root, saying each path once: what is missing when
-/// it is not `given` itself (a parent, a symlink's target).
-fn not_in_root(
-    report: &Report,
-    given: &str,
-    root: &std::path::Path,
-    e: &elfdeps::error::FileError,
-) -> String {
-    use elfdeps::error::ErrorCode;
-    use elfdeps::tree::Entry;
-    let shown = elfdeps::name::escape_controls(given);
-    let root = root.display();
-    let why = elfdeps::name::escape_controls(&e.message);
-    if e.code != ErrorCode::Vanished {
-        return format!("{shown} cannot be looked up inside {root}: {why}");
-    }
-    // Which component is missing decides the wording: the last one (a plain "does not exist"),
-    // the target of a symlink named by the last one, or a parent.
-    let comps = components(given.as_bytes());
-    let Some((last, parents)) = comps.split_last() else {
-        return format!("{shown} does not exist inside {root}");
-    };
-    let parent = [b"/".as_slice(), &parents.join(&b'/')].concat();
-    match report.inventory.tree.resolve(&parent, true) {
-        Ok(dir) if matches!(report.inventory.tree.get(dir.as_bytes()), Some(Entry::Dir)) => {
-            let at = if dir.as_bytes() == b"/" {
-                [b"/", *last].concat()
-            } else {
-                [dir.as_bytes(), b"/", last].concat()
-            };
-            match report.inventory.tree.get(&at) {
-                Some(Entry::Symlink(t)) => format!(
-                    "{shown} is a symbolic link to {} inside {root}, and {why}",
-                    t.display_escaped()
-                ),
-                _ => format!("{shown} does not exist inside {root}"),
-            }
-        }
-        _ => format!("{shown} does not exist inside {root}: {why}"),
-    }
-}
-
-/// Why the file `given` (resolved to `canonical`) is not an object `tree` or `packages` can take.
-fn not_an_object(report: &Report, given: &str, canonical: &ByteStr) -> String {
-    use elfdeps::tree::Entry;
-    let who = named(given, canonical);
-    if let Some(e) = report.errors.iter().find(|e| e.path == *canonical) {
-        return format!(
-            "{who} could not be read: {} ({})",
-            elfdeps::name::escape_controls(&e.message),
-            e.code
-        );
-    }
-    match report.inventory.tree.get(canonical.as_bytes()) {
-        Some(Entry::Dir) => {
-            format!("{who} is a directory, not an ELF file: name a program or library in it")
-        }
-        Some(Entry::Special) => format!("{who} is a FIFO, socket or device, not an ELF file"),
-        Some(Entry::OtherFs) => {
-            format!("{who} is a mount point of another filesystem, which the scan does not enter")
-        }
-        _ => format!("{who} is not an ELF file"),
-    }
-}
-
 fn run_why(args: WhyArgs) -> Result<(), Fail> {
-    let report = scan_root(&args.common, true)?;
-    let target = args.library.as_bytes();
-    let Some(root) = report.resolved() else {
-        return Err(input_error("internal: why needs the resolution".into()));
-    };
-    let chains = graph::chains_to(root, target);
+    let report = run(&args.common, &config_of(&args.common, true)?)?;
+    let root = report.resolved().ok_or_else(|| Fail("no resolution".into(), EXIT_INPUT))?;
+    let chains = why::WhyReport::build(root, args.library.as_bytes());
     let color = color_for(args.common.color, io::stdout().is_terminal());
-    emit(None, |w| {
-        if chains.is_empty() {
-            return writeln!(
-                w,
-                "no program in {} loads {}",
-                args.common.root.display(),
-                ByteStr::from(target)
-            );
-        }
-        let mut last = None;
-        for (pi, chain, total) in &chains {
-            if last != Some(*pi) {
-                let name = report.inventory.objects[*pi].path.display_escaped();
-                let more = if *total > graph::MAX_CHAINS_PER_PROGRAM {
-                    format!(
-                        " ({total} chains, first {} shown)",
-                        graph::MAX_CHAINS_PER_PROGRAM
-                    )
-                } else {
-                    String::new()
-                };
-                if color {
-                    writeln!(w, "\x1b[1m{name}\x1b[0m{more}")?;
-                } else {
-                    writeln!(w, "{name}{more}")?;
-                }
-                last = Some(*pi);
-            }
-            let hops: Vec<String> = chain.iter().map(|p| p.display_escaped()).collect();
-            writeln!(w, "  {}", hops.join(" → "))?;
-        }
-        Ok(())
+    let shown = args.common.root.display().to_string();
+    emit(None, |w| match args.format {
+        TextFormatArg::Human => why::render_human(&chains, &shown, color, w),
+        TextFormatArg::Json => why::render_json(&report.root_name(), &chains, w),
     })
 }
 
 fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
-    use elfdeps::packages;
-    use elfdeps::pkgdb::{self, DbKind};
-    let report = scan_root(&args.common, true)?;
-    let rootfs = elfdeps::rootfs::RootFs::open(&report.inventory.root)
-        .map_err(|e| input_error(e.to_string()))?;
-    let kind = match args.db {
-        DbArg::Auto => DbKind::Auto,
-        DbArg::Apk => DbKind::Apk,
-        DbArg::Dpkg => DbKind::Dpkg,
-        DbArg::Rpm => DbKind::Rpm,
+    let report = run(&args.common, &config_of(&args.common, true)?)?;
+    let query = PackagesQuery {
+        db: match args.db {
+            DbArg::Auto => DbKind::Auto,
+            DbArg::Apk => DbKind::Apk,
+            DbArg::Dpkg => DbKind::Dpkg,
+            DbArg::Rpm => DbKind::Rpm,
+        },
+        for_pkg: args.for_pkg.clone(),
+        paths: args.paths.clone(),
+        apk_index: args.apk_index.clone(),
+        unneeded: args.unneeded,
     };
-    let db = pkgdb::detect(&rootfs, &report.inventory.tree, kind).ok_or_else(|| {
-        input_error(format!(
-            "{} has no package database (looked for lib/apk/db/installed, var/lib/dpkg/status and var/lib/rpm/rpmdb.sqlite)",
-            args.common.root.display()
-        ))
-    })?;
-    for w in &db.warnings {
-        eprintln!(
-            "elfdeps: warning: {} database: {}",
-            db.kind,
-            elfdeps::name::escape_controls(w)
-        );
-    }
-    let mut targets: Vec<usize> = Vec::new();
-    if let Some(p) = &args.for_pkg {
-        let pi = db
-            .packages
-            .iter()
-            .position(|x| x.name.as_bytes() == p.as_bytes())
-            .ok_or_else(|| {
-                input_error(format!(
-                    "package {p} is not installed in {}",
-                    args.common.root.display()
-                ))
-            })?;
-        for (i, o) in report.inventory.objects.iter().enumerate() {
-            if db.owner_index(o.path.as_bytes()) == Some(pi) {
-                targets.push(i);
-            }
-        }
-    }
-    for p in &args.paths {
-        let canonical = report
-            .inventory
-            .tree
-            .resolve(p.as_bytes(), true)
-            .map_err(|e| input_error(not_in_root(&report, p, &args.common.root, &e)))?;
-        let i = report
-            .inventory
-            .objects
-            .iter()
-            .position(|o| o.path == canonical)
-            .ok_or_else(|| input_error(not_an_object(&report, p, &canonical)))?;
-        targets.push(i);
-    }
-    let Some(root) = report.resolved() else {
-        return Err(input_error(
-            "internal: packages needs the resolution".into(),
-        ));
-    };
-    if args.paths.is_empty() && args.for_pkg.is_none() {
-        // Every loadable object.
-        targets = root
-            .iter()
-            .filter(|(_, _, r)| r.loader.is_some() || r.status == elfdeps::resolve::Status::Static)
-            .map(|(i, _, _)| i)
-            .collect();
-    }
-    let mut index = Vec::new();
-    for f in &args.apk_index {
-        let (pkgs, warnings) = pkgdb::apkindex::read(f).map_err(input_error)?;
-        for w in warnings {
-            eprintln!("elfdeps: warning: {}: {w}", f.display());
-        }
-        index.extend(pkgs);
-    }
-    let mut set = packages::compute(root, &db, &index, &targets);
-    if args.unneeded {
-        set.unneeded = Some(packages::unneeded(root.objects, root.tree, &db, &set));
+    let (set, warnings) = pipeline::packages(&report, &query, &args.common.root)?;
+    for w in warnings {
+        eprintln!("elfdeps: warning: {w}");
     }
     for p in &set.packages {
         if let Some(w) = &p.warning {
             eprintln!("elfdeps: note: {w}");
         }
     }
-    emit(None, |w| {
-        if args.unneeded && !matches!(args.format, PkgFormatArg::Json) {
-            for u in set.unneeded.iter().flatten() {
-                let c: Vec<String> = u.contents.iter().map(|(k, n)| format!("{k} {n}")).collect();
-                writeln!(w, "{}\t{}", u.name.display_escaped(), c.join(", "))?;
-            }
-            return Ok(());
-        }
-        let names: Vec<String> = set
-            .packages
-            .iter()
-            .map(|p| p.name.display_escaped())
-            .collect();
-        match args.format {
-            PkgFormatArg::Lines => {
-                for n in &names {
-                    writeln!(w, "{n}")?;
-                }
-                Ok(())
-            }
-            PkgFormatArg::Apk => writeln!(w, "apk add --no-cache {}", names.join(" ")),
-            PkgFormatArg::Apko => {
-                writeln!(w, "contents:\n  packages:")?;
-                for n in &names {
-                    writeln!(w, "    - {n}")?;
-                }
-                Ok(())
-            }
-            PkgFormatArg::Json => {
-                serde_json::to_writer_pretty(&mut *w, &set)?;
-                w.write_all(b"\n")
-            }
-        }
-    })?;
-    for n in packages::gap_notes(&set) {
+    let format = match args.format {
+        PkgFormatArg::Lines => PackagesFormat::Lines,
+        PkgFormatArg::Apk => PackagesFormat::Apk,
+        PkgFormatArg::Apko => PackagesFormat::Apko,
+        PkgFormatArg::Json => PackagesFormat::Json,
+    };
+    emit(None, |w| report::packages::render(&set, format, args.unneeded, w))?;
+    for n in elfdeps::packages::gap_notes(&set) {
         eprintln!("elfdeps: {}", elfdeps::name::escape_controls(&n));
     }
     Ok(())

@@ -15,7 +15,12 @@ use crate::progress::Progress;
 use crate::report::Report;
 use crate::resolve::cpu::CpuProfile;
 use crate::resolve::{self, ResolveOptions, Snapshot};
+use crate::error::{ErrorCode, FileError};
+use crate::name::{ByteStr, escape_controls};
+use crate::packages::PackageSet;
+use crate::resolve::Status;
 use crate::scan::{self, ScanOptions, WarningCode};
+use crate::tree::{Entry, Tree};
 
 /// What to run, on what.
 #[derive(Clone, Debug, Default)]
@@ -198,4 +203,348 @@ fn cpu_applies(cpu: &CpuProfile, report: &Report, root: &Path) -> Result<(), Err
         machines.join("/"),
         root.display()
     )))
+}
+
+/// The components of an in-root path as given (`usr//bin/./x` is `/usr/bin/x`).
+fn components(path: &[u8]) -> Vec<&[u8]> {
+    path.split(|&b| b == b'/')
+        .filter(|c| !c.is_empty() && *c != b".")
+        .collect()
+}
+
+/// `given`, and what it resolved to when that is another path (symlinks, `..`).
+fn named(given: &str, canonical: &ByteStr) -> String {
+    let shown = escape_controls(given);
+    if components(given.as_bytes()) == components(canonical.as_bytes()) {
+        shown.into_owned()
+    } else {
+        format!("{shown} (resolved to {})", canonical.display_escaped())
+    }
+}
+
+/// The object of `report` at `given` (a path inside the root, symlinks followed inside it), or
+/// why there is none; `root` is the root as the user named it.
+pub fn find_object(report: &Report, given: &str, root: &Path) -> Result<usize, Error> {
+    let tree = &report.inventory.tree;
+    let canonical = tree
+        .resolve(given.as_bytes(), true)
+        .map_err(|e| Error(not_in_root(tree, given, root, &e)))?;
+    report
+        .inventory
+        .object_at(canonical.as_bytes())
+        .ok_or_else(|| Error(not_an_object(report, given, &canonical)))
+}
+
+/// Why `given` names nothing in the scanned root, saying each path once: what is missing when
+/// it is not `given` itself (a parent, a symlink's target).
+fn not_in_root(tree: &Tree, given: &str, root: &Path, e: &FileError) -> String {
+    let shown = escape_controls(given);
+    let root = root.display();
+    let why = escape_controls(&e.message);
+    if e.code != ErrorCode::Vanished {
+        return format!("{shown} cannot be looked up inside {root}: {why}");
+    }
+    // Which component is missing decides the wording: the last one (a plain "does not exist"),
+    // the target of a symlink named by the last one, or a parent.
+    let comps = components(given.as_bytes());
+    let Some((last, parents)) = comps.split_last() else {
+        return format!("{shown} does not exist inside {root}");
+    };
+    let parent = [b"/".as_slice(), &parents.join(&b'/')].concat();
+    match tree.resolve(&parent, true) {
+        Ok(dir) if matches!(tree.get(dir.as_bytes()), Some(Entry::Dir)) => {
+            let at = if dir.as_bytes() == b"/" {
+                [b"/", *last].concat()
+            } else {
+                [dir.as_bytes(), b"/", last].concat()
+            };
+            match tree.get(&at) {
+                Some(Entry::Symlink(t)) => format!(
+                    "{shown} is a symbolic link to {} inside {root}, and {why}",
+                    t.display_escaped()
+                ),
+                _ => format!("{shown} does not exist inside {root}"),
+            }
+        }
+        _ => format!("{shown} does not exist inside {root}: {why}"),
+    }
+}
+
+/// Why the file `given` (resolved to `canonical`) is not an object `tree` or `packages` can take.
+fn not_an_object(report: &Report, given: &str, canonical: &ByteStr) -> String {
+    let who = named(given, canonical);
+    if let Some(e) = report.errors.iter().find(|e| e.path == *canonical) {
+        return format!(
+            "{who} could not be read: {} ({})",
+            escape_controls(&e.message),
+            e.code
+        );
+    }
+    match report.inventory.tree.get(canonical.as_bytes()) {
+        Some(Entry::Dir) => {
+            format!("{who} is a directory, not an ELF file: name a program or library in it")
+        }
+        Some(Entry::Special) => format!("{who} is a FIFO, socket or device, not an ELF file"),
+        Some(Entry::OtherFs) => {
+            format!("{who} is a mount point of another filesystem, which the scan does not enter")
+        }
+        _ => format!("{who} is not an ELF file"),
+    }
+}
+
+/// A policy as the command line gives it: an optional file, then flags that add to it.
+#[derive(Clone, Debug, Default)]
+pub struct PolicySpec {
+    /// A policy file (TOML).
+    pub file: Option<PathBuf>,
+    /// `--deny-libc`.
+    pub deny_libc: Vec<String>,
+    /// `--max-glibc`.
+    pub max_glibc: Option<String>,
+    /// `--deny`.
+    pub deny: Vec<String>,
+    /// `--fail-on`.
+    pub fail_on: Option<String>,
+    /// `--allow`.
+    pub allow: Vec<String>,
+    /// `--ignore`.
+    pub ignore: Vec<String>,
+    /// `--baseline`: an earlier `check --format json` report.
+    pub baseline: Option<PathBuf>,
+}
+
+impl PolicySpec {
+    /// Reads the files and builds the policy.
+    pub fn build(&self) -> Result<Policy, Error> {
+        let mut p = match &self.file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Error(format!(
+                        "cannot read the policy file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                Policy::from_toml(&text, &path.display().to_string())
+                    .map_err(|e| Error(e.to_string()))?
+            }
+            None => Policy::default(),
+        };
+        for l in &self.deny_libc {
+            let f = check::policy::flavor(l, "--deny-libc").map_err(|e| Error(e.to_string()))?;
+            if !p.deny_libc.contains(&f) {
+                p.deny_libc.push(f);
+            }
+        }
+        if let Some(v) = &self.max_glibc {
+            p.max_glibc =
+                Some(check::policy::version(v, "--max-glibc").map_err(|e| Error(e.to_string()))?);
+        }
+        for c in &self.deny {
+            let code = check::Code::parse(c).ok_or_else(|| {
+                let all: Vec<&str> = check::Code::ALL.iter().map(|c| c.as_str()).collect();
+                Error(format!(
+                    "--deny {c}: unknown finding code (codes: {})",
+                    all.join(", ")
+                ))
+            })?;
+            p.deny.push(code);
+        }
+        if let Some(s) = &self.fail_on {
+            p.fail_on = check::Severity::parse(s).ok_or_else(|| {
+                Error(format!(
+                    "--fail-on {s}: not a severity (error, warning, info)"
+                ))
+            })?;
+        }
+        for a in &self.allow {
+            p.add_allow(a).map_err(|e| Error(e.to_string()))?;
+        }
+        for g in &self.ignore {
+            p.add_ignore(g).map_err(|e| Error(e.to_string()))?;
+        }
+        if let Some(b) = &self.baseline {
+            let text = std::fs::read_to_string(b)
+                .map_err(|e| Error(format!("cannot read the baseline {}: {e}", b.display())))?;
+            p.add_baseline(&text, &b.display().to_string())
+                .map_err(|e| Error(e.to_string()))?;
+        }
+        Ok(p)
+    }
+}
+
+/// What `packages` is asked.
+#[derive(Clone, Debug)]
+pub struct PackagesQuery {
+    /// The database to read.
+    pub db: DbKind,
+    /// The programs of this installed package.
+    pub for_pkg: Option<String>,
+    /// Programs, as paths inside the root.
+    pub paths: Vec<String>,
+    /// APK repository indexes naming the providers of missing sonames.
+    pub apk_index: Vec<PathBuf>,
+    /// Also list the installed packages nothing needs.
+    pub unneeded: bool,
+}
+
+/// The minimal package set of a resolved report, with the warnings met on the way (records of
+/// the database or an index that were skipped); `root` is the root as the user named it.
+pub fn packages(
+    report: &Report,
+    q: &PackagesQuery,
+    root: &Path,
+) -> Result<(PackageSet, Vec<String>), Error> {
+    let inv = &report.inventory;
+    let mut warnings = Vec::new();
+    let db = pkgdb::detect(&inv.rootfs, &inv.tree, q.db).ok_or_else(|| {
+        Error(format!(
+            "{} has no package database (looked for lib/apk/db/installed, var/lib/dpkg/status and var/lib/rpm/rpmdb.sqlite)",
+            root.display()
+        ))
+    })?;
+    for w in &db.warnings {
+        warnings.push(format!("{} database: {}", db.kind, escape_controls(w)));
+    }
+    let Some(resolved) = report.resolved() else {
+        return Err(Error("packages needs the resolution (run with resolve)".into()));
+    };
+    let mut targets: Vec<usize> = Vec::new();
+    if let Some(p) = &q.for_pkg {
+        let pi = db
+            .packages
+            .iter()
+            .position(|x| x.name.as_bytes() == p.as_bytes())
+            .ok_or_else(|| {
+                Error(format!(
+                    "package {p} is not installed in {}",
+                    root.display()
+                ))
+            })?;
+        for (i, o) in inv.objects.iter().enumerate() {
+            if db.owner_index(o.path.as_bytes()) == Some(pi) {
+                targets.push(i);
+            }
+        }
+    }
+    for p in &q.paths {
+        targets.push(find_object(report, p, root)?);
+    }
+    if q.paths.is_empty() && q.for_pkg.is_none() {
+        // Every loadable object.
+        targets = resolved
+            .iter()
+            .filter(|(_, _, r)| r.loader.is_some() || r.status == Status::Static)
+            .map(|(i, _, _)| i)
+            .collect();
+    }
+    let mut index = Vec::new();
+    for f in &q.apk_index {
+        let (pkgs, ws) = pkgdb::apkindex::read(f).map_err(|e| Error(e.to_string()))?;
+        warnings.extend(ws.into_iter().map(|w| format!("{}: {w}", f.display())));
+        index.extend(pkgs);
+    }
+    let mut set = crate::packages::compute(resolved, &db, &index, &targets);
+    if q.unneeded {
+        set.unneeded = Some(crate::packages::unneeded(
+            resolved.objects,
+            resolved.tree,
+            &db,
+            &set,
+        ));
+    }
+    Ok((set, warnings))
+}
+
+/// What `check --files` found: the artifacts, the policy's findings and verdict.
+pub struct FilesOutcome {
+    /// Every ELF artifact, classified.
+    pub artifacts: Vec<check::Artifact>,
+    /// The policy's findings.
+    pub findings: Vec<check::Finding>,
+    /// The verdict.
+    pub gate: Gate,
+    /// Files that could not be read.
+    pub errors: Vec<crate::error::PathError>,
+    /// Files given that are not ELF (skipped, and said so).
+    pub skipped: Vec<crate::error::PathError>,
+}
+
+/// Judges build artifacts (files, or directories searched for ELF files) by `policy`. Finding no
+/// ELF file at all is an error: a gate that passed on nothing would pass a build that lost its
+/// binaries.
+pub fn check_files(
+    paths: &[PathBuf],
+    policy: &Policy,
+    limits: &crate::elf::Limits,
+) -> Result<FilesOutcome, Error> {
+    let (artifacts, errors) = check::analyze_files(paths, limits).map_err(|e| Error(e.to_string()))?;
+    let shown_paths = paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    // A file named on the command line that is not ELF is not an unreadable file: it is
+    // skipped, and said so.
+    let (skipped, errors): (Vec<_>, Vec<_>) =
+        errors.into_iter().partition(|e| e.code == ErrorCode::NotElf);
+    if artifacts.is_empty() {
+        let listed = |es: &[crate::error::PathError]| {
+            let mut v: Vec<String> = es
+                .iter()
+                .take(10)
+                .map(|e| {
+                    format!(
+                        "{}: {} ({})",
+                        e.path.display_escaped(),
+                        escape_controls(&e.message),
+                        e.code
+                    )
+                })
+                .collect();
+            if es.len() > 10 {
+                v.push(format!("and {} more", es.len() - 10));
+            }
+            v.join("; ")
+        };
+        let why = if !errors.is_empty() {
+            format!(
+                "no ELF file could be read from {shown_paths}: {}",
+                listed(&errors)
+            )
+        } else if !skipped.is_empty() {
+            let names: Vec<String> = skipped.iter().map(|e| e.path.display_escaped()).collect();
+            let (verb, what) = if names.len() == 1 {
+                ("is", "an ELF file")
+            } else {
+                ("are", "ELF files")
+            };
+            format!(
+                "found no ELF file: {} {verb} not {what} (no ELF magic); check --files judges \
+                 ELF programs and libraries",
+                names.join(", ")
+            )
+        } else {
+            format!(
+                "found no ELF file in {shown_paths}: nothing to judge, and a gate that passes on \
+                 nothing would pass a build that lost its binaries; give the build's programs \
+                 and libraries, or the directories that hold them"
+            )
+        };
+        return Err(Error(why));
+    }
+    let items: Vec<_> = artifacts
+        .iter()
+        .map(|a| (a.path.clone(), &a.libc))
+        .collect();
+    let mut findings = check::policy_findings(&items, policy, |i, v| {
+        check::artifact_symbols(&artifacts[i].path, v, limits)
+    });
+    let gate = policy.judge(&mut findings);
+    Ok(FilesOutcome {
+        artifacts,
+        findings,
+        gate,
+        errors,
+        skipped,
+    })
 }

@@ -303,7 +303,7 @@ fn render_resolution(report: &Report, p: &Paint, out: &mut dyn Write) -> io::Res
             why.push(match &o.facts.interp {
                 Some(interp) => format!(
                     "cannot start: {}",
-                    crate::graph::missing_interp(interp, &report.inventory.tree)
+                    super::tree::missing_interp(interp, &report.inventory.tree)
                 ),
                 None => format!(
                     "cannot start: the root has no dynamic loader for {} {} objects",

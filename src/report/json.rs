@@ -16,10 +16,21 @@ use super::Report;
 /// The schema identifier; bumped only for changes that break readers.
 pub const SCHEMA: &str = "elfdeps/1";
 
+/// The tool that wrote a document.
 #[derive(Serialize)]
-struct Tool {
+pub(crate) struct Tool {
     name: &'static str,
     version: &'static str,
+}
+
+impl Tool {
+    /// This elfdeps.
+    pub(crate) fn this() -> Tool {
+        Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -79,10 +90,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         .collect();
     let doc = Document {
         schema: SCHEMA,
-        tool: Tool {
-            name: env!("CARGO_PKG_NAME"),
-            version: env!("CARGO_PKG_VERSION"),
-        },
+        tool: Tool::this(),
         root: report.root_name(),
         image: report.image.as_ref(),
         packages: report.ownership.as_ref().map(|o| &o.summary),

@@ -6,7 +6,10 @@ renderer writes to `&mut dyn Write`; only the binary decides where that goes.
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod packages;
 pub mod sarif;
+pub mod tree;
+pub mod why;
 
 use crate::check::Checks;
 use crate::check::libc::LibcInfo;
@@ -126,4 +129,79 @@ pub fn render(
         Format::Human => human::render(report, opts, out),
         Format::Json => json::render(report, out),
     }
+}
+
+/// Findings for machines: SARIF or JUnit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FindingsFormat {
+    /// SARIF 2.1.0.
+    Sarif,
+    /// JUnit XML.
+    Junit,
+}
+
+/// Writes `findings` about `subjects` (the objects or files judged) as SARIF or JUnit. `root` is
+/// where the paths of the findings live (SARIF makes them URIs below it); `name` is the test
+/// suite's name (JUnit).
+#[allow(clippy::too_many_arguments)]
+pub fn render_findings(
+    format: FindingsFormat,
+    root: &std::path::Path,
+    name: String,
+    subjects: Vec<String>,
+    findings: &[crate::check::Finding],
+    violations: &[bool],
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+    match format {
+        FindingsFormat::Sarif => sarif::render(
+            &sarif::SarifInput {
+                root: Some(&abs),
+                findings,
+                violations,
+            },
+            out,
+        ),
+        FindingsFormat::Junit => junit::render(
+            &junit::JunitInput {
+                name,
+                subjects,
+                findings,
+                violations,
+            },
+            out,
+        ),
+    }
+}
+
+/// Writes the `check --files` JSON document.
+pub fn render_files_json(
+    o: &crate::pipeline::FilesOutcome,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    // Keys in byte order, as this document has always had them.
+    #[derive(serde::Serialize)]
+    struct Doc<'a> {
+        artifacts: &'a [crate::check::Artifact],
+        errors: &'a [PathError],
+        findings: &'a [crate::check::Finding],
+        gate: &'a crate::check::policy::Gate,
+        mode: &'static str,
+        schema: &'static str,
+        skipped: &'a [PathError],
+        tool: json::Tool,
+    }
+    let doc = Doc {
+        schema: json::SCHEMA,
+        tool: json::Tool::this(),
+        mode: "files",
+        artifacts: &o.artifacts,
+        findings: &o.findings,
+        gate: &o.gate,
+        errors: &o.errors,
+        skipped: &o.skipped,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
 }

@@ -1,0 +1,391 @@
+/*!
+The `tree` report: one object's loader session as a tree, like lddtree/libtree. Each object's needs
+are listed under it the first time it is loaded; later needs of an already loaded object are listed
+but not expanded again. The model is a flat list in depth-first order (each node with its depth),
+so neither building nor rendering recurses however deep a hostile root nests its libraries.
+*/
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::elf::{Class, Kind};
+use crate::name::ByteStr;
+use crate::resolve::env::{is_musl_interp, standard_interps};
+use crate::resolve::{LoaderRef, Resolved, SessionEdge, Skipped, Status, VersionError, Via};
+use crate::tree::Tree;
+
+/// The schema identifier of the tree document.
+pub const SCHEMA: &str = "elfdeps-tree/1";
+
+/// The program's own interpreter, when it does not exist in the root.
+#[derive(Clone, Debug, Serialize)]
+pub struct InterpMissing {
+    /// PT_INTERP.
+    pub interp: ByteStr,
+    /// `glibc` or `musl` when the name is one of that family's loaders.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub family: Option<&'static str>,
+    /// Why it cannot be used.
+    pub reason: String,
+}
+
+/// One need in the session.
+#[derive(Clone, Debug, Serialize)]
+pub struct Node {
+    /// 0 for the object's own needs, 1 for their needs, …
+    pub depth: usize,
+    /// The DT_NEEDED name.
+    pub name: ByteStr,
+    /// The path it was opened under (null when not found).
+    pub path: Option<ByteStr>,
+    /// Its canonical path.
+    pub found: Option<ByteStr>,
+    /// How it was found.
+    pub via: Option<Via>,
+    /// For `rpath`: whose DT_RPATH.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpath_of: Option<ByteStr>,
+    /// Why it was not found, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Candidates passed over, for a need that was not found.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+    /// Whether its own needs follow (false: already listed above, or not found).
+    pub expanded: bool,
+}
+
+/// One object's session.
+#[derive(Clone, Debug, Serialize)]
+pub struct TreeReport {
+    /// The object.
+    pub path: ByteStr,
+    /// What it is.
+    pub kind: Kind,
+    /// Its machine.
+    pub machine: String,
+    /// Its class.
+    pub class: Class,
+    /// The session's outcome.
+    pub status: Status,
+    /// The loader the listing comes from.
+    pub loader: Option<LoaderRef>,
+    /// Set when the object's own interpreter is missing: it cannot start, and the listing is what
+    /// the root's loader would load for it (what ldd shows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interp_missing: Option<InterpMissing>,
+    /// Things to know about the result.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Every need, depth first.
+    pub needs: Vec<Node>,
+    /// Required versions not defined by their providers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub version_errors: Vec<VersionError>,
+}
+
+/// Why interpreter `interp` (a PT_INTERP that resolution found missing) cannot be used, from the
+/// walked tree: "interpreter /lib/ld-musl-x86_64.so.1 cannot be opened inside the root: ...".
+pub fn missing_interp(interp: &ByteStr, tree: &Tree) -> String {
+    match tree.resolve(interp.as_bytes(), true) {
+        Ok(_) => format!(
+            "interpreter {} is not a regular file in the root",
+            interp.display_escaped()
+        ),
+        Err(e) => format!(
+            "interpreter {} cannot be opened inside the root: {}",
+            interp.display_escaped(),
+            e.message
+        ),
+    }
+}
+
+/// `glibc` or `musl` when an interpreter path is one of that family's (by name: the file is
+/// missing, so its content cannot say).
+fn family_of_interp(interp: &[u8], machine: &str, class: Class) -> Option<&'static str> {
+    let (glibc, _) = standard_interps(machine, class);
+    if is_musl_interp(interp) {
+        Some("musl")
+    } else if glibc.iter().any(|g| g.as_bytes() == interp) {
+        Some("glibc")
+    } else {
+        None
+    }
+}
+
+impl TreeReport {
+    /// The session of object `i` of `root`.
+    pub fn build(root: Resolved<'_>, i: usize) -> TreeReport {
+        let (o, r) = (&root.objects[i], &root.resolutions[i]);
+        let interp_missing = (r.status == Status::InterpMissing)
+            .then(|| o.facts.interp.as_ref())
+            .flatten()
+            .map(|interp| InterpMissing {
+                interp: interp.clone(),
+                family: family_of_interp(interp.as_bytes(), &o.facts.machine, o.facts.class),
+                reason: missing_interp(interp, root.tree),
+            });
+        let mut notes = r.notes.clone();
+        if r.status == Status::InterpMissing && !notes.is_empty() {
+            // The resolver's first note says in one line what the header says here.
+            notes.remove(0);
+        }
+        TreeReport {
+            path: o.path.clone(),
+            kind: o.facts.kind,
+            machine: o.facts.machine.clone(),
+            class: o.facts.class,
+            status: r.status,
+            loader: r.loader.clone(),
+            interp_missing,
+            notes,
+            needs: if r.status == Status::Static {
+                Vec::new()
+            } else {
+                nodes(&r.edges, &o.path)
+            },
+            version_errors: r.version_errors.clone(),
+        }
+    }
+}
+
+/// The session's needs depth first from `start`, each object expanded the first time it is
+/// loaded. An explicit stack instead of recursion: the depth is the root's to choose.
+fn nodes(edges: &[SessionEdge], start: &ByteStr) -> Vec<Node> {
+    let mut children: HashMap<&[u8], Vec<&SessionEdge>> = HashMap::new();
+    for e in edges {
+        children.entry(e.from.as_bytes()).or_default().push(e);
+    }
+    let mut expanded: HashSet<&[u8]> = HashSet::new();
+    expanded.insert(start.as_bytes());
+    let mut out = Vec::new();
+    // Iterators over each open level's children, innermost last.
+    let mut stack: Vec<std::slice::Iter<'_, &SessionEdge>> = Vec::new();
+    if let Some(kids) = children.get(start.as_bytes()) {
+        stack.push(kids.iter());
+    }
+    while let Some(level) = stack.last_mut() {
+        let Some(e) = level.next() else {
+            stack.pop();
+            continue;
+        };
+        let depth = stack.len() - 1;
+        let d = &e.dep;
+        let fresh = match (&d.found, d.via) {
+            (Some(found), Some(via)) => {
+                via != Via::AlreadyLoaded && expanded.insert(found.as_bytes())
+            }
+            _ => false,
+        };
+        out.push(Node {
+            depth,
+            name: d.name.clone(),
+            path: d.path.clone(),
+            found: d.found.clone(),
+            via: d.via,
+            rpath_of: d.rpath_of.clone(),
+            error: if d.found.is_some() && d.via.is_some() {
+                None
+            } else {
+                Some(d.error.clone().unwrap_or_else(|| "not found".into()))
+            },
+            skipped: if d.found.is_some() && d.via.is_some() {
+                Vec::new()
+            } else {
+                d.skipped.clone()
+            },
+            expanded: fresh,
+        });
+        if fresh
+            && let Some(found) = &d.found
+            && let Some(kids) = children.get(found.as_bytes())
+        {
+            stack.push(kids.iter());
+        }
+    }
+    out
+}
+
+/// The kebab-case name of a `via`, as in JSON.
+pub fn via_name(v: Via) -> &'static str {
+    match v {
+        Via::Rpath => "rpath",
+        Via::Runpath => "runpath",
+        Via::LdCache => "ld.so.cache",
+        Via::LdSoConf => "ld.so.conf",
+        Via::DefaultDir => "default-dir",
+        Via::PathFile => "path-file",
+        Via::MuslDefault => "musl-default",
+        Via::Reserved => "reserved",
+        Via::AlreadyLoaded => "already-loaded",
+        Via::Path => "path",
+        Via::Preload => "preload",
+    }
+}
+
+/// Writes the tree for people.
+pub fn render_human(t: &TreeReport, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
+    let name = paint("1", &t.path.display_escaped());
+    let (kind, machine) = (t.kind.as_str(), &t.machine);
+    if t.status == Status::InterpMissing {
+        // The program's own loader is what is missing: name it (and its family), not the loader
+        // the listing below comes from.
+        match &t.interp_missing {
+            Some(m) => {
+                let family = m.family.map(|f| format!("{f} ")).unwrap_or_default();
+                writeln!(
+                    out,
+                    "{name} ({kind}, {machine}) [{family}loader {}: missing]",
+                    m.interp.display_escaped()
+                )?;
+                writeln!(
+                    out,
+                    "  {}",
+                    paint("31", &format!("cannot start: its {}", m.reason))
+                )?;
+            }
+            None => writeln!(out, "{name} ({kind}, {machine})")?,
+        }
+        match &t.loader {
+            Some(l) => writeln!(
+                out,
+                "  what the root's {} loader {} would load for it (what ldd shows):",
+                l.family,
+                l.path.display_escaped()
+            )?,
+            None => {
+                return writeln!(
+                    out,
+                    "  {}",
+                    paint(
+                        "31",
+                        &format!(
+                            "nothing can be loaded: the root has no dynamic loader for {machine} {} \
+                             objects",
+                            t.class.as_str()
+                        )
+                    )
+                );
+            }
+        }
+    } else {
+        let loader = t
+            .loader
+            .as_ref()
+            .map(|l| format!(" [{} loader {}]", l.family, l.path.display_escaped()))
+            .unwrap_or_default();
+        writeln!(out, "{name} ({kind}, {machine}){loader}")?;
+    }
+    for note in &t.notes {
+        writeln!(out, "  {}", paint("2", &format!("note: {note}")))?;
+    }
+    if t.status == Status::Static {
+        return writeln!(out, "  (no dynamic dependencies: {})", t.kind.as_str());
+    }
+    // Whether each open level's current node is the last of its siblings, outermost first.
+    let mut last_at: Vec<bool> = Vec::new();
+    for (k, n) in t.needs.iter().enumerate() {
+        last_at.truncate(n.depth);
+        // The last sibling: no later node at this depth before one shallower.
+        let last = t.needs[k + 1..]
+            .iter()
+            .find(|m| m.depth <= n.depth)
+            .is_none_or(|m| m.depth < n.depth);
+        let prefix: String = last_at
+            .iter()
+            .map(|&l| if l { "    " } else { "│   " })
+            .collect();
+        let (branch, cont) = if last {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
+        match (&n.found, n.via) {
+            (Some(found), Some(via)) => {
+                let how = match (via, &n.rpath_of) {
+                    (Via::Rpath, Some(of)) => format!("rpath of {}", of.display_escaped()),
+                    _ => via_name(via).to_string(),
+                };
+                let shown = n.path.as_ref().unwrap_or(found);
+                let canon = if shown == found {
+                    String::new()
+                } else {
+                    format!(" → {}", found.display_escaped())
+                };
+                writeln!(
+                    out,
+                    "{prefix}{branch}{} => {}{canon} {}",
+                    n.name.display_escaped(),
+                    shown.display_escaped(),
+                    paint("2", &format!("[{how}]"))
+                )?;
+            }
+            _ => {
+                let why = n.error.as_deref().unwrap_or("not found");
+                writeln!(
+                    out,
+                    "{prefix}{branch}{} => {}",
+                    n.name.display_escaped(),
+                    paint("31", why)
+                )?;
+                // What was passed over explains most misses (wrong class, another CPU level).
+                for sk in &n.skipped {
+                    writeln!(
+                        out,
+                        "{prefix}{cont}{}",
+                        paint(
+                            "2",
+                            &format!("skipped {}: {}", sk.path.display_escaped(), sk.reason)
+                        )
+                    )?;
+                }
+            }
+        }
+        last_at.push(last);
+    }
+    for v in &t.version_errors {
+        writeln!(
+            out,
+            "{}",
+            paint(
+                "31",
+                &format!(
+                    "version `{}' not found in {} (required by {})",
+                    v.version.display_escaped(),
+                    v.library.display_escaped(),
+                    v.required_by.display_escaped()
+                )
+            )
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes the tree as the `elfdeps-tree/1` JSON document.
+pub fn render_json(root: &ByteStr, t: &TreeReport, out: &mut dyn Write) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        schema: &'static str,
+        tool: super::json::Tool,
+        root: &'a ByteStr,
+        #[serde(flatten)]
+        tree: &'a TreeReport,
+    }
+    let doc = Doc {
+        schema: SCHEMA,
+        tool: super::json::Tool::this(),
+        root,
+        tree: t,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,111 @@
+/*!
+The `why` report: every chain of loads from a program to a library, from each program's own
+session (RPATH inheritance means a library can resolve differently inside a program than alone).
+*/
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::graph::{self, MAX_CHAINS_PER_PROGRAM};
+use crate::name::ByteStr;
+use crate::resolve::Resolved;
+
+/// The schema identifier of the why document.
+pub const SCHEMA: &str = "elfdeps-why/1";
+
+/// The chains of one program.
+#[derive(Clone, Debug, Serialize)]
+pub struct Program {
+    /// The program.
+    pub program: ByteStr,
+    /// How many chains lead to the library in its session.
+    pub total_chains: usize,
+    /// The first [`MAX_CHAINS_PER_PROGRAM`], shortest first: canonical paths from the program to
+    /// the library (the last entry is the library, or the needed name when it was not found).
+    pub chains: Vec<Vec<ByteStr>>,
+}
+
+/// Why `library` is loaded: by which programs, through which chains.
+#[derive(Clone, Debug, Serialize)]
+pub struct WhyReport {
+    /// The library asked about: a path in the root, a needed name or a soname.
+    pub library: ByteStr,
+    /// The programs that load it, in path order.
+    pub programs: Vec<Program>,
+}
+
+impl WhyReport {
+    /// The chains to `library` in every program of `root`.
+    pub fn build(root: Resolved<'_>, library: &[u8]) -> WhyReport {
+        let mut programs: Vec<Program> = Vec::new();
+        for (pi, chain, total) in graph::chains_to(root, library) {
+            let path = &root.objects[pi].path;
+            match programs.last_mut() {
+                Some(p) if p.program == *path => p.chains.push(chain),
+                _ => programs.push(Program {
+                    program: path.clone(),
+                    total_chains: total,
+                    chains: vec![chain],
+                }),
+            }
+        }
+        WhyReport {
+            library: ByteStr::from(library),
+            programs,
+        }
+    }
+}
+
+/// Writes the chains for people; `root` names the root in the answer when nothing loads it.
+pub fn render_human(
+    w: &WhyReport,
+    root: &str,
+    color: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    if w.programs.is_empty() {
+        return writeln!(out, "no program in {root} loads {}", w.library);
+    }
+    for p in &w.programs {
+        let name = p.program.display_escaped();
+        let more = if p.total_chains > MAX_CHAINS_PER_PROGRAM {
+            format!(
+                " ({} chains, first {MAX_CHAINS_PER_PROGRAM} shown)",
+                p.total_chains
+            )
+        } else {
+            String::new()
+        };
+        if color {
+            writeln!(out, "\x1b[1m{name}\x1b[0m{more}")?;
+        } else {
+            writeln!(out, "{name}{more}")?;
+        }
+        for chain in &p.chains {
+            let hops: Vec<String> = chain.iter().map(|p| p.display_escaped()).collect();
+            writeln!(out, "  {}", hops.join(" → "))?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes the chains as the `elfdeps-why/1` JSON document.
+pub fn render_json(root: &ByteStr, w: &WhyReport, out: &mut dyn Write) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        schema: &'static str,
+        tool: super::json::Tool,
+        root: &'a ByteStr,
+        #[serde(flatten)]
+        why: &'a WhyReport,
+    }
+    let doc = Doc {
+        schema: SCHEMA,
+        tool: super::json::Tool::this(),
+        root,
+        why: w,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
+}
