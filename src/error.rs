@@ -10,7 +10,7 @@ use std::io;
 use serde::Serialize;
 use strum::{EnumString, IntoStaticStr, VariantArray};
 
-use crate::name::ByteStr;
+use crate::name::{ByteStr, escape_controls};
 
 /// Stable codes of per-file errors.
 #[derive(
@@ -66,7 +66,10 @@ impl ErrorCode {
 }
 
 /// An error about one file (or directory): the code and a message (without the path).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+///
+/// Displayed as its message, control characters escaped (a message may quote a name from the root).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{}", escape_controls(message))]
 pub struct FileError {
     /// Stable code.
     pub code: ErrorCode,
@@ -111,7 +114,10 @@ impl From<rustix::io::Errno> for FileError {
 }
 
 /// A per-file error with the path it is about, as reported.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+///
+/// Displayed as `PATH: MESSAGE (CODE)`, as the CLI lists them, path and message escaped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{path}: {} ({code})", escape_controls(message))]
 pub struct PathError {
     /// Absolute path inside the root.
     pub path: ByteStr,
@@ -161,5 +167,16 @@ mod tests {
             assert_eq!(c.to_string(), c.as_str());
             assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
+    }
+
+    #[test]
+    fn errors_display_escaped() {
+        let e = FileError::new(ErrorCode::ElfInvalid, "bad name a\x1bb\n");
+        assert_eq!(e.to_string(), "bad name a\\x1bb\\x0a");
+        let p = PathError::new(ByteStr::from("/usr/bin/x"), e);
+        assert_eq!(
+            p.to_string(),
+            "/usr/bin/x: bad name a\\x1bb\\x0a (elf-invalid)"
+        );
     }
 }

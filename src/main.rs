@@ -329,18 +329,20 @@ fn build_policy(args: &CheckArgs) -> Result<Policy, Fail> {
                     path.display()
                 ))
             })?;
-            Policy::from_toml(&text, &path.display().to_string()).map_err(input_error)?
+            Policy::from_toml(&text, &path.display().to_string())
+                .map_err(|e| input_error(e.to_string()))?
         }
         None => Policy::default(),
     };
     for l in &args.deny_libc {
-        let f = check::policy::flavor(l, "--deny-libc").map_err(input_error)?;
+        let f = check::policy::flavor(l, "--deny-libc").map_err(|e| input_error(e.to_string()))?;
         if !p.deny_libc.contains(&f) {
             p.deny_libc.push(f);
         }
     }
     if let Some(v) = &args.max_glibc {
-        p.max_glibc = Some(check::policy::version(v, "--max-glibc").map_err(input_error)?);
+        p.max_glibc =
+            Some(check::policy::version(v, "--max-glibc").map_err(|e| input_error(e.to_string()))?);
     }
     for c in &args.deny {
         let code = check::Code::parse(c).ok_or_else(|| {
@@ -360,16 +362,16 @@ fn build_policy(args: &CheckArgs) -> Result<Policy, Fail> {
         })?;
     }
     for a in &args.allow {
-        p.add_allow(a).map_err(input_error)?;
+        p.add_allow(a).map_err(|e| input_error(e.to_string()))?;
     }
     for g in &args.ignore {
-        p.add_ignore(g).map_err(input_error)?;
+        p.add_ignore(g).map_err(|e| input_error(e.to_string()))?;
     }
     if let Some(b) = &args.baseline {
         let text = std::fs::read_to_string(b)
             .map_err(|e| input_error(format!("cannot read the baseline {}: {e}", b.display())))?;
         p.add_baseline(&text, &b.display().to_string())
-            .map_err(input_error)?;
+            .map_err(|e| input_error(e.to_string()))?;
     }
     Ok(p)
 }
