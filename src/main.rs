@@ -806,7 +806,7 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
     }
     let mut index = Vec::new();
     for f in &args.apk_index {
-        let (pkgs, warnings) = pkgdb::apkindex::read(f).map_err(input_error)?;
+        let (pkgs, warnings) = pkgdb::apkindex::read(f).map_err(|e| input_error(e.to_string()))?;
         for w in warnings {
             eprintln!("elfdeps: warning: {}: {w}", f.display());
         }
