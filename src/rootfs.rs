@@ -45,26 +45,14 @@ const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::CLOEXEC);
 
 /// Why ROOT itself cannot be used.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("cannot use {} as a root: {message}", root.display())]
 pub struct RootError {
     /// The root as given.
     pub root: PathBuf,
     /// What went wrong.
     pub message: String,
 }
-
-impl std::fmt::Display for RootError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "cannot use {} as a root: {}",
-            self.root.display(),
-            self.message
-        )
-    }
-}
-
-impl std::error::Error for RootError {}
 
 /// A regular file opened inside the root, with the `fstat` of the opened handle.
 #[derive(Debug)]

@@ -63,8 +63,21 @@ pub struct Summary {
 }
 
 /// What a scan-wide warning is about (stable kebab-case codes, docs/json.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::VariantArray,
+    strum::Display,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum WarningCode {
     /// ROOT has no `usr`: it looks like a subtree (`/usr`, `/opt/app`), not a root filesystem,
     /// yet absolute paths are resolved as if it were `/`.
@@ -74,8 +87,23 @@ pub enum WarningCode {
 impl WarningCode {
     /// The kebab-case name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            WarningCode::NotARoot => "not-a-root",
+        self.into()
+    }
+}
+
+#[cfg(test)]
+mod warning_code_tests {
+    use super::WarningCode;
+    use strum::VariantArray;
+
+    #[test]
+    fn codes_keep_their_strings_and_serde_agrees() {
+        let names: Vec<&str> = WarningCode::VARIANTS.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names, ["not-a-root"], "as hand-written before strum");
+        for &c in WarningCode::VARIANTS {
+            assert_eq!(c.as_str().parse::<WarningCode>(), Ok(c));
+            assert_eq!(c.to_string(), c.as_str());
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
         }
     }
 }

@@ -18,9 +18,12 @@ whose need is not found when it is loaded *alone* is not an error when:
   only when something tries to load it).
 */
 
+mod code;
 pub mod hint;
 pub mod libc;
 pub mod policy;
+
+pub use code::{Code, Severity};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -35,178 +38,6 @@ use crate::rootfs::{DirHandle, RootFs};
 use crate::scan::Object;
 use crate::tree::Entry;
 use libc::{Confidence, Flavor, LibcInfo};
-
-/// Stable finding codes.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "kebab-case")]
-pub enum Code {
-    /// PT_INTERP does not exist in the root.
-    InterpreterMissing,
-    /// Built against a libc the root does not have.
-    LibcMismatch,
-    /// One process would load objects built against both libcs.
-    MixedLibc,
-    /// A needed library is not found.
-    LibraryMissing,
-    /// A required symbol version is not defined by the library that satisfies the need.
-    VersionMissing,
-    /// No loader of the root can load this machine or class.
-    WrongArchitecture,
-    /// `/etc/ld.so.cache` disagrees with what ldconfig would build from ld.so.conf.
-    StaleLdCache,
-    /// An RPATH/RUNPATH entry that someone else may control.
-    InsecureRpath,
-    /// A non-weak undefined symbol nothing in the closure defines (`--symbols`).
-    UnresolvedSymbol,
-    /// Linked against a libc the policy denies (`--deny-libc`).
-    LibcDenied,
-    /// Needs a newer glibc than the policy allows (`--max-glibc`).
-    GlibcTooNew,
-}
-
-impl Code {
-    /// Every code, in documentation order.
-    pub const ALL: [Code; 11] = [
-        Code::InterpreterMissing,
-        Code::LibcMismatch,
-        Code::MixedLibc,
-        Code::LibraryMissing,
-        Code::VersionMissing,
-        Code::WrongArchitecture,
-        Code::StaleLdCache,
-        Code::InsecureRpath,
-        Code::UnresolvedSymbol,
-        Code::LibcDenied,
-        Code::GlibcTooNew,
-    ];
-
-    /// The kebab-case code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Code::InterpreterMissing => "interpreter-missing",
-            Code::LibcMismatch => "libc-mismatch",
-            Code::MixedLibc => "mixed-libc",
-            Code::LibraryMissing => "library-missing",
-            Code::VersionMissing => "version-missing",
-            Code::WrongArchitecture => "wrong-architecture",
-            Code::StaleLdCache => "stale-ld-cache",
-            Code::InsecureRpath => "insecure-rpath",
-            Code::UnresolvedSymbol => "unresolved-symbol",
-            Code::LibcDenied => "libc-denied",
-            Code::GlibcTooNew => "glibc-too-new",
-        }
-    }
-
-    /// Parses a kebab-case code.
-    pub fn parse(s: &str) -> Option<Code> {
-        Code::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-
-    /// One line: what the code means.
-    pub fn description(self) -> &'static str {
-        match self {
-            Code::InterpreterMissing => {
-                "The program's interpreter (PT_INTERP) does not exist in the root, so starting it fails with \"No such file or directory\"."
-            }
-            Code::LibcMismatch => {
-                "The object was built against a libc (glibc or musl) that the root does not provide."
-            }
-            Code::MixedLibc => {
-                "A program and a library it loads were built against different libcs."
-            }
-            Code::LibraryMissing => {
-                "A needed shared library is not found on the loader's search path."
-            }
-            Code::VersionMissing => {
-                "A required symbol version (e.g. GLIBC_2.38) is not defined by the library that satisfies the need."
-            }
-            Code::WrongArchitecture => {
-                "The object is for a machine or ELF class that no loader in the root handles."
-            }
-            Code::StaleLdCache => {
-                "/etc/ld.so.cache does not match the libraries in the ld.so.conf directories: ldconfig was not run after a change."
-            }
-            Code::InsecureRpath => {
-                "An RPATH/RUNPATH entry is relative to the working directory, empty, missing from the root, or world-writable."
-            }
-            Code::UnresolvedSymbol => {
-                "An undefined, non-weak symbol is defined by nothing the program loads (what ldd -r reports)."
-            }
-            Code::LibcDenied => "The object is linked against a libc the policy denies.",
-            Code::GlibcTooNew => "The object needs a newer glibc than the policy's maximum.",
-        }
-    }
-
-    /// What to do about it, in general (each finding also carries a specific hint).
-    pub fn help(self) -> &'static str {
-        match self {
-            Code::InterpreterMissing => {
-                "Install the libc the program was built for, or rebuild it for the root's libc."
-            }
-            Code::LibcMismatch => {
-                "Rebuild the object against the root's libc, or base the image on a distribution with the libc it needs."
-            }
-            Code::MixedLibc => "Rebuild the library or the program so both use the same libc.",
-            Code::LibraryMissing => {
-                "Install (or reinstall) the package that provides the library, or add its directory to the loader's search path: the RUNPATH, or for glibc ld.so.conf and ldconfig, for musl /etc/ld-musl-ARCH.path."
-            }
-            Code::VersionMissing => {
-                "Build against an older library (e.g. an older glibc), or update the library in the root."
-            }
-            Code::WrongArchitecture => {
-                "Remove the object or install a build for the root's architecture."
-            }
-            Code::StaleLdCache => "Run ldconfig in the root (e.g. `chroot ROOT ldconfig`).",
-            Code::InsecureRpath => {
-                "Use absolute paths inside the image or $ORIGIN-relative paths; remove build paths."
-            }
-            Code::UnresolvedSymbol => {
-                "Provide a library defining the symbol, or rebuild against the libraries in the root."
-            }
-            Code::LibcDenied => "Rebuild the artifact against an allowed libc.",
-            Code::GlibcTooNew => {
-                "Build against an older glibc (an older build image, or zig cc -target ARCH-linux-gnu.VERSION)."
-            }
-        }
-    }
-}
-
-/// How serious a finding is.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Explains a result that is fine in practice.
-    Info,
-    /// A hazard, or something that fails only when used.
-    Warning,
-    /// Fails when the root is used as it is.
-    Error,
-}
-
-impl Severity {
-    /// The lower-case name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-
-    /// Parses a severity name.
-    pub fn parse(s: &str) -> Option<Severity> {
-        match s {
-            "info" | "note" => Some(Severity::Info),
-            "warning" => Some(Severity::Warning),
-            "error" => Some(Severity::Error),
-            _ => None,
-        }
-    }
-}
 
 /// One finding.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
