@@ -11,23 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-fn elfdeps(args: &[&str]) -> Output {
-    Command::new(support::elfdeps_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run elfdeps")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use support::{Elfdeps, describe, elfdeps};
 
 fn run(cmd: &mut Command, what: &str) {
     let out = cmd
@@ -58,7 +42,12 @@ fn essence(doc: &Value) -> Vec<Value> {
 
 fn scan(root: &str) -> Value {
     let out = elfdeps(&["scan", root, "-f", "json", "-q"]);
-    assert_eq!(out.status.code(), Some(0), "scan {root}: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "scan {root}: {}",
+        describe(&out)
+    );
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
@@ -207,7 +196,7 @@ fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
     }
     // check works on images too, and finds the glibc program on musl.
     let out = elfdeps(&["check", &format!("oci:{img_s}:v2"), "-f", "json", "-q"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(
         doc["findings"]
@@ -358,12 +347,7 @@ fn assert_empty(dir: &Path) {
 
 /// No `elfdeps-image-*` directory is left in TMPDIR by a run.
 fn scan_in(tmp: &Path, args: &[&str]) -> Output {
-    Command::new(support::elfdeps_bin())
-        .args(args)
-        .env("TMPDIR", tmp)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run elfdeps")
+    Elfdeps::new(args).env("TMPDIR", tmp).output()
 }
 
 fn leftovers(tmp: &Path) -> Vec<String> {
@@ -384,11 +368,11 @@ fn tar_slip_is_refused() {
     let tmp = t.path().join("tmp");
     std::fs::create_dir(&tmp).expect("tmp");
     let out = scan_in(&tmp, &["scan", &format!("oci:{}:t", img.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("tar slip"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert_empty(&s);
     assert!(
@@ -411,7 +395,7 @@ fn absolute_names_land_inside_the_image() {
         "-f",
         "json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(
         doc["summary"]["files"], 1,
@@ -438,11 +422,11 @@ fn symlink_then_write_is_refused() {
         ])],
     );
     let out = elfdeps(&["scan", &format!("oci:{}:t", img.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("symlink"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert_empty(&s);
     // The same through a symlink laid down by a lower layer.
@@ -460,7 +444,7 @@ fn symlink_then_write_is_refused() {
         ],
     );
     let out = elfdeps(&["scan", &format!("oci:{}:t", img2.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert_empty(&s);
 }
 
@@ -505,7 +489,7 @@ fn whiteouts_follow_the_oci_spec() {
         "-f",
         "json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     // The walk's counts tell what is left: d/c, f2d/inside, keep/y.
     assert_eq!(doc["summary"]["files"], 3, "{}", doc["summary"]);
@@ -518,7 +502,7 @@ fn whiteouts_follow_the_oci_spec() {
     let bad = t.path().join("bad");
     layout(&bad, &[tar_of(&[file(".wh.", b"")])]);
     let out = elfdeps(&["scan", &format!("oci:{}:t", bad.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("malformed whiteout"));
 }
 
@@ -536,27 +520,12 @@ fn decompression_bomb_hits_the_cap() {
         .max()
         .unwrap_or(0);
     assert!(gz_size < 1 << 20, "the bomb is small compressed: {gz_size}");
-    let out = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("maxrss_kb=%M")
-        .arg(support::elfdeps_bin())
-        .args([
-            "scan",
-            &format!("oci:{}:t", img.display()),
-            "-q",
-            "--max-layer-size",
-            "16M",
-        ])
-        .output()
-        .expect("run elfdeps under /usr/bin/time");
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--max-layer-size"), "{err}");
-    let rss: u64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("maxrss_kb="))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("maxrss");
+    let image = format!("oci:{}:t", img.display());
+    let args = ["scan", &image, "-q", "--max-layer-size", "16M"].map(std::ffi::OsStr::new);
+    let run = support::bounded_elfdeps(&args, t.path(), std::time::Duration::from_secs(120));
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("--max-layer-size"), "{}", run.stderr);
+    let rss = run.maxrss_kib;
     assert!(rss < 200 * 1024, "memory stays bounded: {rss} KiB");
     // The whole-image cap too.
     let out = elfdeps(&[
@@ -566,7 +535,7 @@ fn decompression_bomb_hits_the_cap() {
         "--max-image-size",
         "8M",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--max-image-size"));
 }
 
@@ -590,11 +559,11 @@ fn tampered_blobs_are_refused() {
     )
     .expect("tamper");
     let out = elfdeps(&["scan", &format!("oci:{}:t", img.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("tampered"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     // A digest that is not sha256:<64 hex> is refused before any path is built from it.
     let mut bad = manifest.clone();
@@ -610,11 +579,11 @@ fn tampered_blobs_are_refused() {
     )
     .expect("w");
     let out = elfdeps(&["scan", &format!("oci:{}:t", img.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("64 lower-case hex"),
         "{}",
-        text(&out)
+        describe(&out)
     );
 }
 
@@ -911,7 +880,7 @@ fn case_25_duplicates_and_file_dir_replacement() {
             "json",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     let soname = |data: &[u8]| if *data == a { "liba.so" } else { "libb.so" };
     let want_objects: std::collections::BTreeMap<String, String> = [
@@ -929,7 +898,7 @@ fn case_25_duplicates_and_file_dir_replacement() {
     .filter(|(p, _)| *p != "/dl")
     .map(|(p, data)| (p.to_string(), soname(data).to_string()))
     .collect();
-    assert_eq!(objects_of(&doc), want_objects, "{}", text(&out));
+    assert_eq!(objects_of(&doc), want_objects, "{}", describe(&out));
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
     assert_empty(&s);
 
@@ -946,12 +915,12 @@ fn case_25_duplicates_and_file_dir_replacement() {
         ])],
     );
     let out = scan_in(&tmp, &["scan", &format!("oci:{}:t", img2.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
         e.contains("layer 1") && e.contains("/x is a symlink") && e.contains("refused"),
         "the error names the layer, the path and the refusal: {}",
-        text(&out)
+        describe(&out)
     );
     assert_empty(&s);
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
@@ -1139,7 +1108,7 @@ fn case_26_hard_link_entries() {
             "json",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     let objects = objects_of(&doc);
     for (path, soname) in [
@@ -1163,11 +1132,11 @@ fn case_26_hard_link_entries() {
     assert_eq!(notes.len(), 7, "{notes:?}");
     // The human report shows them too.
     let out = scan_in(&tmp, &["scan", &format!("oci:{}:t", img.display())]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("hard link /early "),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
     assert_eq!(nlink(&secret), secret_links);
@@ -1644,12 +1613,12 @@ fn case_27_pax_gnu_header_desync() {
             "json",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(
         !objects_of(&doc).contains_key("/smuggled"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert_eq!(doc["summary"]["files"], 2);
     let bad = d.join("bad");
@@ -1664,12 +1633,12 @@ fn case_27_pax_gnu_header_desync() {
         .concat()],
     );
     let out = scan_in(&tmp, &["scan", &format!("oci:{}:t", bad.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
         e.contains("layer 1: f: two different PAX `size` records"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
     assert_empty(&s);
@@ -1682,7 +1651,7 @@ fn case_27_pax_gnu_header_desync() {
 /// Runs elfdeps, which must refuse the input (exit 2); its standard error.
 fn refused(args: &[&str]) -> String {
     let out = elfdeps(args);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -1939,7 +1908,7 @@ fn docker_archive_caps_are_named_as_for_oci_layouts() {
     // Without the caps the same images scan.
     for r in [&docker, &oci, &two] {
         let out = elfdeps(&["scan", r.to_str().expect("utf-8"), "-q"]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     }
     // A layer file whose content is damaged: the message says so, in our words.
     let mut bytes = std::fs::read(&docker).expect("read");
@@ -1973,7 +1942,7 @@ fn several_images_without_a_choice_are_listed_by_tag() {
     assert!(!e.contains("sha256:"), "tags, not digests: {e}");
     // Naming one by its tag works.
     let out = elfdeps(&["scan", &format!("{r}:v2"), "-q", "-f", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     // Platforms of which none is the one asked for: listed with their tags.
     let multi = d.join("multi");
     layout_of(
@@ -2075,7 +2044,7 @@ fn platform_is_refused_where_it_cannot_choose() {
     // Where it applies, it still works: the platform the image is for, and a choice in a
     // multi-platform index.
     let out = elfdeps(&["scan", &r, "-q", "--platform", "linux/amd64"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let out = elfdeps(&[
         "scan",
         docker.to_str().expect("utf-8"),
@@ -2083,7 +2052,7 @@ fn platform_is_refused_where_it_cannot_choose() {
         "--platform",
         "linux/amd64",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let multi = d.join("multi");
     layout_of(
         &multi,
@@ -2105,7 +2074,7 @@ fn platform_is_refused_where_it_cannot_choose() {
             "--platform",
             platform,
         ]);
-        assert_eq!(out.status.code(), Some(0), "{platform}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(0), "{platform}: {}", describe(&out));
         let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(
             doc["image"]["manifest"], index["manifests"][i]["digest"],
@@ -2249,20 +2218,11 @@ fn a_fifo_as_an_image_is_never_opened_for_reading() {
         format!("docker-archive:{f}"),
         format!("oci-archive:{f}"),
     ] {
-        // Under timeout: opening a FIFO for reading waits for a writer that never comes.
-        let out = Command::new("timeout")
-            .arg("30")
-            .arg(support::elfdeps_bin())
-            .args(["scan", &r, "-q"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run elfdeps under timeout");
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{r} (124: it hung): {}",
-            text(&out)
-        );
+        // Under a time limit: opening a FIFO for reading waits for a writer that never comes.
+        let out = Elfdeps::new(["scan", &r, "-q"])
+            .timeout(std::time::Duration::from_secs(30))
+            .output();
+        assert_eq!(out.status.code(), Some(2), "{r}: {}", describe(&out));
         let e = String::from_utf8_lossy(&out.stderr);
         assert!(e.contains("FIFO"), "{r}: {e}");
     }
