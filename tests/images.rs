@@ -51,10 +51,81 @@ fn scan(root: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
+/// True when umoci can run here (`umoci unpack` needs uid 0). Otherwise: a failure in CI, a loud
+/// skip elsewhere.
+fn umoci_or_skip(what: &str) -> bool {
+    support::require_root_or_skip(&format!("{what} (umoci unpack needs root)"))
+        && support::require_tool_or_skip("umoci", "umoci", what)
+}
+
+/// An OCI layout handled by umoci, the image spec's reference tool: the oracle for what an image
+/// holds and the writer of the layouts that the image tests scan.
+struct Umoci {
+    layout: PathBuf,
+}
+
+impl Umoci {
+    /// An existing layout (written by umoci or by hand).
+    fn at(layout: &Path) -> Self {
+        Umoci {
+            layout: layout.to_path_buf(),
+        }
+    }
+
+    /// `umoci init`: a new, empty layout at `layout`.
+    fn init(layout: &Path) -> Self {
+        run(
+            Command::new("umoci").args(["init", "--layout"]).arg(layout),
+            "umoci init",
+        );
+        Umoci::at(layout)
+    }
+
+    /// The image reference `LAYOUT:TAG`.
+    fn image(&self, tag: &str) -> String {
+        format!("{}:{tag}", self.layout.to_str().expect("utf-8 layout path"))
+    }
+
+    /// `umoci new`: an image `tag` without layers.
+    fn new_image(&self, tag: &str) {
+        self.umoci(&["new", "--image", &self.image(tag)], &format!("new {tag}"));
+    }
+
+    /// `umoci unpack` of image `tag` into the bundle `bundle`; returns the bundle's rootfs.
+    fn unpack(&self, tag: &str, bundle: &Path) -> PathBuf {
+        let b = bundle.to_str().expect("utf-8 bundle path");
+        self.umoci(
+            &["unpack", "--image", &self.image(tag), b],
+            &format!("unpack {tag}"),
+        );
+        bundle.join("rootfs")
+    }
+
+    /// `umoci repack`: the changes made to `bundle`'s rootfs become a new layer, tagged `tag`.
+    fn repack(&self, tag: &str, bundle: &Path) {
+        let b = bundle.to_str().expect("utf-8 bundle path");
+        self.umoci(
+            &["repack", "--image", &self.image(tag), b],
+            &format!("repack {tag}"),
+        );
+    }
+
+    fn umoci(&self, args: &[&str], what: &str) {
+        run(Command::new("umoci").args(args), &format!("umoci {what}"));
+    }
+}
+
+/// `skopeo copy FROM TO` (image references with their transports).
+fn skopeo_copy(from: &str, to: &str) {
+    run(
+        Command::new("skopeo").args(["copy", from, to]),
+        &format!("skopeo copy {from} {to}"),
+    );
+}
+
 #[test]
 fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
-    if !support::require_root_or_skip("image scans (umoci unpack needs root)")
-        || !support::require_tool_or_skip("umoci", "umoci", "image scans")
+    if !umoci_or_skip("image scans")
         || !support::require_tool_or_skip("skopeo", "skopeo", "image scans")
     {
         return;
@@ -64,45 +135,20 @@ fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
     };
     let t = tempfile::tempdir().expect("tempdir");
     let d = t.path();
-    let img = d.join("img");
-    let img_s = img.to_str().expect("utf-8");
-    run(
-        Command::new("umoci").args(["init", "--layout", img_s]),
-        "umoci init",
-    );
-    run(
-        Command::new("umoci").args(["new", "--image", &format!("{img_s}:base")]),
-        "umoci new",
-    );
-    let b1 = d.join("b1");
-    run(
-        Command::new("umoci")
-            .args(["unpack", "--image", &format!("{img_s}:base")])
-            .arg(&b1),
-        "umoci unpack",
-    );
+    let img = Umoci::init(&d.join("img"));
+    // Layer 1: the Alpine root.
+    img.new_image("base");
+    let r1 = img.unpack("base", &d.join("b1"));
     run(
         Command::new("cp")
             .arg("-a")
             .arg(format!("{}/.", alpine.display()))
-            .arg(b1.join("rootfs")),
+            .arg(&r1),
         "cp the Alpine root",
     );
-    run(
-        Command::new("umoci")
-            .args(["repack", "--image", &format!("{img_s}:base")])
-            .arg(&b1),
-        "umoci repack base",
-    );
+    img.repack("base", &d.join("b1"));
     // Layer 2: deletions (whiteouts: a file and a whole directory) and a glibc program.
-    let b2 = d.join("b2");
-    run(
-        Command::new("umoci")
-            .args(["unpack", "--image", &format!("{img_s}:base")])
-            .arg(&b2),
-        "umoci unpack base",
-    );
-    let r2 = b2.join("rootfs");
+    let r2 = img.unpack("base", &d.join("b2"));
     std::fs::remove_file(r2.join("etc/motd")).expect("rm motd");
     std::fs::remove_dir_all(r2.join("etc/apk/keys")).expect("rm keys");
     std::fs::remove_file(r2.join("lib/libz.so.1.3.1")).expect("rm libz");
@@ -115,40 +161,19 @@ fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
             .arg(&src),
         "gcc",
     );
-    run(
-        Command::new("umoci")
-            .args(["repack", "--image", &format!("{img_s}:v2")])
-            .arg(&b2),
-        "umoci repack v2",
-    );
+    img.repack("v2", &d.join("b2"));
     // The reference tree: what umoci itself unpacks.
-    let b3 = d.join("b3");
-    run(
-        Command::new("umoci")
-            .args(["unpack", "--image", &format!("{img_s}:v2")])
-            .arg(&b3),
-        "umoci unpack v2",
-    );
+    let r3 = img.unpack("v2", &d.join("b3"));
     let docker = d.join("docker.tar");
     let ociar = d.join("oci.tar");
-    run(
-        Command::new("skopeo").args([
-            "copy",
-            &format!("oci:{img_s}:v2"),
-            &format!("docker-archive:{}:test/img:v2", docker.display()),
-        ]),
-        "skopeo copy to docker-archive",
+    let oci = format!("oci:{}", img.image("v2"));
+    skopeo_copy(
+        &oci,
+        &format!("docker-archive:{}:test/img:v2", docker.display()),
     );
-    run(
-        Command::new("skopeo").args([
-            "copy",
-            &format!("oci:{img_s}:v2"),
-            &format!("oci-archive:{}:v2", ociar.display()),
-        ]),
-        "skopeo copy to oci-archive",
-    );
+    skopeo_copy(&oci, &format!("oci-archive:{}:v2", ociar.display()));
 
-    let reference = scan(b3.join("rootfs").to_str().expect("utf-8"));
+    let reference = scan(r3.to_str().expect("utf-8"));
     let want = essence(&reference);
     assert!(want.len() >= 17, "{} objects", want.len());
     assert!(
@@ -160,7 +185,7 @@ fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
         "the whiteout removed libz"
     );
     for r in [
-        format!("oci:{img_s}:v2"),
+        oci.clone(),
         format!("docker-archive:{}", docker.display()),
         format!("oci-archive:{}:v2", ociar.display()),
         // Detected by content, without a transport prefix.
@@ -195,7 +220,7 @@ fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
         assert_eq!(busybox["layer"], layers[0], "{r}");
     }
     // check works on images too, and finds the glibc program on musl.
-    let out = elfdeps(&["check", &format!("oci:{img_s}:v2"), "-f", "json", "-q"]);
+    let out = elfdeps(&["check", &oci, "-f", "json", "-q"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(
@@ -702,14 +727,7 @@ fn gnu_tar_extract(dir: &Path, layers: &[Vec<u8>], extra: &[&str]) -> String {
 
 /// What `umoci unpack` makes of the image at `img` (tag `t`), as a tree.
 fn umoci_tree(d: &Path, img: &Path) -> Tree {
-    let bundle = d.join("umoci-bundle");
-    run(
-        Command::new("umoci")
-            .args(["unpack", "--image", &format!("{}:t", img.display())])
-            .arg(&bundle),
-        "umoci unpack",
-    );
-    tree(&bundle.join("rootfs"))
+    tree(&Umoci::at(img).unpack("t", &d.join("umoci-bundle")))
 }
 
 /// A small real ELF shared object whose soname is `lib<tag>.so`, so that its path shows up in a
@@ -772,8 +790,7 @@ fn hardlink<'a>(name: &'a str, target: &'a str) -> Member<'a> {
 /// nothing may land outside.
 #[test]
 fn case_25_duplicates_and_file_dir_replacement() {
-    if !support::require_root_or_skip("case 25 (umoci unpack needs root)")
-        || !support::require_tool_or_skip("umoci", "umoci", "case 25")
+    if !umoci_or_skip("case 25")
         || !support::require_tool_or_skip("tar", "tar", "case 25")
         || !support::require_tool_or_skip("gcc", "gcc", "case 25")
     {
