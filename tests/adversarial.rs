@@ -6,17 +6,10 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn elfdeps(args: &[&str]) -> Output {
-    Command::new(support::elfdeps_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run elfdeps")
-}
+use support::{Elfdeps, elfdeps};
 
 /// A gcc-built program (the ordinary file every test keeps beside its crafted one).
 fn program(dir: &Path, name: &str) -> Vec<u8> {
@@ -744,17 +737,13 @@ fn case_09_file_replaced_during_the_scan() {
     let r = root.to_str().expect("utf-8");
     let mut outcomes = std::collections::BTreeMap::new();
     for _ in 0..40 {
-        let out = Command::new("timeout")
-            .arg("30")
-            .arg(support::elfdeps_bin())
-            .args(["scan", r, "-f", "json", "-q", "--jobs", "2"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run elfdeps under timeout");
+        let out = Elfdeps::new(["scan", r, "-f", "json", "-q", "--jobs", "2"])
+            .timeout(std::time::Duration::from_secs(30))
+            .output();
         assert_eq!(
             out.status.code(),
             Some(0),
-            "a scan racing a replacing writer ended with {:?} (124: it hung, on a FIFO?): {}",
+            "a scan racing a replacing writer ended with {:?}: {}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         );

@@ -5,30 +5,14 @@ mod ground_truth;
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
+use support::{describe, elfdeps};
 
 const MAIN: &str = "int main(void) { return 0; }\n";
 /// strlcpy arrived in glibc 2.38: a program using it needs GLIBC_2.38.
 const STRLCPY: &str = "#include <string.h>\n#include <stdio.h>\nint main(int c, char **v) { char b[8]; strlcpy(b, v[0], sizeof b); puts(b); return c > 5; }\n";
-
-fn elfdeps(args: &[&str]) -> Output {
-    Command::new(support::elfdeps_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run elfdeps")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn run(cmd: &mut Command, what: &str) {
     let out = cmd
@@ -152,7 +136,7 @@ fn files_deny_musl_names_only_musl_artifacts() {
     let mixed = t.path().join("mixed");
     let m = mixed.to_str().expect("utf-8 tempdir");
     let out = elfdeps(&["check", "--files", m, "--deny-libc", "musl", "-f", "json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     let denied: Vec<String> = findings(&doc)
         .into_iter()
@@ -163,7 +147,7 @@ fn files_deny_musl_names_only_musl_artifacts() {
         denied,
         vec![format!("{m}/hello-musl"), format!("{m}/hello-musl-static")],
         "{}",
-        text(&out)
+        describe(&out)
     );
     // Each artifact is classified.
     let flavors: Vec<(String, String)> = doc["artifacts"]
@@ -202,7 +186,7 @@ fn files_deny_musl_names_only_musl_artifacts() {
         "--deny-libc",
         "musl",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     // Single files work too, and the human output names the musl file.
     let out = elfdeps(&[
         "check",
@@ -214,7 +198,7 @@ fn files_deny_musl_names_only_musl_artifacts() {
         "--color",
         "never",
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("libc-denied  ") && stdout.contains("hello-musl"),
@@ -229,7 +213,7 @@ fn files_max_glibc_names_the_version_and_the_symbol() {
     let mixed = t.path().join("mixed");
     let m = mixed.to_str().expect("utf-8 tempdir");
     let out = elfdeps(&["check", "--files", m, "--max-glibc", "2.36", "-f", "json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     let f: Vec<&Value> = doc["findings"]
         .as_array()
@@ -237,7 +221,7 @@ fn files_max_glibc_names_the_version_and_the_symbol() {
         .iter()
         .filter(|f| f["code"] == "glibc-too-new")
         .collect();
-    assert_eq!(f.len(), 1, "only the zig-built program: {}", text(&out));
+    assert_eq!(f.len(), 1, "only the zig-built program: {}", describe(&out));
     assert_eq!(f[0]["path"], format!("{m}/strl-2.39").as_str());
     assert_eq!(f[0]["version"], "GLIBC_2.38");
     assert!(
@@ -256,7 +240,7 @@ fn files_max_glibc_names_the_version_and_the_symbol() {
     );
     // 2.38 allows it; the gcc one (2.34) passes 2.36.
     let out = elfdeps(&["check", "--files", m, "--max-glibc", "2.38"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 }
 
 #[test]
@@ -269,7 +253,7 @@ fn usage_errors_exit_2() {
         &["check", "/", "--format", "dot"],
     ] {
         let out = elfdeps(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
         assert!(!out.stderr.is_empty(), "{args:?} must say why");
     }
 }
@@ -293,8 +277,8 @@ fn check_json(root: &Path, extra: &[&str]) -> (Option<i32>, Value, String) {
     args.extend_from_slice(extra);
     let out = elfdeps(&args);
     let doc: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("json from check: {e}\n{}", text(&out)));
-    (out.status.code(), doc, text(&out))
+        .unwrap_or_else(|e| panic!("json from check: {e}\n{}", describe(&out)));
+    (out.status.code(), doc, describe(&out))
 }
 
 fn has(doc: &Value, code: &str, path: &str) -> bool {
@@ -471,7 +455,7 @@ path = "/never/matches/**"
         "--deny",
         "stale-ld-cache",
     ]);
-    assert_eq!(out.status.code(), Some(0), "baselined: {}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "baselined: {}", describe(&out));
 }
 
 #[test]
@@ -494,7 +478,7 @@ fn sarif_validates_against_the_official_schema() {
         "-o",
         sarif.to_str().expect("utf-8"),
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let v = Command::new("python3")
         .arg("-c")
         .arg(
@@ -541,7 +525,7 @@ fn sarif_validates_against_the_official_schema() {
     );
     // scan writes SARIF too.
     let out = elfdeps(&["scan", root.to_str().expect("utf-8"), "-f", "sarif", "-q"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let _: Value = serde_json::from_slice(&out.stdout).expect("scan sarif is json");
 }
 
@@ -549,7 +533,7 @@ fn sarif_validates_against_the_official_schema() {
 fn junit_parses_with_the_expected_failures() {
     let Some(root) = hard("musl") else { return };
     let out = elfdeps(&["check", root.to_str().expect("utf-8"), "-f", "junit", "-q"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let dir = tempfile::tempdir().expect("tempdir");
     let xml = dir.path().join("junit.xml");
     std::fs::write(&xml, &out.stdout).expect("write");
@@ -810,16 +794,20 @@ fn files_that_are_not_elf_or_none_at_all_are_no_pass() {
     // A file that is not ELF: said so, not called unreadable, and no PASS before the exit 2.
     for format in ["human", "json"] {
         let out = elfdeps(&["check", "--files", tf, "-f", format, "--color", "never"]);
-        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             err.contains(&format!("{tf} is not an ELF file")),
             "{}",
-            text(&out)
+            describe(&out)
         );
-        assert!(err.contains("found no ELF file"), "{}", text(&out));
-        assert!(!err.contains("could be read"), "{}", text(&out));
-        assert!(out.stdout.is_empty(), "no report, no PASS: {}", text(&out));
+        assert!(err.contains("found no ELF file"), "{}", describe(&out));
+        assert!(!err.contains("could be read"), "{}", describe(&out));
+        assert!(
+            out.stdout.is_empty(),
+            "no report, no PASS: {}",
+            describe(&out)
+        );
     }
     // A directory without ELF files: a gate that passes on nothing is refused.
     for format in ["human", "json", "sarif", "junit"] {
@@ -830,35 +818,39 @@ fn files_that_are_not_elf_or_none_at_all_are_no_pass() {
             "-f",
             format,
         ]);
-        assert_eq!(out.status.code(), Some(2), "{format}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(2), "{format}: {}", describe(&out));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
             err.contains("found no ELF file in"),
             "{format}: {}",
-            text(&out)
+            describe(&out)
         );
-        assert!(err.contains("nothing to judge"), "{format}: {}", text(&out));
-        assert!(out.stdout.is_empty(), "{format}: {}", text(&out));
+        assert!(
+            err.contains("nothing to judge"),
+            "{format}: {}",
+            describe(&out)
+        );
+        assert!(out.stdout.is_empty(), "{format}: {}", describe(&out));
     }
     // Next to an ELF file, a file that is not ELF is skipped with a note, not an error.
     let elf = support::elfdeps_bin().to_str().expect("utf-8");
     let out = elfdeps(&["check", "--files", tf, elf, "-f", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(doc["errors"], serde_json::json!([]), "{}", text(&out));
-    assert_eq!(doc["skipped"][0]["path"], tf, "{}", text(&out));
-    assert_eq!(doc["skipped"][0]["code"], "not-elf", "{}", text(&out));
+    assert_eq!(doc["errors"], serde_json::json!([]), "{}", describe(&out));
+    assert_eq!(doc["skipped"][0]["path"], tf, "{}", describe(&out));
+    assert_eq!(doc["skipped"][0]["code"], "not-elf", "{}", describe(&out));
     assert_eq!(doc["artifacts"].as_array().map(Vec::len), Some(1));
     let out = elfdeps(&["check", "--files", tf, elf, "--color", "never"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(
         !String::from_utf8_lossy(&out.stdout).contains("unreadable"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(&format!("note: {tf}: not an ELF file")),
         "{}",
-        text(&out)
+        describe(&out)
     );
 }

@@ -1,18 +1,13 @@
 //! The command line as a user meets it: exit codes, formats, output file, serial = parallel.
 
+mod support;
+
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-fn elfdeps(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_elfdeps"))
-        .args(args)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("run elfdeps")
-}
+use support::elfdeps;
 
 /// A small tree with real ELF files from this machine, a hard link, symlinks and a non-ELF file.
 fn small_root() -> tempfile::TempDir {

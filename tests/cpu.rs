@@ -3,19 +3,10 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
-
-fn elfdeps(args: &[&str], root: &Path, tail: &[&str]) -> Output {
-    Command::new(support::elfdeps_bin())
-        .args(args)
-        .arg(root)
-        .args(tail)
-        .output()
-        .expect("run elfdeps")
-}
+use support::Elfdeps;
 
 fn json(out: &Output) -> Value {
     assert!(
@@ -58,7 +49,7 @@ fn profiles_change_what_glibc_loads() {
     let scan = |extra: &[&str]| {
         let mut args = vec!["scan", "-q", "--format", "json"];
         args.extend_from_slice(extra);
-        json(&elfdeps(&args, &root, &[]))
+        json(&Elfdeps::new(&args).arg(&root).output())
     };
     let baseline = scan(&[]);
     assert_eq!(baseline["cpu"]["name"], "baseline");
@@ -96,14 +87,18 @@ fn refused_profiles() {
     let Some(alpine) = support::root("alpine-x86_64") else {
         return;
     };
-    let out = elfdeps(&["scan", "-q", "--cpu", "pentium"], alpine, &[]);
+    let out = Elfdeps::new(["scan", "-q", "--cpu", "pentium"])
+        .arg(alpine)
+        .output();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("--cpu pentium") && err.contains("haswell") && err.contains("host"),
         "{err}"
     );
-    let out = elfdeps(&["scan", "-q", "--cpu", "haswell"], alpine, &[]);
+    let out = Elfdeps::new(["scan", "-q", "--cpu", "haswell"])
+        .arg(alpine)
+        .output();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -111,17 +106,17 @@ fn refused_profiles() {
         "{err}"
     );
     // The baseline applies everywhere (it changes nothing).
-    let out = elfdeps(&["scan", "-q", "--cpu", "baseline"], alpine, &[]);
+    let out = Elfdeps::new(["scan", "-q", "--cpu", "baseline"])
+        .arg(alpine)
+        .output();
     assert!(out.status.success(), "{out:?}");
     // An aarch64 profile on an x86_64 glibc root.
     let Some(base) = support::root("hard-cases") else {
         return;
     };
-    let out = elfdeps(
-        &["scan", "-q", "--cpu", "armv8.1"],
-        &base.join("glibc"),
-        &[],
-    );
+    let out = Elfdeps::new(["scan", "-q", "--cpu", "armv8.1"])
+        .arg(base.join("glibc"))
+        .output();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("glibc objects only for x86_64"), "{err}");

@@ -11,23 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-
-fn elfdeps(args: &[&str]) -> Output {
-    Command::new(support::elfdeps_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run elfdeps")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use support::{Elfdeps, describe, elfdeps};
 
 fn run(cmd: &mut Command, what: &str) {
     let out = cmd
@@ -58,14 +42,90 @@ fn essence(doc: &Value) -> Vec<Value> {
 
 fn scan(root: &str) -> Value {
     let out = elfdeps(&["scan", root, "-f", "json", "-q"]);
-    assert_eq!(out.status.code(), Some(0), "scan {root}: {}", text(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "scan {root}: {}",
+        describe(&out)
+    );
     serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// True when umoci can run here (`umoci unpack` needs uid 0). Otherwise: a failure in CI, a loud
+/// skip elsewhere.
+fn umoci_or_skip(what: &str) -> bool {
+    support::require_root_or_skip(&format!("{what} (umoci unpack needs root)"))
+        && support::require_tool_or_skip("umoci", "umoci", what)
+}
+
+/// An OCI layout handled by umoci, the image spec's reference tool: the oracle for what an image
+/// holds and the writer of the layouts that the image tests scan.
+struct Umoci {
+    layout: PathBuf,
+}
+
+impl Umoci {
+    /// An existing layout (written by umoci or by hand).
+    fn at(layout: &Path) -> Self {
+        Umoci {
+            layout: layout.to_path_buf(),
+        }
+    }
+
+    /// `umoci init`: a new, empty layout at `layout`.
+    fn init(layout: &Path) -> Self {
+        run(
+            Command::new("umoci").args(["init", "--layout"]).arg(layout),
+            "umoci init",
+        );
+        Umoci::at(layout)
+    }
+
+    /// The image reference `LAYOUT:TAG`.
+    fn image(&self, tag: &str) -> String {
+        format!("{}:{tag}", self.layout.to_str().expect("utf-8 layout path"))
+    }
+
+    /// `umoci new`: an image `tag` without layers.
+    fn new_image(&self, tag: &str) {
+        self.umoci(&["new", "--image", &self.image(tag)], &format!("new {tag}"));
+    }
+
+    /// `umoci unpack` of image `tag` into the bundle `bundle`; returns the bundle's rootfs.
+    fn unpack(&self, tag: &str, bundle: &Path) -> PathBuf {
+        let b = bundle.to_str().expect("utf-8 bundle path");
+        self.umoci(
+            &["unpack", "--image", &self.image(tag), b],
+            &format!("unpack {tag}"),
+        );
+        bundle.join("rootfs")
+    }
+
+    /// `umoci repack`: the changes made to `bundle`'s rootfs become a new layer, tagged `tag`.
+    fn repack(&self, tag: &str, bundle: &Path) {
+        let b = bundle.to_str().expect("utf-8 bundle path");
+        self.umoci(
+            &["repack", "--image", &self.image(tag), b],
+            &format!("repack {tag}"),
+        );
+    }
+
+    fn umoci(&self, args: &[&str], what: &str) {
+        run(Command::new("umoci").args(args), &format!("umoci {what}"));
+    }
+}
+
+/// `skopeo copy FROM TO` (image references with their transports).
+fn skopeo_copy(from: &str, to: &str) {
+    run(
+        Command::new("skopeo").args(["copy", from, to]),
+        &format!("skopeo copy {from} {to}"),
+    );
 }
 
 #[test]
 fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
-    if !support::require_root_or_skip("image scans (umoci unpack needs root)")
-        || !support::require_tool_or_skip("umoci", "umoci", "image scans")
+    if !umoci_or_skip("image scans")
         || !support::require_tool_or_skip("skopeo", "skopeo", "image scans")
     {
         return;
@@ -75,45 +135,20 @@ fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
     };
     let t = tempfile::tempdir().expect("tempdir");
     let d = t.path();
-    let img = d.join("img");
-    let img_s = img.to_str().expect("utf-8");
-    run(
-        Command::new("umoci").args(["init", "--layout", img_s]),
-        "umoci init",
-    );
-    run(
-        Command::new("umoci").args(["new", "--image", &format!("{img_s}:base")]),
-        "umoci new",
-    );
-    let b1 = d.join("b1");
-    run(
-        Command::new("umoci")
-            .args(["unpack", "--image", &format!("{img_s}:base")])
-            .arg(&b1),
-        "umoci unpack",
-    );
+    let img = Umoci::init(&d.join("img"));
+    // Layer 1: the Alpine root.
+    img.new_image("base");
+    let r1 = img.unpack("base", &d.join("b1"));
     run(
         Command::new("cp")
             .arg("-a")
             .arg(format!("{}/.", alpine.display()))
-            .arg(b1.join("rootfs")),
+            .arg(&r1),
         "cp the Alpine root",
     );
-    run(
-        Command::new("umoci")
-            .args(["repack", "--image", &format!("{img_s}:base")])
-            .arg(&b1),
-        "umoci repack base",
-    );
+    img.repack("base", &d.join("b1"));
     // Layer 2: deletions (whiteouts: a file and a whole directory) and a glibc program.
-    let b2 = d.join("b2");
-    run(
-        Command::new("umoci")
-            .args(["unpack", "--image", &format!("{img_s}:base")])
-            .arg(&b2),
-        "umoci unpack base",
-    );
-    let r2 = b2.join("rootfs");
+    let r2 = img.unpack("base", &d.join("b2"));
     std::fs::remove_file(r2.join("etc/motd")).expect("rm motd");
     std::fs::remove_dir_all(r2.join("etc/apk/keys")).expect("rm keys");
     std::fs::remove_file(r2.join("lib/libz.so.1.3.1")).expect("rm libz");
@@ -126,40 +161,19 @@ fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
             .arg(&src),
         "gcc",
     );
-    run(
-        Command::new("umoci")
-            .args(["repack", "--image", &format!("{img_s}:v2")])
-            .arg(&b2),
-        "umoci repack v2",
-    );
+    img.repack("v2", &d.join("b2"));
     // The reference tree: what umoci itself unpacks.
-    let b3 = d.join("b3");
-    run(
-        Command::new("umoci")
-            .args(["unpack", "--image", &format!("{img_s}:v2")])
-            .arg(&b3),
-        "umoci unpack v2",
-    );
+    let r3 = img.unpack("v2", &d.join("b3"));
     let docker = d.join("docker.tar");
     let ociar = d.join("oci.tar");
-    run(
-        Command::new("skopeo").args([
-            "copy",
-            &format!("oci:{img_s}:v2"),
-            &format!("docker-archive:{}:test/img:v2", docker.display()),
-        ]),
-        "skopeo copy to docker-archive",
+    let oci = format!("oci:{}", img.image("v2"));
+    skopeo_copy(
+        &oci,
+        &format!("docker-archive:{}:test/img:v2", docker.display()),
     );
-    run(
-        Command::new("skopeo").args([
-            "copy",
-            &format!("oci:{img_s}:v2"),
-            &format!("oci-archive:{}:v2", ociar.display()),
-        ]),
-        "skopeo copy to oci-archive",
-    );
+    skopeo_copy(&oci, &format!("oci-archive:{}:v2", ociar.display()));
 
-    let reference = scan(b3.join("rootfs").to_str().expect("utf-8"));
+    let reference = scan(r3.to_str().expect("utf-8"));
     let want = essence(&reference);
     assert!(want.len() >= 17, "{} objects", want.len());
     assert!(
@@ -171,7 +185,7 @@ fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
         "the whiteout removed libz"
     );
     for r in [
-        format!("oci:{img_s}:v2"),
+        oci.clone(),
         format!("docker-archive:{}", docker.display()),
         format!("oci-archive:{}:v2", ociar.display()),
         // Detected by content, without a transport prefix.
@@ -206,8 +220,8 @@ fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
         assert_eq!(busybox["layer"], layers[0], "{r}");
     }
     // check works on images too, and finds the glibc program on musl.
-    let out = elfdeps(&["check", &format!("oci:{img_s}:v2"), "-f", "json", "-q"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = elfdeps(&["check", &oci, "-f", "json", "-q"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(
         doc["findings"]
@@ -358,12 +372,7 @@ fn assert_empty(dir: &Path) {
 
 /// No `elfdeps-image-*` directory is left in TMPDIR by a run.
 fn scan_in(tmp: &Path, args: &[&str]) -> Output {
-    Command::new(support::elfdeps_bin())
-        .args(args)
-        .env("TMPDIR", tmp)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run elfdeps")
+    Elfdeps::new(args).env("TMPDIR", tmp).output()
 }
 
 fn leftovers(tmp: &Path) -> Vec<String> {
@@ -384,11 +393,11 @@ fn tar_slip_is_refused() {
     let tmp = t.path().join("tmp");
     std::fs::create_dir(&tmp).expect("tmp");
     let out = scan_in(&tmp, &["scan", &format!("oci:{}:t", img.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("tar slip"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert_empty(&s);
     assert!(
@@ -411,7 +420,7 @@ fn absolute_names_land_inside_the_image() {
         "-f",
         "json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(
         doc["summary"]["files"], 1,
@@ -438,11 +447,11 @@ fn symlink_then_write_is_refused() {
         ])],
     );
     let out = elfdeps(&["scan", &format!("oci:{}:t", img.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("symlink"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert_empty(&s);
     // The same through a symlink laid down by a lower layer.
@@ -460,7 +469,7 @@ fn symlink_then_write_is_refused() {
         ],
     );
     let out = elfdeps(&["scan", &format!("oci:{}:t", img2.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert_empty(&s);
 }
 
@@ -505,7 +514,7 @@ fn whiteouts_follow_the_oci_spec() {
         "-f",
         "json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     // The walk's counts tell what is left: d/c, f2d/inside, keep/y.
     assert_eq!(doc["summary"]["files"], 3, "{}", doc["summary"]);
@@ -518,7 +527,7 @@ fn whiteouts_follow_the_oci_spec() {
     let bad = t.path().join("bad");
     layout(&bad, &[tar_of(&[file(".wh.", b"")])]);
     let out = elfdeps(&["scan", &format!("oci:{}:t", bad.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("malformed whiteout"));
 }
 
@@ -536,27 +545,12 @@ fn decompression_bomb_hits_the_cap() {
         .max()
         .unwrap_or(0);
     assert!(gz_size < 1 << 20, "the bomb is small compressed: {gz_size}");
-    let out = Command::new("/usr/bin/time")
-        .arg("-f")
-        .arg("maxrss_kb=%M")
-        .arg(support::elfdeps_bin())
-        .args([
-            "scan",
-            &format!("oci:{}:t", img.display()),
-            "-q",
-            "--max-layer-size",
-            "16M",
-        ])
-        .output()
-        .expect("run elfdeps under /usr/bin/time");
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--max-layer-size"), "{err}");
-    let rss: u64 = err
-        .lines()
-        .find_map(|l| l.strip_prefix("maxrss_kb="))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("maxrss");
+    let image = format!("oci:{}:t", img.display());
+    let args = ["scan", &image, "-q", "--max-layer-size", "16M"].map(std::ffi::OsStr::new);
+    let run = support::bounded_elfdeps(&args, t.path(), std::time::Duration::from_secs(120));
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("--max-layer-size"), "{}", run.stderr);
+    let rss = run.maxrss_kib;
     assert!(rss < 200 * 1024, "memory stays bounded: {rss} KiB");
     // The whole-image cap too.
     let out = elfdeps(&[
@@ -566,7 +560,7 @@ fn decompression_bomb_hits_the_cap() {
         "--max-image-size",
         "8M",
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--max-image-size"));
 }
 
@@ -590,11 +584,11 @@ fn tampered_blobs_are_refused() {
     )
     .expect("tamper");
     let out = elfdeps(&["scan", &format!("oci:{}:t", img.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("tampered"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     // A digest that is not sha256:<64 hex> is refused before any path is built from it.
     let mut bad = manifest.clone();
@@ -610,11 +604,11 @@ fn tampered_blobs_are_refused() {
     )
     .expect("w");
     let out = elfdeps(&["scan", &format!("oci:{}:t", img.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("64 lower-case hex"),
         "{}",
-        text(&out)
+        describe(&out)
     );
 }
 
@@ -733,14 +727,7 @@ fn gnu_tar_extract(dir: &Path, layers: &[Vec<u8>], extra: &[&str]) -> String {
 
 /// What `umoci unpack` makes of the image at `img` (tag `t`), as a tree.
 fn umoci_tree(d: &Path, img: &Path) -> Tree {
-    let bundle = d.join("umoci-bundle");
-    run(
-        Command::new("umoci")
-            .args(["unpack", "--image", &format!("{}:t", img.display())])
-            .arg(&bundle),
-        "umoci unpack",
-    );
-    tree(&bundle.join("rootfs"))
+    tree(&Umoci::at(img).unpack("t", &d.join("umoci-bundle")))
 }
 
 /// A small real ELF shared object whose soname is `lib<tag>.so`, so that its path shows up in a
@@ -803,8 +790,7 @@ fn hardlink<'a>(name: &'a str, target: &'a str) -> Member<'a> {
 /// nothing may land outside.
 #[test]
 fn case_25_duplicates_and_file_dir_replacement() {
-    if !support::require_root_or_skip("case 25 (umoci unpack needs root)")
-        || !support::require_tool_or_skip("umoci", "umoci", "case 25")
+    if !umoci_or_skip("case 25")
         || !support::require_tool_or_skip("tar", "tar", "case 25")
         || !support::require_tool_or_skip("gcc", "gcc", "case 25")
     {
@@ -911,7 +897,7 @@ fn case_25_duplicates_and_file_dir_replacement() {
             "json",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     let soname = |data: &[u8]| if *data == a { "liba.so" } else { "libb.so" };
     let want_objects: std::collections::BTreeMap<String, String> = [
@@ -929,7 +915,7 @@ fn case_25_duplicates_and_file_dir_replacement() {
     .filter(|(p, _)| *p != "/dl")
     .map(|(p, data)| (p.to_string(), soname(data).to_string()))
     .collect();
-    assert_eq!(objects_of(&doc), want_objects, "{}", text(&out));
+    assert_eq!(objects_of(&doc), want_objects, "{}", describe(&out));
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
     assert_empty(&s);
 
@@ -946,12 +932,12 @@ fn case_25_duplicates_and_file_dir_replacement() {
         ])],
     );
     let out = scan_in(&tmp, &["scan", &format!("oci:{}:t", img2.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
         e.contains("layer 1") && e.contains("/x is a symlink") && e.contains("refused"),
         "the error names the layer, the path and the refusal: {}",
-        text(&out)
+        describe(&out)
     );
     assert_empty(&s);
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
@@ -1139,7 +1125,7 @@ fn case_26_hard_link_entries() {
             "json",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     let objects = objects_of(&doc);
     for (path, soname) in [
@@ -1163,11 +1149,11 @@ fn case_26_hard_link_entries() {
     assert_eq!(notes.len(), 7, "{notes:?}");
     // The human report shows them too.
     let out = scan_in(&tmp, &["scan", &format!("oci:{}:t", img.display())]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("hard link /early "),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
     assert_eq!(nlink(&secret), secret_links);
@@ -1644,12 +1630,12 @@ fn case_27_pax_gnu_header_desync() {
             "json",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(
         !objects_of(&doc).contains_key("/smuggled"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert_eq!(doc["summary"]["files"], 2);
     let bad = d.join("bad");
@@ -1664,12 +1650,12 @@ fn case_27_pax_gnu_header_desync() {
         .concat()],
     );
     let out = scan_in(&tmp, &["scan", &format!("oci:{}:t", bad.display()), "-q"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(
         e.contains("layer 1: f: two different PAX `size` records"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
     assert_empty(&s);
@@ -1682,7 +1668,7 @@ fn case_27_pax_gnu_header_desync() {
 /// Runs elfdeps, which must refuse the input (exit 2); its standard error.
 fn refused(args: &[&str]) -> String {
     let out = elfdeps(args);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", describe(&out));
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
@@ -1939,7 +1925,7 @@ fn docker_archive_caps_are_named_as_for_oci_layouts() {
     // Without the caps the same images scan.
     for r in [&docker, &oci, &two] {
         let out = elfdeps(&["scan", r.to_str().expect("utf-8"), "-q"]);
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     }
     // A layer file whose content is damaged: the message says so, in our words.
     let mut bytes = std::fs::read(&docker).expect("read");
@@ -1973,7 +1959,7 @@ fn several_images_without_a_choice_are_listed_by_tag() {
     assert!(!e.contains("sha256:"), "tags, not digests: {e}");
     // Naming one by its tag works.
     let out = elfdeps(&["scan", &format!("{r}:v2"), "-q", "-f", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     // Platforms of which none is the one asked for: listed with their tags.
     let multi = d.join("multi");
     layout_of(
@@ -2075,7 +2061,7 @@ fn platform_is_refused_where_it_cannot_choose() {
     // Where it applies, it still works: the platform the image is for, and a choice in a
     // multi-platform index.
     let out = elfdeps(&["scan", &r, "-q", "--platform", "linux/amd64"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let out = elfdeps(&[
         "scan",
         docker.to_str().expect("utf-8"),
@@ -2083,7 +2069,7 @@ fn platform_is_refused_where_it_cannot_choose() {
         "--platform",
         "linux/amd64",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     let multi = d.join("multi");
     layout_of(
         &multi,
@@ -2105,7 +2091,7 @@ fn platform_is_refused_where_it_cannot_choose() {
             "--platform",
             platform,
         ]);
-        assert_eq!(out.status.code(), Some(0), "{platform}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(0), "{platform}: {}", describe(&out));
         let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
         assert_eq!(
             doc["image"]["manifest"], index["manifests"][i]["digest"],
@@ -2249,20 +2235,11 @@ fn a_fifo_as_an_image_is_never_opened_for_reading() {
         format!("docker-archive:{f}"),
         format!("oci-archive:{f}"),
     ] {
-        // Under timeout: opening a FIFO for reading waits for a writer that never comes.
-        let out = Command::new("timeout")
-            .arg("30")
-            .arg(support::elfdeps_bin())
-            .args(["scan", &r, "-q"])
-            .stdin(Stdio::null())
-            .output()
-            .expect("run elfdeps under timeout");
-        assert_eq!(
-            out.status.code(),
-            Some(2),
-            "{r} (124: it hung): {}",
-            text(&out)
-        );
+        // Under a time limit: opening a FIFO for reading waits for a writer that never comes.
+        let out = Elfdeps::new(["scan", &r, "-q"])
+            .timeout(std::time::Duration::from_secs(30))
+            .output();
+        assert_eq!(out.status.code(), Some(2), "{r}: {}", describe(&out));
         let e = String::from_utf8_lossy(&out.stderr);
         assert!(e.contains("FIFO"), "{r}: {e}");
     }

@@ -27,7 +27,6 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use elfdeps::name::ByteStr;
 use elfdeps::pipeline;
@@ -525,12 +524,10 @@ fn tree_of_curl_lists_what_ldd_lists() {
     };
     let ldd = ground_truth::ldd_truth(root, "/usr/bin/curl").expect("ldd runs in the root");
     assert!(ldd.closure.len() > 20, "ldd listed too little: {ldd:?}");
-    let out = Command::new(support::elfdeps_bin())
-        .args(["tree", "--color", "never", "-q"])
+    let out = support::Elfdeps::new(["tree", "--color", "never", "-q"])
         .arg(root)
         .arg("/usr/bin/curl")
-        .output()
-        .expect("run elfdeps tree");
+        .output();
     assert!(
         out.status.success(),
         "{}",
@@ -560,12 +557,10 @@ fn why_libssl_shows_curls_chain() {
     let Some(root) = support::root("debian") else {
         return;
     };
-    let out = Command::new(support::elfdeps_bin())
-        .args(["why", "--color", "never", "-q"])
+    let out = support::Elfdeps::new(["why", "--color", "never", "-q"])
         .arg(root)
         .arg("libssl.so.3")
-        .output()
-        .expect("run elfdeps why");
+        .output();
     assert!(
         out.status.success(),
         "{}",

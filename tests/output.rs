@@ -10,15 +10,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::Value;
-
-fn elfdeps(args: &[&str]) -> Output {
-    Command::new(support::elfdeps_bin())
-        .args(args)
-        .env_remove("NO_COLOR")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run elfdeps")
-}
+use support::elfdeps;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

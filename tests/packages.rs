@@ -8,17 +8,10 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 use serde_json::Value;
-
-fn elfdeps(args: &[&str]) -> Output {
-    Command::new(support::elfdeps_bin())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run elfdeps")
-}
+use support::{Elfdeps, elfdeps};
 
 fn scan(root: &Path) -> Value {
     let out = elfdeps(&["scan", root.to_str().expect("utf-8"), "-f", "json", "-q"]);
@@ -670,12 +663,7 @@ fn raw_control_bytes(out: &[u8]) -> Vec<String> {
 /// Runs elfdeps with human output and asserts that neither stdout nor stderr carries a raw
 /// control byte. Returns (stdout, stderr).
 fn human_output_is_escaped(args: &[&std::ffi::OsStr], what: &str) -> (Vec<u8>, String) {
-    let out = Command::new(support::elfdeps_bin())
-        .args(args)
-        .env_remove("CLICOLOR_FORCE")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run elfdeps");
+    let out = Elfdeps::new(args).env_remove("CLICOLOR_FORCE").output();
     assert!(
         out.status.success(),
         "{what}: exit {}: {}",

@@ -182,15 +182,152 @@ pub fn elfdeps_bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_elfdeps"))
 }
 
+/// `elfdeps ARGS` with stdin from /dev/null (a test never waits on a terminal), without the
+/// caller's NO_COLOR (so a developer's setting cannot change what a test sees), stdout and stderr
+/// captured. Whatever the exit, the [`Output`](std::process::Output) is returned: callers assert
+/// on the status themselves (see [`describe`] for the message).
+pub fn elfdeps<S: AsRef<OsStr>>(args: &[S]) -> std::process::Output {
+    Elfdeps::new(args).output()
+}
+
+/// One run of the built binary, for the callers that need more than [`elfdeps`]: an environment
+/// variable set or removed, bytes on stdin, another working directory, a time limit.
+pub struct Elfdeps {
+    cmd: Command,
+    stdin: Option<Vec<u8>>,
+    timeout: Option<std::time::Duration>,
+}
+
+impl Elfdeps {
+    pub fn new<S: AsRef<OsStr>>(args: impl IntoIterator<Item = S>) -> Self {
+        let mut cmd = Command::new(elfdeps_bin());
+        cmd.args(args).env_remove("NO_COLOR");
+        Elfdeps {
+            cmd,
+            stdin: None,
+            timeout: None,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    pub fn args<S: AsRef<OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Self {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> Self {
+        self.cmd.env_remove(key);
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    /// These bytes on stdin (then end of file) instead of /dev/null.
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    /// Killed, and the test failed, when the run lasts longer: for the runs that could hang (on a
+    /// FIFO, on a racing writer) if elfdeps had a bug.
+    pub fn timeout(mut self, limit: std::time::Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
+    pub fn output(mut self) -> std::process::Output {
+        let what = format!("{:?}", self.cmd);
+        self.cmd
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = self
+            .cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+        // Fed and drained on threads, so neither side can block the other or the time limit.
+        let feed = self.stdin.take().map(|bytes| {
+            let mut pipe = child.stdin.take().expect("piped stdin");
+            // A write error (elfdeps exited without reading everything) is its business, not ours.
+            std::thread::spawn(move || drop(pipe.write_all(&bytes)))
+        });
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        let status = match self.timeout {
+            None => child.wait().expect("wait for elfdeps"),
+            Some(limit) => {
+                let start = std::time::Instant::now();
+                loop {
+                    if let Some(status) = child.try_wait().expect("wait for elfdeps") {
+                        break status;
+                    }
+                    if start.elapsed() > limit {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        let err = stderr.join().unwrap_or_default();
+                        panic!(
+                            "{what} did not finish in {limit:?} (killed: it hung); stderr:\n{}",
+                            String::from_utf8_lossy(&err)
+                        );
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
+        };
+        if let Some(feed) = feed {
+            let _ = feed.join();
+        }
+        std::process::Output {
+            status,
+            stdout: stdout.join().expect("stdout reader"),
+            stderr: stderr.join().expect("stderr reader"),
+        }
+    }
+}
+
+/// Reads a child's pipe to its end on a thread of its own.
+fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(mut p) = pipe {
+            let _ = p.read_to_end(&mut buf);
+        }
+        buf
+    })
+}
+
+/// A run's exit, stdout and stderr, for an assertion message.
+pub fn describe(o: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// `elfdeps scan ROOT --format json -q`: must exit 0 and print an `elfdeps/1` document.
 pub fn scan_json(root: &Path) -> Value {
-    let out = Command::new(elfdeps_bin())
-        .arg("scan")
+    let out = Elfdeps::new(["scan"])
         .arg(root)
         .args(["--format", "json", "-q"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("run elfdeps");
+        .output();
     assert!(
         out.status.success(),
         "elfdeps scan {} --format json -q failed ({}):\n{}",
