@@ -312,3 +312,135 @@ fn parse_size(s: &str) -> Result<u64, String> {
         .filter(|&n| n > 0)
         .ok_or_else(|| format!("'{s}' is not a size (examples: 4096, 512K, 64M, 1G)"))
 }
+
+// Parsed arguments as the library's settings.
+
+impl RootArgs {
+    /// The pipeline's configuration (`resolve`: run the loader models).
+    pub fn config(&self, resolve: bool) -> Result<elfdeps::pipeline::Config, String> {
+        let cpu = elfdeps::resolve::cpu::CpuProfile::named(&self.cpu).map_err(|e| e.to_string())?;
+        let limits = elfdeps::elf::Limits {
+            max_read: self.max_read,
+            file_timeout: Some(self.file_timeout).filter(|t| !t.is_zero()),
+            max_memory: Some(self.max_memory).filter(|&m| m > 0),
+        };
+        Ok(elfdeps::pipeline::Config {
+            root: self.root.clone(),
+            platform: self.platform.clone(),
+            max_layer_size: self.max_layer_size,
+            max_image_size: self.max_image_size,
+            jobs: self.jobs.map(usize::from),
+            scan: elfdeps::scan::ScanOptions {
+                limits,
+                walk: elfdeps::walk::WalkOptions {
+                    max_depth: self.max_depth,
+                },
+            },
+            resolve: resolve.then(|| elfdeps::resolve::ResolveOptions {
+                cpu,
+                hwcaps: (!self.hwcaps.is_empty())
+                    .then(|| self.hwcaps.iter().map(|h| h.as_str().into()).collect()),
+            }),
+            checks: None,
+            policy: None,
+        })
+    }
+}
+
+impl ColorArg {
+    /// Whether to color output that goes to a terminal (`to_terminal`) or not.
+    pub fn enabled(self, to_terminal: bool) -> bool {
+        match self {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => {
+                to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+impl CheckArgs {
+    /// The policy the flags describe.
+    pub fn policy_spec(&self) -> elfdeps::pipeline::PolicySpec {
+        elfdeps::pipeline::PolicySpec {
+            file: self.policy.clone(),
+            deny_libc: self.deny_libc.clone(),
+            max_glibc: self.max_glibc.clone(),
+            deny: self.deny.clone(),
+            fail_on: self.fail_on.clone(),
+            allow: self.allow.clone(),
+            ignore: self.ignore.clone(),
+            baseline: self.baseline.clone(),
+        }
+    }
+}
+
+impl PackagesArgs {
+    /// What `packages` is asked.
+    pub fn query(&self) -> elfdeps::pipeline::PackagesQuery {
+        use elfdeps::pkgdb::DbKind;
+        elfdeps::pipeline::PackagesQuery {
+            db: match self.db {
+                DbArg::Auto => DbKind::Auto,
+                DbArg::Apk => DbKind::Apk,
+                DbArg::Dpkg => DbKind::Dpkg,
+                DbArg::Rpm => DbKind::Rpm,
+            },
+            for_pkg: self.for_pkg.clone(),
+            paths: self.paths.clone(),
+            apk_index: self.apk_index.clone(),
+            unneeded: self.unneeded,
+        }
+    }
+}
+
+impl From<PkgFormatArg> for elfdeps::report::packages::PackagesFormat {
+    fn from(f: PkgFormatArg) -> Self {
+        use elfdeps::report::packages::PackagesFormat as P;
+        match f {
+            PkgFormatArg::Lines => P::Lines,
+            PkgFormatArg::Apk => P::Apk,
+            PkgFormatArg::Apko => P::Apko,
+            PkgFormatArg::Json => P::Json,
+        }
+    }
+}
+
+/// Writes through `render` to FILE or standard output; a closed pipe (`elfdeps scan / | head`)
+/// is the reader's choice, not an error. The error says what could not be written.
+pub fn emit(
+    output: Option<&std::path::Path>,
+    render: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), String> {
+    use std::io::Write;
+    let result = match output {
+        Some(path) => std::fs::File::create(path)
+            .map_err(|e| (format!("cannot create output file {}", path.display()), e))
+            .and_then(|f| {
+                let mut w = std::io::BufWriter::new(f);
+                render(&mut w)
+                    .and_then(|()| w.flush())
+                    .map_err(|e| (format!("cannot write {}", path.display()), e))
+            }),
+        None => {
+            let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+            render(&mut w)
+                .and_then(|()| w.flush())
+                .map_err(|e| ("cannot write to standard output".to_string(), e))
+        }
+    };
+    match result {
+        Ok(()) => Ok(()),
+        Err((_, e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err((what, e)) => Err(format!("{what}: {e}")),
+    }
+}
+
+/// SARIF or JUnit, from `--format` (anything else is JUnit's caller's mistake).
+pub fn findings_format(f: FormatArg) -> elfdeps::report::FindingsFormat {
+    match f {
+        FormatArg::Sarif => elfdeps::report::FindingsFormat::Sarif,
+        _ => elfdeps::report::FindingsFormat::Junit,
+    }
+}

@@ -8,21 +8,15 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{
-    CheckArgs, Cli, ColorArg, Command, DbArg, FormatArg, PackagesArgs, PkgFormatArg, RootArgs,
-    ScanArgs, TextFormatArg, TreeArgs, WhyArgs,
+    CheckArgs, Cli, Command, FormatArg, PackagesArgs, RootArgs, ScanArgs, TextFormatArg, TreeArgs,
+    WhyArgs,
 };
 use elfdeps::check::{CheckOptions, policy};
-use elfdeps::elf::Limits;
 use elfdeps::graph::DepGraph;
-use elfdeps::pipeline::{self, PackagesQuery, PolicySpec};
-use elfdeps::pkgdb::DbKind;
+use elfdeps::pipeline;
 use elfdeps::progress::Progress;
 use elfdeps::report::packages::PackagesFormat;
-use elfdeps::report::{self, FindingsFormat, Format, RenderOptions, Report, tree, why};
-use elfdeps::resolve::ResolveOptions;
-use elfdeps::resolve::cpu::CpuProfile;
-use elfdeps::scan::ScanOptions;
-use elfdeps::walk::WalkOptions;
+use elfdeps::report::{self, CheckFormat, Format, Judged, RenderOptions, Report, tree, why};
 
 /// Exit codes: 0 pass, 1 policy failure, 2 usage or input error.
 const EXIT_INPUT: u8 = 2;
@@ -52,7 +46,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Fail(msg, code)) => {
-            // A closed pipe (`elfdeps scan / | head`) is the reader's choice, not an error.
+            // Empty: already said (a policy failure is in the report).
             if !msg.is_empty() {
                 eprintln!("elfdeps: {msg}");
             }
@@ -63,32 +57,7 @@ fn main() -> ExitCode {
 
 /// The pipeline's configuration from the common flags (`resolve`: run the loader models).
 fn config_of(common: &RootArgs, resolve: bool) -> Result<pipeline::Config, Fail> {
-    let cpu = CpuProfile::named(&common.cpu).map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
-    let limits = Limits {
-        max_read: common.max_read,
-        file_timeout: Some(common.file_timeout).filter(|t| !t.is_zero()),
-        max_memory: Some(common.max_memory).filter(|&m| m > 0),
-    };
-    Ok(pipeline::Config {
-        root: common.root.clone(),
-        platform: common.platform.clone(),
-        max_layer_size: common.max_layer_size,
-        max_image_size: common.max_image_size,
-        jobs: common.jobs.map(usize::from),
-        scan: ScanOptions {
-            limits,
-            walk: WalkOptions {
-                max_depth: common.max_depth,
-            },
-        },
-        resolve: resolve.then(|| ResolveOptions {
-            cpu,
-            hwcaps: (!common.hwcaps.is_empty())
-                .then(|| common.hwcaps.iter().map(|h| h.as_str().into()).collect()),
-        }),
-        checks: None,
-        policy: None,
-    })
+    common.config(resolve).map_err(|e| Fail(e, EXIT_INPUT))
 }
 
 /// Runs the pipeline (a progress line on a terminal), then says on stderr what may be wrong with
@@ -106,47 +75,12 @@ fn run(common: &RootArgs, config: &pipeline::Config) -> Result<Report, Fail> {
     Ok(report)
 }
 
-fn color_for(arg: ColorArg, to_terminal: bool) -> bool {
-    match arg {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-    }
-}
-
-/// Writes through `render` to FILE or standard output, mapping write errors to exit codes.
+/// Writes through `render` to FILE or standard output.
 fn emit(
     output: Option<&std::path::Path>,
     render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), Fail> {
-    let result = match output {
-        Some(path) => std::fs::File::create(path)
-            .map_err(|e| (format!("cannot create output file {}", path.display()), e))
-            .and_then(|f| {
-                let mut w = io::BufWriter::new(f);
-                render(&mut w)
-                    .and_then(|()| w.flush())
-                    .map_err(|e| (format!("cannot write {}", path.display()), e))
-            }),
-        None => {
-            let mut w = io::BufWriter::new(io::stdout().lock());
-            render(&mut w)
-                .and_then(|()| w.flush())
-                .map_err(|e| ("cannot write to standard output".to_string(), e))
-        }
-    };
-    match result {
-        Ok(()) => Ok(()),
-        Err((_, e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err((what, e)) => Err(Fail(format!("{what}: {e}"), EXIT_INPUT)),
-    }
-}
-
-fn findings_format(f: FormatArg) -> FindingsFormat {
-    match f {
-        FormatArg::Sarif => FindingsFormat::Sarif,
-        _ => FindingsFormat::Junit,
-    }
+    cli::emit(output, render).map_err(|e| Fail(e, EXIT_INPUT))
 }
 
 fn run_scan(args: ScanArgs) -> Result<(), Fail> {
@@ -161,7 +95,7 @@ fn run_scan(args: ScanArgs) -> Result<(), Fail> {
     let report = run(&args.common, &config)?;
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let opts = RenderOptions {
-        color: color_for(args.common.color, to_terminal),
+        color: args.common.color.enabled(to_terminal),
     };
     emit(args.output.as_deref(), |w| match args.format {
         FormatArg::Human => report::render(&report, Format::Human, &opts, w),
@@ -170,26 +104,33 @@ fn run_scan(args: ScanArgs) -> Result<(), Fail> {
             Some(root) => DepGraph::build(root).write_dot(root, w),
             None => Ok(()),
         },
-        FormatArg::Sarif | FormatArg::Junit => {
+        f => {
             let findings = report.checks.as_ref().map_or(&[][..], |c| &c.findings);
             let policy = policy::Policy::default();
-            let violations: Vec<bool> =
-                findings.iter().map(|f| policy::is_violation(f, &policy)).collect();
-            let subjects = report.inventory.objects.iter().map(|o| o.path.escaped());
-            let name = format!("elfdeps scan {}", args.common.root.display());
-            let root = &args.common.root;
-            let format = findings_format(args.format);
-            report::render_findings(format, root, name, subjects.collect(), findings, &violations, w)
+            let v: Vec<bool> = findings
+                .iter()
+                .map(|f| policy::is_violation(f, &policy))
+                .collect();
+            let title = format!("elfdeps scan {}", args.common.root.display());
+            let format = CheckFormat::Findings(cli::findings_format(f));
+            let judged = Judged::Root(&report);
+            report::render_check(&judged, format, &title, &args.common.root, &v, &opts, w)
         }
     })
 }
 
 fn run_check(args: CheckArgs) -> Result<(), Fail> {
     let input = |msg: String| Fail(msg, EXIT_INPUT);
-    if matches!(args.format, FormatArg::Dot) {
-        let msg = "--format dot is for `elfdeps scan`; check writes human, json, sarif or junit";
-        return Err(input(msg.into()));
-    }
+    let format = match args.format {
+        FormatArg::Dot => {
+            let msg =
+                "--format dot is for `elfdeps scan`; check writes human, json, sarif or junit";
+            return Err(input(msg.into()));
+        }
+        FormatArg::Human => CheckFormat::Human { all: args.all },
+        FormatArg::Json => CheckFormat::Json,
+        f => CheckFormat::Findings(cli::findings_format(f)),
+    };
     if !args.files && !args.more.is_empty() {
         let more: Vec<String> = args.more.iter().map(|p| p.display().to_string()).collect();
         return Err(input(format!(
@@ -198,27 +139,24 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
             more.join(" ")
         )));
     }
-    let policy = PolicySpec {
-        file: args.policy.clone(),
-        deny_libc: args.deny_libc.clone(),
-        max_glibc: args.max_glibc.clone(),
-        deny: args.deny.clone(),
-        fail_on: args.fail_on.clone(),
-        allow: args.allow.clone(),
-        ignore: args.ignore.clone(),
-        baseline: args.baseline.clone(),
-    }
-    .build()?;
+    let policy = args.policy_spec().build()?;
     let mut config = config_of(&args.common, true)?;
     let limits = config.scan.limits;
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let opts = RenderOptions {
-        color: color_for(args.common.color, to_terminal),
+        color: args.common.color.enabled(to_terminal),
     };
     let violations = |fs: &[elfdeps::check::Finding]| -> Vec<bool> {
-        fs.iter().map(|f| policy::is_violation(f, &policy)).collect()
+        fs.iter()
+            .map(|f| policy::is_violation(f, &policy))
+            .collect()
     };
-    let (passed, rendered) = if args.files {
+    let write = |judged: &Judged<'_>, title: &str, root: &std::path::Path, v: &[bool]| {
+        emit(args.output.as_deref(), |w| {
+            report::render_check(judged, format, title, root, v, &opts, w)
+        })
+    };
+    let passed = if args.files {
         if let Some(p) = &args.common.platform {
             return Err(input(format!(
                 "--platform {p}: --files judges build artifacts, not an image; --platform \
@@ -230,79 +168,44 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
         let o = pipeline::check_files(&paths, &policy, &limits)?;
         for e in &o.skipped {
             let why = elfdeps::name::escape_controls(&e.message);
-            eprintln!("elfdeps: note: {}: {why}; skipped", e.path.display_escaped());
+            eprintln!(
+                "elfdeps: note: {}: {why}; skipped",
+                e.path.display_escaped()
+            );
         }
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         let title = format!("elfdeps check --files {}", shown.join(" "));
-        let v = violations(&o.findings);
-        let rendered = emit(args.output.as_deref(), |w| match args.format {
-            FormatArg::Json => report::render_files_json(&o, w),
-            FormatArg::Sarif | FormatArg::Junit => {
-                let subjects = o.artifacts.iter().map(|a| a.path.escaped()).collect();
-                let (format, here) = (findings_format(args.format), std::path::Path::new("."));
-                report::render_findings(format, here, title.clone(), subjects, &o.findings, &v, w)
-            }
-            _ => {
-                let view = report::human::CheckView {
-                    title: title.clone(),
-                    libcs: &[],
-                    artifacts: &o.artifacts,
-                    findings: &o.findings,
-                    violations: &v,
-                    gate: Some(&o.gate),
-                    errors: &o.errors,
-                    all: args.all,
-                };
-                report::human::render_check(&view, &opts, w)
-            }
-        });
-        (o.gate.passed, rendered)
+        let here = std::path::Path::new(".");
+        write(&Judged::Files(&o), &title, here, &violations(&o.findings))?;
+        o.gate.passed
     } else {
-        let checks = CheckOptions {
+        config.checks = Some(CheckOptions {
             symbols: args.symbols,
             limits,
-        };
-        config.checks = Some(checks);
+        });
         config.policy = Some(policy.clone());
         let report = run(&args.common, &config)?;
-        let gate = pipeline::gate(&report).cloned().unwrap_or_default();
         let findings = report.checks.as_ref().map_or(&[][..], |c| &c.findings);
-        let libcs = report.checks.as_ref().map_or(&[][..], |c| &c.libcs);
-        let v = violations(findings);
         let title = format!("elfdeps check {}", args.common.root.display());
-        let rendered = emit(args.output.as_deref(), |w| match args.format {
-            FormatArg::Json => report::render(&report, Format::Json, &opts, w),
-            FormatArg::Sarif | FormatArg::Junit => {
-                let subjects = report.inventory.objects.iter().map(|o| o.path.escaped());
-                let (format, root) = (findings_format(args.format), &args.common.root);
-                report::render_findings(format, root, title.clone(), subjects.collect(), findings, &v, w)
-            }
-            _ => {
-                let view = report::human::CheckView {
-                    title: title.clone(),
-                    libcs,
-                    artifacts: &[],
-                    findings,
-                    violations: &v,
-                    gate: Some(&gate),
-                    errors: &report.errors,
-                    all: args.all,
-                };
-                report::human::render_check(&view, &opts, w)
-            }
-        });
-        (gate.passed, rendered)
+        write(
+            &Judged::Root(&report),
+            &title,
+            &args.common.root,
+            &violations(findings),
+        )?;
+        pipeline::gate(&report).is_none_or(|g| g.passed)
     };
-    rendered?;
-    if passed { Ok(()) } else { Err(Fail(String::new(), EXIT_POLICY)) }
+    if passed {
+        Ok(())
+    } else {
+        Err(Fail(String::new(), EXIT_POLICY))
+    }
 }
 
 fn run_tree(args: TreeArgs) -> Result<(), Fail> {
     let report = run(&args.common, &config_of(&args.common, true)?)?;
-    let i = pipeline::find_object(&report, &args.path, &args.common.root)?;
-    let root = report.resolved().ok_or_else(|| Fail("no resolution".into(), EXIT_INPUT))?;
-    let t = tree::TreeReport::build(root, i);
-    let color = color_for(args.common.color, io::stdout().is_terminal());
+    let t = pipeline::tree(&report, &args.path, &args.common.root)?;
+    let color = args.common.color.enabled(io::stdout().is_terminal());
     emit(None, |w| match args.format {
         TextFormatArg::Human => tree::render_human(&t, color, w),
         TextFormatArg::Json => tree::render_json(&report.root_name(), &t, w),
@@ -311,9 +214,8 @@ fn run_tree(args: TreeArgs) -> Result<(), Fail> {
 
 fn run_why(args: WhyArgs) -> Result<(), Fail> {
     let report = run(&args.common, &config_of(&args.common, true)?)?;
-    let root = report.resolved().ok_or_else(|| Fail("no resolution".into(), EXIT_INPUT))?;
-    let chains = why::WhyReport::build(root, args.library.as_bytes());
-    let color = color_for(args.common.color, io::stdout().is_terminal());
+    let chains = pipeline::why(&report, &args.library)?;
+    let color = args.common.color.enabled(io::stdout().is_terminal());
     let shown = args.common.root.display().to_string();
     emit(None, |w| match args.format {
         TextFormatArg::Human => why::render_human(&chains, &shown, color, w),
@@ -323,19 +225,7 @@ fn run_why(args: WhyArgs) -> Result<(), Fail> {
 
 fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
     let report = run(&args.common, &config_of(&args.common, true)?)?;
-    let query = PackagesQuery {
-        db: match args.db {
-            DbArg::Auto => DbKind::Auto,
-            DbArg::Apk => DbKind::Apk,
-            DbArg::Dpkg => DbKind::Dpkg,
-            DbArg::Rpm => DbKind::Rpm,
-        },
-        for_pkg: args.for_pkg.clone(),
-        paths: args.paths.clone(),
-        apk_index: args.apk_index.clone(),
-        unneeded: args.unneeded,
-    };
-    let (set, warnings) = pipeline::packages(&report, &query, &args.common.root)?;
+    let (set, warnings) = pipeline::packages(&report, &args.query(), &args.common.root)?;
     for w in warnings {
         eprintln!("elfdeps: warning: {w}");
     }
@@ -344,13 +234,10 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
             eprintln!("elfdeps: note: {w}");
         }
     }
-    let format = match args.format {
-        PkgFormatArg::Lines => PackagesFormat::Lines,
-        PkgFormatArg::Apk => PackagesFormat::Apk,
-        PkgFormatArg::Apko => PackagesFormat::Apko,
-        PkgFormatArg::Json => PackagesFormat::Json,
-    };
-    emit(None, |w| report::packages::render(&set, format, args.unneeded, w))?;
+    let format = PackagesFormat::from(args.format);
+    emit(None, |w| {
+        report::packages::render(&set, format, args.unneeded, w)
+    })?;
     for n in elfdeps::packages::gap_notes(&set) {
         eprintln!("elfdeps: {}", elfdeps::name::escape_controls(&n));
     }

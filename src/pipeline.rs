@@ -9,16 +9,18 @@ use std::path::{Path, PathBuf};
 
 use crate::check::policy::{Gate, Policy};
 use crate::check::{self, CheckOptions};
+use crate::error::{ErrorCode, FileError};
 use crate::image;
+use crate::name::{ByteStr, escape_controls};
+use crate::packages::PackageSet;
 use crate::pkgdb::{self, DbKind};
 use crate::progress::Progress;
 use crate::report::Report;
+use crate::report::tree::TreeReport;
+use crate::report::why::WhyReport;
+use crate::resolve::Status;
 use crate::resolve::cpu::CpuProfile;
 use crate::resolve::{self, ResolveOptions, Snapshot};
-use crate::error::{ErrorCode, FileError};
-use crate::name::{ByteStr, escape_controls};
-use crate::packages::PackageSet;
-use crate::resolve::Status;
 use crate::scan::{self, ScanOptions, WarningCode};
 use crate::tree::{Entry, Tree};
 
@@ -406,7 +408,9 @@ pub fn packages(
         warnings.push(format!("{} database: {}", db.kind, escape_controls(w)));
     }
     let Some(resolved) = report.resolved() else {
-        return Err(Error("packages needs the resolution (run with resolve)".into()));
+        return Err(Error(
+            "packages needs the resolution (run with resolve)".into(),
+        ));
     };
     let mut targets: Vec<usize> = Vec::new();
     if let Some(p) = &q.for_pkg {
@@ -477,7 +481,8 @@ pub fn check_files(
     policy: &Policy,
     limits: &crate::elf::Limits,
 ) -> Result<FilesOutcome, Error> {
-    let (artifacts, errors) = check::analyze_files(paths, limits).map_err(|e| Error(e.to_string()))?;
+    let (artifacts, errors) =
+        check::analyze_files(paths, limits).map_err(|e| Error(e.to_string()))?;
     let shown_paths = paths
         .iter()
         .map(|p| p.display().to_string())
@@ -485,8 +490,9 @@ pub fn check_files(
         .join(" ");
     // A file named on the command line that is not ELF is not an unreadable file: it is
     // skipped, and said so.
-    let (skipped, errors): (Vec<_>, Vec<_>) =
-        errors.into_iter().partition(|e| e.code == ErrorCode::NotElf);
+    let (skipped, errors): (Vec<_>, Vec<_>) = errors
+        .into_iter()
+        .partition(|e| e.code == ErrorCode::NotElf);
     if artifacts.is_empty() {
         let listed = |es: &[crate::error::PathError]| {
             let mut v: Vec<String> = es
@@ -547,4 +553,22 @@ pub fn check_files(
         errors,
         skipped,
     })
+}
+
+/// The `tree` report of the object at `given` (a path inside the root); `root` is the root as
+/// the user named it.
+pub fn tree(report: &Report, given: &str, root: &Path) -> Result<TreeReport, Error> {
+    let i = find_object(report, given, root)?;
+    let resolved = report.resolved().ok_or_else(no_resolution)?;
+    Ok(TreeReport::build(resolved, i))
+}
+
+/// The `why` report of `library` (a soname, needed name or path inside the root).
+pub fn why(report: &Report, library: &str) -> Result<WhyReport, Error> {
+    let resolved = report.resolved().ok_or_else(no_resolution)?;
+    Ok(WhyReport::build(resolved, library.as_bytes()))
+}
+
+fn no_resolution() -> Error {
+    Error("this needs the resolution: run the pipeline with `resolve` set".into())
 }

@@ -205,3 +205,91 @@ pub fn render_files_json(
     serde_json::to_writer_pretty(&mut *out, &doc)?;
     out.write_all(b"\n")
 }
+
+/// What `check` judged: a root, or build artifacts (`--files`).
+pub enum Judged<'a> {
+    /// A root, through the pipeline.
+    Root(&'a Report),
+    /// Build artifacts.
+    Files(&'a crate::pipeline::FilesOutcome),
+}
+
+/// How `check` writes its verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CheckFormat {
+    /// The findings for people, grouped unless `all`.
+    Human {
+        /// List every finding.
+        all: bool,
+    },
+    /// The JSON document (the scan document of a root, the files document of artifacts).
+    Json,
+    /// SARIF or JUnit.
+    Findings(FindingsFormat),
+}
+
+/// Writes the verdict of `check`. `title` names the run (`elfdeps check ROOT`); `root` is where
+/// the findings' paths live; `violations` is index-aligned with the findings.
+pub fn render_check(
+    judged: &Judged<'_>,
+    format: CheckFormat,
+    title: &str,
+    root: &std::path::Path,
+    violations: &[bool],
+    opts: &RenderOptions,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let (findings, libcs, artifacts, gate, errors, subjects): (_, _, &[_], _, _, Vec<String>) =
+        match judged {
+            Judged::Root(r) => {
+                let c = r.checks.as_ref();
+                (
+                    c.map_or(&[][..], |c| &c.findings[..]),
+                    c.map_or(&[][..], |c| &c.libcs[..]),
+                    &[],
+                    c.and_then(|c| c.gate.as_ref()),
+                    &r.errors[..],
+                    r.inventory
+                        .objects
+                        .iter()
+                        .map(|o| o.path.escaped())
+                        .collect(),
+                )
+            }
+            Judged::Files(o) => (
+                &o.findings[..],
+                &[][..],
+                &o.artifacts[..],
+                Some(&o.gate),
+                &o.errors[..],
+                o.artifacts.iter().map(|a| a.path.escaped()).collect(),
+            ),
+        };
+    match (format, judged) {
+        (CheckFormat::Json, Judged::Root(r)) => json::render(r, out),
+        (CheckFormat::Json, Judged::Files(o)) => render_files_json(o, out),
+        (CheckFormat::Findings(f), _) => render_findings(
+            f,
+            root,
+            title.to_string(),
+            subjects,
+            findings,
+            violations,
+            out,
+        ),
+        (CheckFormat::Human { all }, _) => human::render_check(
+            &human::CheckView {
+                title: title.to_string(),
+                libcs,
+                artifacts,
+                findings,
+                violations,
+                gate,
+                errors,
+                all,
+            },
+            opts,
+            out,
+        ),
+    }
+}

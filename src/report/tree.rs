@@ -120,7 +120,7 @@ impl TreeReport {
     pub fn build(root: Resolved<'_>, i: usize) -> TreeReport {
         let (o, r) = (&root.objects[i], &root.resolutions[i]);
         let interp_missing = (r.status == Status::InterpMissing)
-            .then(|| o.facts.interp.as_ref())
+            .then_some(o.facts.interp.as_ref())
             .flatten()
             .map(|interp| InterpMissing {
                 interp: interp.clone(),

@@ -58,12 +58,7 @@ impl WhyReport {
 }
 
 /// Writes the chains for people; `root` names the root in the answer when nothing loads it.
-pub fn render_human(
-    w: &WhyReport,
-    root: &str,
-    color: bool,
-    out: &mut dyn Write,
-) -> io::Result<()> {
+pub fn render_human(w: &WhyReport, root: &str, color: bool, out: &mut dyn Write) -> io::Result<()> {
     if w.programs.is_empty() {
         return writeln!(out, "no program in {root} loads {}", w.library);
     }
