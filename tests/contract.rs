@@ -42,6 +42,13 @@ const COMMANDS: [(&str, &[&str]); 4] = [
     ("packages_unneeded", &["packages", "--unneeded"]),
 ];
 
+/// Commands pinned on the sample root only: (name, arguments before ROOT, after ROOT).
+const SAMPLE_ONLY: [(&str, &[&str], &[&str]); 3] = [
+    ("tree", &["tree"], &["/usr/bin/needs-missing"]),
+    ("tree_musl", &["tree"], &["/usr/bin/hello-musl"]),
+    ("why", &["why"], &["libc.so.6"]),
+];
+
 // ---------------------------------------------------------------------------------------------
 // The toolchain the snapshots were taken with
 // ---------------------------------------------------------------------------------------------
@@ -220,17 +227,25 @@ fn pin(root_name: &str, root: Option<PathBuf>, command: &str) {
     if !same_toolchain_or_skip(&what) {
         return;
     }
-    let (_, args) = COMMANDS
+    let (args, after): (&[&str], &[&str]) = COMMANDS
         .iter()
         .find(|(name, _)| *name == command)
+        .map(|(_, a)| (*a, &[][..]))
+        .or_else(|| {
+            SAMPLE_ONLY
+                .iter()
+                .find(|(name, _, _)| *name == command)
+                .map(|(_, a, b)| (*a, *b))
+        })
         .expect("a pinned command");
-    let out = support::Elfdeps::new(*args)
+    let out = support::Elfdeps::new(args)
         .arg(&root)
+        .args(after)
         .args(["-f", "json", "-q"])
         .output();
     let text = contract_text(&out, &root);
     insta::with_settings!({
-        description => format!("elfdeps {} [ROOT] -f json -q, on the {root_name} root", args.join(" ")),
+        description => format!("elfdeps {} [ROOT] {} -f json -q, on the {root_name} root", args.join(" "), after.join(" ")),
         omit_expression => true,
         prepend_module_to_snapshot => true,
     }, {
@@ -263,6 +278,9 @@ contract! {
     hard_musl_check: "hard_musl", hard_case("musl"), "check";
     hard_musl_packages: "hard_musl", hard_case("musl"), "packages";
     hard_musl_packages_unneeded: "hard_musl", hard_case("musl"), "packages_unneeded";
+    sample_tree: "sample", sample(), "tree";
+    sample_tree_musl: "sample", sample(), "tree_musl";
+    sample_why: "sample", sample(), "why";
 }
 
 /// The snapshot files are all referenced: a pinned command or root dropped from the lists above
@@ -278,6 +296,11 @@ fn every_snapshot_is_pinned() {
                 .iter()
                 .map(move |(c, _)| format!("contract__{r}__{c}.snap"))
         })
+        .chain(
+            SAMPLE_ONLY
+                .iter()
+                .map(|(c, _, _)| format!("contract__sample__{c}.snap")),
+        )
         .collect();
     want.sort();
     let mut have: Vec<String> = std::fs::read_dir(&dir)
