@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use rustix::fs::FileType;
 use rustix::io::Errno;
 
-use crate::elf::ElfFacts;
+use crate::elf::{ElfFacts, Limits};
 use crate::error::{ErrorCode, FileError};
 use crate::name::ByteStr;
 use crate::rootfs::{RootFs, resolve_in_root};
@@ -81,6 +81,11 @@ pub trait FsView: Sync {
 
     /// At most the first `max` bytes of the regular file at canonical `path`.
     fn read_prefix(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FileError>;
+
+    /// The ELF facts of the regular file at canonical `path` (`Ok(None)`: not ELF), read with the
+    /// ELF reader, which reads only the ranges it needs and stays within `limits`. A lazy view
+    /// answers [`FsView::object`] with this; the snapshot has the facts from the scan already.
+    fn read_elf(&self, path: &[u8], limits: &Limits) -> Result<Option<ElfFacts>, FileError>;
 
     /// The ELF object at canonical `path`, when that file is one the view has facts for.
     fn object(&self, path: &[u8]) -> Option<ObjectId>;
@@ -174,6 +179,12 @@ impl FsView for Snapshot<'_> {
 
     fn read_prefix(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FileError> {
         self.rootfs.read_prefix(path, max)
+    }
+
+    fn read_elf(&self, path: &[u8], limits: &Limits) -> Result<Option<ElfFacts>, FileError> {
+        let file = self.rootfs.open_file(path)?;
+        let len = u64::try_from(file.stat.st_size).unwrap_or(0);
+        crate::elf::parse_file(std::os::fd::AsFd::as_fd(&file.fd), len, limits)
     }
 
     fn object(&self, path: &[u8]) -> Option<ObjectId> {
@@ -338,6 +349,13 @@ impl FsView for MemView {
         Ok(b[..b.len().min(usize::try_from(max).unwrap_or(usize::MAX))].to_vec())
     }
 
+    fn read_elf(&self, path: &[u8], limits: &Limits) -> Result<Option<ElfFacts>, FileError> {
+        match self.object(path) {
+            Some(id) => Ok(Some(self.facts(id).clone())),
+            None => crate::elf::parse_bytes(self.bytes(path)?, limits),
+        }
+    }
+
     fn object(&self, path: &[u8]) -> Option<ObjectId> {
         match self.entries.get(&ByteStr::from(path)) {
             Some(MemEntry::Elf(id)) => Some(*id),
@@ -351,5 +369,79 @@ impl FsView for MemView {
 
     fn object_path(&self, id: ObjectId) -> &ByteStr {
         &self.objects[id].0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The in-memory view answers like a walked root: parents implied, symlinks resolved inside
+    /// it, children in byte order, bounded reads, facts for its objects only.
+    #[test]
+    fn an_in_memory_root_answers_like_a_walked_one() {
+        let mut v = MemView::new();
+        v.symlink("/lib", "usr/lib")
+            .file("/usr/lib/b.conf", b"12345")
+            .file("/usr/lib/a.txt", b"not ELF")
+            .special("/usr/lib/fifo");
+        let id = v.elf("/usr/lib/libx.so", libx_facts());
+        assert_eq!(v.kind(b"/usr"), Some(FileKind::Dir));
+        assert_eq!(
+            v.resolve(b"/lib/libx.so", true).unwrap(),
+            ByteStr::from("/usr/lib/libx.so")
+        );
+        assert_eq!(v.object(b"/usr/lib/libx.so"), Some(id));
+        assert_eq!(v.object(b"/usr/lib/a.txt"), None);
+        let kids: Vec<String> = v
+            .children(b"/usr/lib")
+            .iter()
+            .map(ByteStr::escaped)
+            .collect();
+        assert_eq!(kids, ["a.txt", "b.conf", "fifo", "libx.so"]);
+        assert_eq!(v.read(b"/usr/lib/b.conf", 5).unwrap(), b"12345");
+        assert_eq!(
+            v.read(b"/usr/lib/b.conf", 4).unwrap_err().code,
+            ErrorCode::LimitExceeded
+        );
+        assert_eq!(v.read_prefix(b"/usr/lib/b.conf", 2).unwrap(), b"12");
+        assert_eq!(
+            v.read(b"/usr/lib/fifo", 9).unwrap_err().code,
+            ErrorCode::NotRegular
+        );
+        assert!(matches!(
+            v.read_elf(b"/usr/lib/a.txt", &Limits::default()),
+            Ok(None)
+        ));
+        assert!(matches!(
+            v.read_elf(b"/usr/lib/libx.so", &Limits::default()),
+            Ok(Some(_))
+        ));
+        assert!(!v.is_dir(b"/lib/b.conf"));
+        assert!(v.is_dir(b"/lib"));
+    }
+
+    fn libx_facts() -> ElfFacts {
+        ElfFacts {
+            class: crate::elf::Class::Elf64,
+            endian: crate::elf::Endian::Little,
+            machine: "x86_64".into(),
+            e_machine: 62,
+            osabi: "SYSV".into(),
+            ei_osabi: 0,
+            e_type: "DYN".into(),
+            kind: crate::elf::Kind::SharedLibrary,
+            interp: None,
+            needed: Vec::new(),
+            soname: Some(ByteStr::from("libx.so")),
+            rpath: None,
+            runpath: None,
+            flags: None,
+            flags_1: None,
+            version_needs: Vec::new(),
+            version_defs: Vec::new(),
+            has_dynamic: true,
+            has_load: true,
+        }
     }
 }
