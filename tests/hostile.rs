@@ -48,8 +48,18 @@ const JOBS: &str = "4";
 /// Capabilities that let uid 0 read a mode-000 file; dropped so permission errors are real.
 const DROP_CAPS: &str = "--bounding-set=-dac_override,-dac_read_search";
 
+/// The tests that measure a child's peak RSS run one at a time: a child's ru_maxrss includes
+/// this test process's RSS (see `rss_floor`), and the other tests' fixtures hold tens of MiB
+/// while they are written.
+static MEMORY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn memory_lock() -> std::sync::MutexGuard<'static, ()> {
+    MEMORY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[test]
 fn hostile_root_is_scanned_safely() {
+    let _serial = memory_lock();
     let is_root = support::euid() == 0;
     if is_root
         && !support::require_tool_or_skip("setpriv", "util-linux", "hostile-root scan as uid 0")
@@ -127,6 +137,7 @@ fn hostile_root_is_scanned_safely() {
 /// million DT_NEEDED entries (all "libc.so.6"), within every per-file limit.
 #[test]
 fn needed_bomb_memory_is_bounded() {
+    let _serial = memory_lock();
     if !support::require_tool_or_skip("gcc", "gcc libc6-dev", "NEEDED-bomb fixtures") {
         return;
     }
@@ -540,11 +551,17 @@ impl FifoTrap {
             opened_early,
             thread: Some(thread),
         };
-        // Only a writer already asleep in open() proves anything, so wait for it.
+        // Only a writer already asleep in open() proves anything, so wait for it: in the
+        // syscall, and sleeping there (not still on its way in).
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             match trap.in_open() {
-                Ok(true) => break,
+                Ok(true) if trap.state() == Some('S') => break,
+                Ok(true) => assert!(
+                    Instant::now() < deadline,
+                    "the trap thread never went to sleep in open({})",
+                    path.display()
+                ),
                 Ok(false) => assert!(
                     Instant::now() < deadline,
                     "the trap thread never blocked in open({})",
@@ -582,10 +599,35 @@ impl FifoTrap {
 
     /// Unblocks the thread and says whether its open had completed before (the FIFO was opened
     /// for reading by someone else: the scanner).
+    ///
+    /// A reader's open wakes the writer, but on a busy machine the woken thread may not have run
+    /// yet: it is still "in openat", only runnable instead of asleep. So a writer that is not
+    /// asleep is waited for (up to 5 s) until it either leaves the syscall (opened) or sleeps
+    /// again (a spurious wake-up: not opened); still runnable after that, it was woken: opened.
     fn release(mut self) -> bool {
-        let opened = self.in_open() == Ok(false) || self.opened_early.load(Ordering::SeqCst);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let opened = loop {
+            if self.opened_early.load(Ordering::SeqCst) {
+                break true;
+            }
+            match self.in_open() {
+                Ok(false) => break true,
+                Err(_) => break false,
+                Ok(true) if self.state() == Some('S') => break false,
+                Ok(true) if Instant::now() >= deadline => break true,
+                Ok(true) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        };
         self.unblock();
         opened
+    }
+
+    /// The scheduler state of the thread (`S`: asleep, `R`: runnable), from
+    /// `/proc/self/task/TID/stat` (the field after the parenthesised name).
+    fn state(&self) -> Option<char> {
+        let text = fs::read_to_string(format!("/proc/self/task/{}/stat", self.tid)).ok()?;
+        let after = &text[text.rfind(')')? + 1..];
+        after.trim_start().chars().next()
     }
 
     fn unblock(&mut self) {
