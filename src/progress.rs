@@ -102,7 +102,7 @@ pub fn rate(per_sec: f64) -> String {
     } else {
         0
     };
-    format!("{}/s", crate::report::human::thousands(n))
+    format!("{}/s", crate::name::thousands(n))
 }
 
 #[cfg(test)]
