@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, mpsc};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -356,7 +356,11 @@ struct Produced {
     read: u64,
 }
 
-type Chunks = crossbeam_channel::Sender<io::Result<Vec<u8>>>;
+/// The sending end of a pipe between two stages (std's bounded channel: a full one blocks the
+/// sender, a dropped receiver makes `send` fail).
+type Chunks = mpsc::SyncSender<io::Result<Vec<u8>>>;
+/// Its receiving end.
+type ChunksRx = mpsc::Receiver<io::Result<Vec<u8>>>;
 
 /// Copies `r` into `tx` in chunks of [`PIPE_CHUNK`] bytes (decoders return small pieces; few,
 /// large messages keep the channel cheap). `Ok(false)` when the receiving side hung up; a read
@@ -422,7 +426,7 @@ enum Inflate {
 /// The decompressing side: the blob's chunks from `rx`, decompressed within the caps, into `tx`.
 /// Returns the decompressed size, or `None` when the applying side stopped listening.
 fn inflate(
-    rx: crossbeam_channel::Receiver<io::Result<Vec<u8>>>,
+    rx: ChunksRx,
     l: &Layer,
     i: usize,
     max_layer: u64,
@@ -464,7 +468,7 @@ fn inflate(
 
 /// The applying side's view of the chunks: a `Read` that ends when the producer is done.
 struct ChannelReader {
-    rx: crossbeam_channel::Receiver<io::Result<Vec<u8>>>,
+    rx: ChunksRx,
     chunk: Vec<u8>,
     at: usize,
 }
@@ -1394,8 +1398,8 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
         // and applying it overlap: one reads and hashes the blob, one decompresses it, and this
         // one hashes what comes out (the diff_id) and applies it. Chunks pass through a small bounded channel, so memory stays a few
         // MiB whatever the layer's size.
-        let (raw_tx, raw_rx) = crossbeam_channel::bounded::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
-        let (tx, rx) = crossbeam_channel::bounded::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
+        let (raw_tx, raw_rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
+        let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
         let (applied, produced) = std::thread::scope(|s| {
             let reader = s.spawn(|| read_blob(&blobs, l, i, raw_tx));
             let inflater = s.spawn(|| inflate(raw_rx, l, i, opts.max_layer, image_left, tx));
