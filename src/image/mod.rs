@@ -243,7 +243,8 @@ pub struct ImageInfo {
     pub applied: layer::ApplyStats,
 }
 
-/// An unpacked image: the merged tree in a private directory (removed on drop, and on Ctrl-C).
+/// An unpacked image: the merged tree in a private directory, removed on drop, and on Ctrl-C by
+/// the binary's handler (`install_interrupt_cleanup`) or a caller's own, with [`remove_unpacked`].
 pub struct Unpacked {
     dir: Option<tempfile::TempDir>,
     /// The merged tree.
@@ -282,14 +283,21 @@ fn forget_cleanup(p: &Path) {
     }
 }
 
+/// Removes every image still unpacked, for a process about to exit on a signal (drop does not run
+/// then). `install_interrupt_cleanup` calls it; a library user with its own signal handling can.
+pub fn remove_unpacked() {
+    let dirs: Vec<PathBuf> = CLEANUP.lock().map(|v| v.clone()).unwrap_or_default();
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
 /// Installs the Ctrl-C / SIGTERM handler that removes unpacked images, then exits 130. Call once,
-/// from the binary.
+/// from the binary (the `cli` feature: ctrlc is the binary's dependency, not the library's).
+#[cfg(feature = "cli")]
 pub fn install_interrupt_cleanup() {
     let _ = ctrlc::set_handler(|| {
-        let dirs: Vec<PathBuf> = CLEANUP.lock().map(|v| v.clone()).unwrap_or_default();
-        for d in dirs {
-            let _ = std::fs::remove_dir_all(&d);
-        }
+        remove_unpacked();
         eprintln!("elfdeps: interrupted; removed the unpacked image");
         std::process::exit(130);
     });
@@ -1481,4 +1489,71 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
         out.info.layers.push(l.shown.clone());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-layer `docker save` tarball holding `/etc/hostname`, built here.
+    fn docker_archive(dir: &Path) -> PathBuf {
+        fn add(t: &mut tar::Builder<File>, name: &str, data: &[u8]) {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            t.append_data(&mut h, name, data).expect("tar entry");
+        }
+        let layer_path = dir.join("layer.tar");
+        let mut layer = tar::Builder::new(File::create(&layer_path).expect("layer"));
+        add(&mut layer, "etc/hostname", b"box\n");
+        layer.into_inner().expect("layer written");
+        let layer = std::fs::read(&layer_path).expect("layer");
+        let diff_id = hex(&Sha256::digest(&layer));
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["sha256:{diff_id}"]}}}}"#
+        );
+        let config_name = format!("{}.json", hex(&Sha256::digest(config.as_bytes())));
+        let manifest = format!(
+            r#"[{{"Config":"{config_name}","RepoTags":["t:1"],"Layers":["l/layer.tar"]}}]"#
+        );
+        let path = dir.join("image.tar");
+        let mut t = tar::Builder::new(File::create(&path).expect("image"));
+        add(&mut t, "manifest.json", manifest.as_bytes());
+        add(&mut t, &config_name, config.as_bytes());
+        add(&mut t, "l/layer.tar", &layer);
+        t.into_inner().expect("image written");
+        path
+    }
+
+    /// What the library promises without the binary's Ctrl-C handler (and so without ctrlc): the
+    /// private directory goes on drop, and `remove_unpacked` removes it for a caller's own handler.
+    #[test]
+    fn the_unpack_directory_goes_on_drop_and_on_remove_unpacked() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let image = ImageRef::DockerArchive(docker_archive(d.path()));
+        let u = unpack(&image, &ImageOptions::default()).expect("unpacked");
+        assert_eq!(
+            std::fs::read(u.root.join("etc/hostname")).expect("layer applied"),
+            b"box\n"
+        );
+        let private = u
+            .root
+            .parent()
+            .expect("the private directory")
+            .to_path_buf();
+        assert!(private.is_dir());
+        drop(u);
+        assert!(!private.exists(), "{} left behind", private.display());
+
+        let u = unpack(&image, &ImageOptions::default()).expect("unpacked");
+        let private = u
+            .root
+            .parent()
+            .expect("the private directory")
+            .to_path_buf();
+        remove_unpacked();
+        assert!(!private.exists(), "{} left behind", private.display());
+        drop(u);
+    }
 }
