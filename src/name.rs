@@ -1,5 +1,5 @@
 /*!
-Byte strings for paths and ELF names.
+Byte strings for paths and ELF names, and the small text helpers every stage may use.
 
 Paths in a root filesystem and strings in an ELF string table are bytes, not text. The loader does not
 care whether `DT_NEEDED` is valid UTF-8, so neither may we: one stray byte must never cost us the file
@@ -135,6 +135,19 @@ fn push_hex_char(out: &mut String, c: char) {
     }
 }
 
+/// `12345` as `12,345` (counts in human output and the progress line).
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Reverses [`escape`] (without the control-character form): used by tests and by readers of our JSON.
 pub fn unescape(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
@@ -191,6 +204,14 @@ mod tests {
             escape_controls("plain"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
     }
 
     #[test]

@@ -1,10 +1,15 @@
 //! Progress on stderr (indicatif), shown only when the binary decides so (stderr is a TTY, no `-q`),
 //! and only once the work has lasted [`SHOW_AFTER`]: a line that flashes for a few milliseconds
 //! (`tree` on a small root) says nothing and leaves escape codes in terminal logs.
+//!
+//! Without the `cli` feature (a library build without indicatif) the same API draws nothing: the
+//! stages still take a [`Progress`] and count on it, at the cost of nothing.
 
+#[cfg(feature = "cli")]
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+#[cfg(feature = "cli")]
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 /// How long the work runs before the indicator appears.
@@ -12,8 +17,9 @@ pub const SHOW_AFTER: Duration = Duration::from_secs(1);
 
 /// A progress indicator; hidden ones cost one branch per update.
 #[derive(Clone, Debug)]
-pub struct Progress(Option<Arc<Shown>>);
+pub struct Progress(#[cfg(feature = "cli")] Option<Arc<Shown>>);
 
+#[cfg(feature = "cli")]
 #[derive(Debug)]
 struct Shown {
     pb: ProgressBar,
@@ -22,6 +28,26 @@ struct Shown {
     wake: Condvar,
 }
 
+#[cfg(not(feature = "cli"))]
+impl Progress {
+    /// Shows nothing.
+    pub fn hidden() -> Self {
+        Progress()
+    }
+
+    /// Shows nothing either: this build has no indicator (the `cli` feature is off).
+    pub fn spinner(_what: &str) -> Self {
+        Progress()
+    }
+
+    /// One more file done.
+    pub fn inc(&self) {}
+
+    /// Nothing to remove.
+    pub fn finish(&self) {}
+}
+
+#[cfg(feature = "cli")]
 impl Progress {
     /// Shows nothing.
     pub fn hidden() -> Self {
@@ -102,11 +128,25 @@ pub fn rate(per_sec: f64) -> String {
     } else {
         0
     };
-    format!("{}/s", crate::report::human::thousands(n))
+    format!("{}/s", crate::name::thousands(n))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_whole_numbers() {
+        assert_eq!(rate(96_743.717_8), "96,744/s");
+        assert_eq!(rate(0.4), "0/s");
+        assert_eq!(rate(f64::NAN), "0/s");
+        assert_eq!(rate(f64::INFINITY), "0/s");
+        assert_eq!(rate(1234.5), "1,235/s");
+    }
+}
+
+#[cfg(all(test, feature = "cli"))]
+mod indicator_tests {
     use super::*;
     use indicatif::TermLike;
     use std::io;
@@ -154,15 +194,6 @@ mod tests {
         fn flush(&self) -> io::Result<()> {
             Ok(())
         }
-    }
-
-    #[test]
-    fn rates_are_whole_numbers() {
-        assert_eq!(rate(96_743.717_8), "96,744/s");
-        assert_eq!(rate(0.4), "0/s");
-        assert_eq!(rate(f64::NAN), "0/s");
-        assert_eq!(rate(f64::INFINITY), "0/s");
-        assert_eq!(rate(1234.5), "1,235/s");
     }
 
     #[test]

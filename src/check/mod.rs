@@ -219,9 +219,7 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
 /// only trusted in a file that also has musl's banner.
 fn musl_version(image: &[u8]) -> Option<String> {
     let banner = b"musl libc (";
-    if !image.windows(banner.len()).any(|w| w == banner) {
-        return None;
-    }
+    memchr::memmem::find(image, banner)?;
     image.split(|&b| b == 0).find_map(|s| {
         let t = std::str::from_utf8(s).ok()?;
         let parts: Vec<&str> = t.split('.').collect();

@@ -20,7 +20,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, mpsc};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -243,7 +243,8 @@ pub struct ImageInfo {
     pub applied: layer::ApplyStats,
 }
 
-/// An unpacked image: the merged tree in a private directory (removed on drop, and on Ctrl-C).
+/// An unpacked image: the merged tree in a private directory, removed on drop, and on Ctrl-C by
+/// the binary's handler (`install_interrupt_cleanup`) or a caller's own, with [`remove_unpacked`].
 pub struct Unpacked {
     dir: Option<tempfile::TempDir>,
     /// The merged tree.
@@ -282,14 +283,21 @@ fn forget_cleanup(p: &Path) {
     }
 }
 
+/// Removes every image still unpacked, for a process about to exit on a signal (drop does not run
+/// then). `install_interrupt_cleanup` calls it; a library user with its own signal handling can.
+pub fn remove_unpacked() {
+    let dirs: Vec<PathBuf> = CLEANUP.lock().map(|v| v.clone()).unwrap_or_default();
+    for d in dirs {
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
 /// Installs the Ctrl-C / SIGTERM handler that removes unpacked images, then exits 130. Call once,
-/// from the binary.
+/// from the binary (the `cli` feature: ctrlc is the binary's dependency, not the library's).
+#[cfg(feature = "cli")]
 pub fn install_interrupt_cleanup() {
     let _ = ctrlc::set_handler(|| {
-        let dirs: Vec<PathBuf> = CLEANUP.lock().map(|v| v.clone()).unwrap_or_default();
-        for d in dirs {
-            let _ = std::fs::remove_dir_all(&d);
-        }
+        remove_unpacked();
         eprintln!("elfdeps: interrupted; removed the unpacked image");
         std::process::exit(130);
     });
@@ -356,7 +364,11 @@ struct Produced {
     read: u64,
 }
 
-type Chunks = crossbeam_channel::Sender<io::Result<Vec<u8>>>;
+/// The sending end of a pipe between two stages (std's bounded channel: a full one blocks the
+/// sender, a dropped receiver makes `send` fail).
+type Chunks = mpsc::SyncSender<io::Result<Vec<u8>>>;
+/// Its receiving end.
+type ChunksRx = mpsc::Receiver<io::Result<Vec<u8>>>;
 
 /// Copies `r` into `tx` in chunks of [`PIPE_CHUNK`] bytes (decoders return small pieces; few,
 /// large messages keep the channel cheap). `Ok(false)` when the receiving side hung up; a read
@@ -422,7 +434,7 @@ enum Inflate {
 /// The decompressing side: the blob's chunks from `rx`, decompressed within the caps, into `tx`.
 /// Returns the decompressed size, or `None` when the applying side stopped listening.
 fn inflate(
-    rx: crossbeam_channel::Receiver<io::Result<Vec<u8>>>,
+    rx: ChunksRx,
     l: &Layer,
     i: usize,
     max_layer: u64,
@@ -464,7 +476,7 @@ fn inflate(
 
 /// The applying side's view of the chunks: a `Read` that ends when the producer is done.
 struct ChannelReader {
-    rx: crossbeam_channel::Receiver<io::Result<Vec<u8>>>,
+    rx: ChunksRx,
     chunk: Vec<u8>,
     at: usize,
 }
@@ -1394,8 +1406,8 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
         // and applying it overlap: one reads and hashes the blob, one decompresses it, and this
         // one hashes what comes out (the diff_id) and applies it. Chunks pass through a small bounded channel, so memory stays a few
         // MiB whatever the layer's size.
-        let (raw_tx, raw_rx) = crossbeam_channel::bounded::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
-        let (tx, rx) = crossbeam_channel::bounded::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
+        let (raw_tx, raw_rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
+        let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
         let (applied, produced) = std::thread::scope(|s| {
             let reader = s.spawn(|| read_blob(&blobs, l, i, raw_tx));
             let inflater = s.spawn(|| inflate(raw_rx, l, i, opts.max_layer, image_left, tx));
@@ -1477,4 +1489,71 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
         out.info.layers.push(l.shown.clone());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-layer `docker save` tarball holding `/etc/hostname`, built here.
+    fn docker_archive(dir: &Path) -> PathBuf {
+        fn add(t: &mut tar::Builder<File>, name: &str, data: &[u8]) {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            t.append_data(&mut h, name, data).expect("tar entry");
+        }
+        let layer_path = dir.join("layer.tar");
+        let mut layer = tar::Builder::new(File::create(&layer_path).expect("layer"));
+        add(&mut layer, "etc/hostname", b"box\n");
+        layer.into_inner().expect("layer written");
+        let layer = std::fs::read(&layer_path).expect("layer");
+        let diff_id = hex(&Sha256::digest(&layer));
+        let config = format!(
+            r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":["sha256:{diff_id}"]}}}}"#
+        );
+        let config_name = format!("{}.json", hex(&Sha256::digest(config.as_bytes())));
+        let manifest = format!(
+            r#"[{{"Config":"{config_name}","RepoTags":["t:1"],"Layers":["l/layer.tar"]}}]"#
+        );
+        let path = dir.join("image.tar");
+        let mut t = tar::Builder::new(File::create(&path).expect("image"));
+        add(&mut t, "manifest.json", manifest.as_bytes());
+        add(&mut t, &config_name, config.as_bytes());
+        add(&mut t, "l/layer.tar", &layer);
+        t.into_inner().expect("image written");
+        path
+    }
+
+    /// What the library promises without the binary's Ctrl-C handler (and so without ctrlc): the
+    /// private directory goes on drop, and `remove_unpacked` removes it for a caller's own handler.
+    #[test]
+    fn the_unpack_directory_goes_on_drop_and_on_remove_unpacked() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let image = ImageRef::DockerArchive(docker_archive(d.path()));
+        let u = unpack(&image, &ImageOptions::default()).expect("unpacked");
+        assert_eq!(
+            std::fs::read(u.root.join("etc/hostname")).expect("layer applied"),
+            b"box\n"
+        );
+        let private = u
+            .root
+            .parent()
+            .expect("the private directory")
+            .to_path_buf();
+        assert!(private.is_dir());
+        drop(u);
+        assert!(!private.exists(), "{} left behind", private.display());
+
+        let u = unpack(&image, &ImageOptions::default()).expect("unpacked");
+        let private = u
+            .root
+            .parent()
+            .expect("the private directory")
+            .to_path_buf();
+        remove_unpacked();
+        assert!(!private.exists(), "{} left behind", private.display());
+        drop(u);
+    }
 }

@@ -72,6 +72,7 @@ pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
         packages: db.packages.into_iter().map(|p| p.package).collect(),
         owners: Default::default(),
         warnings: db.warnings,
+        not_built_in: None,
     };
     out.index(tree, &diversions);
     Some(out)

@@ -10,7 +10,9 @@ the file is kept; names are bytes):
 - [`dpkg`]: `var/lib/dpkg/status` and `info/PKG.list` (Debian, Ubuntu), with `diversions`, and the
   merged-/usr layout (the database lists `/lib/x`, the file lives at `/usr/lib/x`): every listed path
   is resolved through the root's symlinks before it is matched;
-- [`rpm`]: `var/lib/rpm/rpmdb.sqlite` header blobs, parsed with bounds checks.
+- `rpm` (the `rpm` feature, with a bundled SQLite): `var/lib/rpm/rpmdb.sqlite` header blobs, parsed
+  with bounds checks. A build without it reports an RPM database it finds, or is asked for, as
+  [`NotBuiltIn::Rpm`] instead of reading it.
 
 Every database file is read through the confined [`RootFs`], within a size cap.
 */
@@ -18,6 +20,7 @@ Every database file is read through the confined [`RootFs`], within a size cap.
 pub mod apk;
 pub mod apkindex;
 pub mod dpkg;
+#[cfg(feature = "rpm")]
 pub mod rpm;
 
 use std::collections::HashMap;
@@ -72,6 +75,25 @@ pub struct PackageDb {
     owners: HashMap<ByteStr, usize>,
     /// Records skipped, and why.
     pub warnings: Vec<String>,
+    /// Set when the root has a database of a kind this build cannot read (or one was asked for):
+    /// `packages` is then empty, and `warnings` says so and how to get a build that reads it.
+    pub not_built_in: Option<NotBuiltIn>,
+}
+
+/// A package database kind left out of this build by a Cargo feature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotBuiltIn {
+    /// RPM (`var/lib/rpm/rpmdb.sqlite`): the `rpm` feature (SQLite) is off.
+    Rpm,
+}
+
+impl NotBuiltIn {
+    /// The Cargo feature that reads it.
+    pub fn feature(self) -> &'static str {
+        match self {
+            NotBuiltIn::Rpm => "rpm",
+        }
+    }
 }
 
 impl PackageDb {
@@ -191,17 +213,52 @@ pub enum DbKind {
     Rpm,
 }
 
-/// Reads the root's package database (`None`: there is none of the asked kind).
+/// Where RPM keeps its database (the older place first, as rpm looks).
+const RPM_DIRS: [&[u8]; 2] = [b"/var/lib/rpm", b"/usr/lib/sysimage/rpm"];
+
+/// Reads the root's package database (`None`: there is none of the asked kind). In a build without
+/// the `rpm` feature, an RPM database (asked for, or the one found) is an empty database with
+/// [`PackageDb::not_built_in`] set.
 pub fn detect(rootfs: &RootFs, tree: &Tree, kind: DbKind) -> Option<PackageDb> {
     let apk = || apk::read(rootfs, tree);
     let dpkg = || dpkg::read(rootfs, tree);
+    #[cfg(feature = "rpm")]
     let rpm = || rpm::read(rootfs, tree);
+    #[cfg(not(feature = "rpm"))]
+    let rpm = || rpm_not_built_in(tree, kind == DbKind::Rpm);
     match kind {
         DbKind::Apk => apk(),
         DbKind::Dpkg => dpkg(),
         DbKind::Rpm => rpm(),
         DbKind::Auto => apk().or_else(dpkg).or_else(rpm),
     }
+}
+
+/// An RPM database this build cannot read: `None` when the root has none and none was asked for.
+#[cfg(not(feature = "rpm"))]
+fn rpm_not_built_in(tree: &Tree, asked: bool) -> Option<PackageDb> {
+    let found = RPM_DIRS.iter().find_map(|d| {
+        let p = ByteStr::from([*d, b"/rpmdb.sqlite"].concat());
+        tree.resolve(p.as_bytes(), true).is_ok().then_some(p)
+    });
+    if found.is_none() && !asked {
+        return None;
+    }
+    let mut db = PackageDb {
+        kind: "rpm",
+        not_built_in: Some(NotBuiltIn::Rpm),
+        ..Default::default()
+    };
+    db.warn(match found {
+        Some(p) => format!(
+            "{p}: this elfdeps was built without rpm support; rebuild with --features rpm to read \
+             it (until then no file is attributed to an RPM package)"
+        ),
+        None => "this elfdeps was built without rpm support; rebuild with --features rpm to read \
+                 RPM databases"
+            .to_string(),
+    });
+    Some(db)
 }
 
 /// Splits `bytes` into numbered lines (without the `\n`).
@@ -224,4 +281,75 @@ pub fn read_db_file(rootfs: &RootFs, tree: &Tree, path: &[u8]) -> Option<Result<
             .read_file(canonical.as_bytes(), MAX_DB_FILE)
             .map_err(|e| format!("{}: {}", ByteStr::from(path), e.message)),
     )
+}
+
+#[cfg(all(test, not(feature = "rpm")))]
+mod without_rpm {
+    use super::*;
+    use crate::tree::Entry;
+
+    fn tree(paths: &[(&str, Entry)]) -> Tree {
+        let mut entries: Vec<(ByteStr, Entry)> = paths
+            .iter()
+            .map(|(p, e)| (ByteStr::from(*p), e.clone()))
+            .collect();
+        entries.sort();
+        Tree::from_sorted(entries)
+    }
+
+    fn detect_in(t: &Tree, kind: DbKind) -> Option<PackageDb> {
+        // The readers look a path up in the walked tree before opening it: an empty directory
+        // as the root is enough for a tree that lists no apk or dpkg database.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rootfs = RootFs::open(dir.path()).expect("root");
+        detect(&rootfs, t, kind)
+    }
+
+    #[test]
+    fn a_found_rpm_database_says_it_is_not_built_in() {
+        for (dir, db) in [
+            ("/var/lib/rpm", "/var/lib/rpm/rpmdb.sqlite"),
+            (
+                "/usr/lib/sysimage/rpm",
+                "/usr/lib/sysimage/rpm/rpmdb.sqlite",
+            ),
+        ] {
+            let mut paths = vec![(db, Entry::File)];
+            let mut d = dir;
+            while let Some((parent, _)) = d.rsplit_once('/') {
+                paths.push((d, Entry::Dir));
+                d = parent;
+            }
+            let t = tree(&paths);
+            for kind in [DbKind::Auto, DbKind::Rpm] {
+                let got = detect_in(&t, kind).expect("an outcome, not `no database`");
+                assert_eq!(got.not_built_in, Some(NotBuiltIn::Rpm));
+                assert_eq!(got.kind, "rpm");
+                assert!(got.packages.is_empty());
+                assert_eq!(got.warnings.len(), 1);
+                assert!(
+                    got.warnings[0].starts_with(&format!(
+                        "{db}: this elfdeps was built without rpm support; rebuild with \
+                         --features rpm"
+                    )),
+                    "{:?}",
+                    got.warnings
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_asked_rpm_database_says_it_is_not_built_in() {
+        let t = tree(&[("/etc", Entry::Dir)]);
+        assert!(detect_in(&t, DbKind::Auto).is_none(), "no database at all");
+        let got = detect_in(&t, DbKind::Rpm).expect("an outcome, not `no database`");
+        assert_eq!(got.not_built_in, Some(NotBuiltIn::Rpm));
+        assert_eq!(NotBuiltIn::Rpm.feature(), "rpm");
+        assert!(
+            got.warnings[0].starts_with("this elfdeps was built without rpm support"),
+            "{:?}",
+            got.warnings
+        );
+    }
 }

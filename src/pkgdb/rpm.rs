@@ -57,8 +57,7 @@ const ADVICE: &str = "no file is attributed to an RPM package; if the image is y
 
 /// Reads the database, or `None` when the root has none.
 pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
-    let dirs: [&[u8]; 2] = [b"/var/lib/rpm", b"/usr/lib/sysimage/rpm"];
-    let (dir, main) = dirs.iter().find_map(|d| {
+    let (dir, main) = super::RPM_DIRS.iter().find_map(|d| {
         let p = [*d, b"/rpmdb.sqlite"].concat();
         read_db_file(rootfs, tree, &p).map(|r| (*d, r))
     })?;

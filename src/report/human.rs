@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use super::RenderOptions;
 use super::Report;
-use crate::name::{ByteStr, escape_controls};
+use crate::name::{ByteStr, escape_controls, thousands};
 
 /// Errors listed in full before the rest are only counted.
 const MAX_LISTED_ERRORS: usize = 50;
@@ -44,19 +44,6 @@ impl Paint {
     fn green(&self, t: &str) -> String {
         self.wrap("32", t)
     }
-}
-
-/// `12345` as `12,345`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
@@ -570,17 +557,4 @@ pub fn render_check(
         )?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
-    }
 }

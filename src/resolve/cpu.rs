@@ -453,6 +453,10 @@ pub fn host() -> Result<CpuProfile, CpuError> {
 }
 
 #[cfg(target_arch = "x86_64")]
+// CPUID is the only way to the vendor, LAHF and AVX512ER/PF bits glibc classifies by (std's
+// feature detection has none of them), and `__cpuid` is still an unsafe fn in Rust 1.88, our
+// rust-version: the one place the library needs `unsafe`. It only reads identification registers.
+#[allow(unsafe_code)]
 fn host_x86() -> CpuProfile {
     use std::arch::x86_64::{__cpuid, __cpuid_count};
     macro_rules! has {

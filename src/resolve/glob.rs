@@ -644,6 +644,8 @@ mod tests {
     }
 
     /// glibc's fnmatch(3) with FNM_PERIOD, on this machine.
+    // The oracle is the host's libc, reached through FFI (tests only).
+    #[allow(unsafe_code)]
     fn host_fnmatch(pat: &[u8], name: &[u8]) -> bool {
         let p = std::ffi::CString::new(pat).unwrap();
         let n = std::ffi::CString::new(name).unwrap();
@@ -727,6 +729,8 @@ mod tests {
     }
 
     /// glibc's glob(3) with flags 0 on this machine, on `root` + `pattern`, the root cut off again.
+    // The oracle is the host's libc, reached through FFI (tests only).
+    #[allow(unsafe_code)]
     fn host_glob(root: &std::path::Path, pattern: &[u8]) -> Vec<ByteStr> {
         use std::os::unix::ffi::OsStrExt;
         let prefix = root.as_os_str().as_bytes();
