@@ -15,9 +15,9 @@ use crate::name::{ByteStr, escape_controls};
 use crate::packages::PackageSet;
 use crate::pkgdb::{self, DbKind};
 use crate::progress::Progress;
-use crate::report::Report;
 use crate::report::tree::TreeReport;
 use crate::report::why::WhyReport;
+use crate::report::{FilesReport, Report};
 use crate::resolve::Status;
 use crate::resolve::cpu::CpuProfile;
 use crate::resolve::{self, ResolveOptions, Snapshot};
@@ -459,20 +459,6 @@ pub fn packages(
     Ok((set, warnings))
 }
 
-/// What `check --files` found: the artifacts, the policy's findings and verdict.
-pub struct FilesOutcome {
-    /// Every ELF artifact, classified.
-    pub artifacts: Vec<check::Artifact>,
-    /// The policy's findings.
-    pub findings: Vec<check::Finding>,
-    /// The verdict.
-    pub gate: Gate,
-    /// Files that could not be read.
-    pub errors: Vec<crate::error::PathError>,
-    /// Files given that are not ELF (skipped, and said so).
-    pub skipped: Vec<crate::error::PathError>,
-}
-
 /// Judges build artifacts (files, or directories searched for ELF files) by `policy`. Finding no
 /// ELF file at all is an error: a gate that passed on nothing would pass a build that lost its
 /// binaries.
@@ -480,7 +466,7 @@ pub fn check_files(
     paths: &[PathBuf],
     policy: &Policy,
     limits: &crate::elf::Limits,
-) -> Result<FilesOutcome, Error> {
+) -> Result<FilesReport, Error> {
     let (artifacts, errors) =
         check::analyze_files(paths, limits).map_err(|e| Error(e.to_string()))?;
     let shown_paths = paths
@@ -546,7 +532,7 @@ pub fn check_files(
         check::artifact_symbols(&artifacts[i].path, v, limits)
     });
     let gate = policy.judge(&mut findings);
-    Ok(FilesOutcome {
+    Ok(FilesReport {
         artifacts,
         findings,
         gate,

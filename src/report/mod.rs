@@ -131,6 +131,20 @@ pub fn render(
     }
 }
 
+/// What `check --files` found: the artifacts, the policy's findings and verdict.
+pub struct FilesReport {
+    /// Every ELF artifact, classified.
+    pub artifacts: Vec<crate::check::Artifact>,
+    /// The policy's findings.
+    pub findings: Vec<crate::check::Finding>,
+    /// The verdict.
+    pub gate: crate::check::policy::Gate,
+    /// Files that could not be read.
+    pub errors: Vec<crate::error::PathError>,
+    /// Files given that are not ELF (skipped, and said so).
+    pub skipped: Vec<crate::error::PathError>,
+}
+
 /// Findings for machines: SARIF or JUnit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FindingsFormat {
@@ -176,10 +190,7 @@ pub fn render_findings(
 }
 
 /// Writes the `check --files` JSON document.
-pub fn render_files_json(
-    o: &crate::pipeline::FilesOutcome,
-    out: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
+pub fn render_files_json(o: &FilesReport, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     // Keys in byte order, as this document has always had them.
     #[derive(serde::Serialize)]
     struct Doc<'a> {
@@ -211,7 +222,7 @@ pub enum Judged<'a> {
     /// A root, through the pipeline.
     Root(&'a Report),
     /// Build artifacts.
-    Files(&'a crate::pipeline::FilesOutcome),
+    Files(&'a FilesReport),
 }
 
 /// How `check` writes its verdict.
