@@ -140,35 +140,10 @@ fn same_toolchain_or_skip(what: &str) -> bool {
 // The roots
 // ---------------------------------------------------------------------------------------------
 
-static SAMPLE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-
 /// The sample root, built once per test binary under Cargo's per-target temporary directory (a
 /// directory of its own: tests/output.rs builds another). `None` after a loud skip.
 fn sample() -> Option<PathBuf> {
-    let built = SAMPLE.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("contract-sample-rootfs");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-rootfs/build.sh");
-        let run = Command::new(script)
-            .arg(&out)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run sample-rootfs/build.sh: {e}"))?;
-        if run.status.success() {
-            Ok(out)
-        } else {
-            Err(format!(
-                "sample-rootfs/build.sh failed (it needs gcc, libc6-dev and musl-tools): {}",
-                String::from_utf8_lossy(&run.stderr)
-            ))
-        }
-    });
-    match built {
-        Ok(p) => Some(p.clone()),
-        Err(e) => {
-            support::skip("the contract on the sample root", e);
-            None
-        }
-    }
+    support::sample_root("contract-sample-rootfs", "the contract on the sample root")
 }
 
 /// One of the hard-case roots (`glibc`, `musl`). `None` after a loud skip.

@@ -3,7 +3,6 @@
 //! (tree, why, packages), without the binary.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use elfdeps::check::policy::Policy;
 use elfdeps::check::{CheckOptions, Code};
@@ -13,26 +12,9 @@ use elfdeps::resolve::{ResolveOptions, Status};
 
 mod support;
 
-/// The sample root, built into this test binary's own directory. `None` after a loud skip.
+/// The sample root, built once for this test binary. `None` after a loud skip.
 fn sample() -> Option<PathBuf> {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("library-sample-rootfs");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-rootfs/build.sh");
-    let run = Command::new(script)
-        .arg(&out)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sample-rootfs/build.sh");
-    if !run.status.success() {
-        support::skip(
-            "the library tests on the sample root",
-            &format!(
-                "sample-rootfs/build.sh failed (it needs gcc, libc6-dev and musl-tools): {}",
-                String::from_utf8_lossy(&run.stderr)
-            ),
-        );
-        return None;
-    }
-    Some(out)
+    support::sample_root("library-sample-rootfs", "the library tests on the sample root")
 }
 
 fn config(root: &Path) -> Config {

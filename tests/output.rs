@@ -20,35 +20,13 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-static SAMPLE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-
 /// The sample root, built once per test binary under Cargo's per-target temporary directory.
 /// `None` after a loud skip (a failure in CI) when it cannot be built.
 fn sample() -> Option<&'static Path> {
-    let built = SAMPLE.get_or_init(|| {
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("output-sample-rootfs");
-        let run =
-            Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-rootfs/build.sh"))
-                .arg(&out)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|e| format!("cannot run sample-rootfs/build.sh: {e}"))?;
-        if run.status.success() {
-            Ok(out)
-        } else {
-            Err(format!(
-                "sample-rootfs/build.sh failed (it needs gcc, libc6-dev and musl-tools): {}",
-                stderr(&run)
-            ))
-        }
-    });
-    match built {
-        Ok(p) => Some(p.as_path()),
-        Err(e) => {
-            support::skip("tests on the sample root", e);
-            None
-        }
-    }
+    static SAMPLE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    SAMPLE
+        .get_or_init(|| support::sample_root("output-sample-rootfs", "tests on the sample root"))
+        .as_deref()
 }
 
 /// A private copy of the sample root, to add files to.

@@ -1175,3 +1175,49 @@ pub fn mknod_char(path: &Path, major: u32, minor: u32) {
         std::io::Error::last_os_error()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The sample root
+// ---------------------------------------------------------------------------------------------
+
+/// Sample roots built by this test binary, by directory name. Tests run on several threads, and
+/// sample-rootfs/build.sh wipes its output first: two tests building the same directory at once
+/// would delete each other's files, so each directory is built once, under this lock.
+static SAMPLES: std::sync::Mutex<BTreeMap<String, Result<PathBuf, String>>> =
+    std::sync::Mutex::new(BTreeMap::new());
+
+/// The sample root (sample-rootfs/build.sh), built once per test binary into `dir` under Cargo's
+/// per-target temporary directory (give each test file a `dir` of its own: test binaries run one
+/// after another, but a name shared across files would be rebuilt under a running test).
+/// `None` after a loud skip (a failure in CI) naming `what` when it cannot be built.
+pub fn sample_root(dir: &str, what: &str) -> Option<PathBuf> {
+    let mut built = SAMPLES.lock().unwrap_or_else(|e| e.into_inner());
+    let result = built
+        .entry(dir.to_string())
+        .or_insert_with(|| {
+            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(dir);
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-rootfs/build.sh");
+            let run = Command::new(script)
+                .arg(&out)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("cannot run sample-rootfs/build.sh: {e}"))?;
+            if run.status.success() {
+                Ok(out)
+            } else {
+                Err(format!(
+                    "sample-rootfs/build.sh failed (it needs gcc, libc6-dev and musl-tools): {}",
+                    String::from_utf8_lossy(&run.stderr)
+                ))
+            }
+        })
+        .clone();
+    drop(built);
+    match result {
+        Ok(p) => Some(p),
+        Err(e) => {
+            skip(what, &e);
+            None
+        }
+    }
+}
