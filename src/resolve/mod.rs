@@ -21,6 +21,7 @@ pub mod cpu;
 pub mod env;
 pub mod glibc;
 pub mod glob;
+pub mod lazy;
 pub mod ldcache;
 pub mod musl;
 pub mod view;
@@ -38,6 +39,7 @@ use crate::rootfs::RootFs;
 use crate::scan::Object;
 use crate::tree::Tree;
 use env::{Family, GlibcConfig, GlibcLoader, MuslLoader, is_musl_interp, standard_interps};
+pub use lazy::LazyView;
 pub use view::{FileKind, FsView, MemView, ObjectId, Snapshot};
 
 /// Resolution settings.

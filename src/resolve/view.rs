@@ -7,8 +7,9 @@ root is then one small type:
 
 - [`Snapshot`]: the walked tree and the objects parsed by the scan (what `scan` resolves against);
 - [`MemView`]: paths, files and facts held in memory (tests, and roots assembled by a program);
-- later: a lazy view (confined lookups without a walk), an overlay (files laid over a base), a
-  filtered view (only some packages' files).
+- [`super::LazyView`]: no walk; each path looked up in the root when first asked (what a question
+  about one program needs);
+- later: an overlay (files laid over a base), a filtered view (only some packages' files).
 
 Paths given to the lookups are canonical (no symlink among their parents; [`FsView::resolve`]
 makes them so); the view never follows a path out of its root.

@@ -1,0 +1,97 @@
+//! The lazy view (no walk: each path looked up when first asked) resolves every ELF object of the
+//! real test roots exactly as the walked snapshot does: the same status, loader, closure, missing
+//! names, version errors, dependencies with their skipped candidates, notes and session edges.
+
+mod support;
+
+use std::path::Path;
+
+use elfdeps::progress::Progress;
+use elfdeps::resolve::{self, LazyView, ObjectId, ResolveOptions, Snapshot};
+use elfdeps::scan::{self, ScanOptions};
+
+/// Compares the two views on `root`; returns how many objects agreed, after printing the figures.
+fn compare(what: &str, root: &Path) {
+    let opts = ScanOptions::default();
+    let inv = scan::scan(root, &opts, &Progress::hidden()).expect("scan");
+    assert!(!inv.objects.is_empty(), "{what}: no ELF object");
+    let ropts = ResolveOptions::default();
+    let snapshot = Snapshot::new(&inv.rootfs, &inv.tree, &inv.objects);
+    let all: Vec<ObjectId> = (0..inv.objects.len()).collect();
+    let walked = resolve::resolve(&snapshot, &all, &ropts);
+
+    let lazy = LazyView::new(&inv.rootfs, opts.limits);
+    let ids: Vec<ObjectId> = inv
+        .objects
+        .iter()
+        .map(|o| {
+            lazy.object_at(o.path.as_bytes()).unwrap_or_else(|e| {
+                panic!("{what}: the lazy view has no object at {}: {e}", o.path)
+            })
+        })
+        .collect();
+    let looked = resolve::resolve(&lazy, &ids, &ropts);
+
+    let mut agree = 0;
+    let mut first_diff = None;
+    for ((o, a), b) in inv.objects.iter().zip(&walked).zip(&looked) {
+        if a == b {
+            agree += 1;
+        } else if first_diff.is_none() {
+            first_diff = Some(format!(
+                "{}:\n  walked snapshot: {a:#?}\n  lazy view: {b:#?}",
+                o.path
+            ));
+        }
+    }
+    support::loud(&format!(
+        "lazy view on {what}: agree {agree}/{} with the walked snapshot ({} paths looked up)",
+        inv.objects.len(),
+        lazy.lookups()
+    ));
+    if let Some(d) = first_diff {
+        panic!("{what}: the lazy view disagrees with the snapshot on {d}");
+    }
+    // One question about one program looks at a small part of the root.
+    let one = LazyView::new(&inv.rootfs, opts.limits);
+    let first_program = inv
+        .objects
+        .iter()
+        .position(|o| o.facts.interp.is_some())
+        .expect("a dynamic program");
+    let id = one
+        .object_at(inv.objects[first_program].path.as_bytes())
+        .expect("object");
+    let r = resolve::resolve(&one, &[id], &ropts);
+    assert_eq!(r[0], walked[first_program], "{what}: one program alone");
+    assert!(
+        one.lookups() < inv.tree.len() / 4 + 64,
+        "{what}: {} lookups for one program in a root of {} paths",
+        one.lookups(),
+        inv.tree.len()
+    );
+}
+
+#[test]
+fn lazy_view_agrees_on_debian() {
+    if let Some(r) = support::root("debian") {
+        compare("debian", r);
+    }
+}
+
+#[test]
+fn lazy_view_agrees_on_alpine() {
+    for key in ["alpine-x86_64", "alpine-aarch64"] {
+        if let Some(r) = support::root(key) {
+            compare(key, r);
+        }
+    }
+}
+
+#[test]
+fn lazy_view_agrees_on_the_hard_cases() {
+    if let Some(base) = support::root("hard-cases") {
+        compare("hard-cases/glibc", &base.join("glibc"));
+        compare("hard-cases/musl", &base.join("musl"));
+    }
+}
