@@ -203,12 +203,15 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
 }
 
 fn run_tree(args: TreeArgs) -> Result<(), Fail> {
-    let report = run(&args.common, &config_of(&args.common, true)?)?;
-    let t = pipeline::tree(&report, &args.path, &args.common.root)?;
+    // One program: looked up where its loader looks, no walk (and so no progress line).
+    let t = pipeline::tree_of(&config_of(&args.common, true)?, &args.path)?;
+    for w in &t.warnings {
+        eprintln!("elfdeps: warning: {} ({})", w.message, w.code.as_str());
+    }
     let color = args.common.color.enabled(io::stdout().is_terminal());
     emit(None, |w| match args.format {
-        TextFormatArg::Human => tree::render_human(&t, color, w),
-        TextFormatArg::Json => tree::render_json(&report.root_name(), &t, w),
+        TextFormatArg::Human => tree::render_human(&t.tree, color, w),
+        TextFormatArg::Json => tree::render_json(&t.root_name, &t.tree, w),
     })
 }
 

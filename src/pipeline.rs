@@ -20,9 +20,9 @@ use crate::report::why::WhyReport;
 use crate::report::{FilesReport, Report};
 use crate::resolve::Status;
 use crate::resolve::cpu::CpuProfile;
-use crate::resolve::{self, ResolveOptions, Snapshot};
-use crate::scan::{self, ScanOptions, WarningCode};
-use crate::tree::{Entry, Tree};
+use crate::resolve::{self, FileKind, FsView, LazyView, ResolveOptions, Snapshot};
+use crate::rootfs::RootFs;
+use crate::scan::{self, ScanOptions, ScanWarning, WarningCode};
 
 /// What to run, on what.
 #[derive(Clone, Debug, Default)]
@@ -64,37 +64,7 @@ impl std::error::Error for Error {}
 
 /// Runs the stages `config` asks for.
 pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
-    let platform = config
-        .platform
-        .as_deref()
-        .map(image::Platform::parse)
-        .transpose()
-        .map_err(Error)?;
-    let unpacked = match image::parse_root(&config.root).map_err(|e| Error(e.to_string()))? {
-        Some(r) => {
-            let opts = image::ImageOptions {
-                platform,
-                max_layer: config.max_layer_size,
-                max_image: config.max_image_size,
-            };
-            Some(
-                image::unpack(&r, &opts)
-                    .map_err(|e| Error(format!("cannot use the image {}: {e}", r.display())))?,
-            )
-        }
-        // Silently ignored, --platform would let a user believe a directory was checked as
-        // another architecture.
-        None if config.platform.is_some() => {
-            return Err(Error(format!(
-                "--platform {}: {} is a directory, not an image: --platform chooses among the \
-                 images of an OCI layout or image archive, and a directory has no images to \
-                 choose from; drop --platform",
-                config.platform.as_deref().unwrap_or_default(),
-                config.root.display()
-            )));
-        }
-        None => None,
-    };
+    let unpacked = open_input(config)?;
     let root = unpacked
         .as_ref()
         .map_or(config.root.as_path(), |u| u.root.as_path());
@@ -137,6 +107,38 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
     }
     report.unpacked = unpacked;
     Ok(report)
+}
+
+/// The image ROOT names, unpacked (`None`: ROOT is a directory, used as it is).
+fn open_input(config: &Config) -> Result<Option<image::Unpacked>, Error> {
+    let platform = config
+        .platform
+        .as_deref()
+        .map(image::Platform::parse)
+        .transpose()
+        .map_err(Error)?;
+    match image::parse_root(&config.root).map_err(|e| Error(e.to_string()))? {
+        Some(r) => {
+            let opts = image::ImageOptions {
+                platform,
+                max_layer: config.max_layer_size,
+                max_image: config.max_image_size,
+            };
+            Ok(Some(image::unpack(&r, &opts).map_err(|e| {
+                Error(format!("cannot use the image {}: {e}", r.display()))
+            })?))
+        }
+        // Silently ignored, --platform would let a user believe a directory was checked as
+        // another architecture.
+        None if config.platform.is_some() => Err(Error(format!(
+            "--platform {}: {} is a directory, not an image: --platform chooses among the \
+             images of an OCI layout or image archive, and a directory has no images to \
+             choose from; drop --platform",
+            config.platform.as_deref().unwrap_or_default(),
+            config.root.display()
+        ))),
+        None => Ok(None),
+    }
 }
 
 /// The checks on a resolved report, then the policy's own findings and verdict.
@@ -227,19 +229,26 @@ fn named(given: &str, canonical: &ByteStr) -> String {
 /// The object of `report` at `given` (a path inside the root, symlinks followed inside it), or
 /// why there is none; `root` is the root as the user named it.
 pub fn find_object(report: &Report, given: &str, root: &Path) -> Result<usize, Error> {
-    let tree = &report.inventory.tree;
-    let canonical = tree
+    let inv = &report.inventory;
+    let view = || Snapshot::new(&inv.rootfs, &inv.tree, &inv.objects);
+    let canonical = inv
+        .tree
         .resolve(given.as_bytes(), true)
-        .map_err(|e| Error(not_in_root(tree, given, root, &e)))?;
-    report
-        .inventory
-        .object_at(canonical.as_bytes())
-        .ok_or_else(|| Error(not_an_object(report, given, &canonical)))
+        .map_err(|e| Error(not_in_root(&view(), given, root, &e)))?;
+    inv.object_at(canonical.as_bytes()).ok_or_else(|| {
+        let error = report.errors.iter().find(|e| e.path == canonical);
+        Error(not_an_object(
+            &view(),
+            given,
+            &canonical,
+            error.map(|e| (e.message.as_str(), e.code)),
+        ))
+    })
 }
 
-/// Why `given` names nothing in the scanned root, saying each path once: what is missing when
-/// it is not `given` itself (a parent, a symlink's target).
-fn not_in_root(tree: &Tree, given: &str, root: &Path, e: &FileError) -> String {
+/// Why `given` names nothing in the root, saying each path once: what is missing when it is not
+/// `given` itself (a parent, a symlink's target).
+fn not_in_root(view: &dyn FsView, given: &str, root: &Path, e: &FileError) -> String {
     let shown = escape_controls(given);
     let root = root.display();
     let why = escape_controls(&e.message);
@@ -253,45 +262,147 @@ fn not_in_root(tree: &Tree, given: &str, root: &Path, e: &FileError) -> String {
         return format!("{shown} does not exist inside {root}");
     };
     let parent = [b"/".as_slice(), &parents.join(&b'/')].concat();
-    match tree.resolve(&parent, true) {
-        Ok(dir) if matches!(tree.get(dir.as_bytes()), Some(Entry::Dir)) => {
+    match view.resolve(&parent, true) {
+        Ok(dir) if view.kind(dir.as_bytes()) == Some(FileKind::Dir) => {
             let at = if dir.as_bytes() == b"/" {
                 [b"/", *last].concat()
             } else {
                 [dir.as_bytes(), b"/", last].concat()
             };
-            match tree.get(&at) {
-                Some(Entry::Symlink(t)) => format!(
+            match view.read_link(&at) {
+                Some(t) => format!(
                     "{shown} is a symbolic link to {} inside {root}, and {why}",
                     t.display_escaped()
                 ),
-                _ => format!("{shown} does not exist inside {root}"),
+                None => format!("{shown} does not exist inside {root}"),
             }
         }
         _ => format!("{shown} does not exist inside {root}: {why}"),
     }
 }
 
-/// Why the file `given` (resolved to `canonical`) is not an object `tree` or `packages` can take.
-fn not_an_object(report: &Report, given: &str, canonical: &ByteStr) -> String {
+/// Why the file `given` (resolved to `canonical`) is not an object `tree` or `packages` can take;
+/// `error` is why its facts could not be read, when that is why.
+fn not_an_object(
+    view: &dyn FsView,
+    given: &str,
+    canonical: &ByteStr,
+    error: Option<(&str, ErrorCode)>,
+) -> String {
     let who = named(given, canonical);
-    if let Some(e) = report.errors.iter().find(|e| e.path == *canonical) {
+    if let Some((message, code)) = error {
         return format!(
-            "{who} could not be read: {} ({})",
-            escape_controls(&e.message),
-            e.code
+            "{who} could not be read: {} ({code})",
+            escape_controls(message)
         );
     }
-    match report.inventory.tree.get(canonical.as_bytes()) {
-        Some(Entry::Dir) => {
+    match view.kind(canonical.as_bytes()) {
+        Some(FileKind::Dir) => {
             format!("{who} is a directory, not an ELF file: name a program or library in it")
         }
-        Some(Entry::Special) => format!("{who} is a FIFO, socket or device, not an ELF file"),
-        Some(Entry::OtherFs) => {
+        Some(FileKind::Special) => format!("{who} is a FIFO, socket or device, not an ELF file"),
+        Some(FileKind::OtherFs) => {
             format!("{who} is a mount point of another filesystem, which the scan does not enter")
         }
         _ => format!("{who} is not an ELF file"),
     }
+}
+
+/// What `tree` answers about one object, without walking the root.
+#[derive(Debug)]
+pub struct TreeOutcome {
+    /// The root as reports name it (the image reference, or the directory).
+    pub root_name: ByteStr,
+    /// The object's loader session.
+    pub tree: TreeReport,
+    /// Warnings about the root as a whole (`not-a-root`).
+    pub warnings: Vec<ScanWarning>,
+    /// How many paths of the root were looked up to answer.
+    pub lookups: usize,
+}
+
+/// The `tree` report of the object at `given` (a path inside the root, symlinks followed inside
+/// it), resolved through a [`LazyView`]: only the paths its loader would look at are looked up,
+/// so the answer costs what the closure costs, not what the root holds. The session is the one
+/// [`run`] followed by [`tree`] gives (tests/lazy_view.rs compares them on every object of the
+/// test roots). An image is unpacked first.
+pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
+    use std::os::unix::ffi::OsStrExt;
+    let unpacked = open_input(config)?;
+    let root = unpacked
+        .as_ref()
+        .map_or(config.root.as_path(), |u| u.root.as_path());
+    let rootfs = RootFs::open(root).map_err(|e| Error(e.to_string()))?;
+    let view = LazyView::new(&rootfs, config.scan.limits);
+    let canonical = view
+        .resolve(given.as_bytes(), true)
+        .map_err(|e| Error(not_in_root(&view, given, &config.root, &e)))?;
+    let Some(id) = view.object(canonical.as_bytes()) else {
+        let error = match view.kind(canonical.as_bytes()) {
+            Some(FileKind::File) => view
+                .read_elf(canonical.as_bytes(), &config.scan.limits)
+                .err(),
+            Some(FileKind::Unreadable) => view.read_prefix(canonical.as_bytes(), 0).err(),
+            _ => None,
+        };
+        return Err(Error(not_an_object(
+            &view,
+            given,
+            &canonical,
+            error.as_ref().map(|e| (e.message.as_str(), e.code)),
+        )));
+    };
+    let ropts = config.resolve.clone().unwrap_or_default();
+    let r = resolve::resolve(&view, &[id], &ropts)
+        .pop()
+        .ok_or_else(|| Error("internal: the resolver returned no session".into()))?;
+    let facts = view.facts(id);
+    cpu_applies_to(&ropts.cpu, facts, &r, view.object_path(id))?;
+    let mut warnings = Vec::new();
+    // An image's filesystem is a root by definition (see `run`).
+    if unpacked.is_none() && !view.is_dir(b"/usr") {
+        warnings.push(scan::not_a_root(root));
+    }
+    let tree = TreeReport::session(view.object_path(id), facts, &r, |p| view.resolve(p, true));
+    Ok(TreeOutcome {
+        root_name: match &unpacked {
+            Some(u) => ByteStr::from(u.info.reference.as_str()),
+            None => ByteStr::from(config.root.as_os_str().as_bytes()),
+        },
+        tree,
+        warnings,
+        lookups: view.lookups(),
+    })
+}
+
+/// [`cpu_applies`] for one session: a `--cpu` profile changes what glibc's loader loads for a
+/// machine it describes, so it is refused for an object whose session is not glibc's for one.
+fn cpu_applies_to(
+    cpu: &CpuProfile,
+    facts: &crate::elf::ElfFacts,
+    r: &resolve::Resolution,
+    path: &ByteStr,
+) -> Result<(), Error> {
+    let machines = cpu.machines();
+    if machines.is_empty() {
+        return Ok(());
+    }
+    let glibc = r.loader.as_ref().is_some_and(|l| l.family == "glibc");
+    if glibc && machines.contains(&facts.machine.as_str()) {
+        return Ok(());
+    }
+    let found = if glibc {
+        format!("a {} object", facts.machine)
+    } else {
+        "not loaded by glibc (musl's loader does not look at the CPU)".to_string()
+    };
+    Err(Error(format!(
+        "--cpu {}: the profile describes a CPU for {}, but {} is {found}; leave --cpu out, or \
+         choose a profile for its machine",
+        cpu.name,
+        machines.join("/"),
+        path.display_escaped()
+    )))
 }
 
 /// A policy as the command line gives it: an optional file, then flags that add to it.

@@ -124,11 +124,13 @@ pub struct ScanWarning {
 /// would be looked up as `ROOT/usr/lib/...`. Neither `etc` nor a `lib` directory tells the two
 /// apart: `/usr` has `lib` and `lib64`, and on some machines an `etc` (npm puts one there).
 pub fn root_shape_warning(root: &Path, tree: &Tree) -> Option<ScanWarning> {
-    if tree.is_dir(b"/usr") {
-        return None;
-    }
+    (!tree.is_dir(b"/usr")).then(|| not_a_root(root))
+}
+
+/// The `not-a-root` warning for `root` (which has no `usr` directory).
+pub fn not_a_root(root: &Path) -> ScanWarning {
     let shown = crate::name::escape_controls(&root.display().to_string()).to_string();
-    Some(ScanWarning {
+    ScanWarning {
         code: WarningCode::NotARoot,
         message: format!(
             "{shown} has no usr directory: it does not look like a root filesystem. elfdeps takes \
@@ -137,7 +139,7 @@ pub fn root_shape_warning(root: &Path, tree: &Tree) -> Option<ScanWarning> {
              as /usr they find the wrong files or none, and libraries reported missing may well \
              be there. Give the root filesystem instead (e.g. / rather than /usr)"
         ),
-    })
+    }
 }
 
 /// Everything a scan found: the open root, the walked entries, the ELF objects and their facts.

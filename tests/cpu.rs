@@ -121,3 +121,45 @@ fn refused_profiles() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("glibc objects only for x86_64"), "{err}");
 }
+
+/// `tree` (one program, no walk) takes the profile too, and refuses one that does not apply to
+/// that program's session: musl's loader does not look at the CPU.
+#[test]
+fn tree_takes_the_profile_of_its_program() {
+    let Some(base) = support::root("hard-cases") else {
+        return;
+    };
+    let glibc = base.join("glibc");
+    let tree = |cpu: &str| {
+        json(
+            &Elfdeps::new(["tree", "--format", "json", "--cpu", cpu])
+                .arg(&glibc)
+                .arg("/usr/bin/uses-cpuplat")
+                .output(),
+        )
+    };
+    let found = |doc: &Value| -> Vec<String> {
+        doc["needs"]
+            .as_array()
+            .expect("needs")
+            .iter()
+            .filter_map(|n| n["found"].as_str().map(str::to_string))
+            .collect()
+    };
+    let lib = "/usr/lib/x86_64-linux-gnu";
+    assert!(found(&tree("baseline")).contains(&format!("{lib}/libcpuplat.so.1")));
+    assert!(found(&tree("haswell")).contains(&format!("{lib}/haswell/libcpuplat.so.1")));
+    let Some(alpine) = support::root("alpine-x86_64") else {
+        return;
+    };
+    let out = Elfdeps::new(["tree", "--cpu", "haswell"])
+        .arg(alpine)
+        .arg("/bin/busybox")
+        .output();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--cpu haswell") && err.contains("/bin/busybox") && err.contains("musl"),
+        "{err}"
+    );
+}

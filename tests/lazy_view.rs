@@ -95,3 +95,61 @@ fn lazy_view_agrees_on_the_hard_cases() {
         compare("hard-cases/musl", &base.join("musl"));
     }
 }
+
+/// `tree` answers about one program through the lazy view: the same report as the one built on
+/// the whole walked and resolved root, for every program of the Debian root, looking at a few
+/// hundred paths of a root of tens of thousands.
+#[test]
+fn tree_without_a_walk_equals_tree_on_the_walked_root() {
+    use elfdeps::pipeline::{self, Config};
+    let Some(root) = support::root("debian") else {
+        return;
+    };
+    let config = Config {
+        root: root.to_path_buf(),
+        resolve: Some(ResolveOptions::default()),
+        ..Config::default()
+    };
+    let report = pipeline::run(&config, &Progress::hidden()).expect("pipeline");
+    let programs: Vec<String> = report
+        .inventory
+        .objects
+        .iter()
+        .filter(|o| o.facts.interp.is_some())
+        .map(|o| o.path.to_string())
+        .collect();
+    assert!(programs.len() > 100, "{} programs", programs.len());
+    let mut most = 0;
+    for p in &programs {
+        let walked = pipeline::tree(&report, p, root).expect("tree on the walked root");
+        let lazy = pipeline::tree_of(&config, p).expect("tree without a walk");
+        assert_eq!(
+            serde_json::to_value(&lazy.tree).expect("json"),
+            serde_json::to_value(&walked).expect("json"),
+            "{p}"
+        );
+        most = most.max(lazy.lookups);
+    }
+    support::loud(&format!(
+        "tree without a walk on debian: {} programs agree with the walked root; at most {most} \
+         paths looked up (the root has {})",
+        programs.len(),
+        report.inventory.tree.len()
+    ));
+    assert!(most < report.inventory.tree.len() / 20, "{most} lookups");
+    // Errors name what is wrong as before.
+    let e = pipeline::tree_of(&config, "/usr/bin/no-such-program").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        pipeline::find_object(&report, "/usr/bin/no-such-program", root)
+            .unwrap_err()
+            .to_string()
+    );
+    for p in ["/etc/passwd", "/usr/bin", "/etc/ld.so.cache"] {
+        let lazy = pipeline::tree_of(&config, p).unwrap_err().to_string();
+        let walked = pipeline::find_object(&report, p, root)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(lazy, walked, "{p}");
+    }
+}

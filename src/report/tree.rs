@@ -10,10 +10,13 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::elf::{Class, Kind};
+use crate::elf::{Class, ElfFacts, Kind};
+use crate::error::FileError;
 use crate::name::ByteStr;
 use crate::resolve::env::{is_musl_interp, standard_interps};
-use crate::resolve::{LoaderRef, Resolved, SessionEdge, Skipped, Status, VersionError, Via};
+use crate::resolve::{
+    LoaderRef, Resolution, Resolved, SessionEdge, Skipped, Status, VersionError, Via,
+};
 use crate::tree::Tree;
 
 /// The schema identifier of the tree document.
@@ -89,7 +92,15 @@ pub struct TreeReport {
 /// Why interpreter `interp` (a PT_INTERP that resolution found missing) cannot be used, from the
 /// walked tree: "interpreter /lib/ld-musl-x86_64.so.1 cannot be opened inside the root: ...".
 pub fn missing_interp(interp: &ByteStr, tree: &Tree) -> String {
-    match tree.resolve(interp.as_bytes(), true) {
+    missing_interp_in(interp, |p| tree.resolve(p, true))
+}
+
+/// [`missing_interp`] over any way of resolving a path inside the root (a walked tree, a view).
+pub fn missing_interp_in(
+    interp: &ByteStr,
+    resolve: impl Fn(&[u8]) -> Result<ByteStr, FileError>,
+) -> String {
+    match resolve(interp.as_bytes()) {
         Ok(_) => format!(
             "interpreter {} is not a regular file in the root",
             interp.display_escaped()
@@ -118,14 +129,28 @@ fn family_of_interp(interp: &[u8], machine: &str, class: Class) -> Option<&'stat
 impl TreeReport {
     /// The session of object `i` of `root`.
     pub fn build(root: Resolved<'_>, i: usize) -> TreeReport {
-        let (o, r) = (&root.objects[i], &root.resolutions[i]);
+        let o = &root.objects[i];
+        TreeReport::session(&o.path, &o.facts, &root.resolutions[i], |p| {
+            root.tree.resolve(p, true)
+        })
+    }
+
+    /// The session `r` of the object at `path` with `facts`, however it was resolved (against a
+    /// walked root or a lazy view); `resolve` looks a path up inside that root (to say why a
+    /// missing interpreter cannot be used).
+    pub fn session(
+        path: &ByteStr,
+        facts: &ElfFacts,
+        r: &Resolution,
+        resolve: impl Fn(&[u8]) -> Result<ByteStr, FileError>,
+    ) -> TreeReport {
         let interp_missing = (r.status == Status::InterpMissing)
-            .then_some(o.facts.interp.as_ref())
+            .then_some(facts.interp.as_ref())
             .flatten()
             .map(|interp| InterpMissing {
                 interp: interp.clone(),
-                family: family_of_interp(interp.as_bytes(), &o.facts.machine, o.facts.class),
-                reason: missing_interp(interp, root.tree),
+                family: family_of_interp(interp.as_bytes(), &facts.machine, facts.class),
+                reason: missing_interp_in(interp, &resolve),
             });
         let mut notes = r.notes.clone();
         if r.status == Status::InterpMissing && !notes.is_empty() {
@@ -133,10 +158,10 @@ impl TreeReport {
             notes.remove(0);
         }
         TreeReport {
-            path: o.path.clone(),
-            kind: o.facts.kind,
-            machine: o.facts.machine.clone(),
-            class: o.facts.class,
+            path: path.clone(),
+            kind: facts.kind,
+            machine: facts.machine.clone(),
+            class: facts.class,
             status: r.status,
             loader: r.loader.clone(),
             interp_missing,
@@ -144,7 +169,7 @@ impl TreeReport {
             needs: if r.status == Status::Static {
                 Vec::new()
             } else {
-                nodes(&r.edges, &o.path)
+                nodes(&r.edges, path)
             },
             version_errors: r.version_errors.clone(),
         }
