@@ -179,6 +179,12 @@ pub struct RootArgs {
     /// Deepest directory level walked below ROOT.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_depth: usize,
+    /// Do not walk these paths (repeatable), e.g. /var/lib/docker or '/home/*/.cache': matched
+    /// against absolute paths inside ROOT; *, ? and [...] stay within one path component, **
+    /// spans several; a pattern not starting with / matches at any depth. What is excluded is
+    /// unknown to resolution, as below a mount point.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
     /// The target CPU, as glibc's loader sees it ($PLATFORM, glibc-hwcaps levels, glibc 2.36's
     /// legacy subdirectories, the ld.so.cache entries it takes): baseline (default), x86-64-v2,
     /// x86-64-v3, x86-64-v4, haswell, skylake-avx512, xeon_phi, armv8.1, or host (this machine's
@@ -334,6 +340,10 @@ impl RootArgs {
                 limits,
                 walk: elfdeps::walk::WalkOptions {
                     max_depth: self.max_depth,
+                    exclude: (!self.exclude.is_empty())
+                        .then(|| elfdeps::walk::Exclude::new(&self.exclude))
+                        .transpose()
+                        .map_err(|e| e.to_string())?,
                 },
             },
             resolve: resolve.then(|| elfdeps::resolve::ResolveOptions {

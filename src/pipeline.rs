@@ -333,7 +333,8 @@ pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
         .as_ref()
         .map_or(config.root.as_path(), |u| u.root.as_path());
     let rootfs = RootFs::open(root).map_err(|e| Error(e.to_string()))?;
-    let view = LazyView::new(&rootfs, config.scan.limits);
+    let view =
+        LazyView::new(&rootfs, config.scan.limits).excluding(config.scan.walk.exclude.clone());
     let canonical = view
         .resolve(given.as_bytes(), true)
         .map_err(|e| Error(not_in_root(&view, given, &config.root, &e)))?;

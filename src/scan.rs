@@ -56,10 +56,17 @@ pub struct Summary {
     pub special: u64,
     /// Mount points inside the root that were not descended into.
     pub other_filesystems: u64,
+    /// Paths `--exclude` named: not walked (absent without `--exclude`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub excluded: u64,
     /// ELF objects (per path).
     pub elf: u64,
     /// Per-file errors.
     pub errors: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What a scan-wide warning is about (stable kebab-case codes, docs/json.md).
@@ -223,7 +230,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Inve
             result,
         }
     };
-    let records = walk::walk(&rootfs, opts.walk, &on_file);
+    let records = walk::walk(&rootfs, opts.walk.clone(), &on_file);
     let mut inventory = assemble(root, rootfs, records);
     inventory
         .warnings
@@ -297,6 +304,11 @@ fn assemble(root: &Path, rootfs: RootFs, records: Vec<Record<Outcome>>) -> Inven
             Node::OtherFs => {
                 report.summary.other_filesystems += 1;
                 report.other_filesystems.push(path.clone());
+                Entry::OtherFs
+            }
+            // Not walked, as a mount point is not: what lies there is unknown to resolution.
+            Node::Excluded => {
+                report.summary.excluded += 1;
                 Entry::OtherFs
             }
             Node::Symlink(target) => {

@@ -24,7 +24,8 @@ pub enum Entry {
     Symlink(ByteStr),
     /// A FIFO, socket or device: never opened, so never a usable library.
     Special,
-    /// A mount point inside the root, not walked: what lies below is unknown.
+    /// Not walked: a mount point inside the root, or a path `--exclude` names. What lies there
+    /// is unknown.
     OtherFs,
     /// Listed, but it could not be opened or read.
     Unreadable,

@@ -26,16 +26,84 @@ use crate::name::ByteStr;
 use crate::rootfs::{DirHandle, OpenFile, RootFs};
 
 /// Walk settings.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WalkOptions {
     /// Deepest directory level walked below the root (`--max-depth`).
     pub max_depth: usize,
+    /// Paths not walked (`--exclude`): a directory matched is not entered, any other entry matched
+    /// is not opened. Each is recorded as [`Node::Excluded`].
+    pub exclude: Option<Exclude>,
 }
 
 impl Default for WalkOptions {
     fn default() -> Self {
-        WalkOptions { max_depth: 256 }
+        WalkOptions {
+            max_depth: 256,
+            exclude: None,
+        }
     }
+}
+
+/// The `--exclude` patterns, matched against absolute in-root paths (`/var/lib/docker`): `*`, `?`
+/// and `[...]` stay within one path component, `**` spans any number of them, and a pattern that
+/// does not start with `/` matches at any depth (`node_modules` is `**/node_modules`). Paths are
+/// matched as bytes, so names that are not UTF-8 can be excluded too.
+#[derive(Clone, Debug)]
+pub struct Exclude {
+    set: std::sync::Arc<globset::GlobSet>,
+    patterns: Vec<String>,
+}
+
+impl Exclude {
+    /// Compiles `patterns`; an invalid one is refused with what is wrong with it.
+    pub fn new(patterns: &[String]) -> Result<Exclude, ExcludeError> {
+        let mut b = globset::GlobSetBuilder::new();
+        for p in patterns {
+            let anchored = if p.starts_with('/') {
+                p.clone()
+            } else {
+                format!("**/{p}")
+            };
+            let glob = globset::GlobBuilder::new(&anchored)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .map_err(|e| ExcludeError {
+                    pattern: p.clone(),
+                    reason: e.kind().to_string(),
+                })?;
+            b.add(glob);
+        }
+        let set = b.build().map_err(|e| ExcludeError {
+            pattern: patterns.join(" "),
+            reason: e.kind().to_string(),
+        })?;
+        Ok(Exclude {
+            set: std::sync::Arc::new(set),
+            patterns: patterns.to_vec(),
+        })
+    }
+
+    /// Whether the in-root path `path` is excluded.
+    pub fn matches(&self, path: &[u8]) -> bool {
+        self.set
+            .is_match_candidate(&globset::Candidate::from_bytes(path))
+    }
+
+    /// The patterns as given.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+}
+
+/// An `--exclude` pattern that is not a valid glob.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--exclude {pattern}: not a valid pattern ({reason}); patterns use *, ?, [...] and **")]
+pub struct ExcludeError {
+    /// The pattern as given.
+    pub pattern: String,
+    /// What is wrong with it.
+    pub reason: String,
 }
 
 /// What kind of special file (never opened).
@@ -60,6 +128,8 @@ pub enum Node<T> {
     Dir,
     /// A directory on another filesystem (a mount point inside the root): not descended into.
     OtherFs,
+    /// An entry of any type that `--exclude` names: not opened, not entered.
+    Excluded,
     /// A symbolic link and its target (not followed).
     Symlink(ByteStr),
     /// A FIFO, socket or device.
@@ -190,6 +260,13 @@ where
             };
         }
         let child = child_path(&path, name);
+        if ctx.opts.exclude.as_ref().is_some_and(|x| x.matches(&child)) {
+            records.push(Record {
+                path: child.into(),
+                node: Node::Excluded,
+            });
+            continue;
+        }
         match ft {
             FileType::Directory => {
                 if depth + 1 > ctx.opts.max_depth {
@@ -266,4 +343,44 @@ where
         }
     }
     finish(records);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Exclude;
+
+    fn ex(p: &[&str]) -> Exclude {
+        Exclude::new(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("valid")
+    }
+
+    /// `--exclude`'s rules: anchored at the root with a leading `/`, at any depth without one;
+    /// `*` within a component, `**` across; bytes that are not UTF-8 match too.
+    #[test]
+    fn exclude_patterns() {
+        let x = ex(&[
+            "/var/lib/docker",
+            "/home/*/.cache",
+            "node_modules",
+            "/srv/**/tmp",
+        ]);
+        assert!(x.matches(b"/var/lib/docker"));
+        assert!(!x.matches(b"/var/lib/dockerd"));
+        assert!(!x.matches(b"/opt/var/lib/docker"));
+        assert!(x.matches(b"/home/ann/.cache"));
+        assert!(
+            !x.matches(b"/home/ann/x/.cache"),
+            "* stays within a component"
+        );
+        assert!(x.matches(b"/node_modules"));
+        assert!(x.matches(b"/opt/app/node_modules"));
+        assert!(x.matches(b"/srv/tmp") && x.matches(b"/srv/a/b/tmp"));
+        let bytes = ex(&["/opt/caf?"]);
+        assert!(bytes.matches(b"/opt/caf\xe9"));
+        let e = Exclude::new(&["/a/[b".to_string()]).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("--exclude /a/[b: not a valid pattern"),
+            "{e}"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use support::elfdeps;
+use support::{Elfdeps, elfdeps};
 
 /// A small tree with real ELF files from this machine, a hard link, symlinks and a non-ELF file.
 fn small_root() -> tempfile::TempDir {
@@ -278,4 +278,76 @@ fn paths_that_name_no_object_say_each_path_once() {
             "{cmd}"
         );
     }
+}
+
+/// `--exclude GLOB`: excluded paths are not walked (counted in the summary), what lies there is
+/// unknown to resolution, as below a mount point, and `tree` (which walks nothing) answers the same.
+#[test]
+fn exclude_keeps_paths_out_of_the_walk() {
+    let Some(root) = support::sample_root("cli-sample-rootfs", "--exclude on the sample root")
+    else {
+        return;
+    };
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "-q", "--format", "json"];
+        args.extend_from_slice(extra);
+        let out = Elfdeps::new(&args).arg(&root).output();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")
+    };
+    let paths = |doc: &serde_json::Value| -> Vec<String> {
+        doc["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .map(|o| o["path"].as_str().expect("path").to_string())
+            .collect()
+    };
+    let all = scan(&[]);
+    assert!(
+        all["summary"].get("excluded").is_none(),
+        "absent without --exclude"
+    );
+    let cut = scan(&["--exclude", "/usr/lib/greet", "--exclude", "hello-*"]);
+    assert_eq!(cut["summary"]["excluded"], 3, "{}", cut["summary"]);
+    let kept = paths(&cut);
+    assert!(
+        kept.iter().all(|p| !p.starts_with("/usr/lib/greet/")),
+        "{kept:?}"
+    );
+    assert!(
+        !kept.contains(&"/usr/bin/hello-musl".to_string()),
+        "{kept:?}"
+    );
+    assert!(kept.contains(&"/usr/bin/greet".to_string()), "{kept:?}");
+    let greet = |doc: &serde_json::Value| {
+        doc["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .find(|o| o["path"] == "/usr/bin/greet")
+            .expect("greet")
+            .clone()
+    };
+    assert_eq!(greet(&all)["missing"], serde_json::json!([]));
+    assert_eq!(greet(&cut)["missing"], serde_json::json!(["libgreet.so.1"]));
+    // tree looks nothing up where the walk would not go.
+    let out = Elfdeps::new(["tree", "--format", "json", "--exclude", "/usr/lib/greet"])
+        .arg(&root)
+        .arg("/usr/bin/greet")
+        .output();
+    assert!(out.status.success(), "{out:?}");
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(t["needs"][0]["name"], "libgreet.so.1");
+    assert!(t["needs"][0]["found"].is_null(), "{}", t["needs"][0]);
+    // A bad pattern is a usage error that says what is wrong.
+    let out = Elfdeps::new(["scan", "-q", "--exclude", "/usr/[lib"])
+        .arg(&root)
+        .output();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--exclude /usr/[lib: not a valid pattern"),
+        "{err}"
+    );
 }

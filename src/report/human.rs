@@ -223,6 +223,15 @@ pub fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io:
             list.join(", ")
         )?;
     }
+    if report.inventory.summary.excluded > 0 {
+        writeln!(
+            out,
+            "  {} {} {}",
+            p.label("excluded"),
+            plural(report.inventory.summary.excluded, "path", "paths"),
+            p.dim("(--exclude: not walked)")
+        )?;
+    }
     if report.errors.is_empty() {
         writeln!(out, "  {} {}", p.label("errors"), p.dim("none"))?;
         return Ok(());

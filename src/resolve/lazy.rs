@@ -34,6 +34,7 @@ use crate::elf::{ElfFacts, Limits};
 use crate::error::{ErrorCode, FileError};
 use crate::name::ByteStr;
 use crate::rootfs::{DirHandle, RootFs};
+use crate::walk::Exclude;
 
 /// What a path turned out to be when first asked.
 #[derive(Clone, Debug)]
@@ -54,6 +55,7 @@ enum Probe {
 pub struct LazyView<'a> {
     rootfs: &'a RootFs,
     limits: Limits,
+    exclude: Option<Exclude>,
     probes: Mutex<HashMap<Vec<u8>, Probe>>,
     listings: Mutex<HashMap<Vec<u8>, Vec<ByteStr>>>,
     /// Append-only, so `facts` can hand out references while other threads add objects.
@@ -66,10 +68,18 @@ impl<'a> LazyView<'a> {
         LazyView {
             rootfs,
             limits,
+            exclude: None,
             probes: Mutex::new(HashMap::new()),
             listings: Mutex::new(HashMap::new()),
             objects: boxcar::Vec::new(),
         }
+    }
+
+    /// Paths `exclude` names are not looked at, as the walk does not enter them (they answer as a
+    /// mount point does).
+    pub fn excluding(mut self, exclude: Option<Exclude>) -> LazyView<'a> {
+        self.exclude = exclude;
+        self
     }
 
     /// How many paths were looked up (what the view cost).
@@ -122,6 +132,9 @@ impl<'a> LazyView<'a> {
         let (parent, name) = (&path[..slash.max(1)], &path[slash + 1..]);
         if name.is_empty() || name == b"." || name == b".." {
             return Probe::Absent;
+        }
+        if self.exclude.as_ref().is_some_and(|x| x.matches(path)) {
+            return Probe::OtherFs;
         }
         let dir = match self.rootfs.open_dir(parent) {
             Ok(DirHandle::Open(fd)) => fd,
