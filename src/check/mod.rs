@@ -65,6 +65,11 @@ pub struct Finding {
     /// Why the policy does not count it (`allow: REASON`, `baseline`), when it does not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suppressed: Option<String>,
+    /// Whether it fails the gate: set by [`policy::Policy::judge`], read by the renderers (false
+    /// until a policy judged it). Not in the JSON documents, whose `gate` counts the violations;
+    /// SARIF carries it as a result property.
+    #[serde(skip)]
+    pub violation: bool,
 }
 
 impl Finding {
@@ -79,6 +84,7 @@ impl Finding {
             version: None,
             symbols: Vec::new(),
             suppressed: None,
+            violation: false,
         }
     }
 
