@@ -126,3 +126,75 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::libc::{Confidence, Flavor};
+    use crate::check::testing::*;
+
+    fn with_rpath(rpath: &[&str], runpath: &[&str]) -> crate::elf::ElfFacts {
+        let mut f = program(LD);
+        let list = |l: &[&str]| (!l.is_empty()).then(|| l.iter().map(|&e| e.into()).collect());
+        f.rpath = list(rpath);
+        f.runpath = list(runpath);
+        f
+    }
+
+    fn root_with(rpath: &[&str], runpath: &[&str]) -> Fixture {
+        let mut r = Fixture::glibc();
+        r.object(
+            "/usr/bin/app",
+            with_rpath(rpath, runpath),
+            glibc_ok(),
+            libc(Flavor::Glibc, Confidence::High),
+        );
+        r
+    }
+
+    #[test]
+    fn entries_someone_else_controls() {
+        let mut r = root_with(&["/build/here:/ww", "rel/dir"], &["/wws::/usr/lib"]);
+        r.dir("/ww").dir("/wws").dir("/usr/lib");
+        r.probes.dir_modes.insert("/ww".into(), 0o40777);
+        r.probes.dir_modes.insert("/wws".into(), 0o41777);
+        r.probes.dir_modes.insert("/usr/lib".into(), 0o40755);
+        let found = r.run(check);
+        let messages: Vec<&str> = found.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "RPATH entry `/build/here` does not exist in the root (a build path?): anyone who can create it can inject libraries",
+                "RPATH entry `/ww` is world-writable (mode 777): anyone can put a library there",
+                "RPATH entry `rel/dir` is relative to the current working directory, which whoever starts the program controls",
+                "RUNPATH entry `/wws` is world-writable (mode 1777, sticky): anyone can add a library there",
+                "RUNPATH entry an empty entry, which means the current working directory",
+            ]
+        );
+        assert!(
+            found
+                .iter()
+                .all(|f| f.code == Code::InsecureRpath && f.severity == Severity::Warning)
+        );
+        // The probes stat the directories that exist, by canonical path.
+        let mut dirs = dirs_to_stat(r.root());
+        dirs.sort();
+        assert_eq!(
+            dirs,
+            [ByteStr::from("/usr/lib"), "/ww".into(), "/wws".into()]
+        );
+    }
+
+    #[test]
+    fn origin_tokens_and_safe_directories_are_fine() {
+        let mut r = root_with(&["$ORIGIN/../lib:${ORIGIN}/x"], &["/usr/$LIB:/lib:/opt/x"]);
+        r.dir("/usr/lib").symlink("/lib", "usr/lib").dir("/opt/x");
+        r.probes.dir_modes.insert("/usr/lib".into(), 0o40755);
+        // /opt/x's mode is unknown (it did not open): nothing said.
+        assert_eq!(r.run(check), []);
+        assert_eq!(
+            dirs_to_stat(r.root()),
+            [ByteStr::from("/usr/lib"), "/opt/x".into()]
+        );
+    }
+}

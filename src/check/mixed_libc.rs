@@ -50,3 +50,88 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testing::*;
+
+    fn with_closure(closure: &[&str]) -> crate::resolve::Resolution {
+        let mut s = glibc_ok();
+        s.closure = closure.iter().map(|&c| ByteStr::from(c)).collect();
+        s
+    }
+
+    #[test]
+    fn a_program_loading_the_other_libcs_objects() {
+        let mut r = Fixture::glibc();
+        r.object(
+            "/usr/bin/app",
+            program(LD),
+            with_closure(&["/usr/lib/libm.so", "/usr/lib/libg.so"]),
+            libc(Flavor::Glibc, Confidence::High),
+        );
+        r.object(
+            "/usr/lib/libg.so",
+            library("libg.so"),
+            glibc_ok(),
+            libc(Flavor::Glibc, Confidence::High),
+        );
+        r.object(
+            "/usr/lib/libm.so",
+            library("libm.so"),
+            glibc_ok(),
+            libc(Flavor::Musl, Confidence::High),
+        );
+        let found = r.run(check);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        assert_eq!((f.code, f.severity), (Code::MixedLibc, Severity::Error));
+        assert_eq!(f.path, "/usr/bin/app".into());
+        assert_eq!(
+            f.message,
+            "built against glibc, but loads objects built against the other libc: /usr/lib/libm.so"
+        );
+    }
+
+    #[test]
+    fn not_for_libraries_unsure_evidence_or_programs_that_cannot_start() {
+        let mut r = Fixture::glibc();
+        // Medium confidence is not enough to call a process mixed.
+        r.object(
+            "/usr/bin/app",
+            program(LD),
+            with_closure(&["/usr/lib/libm.so"]),
+            libc(Flavor::Glibc, Confidence::High),
+        );
+        r.object(
+            "/usr/lib/libm.so",
+            library("libm.so"),
+            with_closure(&["/usr/lib/libx.so"]),
+            libc(Flavor::Musl, Confidence::Medium),
+        );
+        // A library's own closure is not a process.
+        r.object(
+            "/usr/lib/libx.so",
+            library("libx.so"),
+            glibc_ok(),
+            libc(Flavor::Glibc, Confidence::High),
+        );
+        // A program that cannot start: its closure is what another loader would load.
+        let mut dead = with_closure(&["/usr/lib/libmh.so"]);
+        dead.status = Status::InterpMissing;
+        r.object(
+            "/usr/bin/dead",
+            program(LD),
+            dead,
+            libc(Flavor::Glibc, Confidence::High),
+        );
+        r.object(
+            "/usr/lib/libmh.so",
+            library("libmh.so"),
+            glibc_ok(),
+            libc(Flavor::Musl, Confidence::High),
+        );
+        assert_eq!(r.run(check), []);
+    }
+}

@@ -50,6 +50,9 @@ mod unresolved_symbol;
 mod version_missing;
 mod wrong_architecture;
 
+#[cfg(test)]
+mod testing;
+
 pub use code::{Code, Severity};
 pub use files::{Artifact, analyze_files};
 pub use probe::{artifact_symbols, classify_all, root_libcs};
@@ -266,4 +269,89 @@ pub fn policy_findings(
     let mut out = Vec::new();
     policy_checks(subjects, policy, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+    use crate::check::libc::Confidence;
+    use crate::resolve::Status;
+
+    /// Every check runs over one input; the findings come sorted by path, code and message, a
+    /// finding said twice (an RPATH entry listed twice) once, and the policy's own findings among
+    /// the others.
+    #[test]
+    fn run_sorts_dedups_and_adds_the_policys_findings() {
+        let mut r = Fixture::glibc();
+        let mut app = program(LD);
+        app.rpath = Some(vec!["rel:rel".into()]);
+        let mut s = glibc_ok();
+        s.status = Status::Error;
+        s.missing = vec!["libgone.so".into()];
+        r.object("/usr/bin/z", app, s, libc(Flavor::Glibc, Confidence::High));
+        r.object(
+            "/usr/bin/m",
+            program(LD_MUSL),
+            session(Status::InterpMissing, None),
+            libc(Flavor::Musl, Confidence::High),
+        );
+        let mut policy = Policy::default();
+        policy.deny_libc.push(Flavor::Musl);
+        let found = run(&r.input(), Some(&policy));
+        let got: Vec<(String, Code)> = found.iter().map(|f| (f.path.escaped(), f.code)).collect();
+        let want = [
+            ("/usr/bin/m", Code::InterpreterMissing),
+            ("/usr/bin/m", Code::LibcMismatch),
+            ("/usr/bin/m", Code::LibcDenied),
+            ("/usr/bin/z", Code::LibraryMissing),
+            ("/usr/bin/z", Code::InsecureRpath),
+        ]
+        .map(|(p, c)| (p.to_string(), c));
+        assert_eq!(got, want);
+        assert!(found.iter().all(|f| !f.violation), "not judged yet");
+        assert_eq!(
+            run(&r.input(), None).len(),
+            4,
+            "no policy, no policy findings"
+        );
+    }
+
+    /// `check --files` lists each artifact's policy findings together, in the artifacts' order,
+    /// and reads symbols only for a floor above the maximum.
+    #[test]
+    fn policy_findings_keep_the_artifacts_order() {
+        let policy = Policy {
+            deny_libc: vec![Flavor::Glibc],
+            max_glibc: Some((2, 17, 0)),
+            ..Policy::default()
+        };
+        let new = LibcInfo {
+            glibc_floor: Some("GLIBC_2.34".into()),
+            ..libc(Flavor::Glibc, Confidence::High)
+        };
+        let old = LibcInfo {
+            glibc_floor: Some("GLIBC_2.2.5".into()),
+            ..libc(Flavor::Glibc, Confidence::High)
+        };
+        let items = [
+            (ByteStr::from("/b/new"), &new),
+            (ByteStr::from("/a/old"), &old),
+        ];
+        let mut asked = Vec::new();
+        let found = policy_findings(&items, &policy, |i, v| {
+            asked.push((i, ByteStr::from(v)));
+            vec!["memcpy".into()]
+        });
+        let got: Vec<(String, Code)> = found.iter().map(|f| (f.path.escaped(), f.code)).collect();
+        let want = [
+            ("/b/new", Code::LibcDenied),
+            ("/b/new", Code::GlibcTooNew),
+            ("/a/old", Code::LibcDenied),
+        ]
+        .map(|(p, c)| (p.to_string(), c));
+        assert_eq!(got, want);
+        assert_eq!(asked, [(0, ByteStr::from("GLIBC_2.34"))]);
+        assert_eq!(found[1].symbols, [ByteStr::from("memcpy")]);
+    }
 }

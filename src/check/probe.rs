@@ -405,3 +405,18 @@ pub fn artifact_symbols(path: &ByteStr, version: &[u8], limits: &elf::Limits) ->
         Err(_) => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// musl's version is a lone `1.x.y` string, trusted only beside musl's banner.
+    #[test]
+    fn musl_version_needs_the_banner() {
+        let image =
+            b"\x7fELF\x00musl libc (x86_64)\x00Version %s\x001.2.5\x00Dynamic Program Loader\x00";
+        assert_eq!(musl_version(image).as_deref(), Some("1.2.5"));
+        assert_eq!(musl_version(b"\x001.2.5\x00"), None, "no banner");
+        assert_eq!(musl_version(b"musl libc (x)\x001.2\x002.0.1\x00"), None);
+    }
+}

@@ -91,3 +91,76 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
         ),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::libc::{Confidence, Flavor};
+    use crate::check::probe::{CachedLib, LdConfig};
+    use crate::check::testing::*;
+
+    fn cached(soname: &str, path: &str) -> CachedLib {
+        CachedLib {
+            soname: soname.into(),
+            path: path.into(),
+        }
+    }
+
+    /// /usr/local/lib holds libfoo.so.1 (found by its soname), libbar.so.2 and a file that is
+    /// not a library; the cache knows libbar.so.2.
+    fn root(cache: Option<Vec<CachedLib>>) -> Fixture {
+        let mut r = Fixture::glibc();
+        let glibc = || libc(Flavor::Glibc, Confidence::High);
+        r.object(
+            "/usr/local/lib/libbar.so.2",
+            library("libbar.so.2"),
+            glibc_ok(),
+            glibc(),
+        );
+        r.object(
+            "/usr/local/lib/libfoo.so.1.0",
+            library("libfoo.so.1"),
+            glibc_ok(),
+            glibc(),
+        );
+        r.symlink("/usr/local/lib/libfoo.so.1", "libfoo.so.1.0")
+            .file("/usr/local/lib/README");
+        r.probes.ld_config = LdConfig {
+            conf_dirs: vec!["/usr/local/lib".into()],
+            cache,
+        };
+        r
+    }
+
+    #[test]
+    fn libraries_the_cache_lacks_and_entries_that_are_gone() {
+        let mut r = root(Some(vec![
+            cached("libbar.so.2", "/usr/local/lib/libbar.so.2"),
+            cached("libold.so.1", "/usr/local/lib/libold.so.1"),
+        ]));
+        let found = r.run(check);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        assert_eq!(
+            (f.code, f.severity),
+            (Code::StaleLdCache, Severity::Warning)
+        );
+        assert_eq!(f.path, "/etc/ld.so.cache".into());
+        assert_eq!(
+            f.message,
+            // Each name in the directory that leads to the library is listed: the link and the file.
+            "/etc/ld.so.cache is stale: 2 libraries in ld.so.conf directories missing from it: libfoo.so.1 (/usr/local/lib/libfoo.so.1), libfoo.so.1 (/usr/local/lib/libfoo.so.1.0); 1 entry pointing at files that no longer exist: libold.so.1 -> /usr/local/lib/libold.so.1"
+        );
+    }
+
+    #[test]
+    fn not_when_the_cache_is_current_or_absent() {
+        let current = vec![
+            cached("libbar.so.2", "/usr/local/lib/libbar.so.2"),
+            cached("libfoo.so.1", "/usr/local/lib/libfoo.so.1"),
+        ];
+        assert_eq!(root(Some(current)).run(check), []);
+        // Without a cache the loader reads the directories: nothing to be stale.
+        assert_eq!(root(None).run(check), []);
+    }
+}

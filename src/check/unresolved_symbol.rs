@@ -126,3 +126,100 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::libc::{Confidence, Flavor};
+    use crate::check::testing::*;
+    use crate::elf::symbols::DynSym;
+
+    fn sym(name: &str, version: Option<&str>, undefined: bool, weak: bool) -> DynSym {
+        DynSym {
+            name: name.into(),
+            version: version.map(ByteStr::from),
+            undefined,
+            weak,
+            hidden: false,
+        }
+    }
+
+    /// A program importing `foo@V1` (and a weak `bar`) from libx.so, which defines `foo@V2`
+    /// only, in a root whose loader is `family`'s.
+    fn root(family: Family) -> Fixture {
+        let (mut r, ld) = match family {
+            Family::Glibc => (Fixture::glibc(), LD),
+            Family::Musl => (Fixture::musl(), LD_MUSL),
+        };
+        let mut s = session(Status::Ok, Some(loader(family, ld)));
+        s.closure = vec!["/usr/lib/libx.so".into()];
+        let flavor = match family {
+            Family::Glibc => Flavor::Glibc,
+            Family::Musl => Flavor::Musl,
+        };
+        let app = r.object(
+            "/usr/bin/app",
+            program(ld),
+            s,
+            libc(flavor, Confidence::High),
+        );
+        let x = r.object(
+            "/usr/lib/libx.so",
+            library("libx.so"),
+            session(Status::Ok, Some(loader(family, ld))),
+            libc(flavor, Confidence::High),
+        );
+        r.probes.dynamic_symbols = Some(
+            [
+                (
+                    app,
+                    vec![
+                        sym("foo", Some("V1"), true, false),
+                        sym("bar", None, true, true),
+                        sym("main", None, false, false),
+                    ],
+                ),
+                (x, vec![sym("foo", Some("V2"), false, false)]),
+            ]
+            .into(),
+        );
+        r
+    }
+
+    #[test]
+    fn glibc_binds_by_version() {
+        let mut r = root(Family::Glibc);
+        let found = r.run(check);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        assert_eq!(
+            (f.code, f.severity),
+            (Code::UnresolvedSymbol, Severity::Error)
+        );
+        assert_eq!(f.path, "/usr/bin/app".into());
+        assert_eq!(
+            f.message,
+            "symbol foo@V1, needed by /usr/bin/app, is defined by nothing it loads"
+        );
+        assert_eq!(f.symbols, [ByteStr::from("foo")]);
+        assert_eq!(f.version, Some("V1".into()));
+        assert!(
+            f.hint
+                .as_deref()
+                .is_some_and(|h| h.starts_with("glibc fails"))
+        );
+        // The probes read the program's and its closure's tables (the loader is not an object
+        // here).
+        assert_eq!(objects_needed(r.root()), [0, 1]);
+    }
+
+    #[test]
+    fn musl_binds_by_name_and_nothing_without_the_tables() {
+        // musl takes foo@V2 for foo@V1: nothing unresolved.
+        assert_eq!(root(Family::Musl).run(check), []);
+        // Without --symbols the probes read no table: the check says nothing.
+        let mut r = root(Family::Glibc);
+        r.probes.dynamic_symbols = None;
+        assert_eq!(r.run(check), []);
+    }
+}

@@ -82,3 +82,105 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::libc::Confidence;
+    use crate::check::testing::*;
+    use crate::resolve::Status;
+
+    fn lacking(required_by: &str, version: &str, library: &str) -> crate::resolve::Resolution {
+        let mut s = glibc_ok();
+        s.status = Status::Error;
+        s.version_errors.push(VersionError {
+            library: library.into(),
+            version: version.into(),
+            required_by: required_by.into(),
+        });
+        s
+    }
+
+    #[test]
+    fn a_program_needing_a_newer_glibc_names_its_symbols() {
+        let mut r = Fixture::glibc();
+        let glibc = || libc(Flavor::Glibc, Confidence::High);
+        let app = r.object(
+            "/usr/bin/app",
+            program(LD),
+            lacking(
+                "/usr/bin/app",
+                "GLIBC_2.38",
+                "/lib/x86_64-linux-gnu/libc.so.6",
+            ),
+            glibc(),
+        );
+        r.probes.version_symbols.insert(
+            (app, "GLIBC_2.38".into()),
+            vec!["__isoc23_strtol".into(), "strlcpy".into()],
+        );
+        let found = r.run(check);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        assert_eq!(
+            (f.code, f.severity),
+            (Code::VersionMissing, Severity::Error)
+        );
+        assert_eq!(
+            f.message,
+            "/usr/bin/app requires version GLIBC_2.38 of /lib/x86_64-linux-gnu/libc.so.6, which it does not define (this root's glibc is 2.36)"
+        );
+        assert_eq!(f.library, Some("/lib/x86_64-linux-gnu/libc.so.6".into()));
+        assert_eq!(f.version, Some("GLIBC_2.38".into()));
+        assert_eq!(
+            f.symbols,
+            [ByteStr::from("__isoc23_strtol"), "strlcpy".into()]
+        );
+        assert_eq!(
+            f.hint.as_deref(),
+            Some(
+                "build against an older /lib/x86_64-linux-gnu/libc.so.6 (symbols: __isoc23_strtol, strlcpy), or update /lib/x86_64-linux-gnu/libc.so.6 in the root"
+            )
+        );
+        // The probes are asked for exactly those symbols.
+        assert_eq!(
+            symbols_needed(r.root()),
+            [(app, ByteStr::from("GLIBC_2.38"))]
+        );
+    }
+
+    /// A library nothing loads is a warning; an error about an object of its closure names no
+    /// symbols of its own; a version that is not glibc's says nothing of the root's glibc.
+    #[test]
+    fn a_plugin_and_a_version_of_its_closure() {
+        let mut r = Fixture::glibc();
+        r.object(
+            "/usr/lib/plugin.so",
+            library("plugin.so"),
+            lacking("/usr/lib/libdep.so", "DEP_2", "/usr/lib/libbase.so"),
+            libc(Flavor::Glibc, Confidence::High),
+        );
+        let found = r.run(check);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            f.message,
+            "/usr/lib/libdep.so requires version DEP_2 of /usr/lib/libbase.so, which it does not define"
+        );
+        assert!(f.symbols.is_empty());
+        assert_eq!(symbols_needed(r.root()), []);
+    }
+
+    #[test]
+    fn nothing_without_version_errors() {
+        let mut r = Fixture::glibc();
+        r.object(
+            "/usr/bin/ok",
+            program(LD),
+            glibc_ok(),
+            libc(Flavor::Glibc, Confidence::High),
+        );
+        assert_eq!(r.run(check), []);
+    }
+}
