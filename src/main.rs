@@ -92,7 +92,13 @@ fn run_scan(args: ScanArgs) -> Result<(), Fail> {
             limits,
         });
     }
-    let report = run(&args.common, &config)?;
+    let mut report = run(&args.common, &config)?;
+    // scan has no policy, and its JSON no verdict; its SARIF and JUnit still say which findings
+    // would fail a `check` with the default policy (errors). Judging marks them, adding nothing
+    // to the report's own tables (no gate).
+    if let Some(c) = report.checks.as_mut() {
+        policy::Policy::default().judge(&mut c.findings);
+    }
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let opts = RenderOptions {
         color: args.common.color.enabled(to_terminal),
@@ -105,16 +111,10 @@ fn run_scan(args: ScanArgs) -> Result<(), Fail> {
             None => Ok(()),
         },
         f => {
-            let findings = report.checks.as_ref().map_or(&[][..], |c| &c.findings);
-            let policy = policy::Policy::default();
-            let v: Vec<bool> = findings
-                .iter()
-                .map(|f| policy::is_violation(f, &policy))
-                .collect();
             let title = format!("elfdeps scan {}", args.common.root.display());
             let format = CheckFormat::Findings(cli::findings_format(f));
             let judged = Judged::Root(&report);
-            report::render_check(&judged, format, &title, &args.common.root, &v, &opts, w)
+            report::render_check(&judged, format, &title, &args.common.root, &opts, w)
         }
     })
 }
@@ -146,14 +146,10 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
     let opts = RenderOptions {
         color: args.common.color.enabled(to_terminal),
     };
-    let violations = |fs: &[elfdeps::check::Finding]| -> Vec<bool> {
-        fs.iter()
-            .map(|f| policy::is_violation(f, &policy))
-            .collect()
-    };
-    let write = |judged: &Judged<'_>, title: &str, root: &std::path::Path, v: &[bool]| {
+    // The findings come judged: by the pipeline (a root) or by check_files (artifacts).
+    let write = |judged: &Judged<'_>, title: &str, root: &std::path::Path| {
         emit(args.output.as_deref(), |w| {
-            report::render_check(judged, format, title, root, v, &opts, w)
+            report::render_check(judged, format, title, root, &opts, w)
         })
     };
     let passed = if args.files {
@@ -176,7 +172,7 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         let title = format!("elfdeps check --files {}", shown.join(" "));
         let here = std::path::Path::new(".");
-        write(&Judged::Files(&o), &title, here, &violations(&o.findings))?;
+        write(&Judged::Files(&o), &title, here)?;
         o.gate.passed
     } else {
         config.checks = Some(CheckOptions {
@@ -185,14 +181,8 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
         });
         config.policy = Some(policy.clone());
         let report = run(&args.common, &config)?;
-        let findings = report.checks.as_ref().map_or(&[][..], |c| &c.findings);
         let title = format!("elfdeps check {}", args.common.root.display());
-        write(
-            &Judged::Root(&report),
-            &title,
-            &args.common.root,
-            &violations(findings),
-        )?;
+        write(&Judged::Root(&report), &title, &args.common.root)?;
         pipeline::gate(&report).is_none_or(|g| g.passed)
     };
     if passed {

@@ -148,21 +148,8 @@ fn run_checks(report: &mut Report, opts: &CheckOptions, policy: Option<&Policy>)
     };
     let inv = &report.inventory;
     let view = Snapshot::new(&inv.rootfs, &inv.tree, &inv.objects);
-    let (libc, mut checks) = check::analyze(root, &view, &inv.rootfs, opts);
+    let (libc, mut checks) = check::analyze_with_policy(root, &view, &inv.rootfs, opts, policy);
     if let Some(policy) = policy {
-        let items: Vec<_> = inv
-            .objects
-            .iter()
-            .zip(&libc)
-            .map(|(o, l)| (o.path.clone(), l))
-            .collect();
-        let extra = check::policy_findings(&items, policy, |i, v| {
-            check::root_symbols(&inv.rootfs, &items[i].0, v, &opts.limits)
-        });
-        checks.findings.extend(extra);
-        checks
-            .findings
-            .sort_by(|a, b| (&a.path, a.code).cmp(&(&b.path, b.code)));
         checks.gate = Some(policy.judge(&mut checks.findings));
     }
     report.libc = Some(libc);

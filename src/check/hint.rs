@@ -10,19 +10,21 @@ RUNPATH, its cache (built by ldconfig from the ld.so.conf directories and its ow
 directories) and its default directories; adding a directory to ld.so.conf is only suggested when
 the loader does not already search it.
 
+Hints are built from plain data: the walked tree, and what the probes ([`super::probe`]) read
+beforehand, glibc's configuration and each loader's [`SystemPath`] (musl's path file, the default
+directories built into an ld.so).
+
 The same candidates serve `elfdeps packages` (a library that loads into a process which already
 has its need is not broken, [`LibraryIndex::loadable`]).
 */
 
 use std::collections::HashMap;
 
+use super::probe::LdConfig;
 use crate::elf::Kind;
 use crate::name::ByteStr;
 use crate::resolve::LoaderRef;
-use crate::resolve::env::{
-    Family, GlibcConfig, GlibcLoader, MuslLoader, basename, dirname, is_musl_interp,
-};
-use crate::resolve::view::FsView;
+use crate::resolve::env::{Family, basename, dirname, is_musl_interp};
 use crate::scan::Object;
 use crate::tree::Entry;
 use crate::tree::Tree;
@@ -145,9 +147,11 @@ impl<'a> LibraryIndex<'a> {
     }
 }
 
-/// Where a loader looks for a need when no RUNPATH/RPATH helps, for hints.
-#[derive(Clone, Debug)]
-enum SystemPath {
+/// Where a loader looks for a need when no RUNPATH/RPATH helps, for hints: read by the probes
+/// ([`super::probe`]) for each loader a hint may name, then plain data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SystemPath {
+    /// musl: its path file, or its built-in default.
     Musl {
         /// Canonical directories of musl's system path.
         dirs: Vec<ByteStr>,
@@ -156,6 +160,7 @@ enum SystemPath {
         /// Whether it exists (else the built-in default applies).
         path_file_exists: bool,
     },
+    /// glibc: the default directories and the ld.so.conf ones.
     Glibc {
         /// Canonical default directories built into that ld.so.
         default_dirs: Vec<ByteStr>,
@@ -180,6 +185,35 @@ impl SystemPath {
     }
 }
 
+/// Which [`SystemPath`] a session's hints use: its loader, the interpreter that loader is known
+/// by (musl finds its path file from the interpreter the program names; a library's session uses
+/// the root's loader, known by its own path), and the requester's machine (glibc's fallback
+/// default directories depend on it when the loader's own facts are unknown).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LoaderKey {
+    /// The loader file (canonical).
+    pub loader: ByteStr,
+    /// The interpreter it is known by.
+    pub interp: ByteStr,
+    /// The requester's machine.
+    pub machine: String,
+}
+
+impl LoaderKey {
+    /// The key of `o`'s session with `loader`.
+    pub fn of(o: &Object, loader: &LoaderRef) -> LoaderKey {
+        let interp = match (&o.facts.interp, family_of(loader)) {
+            (Some(i), Family::Musl) if is_musl_interp(i.as_bytes()) => i.clone(),
+            _ => loader.path.clone(),
+        };
+        LoaderKey {
+            loader: loader.path.clone(),
+            interp,
+            machine: o.facts.machine.clone(),
+        }
+    }
+}
+
 /// The loader family of a session. `LoaderRef` carries it as the tag the resolver serializes.
 pub fn family_of(loader: &LoaderRef) -> Family {
     if loader.family == "musl" {
@@ -189,96 +223,66 @@ pub fn family_of(loader: &LoaderRef) -> Family {
     }
 }
 
-/// Builds `library-missing` hints; caches what it reads per loader.
+/// The canonical paths of `dirs` in `tree` (those that resolve), each once, in order.
+pub fn canonical_dirs<'d>(tree: &Tree, dirs: impl Iterator<Item = &'d ByteStr>) -> Vec<ByteStr> {
+    let mut out: Vec<ByteStr> = Vec::new();
+    for d in dirs {
+        if let Ok(c) = tree.resolve(d.as_bytes(), true)
+            && !out.contains(&c)
+        {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Builds `library-missing` hints from plain data: the walked tree, the glibc configuration and
+/// the system path of each loader, all read beforehand by the probes.
 pub struct Hints<'a> {
     tree: &'a Tree,
-    objs: &'a [Object],
-    view: &'a dyn FsView,
-    glibc: &'a GlibcConfig,
-    /// By (loader, interpreter it is known by).
-    loaders: HashMap<(ByteStr, ByteStr), SystemPath>,
+    ld: &'a LdConfig,
+    system_paths: &'a HashMap<LoaderKey, SystemPath>,
 }
 
 impl<'a> Hints<'a> {
-    /// For the root that `view` shows (its walked `tree` and `objs`).
+    /// For the root whose walked `tree`, glibc configuration `ld` and loaders' `system_paths`
+    /// the probes read.
     pub fn new(
-        objs: &'a [Object],
         tree: &'a Tree,
-        view: &'a dyn FsView,
-        glibc: &'a GlibcConfig,
+        ld: &'a LdConfig,
+        system_paths: &'a HashMap<LoaderKey, SystemPath>,
     ) -> Hints<'a> {
         Hints {
             tree,
-            objs,
-            view,
-            glibc,
-            loaders: HashMap::new(),
+            ld,
+            system_paths,
         }
     }
 
-    fn canonical_dirs<'d>(&self, dirs: impl Iterator<Item = &'d ByteStr>) -> Vec<ByteStr> {
-        let mut out: Vec<ByteStr> = Vec::new();
-        for d in dirs {
-            if let Ok(c) = self.tree.resolve(d.as_bytes(), true)
-                && !out.contains(&c)
-            {
-                out.push(c);
-            }
+    /// The system path of `o`'s session with `loader`. The probes read one for every session that
+    /// misses a library; a key they did not read (an input built by hand) stands for a loader
+    /// that searches no system directory, with musl's path file absent.
+    fn system_path(&self, o: &Object, loader: &LoaderRef) -> SystemPath {
+        let key = LoaderKey::of(o, loader);
+        match self.system_paths.get(&key) {
+            Some(s) => s.clone(),
+            None => match family_of(loader) {
+                Family::Musl => SystemPath::Musl {
+                    dirs: Vec::new(),
+                    path_file: musl_path_file(key.interp.as_bytes()),
+                    path_file_exists: false,
+                },
+                Family::Glibc => SystemPath::Glibc {
+                    default_dirs: Vec::new(),
+                    conf_dirs: Vec::new(),
+                },
+            },
         }
-        out
-    }
-
-    fn system_path(&mut self, o: &Object, loader: &LoaderRef) -> SystemPath {
-        let family = family_of(loader);
-        // musl finds its path file from the interpreter the program names; a library's session
-        // uses the root's loader, known by its own path.
-        let interp = match (&o.facts.interp, family) {
-            (Some(i), Family::Musl) if is_musl_interp(i.as_bytes()) => i.clone(),
-            _ => loader.path.clone(),
-        };
-        let key = (loader.path.clone(), interp);
-        if let Some(s) = self.loaders.get(&key) {
-            return s.clone();
-        }
-        let value = match family {
-            Family::Musl => {
-                let m = MuslLoader::load(self.view, key.1.as_bytes(), &loader.path);
-                SystemPath::Musl {
-                    dirs: self.canonical_dirs(m.system_path.iter()),
-                    path_file_exists: m.path_file.is_some(),
-                    path_file: m
-                        .path_file
-                        .unwrap_or_else(|| musl_path_file(key.1.as_bytes())),
-                }
-            }
-            Family::Glibc => {
-                let facts = self
-                    .objs
-                    .iter()
-                    .find(|x| x.path == loader.path)
-                    .map(|x| &x.facts);
-                let machine = facts.map_or(o.facts.machine.as_str(), |f| f.machine.as_str());
-                // Only the default directories are used, and they do not depend on the CPU.
-                let g = GlibcLoader::load(
-                    self.view,
-                    &loader.path,
-                    facts,
-                    machine,
-                    &crate::resolve::ResolveOptions::default(),
-                );
-                SystemPath::Glibc {
-                    default_dirs: self.canonical_dirs(g.default_dirs.iter()),
-                    conf_dirs: self.canonical_dirs(self.glibc.conf_dirs.iter()),
-                }
-            }
-        };
-        self.loaders.insert(key, value.clone());
-        value
     }
 
     /// The hint for `o`'s session missing `name`, when the search skipped nothing that explains it.
     pub fn library_missing(
-        &mut self,
+        &self,
         o: &Object,
         loader: Option<&LoaderRef>,
         name: &ByteStr,
@@ -349,10 +353,10 @@ impl<'a> Hints<'a> {
         let searched = sys.searches(dir_canonical.as_bytes());
         // ldconfig caches what it finds in the ld.so.conf directories.
         let cached = self
-            .glibc
+            .ld
             .cache
             .as_ref()
-            .is_some_and(|c| c.entries().iter().any(|e| e.key == name.as_bytes()));
+            .is_some_and(|c| c.iter().any(|e| e.soname == *name));
         let add_dir = match &sys {
             SystemPath::Musl {
                 path_file,
@@ -385,7 +389,7 @@ impl<'a> Hints<'a> {
             (SystemPath::Glibc { conf_dirs, .. }, None, true)
                 if conf_dirs.contains(&dir_canonical) && !cached =>
             {
-                if self.glibc.cache.is_some() {
+                if self.ld.cache.is_some() {
                     format!(
                         "{path} is in an ld.so.conf directory but not in /etc/ld.so.cache: the cache is stale; run ldconfig in the root (chroot ROOT ldconfig)"
                     )
@@ -405,7 +409,7 @@ impl<'a> Hints<'a> {
 
 /// The path file musl reads for interpreter `interp`: `<prefix>/etc/ld-musl-ARCH.path`, prefix
 /// being the interpreter's path minus its last two components.
-fn musl_path_file(interp: &[u8]) -> ByteStr {
+pub fn musl_path_file(interp: &[u8]) -> ByteStr {
     let prefix = dirname(dirname(interp));
     let prefix: &[u8] = if prefix == b"/" { b"" } else { prefix };
     ByteStr::from(

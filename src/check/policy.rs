@@ -348,7 +348,8 @@ impl Policy {
         self.ignore.iter().any(|(_, m)| m.is_match(path))
     }
 
-    /// Applies the policy to `findings` (severity overrides, ignore, allow, baseline) and judges.
+    /// Applies the policy to `findings` (severity overrides, ignore, allow, baseline) and judges:
+    /// each finding's `violation` says whether it fails the gate, the [`Gate`] counts them.
     pub fn judge(&self, findings: &mut Vec<Finding>) -> Gate {
         findings.retain(|f| !self.ignored(&f.path.escaped()));
         let mut used = vec![false; self.allow.len()];
@@ -371,11 +372,11 @@ impl Policy {
             {
                 f.suppressed = Some("baseline".into());
             }
+            f.violation = f.suppressed.is_none()
+                && (f.severity >= self.fail_on || self.deny.contains(&f.code));
             if f.suppressed.is_some() {
                 gate.suppressed += 1;
-                continue;
-            }
-            if f.severity >= self.fail_on || self.deny.contains(&f.code) {
+            } else if f.violation {
                 gate.violations += 1;
             }
         }
@@ -422,11 +423,6 @@ impl Default for Gate {
     }
 }
 
-/// Whether a finding counts against the gate.
-pub fn is_violation(f: &Finding, policy: &Policy) -> bool {
-    f.suppressed.is_none() && (f.severity >= policy.fail_on || policy.deny.contains(&f.code))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,6 +467,18 @@ path = "/usr/lib/debug/**"
         assert_eq!(gate.suppressed, 1);
         assert_eq!(gate.unmatched_allows, vec!["/never/**".to_string()]);
         assert!(!gate.passed);
+        // Each finding says whether it fails the gate; the gate counts exactly those.
+        let marks: Vec<(&str, bool)> = fs.iter().map(|f| (f.code.as_str(), f.violation)).collect();
+        assert_eq!(
+            marks,
+            [
+                ("library-missing", false), // allowed (suppressed)
+                ("insecure-rpath", true),   // denied code, whatever its severity
+                ("stale-ld-cache", true),   // warning raised to error
+                ("library-missing", false), // info
+            ]
+        );
+        assert_eq!(fs.iter().filter(|f| f.violation).count(), gate.violations);
     }
 
     #[test]

@@ -350,10 +350,8 @@ pub struct CheckView<'a> {
     pub libcs: &'a [crate::check::RootLibc],
     /// The artifacts (files mode).
     pub artifacts: &'a [crate::check::Artifact],
-    /// The findings.
+    /// The findings (`violation` says which fail the gate).
     pub findings: &'a [crate::check::Finding],
-    /// Which findings fail the gate.
-    pub violations: &'a [bool],
     /// The verdict.
     pub gate: Option<&'a crate::check::policy::Gate>,
     /// Per-file errors (files that could not be read).
@@ -382,7 +380,7 @@ fn parent_dir(path: &[u8]) -> &[u8] {
 
 /// Groups the findings, most severe first, then by code and directory. The verdict is part of the key so that an accepted finding never stands as
 /// the example of ones that fail the gate.
-fn group_findings(findings: &[crate::check::Finding], violations: &[bool]) -> Vec<FindingGroup> {
+fn group_findings(findings: &[crate::check::Finding]) -> Vec<FindingGroup> {
     type Key<'a> = (
         std::cmp::Reverse<crate::check::Severity>,
         &'a str,
@@ -390,8 +388,8 @@ fn group_findings(findings: &[crate::check::Finding], violations: &[bool]) -> Ve
         bool,
     );
     let mut groups: BTreeMap<Key<'_>, FindingGroup> = BTreeMap::new();
-    for (i, (f, &v)) in findings.iter().zip(violations).enumerate() {
-        let accepted = !v && f.suppressed.is_some();
+    for (i, f) in findings.iter().enumerate() {
+        let accepted = !f.violation && f.suppressed.is_some();
         let dir = parent_dir(f.path.as_bytes());
         groups
             .entry((
@@ -415,7 +413,6 @@ fn group_findings(findings: &[crate::check::Finding], violations: &[bool]) -> Ve
 fn write_finding(
     p: &Paint,
     f: &crate::check::Finding,
-    violation: bool,
     group: Option<String>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -425,7 +422,7 @@ fn write_finding(
         Severity::Warning => p.wrap("33", "warning"),
         Severity::Info => p.dim("info   "),
     };
-    let mark = if !violation && f.suppressed.is_some() {
+    let mark = if !f.violation && f.suppressed.is_some() {
         " (accepted)"
     } else {
         ""
@@ -502,11 +499,11 @@ pub fn render_check(
         plural(count(Severity::Info), "info", "info")
     )?;
     if view.all {
-        for (f, &v) in view.findings.iter().zip(view.violations) {
-            write_finding(&p, f, v, None, out)?;
+        for f in view.findings {
+            write_finding(&p, f, None, out)?;
         }
     } else {
-        let groups = group_findings(view.findings, view.violations);
+        let groups = group_findings(view.findings);
         for g in &groups {
             let f = &view.findings[g.first];
             let shown = (g.count > 1).then(|| {
@@ -517,7 +514,7 @@ pub fn render_check(
                     f.path.display_escaped()
                 )
             });
-            write_finding(&p, f, view.violations[g.first], shown, out)?;
+            write_finding(&p, f, shown, out)?;
         }
         if groups.len() < view.findings.len() {
             writeln!(

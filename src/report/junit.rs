@@ -12,10 +12,8 @@ pub struct JunitInput<'a> {
     pub name: String,
     /// Every object (or artifact) path, escaped: one testcase each.
     pub subjects: Vec<String>,
-    /// The findings.
+    /// The findings (those whose `violation` is set fail their testcase).
     pub findings: &'a [Finding],
-    /// Which findings fail the gate (index-aligned).
-    pub violations: &'a [bool],
 }
 
 /// Escapes text for XML attributes and content; characters XML 1.0 cannot carry become `\u{..}`.
@@ -64,10 +62,9 @@ pub fn render(input: &JunitInput<'_>, out: &mut dyn Write) -> std::io::Result<()
     subjects.sort();
     subjects.dedup();
     let failed = |p: &str| {
-        by_path.get(p).is_some_and(|v| {
-            v.iter()
-                .any(|&i| input.violations.get(i).copied().unwrap_or(false))
-        })
+        by_path
+            .get(p)
+            .is_some_and(|v| v.iter().any(|&i| input.findings[i].violation))
     };
     let failures = subjects.iter().filter(|p| failed(p)).count();
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
@@ -96,8 +93,8 @@ pub fn render(input: &JunitInput<'_>, out: &mut dyn Write) -> std::io::Result<()
         writeln!(out, ">")?;
         let failing: Vec<&Finding> = idx
             .iter()
-            .filter(|&&i| input.violations.get(i).copied().unwrap_or(false))
             .map(|&i| &input.findings[i])
+            .filter(|f| f.violation)
             .collect();
         if let Some(first) = failing.first() {
             let codes: Vec<&str> = failing.iter().map(|f| f.code.as_str()).collect();
@@ -112,8 +109,9 @@ pub fn render(input: &JunitInput<'_>, out: &mut dyn Write) -> std::io::Result<()
         }
         let others: Vec<String> = idx
             .iter()
-            .filter(|&&i| !input.violations.get(i).copied().unwrap_or(false))
-            .map(|&i| line(&input.findings[i]))
+            .map(|&i| &input.findings[i])
+            .filter(|f| !f.violation)
+            .map(line)
             .collect();
         if !others.is_empty() {
             writeln!(

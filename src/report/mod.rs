@@ -156,15 +156,13 @@ pub enum FindingsFormat {
 
 /// Writes `findings` about `subjects` (the objects or files judged) as SARIF or JUnit. `root` is
 /// where the paths of the findings live (SARIF makes them URIs below it); `name` is the test
-/// suite's name (JUnit).
-#[allow(clippy::too_many_arguments)]
+/// suite's name (JUnit). Each finding's `violation` (set by the policy) says whether it fails.
 pub fn render_findings(
     format: FindingsFormat,
     root: &std::path::Path,
     name: String,
     subjects: Vec<String>,
     findings: &[crate::check::Finding],
-    violations: &[bool],
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     let abs = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
@@ -173,7 +171,6 @@ pub fn render_findings(
             &sarif::SarifInput {
                 root: Some(&abs),
                 findings,
-                violations,
             },
             out,
         ),
@@ -182,7 +179,6 @@ pub fn render_findings(
                 name,
                 subjects,
                 findings,
-                violations,
             },
             out,
         ),
@@ -240,13 +236,12 @@ pub enum CheckFormat {
 }
 
 /// Writes the verdict of `check`. `title` names the run (`elfdeps check ROOT`); `root` is where
-/// the findings' paths live; `violations` is index-aligned with the findings.
+/// the findings' paths live. The findings are read as the policy judged them (`violation`).
 pub fn render_check(
     judged: &Judged<'_>,
     format: CheckFormat,
     title: &str,
     root: &std::path::Path,
-    violations: &[bool],
     opts: &RenderOptions,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
@@ -279,22 +274,15 @@ pub fn render_check(
     match (format, judged) {
         (CheckFormat::Json, Judged::Root(r)) => json::render(r, out),
         (CheckFormat::Json, Judged::Files(o)) => render_files_json(o, out),
-        (CheckFormat::Findings(f), _) => render_findings(
-            f,
-            root,
-            title.to_string(),
-            subjects,
-            findings,
-            violations,
-            out,
-        ),
+        (CheckFormat::Findings(f), _) => {
+            render_findings(f, root, title.to_string(), subjects, findings, out)
+        }
         (CheckFormat::Human { all }, _) => human::render_check(
             &human::CheckView {
                 title: title.to_string(),
                 libcs,
                 artifacts,
                 findings,
-                violations,
                 gate,
                 errors,
                 all,

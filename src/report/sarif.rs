@@ -13,10 +13,8 @@ use crate::check::{Code, Finding, Severity};
 pub struct SarifInput<'a> {
     /// The scanned root or artifact directory, as an absolute path (the `%SRCROOT%` base).
     pub root: Option<&'a std::path::Path>,
-    /// The findings (suppressed ones are marked as such).
+    /// The findings (suppressed ones are marked as such; `violation` goes to `properties`).
     pub findings: &'a [Finding],
-    /// Which findings fail the gate (index-aligned), for `properties`.
-    pub violations: &'a [bool],
 }
 
 fn level(s: Severity) -> &'static str {
@@ -182,7 +180,7 @@ fn rule(c: Code) -> Rule {
     }
 }
 
-fn result<'a>(f: &'a Finding, violation: bool) -> SarifResult<'a> {
+fn result(f: &Finding) -> SarifResult<'_> {
     let text = match &f.hint {
         Some(h) => format!("{} (hint: {h})", f.message).into(),
         None => Cow::Borrowed(f.message.as_str()),
@@ -199,7 +197,10 @@ fn result<'a>(f: &'a Finding, violation: bool) -> SarifResult<'a> {
             },
         }],
         message: Message { text },
-        properties: ResultProperties { path, violation },
+        properties: ResultProperties {
+            path,
+            violation: f.violation,
+        },
         rule_id: f.code.as_str(),
         rule_index: Code::ALL.iter().position(|c| *c == f.code).unwrap_or(0),
         suppressions: f.suppressed.as_deref().map(|s| {
@@ -213,12 +214,7 @@ fn result<'a>(f: &'a Finding, violation: bool) -> SarifResult<'a> {
 
 /// Writes the SARIF log.
 pub fn render(input: &SarifInput<'_>, out: &mut dyn Write) -> std::io::Result<()> {
-    let results = input
-        .findings
-        .iter()
-        .enumerate()
-        .map(|(i, f)| result(f, input.violations.get(i).copied().unwrap_or(false)))
-        .collect();
+    let results = input.findings.iter().map(result).collect();
     let original_uri_base_ids = input.root.map(|root| {
         let mut base = root.display().to_string();
         if !base.ends_with('/') {
@@ -272,6 +268,7 @@ mod tests {
             version: None,
             symbols: Vec::new(),
             suppressed: None,
+            violation: false,
         }
     }
 
@@ -283,7 +280,6 @@ mod tests {
         let input = SarifInput {
             root: Some(std::path::Path::new("/r")),
             findings: std::slice::from_ref(&f),
-            violations: &[false],
         };
         render(&input, &mut out).unwrap();
         let doc: Value = serde_json::from_slice(&out).unwrap();
@@ -321,7 +317,6 @@ mod tests {
         let input = SarifInput {
             root: None,
             findings: std::slice::from_ref(&f),
-            violations: &[],
         };
         render(&input, &mut out).unwrap();
         let doc: Value = serde_json::from_slice(&out).unwrap();
@@ -331,7 +326,7 @@ mod tests {
         assert!(r.get("suppressions").is_none(), "{r}");
         assert_eq!(r["level"], "error");
         assert_eq!(r["message"]["text"], "gone (hint: install it)");
-        assert_eq!(r["properties"]["violation"], false, "no flag given");
+        assert_eq!(r["properties"]["violation"], false, "not judged");
         assert_eq!(
             run["tool"]["driver"]["rules"].as_array().unwrap().len(),
             Code::ALL.len()

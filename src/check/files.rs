@@ -1,0 +1,116 @@
+//! `check --files`: build artifacts classified without a root (libc flavor, glibc floor,
+//! architecture), for the policy's own checks.
+
+use serde::Serialize;
+
+use super::libc::{self, LibcInfo};
+use super::probe::{classify_all, read_object};
+use crate::elf::{self, Kind};
+use crate::name::ByteStr;
+use crate::rootfs::RootFs;
+
+/// One artifact of `check --files`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Artifact {
+    /// The path as given (a file, or a file found under a given directory).
+    pub path: ByteStr,
+    /// Machine.
+    pub machine: String,
+    /// ELF class.
+    pub class: elf::Class,
+    /// Kind.
+    pub kind: Kind,
+    /// libc flavor and glibc floor.
+    pub libc: LibcInfo,
+}
+
+/// Classifies build artifacts (`check --files`): every ELF file given or found under a given
+/// directory. Returns the artifacts and the per-path errors.
+pub fn analyze_files(
+    paths: &[std::path::PathBuf],
+    limits: &elf::Limits,
+) -> Result<(Vec<Artifact>, Vec<crate::error::PathError>), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut artifacts = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p)
+            .map_err(|e| format!("{}: {e} (give existing files or directories)", p.display()))?;
+        if meta.is_dir() {
+            let report = crate::scan::scan(
+                p,
+                &crate::scan::ScanOptions {
+                    limits: *limits,
+                    ..Default::default()
+                },
+                &crate::progress::Progress::hidden(),
+            )
+            .map_err(|e| e.to_string())?;
+            let rootfs = RootFs::open(p).map_err(|e| e.to_string())?;
+            let infos = classify_all(&rootfs, &report.objects, limits);
+            let base = p.as_os_str().as_bytes();
+            let base = if base.ends_with(b"/") {
+                &base[..base.len() - 1]
+            } else {
+                base
+            };
+            for (o, info) in report.objects.into_iter().zip(infos) {
+                let shown = ByteStr::from([base, o.path.as_bytes()].concat());
+                artifacts.push(Artifact {
+                    path: shown.clone(),
+                    machine: o.facts.machine.clone(),
+                    class: o.facts.class,
+                    kind: o.facts.kind,
+                    libc: info,
+                });
+            }
+            for mut e in report.errors {
+                e.path = ByteStr::from([base, e.path.as_bytes()].concat());
+                errors.push(e);
+            }
+        } else {
+            let parent = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let name = p
+                .file_name()
+                .map(|n| n.as_bytes().to_vec())
+                .unwrap_or_default();
+            let rootfs = RootFs::open(parent).map_err(|e| e.to_string())?;
+            let in_root = [b"/", &name[..]].concat();
+            let shown = ByteStr::from(p.as_os_str().as_bytes());
+            let file = match rootfs.open_file(&in_root) {
+                Ok(f) => f,
+                Err(e) => {
+                    errors.push(crate::error::PathError::new(shown, e));
+                    continue;
+                }
+            };
+            use std::os::fd::AsFd;
+            let len = u64::try_from(file.stat.st_size).unwrap_or(0);
+            match elf::parse_file(file.fd.as_fd(), len, limits) {
+                Ok(Some(facts)) => {
+                    let info =
+                        libc::classify(&facts, |n| read_object(&rootfs, &in_root, n, limits));
+                    artifacts.push(Artifact {
+                        path: shown.clone(),
+                        machine: facts.machine.clone(),
+                        class: facts.class,
+                        kind: facts.kind,
+                        libc: info,
+                    });
+                }
+                Ok(None) => errors.push(crate::error::PathError::new(
+                    shown,
+                    crate::error::FileError::new(
+                        crate::error::ErrorCode::NotElf,
+                        "not an ELF file (no ELF magic)",
+                    ),
+                )),
+                Err(e) => errors.push(crate::error::PathError::new(shown, e)),
+            }
+        }
+    }
+    Ok((artifacts, errors))
+}
