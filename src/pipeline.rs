@@ -78,9 +78,10 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
     let mut report = Report::new(scanned.map_err(|e| Error(e.to_string()))?);
     if let Some(ropts) = &config.resolve {
         let inv = &report.inventory;
-        let resolutions =
+        let (resolutions, glibc_config) =
             pool.install(|| resolve::resolve_all(&inv.rootfs, &inv.tree, &inv.objects, ropts));
         report.set_resolutions(resolutions, ropts.cpu.clone());
+        report.glibc_config = glibc_config;
         cpu_applies(&ropts.cpu, &report, &config.root)?;
     }
     // Package ownership, when the root has a database.
@@ -148,7 +149,9 @@ fn run_checks(report: &mut Report, opts: &CheckOptions, policy: Option<&Policy>)
     };
     let inv = &report.inventory;
     let view = Snapshot::new(&inv.rootfs, &inv.tree, &inv.objects);
-    let (libc, mut checks) = check::analyze_with_policy(root, &view, &inv.rootfs, opts, policy);
+    let glibc = report.glibc_config.as_ref();
+    let (libc, mut checks) =
+        check::analyze_with_policy(root, &view, &inv.rootfs, glibc, opts, policy);
     if let Some(policy) = policy {
         checks.gate = Some(policy.judge(&mut checks.findings));
     }

@@ -43,6 +43,11 @@ fn the_pipeline_gives_every_table_findings_and_the_verdict() {
     assert!(n >= 7, "{n} objects");
     assert_eq!(report.resolutions.as_ref().map(Vec::len), Some(n));
     assert_eq!(report.libc.as_ref().map(Vec::len), Some(n));
+    // glibc's configuration is read once, by resolution, and the checks reuse it.
+    assert!(
+        report.glibc_config.is_some(),
+        "resolution hands its glibc configuration on"
+    );
     let checks = report.checks.as_ref().expect("checks ran");
     // A finding of the analysis and one of the policy, and a verdict that counts them.
     let codes: Vec<Code> = checks.findings.iter().map(|f| f.code).collect();

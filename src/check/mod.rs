@@ -62,6 +62,7 @@ use serde::Serialize;
 use crate::elf::{self, Kind};
 use crate::name::ByteStr;
 use crate::resolve::Resolved;
+use crate::resolve::env::GlibcConfig;
 use crate::resolve::view::FsView;
 use crate::rootfs::RootFs;
 use crate::scan::Object;
@@ -173,19 +174,23 @@ pub fn analyze(
     rootfs: &RootFs,
     opts: &CheckOptions,
 ) -> (Vec<LibcInfo>, Checks) {
-    analyze_with_policy(root, view, rootfs, opts, None)
+    analyze_with_policy(root, view, rootfs, None, opts, None)
 }
 
 /// [`analyze`], with the findings of `policy`'s own checks (`libc-denied`, `glibc-too-new`) among
-/// the others. The findings are not judged yet ([`Policy::judge`] does).
+/// the others. The findings are not judged yet ([`Policy::judge`] does). `glibc`: glibc's
+/// configuration as resolution read it ([`crate::resolve::resolve_with_config`]), so it is not
+/// read twice; `None` reads it here.
 pub fn analyze_with_policy(
     root: Resolved<'_>,
     view: &dyn FsView,
     rootfs: &RootFs,
+    glibc: Option<&GlibcConfig>,
     opts: &CheckOptions,
     policy: Option<&Policy>,
 ) -> (Vec<LibcInfo>, Checks) {
-    let probes = Probes::gather(root, view, rootfs, opts, policy.and_then(|p| p.max_glibc));
+    let max_glibc = policy.and_then(|p| p.max_glibc);
+    let probes = Probes::gather(root, view, rootfs, glibc, opts, max_glibc);
     let findings = run(&Input::new(root, &probes), policy);
     let Probes {
         libc, root_libcs, ..

@@ -98,15 +98,23 @@ impl Probes {
         root: Resolved<'_>,
         view: &dyn FsView,
         rootfs: &RootFs,
+        glibc: Option<&GlibcConfig>,
         opts: &CheckOptions,
         max_glibc: Option<(u32, u32, u32)>,
     ) -> Probes {
         let libc = classify_all(rootfs, root.objects, &opts.limits);
         let root_libcs = root_libcs(root, rootfs);
-        // The only load of glibc's configuration in a check run: the hints' glibc system paths
-        // and stale-ld-cache share it.
-        let glibc_cfg = GlibcConfig::load(view);
-        let ld_config = LdConfig::of(&glibc_cfg);
+        // The hints' glibc system paths and stale-ld-cache share one configuration: the one
+        // resolution read when it is given, else read here (a root without glibc objects).
+        let loaded;
+        let glibc_cfg = match glibc {
+            Some(c) => c,
+            None => {
+                loaded = GlibcConfig::load(view);
+                &loaded
+            }
+        };
+        let ld_config = LdConfig::of(glibc_cfg);
         let mut system_paths = HashMap::new();
         for (o, loader) in library_missing::hinted_sessions(root) {
             if let Entry::Vacant(e) = system_paths.entry(LoaderKey::of(o, loader)) {

@@ -37,6 +37,9 @@ pub struct Report {
     pub resolutions: Option<Vec<Resolution>>,
     /// The target CPU glibc's loader was modelled for (when resolution ran).
     pub cpu: Option<CpuProfile>,
+    /// glibc's ld.so.conf and ld.so.cache as resolution read them (when it resolved glibc
+    /// objects): the checks use them instead of reading them again.
+    pub glibc_config: Option<crate::resolve::env::GlibcConfig>,
     /// The package database and the owner of each object (when the root has a database).
     pub ownership: Option<Ownership>,
     /// The image the root was unpacked from, when it was one.
@@ -62,6 +65,7 @@ impl Report {
             inventory,
             resolutions: None,
             cpu: None,
+            glibc_config: None,
             ownership: None,
             image: None,
             layers: None,

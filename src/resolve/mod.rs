@@ -602,21 +602,32 @@ pub fn limit_errors(
 }
 
 /// Resolves every object of a scan (the result is index-aligned with `objects`), against the
-/// walked snapshot.
+/// walked snapshot; with glibc's configuration as it was read (see [`resolve_with_config`]).
 pub fn resolve_all(
     rootfs: &RootFs,
     tree: &Tree,
     objects: &[Object],
     opts: &ResolveOptions,
-) -> Vec<Resolution> {
+) -> (Vec<Resolution>, Option<GlibcConfig>) {
     let view = Snapshot::new(rootfs, tree, objects);
     let ids: Vec<ObjectId> = (0..objects.len()).collect();
-    resolve(&view, &ids, opts)
+    resolve_with_config(&view, &ids, opts)
 }
 
 /// Resolves objects `ids` of `view`, each as the main program of its own loader session, in
 /// parallel. The result is index-aligned with `ids`.
 pub fn resolve(view: &dyn FsView, ids: &[ObjectId], opts: &ResolveOptions) -> Vec<Resolution> {
+    resolve_with_config(view, ids, opts).0
+}
+
+/// [`resolve`], also handing back glibc's configuration (ld.so.conf and ld.so.cache) when a
+/// session needed it, so later stages (the checks) use what resolution read instead of reading
+/// it again.
+pub fn resolve_with_config(
+    view: &dyn FsView,
+    ids: &[ObjectId],
+    opts: &ResolveOptions,
+) -> (Vec<Resolution>, Option<GlibcConfig>) {
     let mut ctx = Ctx {
         view,
         glibc: GlibcConfig::default(),
@@ -655,21 +666,22 @@ pub fn resolve(view: &dyn FsView, ids: &[ObjectId], opts: &ResolveOptions) -> Ve
     if any_glibc {
         ctx.glibc = GlibcConfig::load(view);
     }
-    let ctx = &ctx;
-    plans
+    let shared = &ctx;
+    let sessions = plans
         .into_par_iter()
         .map_init(glibc::Memo::default, |memo, (i, p)| match p {
-            Plan::Glibc(loader, im) => bounded(ctx, || {
-                glibc::session(ctx, memo, i, &ctx.glibc_loaders[&loader])
+            Plan::Glibc(loader, im) => bounded(shared, || {
+                glibc::session(shared, memo, i, &shared.glibc_loaders[&loader])
             })
             .interp_missing(im),
-            Plan::Musl(interp, im) => {
-                bounded(ctx, || musl::session(ctx, i, &ctx.musl_loaders[&interp]))
-                    .interp_missing(im)
-            }
+            Plan::Musl(interp, im) => bounded(shared, || {
+                musl::session(shared, i, &shared.musl_loaders[&interp])
+            })
+            .interp_missing(im),
             Plan::None(status, note) => Resolution::without_loader(status, note),
         })
-        .collect()
+        .collect();
+    (sessions, any_glibc.then(|| std::mem::take(&mut ctx.glibc)))
 }
 
 #[cfg(test)]
