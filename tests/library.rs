@@ -14,7 +14,10 @@ mod support;
 
 /// The sample root, built once for this test binary. `None` after a loud skip.
 fn sample() -> Option<PathBuf> {
-    support::sample_root("library-sample-rootfs", "the library tests on the sample root")
+    support::sample_root(
+        "library-sample-rootfs",
+        "the library tests on the sample root",
+    )
 }
 
 fn config(root: &Path) -> Config {
