@@ -20,6 +20,7 @@ use crate::report::why::WhyReport;
 use crate::report::{FilesReport, Report};
 use crate::resolve::Status;
 use crate::resolve::cpu::CpuProfile;
+use crate::resolve::env::Family;
 use crate::resolve::{self, ResolveOptions, Snapshot};
 use crate::scan::{self, ScanOptions, WarningCode};
 use crate::tree::{Entry, Tree};
@@ -184,7 +185,7 @@ fn cpu_applies(cpu: &CpuProfile, report: &Report, root: &Path) -> Result<(), Err
     };
     let glibc_machines: std::collections::BTreeSet<&str> = resolved
         .iter()
-        .filter(|(_, _, r)| r.loader.as_ref().is_some_and(|l| l.family == "glibc"))
+        .filter(|(_, _, r)| r.loader.as_ref().is_some_and(|l| l.family == Family::Glibc))
         .map(|(_, o, _)| o.facts.machine.as_str())
         .collect();
     if glibc_machines.iter().any(|m| machines.contains(m)) {

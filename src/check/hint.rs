@@ -180,13 +180,9 @@ impl SystemPath {
     }
 }
 
-/// The loader family of a session. `LoaderRef` carries it as the tag the resolver serializes.
+/// The loader family of a session.
 pub fn family_of(loader: &LoaderRef) -> Family {
-    if loader.family == "musl" {
-        Family::Musl
-    } else {
-        Family::Glibc
-    }
+    loader.family
 }
 
 /// Builds `library-missing` hints; caches what it reads per loader.

@@ -823,7 +823,10 @@ fn unresolved_symbols(
         {
             continue;
         }
-        let musl = r.loader.as_ref().is_some_and(|l| l.family == "musl");
+        let musl = r
+            .loader
+            .as_ref()
+            .is_some_and(|l| l.family == crate::resolve::env::Family::Musl);
         let loader = r.loader.as_ref().map(|l| l.path.as_bytes());
         let members: Vec<usize> = std::iter::once(o.path.as_bytes())
             .chain(r.closure.iter().map(|c| c.as_bytes()))

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::elf::{Class, Kind};
 use crate::name::ByteStr;
-use crate::resolve::env::{is_musl_interp, standard_interps};
+use crate::resolve::env::{Family, is_musl_interp, standard_interps};
 use crate::resolve::{LoaderRef, Resolved, SessionEdge, Skipped, Status, VersionError, Via};
 use crate::tree::Tree;
 
@@ -26,7 +26,7 @@ pub struct InterpMissing {
     pub interp: ByteStr,
     /// `glibc` or `musl` when the name is one of that family's loaders.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub family: Option<&'static str>,
+    pub family: Option<Family>,
     /// Why it cannot be used.
     pub reason: String,
 }
@@ -104,12 +104,12 @@ pub fn missing_interp(interp: &ByteStr, tree: &Tree) -> String {
 
 /// `glibc` or `musl` when an interpreter path is one of that family's (by name: the file is
 /// missing, so its content cannot say).
-fn family_of_interp(interp: &[u8], machine: &str, class: Class) -> Option<&'static str> {
+fn family_of_interp(interp: &[u8], machine: &str, class: Class) -> Option<Family> {
     let (glibc, _) = standard_interps(machine, class);
     if is_musl_interp(interp) {
-        Some("musl")
+        Some(Family::Musl)
     } else if glibc.iter().any(|g| g.as_bytes() == interp) {
-        Some("glibc")
+        Some(Family::Glibc)
     } else {
         None
     }

@@ -6,6 +6,8 @@ path file). Read once per root, through the confined [`RootFs`], bounded in size
 
 use std::collections::{HashMap, HashSet};
 
+use serde::Serialize;
+
 use super::view::{FileKind, FsView};
 use crate::elf::{Class, ElfFacts};
 use crate::name::ByteStr;
@@ -15,13 +17,24 @@ use crate::resolve::ldcache::{self, LdCache};
 /// Configuration files larger than this are not loader configuration; they are read no further.
 const MAX_CONFIG: u64 = 16 * 1024 * 1024;
 
-/// Which loader family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Which loader family. Reports name it `glibc` or `musl` (JSON, `tree`, messages).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, strum::IntoStaticStr, strum::Display,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Family {
     /// glibc's ld.so.
     Glibc,
     /// musl's ld-musl-ARCH.so.1.
     Musl,
+}
+
+impl Family {
+    /// `glibc` or `musl`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 /// The canonical glibc and musl interpreter paths per machine (loader-spec R1.2).

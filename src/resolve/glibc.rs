@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::env::{GlibcLoader, basename, dirname, trim_trailing_slashes};
+use super::env::{Family, GlibcLoader, basename, dirname, trim_trailing_slashes};
 use super::{
     Candidate, Ctx, Dep, LoaderRef, OpenErrno, Resolution, SessionEdge, Skipped, Status,
     VersionError, Via,
@@ -142,7 +142,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         if let Some(why) = refusal {
             let mut r = Resolution::without_loader(Status::Error, None);
             r.loader = Some(LoaderRef {
-                family: "glibc",
+                family: Family::Glibc,
                 path: ld.path.clone(),
             });
             r.fatal = Some(format!("{}: {why}", main_path));
@@ -235,7 +235,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
     Resolution {
         status,
         loader: Some(LoaderRef {
-            family: "glibc",
+            family: Family::Glibc,
             path: ld.path.clone(),
         }),
         closure,

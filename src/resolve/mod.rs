@@ -144,8 +144,8 @@ pub struct VersionError {
 /// The loader of a session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LoaderRef {
-    /// glibc or musl.
-    pub family: &'static str,
+    /// glibc or musl (serialized `glibc`, `musl`).
+    pub family: Family,
     /// The loader file (canonical).
     pub path: ByteStr,
 }
@@ -815,12 +815,12 @@ mod tests {
             ids.iter().map(|&i| v.object_path(i).clone()).collect()
         };
         assert_eq!(r[0].status, Status::Error);
-        assert_eq!(r[0].loader.as_ref().map(|l| l.family), Some("glibc"));
+        assert_eq!(r[0].loader.as_ref().map(|l| l.family), Some(Family::Glibc));
         assert_eq!(r[0].closure, paths(&[libz, libc]));
         assert_eq!(r[0].missing, [ByteStr::from("libgone.so.2")]);
         assert_eq!(r[0].deps[0].via, Some(Via::LdSoConf));
         assert_eq!(r[1].status, Status::Ok, "{:?}", r[1]);
-        assert_eq!(r[1].loader.as_ref().map(|l| l.family), Some("musl"));
+        assert_eq!(r[1].loader.as_ref().map(|l| l.family), Some(Family::Musl));
         assert_eq!(r[1].closure, paths(&[libm]));
         assert_eq!(r[1].deps[0].via, Some(Via::PathFile));
         assert_eq!(r[1].deps[1].via, Some(Via::Reserved));

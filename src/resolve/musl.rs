@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::env::{MuslLoader, basename, dirname};
+use super::env::{Family, MuslLoader, basename, dirname};
 use super::{
     Candidate, Ctx, Dep, LoaderRef, OpenErrno, Resolution, SessionEdge, Skipped, Status, Via,
 };
@@ -153,7 +153,7 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
     Resolution {
         status,
         loader: Some(LoaderRef {
-            family: "musl",
+            family: Family::Musl,
             path: ld.path.clone(),
         }),
         closure,
