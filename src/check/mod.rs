@@ -452,8 +452,8 @@ pub fn analyze(
                 .edges
                 .iter()
                 .filter(|e| e.dep.name == *name && e.dep.found.is_none())
-                .find_map(|e| e.dep.error.as_deref())
-                .filter(|e| !e.starts_with("not found") && !e.contains("No such file"));
+                .find_map(|e| e.dep.error.as_ref())
+                .filter(|e| !e.is_not_found());
             let (severity, message) = if program {
                 (
                     Severity::Error,

@@ -189,7 +189,11 @@ fn nodes(edges: &[SessionEdge], start: &ByteStr) -> Vec<Node> {
             error: if d.found.is_some() && d.via.is_some() {
                 None
             } else {
-                Some(d.error.clone().unwrap_or_else(|| "not found".into()))
+                Some(
+                    d.error
+                        .as_ref()
+                        .map_or_else(|| "not found".to_string(), |e| e.to_string()),
+                )
             },
             skipped: if d.found.is_some() && d.via.is_some() {
                 Vec::new()

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use super::env::{Family, GlibcLoader, basename, dirname, trim_trailing_slashes};
 use super::{
-    Candidate, Ctx, Dep, LoaderRef, OpenErrno, Resolution, SessionEdge, Skipped, Status,
-    VersionError, Via,
+    Candidate, Ctx, Dep, LoaderRef, NeedError, NotFound, OpenErrno, Resolution, SessionEdge,
+    Skipped, Status, VersionError, Via,
 };
 use crate::name::ByteStr;
 
@@ -169,10 +169,10 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         if f.loaded.is_none() {
             s.notes.push(format!(
                 "object '{entry}' from /etc/ld.so.preload cannot be preloaded ({}): ignored",
-                f.dep
-                    .error
-                    .as_deref()
-                    .unwrap_or("cannot open shared object file")
+                f.dep.error.as_ref().map_or_else(
+                    || "cannot open shared object file".to_string(),
+                    |e| e.to_string()
+                )
             ));
         }
     }
@@ -191,12 +191,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         for need in &ctx.facts(obj).needed {
             let f = s.find(memo, i, need.as_bytes(), false);
             if f.loaded.is_none() {
-                if let Some(e) = f
-                    .dep
-                    .error
-                    .as_deref()
-                    .filter(|e| !e.starts_with("not found"))
-                {
+                if let Some(e) = f.dep.error.as_ref().filter(|e| !e.is_not_found()) {
                     fatal = Some(e.to_string());
                 }
                 if !missing.contains(need) {
@@ -291,7 +286,7 @@ impl Session<'_, '_> {
         };
         // A bound on the work of the session (resolve::charge): stop as if the loader gave up.
         if let Err(bound) = super::charge(self.ctx, 1) {
-            dep.error = Some(bound.message());
+            dep.error = Some(NeedError::Bound(bound));
             return Found { loaded: None, dep };
         }
         if let Some(&idx) = self.names.get(name) {
@@ -311,7 +306,7 @@ impl Session<'_, '_> {
             // Opened as a path (after token expansion); a relative one against the working directory,
             // which for `chroot ROOT ldd` is the root.
             let Some(expanded) = self.expand(name, origin.as_bytes()) else {
-                dep.error = Some("cannot expand a dynamic string token".into());
+                dep.error = Some(NeedError::UnexpandableToken);
                 return Found { loaded: None, dep };
             };
             if !expanded.starts_with(b"/") {
@@ -336,15 +331,14 @@ impl Session<'_, '_> {
                 ),
                 Try::Skip | Try::Absent => {
                     dep.error
-                        .get_or_insert_with(|| "not found: cannot open shared object file".into());
+                        .get_or_insert(NeedError::NotFound(NotFound::GlibcPath));
                     Found { loaded: None, dep }
                 }
                 Try::OpenError(e) => {
-                    dep.error = Some(format!(
-                        "not found: cannot open shared object file: {}: {}",
+                    dep.error = Some(NeedError::NotFound(NotFound::GlibcPathOpen(
                         ByteStr::from(&path[..]),
-                        e.text()
-                    ));
+                        e,
+                    )));
                     Found { loaded: None, dep }
                 }
                 Try::Fatal => Found { loaded: None, dep },
@@ -505,8 +499,7 @@ impl Session<'_, '_> {
                 return f;
             }
         }
-        dep.error =
-            Some("not found: cannot open shared object file: No such file or directory".into());
+        dep.error = Some(NeedError::NotFound(NotFound::Glibc));
         Found { loaded: None, dep }
     }
 
@@ -645,7 +638,7 @@ impl Session<'_, '_> {
     /// `open_verify` on one candidate path.
     fn try_candidate(&mut self, memo: &mut Memo, path: &[u8], dep: &mut Dep) -> Try {
         if let Err(bound) = super::charge(self.ctx, 1) {
-            dep.error = Some(bound.message());
+            dep.error = Some(NeedError::Bound(bound));
             return Try::Fatal;
         }
         let main = self.ctx.facts(self.loaded[0].obj);
@@ -660,14 +653,17 @@ impl Session<'_, '_> {
                 Try::Skip
             }
             Candidate::NotFile(c, what) => {
-                dep.error = Some(format!("{}: {what}", shown(path, &c)));
+                dep.error = Some(NeedError::Unloadable(format!(
+                    "{}: {what}",
+                    shown(path, &c)
+                )));
                 Try::Fatal
             }
             Candidate::NotElf(c) => {
-                dep.error = Some(format!(
+                dep.error = Some(NeedError::Unloadable(format!(
                     "{}: invalid ELF header or file too short: the loader stops here",
                     shown(path, &c)
-                ));
+                )));
                 Try::Fatal
             }
             Candidate::Object(o) => {
@@ -687,18 +683,18 @@ impl Session<'_, '_> {
                     return Try::Skip;
                 }
                 if f.ei_osabi != 0 && f.ei_osabi != 3 {
-                    dep.error = Some(format!(
+                    dep.error = Some(NeedError::Unloadable(format!(
                         "{}: ELF file OS ABI invalid ({})",
                         ByteStr::from(path),
                         f.osabi
-                    ));
+                    )));
                     return Try::Fatal;
                 }
                 if f.e_type != "DYN" && f.e_type != "EXEC" {
-                    dep.error = Some(format!(
+                    dep.error = Some(NeedError::Unloadable(format!(
                         "{}: only ET_DYN and ET_EXEC can be loaded",
                         ByteStr::from(path)
-                    ));
+                    )));
                     return Try::Fatal;
                 }
                 // _dl_map_object_from_fd's checks, in its order; each one fails the load.
@@ -715,7 +711,10 @@ impl Session<'_, '_> {
                     None
                 };
                 if let Some(why) = refusal {
-                    dep.error = Some(format!("{}: {why}", ByteStr::from(path)));
+                    dep.error = Some(NeedError::Unloadable(format!(
+                        "{}: {why}",
+                        ByteStr::from(path)
+                    )));
                     return Try::Fatal;
                 }
                 Try::Load(o)

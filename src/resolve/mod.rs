@@ -125,9 +125,77 @@ pub struct Dep {
     /// Candidates skipped on the way.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<Skipped>,
-    /// Why it failed, when it did.
+    /// Why it failed, when it did (serialized as its message).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<NeedError>,
+}
+
+/// Why a need was not loaded, as the loader model decided it. Callers act on the variant (glibc
+/// gives up on the whole session for anything but [`NeedError::NotFound`]; `check` reports a
+/// `NotFound` as missing and quotes anything else); `Display` is the message reports show, and
+/// JSON's `error` is that message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NeedError {
+    /// No file the loader could use: the search goes on with the other needs.
+    NotFound(NotFound),
+    /// A file the loader cannot load ends the search for this need (glibc then gives up on the
+    /// whole session, musl on this need alone): the message names the file and says why.
+    Unloadable(String),
+    /// glibc: a NEEDED path with a dynamic string token that has no value here.
+    UnexpandableToken,
+    /// A bound on resolution work stopped the session ([`Bound::message`]).
+    Bound(Bound),
+}
+
+/// How a need was not found, for the loader's own wording.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotFound {
+    /// glibc searched every place for the name.
+    Glibc,
+    /// glibc: the path a NEEDED with a slash names does not exist, or is an object of another
+    /// class or machine.
+    GlibcPath,
+    /// glibc: opening the path a NEEDED with a slash names failed with this errno.
+    GlibcPathOpen(ByteStr, OpenErrno),
+    /// musl: no directory holds the name (or the path does not exist).
+    Musl,
+}
+
+impl NeedError {
+    /// Whether the need was simply not found (and nothing stopped the search).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, NeedError::NotFound(_))
+    }
+}
+
+impl std::fmt::Display for NeedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NeedError::NotFound(NotFound::Glibc) => {
+                f.write_str("not found: cannot open shared object file: No such file or directory")
+            }
+            NeedError::NotFound(NotFound::GlibcPath) => {
+                f.write_str("not found: cannot open shared object file")
+            }
+            NeedError::NotFound(NotFound::GlibcPathOpen(path, e)) => write!(
+                f,
+                "not found: cannot open shared object file: {path}: {}",
+                e.text()
+            ),
+            NeedError::NotFound(NotFound::Musl) => {
+                f.write_str("Error loading shared library: No such file or directory")
+            }
+            NeedError::Unloadable(why) => f.write_str(why),
+            NeedError::UnexpandableToken => f.write_str("cannot expand a dynamic string token"),
+            NeedError::Bound(b) => f.write_str(&b.message()),
+        }
+    }
+}
+
+impl Serialize for NeedError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// A required symbol version not defined by the library that satisfied the need.
@@ -726,6 +794,52 @@ mod tests {
         let r = session_of(&ctx, 1);
         assert_eq!((r.status, r.limit), (Status::Error, Some(Bound::Scan)));
         assert!(r.notes.iter().any(|n| n.contains("spent its bound")));
+    }
+
+    /// A need's failure is decided by its variant; its text (and JSON) is the loaders' wording,
+    /// as it was when the outcome was that text.
+    #[test]
+    fn need_errors_keep_their_messages() {
+        let not_found = [
+            (
+                NotFound::Glibc,
+                "not found: cannot open shared object file: No such file or directory",
+            ),
+            (
+                NotFound::GlibcPath,
+                "not found: cannot open shared object file",
+            ),
+            (
+                NotFound::GlibcPathOpen(ByteStr::from("/opt/x/libx.so"), OpenErrno::Loop),
+                "not found: cannot open shared object file: /opt/x/libx.so: too many levels of \
+                 symbolic links (ELOOP)",
+            ),
+            (
+                NotFound::Musl,
+                "Error loading shared library: No such file or directory",
+            ),
+        ];
+        for (n, text) in not_found {
+            let e = NeedError::NotFound(n);
+            assert!(e.is_not_found());
+            assert_eq!(e.to_string(), text);
+            assert_eq!(serde_json::to_value(&e).unwrap(), text);
+        }
+        let others = [
+            (
+                NeedError::Unloadable("/lib/libx.so: invalid ELF header".into()),
+                "/lib/libx.so: invalid ELF header".to_string(),
+            ),
+            (
+                NeedError::UnexpandableToken,
+                "cannot expand a dynamic string token".to_string(),
+            ),
+            (NeedError::Bound(Bound::Object), Bound::Object.message()),
+        ];
+        for (e, text) in others {
+            assert!(!e.is_not_found());
+            assert_eq!(e.to_string(), text);
+        }
     }
 
     /// Facts of a dynamically linked x86-64 object, as the ELF reader would give them.
