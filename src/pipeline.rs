@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::check::policy::{Gate, Policy};
 use crate::check::{self, CheckOptions};
+use crate::elf::Machine;
 use crate::error::{ErrorCode, FileError};
 use crate::image;
 use crate::name::{ByteStr, escape_controls};
@@ -183,10 +184,10 @@ fn cpu_applies(cpu: &CpuProfile, report: &Report, root: &Path) -> Result<(), Err
     let Some(resolved) = report.resolved() else {
         return Ok(());
     };
-    let glibc_machines: std::collections::BTreeSet<&str> = resolved
+    let glibc_machines: std::collections::HashSet<Machine> = resolved
         .iter()
         .filter(|(_, _, r)| r.loader.as_ref().is_some_and(|l| l.family == Family::Glibc))
-        .map(|(_, o, _)| o.facts.machine.as_str())
+        .map(|(_, o, _)| o.facts.machine)
         .collect();
     if glibc_machines.iter().any(|m| machines.contains(m)) {
         return Ok(());
@@ -194,16 +195,23 @@ fn cpu_applies(cpu: &CpuProfile, report: &Report, root: &Path) -> Result<(), Err
     let found = if glibc_machines.is_empty() {
         "no object loaded by glibc (musl's loader does not look at the CPU)".to_string()
     } else {
+        // By name, as the message always listed them.
+        let names: std::collections::BTreeSet<String> =
+            glibc_machines.iter().map(Machine::to_string).collect();
         format!(
             "glibc objects only for {}",
-            glibc_machines.into_iter().collect::<Vec<_>>().join(", ")
+            names.into_iter().collect::<Vec<_>>().join(", ")
         )
     };
     Err(Error(format!(
         "--cpu {}: the profile describes a CPU for {}, but {} has {found}; leave --cpu out, or \
          choose a profile for the root's machine",
         cpu.name,
-        machines.join("/"),
+        machines
+            .iter()
+            .map(Machine::to_string)
+            .collect::<Vec<_>>()
+            .join("/"),
         root.display()
     )))
 }

@@ -253,7 +253,7 @@ impl<'a> Hints<'a> {
                     .iter()
                     .find(|x| x.path == loader.path)
                     .map(|x| &x.facts);
-                let machine = facts.map_or(o.facts.machine.as_str(), |f| f.machine.as_str());
+                let machine = facts.map_or(o.facts.machine, |f| f.machine);
                 // Only the default directories are used, and they do not depend on the CPU.
                 let g = GlibcLoader::load(
                     self.view,

@@ -312,11 +312,11 @@ mod tests {
         ElfFacts {
             class: crate::elf::Class::Elf64,
             endian: crate::elf::Endian::Little,
-            machine: "x86_64".into(),
+            machine: crate::elf::Machine::X86_64,
             e_machine: 62,
             osabi: "SYSV".into(),
             ei_osabi: 0,
-            e_type: "EXEC".into(),
+            e_type: crate::elf::ElfType::Exec,
             kind: Kind::Static,
             interp: None,
             needed: vec![],

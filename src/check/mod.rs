@@ -96,7 +96,7 @@ pub struct RootLibc {
     /// The loader file (canonical).
     pub loader: ByteStr,
     /// Its machine.
-    pub machine: String,
+    pub machine: elf::Machine,
     /// The release (glibc: the newest `GLIBC_x.y` libc.so.6 defines; musl: its version string), when
     /// known.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -170,7 +170,7 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
             out.push(RootLibc {
                 flavor: Flavor::Musl,
                 loader: o.path.clone(),
-                machine: o.facts.machine.clone(),
+                machine: o.facts.machine,
                 version: rootfs
                     .read_file(o.path.as_bytes(), 16 << 20)
                     .ok()
@@ -207,7 +207,7 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
             out.push(RootLibc {
                 flavor: Flavor::Glibc,
                 loader: o.path.clone(),
-                machine: o.facts.machine.clone(),
+                machine: o.facts.machine,
                 version,
             });
         }
@@ -261,7 +261,7 @@ pub fn analyze(
         .enumerate()
         .map(|(i, o)| (o.path.as_bytes(), i))
         .collect();
-    let families_for = |machine: &str| -> Vec<Flavor> {
+    let families_for = |machine: elf::Machine| -> Vec<Flavor> {
         let mut f: Vec<Flavor> = libcs
             .iter()
             .filter(|l| l.machine == machine)
@@ -270,7 +270,7 @@ pub fn analyze(
         f.dedup();
         f
     };
-    let root_desc = |machine: &str| -> String {
+    let root_desc = |machine: elf::Machine| -> String {
         let fams = families_for(machine);
         if fams.is_empty() {
             format!("no libc for {machine}")
@@ -281,11 +281,11 @@ pub fn analyze(
                 .join(" and ")
         }
     };
-    let any_machine: HashSet<&str> = libcs.iter().map(|l| l.machine.as_str()).collect();
+    let any_machine: HashSet<elf::Machine> = libcs.iter().map(|l| l.machine).collect();
 
     for ((o, r), info) in root.objects.iter().zip(root.resolutions).zip(&infos) {
         let program = is_program(o);
-        let fams = families_for(&o.facts.machine);
+        let fams = families_for(o.facts.machine);
         // wrong-architecture: the root has loaders, none for this machine.
         if fams.is_empty() && !any_machine.is_empty() && info.flavor != Flavor::None {
             let loadable = matches!(
@@ -293,7 +293,7 @@ pub fn analyze(
                 Kind::Executable | Kind::Pie | Kind::SharedLibrary
             ) && o.facts.has_dynamic;
             if loadable {
-                let mut machines: Vec<&str> = any_machine.iter().copied().collect();
+                let mut machines: Vec<String> = any_machine.iter().map(|m| m.to_string()).collect();
                 machines.sort_unstable();
                 findings.push(
                     Finding::new(
@@ -328,7 +328,7 @@ pub fn analyze(
                 }
                 _ => format!(
                     "install the loader {interp}, or rebuild the program for the root ({})",
-                    root_desc(&o.facts.machine)
+                    root_desc(o.facts.machine)
                 ),
             };
             findings.push(
@@ -897,7 +897,7 @@ pub struct Artifact {
     /// The path as given (a file, or a file found under a given directory).
     pub path: ByteStr,
     /// Machine.
-    pub machine: String,
+    pub machine: elf::Machine,
     /// ELF class.
     pub class: elf::Class,
     /// Kind.
@@ -940,7 +940,7 @@ pub fn analyze_files(
                 let shown = ByteStr::from([base, o.path.as_bytes()].concat());
                 artifacts.push(Artifact {
                     path: shown.clone(),
-                    machine: o.facts.machine.clone(),
+                    machine: o.facts.machine,
                     class: o.facts.class,
                     kind: o.facts.kind,
                     libc: info,
@@ -977,7 +977,7 @@ pub fn analyze_files(
                         libc::classify(&facts, |n| read_object(&rootfs, &in_root, n, limits));
                     artifacts.push(Artifact {
                         path: shown.clone(),
-                        machine: facts.machine.clone(),
+                        machine: facts.machine,
                         class: facts.class,
                         kind: facts.kind,
                         libc: info,

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::elf::{Class, Kind};
+use crate::elf::{Class, Kind, Machine};
 use crate::name::ByteStr;
 use crate::resolve::env::{Family, is_musl_interp, standard_interps};
 use crate::resolve::{LoaderRef, Resolved, SessionEdge, Skipped, Status, VersionError, Via};
@@ -65,7 +65,7 @@ pub struct TreeReport {
     /// What it is.
     pub kind: Kind,
     /// Its machine.
-    pub machine: String,
+    pub machine: Machine,
     /// Its class.
     pub class: Class,
     /// The session's outcome.
@@ -104,7 +104,7 @@ pub fn missing_interp(interp: &ByteStr, tree: &Tree) -> String {
 
 /// `glibc` or `musl` when an interpreter path is one of that family's (by name: the file is
 /// missing, so its content cannot say).
-fn family_of_interp(interp: &[u8], machine: &str, class: Class) -> Option<Family> {
+fn family_of_interp(interp: &[u8], machine: Machine, class: Class) -> Option<Family> {
     let (glibc, _) = standard_interps(machine, class);
     if is_musl_interp(interp) {
         Some(Family::Musl)
@@ -124,7 +124,7 @@ impl TreeReport {
             .flatten()
             .map(|interp| InterpMissing {
                 interp: interp.clone(),
-                family: family_of_interp(interp.as_bytes(), &o.facts.machine, o.facts.class),
+                family: family_of_interp(interp.as_bytes(), o.facts.machine, o.facts.class),
                 reason: missing_interp(interp, root.tree),
             });
         let mut notes = r.notes.clone();
@@ -135,7 +135,7 @@ impl TreeReport {
         TreeReport {
             path: o.path.clone(),
             kind: o.facts.kind,
-            machine: o.facts.machine.clone(),
+            machine: o.facts.machine,
             class: o.facts.class,
             status: r.status,
             loader: r.loader.clone(),

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use super::view::{FileKind, FsView};
-use crate::elf::{Class, ElfFacts};
+use crate::elf::{Class, ElfFacts, Machine};
 use crate::name::ByteStr;
 use crate::resolve::glob::{Budget, Exhausted, glob};
 use crate::resolve::ldcache::{self, LdCache};
@@ -39,43 +39,43 @@ impl Family {
 
 /// The canonical glibc and musl interpreter paths per machine (loader-spec R1.2).
 pub fn standard_interps(
-    machine: &str,
+    machine: Machine,
     class: Class,
 ) -> (&'static [&'static str], Option<&'static str>) {
     match (machine, class) {
-        ("x86_64", _) => (
+        (Machine::X86_64, _) => (
             &["/lib64/ld-linux-x86-64.so.2"],
             Some("/lib/ld-musl-x86_64.so.1"),
         ),
-        ("x32", _) => (
+        (Machine::X32, _) => (
             &["/libx32/ld-linux-x32.so.2"],
             Some("/lib/ld-musl-x32.so.1"),
         ),
-        ("i386", _) => (&["/lib/ld-linux.so.2"], Some("/lib/ld-musl-i386.so.1")),
-        ("aarch64", _) => (
+        (Machine::I386, _) => (&["/lib/ld-linux.so.2"], Some("/lib/ld-musl-i386.so.1")),
+        (Machine::Aarch64, _) => (
             &["/lib/ld-linux-aarch64.so.1"],
             Some("/lib/ld-musl-aarch64.so.1"),
         ),
-        ("aarch64_be", _) => (
+        (Machine::Aarch64Be, _) => (
             &["/lib/ld-linux-aarch64_be.so.1"],
             Some("/lib/ld-musl-aarch64_be.so.1"),
         ),
-        ("arm", _) => (
+        (Machine::Arm, _) => (
             &["/lib/ld-linux-armhf.so.3", "/lib/ld-linux.so.3"],
             Some("/lib/ld-musl-armhf.so.1"),
         ),
-        ("riscv64", _) => (
+        (Machine::Riscv64, _) => (
             &[
                 "/lib/ld-linux-riscv64-lp64d.so.1",
                 "/lib/ld-linux-riscv64-lp64.so.1",
             ],
             Some("/lib/ld-musl-riscv64.so.1"),
         ),
-        ("ppc64le", _) => (&["/lib64/ld64.so.2"], Some("/lib/ld-musl-powerpc64le.so.1")),
-        ("ppc64", _) => (&["/lib64/ld64.so.1"], Some("/lib/ld-musl-powerpc64.so.1")),
-        ("s390x", _) => (&["/lib/ld64.so.1"], Some("/lib/ld-musl-s390x.so.1")),
-        ("mips64el", _) => (&["/lib64/ld.so.1"], Some("/lib/ld-musl-mips64el.so.1")),
-        ("loongarch64", _) => (
+        (Machine::Ppc64le, _) => (&["/lib64/ld64.so.2"], Some("/lib/ld-musl-powerpc64le.so.1")),
+        (Machine::Ppc64, _) => (&["/lib64/ld64.so.1"], Some("/lib/ld-musl-powerpc64.so.1")),
+        (Machine::S390x, _) => (&["/lib/ld64.so.1"], Some("/lib/ld-musl-s390x.so.1")),
+        (Machine::Mips64el, _) => (&["/lib64/ld.so.1"], Some("/lib/ld-musl-mips64el.so.1")),
+        (Machine::Loongarch64, _) => (
             &["/lib64/ld-linux-loongarch-lp64d.so.1"],
             Some("/lib/ld-musl-loongarch64.so.1"),
         ),
@@ -578,11 +578,17 @@ pub fn default_dirs_from_ldso(image: &[u8]) -> Vec<ByteStr> {
 }
 
 /// Upstream defaults when the ld.so image gives no answer (loader-spec R2.7).
-pub fn fallback_default_dirs(machine: &str) -> Vec<ByteStr> {
+pub fn fallback_default_dirs(machine: Machine) -> Vec<ByteStr> {
     let dirs: &[&str] = match machine {
-        "x86_64" | "ppc64" | "ppc64le" | "s390x" | "mips64" | "mips64el" | "sparc64"
-        | "loongarch64" => &["/lib64", "/usr/lib64"],
-        "x32" => &["/libx32", "/usr/libx32"],
+        Machine::X86_64
+        | Machine::Ppc64
+        | Machine::Ppc64le
+        | Machine::S390x
+        | Machine::Mips64
+        | Machine::Mips64el
+        | Machine::Sparc64
+        | Machine::Loongarch64 => &["/lib64", "/usr/lib64"],
+        Machine::X32 => &["/libx32", "/usr/libx32"],
         _ => &["/lib", "/usr/lib"],
     };
     dirs.iter().map(|d| ByteStr::from(*d)).collect()
@@ -590,14 +596,14 @@ pub fn fallback_default_dirs(machine: &str) -> Vec<ByteStr> {
 
 /// `$PLATFORM` as the kernel reports it for the machine (AT_PLATFORM) on its oldest CPU; what
 /// glibc makes of it on a given CPU is [`super::cpu::CpuProfile::for_loader`]'s.
-pub fn platform_for(machine: &str) -> &'static str {
+pub fn platform_for(machine: Machine) -> &'static str {
     match machine {
-        "x86_64" => "x86_64",
-        "i386" => "i686",
-        "aarch64" => "aarch64",
-        "s390x" => "z900",
-        "ppc64le" => "power8",
-        "riscv64" => "riscv64",
+        Machine::X86_64 => "x86_64",
+        Machine::I386 => "i686",
+        Machine::Aarch64 => "aarch64",
+        Machine::S390x => "z900",
+        Machine::Ppc64le => "power8",
+        Machine::Riscv64 => "riscv64",
         _ => "",
     }
 }
@@ -608,7 +614,7 @@ impl GlibcLoader {
         view: &dyn FsView,
         path: &ByteStr,
         facts: Option<&ElfFacts>,
-        machine: &str,
+        machine: Machine,
         opts: &super::ResolveOptions,
     ) -> GlibcLoader {
         let image = view.read(path.as_bytes(), MAX_CONFIG).unwrap_or_default();
@@ -675,8 +681,8 @@ impl MuslLoader {
 }
 
 /// The cache flags accepted by a loader for `machine`.
-pub fn cache_flags_ok(machine: &str) -> impl Fn(i32) -> bool + Clone + use<> {
-    ldcache::flags_accepted_for(machine)
+pub fn cache_flags_ok(machine: Machine) -> impl Fn(i32) -> bool + Clone + use<> {
+    ldcache::flags_accepted_for(&machine.to_string())
 }
 
 /// A map from interpreter canonical path to loader, built lazily by the resolver.

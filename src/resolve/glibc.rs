@@ -7,6 +7,7 @@ use super::{
     Candidate, Ctx, Dep, LoaderRef, NeedError, NotFound, OpenErrno, Resolution, SessionEdge,
     Skipped, Status, VersionError, Via,
 };
+use crate::elf::{ElfType, Machine};
 use crate::name::ByteStr;
 
 /// DF_1_NODEFLIB: do not search the default directories (nor cache entries in them).
@@ -134,7 +135,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
     if mf.interp.is_none() {
         let refusal = if mf.ei_osabi != 0 && mf.ei_osabi != 3 {
             Some(format!("ELF file OS ABI invalid ({})", mf.osabi))
-        } else if mf.e_type != "DYN" && mf.e_type != "EXEC" {
+        } else if !matches!(mf.e_type, ElfType::Dyn | ElfType::Exec) {
             Some("only ET_DYN and ET_EXEC can be loaded".to_string())
         } else {
             None
@@ -408,7 +409,7 @@ impl Session<'_, '_> {
             .as_ref()
             .filter(|c| c.matches_loader_byte_order(order))
         {
-            let flags_ok = super::ldcache::flags_accepted_for(&main_facts.machine);
+            let flags_ok = super::ldcache::flags_accepted_for(&main_facts.machine.to_string());
             // The loader's glibc-hwcaps subdirectories, best first: that is the ranking.
             let hw = &self.ld.cpu.hwcaps;
             let hit = cache
@@ -616,7 +617,7 @@ impl Session<'_, '_> {
         if self.ctx.view.kind(&hwcaps) != Some(super::view::FileKind::Dir) {
             return Vec::new();
         }
-        let machine = &self.ctx.facts(self.loaded[0].obj).machine;
+        let machine = self.ctx.facts(self.loaded[0].obj).machine;
         known_hwcaps_levels(machine)
             .iter()
             .filter(|l| {
@@ -690,7 +691,7 @@ impl Session<'_, '_> {
                     )));
                     return Try::Fatal;
                 }
-                if f.e_type != "DYN" && f.e_type != "EXEC" {
+                if !matches!(f.e_type, ElfType::Dyn | ElfType::Exec) {
                     dep.error = Some(NeedError::Unloadable(format!(
                         "{}: only ET_DYN and ET_EXEC can be loaded",
                         ByteStr::from(path)
@@ -700,7 +701,7 @@ impl Session<'_, '_> {
                 // _dl_map_object_from_fd's checks, in its order; each one fails the load.
                 let refusal = if !f.has_load {
                     Some("object file has no loadable segments")
-                } else if f.e_type == "EXEC" {
+                } else if f.e_type == ElfType::Exec {
                     Some("cannot dynamically load executable")
                 } else if !f.has_dynamic {
                     // Also what a separate debug-info file gets: its PT_DYNAMIC has no bytes.
@@ -862,11 +863,11 @@ pub fn short_name(path: &[u8]) -> &[u8] {
 
 /// The glibc-hwcaps subdirectory names glibc knows for a machine (sysdeps/*/dl-hwcaps-subdirs.c),
 /// best first.
-pub fn known_hwcaps_levels(machine: &str) -> &'static [&'static str] {
+pub fn known_hwcaps_levels(machine: Machine) -> &'static [&'static str] {
     match machine {
-        "x86_64" => &["x86-64-v4", "x86-64-v3", "x86-64-v2"],
-        "ppc64le" | "ppc64" => &["power10", "power9"],
-        "s390x" => &["z16", "z15", "z14", "z13"],
+        Machine::X86_64 => &["x86-64-v4", "x86-64-v3", "x86-64-v2"],
+        Machine::Ppc64le | Machine::Ppc64 => &["power10", "power9"],
+        Machine::S390x => &["z16", "z15", "z14", "z13"],
         _ => &[],
     }
 }

@@ -569,7 +569,7 @@ fn plan(ctx: &Ctx<'_>, i: ObjectId) -> Plan {
 /// The root's loader for an object's machine and class, preferring the libc it was linked against,
 /// as `ldd` (glibc) or `ld-musl --list` would be run on it.
 fn root_loader_plan(ctx: &Ctx<'_>, f: &ElfFacts) -> Plan {
-    let (glibc_names, musl_name) = standard_interps(&f.machine, f.class);
+    let (glibc_names, musl_name) = standard_interps(f.machine, f.class);
     let glibc = glibc_names.iter().find_map(|n| {
         let c = ctx.view.resolve(n.as_bytes(), true).ok()?;
         match ctx.view.object(c.as_bytes()) {
@@ -700,9 +700,8 @@ pub fn resolve(view: &dyn FsView, ids: &[ObjectId], opts: &ResolveOptions) -> Ve
                 any_glibc = true;
                 if !ctx.glibc_loaders.contains_key(path) {
                     let facts = view.object(path.as_bytes()).map(|li| view.facts(li));
-                    let machine =
-                        facts.map_or_else(|| view.facts(*i).machine.clone(), |f| f.machine.clone());
-                    let l = GlibcLoader::load(view, path, facts, &machine, &ctx.opts);
+                    let machine = facts.map_or_else(|| view.facts(*i).machine, |f| f.machine);
+                    let l = GlibcLoader::load(view, path, facts, machine, &ctx.opts);
                     ctx.glibc_loaders.insert(path.clone(), l);
                 }
             }
@@ -847,11 +846,11 @@ mod tests {
         ElfFacts {
             class: crate::elf::Class::Elf64,
             endian: crate::elf::Endian::Little,
-            machine: "x86_64".into(),
+            machine: crate::elf::Machine::X86_64,
             e_machine: 62,
             osabi: "SYSV".into(),
             ei_osabi: 0,
-            e_type: "DYN".into(),
+            e_type: crate::elf::ElfType::Dyn,
             kind,
             interp: interp.map(ByteStr::from),
             needed: needed.iter().map(|n| ByteStr::from(*n)).collect(),

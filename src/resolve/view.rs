@@ -425,11 +425,11 @@ mod tests {
         ElfFacts {
             class: crate::elf::Class::Elf64,
             endian: crate::elf::Endian::Little,
-            machine: "x86_64".into(),
+            machine: crate::elf::Machine::X86_64,
             e_machine: 62,
             osabi: "SYSV".into(),
             ei_osabi: 0,
-            e_type: "DYN".into(),
+            e_type: crate::elf::ElfType::Dyn,
             kind: crate::elf::Kind::SharedLibrary,
             interp: None,
             needed: Vec::new(),
