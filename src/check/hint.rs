@@ -253,13 +253,12 @@ impl<'a> Hints<'a> {
                     .iter()
                     .find(|x| x.path == loader.path)
                     .map(|x| &x.facts);
-                let machine = facts.map_or(o.facts.machine, |f| f.machine);
                 // Only the default directories are used, and they do not depend on the CPU.
                 let g = GlibcLoader::load(
                     self.view,
                     &loader.path,
                     facts,
-                    machine,
+                    &o.facts,
                     &crate::resolve::ResolveOptions::default(),
                 );
                 SystemPath::Glibc {

@@ -314,6 +314,7 @@ mod tests {
             endian: crate::elf::Endian::Little,
             machine: crate::elf::Machine::X86_64,
             e_machine: 62,
+            e_flags: 0,
             osabi: "SYSV".into(),
             ei_osabi: 0,
             e_type: crate::elf::ElfType::Exec,

@@ -1,9 +1,10 @@
 /*!
 What an object's ELF header says it is for, as typed values: [`Machine`] (`e_machine`, told apart
-by class and byte order where distributions name the variants differently) and [`ElfType`]
-(`e_type`). Decisions (which loader, which default directories, which ld.so.cache entries) match
-on these; reports show them by the names they always had (`x86_64`, `EM_999`, `DYN`), which is
-also how they serialize.
+by class and byte order where distributions name the variants differently), [`Abi`] (the ABI
+`e_flags` select within a machine, where glibc tells ABIs apart) and [`ElfType`] (`e_type`).
+Decisions (which loader, which default directories, which ld.so.cache entries) match on these;
+reports show the machine and type by the names they always had (`x86_64`, `EM_999`, `DYN`), which
+is also how they serialize.
 */
 
 use std::fmt;
@@ -170,6 +171,132 @@ impl Serialize for Machine {
     }
 }
 
+/// The ABI an object follows within its machine, from `e_flags`, where glibc tells ABIs of one
+/// machine apart: `ldconfig` marks each library's ld.so.cache entry with it
+/// (`sysdeps/unix/sysv/linux/*/readelflib.c`), each glibc loader accepts the entries of its own
+/// (`_dl_cache_check_flags` in the `dl-cache.h` files, see `resolve::ldcache::LoaderFlags`), and
+/// refuses objects of another (`elf_machine_matches_host`, `VALID_FLOAT_ABI`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Abi {
+    /// A machine whose glibc has one ABI (x86_64, aarch64, s390x, ppc64le, ...; x32 and i386 are
+    /// machines of their own) or whose variants glibc does not tell apart by `e_flags`.
+    Base,
+    /// 32-bit ARM, by its float ABI.
+    Arm(ArmFloat),
+    /// RISC-V, by `EF_RISCV_FLOAT_ABI`.
+    Riscv(FloatAbi),
+    /// LoongArch, by `EF_LARCH_ABI_MODIFIER_MASK`.
+    LoongArch(FloatAbi),
+    /// MIPS: the calling convention and the NaN encoding.
+    Mips(MipsAbi, MipsNan),
+}
+
+/// The float ABI of a 32-bit ARM object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ArmFloat {
+    /// EABI version 5 with `EF_ARM_ABI_FLOAT_HARD`: armhf (floats passed in VFP registers).
+    Hard,
+    /// EABI version 5 with `EF_ARM_ABI_FLOAT_SOFT`: armel.
+    Soft,
+    /// Neither flag, or an EABI version before 5: glibc takes it as compatible with both (ldconfig
+    /// gives it a plain `libc6` entry, every ARM loader accepts it).
+    Unmarked,
+}
+
+/// A float ABI as RISC-V and LoongArch record it: which floating-point registers carry arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FloatAbi {
+    /// None (lp64, lp64s).
+    Soft,
+    /// Single precision (lp64f): no glibc port.
+    Single,
+    /// Double precision (lp64d): the usual one.
+    Double,
+    /// Quad precision (RISC-V lp64q): no glibc port.
+    Quad,
+    /// A LoongArch value the ABI does not define.
+    Invalid,
+}
+
+/// The MIPS calling convention.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MipsAbi {
+    /// A 32-bit object without `EF_MIPS_ABI2`.
+    O32,
+    /// A 32-bit object with `EF_MIPS_ABI2` (64-bit registers, 32-bit pointers).
+    N32,
+    /// Any 64-bit object.
+    N64,
+}
+
+/// How a MIPS object encodes NaNs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MipsNan {
+    /// The legacy encoding.
+    Legacy,
+    /// IEEE 754-2008 (`EF_MIPS_NAN2008`), which every MIPS R6 object uses (R6 has no legacy
+    /// NaN): glibc's ldconfig and loaders decide by this flag, not by the `EF_MIPS_ARCH` level.
+    Ieee2008,
+}
+
+// e_flags bits (glibc's elf/elf.h).
+const EF_ARM_EABIMASK: u32 = 0xff00_0000;
+const EF_ARM_EABI_VER5: u32 = 0x0500_0000;
+const EF_ARM_ABI_FLOAT_SOFT: u32 = 0x200;
+const EF_ARM_ABI_FLOAT_HARD: u32 = 0x400;
+const EF_RISCV_FLOAT_ABI: u32 = 0x6;
+const EF_LARCH_ABI_MODIFIER_MASK: u32 = 0x7;
+const EF_MIPS_ABI2: u32 = 0x20;
+const EF_MIPS_NAN2008: u32 = 0x400;
+
+impl Abi {
+    /// The ABI of an object of `machine` with these `e_flags`, as glibc's `readelflib.c` reads
+    /// them.
+    pub fn new(machine: Machine, e_flags: u32) -> Abi {
+        match machine {
+            // arm/readelflib.c: only EABI version 5 marks the float ABI; hard wins over soft.
+            Machine::Arm => Abi::Arm(if e_flags & EF_ARM_EABIMASK != EF_ARM_EABI_VER5 {
+                ArmFloat::Unmarked
+            } else if e_flags & EF_ARM_ABI_FLOAT_HARD != 0 {
+                ArmFloat::Hard
+            } else if e_flags & EF_ARM_ABI_FLOAT_SOFT != 0 {
+                ArmFloat::Soft
+            } else {
+                ArmFloat::Unmarked
+            }),
+            Machine::Riscv64 | Machine::Riscv32 => Abi::Riscv(match e_flags & EF_RISCV_FLOAT_ABI {
+                0 => FloatAbi::Soft,
+                2 => FloatAbi::Single,
+                4 => FloatAbi::Double,
+                _ => FloatAbi::Quad,
+            }),
+            Machine::Loongarch64 | Machine::Loongarch32 => {
+                Abi::LoongArch(match e_flags & EF_LARCH_ABI_MODIFIER_MASK {
+                    1 => FloatAbi::Soft,
+                    2 => FloatAbi::Single,
+                    3 => FloatAbi::Double,
+                    _ => FloatAbi::Invalid,
+                })
+            }
+            Machine::Mips | Machine::Mipsel | Machine::Mips64 | Machine::Mips64el => {
+                // EF_MIPS_ABI2 only means something in a 32-bit object.
+                let abi = match machine {
+                    Machine::Mips64 | Machine::Mips64el => MipsAbi::N64,
+                    _ if e_flags & EF_MIPS_ABI2 != 0 => MipsAbi::N32,
+                    _ => MipsAbi::O32,
+                };
+                let nan = if e_flags & EF_MIPS_NAN2008 != 0 {
+                    MipsNan::Ieee2008
+                } else {
+                    MipsNan::Legacy
+                };
+                Abi::Mips(abi, nan)
+            }
+            _ => Abi::Base,
+        }
+    }
+}
+
 /// `e_type`. Displayed and serialized as `NONE`, `REL`, `EXEC`, `DYN`, `CORE`, or `ET_<number>`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ElfType {
@@ -270,6 +397,79 @@ mod tests {
             assert_eq!(serde_json::to_value(m).unwrap(), name);
         }
         assert_eq!(Machine::new(999, Class::Elf64, Endian::Little).name(), None);
+    }
+
+    /// Each ABI glibc tells apart, from the e_flags real toolchains write.
+    #[test]
+    fn e_flags_select_the_abi() {
+        use Machine as M;
+        let cases = [
+            // gcc for armhf (Debian armhf, Alpine armv7): EABI5, hard-float.
+            (M::Arm, 0x0500_0400, Abi::Arm(ArmFloat::Hard)),
+            // armel: EABI5, soft-float.
+            (M::Arm, 0x0500_0200, Abi::Arm(ArmFloat::Soft)),
+            // EABI5 without either flag; an EABI4 object with the (then unrelated) 0x400 bit; OABI.
+            (M::Arm, 0x0500_0000, Abi::Arm(ArmFloat::Unmarked)),
+            (M::Arm, 0x0400_0400, Abi::Arm(ArmFloat::Unmarked)),
+            (M::Arm, 0, Abi::Arm(ArmFloat::Unmarked)),
+            // RISC-V: RVC (1) plus the float ABI bits.
+            (M::Riscv64, 0x5, Abi::Riscv(FloatAbi::Double)),
+            (M::Riscv64, 0x1, Abi::Riscv(FloatAbi::Soft)),
+            (M::Riscv64, 0x3, Abi::Riscv(FloatAbi::Single)),
+            (M::Riscv64, 0x7, Abi::Riscv(FloatAbi::Quad)),
+            (M::Riscv32, 0x4, Abi::Riscv(FloatAbi::Double)),
+            // LoongArch: OBJABI_V1 (0x40) with the ABI modifier.
+            (M::Loongarch64, 0x43, Abi::LoongArch(FloatAbi::Double)),
+            (M::Loongarch64, 0x41, Abi::LoongArch(FloatAbi::Soft)),
+            (M::Loongarch64, 0x2, Abi::LoongArch(FloatAbi::Single)),
+            (M::Loongarch64, 0x0, Abi::LoongArch(FloatAbi::Invalid)),
+            // MIPS o32 (mips32r2, PIC, CPIC), n32 (ABI2), n64; R6 objects set NAN2008.
+            (
+                M::Mipsel,
+                0x7000_1007,
+                Abi::Mips(MipsAbi::O32, MipsNan::Legacy),
+            ),
+            (
+                M::Mips,
+                0x9000_1407,
+                Abi::Mips(MipsAbi::O32, MipsNan::Ieee2008),
+            ),
+            (
+                M::Mipsel,
+                0x8000_0027,
+                Abi::Mips(MipsAbi::N32, MipsNan::Legacy),
+            ),
+            (
+                M::Mipsel,
+                0xa000_0427,
+                Abi::Mips(MipsAbi::N32, MipsNan::Ieee2008),
+            ),
+            (
+                M::Mips64el,
+                0x8000_0007,
+                Abi::Mips(MipsAbi::N64, MipsNan::Legacy),
+            ),
+            (
+                M::Mips64el,
+                0xa000_0407,
+                Abi::Mips(MipsAbi::N64, MipsNan::Ieee2008),
+            ),
+            // EF_MIPS_ABI2 in a 64-bit object changes nothing.
+            (
+                M::Mips64,
+                0x8000_0027,
+                Abi::Mips(MipsAbi::N64, MipsNan::Legacy),
+            ),
+            // Machines with one ABI ignore e_flags.
+            (M::X86_64, 0, Abi::Base),
+            (M::Aarch64, 0, Abi::Base),
+            (M::Ppc64, 2, Abi::Base),
+            (M::S390x, 0, Abi::Base),
+            (M::Other(999), 0x400, Abi::Base),
+        ];
+        for (machine, e_flags, abi) in cases {
+            assert_eq!(Abi::new(machine, e_flags), abi, "{machine} {e_flags:#x}");
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::name::ByteStr;
 
-pub use machine::{ElfType, Machine};
+pub use machine::{Abi, ArmFloat, ElfType, FloatAbi, Machine, MipsAbi, MipsNan};
 pub use parse::{
     DEFAULT_FILE_TIMEOUT, DEFAULT_MAX_MEMORY, DEFAULT_MAX_READ, ELF_MAGIC, Limits, is_elf_magic,
     parse_bytes, parse_file, parse_file_in,
@@ -147,6 +147,9 @@ pub struct ElfFacts {
     /// Raw `e_machine`.
     #[serde(skip)]
     pub e_machine: u16,
+    /// Raw `e_flags`: processor-specific flags, of which [`ElfFacts::abi`] reads the ABI.
+    #[serde(skip)]
+    pub e_flags: u32,
     /// `EI_OSABI` as a name.
     pub osabi: String,
     /// Raw `EI_OSABI`.
@@ -182,6 +185,13 @@ pub struct ElfFacts {
     /// segments").
     #[serde(skip)]
     pub has_load: bool,
+}
+
+impl ElfFacts {
+    /// The ABI its `e_flags` select within its machine.
+    pub fn abi(&self) -> Abi {
+        Abi::new(self.machine, self.e_flags)
+    }
 }
 
 /// Names for `EI_OSABI`.

@@ -222,6 +222,7 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
     let e_type = header.e_type(endian);
     let e_type_raw = e_type.0;
     let e_machine = header.e_machine(endian).0;
+    let e_flags = header.e_flags(endian).0;
     let ei_osabi = header.e_ident().os_abi.0;
 
     let phdrs = header.program_headers(endian, data)?;
@@ -254,6 +255,7 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
         endian: byte_order,
         machine: Machine::new(e_machine, class, byte_order),
         e_machine,
+        e_flags,
         osabi: osabi_name(ei_osabi),
         ei_osabi,
         e_type: ElfType::new(e_type_raw),

@@ -146,6 +146,8 @@ pub struct GlibcLoader {
     /// What it derives from the target CPU: `$PLATFORM`, the glibc-hwcaps subdirectories, the
     /// legacy capability subdirectories (before 2.37) and the cache entries it accepts.
     pub cpu: super::cpu::LoaderCpu,
+    /// The ld.so.cache entry flags it accepts, from its machine and ABI.
+    pub cache_flags: ldcache::LoaderFlags,
 }
 
 /// The release an ld.so image announces: `... release version 2.36.`
@@ -609,14 +611,20 @@ pub fn platform_for(machine: Machine) -> &'static str {
 }
 
 impl GlibcLoader {
-    /// Describes the glibc loader at canonical `path`, reading its image for the default directories.
+    /// Describes the glibc loader at canonical `path`, reading its image for the default
+    /// directories. `facts` are its own, when it is an object of the scan; its machine and ABI are
+    /// then its own, else those of `loads`, an object it loads.
     pub fn load(
         view: &dyn FsView,
         path: &ByteStr,
         facts: Option<&ElfFacts>,
-        machine: Machine,
+        loads: &ElfFacts,
         opts: &super::ResolveOptions,
     ) -> GlibcLoader {
+        // The rules compiled into an ld.so (which cache entries it accepts) follow the ABI it
+        // was built for, which its own e_flags record.
+        let target = facts.unwrap_or(loads);
+        let machine = target.machine;
         let image = view.read(path.as_bytes(), MAX_CONFIG).unwrap_or_default();
         let mut default_dirs = default_dirs_from_ldso(&image);
         if default_dirs.is_empty() {
@@ -639,6 +647,7 @@ impl GlibcLoader {
             cpu: opts
                 .cpu
                 .for_loader(machine, version, opts.hwcaps.as_deref()),
+            cache_flags: ldcache::LoaderFlags::new(machine, target.abi()),
         }
     }
 }
@@ -678,11 +687,6 @@ impl MuslLoader {
             path_file,
         }
     }
-}
-
-/// The cache flags accepted by a loader for `machine`.
-pub fn cache_flags_ok(machine: Machine) -> impl Fn(i32) -> bool + Clone + use<> {
-    ldcache::flags_accepted_for(&machine.to_string())
 }
 
 /// A map from interpreter canonical path to loader, built lazily by the resolver.

@@ -409,13 +409,17 @@ impl Session<'_, '_> {
             .as_ref()
             .filter(|c| c.matches_loader_byte_order(order))
         {
-            let flags_ok = super::ldcache::flags_accepted_for(&main_facts.machine.to_string());
+            // The entries of the loader's own ABI (its `_dl_cache_check_flags`).
+            let flags = self.ld.cache_flags;
             // The loader's glibc-hwcaps subdirectories, best first: that is the ranking.
             let hw = &self.ld.cpu.hwcaps;
             let hit = cache
-                .lookup_cpu(name, &flags_ok, &self.ld.cpu.cache, |sub| {
-                    hw.iter().position(|h| h.as_bytes() == sub)
-                })
+                .lookup_cpu(
+                    name,
+                    |f| flags.accepts(f),
+                    &self.ld.cpu.cache,
+                    |sub| hw.iter().position(|h| h.as_bytes() == sub),
+                )
                 .map(|e| (ByteStr::from(&e.value[..]), e.hwcaps_subdir.clone()));
             if let Some((path, sub)) = hit {
                 let in_default = self.is_default_path(path.as_bytes());

@@ -700,8 +700,7 @@ pub fn resolve(view: &dyn FsView, ids: &[ObjectId], opts: &ResolveOptions) -> Ve
                 any_glibc = true;
                 if !ctx.glibc_loaders.contains_key(path) {
                     let facts = view.object(path.as_bytes()).map(|li| view.facts(li));
-                    let machine = facts.map_or_else(|| view.facts(*i).machine, |f| f.machine);
-                    let l = GlibcLoader::load(view, path, facts, machine, &ctx.opts);
+                    let l = GlibcLoader::load(view, path, facts, view.facts(*i), &ctx.opts);
                     ctx.glibc_loaders.insert(path.clone(), l);
                 }
             }
@@ -848,6 +847,7 @@ mod tests {
             endian: crate::elf::Endian::Little,
             machine: crate::elf::Machine::X86_64,
             e_machine: 62,
+            e_flags: 0,
             osabi: "SYSV".into(),
             ei_osabi: 0,
             e_type: crate::elf::ElfType::Dyn,
@@ -863,6 +863,68 @@ mod tests {
             version_defs: Vec::new(),
             has_dynamic: true,
             has_load: true,
+        }
+    }
+
+    /// On ARM the ld.so.cache entries a loader takes depend on the float ABI it was built for,
+    /// which its e_flags record: the armel loader takes the soft-float library, the armhf one
+    /// the hard-float library, from one cache that lists both (a multiarch root).
+    #[test]
+    fn the_loaders_float_abi_picks_its_cache_entries() {
+        let (hard, soft) = (0x0500_0400, 0x0500_0200);
+        let arm = |f: ElfFacts, e_flags: u32| ElfFacts {
+            class: crate::elf::Class::Elf32,
+            machine: crate::elf::Machine::Arm,
+            e_machine: 40,
+            e_flags,
+            ..f
+        };
+        let mut v = MemView::new();
+        let lib = |soname: &str| facts(Kind::SharedLibrary, None, Some(soname), &[]);
+        v.elf("/lib/ld-linux.so.3", arm(lib("ld-linux.so.3"), soft));
+        v.elf(
+            "/lib/ld-linux-armhf.so.3",
+            arm(lib("ld-linux-armhf.so.3"), hard),
+        );
+        let sf = v.elf(
+            "/usr/lib/arm-linux-gnueabi/libx.so.1",
+            arm(lib("libx.so.1"), soft),
+        );
+        let hf = v.elf(
+            "/usr/lib/arm-linux-gnueabihf/libx.so.1",
+            arm(lib("libx.so.1"), hard),
+        );
+        let cache = ldcache::synthetic::build_new(
+            &[
+                (
+                    0x0903,
+                    "libx.so.1",
+                    "/usr/lib/arm-linux-gnueabihf/libx.so.1",
+                    0,
+                ),
+                (
+                    0x0b03,
+                    "libx.so.1",
+                    "/usr/lib/arm-linux-gnueabi/libx.so.1",
+                    0,
+                ),
+            ],
+            &[],
+        );
+        v.file("/etc/ld.so.cache", &cache);
+        let prog = |interp: &str, e_flags| {
+            arm(
+                facts(Kind::Pie, Some(interp), None, &["libx.so.1"]),
+                e_flags,
+            )
+        };
+        let armel = v.elf("/usr/bin/armel", prog("/lib/ld-linux.so.3", soft));
+        let armhf = v.elf("/usr/bin/armhf", prog("/lib/ld-linux-armhf.so.3", hard));
+        let r = resolve(&v, &[armel, armhf], &ResolveOptions::default());
+        for (r, want) in r.iter().zip([sf, hf]) {
+            assert_eq!(r.status, Status::Ok, "{r:?}");
+            assert_eq!(r.deps[0].via, Some(Via::LdCache), "{r:?}");
+            assert_eq!(r.deps[0].found.as_ref(), Some(v.object_path(want)));
         }
     }
 
