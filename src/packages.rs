@@ -142,8 +142,8 @@ pub struct Unneeded {
 /// The result.
 #[derive(Clone, Debug, Serialize)]
 pub struct PackageSet {
-    /// The database read (`apk`, `dpkg`).
-    pub database: &'static str,
+    /// The database read (`apk`, `dpkg`, `rpm`).
+    pub database: crate::pkgdb::DbFormat,
     /// The programs it is for.
     pub programs: Vec<ByteStr>,
     /// The packages, sorted by name.

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use super::{Package, PackageDb, read_db_file};
+use super::{DbFormat, Package, PackageDb, read_db_file};
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
 use crate::tree::Tree;
@@ -61,10 +61,7 @@ pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
         let p = [*d, b"/rpmdb.sqlite"].concat();
         read_db_file(rootfs, tree, &p).map(|r| (*d, r))
     })?;
-    let mut db = PackageDb {
-        kind: "rpm",
-        ..Default::default()
-    };
+    let mut db = PackageDb::new(DbFormat::Rpm);
     let at = ByteStr::from([dir, b"/rpmdb.sqlite"].concat());
     let main = match main {
         Ok(b) => b,
