@@ -297,13 +297,22 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         .map(|(i, l)| (i + 1, l))
 }
 
+/// Why a database file of the root could not be read (the path as it was asked for).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}: {msg}", msg = .1.message)]
+pub struct DbFileError(pub ByteStr, pub crate::error::FileError);
+
 /// Reads a database file of the root (`None` when absent).
-pub fn read_db_file(rootfs: &RootFs, tree: &Tree, path: &[u8]) -> Option<Result<Vec<u8>, String>> {
+pub fn read_db_file(
+    rootfs: &RootFs,
+    tree: &Tree,
+    path: &[u8],
+) -> Option<Result<Vec<u8>, DbFileError>> {
     let canonical = tree.resolve(path, true).ok()?;
     Some(
         rootfs
             .read_file(canonical.as_bytes(), MAX_DB_FILE)
-            .map_err(|e| format!("{}: {}", ByteStr::from(path), e.message)),
+            .map_err(|e| DbFileError(ByteStr::from(path), e)),
     )
 }
 

@@ -180,22 +180,28 @@ pub struct MuslLoader {
     pub path_file: Option<ByteStr>,
 }
 
-/// Reads a small file of the root by (uncanonical) path.
-pub fn read_config(view: &dyn FsView, path: &[u8]) -> Option<Result<Vec<u8>, String>> {
+/// Why a configuration file that exists could not be read (the path as it was asked for).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A directory, FIFO, socket or device where a file was expected.
+    #[error("{0} is not a regular file")]
+    NotRegular(ByteStr),
+    /// Reading it failed.
+    #[error("{0}: {msg}", msg = .1.message)]
+    Read(ByteStr, crate::error::FileError),
+}
+
+/// Reads a small file of the root by (uncanonical) path (`None`: there is none).
+pub fn read_config(view: &dyn FsView, path: &[u8]) -> Option<Result<Vec<u8>, ConfigError>> {
     let canonical = view.resolve(path, true).ok()?;
     match view.kind(canonical.as_bytes()) {
         Some(FileKind::File) => {}
-        Some(_) => {
-            return Some(Err(format!(
-                "{} is not a regular file",
-                ByteStr::from(path)
-            )));
-        }
+        Some(_) => return Some(Err(ConfigError::NotRegular(ByteStr::from(path)))),
         None => return None,
     }
     Some(
         view.read(canonical.as_bytes(), MAX_CONFIG)
-            .map_err(|e| format!("{}: {}", ByteStr::from(path), e.message)),
+            .map_err(|e| ConfigError::Read(ByteStr::from(path), e)),
     )
 }
 
@@ -208,7 +214,7 @@ impl GlibcConfig {
                 Ok(c) => cfg.cache = Some(c),
                 Err(e) => cfg.cache_error = Some(e.to_string()),
             },
-            Some(Err(e)) => cfg.cache_error = Some(e),
+            Some(Err(e)) => cfg.cache_error = Some(e.to_string()),
             None => {}
         }
         let conf = read_ld_so_conf(view, &ConfLimits::default());
