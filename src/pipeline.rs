@@ -71,7 +71,7 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
         .as_deref()
         .map(image::Platform::parse)
         .transpose()
-        .map_err(Error)?;
+        .map_err(|e| Error(e.to_string()))?;
     let unpacked = match image::parse_root(&config.root).map_err(|e| Error(e.to_string()))? {
         Some(r) => {
             let opts = image::ImageOptions {
