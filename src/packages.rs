@@ -130,20 +130,40 @@ pub struct Gap {
     pub chosen: Option<Chosen>,
 }
 
+/// What a file of an unneeded package is, by its path (reports name it in lower case).
+///
+/// Declared in the alphabetical order of those names: the counts are listed (and serialized as
+/// JSON keys) in this order, as they were when the kinds were strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, strum::Display)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum ContentKind {
+    /// Listed by the package, but not in the tree.
+    Absent,
+    /// `*.crt`, `*.pem`, `/etc/ssl/*`.
+    Certificates,
+    /// Anything else.
+    Data,
+    /// An ELF object of the scan.
+    Elf,
+    /// Init scripts, `*.sh`, anything in a `bin` or `sbin` directory.
+    Scripts,
+}
+
 /// An installed package nothing needs, with what it contains.
 #[derive(Clone, Debug, Serialize)]
 pub struct Unneeded {
     /// Name.
     pub name: ByteStr,
-    /// Files by kind: elf, certificates, scripts, data, directories/other.
-    pub contents: BTreeMap<&'static str, usize>,
+    /// Files by kind (directories are not counted).
+    pub contents: BTreeMap<ContentKind, usize>,
 }
 
 /// The result.
 #[derive(Clone, Debug, Serialize)]
 pub struct PackageSet {
-    /// The database read (`apk`, `dpkg`).
-    pub database: &'static str,
+    /// The database read (`apk`, `dpkg`, `rpm`).
+    pub database: crate::pkgdb::DbFormat,
     /// The programs it is for.
     pub programs: Vec<ByteStr>,
     /// The packages, sorted by name.
@@ -444,7 +464,7 @@ pub fn unneeded(
         if needed.contains(&p.name) {
             continue;
         }
-        let mut contents: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut contents: BTreeMap<ContentKind, usize> = BTreeMap::new();
         for f in &p.files {
             let canonical = tree
                 .resolve(f.as_bytes(), false)
@@ -452,13 +472,13 @@ pub fn unneeded(
             let c = canonical.as_bytes();
             let kind = match tree.get(c) {
                 Some(crate::tree::Entry::Dir) => continue,
-                None => "absent",
-                _ if elf.contains(c) => "elf",
+                None => ContentKind::Absent,
+                _ if elf.contains(c) => ContentKind::Elf,
                 _ if c.ends_with(b".crt")
                     || c.ends_with(b".pem")
                     || c.starts_with(b"/etc/ssl/") =>
                 {
-                    "certificates"
+                    ContentKind::Certificates
                 }
                 _ if c.starts_with(b"/etc/init.d/")
                     || c.ends_with(b".sh")
@@ -467,9 +487,9 @@ pub fn unneeded(
                     || c.starts_with(b"/sbin/")
                     || c.starts_with(b"/usr/sbin/") =>
                 {
-                    "scripts"
+                    ContentKind::Scripts
                 }
-                _ => "data",
+                _ => ContentKind::Data,
             };
             *contents.entry(kind).or_default() += 1;
         }
@@ -480,4 +500,22 @@ pub fn unneeded(
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kinds are listed (and keyed in JSON) in the order of their names.
+    #[test]
+    fn content_kinds_sort_by_name() {
+        use ContentKind::*;
+        let kinds = [Absent, Certificates, Data, Elf, Scripts];
+        let names: Vec<String> = kinds.iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["absent", "certificates", "data", "elf", "scripts"]);
+        assert!(names.is_sorted() && kinds.is_sorted());
+        for (k, n) in kinds.iter().zip(&names) {
+            assert_eq!(serde_json::to_value(k).unwrap(), n.as_str());
+        }
+    }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::check::policy::{Gate, Policy};
 use crate::check::{self, CheckOptions};
+use crate::elf::Machine;
 use crate::error::{ErrorCode, FileError};
 use crate::image;
 use crate::name::{ByteStr, escape_controls};
@@ -20,6 +21,7 @@ use crate::report::why::WhyReport;
 use crate::report::{FilesReport, Report};
 use crate::resolve::Status;
 use crate::resolve::cpu::CpuProfile;
+use crate::resolve::env::Family;
 use crate::resolve::{self, FileKind, FsView, LazyView, ResolveOptions, Snapshot};
 use crate::rootfs::RootFs;
 use crate::scan::{self, ScanOptions, ScanWarning, WarningCode};
@@ -117,7 +119,7 @@ fn open_input(config: &Config) -> Result<Option<image::Unpacked>, Error> {
         .as_deref()
         .map(image::Platform::parse)
         .transpose()
-        .map_err(Error)?;
+        .map_err(|e| Error(e.to_string()))?;
     match image::parse_root(&config.root).map_err(|e| Error(e.to_string()))? {
         Some(r) => {
             let opts = image::ImageOptions {
@@ -174,10 +176,10 @@ fn cpu_applies(cpu: &CpuProfile, report: &Report, root: &Path) -> Result<(), Err
     let Some(resolved) = report.resolved() else {
         return Ok(());
     };
-    let glibc_machines: std::collections::BTreeSet<&str> = resolved
+    let glibc_machines: std::collections::HashSet<Machine> = resolved
         .iter()
-        .filter(|(_, _, r)| r.loader.as_ref().is_some_and(|l| l.family == "glibc"))
-        .map(|(_, o, _)| o.facts.machine.as_str())
+        .filter(|(_, _, r)| r.loader.as_ref().is_some_and(|l| l.family == Family::Glibc))
+        .map(|(_, o, _)| o.facts.machine)
         .collect();
     if glibc_machines.iter().any(|m| machines.contains(m)) {
         return Ok(());
@@ -185,16 +187,23 @@ fn cpu_applies(cpu: &CpuProfile, report: &Report, root: &Path) -> Result<(), Err
     let found = if glibc_machines.is_empty() {
         "no object loaded by glibc (musl's loader does not look at the CPU)".to_string()
     } else {
+        // By name, as the message always listed them.
+        let names: std::collections::BTreeSet<String> =
+            glibc_machines.iter().map(Machine::to_string).collect();
         format!(
             "glibc objects only for {}",
-            glibc_machines.into_iter().collect::<Vec<_>>().join(", ")
+            names.into_iter().collect::<Vec<_>>().join(", ")
         )
     };
     Err(Error(format!(
         "--cpu {}: the profile describes a CPU for {}, but {} has {found}; leave --cpu out, or \
          choose a profile for the root's machine",
         cpu.name,
-        machines.join("/"),
+        machines
+            .iter()
+            .map(Machine::to_string)
+            .collect::<Vec<_>>()
+            .join("/"),
         root.display()
     )))
 }
@@ -378,8 +387,8 @@ fn cpu_applies_to(
     if machines.is_empty() {
         return Ok(());
     }
-    let glibc = r.loader.as_ref().is_some_and(|l| l.family == "glibc");
-    if glibc && machines.contains(&facts.machine.as_str()) {
+    let glibc = r.loader.as_ref().is_some_and(|l| l.family == Family::Glibc);
+    if glibc && machines.contains(&facts.machine) {
         return Ok(());
     }
     let found = if glibc {
@@ -391,7 +400,11 @@ fn cpu_applies_to(
         "--cpu {}: the profile describes a CPU for {}, but {} is {found}; leave --cpu out, or \
          choose a profile for its machine",
         cpu.name,
-        machines.join("/"),
+        machines
+            .iter()
+            .map(Machine::to_string)
+            .collect::<Vec<_>>()
+            .join("/"),
         path.display_escaped()
     )))
 }

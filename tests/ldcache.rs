@@ -13,6 +13,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
+use elfdeps::elf::{Abi, Machine};
 use elfdeps::resolve::ldcache::{
     ByteOrder, CacheEntry, CacheFormat, LdCache, flags_accepted_for, flags_description,
 };
@@ -177,7 +178,11 @@ fn system_cache_matches_ldconfig() {
         && Path::new("/lib/x86_64-linux-gnu/libc.so.6").exists()
     {
         let e = c
-            .lookup(b"libc.so.6", flags_accepted_for("x86_64"), |_| false)
+            .lookup(
+                b"libc.so.6",
+                flags_accepted_for(Machine::X86_64, Abi::Base),
+                |_| false,
+            )
             .expect("libc.so.6 in the cache");
         assert_eq!(e.value, b"/lib/x86_64-linux-gnu/libc.so.6");
         assert_eq!(c.format(), CacheFormat::New);
@@ -290,7 +295,7 @@ fn generated_caches_of_every_format() {
     let old = root.cache("old.cache", &["-c", "old"]);
     let compat = root.cache("compat.cache", &["-c", "compat"]);
     let other = root.cache("other.cache", &["-f", "/etc/other.conf"]);
-    let x86 = flags_accepted_for("x86_64");
+    let x86 = flags_accepted_for(Machine::X86_64, Abi::Base);
     let v2: &[u8] = b"x86-64-v2";
     let v3: &[u8] = b"x86-64-v3";
 
@@ -345,12 +350,20 @@ fn generated_caches_of_every_format() {
     assert_eq!(e.value, b"/opt/b/glibc-hwcaps/x86-64-v2/libm.so.6");
     // Another loader's flags: nothing.
     assert!(
-        n.lookup(b"libm.so.6", flags_accepted_for("aarch64"), |_| true)
-            .is_none()
+        n.lookup(
+            b"libm.so.6",
+            flags_accepted_for(Machine::Aarch64, Abi::Base),
+            |_| true
+        )
+        .is_none()
     );
     assert!(
-        n.lookup(b"libm.so.6", flags_accepted_for("i386"), |_| true)
-            .is_none()
+        n.lookup(
+            b"libm.so.6",
+            flags_accepted_for(Machine::I386, Abi::Base),
+            |_| true
+        )
+        .is_none()
     );
 
     // Only in glibc-hwcaps: found with the CPU feature, not without.

@@ -311,7 +311,7 @@ fn profile_from_ld_so(root: &Path, cpu: &GlibcCpu) -> CpuProfile {
 
 /// One line saying what elfdeps assumes of the CPU for a glibc 2.36 x86-64 loader.
 fn describe(cpu: &CpuProfile) -> String {
-    let l = cpu.for_loader("x86_64", Some((2, 36)), None);
+    let l = cpu.for_loader(elfdeps::elf::Machine::X86_64, Some((2, 36)), None);
     let list = |v: &[ByteStr]| v.iter().map(ByteStr::escaped).collect::<Vec<_>>().join(",");
     format!(
         "CPU profile \"{}\": $PLATFORM={}, glibc-hwcaps [{}], ISA level for the cache {}, \

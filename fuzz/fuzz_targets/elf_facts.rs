@@ -22,6 +22,6 @@ fuzz_target!(|data: &[u8]| {
         let total: usize = facts.needed.iter().map(|n| n.as_bytes().len()).sum();
         assert!(total <= 4 << 20, "needed names total {total} bytes");
         // Serializing (what every report does) must not panic either.
-        let _ = facts.machine.len() + facts.osabi.len() + facts.e_type.len();
+        let _ = facts.machine.to_string().len() + facts.osabi.len() + facts.e_type.to_string().len();
     }
 });

@@ -2,6 +2,7 @@
 //! (`elfdeps::resolve::ldcache`). Must never panic, loop, or blow up memory.
 #![no_main]
 
+use elfdeps::elf::{Abi, ArmFloat, Machine};
 use elfdeps::resolve::ldcache::{LdCache, flags_accepted_for};
 use libfuzzer_sys::fuzz_target;
 
@@ -15,8 +16,11 @@ fuzz_target!(|data: &[u8]| {
     // loaders' flag rules and with and without glibc-hwcaps support.
     let mut names: Vec<&[u8]> = entries.iter().take(64).map(|e| e.key.as_slice()).collect();
     names.extend([&b"libc.so.6"[..], b"", b"lib\0c.so.6", b"libz.so.1"]);
-    for machine in ["x86_64", "arm"] {
-        let flags = flags_accepted_for(machine);
+    for (machine, abi) in [
+        (Machine::X86_64, Abi::Base),
+        (Machine::Arm, Abi::Arm(ArmFloat::Hard)),
+    ] {
+        let flags = flags_accepted_for(machine, abi);
         for name in &names {
             let _ = cache.lookup(name, &flags, |_| true);
             let _ = cache.lookup(name, &flags, |_| false);

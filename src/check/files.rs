@@ -15,7 +15,7 @@ pub struct Artifact {
     /// The path as given (a file, or a file found under a given directory).
     pub path: ByteStr,
     /// Machine.
-    pub machine: String,
+    pub machine: elf::Machine,
     /// ELF class.
     pub class: elf::Class,
     /// Kind.
@@ -24,18 +24,36 @@ pub struct Artifact {
     pub libc: LibcInfo,
 }
 
+/// Why `check --files` cannot judge what it was given.
+#[derive(Debug, thiserror::Error)]
+pub enum FilesError {
+    /// A path given does not exist or cannot be looked at.
+    #[error("{path}: {source} (give existing files or directories)")]
+    NotThere {
+        /// The path as given.
+        path: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// A directory given (or the directory of a file given) cannot be opened.
+    #[error(transparent)]
+    Root(#[from] crate::rootfs::RootError),
+}
+
 /// Classifies build artifacts (`check --files`): every ELF file given or found under a given
 /// directory. Returns the artifacts and the per-path errors.
 pub fn analyze_files(
     paths: &[std::path::PathBuf],
     limits: &elf::Limits,
-) -> Result<(Vec<Artifact>, Vec<crate::error::PathError>), String> {
+) -> Result<(Vec<Artifact>, Vec<crate::error::PathError>), FilesError> {
     use std::os::unix::ffi::OsStrExt;
     let mut artifacts = Vec::new();
     let mut errors = Vec::new();
     for p in paths {
-        let meta = std::fs::metadata(p)
-            .map_err(|e| format!("{}: {e} (give existing files or directories)", p.display()))?;
+        let meta = std::fs::metadata(p).map_err(|source| FilesError::NotThere {
+            path: p.display().to_string(),
+            source,
+        })?;
         if meta.is_dir() {
             let report = crate::scan::scan(
                 p,
@@ -44,10 +62,8 @@ pub fn analyze_files(
                     ..Default::default()
                 },
                 &crate::progress::Progress::hidden(),
-            )
-            .map_err(|e| e.to_string())?;
-            let rootfs = RootFs::open(p).map_err(|e| e.to_string())?;
-            let infos = classify_all(&rootfs, &report.objects, limits);
+            )?;
+            let infos = classify_all(&report.rootfs, &report.objects, limits);
             let base = p.as_os_str().as_bytes();
             let base = if base.ends_with(b"/") {
                 &base[..base.len() - 1]
@@ -58,7 +74,7 @@ pub fn analyze_files(
                 let shown = ByteStr::from([base, o.path.as_bytes()].concat());
                 artifacts.push(Artifact {
                     path: shown.clone(),
-                    machine: o.facts.machine.clone(),
+                    machine: o.facts.machine,
                     class: o.facts.class,
                     kind: o.facts.kind,
                     libc: info,
@@ -77,7 +93,7 @@ pub fn analyze_files(
                 .file_name()
                 .map(|n| n.as_bytes().to_vec())
                 .unwrap_or_default();
-            let rootfs = RootFs::open(parent).map_err(|e| e.to_string())?;
+            let rootfs = RootFs::open(parent)?;
             let in_root = [b"/", &name[..]].concat();
             let shown = ByteStr::from(p.as_os_str().as_bytes());
             let file = match rootfs.open_file(&in_root) {
@@ -95,7 +111,7 @@ pub fn analyze_files(
                         libc::classify(&facts, |n| read_object(&rootfs, &in_root, n, limits));
                     artifacts.push(Artifact {
                         path: shown.clone(),
-                        machine: facts.machine.clone(),
+                        machine: facts.machine,
                         class: facts.class,
                         kind: facts.kind,
                         libc: info,

@@ -18,6 +18,7 @@ The same candidates serve `elfdeps packages` (a library that loads into a proces
 has its need is not broken, [`LibraryIndex::loadable`]).
 */
 
+use crate::elf::Machine;
 use std::collections::HashMap;
 
 use super::probe::LdConfig;
@@ -196,7 +197,7 @@ pub struct LoaderKey {
     /// The interpreter it is known by.
     pub interp: ByteStr,
     /// The requester's machine.
-    pub machine: String,
+    pub machine: Machine,
 }
 
 impl LoaderKey {
@@ -209,18 +210,14 @@ impl LoaderKey {
         LoaderKey {
             loader: loader.path.clone(),
             interp,
-            machine: o.facts.machine.clone(),
+            machine: o.facts.machine,
         }
     }
 }
 
-/// The loader family of a session. `LoaderRef` carries it as the tag the resolver serializes.
+/// The loader family of a session.
 pub fn family_of(loader: &LoaderRef) -> Family {
-    if loader.family == "musl" {
-        Family::Musl
-    } else {
-        Family::Glibc
-    }
+    loader.family
 }
 
 /// The canonical paths of `dirs` in `tree` (those that resolve), each once, in order.

@@ -4,6 +4,7 @@ share. Built without any read of the root, so a test makes one from objects, res
 tree held in memory.
 */
 
+use crate::elf::Machine;
 use std::collections::HashMap;
 
 use super::hint::LibraryIndex;
@@ -90,7 +91,7 @@ impl<'a> Input<'a> {
 
     /// The libc families the root provides for `machine`, in the order of its loaders (a run of
     /// the same family counted once).
-    pub fn families(&self, machine: &str) -> Vec<Flavor> {
+    pub fn families(&self, machine: Machine) -> Vec<Flavor> {
         let mut f: Vec<Flavor> = self
             .probes
             .root_libcs
@@ -104,7 +105,7 @@ impl<'a> Input<'a> {
 
     /// What the root provides for `machine`, for messages: `glibc`, `glibc and musl`, or
     /// `no libc for MACHINE`.
-    pub fn root_desc(&self, machine: &str) -> String {
+    pub fn root_desc(&self, machine: Machine) -> String {
         let fams = self.families(machine);
         if fams.is_empty() {
             format!("no libc for {machine}")
@@ -117,12 +118,12 @@ impl<'a> Input<'a> {
     }
 
     /// The machines the root has a loader for, sorted.
-    pub fn loader_machines(&self) -> Vec<&'a str> {
-        let mut m: Vec<&str> = self
+    pub fn loader_machines(&self) -> Vec<String> {
+        let mut m: Vec<String> = self
             .probes
             .root_libcs
             .iter()
-            .map(|l| l.machine.as_str())
+            .map(|l| l.machine.to_string())
             .collect();
         m.sort_unstable();
         m.dedup();

@@ -15,7 +15,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
         let Some(interp) = &o.facts.interp else {
             continue;
         };
-        let fams = input.families(&o.facts.machine);
+        let fams = input.families(o.facts.machine);
         // The usual cause, a binary built for the other libc, has its own remedy.
         let hint = match info.flavor {
             Flavor::Glibc if fams.contains(&Flavor::Musl) => {
@@ -26,7 +26,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
             }
             _ => format!(
                 "install the loader {interp}, or rebuild the program for the root ({})",
-                input.root_desc(&o.facts.machine)
+                input.root_desc(o.facts.machine)
             ),
         };
         out.push(

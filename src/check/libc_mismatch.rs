@@ -24,7 +24,7 @@ pub fn other_libc(info: &LibcInfo, fams: &[Flavor]) -> Option<Flavor> {
 /// Adds the findings of `input` to `out`.
 pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
     for (_, o, r, info) in input.objects() {
-        let Some(other) = other_libc(info, &input.families(&o.facts.machine)) else {
+        let Some(other) = other_libc(info, &input.families(o.facts.machine)) else {
             continue;
         };
         let other = other.as_str();

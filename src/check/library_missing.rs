@@ -10,13 +10,13 @@ use super::hint::{CandidateState, Hints};
 use super::input::Input;
 use super::libc;
 use super::{Code, Finding, Severity, is_program, libc_mismatch};
-use crate::resolve::{LoaderRef, Resolved, Status};
+use crate::resolve::{LoaderRef, NeedError, Resolved, Status};
 use crate::scan::Object;
 
 /// Whether the loader's error for a need only says that it is not there: the message then says
 /// "does not find" rather than quoting the loader.
-fn is_plain_absence(error: &str) -> bool {
-    error.starts_with("not found") || error.contains("No such file")
+fn is_plain_absence(error: &NeedError) -> bool {
+    error.is_not_found()
 }
 
 /// The sessions whose hints may name their loader's system path (a need missing, a loader known):
@@ -62,7 +62,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
         if r.status == Status::InterpMissing || r.fatal.is_some() {
             continue;
         }
-        let mismatch = libc_mismatch::other_libc(info, &input.families(&o.facts.machine)).is_some();
+        let mismatch = libc_mismatch::other_libc(info, &input.families(o.facts.machine)).is_some();
         for name in &r.missing {
             if mismatch && (name.as_bytes() == b"libc.so" || libc::is_glibc_soname(name.as_bytes()))
             {
@@ -79,7 +79,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
                 .edges
                 .iter()
                 .filter(|e| e.dep.name == *name && e.dep.found.is_none())
-                .find_map(|e| e.dep.error.as_deref())
+                .find_map(|e| e.dep.error.as_ref())
                 .filter(|e| !is_plain_absence(e));
             let (severity, message) = if program {
                 (
@@ -139,7 +139,7 @@ mod tests {
     use crate::check::probe::LdConfig;
     use crate::check::testing::*;
     use crate::name::ByteStr;
-    use crate::resolve::{Dep, Resolution, SessionEdge, Skipped};
+    use crate::resolve::{Dep, NotFound, Resolution, SessionEdge, Skipped};
 
     fn missing(names: &[&str]) -> Resolution {
         let mut s = glibc_ok();
@@ -149,7 +149,12 @@ mod tests {
     }
 
     /// The edge of a need that was not found, with the loader's error and what it passed over.
-    fn edge(from: &str, name: &str, error: &str, skipped: Option<(&str, &str)>) -> SessionEdge {
+    fn edge(
+        from: &str,
+        name: &str,
+        error: NeedError,
+        skipped: Option<(&str, &str)>,
+    ) -> SessionEdge {
         SessionEdge {
             from: from.into(),
             dep: Dep {
@@ -166,7 +171,7 @@ mod tests {
                     })
                     .into_iter()
                     .collect(),
-                error: Some(error.into()),
+                error: Some(error),
             },
         }
     }
@@ -250,11 +255,16 @@ mod tests {
         let mut r = Fixture::glibc();
         let mut bad = missing(&["libbad.so", "libnone.so"]);
         bad.edges = vec![
-            edge("/usr/bin/bad", "libbad.so", "invalid ELF header", None),
+            edge(
+                "/usr/bin/bad",
+                "libbad.so",
+                NeedError::Unloadable("invalid ELF header".into()),
+                None,
+            ),
             edge(
                 "/usr/bin/bad",
                 "libnone.so",
-                "not found",
+                NeedError::NotFound(NotFound::Glibc),
                 Some(("/usr/lib32/libnone.so", "wrong ELF class")),
             ),
         ];
@@ -273,9 +283,11 @@ mod tests {
             found[1].hint.as_deref(),
             Some("the search passed over /usr/lib32/libnone.so: wrong ELF class")
         );
-        assert!(is_plain_absence("not found"));
-        assert!(is_plain_absence("cannot open: No such file or directory"));
-        assert!(!is_plain_absence("invalid ELF header"));
+        assert!(is_plain_absence(&NeedError::NotFound(NotFound::Glibc)));
+        assert!(is_plain_absence(&NeedError::NotFound(NotFound::Musl)));
+        assert!(!is_plain_absence(&NeedError::Unloadable(
+            "invalid ELF header".into()
+        )));
     }
 
     #[test]

@@ -54,7 +54,7 @@ mod wrong_architecture;
 mod testing;
 
 pub use code::{Code, Severity};
-pub use files::{Artifact, analyze_files};
+pub use files::{Artifact, FilesError, analyze_files};
 pub use probe::{artifact_symbols, classify_all, root_libcs};
 
 use serde::Serialize;
@@ -134,7 +134,7 @@ pub struct RootLibc {
     /// The loader file (canonical).
     pub loader: ByteStr,
     /// Its machine.
-    pub machine: String,
+    pub machine: elf::Machine,
     /// The release (glibc: the newest `GLIBC_x.y` libc.so.6 defines; musl: its version string), when
     /// known.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -204,7 +204,7 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
             out.push(RootLibc {
                 flavor: Flavor::Musl,
                 loader: o.path.clone(),
-                machine: o.facts.machine.clone(),
+                machine: o.facts.machine,
                 version: rootfs
                     .read_file(o.path.as_bytes(), 16 << 20)
                     .ok()
@@ -241,7 +241,7 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
             out.push(RootLibc {
                 flavor: Flavor::Glibc,
                 loader: o.path.clone(),
-                machine: o.facts.machine.clone(),
+                machine: o.facts.machine,
                 version,
             });
         }
@@ -294,13 +294,12 @@ fn system_path(
                 .iter()
                 .find(|x| x.path == loader.path)
                 .map(|x| &x.facts);
-            let machine = facts.map_or(o.facts.machine.as_str(), |f| f.machine.as_str());
             // Only the default directories are used, and they do not depend on the CPU.
             let g = GlibcLoader::load(
                 view,
                 &loader.path,
                 facts,
-                machine,
+                &o.facts,
                 &crate::resolve::ResolveOptions::default(),
             );
             SystemPath::Glibc {

@@ -8,7 +8,7 @@ use super::input::Input;
 use super::libc::{Confidence, Flavor, LibcInfo};
 use super::probe::Probes;
 use super::{Finding, RootLibc};
-use crate::elf::{Class, ElfFacts, Endian, Kind};
+use crate::elf::{Class, ElfFacts, ElfType, Endian, Kind, Machine};
 use crate::name::ByteStr;
 use crate::resolve::env::Family;
 use crate::resolve::{LoaderRef, Resolution, Resolved, Status};
@@ -21,15 +21,16 @@ pub const LD: &str = "/usr/lib64/ld-linux-x86-64.so.2";
 pub const LD_MUSL: &str = "/lib/ld-musl-x86_64.so.1";
 
 /// Facts of a dynamically linked object of `kind` for `machine` (64-bit, little-endian).
-pub fn facts(kind: Kind, machine: &str) -> ElfFacts {
+pub fn facts(kind: Kind, machine: Machine) -> ElfFacts {
     ElfFacts {
         class: Class::Elf64,
         endian: Endian::Little,
-        machine: machine.into(),
+        machine,
         e_machine: 0,
+        e_flags: 0,
         osabi: "SYSV".into(),
         ei_osabi: 0,
-        e_type: "DYN".into(),
+        e_type: ElfType::Dyn,
         kind,
         interp: None,
         needed: Vec::new(),
@@ -47,25 +48,22 @@ pub fn facts(kind: Kind, machine: &str) -> ElfFacts {
 
 /// An x86-64 PIE program started by `interp`.
 pub fn program(interp: &str) -> ElfFacts {
-    let mut f = facts(Kind::Pie, "x86_64");
+    let mut f = facts(Kind::Pie, Machine::X86_64);
     f.interp = Some(ByteStr::from(interp));
     f
 }
 
 /// An x86-64 shared library with `soname`.
 pub fn library(soname: &str) -> ElfFacts {
-    let mut f = facts(Kind::SharedLibrary, "x86_64");
+    let mut f = facts(Kind::SharedLibrary, Machine::X86_64);
     f.soname = Some(ByteStr::from(soname));
     f
 }
 
-/// The loader of a session. (`LoaderRef` names its family as a tag: only this builds one.)
+/// The loader of a session.
 pub fn loader(family: Family, path: &str) -> LoaderRef {
     LoaderRef {
-        family: match family {
-            Family::Glibc => "glibc",
-            Family::Musl => "musl",
-        },
+        family,
         path: ByteStr::from(path),
     }
 }
@@ -106,7 +104,7 @@ pub fn root_libc(flavor: Flavor, loader: &str, version: Option<&str>) -> RootLib
     RootLibc {
         flavor,
         loader: ByteStr::from(loader),
-        machine: "x86_64".into(),
+        machine: Machine::X86_64,
         version: version.map(str::to_string),
     }
 }

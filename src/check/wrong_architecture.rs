@@ -15,7 +15,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
     }
     for (_, o, _, info) in input.objects() {
         // An object that needs no libc runs without the root's loaders.
-        if !input.families(&o.facts.machine).is_empty() || info.flavor == Flavor::None {
+        if !input.families(o.facts.machine).is_empty() || info.flavor == Flavor::None {
             continue;
         }
         let loadable = matches!(
@@ -54,7 +54,7 @@ mod tests {
     use crate::resolve::Status;
 
     fn aarch64(kind: Kind) -> crate::elf::ElfFacts {
-        let mut f = facts(kind, "aarch64");
+        let mut f = facts(kind, crate::elf::Machine::Aarch64);
         if kind == Kind::Pie {
             f.interp = Some("/lib/ld-linux-aarch64.so.1".into());
         }

@@ -7,6 +7,7 @@ with its section headers stripped (sstrip, some packers) still gives its depende
 */
 
 pub mod budget;
+mod machine;
 mod parse;
 pub mod reader;
 pub mod symbols;
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use crate::name::ByteStr;
 
+pub use machine::{Abi, ArmFloat, ElfType, FloatAbi, Machine, MipsAbi, MipsNan};
 pub use parse::{
     DEFAULT_FILE_TIMEOUT, DEFAULT_MAX_MEMORY, DEFAULT_MAX_READ, ELF_MAGIC, Limits, is_elf_magic,
     parse_bytes, parse_file, parse_file_in,
@@ -140,19 +142,22 @@ pub struct ElfFacts {
     pub class: Class,
     /// Byte order.
     pub endian: Endian,
-    /// `e_machine` as a name (see [`machine_name`]).
-    pub machine: String,
+    /// `e_machine` with class and byte order (serialized as its name: see [`Machine`]).
+    pub machine: Machine,
     /// Raw `e_machine`.
     #[serde(skip)]
     pub e_machine: u16,
+    /// Raw `e_flags`: processor-specific flags, of which [`ElfFacts::abi`] reads the ABI.
+    #[serde(skip)]
+    pub e_flags: u32,
     /// `EI_OSABI` as a name.
     pub osabi: String,
     /// Raw `EI_OSABI`.
     #[serde(skip)]
     pub ei_osabi: u8,
-    /// `e_type` as a name (EXEC, DYN, REL, CORE).
+    /// `e_type` (serialized as EXEC, DYN, REL, CORE, ...).
     #[serde(rename = "type")]
-    pub e_type: String,
+    pub e_type: ElfType,
     /// What it is (static, PIE, shared library, ...).
     pub kind: Kind,
     /// PT_INTERP.
@@ -182,74 +187,11 @@ pub struct ElfFacts {
     pub has_load: bool,
 }
 
-/// Lower-case architecture names for `e_machine`, as distributions spell them; `EM_<n>` otherwise.
-pub fn machine_name(machine: u16, class: Class, endian: Endian) -> String {
-    use object::elf::*;
-    let is64 = class == Class::Elf64;
-    let name = match Machine(machine) {
-        EM_X86_64 => {
-            if is64 {
-                "x86_64"
-            } else {
-                "x32"
-            }
-        }
-        EM_386 => "i386",
-        EM_AARCH64 => {
-            if endian == Endian::Big {
-                "aarch64_be"
-            } else {
-                "aarch64"
-            }
-        }
-        EM_ARM => "arm",
-        EM_S390 => {
-            if is64 {
-                "s390x"
-            } else {
-                "s390"
-            }
-        }
-        EM_PPC64 => {
-            if endian == Endian::Little {
-                "ppc64le"
-            } else {
-                "ppc64"
-            }
-        }
-        EM_PPC => "ppc",
-        EM_RISCV => {
-            if is64 {
-                "riscv64"
-            } else {
-                "riscv32"
-            }
-        }
-        EM_MIPS => match (is64, endian) {
-            (true, Endian::Little) => "mips64el",
-            (true, Endian::Big) => "mips64",
-            (false, Endian::Little) => "mipsel",
-            (false, Endian::Big) => "mips",
-        },
-        EM_LOONGARCH => {
-            if is64 {
-                "loongarch64"
-            } else {
-                "loongarch32"
-            }
-        }
-        EM_SPARC => "sparc",
-        EM_SPARCV9 => "sparc64",
-        EM_IA_64 => "ia64",
-        EM_ALPHA => "alpha",
-        EM_SH => "sh",
-        EM_68K => "m68k",
-        EM_PARISC => "hppa",
-        EM_BPF => "bpf",
-        EM_AMDGPU => "amdgpu",
-        other => return format!("EM_{}", other.0),
-    };
-    name.to_string()
+impl ElfFacts {
+    /// The ABI its `e_flags` select within its machine.
+    pub fn abi(&self) -> Abi {
+        Abi::new(self.machine, self.e_flags)
+    }
 }
 
 /// Names for `EI_OSABI`.
@@ -268,19 +210,6 @@ pub fn osabi_name(osabi: u8) -> String {
         other => return format!("OSABI_{}", other.0),
     };
     name.to_string()
-}
-
-/// Names for `e_type`.
-pub fn type_name(e_type: u16) -> String {
-    use object::elf::*;
-    match FileType(e_type) {
-        ET_NONE => "NONE".into(),
-        ET_REL => "REL".into(),
-        ET_EXEC => "EXEC".into(),
-        ET_DYN => "DYN".into(),
-        ET_CORE => "CORE".into(),
-        other => format!("ET_{}", other.0),
-    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@ use object::{Endianness, ReadRef};
 use super::budget::MemoryBudget;
 use super::reader::{Bounds, Fault, FileReader, MAX_STRING, Source};
 use super::{
-    Class, ElfFacts, Endian, Kind, VersionDef, VersionNeed, VersionNeeds, machine_name, osabi_name,
-    type_name,
+    Class, ElfFacts, ElfType, Endian, Kind, Machine, VersionDef, VersionNeed, VersionNeeds,
+    osabi_name,
 };
 use crate::error::{ErrorCode, FileError};
 use crate::name::ByteStr;
@@ -222,6 +222,7 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
     let e_type = header.e_type(endian);
     let e_type_raw = e_type.0;
     let e_machine = header.e_machine(endian).0;
+    let e_flags = header.e_flags(endian).0;
     let ei_osabi = header.e_ident().os_abi.0;
 
     let phdrs = header.program_headers(endian, data)?;
@@ -252,11 +253,12 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
     let mut facts = ElfFacts {
         class,
         endian: byte_order,
-        machine: machine_name(e_machine, class, byte_order),
+        machine: Machine::new(e_machine, class, byte_order),
         e_machine,
+        e_flags,
         osabi: osabi_name(ei_osabi),
         ei_osabi,
-        e_type: type_name(e_type_raw),
+        e_type: ElfType::new(e_type_raw),
         kind: Kind::Other,
         interp: None,
         needed: Vec::new(),

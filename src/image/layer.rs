@@ -72,22 +72,27 @@ pub struct Capped<R> {
     left_image: u64,
     /// Bytes read so far.
     pub read: u64,
-    /// The cap that was passed, by its flag (`--max-layer-size`, `--max-image-size`).
-    pub hit: Option<&'static str>,
+    /// The cap that was passed.
+    pub hit: Option<Cap>,
 }
 
-/// What a passed cap says, the same for every kind of image.
-pub fn cap_message(flag: &str) -> String {
-    let what = if flag == FLAG_IMAGE {
-        "the image"
-    } else {
-        "the layer"
-    };
-    format!("{what} decompresses to more than its cap (raise {flag} to allow it)")
+/// A cap on decompressed bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Cap {
+    /// `--max-layer-size`.
+    #[error("the layer decompresses to more than its cap (raise --max-layer-size to allow it)")]
+    Layer,
+    /// `--max-image-size`.
+    #[error("the image decompresses to more than its cap (raise --max-image-size to allow it)")]
+    Image,
 }
 
-const FLAG_LAYER: &str = "--max-layer-size";
-const FLAG_IMAGE: &str = "--max-image-size";
+impl Cap {
+    /// What a passed cap says, the same for every kind of image.
+    pub fn message(self) -> String {
+        self.to_string()
+    }
+}
 
 impl<R: Read> Capped<R> {
     /// Caps `inner` at `layer` bytes and `image` bytes.
@@ -107,15 +112,15 @@ impl<R: Read> Read for Capped<R> {
         let n = self.inner.read(buf)?;
         let n64 = n as u64;
         let passed = if n64 > self.left_layer {
-            Some(FLAG_LAYER)
+            Some(Cap::Layer)
         } else if n64 > self.left_image {
-            Some(FLAG_IMAGE)
+            Some(Cap::Image)
         } else {
             None
         };
-        if let Some(flag) = passed {
-            self.hit = Some(flag);
-            return Err(io::Error::other(cap_message(flag)));
+        if let Some(cap) = passed {
+            self.hit = Some(cap);
+            return Err(io::Error::other(cap));
         }
         self.left_layer -= n64;
         self.left_image -= n64;
@@ -125,15 +130,14 @@ impl<R: Read> Read for Capped<R> {
 }
 
 /// The normalised components of a tar name, or why it is refused.
-pub fn normalise(name: &[u8]) -> Result<Vec<&[u8]>, String> {
+pub fn normalise(name: &[u8]) -> Result<Vec<&[u8]>, LayerError> {
     let mut out = Vec::new();
     for c in name.split(|&b| b == b'/') {
         match c {
             b"" | b"." => continue,
             b".." => {
-                return Err(format!(
-                    "entry `{}` climbs out of the image root with `..` (tar slip)",
-                    String::from_utf8_lossy(name)
+                return Err(LayerError::TarSlip(
+                    String::from_utf8_lossy(name).into_owned(),
                 ));
             }
             c => out.push(c),
@@ -154,8 +158,157 @@ fn join(parts: &[&[u8]]) -> Vec<u8> {
     p
 }
 
+/// The path of `parts` as text, for messages.
+fn shown(parts: &[&[u8]]) -> String {
+    text(&join(parts))
+}
+
+/// A path as text, for messages.
+fn text(path: &[u8]) -> String {
+    String::from_utf8_lossy(path).into_owned()
+}
+
 fn errno_text(e: Errno) -> String {
     io::Error::from(e).to_string()
+}
+
+/// Why an entry of a layer cannot be applied: the layer (or the image) is refused. Paths are the
+/// entry's, shown as text.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// A name with a `..` component.
+    #[error("entry `{0}` climbs out of the image root with `..` (tar slip)")]
+    TarSlip(String),
+    /// A hard link whose target has a `..` component (`shown`: the link and its target).
+    #[error(
+        "{0}: the target climbs out of the image root with `..` (tar slip); the image is refused"
+    )]
+    LinkSlip(String),
+    /// A whiteout marker that names nothing it could remove.
+    #[error("malformed whiteout `{0}`")]
+    MalformedWhiteout(String),
+    /// The private directory the layers are applied in cannot be opened.
+    #[error("cannot open the image root: {errno}", errno = errno_text(*.0))]
+    OpenRoot(Errno),
+    /// A missing parent directory cannot be made.
+    #[error("cannot create directory {0}: {errno}", errno = errno_text(*.1))]
+    CreateDir(String, Errno),
+    /// A directory on the way cannot be opened.
+    #[error("cannot open {0}: {errno}", errno = errno_text(*.1))]
+    Open(String, Errno),
+    /// A directory on the way to an entry is a symlink.
+    #[error("{0} is a symlink: an entry below it would be written through the link (refused)")]
+    SymlinkParent(String),
+    /// A directory on the way to a hard link's target is a symlink.
+    #[error("{0} is a symlink (never followed)")]
+    SymlinkNotFollowed(String),
+    /// The directory that replaces a file cannot be made.
+    #[error("cannot create directory: {errno}", errno = errno_text(*.0))]
+    ReplaceWithDir(Errno),
+    /// The directory that replaced a file cannot be opened.
+    #[error("cannot open a directory: {errno}", errno = errno_text(*.0))]
+    OpenReplacement(Errno),
+    /// A directory being removed cannot be opened.
+    #[error("cannot open a directory to remove it: {errno}", errno = errno_text(*.0))]
+    OpenToRemove(Errno),
+    /// An emptied directory cannot be removed.
+    #[error("cannot remove a directory: {errno}", errno = errno_text(*.0))]
+    RemoveDir(Errno),
+    /// An entry cannot be removed.
+    #[error("cannot remove an entry: {errno}", errno = errno_text(*.0))]
+    Remove(Errno),
+    /// A directory being emptied cannot be listed.
+    #[error("cannot read a directory: {errno}", errno = errno_text(*.0))]
+    ReadDir(Errno),
+    /// `stat` of an existing name failed.
+    #[error("stat {0}: {errno}", errno = errno_text(*.1))]
+    Stat(String, Errno),
+    /// A directory entry cannot be made.
+    #[error("mkdir {0}: {errno}", errno = errno_text(*.1))]
+    Mkdir(String, Errno),
+    /// A regular file cannot be created.
+    #[error("create {0}: {errno}", errno = errno_text(*.1))]
+    Create(String, Errno),
+    /// A file's data cannot be written.
+    #[error("writing {0}: {1}")]
+    Write(String, io::Error),
+    /// The stream ends inside a file's data (`read` of `size` bytes).
+    #[error(
+        "{path}: the layer ends inside its data ({read} of {size} bytes): the layer is \
+         truncated, or the entry's size claims more than it holds"
+    )]
+    DataEnds {
+        /// The file.
+        path: String,
+        /// Bytes there were.
+        read: u64,
+        /// Bytes the entry claims.
+        size: u64,
+    },
+    /// A symlink cannot be made.
+    #[error("symlink {0}: {errno}", errno = errno_text(*.1))]
+    Symlink(String, Errno),
+    /// A hard link cannot be made (`shown`: the link and its target).
+    #[error("{0}: {errno}", errno = errno_text(*.1))]
+    Link(String, Errno),
+    /// An entry's PAX extended header cannot be read.
+    #[error(
+        "{0}: its PAX extended header cannot be read (truncated or damaged): the layer is refused"
+    )]
+    PaxUnreadable(String),
+    /// A PAX record the tar crate and GNU tar would read differently.
+    #[error(
+        "{0}: malformed PAX extended header record (a wrong length, a truncated record or a \
+         newline in a value): tar readers disagree on this entry; the layer is refused"
+    )]
+    PaxMalformed(String),
+    /// A global PAX header that sets `path`, `linkpath` or `size`.
+    #[error(
+        "{entry}: a global PAX header sets `{key}` for every later entry (GNU tar applies it, the \
+         tar crate does not): the layer is refused"
+    )]
+    PaxGlobal {
+        /// The entry.
+        entry: String,
+        /// The record's key.
+        key: String,
+    },
+    /// Two different values for one PAX key.
+    #[error(
+        "{entry}: two different PAX `{key}` records (GNU tar takes the last, the tar crate the \
+         first): the layer is refused"
+    )]
+    PaxTwice {
+        /// The entry.
+        entry: String,
+        /// The records' key.
+        key: String,
+    },
+    /// A PAX `size` that is not a number.
+    #[error(
+        "{entry}: PAX size `{value}` is not a number (the tar crate would fall back to the \
+         header's size): the layer is refused"
+    )]
+    PaxSize {
+        /// The entry.
+        entry: String,
+        /// The value.
+        value: String,
+    },
+    /// Data after an entry that has none (tar readers disagree on where the next entry starts).
+    #[error(
+        "{entry}: a {kind} entry with {size} bytes of data (GNU tar skips no data after it, the \
+         tar crate skips those bytes): tar readers disagree on where the next entry starts; the \
+         layer is refused"
+    )]
+    DataAfter {
+        /// The entry.
+        entry: String,
+        /// Its type, as [`kind_name`] says it.
+        kind: String,
+        /// The bytes of data it claims.
+        size: u64,
+    },
 }
 
 /// openat2's arguments for directories.
@@ -171,14 +324,14 @@ fn open_parent(
     parts: &[&[u8]],
     origins: &mut Origins,
     layer: usize,
-) -> Result<OwnedFd, String> {
+) -> Result<OwnedFd, LayerError> {
     let mut fd = rustix::fs::openat(
         root,
         ".",
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| format!("cannot open the image root: {}", errno_text(e)))?;
+    .map_err(LayerError::OpenRoot)?;
     for (i, c) in parts.iter().enumerate() {
         let how = How {
             oflag: OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
@@ -190,54 +343,32 @@ fn open_parent(
         let next = match rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve) {
             Ok(f) => f,
             Err(Errno::NOENT) => {
-                rustix::fs::mkdirat(&fd, *c, Mode::from_raw_mode(0o755)).map_err(|e| {
-                    format!(
-                        "cannot create directory {}: {}",
-                        String::from_utf8_lossy(&join(&parts[..=i])),
-                        errno_text(e)
-                    )
-                })?;
+                rustix::fs::mkdirat(&fd, *c, Mode::from_raw_mode(0o755))
+                    .map_err(|e| LayerError::CreateDir(shown(&parts[..=i]), e))?;
                 origins.entry(join(&parts[..=i])).or_insert(layer);
-                rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve).map_err(|e| {
-                    format!(
-                        "cannot open {}: {}",
-                        String::from_utf8_lossy(&join(&parts[..=i])),
-                        errno_text(e)
-                    )
-                })?
+                rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve)
+                    .map_err(|e| LayerError::Open(shown(&parts[..=i]), e))?
             }
             Err(Errno::LOOP) | Err(Errno::XDEV) => {
-                return Err(format!(
-                    "{} is a symlink: an entry below it would be written through the link (refused)",
-                    String::from_utf8_lossy(&join(&parts[..=i]))
-                ));
+                return Err(LayerError::SymlinkParent(shown(&parts[..=i])));
             }
             Err(Errno::NOTDIR)
                 if rustix::fs::statat(&fd, *c, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
                     rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
                 }) =>
             {
-                return Err(format!(
-                    "{} is a symlink: an entry below it would be written through the link (refused)",
-                    String::from_utf8_lossy(&join(&parts[..=i]))
-                ));
+                return Err(LayerError::SymlinkParent(shown(&parts[..=i])));
             }
             Err(Errno::NOTDIR) => {
                 // A file where a directory is needed: the upper layer's directory replaces it.
                 remove_at(&fd, c)?;
                 rustix::fs::mkdirat(&fd, *c, Mode::from_raw_mode(0o755))
-                    .map_err(|e| format!("cannot create directory: {}", errno_text(e)))?;
+                    .map_err(LayerError::ReplaceWithDir)?;
                 origins.insert(join(&parts[..=i]), layer);
                 rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve)
-                    .map_err(|e| format!("cannot open a directory: {}", errno_text(e)))?
+                    .map_err(LayerError::OpenReplacement)?
             }
-            Err(e) => {
-                return Err(format!(
-                    "cannot open {}: {}",
-                    String::from_utf8_lossy(&join(&parts[..=i])),
-                    errno_text(e)
-                ));
-            }
+            Err(e) => return Err(LayerError::Open(shown(&parts[..=i]), e)),
         };
         fd = next;
     }
@@ -246,14 +377,14 @@ fn open_parent(
 
 /// Opens the existing directories `parts` below `root`, never through a symlink and creating
 /// nothing: `None` when one of them does not exist or is not a directory.
-fn open_existing(root: BorrowedFd<'_>, parts: &[&[u8]]) -> Result<Option<OwnedFd>, String> {
+fn open_existing(root: BorrowedFd<'_>, parts: &[&[u8]]) -> Result<Option<OwnedFd>, LayerError> {
     let mut fd = rustix::fs::openat(
         root,
         ".",
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| format!("cannot open the image root: {}", errno_text(e)))?;
+    .map_err(LayerError::OpenRoot)?;
     for (i, c) in parts.iter().enumerate() {
         match rustix::fs::openat2(
             &fd,
@@ -264,29 +395,17 @@ fn open_existing(root: BorrowedFd<'_>, parts: &[&[u8]]) -> Result<Option<OwnedFd
         ) {
             Ok(next) => fd = next,
             Err(Errno::LOOP) | Err(Errno::XDEV) => {
-                return Err(format!(
-                    "{} is a symlink (never followed)",
-                    String::from_utf8_lossy(&join(&parts[..=i]))
-                ));
+                return Err(LayerError::SymlinkNotFollowed(shown(&parts[..=i])));
             }
             Err(Errno::NOTDIR)
                 if rustix::fs::statat(&fd, *c, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
                     rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
                 }) =>
             {
-                return Err(format!(
-                    "{} is a symlink (never followed)",
-                    String::from_utf8_lossy(&join(&parts[..=i]))
-                ));
+                return Err(LayerError::SymlinkNotFollowed(shown(&parts[..=i])));
             }
             Err(Errno::NOENT) | Err(Errno::NOTDIR) => return Ok(None),
-            Err(e) => {
-                return Err(format!(
-                    "cannot open {}: {}",
-                    String::from_utf8_lossy(&join(&parts[..=i])),
-                    errno_text(e)
-                ));
-            }
+            Err(e) => return Err(LayerError::Open(shown(&parts[..=i]), e)),
         }
     }
     Ok(Some(fd))
@@ -294,7 +413,7 @@ fn open_existing(root: BorrowedFd<'_>, parts: &[&[u8]]) -> Result<Option<OwnedFd
 
 /// Removes `name` in `dir`, whatever it is (a directory with everything below it). True when a
 /// directory went away (cached directory descriptors may then be stale).
-fn remove_at(dir: &OwnedFd, name: &[u8]) -> Result<bool, String> {
+fn remove_at(dir: &OwnedFd, name: &[u8]) -> Result<bool, LayerError> {
     match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
         Ok(()) | Err(Errno::NOENT) => Ok(false),
         Err(Errno::ISDIR) | Err(Errno::PERM) => {
@@ -303,18 +422,17 @@ fn remove_at(dir: &OwnedFd, name: &[u8]) -> Result<bool, String> {
                 ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
             );
             let sub = rustix::fs::openat2(dir, name, how.0, Mode::empty(), how.1)
-                .map_err(|e| format!("cannot open a directory to remove it: {}", errno_text(e)))?;
+                .map_err(LayerError::OpenToRemove)?;
             empty_dir(&sub)?;
-            rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)
-                .map_err(|e| format!("cannot remove a directory: {}", errno_text(e)))?;
+            rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR).map_err(LayerError::RemoveDir)?;
             Ok(true)
         }
-        Err(e) => Err(format!("cannot remove an entry: {}", errno_text(e))),
+        Err(e) => Err(LayerError::Remove(e)),
     }
 }
 
 /// Removes everything inside the directory `dir`.
-fn empty_dir(dir: &OwnedFd) -> Result<(), String> {
+fn empty_dir(dir: &OwnedFd) -> Result<(), LayerError> {
     let mut names = Vec::new();
     let dup = rustix::fs::openat(
         dir,
@@ -322,11 +440,10 @@ fn empty_dir(dir: &OwnedFd) -> Result<(), String> {
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .map_err(|e| format!("cannot read a directory: {}", errno_text(e)))?;
-    let it = rustix::fs::Dir::read_from(&dup)
-        .map_err(|e| format!("cannot read a directory: {}", errno_text(e)))?;
+    .map_err(LayerError::ReadDir)?;
+    let it = rustix::fs::Dir::read_from(&dup).map_err(LayerError::ReadDir)?;
     for ent in it {
-        let ent = ent.map_err(|e| format!("cannot read a directory: {}", errno_text(e)))?;
+        let ent = ent.map_err(LayerError::ReadDir)?;
         let n = ent.file_name().to_bytes();
         if n != b"." && n != b".." {
             names.push(n.to_vec());
@@ -359,7 +476,7 @@ enum Whiteout<'a> {
     Remove(&'a [u8]),
 }
 
-fn whiteout(name: &[u8]) -> Result<Option<Whiteout<'_>>, String> {
+fn whiteout(name: &[u8]) -> Result<Option<Whiteout<'_>>, LayerError> {
     if name == b".wh..wh..opq" {
         return Ok(Some(Whiteout::Opaque));
     }
@@ -367,9 +484,8 @@ fn whiteout(name: &[u8]) -> Result<Option<Whiteout<'_>>, String> {
         return Ok(None);
     };
     if rest.is_empty() || rest == b"." || rest == b".." || rest.starts_with(b".wh.") {
-        return Err(format!(
-            "malformed whiteout `{}`",
-            String::from_utf8_lossy(name)
+        return Err(LayerError::MalformedWhiteout(
+            String::from_utf8_lossy(name).into_owned(),
         ));
     }
     Ok(Some(Whiteout::Remove(rest)))
@@ -382,7 +498,7 @@ fn apply_opaque(
     parts: &[&[u8]],
     origins: &mut Origins,
     layer: usize,
-) -> Result<(), String> {
+) -> Result<(), LayerError> {
     let dir_path = join(parts);
     let mut prefix = dir_path.clone();
     if prefix != b"/" {
@@ -441,49 +557,39 @@ fn apply_opaque(
 /// directory, link or device entry. Every such disagreement is refused. For the names, a PAX
 /// `path`/`linkpath` wins over a GNU long name (`././@LongLink`), as in GNU tar, while the tar
 /// crate prefers the long name: they are taken from the PAX records here.
-fn names<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
+fn names<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<(Vec<u8>, Option<Vec<u8>>), LayerError> {
     let shown = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
     let kind = entry.header().entry_type();
     let global = kind == tar::EntryType::XGlobalHeader;
     let mut path: Option<Vec<u8>> = None;
     let mut link: Option<Vec<u8>> = None;
     let mut size: Option<Vec<u8>> = None;
-    let records = entry.pax_extensions().map_err(|_| {
-        format!(
-            "{shown}: its PAX extended header cannot be read (truncated or damaged): the layer \
-                 is refused"
-        )
-    })?;
+    let records = entry
+        .pax_extensions()
+        .map_err(|_| LayerError::PaxUnreadable(shown.clone()))?;
     if let Some(records) = records {
         for r in records {
             // The tar crate splits records at newlines and drops a bad one (and, for `size`, all
             // after it) while GNU tar reads records by their length: refuse rather than guess.
-            let r = r.map_err(|_| {
-                format!(
-                    "{shown}: malformed PAX extended header record (a wrong length, a truncated \
-                     record or a newline in a value): tar readers disagree on this entry; the \
-                     layer is refused"
-                )
-            })?;
+            let r = r.map_err(|_| LayerError::PaxMalformed(shown.clone()))?;
             let slot = match r.key_bytes() {
                 b"path" => &mut path,
                 b"linkpath" => &mut link,
                 b"size" => &mut size,
                 _ => continue,
             };
+            let key = || String::from_utf8_lossy(r.key_bytes()).into_owned();
             if global {
-                return Err(format!(
-                    "{shown}: a global PAX header sets `{}` for every later entry (GNU tar applies \
-                     it, the tar crate does not): the layer is refused",
-                    String::from_utf8_lossy(r.key_bytes())
-                ));
+                return Err(LayerError::PaxGlobal {
+                    entry: shown,
+                    key: key(),
+                });
             }
             if slot.as_deref().is_some_and(|v| v != r.value_bytes()) {
-                return Err(format!(
-                    "{shown}: two different PAX `{}` records (GNU tar takes the last, the tar \
-                     crate the first): the layer is refused",
-                    String::from_utf8_lossy(r.key_bytes())
-                ));
+                return Err(LayerError::PaxTwice {
+                    entry: shown,
+                    key: key(),
+                });
             }
             *slot = Some(r.value_bytes().to_vec());
         }
@@ -494,11 +600,10 @@ fn names<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<(Vec<u8>, Option<Vec<
             .and_then(|v| v.parse::<u64>().ok())
             .is_none()
     {
-        return Err(format!(
-            "{shown}: PAX size `{}` is not a number (the tar crate would fall back to the header's \
-             size): the layer is refused",
-            String::from_utf8_lossy(v)
-        ));
+        return Err(LayerError::PaxSize {
+            entry: shown,
+            value: String::from_utf8_lossy(v).into_owned(),
+        });
     }
     use tar::EntryType as T;
     if matches!(
@@ -506,13 +611,11 @@ fn names<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<(Vec<u8>, Option<Vec<
         T::Directory | T::Symlink | T::Link | T::Char | T::Block | T::Fifo
     ) && entry.size() != 0
     {
-        return Err(format!(
-            "{shown}: a {} entry with {} bytes of data (GNU tar skips no data after it, the \
-             tar crate skips those bytes): tar readers disagree on where the next entry starts; \
-             the layer is refused",
-            kind_name(kind),
-            entry.size()
-        ));
+        return Err(LayerError::DataAfter {
+            entry: shown,
+            kind: kind_name(kind),
+            size: entry.size(),
+        });
     }
     let path = path.unwrap_or_else(|| entry.path_bytes().into_owned());
     let link = link.or_else(|| entry.link_name_bytes().map(|l| l.into_owned()));
@@ -550,7 +653,7 @@ pub fn apply<R: Read>(
     origins: &mut Origins,
     stats: &mut ApplyStats,
 ) -> Result<(), ImageError> {
-    let err = |m: String| ImageError::Layer(layer, m);
+    let err = |e: LayerError| ImageError::Layer(layer, e.to_string());
     // Whether the stream had ended when the tar reader failed tells a truncated layer from a
     // damaged one (the reader's own text quotes raw header bytes).
     let ended = std::rc::Rc::new(std::cell::Cell::new(false));
@@ -564,22 +667,25 @@ pub fn apply<R: Read>(
             1 => "1 entry".to_string(),
             n => format!("{n} entries"),
         };
-        err(if ended.get() {
-            format!("the layer is truncated: it ends inside a tar entry (after {after})")
-        } else {
-            // Extension headers (PAX, GNU long names) are read with the entry they describe:
-            // they are the other reason an entry cannot be read.
-            let which = if count == 0 {
-                "its first entry".to_string()
+        ImageError::Layer(
+            layer,
+            if ended.get() {
+                format!("the layer is truncated: it ends inside a tar entry (after {after})")
             } else {
-                format!("the entry after {after}")
-            };
-            format!(
-                "the layer's content is not a valid tar archive: {which} cannot be read (a \
+                // Extension headers (PAX, GNU long names) are read with the entry they describe:
+                // they are the other reason an entry cannot be read.
+                let which = if count == 0 {
+                    "its first entry".to_string()
+                } else {
+                    format!("the entry after {after}")
+                };
+                format!(
+                    "the layer's content is not a valid tar archive: {which} cannot be read (a \
                  damaged header, or extension headers, PAX or GNU long names, that describe no \
                  entry or one entry twice)"
-            )
-        })
+                )
+            },
+        )
     };
     let entries = archive.entries().map_err(|_| broken(0))?;
     let mut opaque_dirs: Vec<Vec<Vec<u8>>> = Vec::new();
@@ -628,35 +734,17 @@ pub fn apply<R: Read>(
                     Ok(()) => {}
                     Err(Errno::EXIST) => {
                         let st = rustix::fs::statat(&dir, *name, AtFlags::SYMLINK_NOFOLLOW)
-                            .map_err(|e| {
-                                err(format!(
-                                    "stat {}: {}",
-                                    String::from_utf8_lossy(&path),
-                                    errno_text(e)
-                                ))
-                            })?;
+                            .map_err(|e| err(LayerError::Stat(text(&path), e)))?;
                         if rustix::fs::FileType::from_raw_mode(st.st_mode)
                             != rustix::fs::FileType::Directory
                         {
                             keep_dir &= !remove_at(&dir, name).map_err(err)?;
                             forget(origins, &path);
                             rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(mode | 0o700))
-                                .map_err(|e| {
-                                    err(format!(
-                                        "mkdir {}: {}",
-                                        String::from_utf8_lossy(&path),
-                                        errno_text(e)
-                                    ))
-                                })?;
+                                .map_err(|e| err(LayerError::Mkdir(text(&path), e)))?;
                         }
                     }
-                    Err(e) => {
-                        return Err(err(format!(
-                            "mkdir {}: {}",
-                            String::from_utf8_lossy(&path),
-                            errno_text(e)
-                        )));
-                    }
+                    Err(e) => return Err(err(LayerError::Mkdir(text(&path), e))),
                 }
                 origins.insert(path, layer);
             }
@@ -683,13 +771,7 @@ pub fn apply<R: Read>(
                     }
                     Err(e) => Err(e),
                 }
-                .map_err(|e| {
-                    err(format!(
-                        "create {}: {}",
-                        String::from_utf8_lossy(&path),
-                        errno_text(e)
-                    ))
-                })?;
+                .map_err(|e| err(LayerError::Create(text(&path), e)))?;
                 let mut file = std::fs::File::from(fd);
                 // The entry's size as the stream frames it (a PAX `size` overrides the header's).
                 let size = entry.size();
@@ -705,19 +787,18 @@ pub fn apply<R: Read>(
                         Err(_) => return Err(broken(count)),
                     }
                 }
-                let write =
-                    |e: io::Error| err(format!("writing {}: {e}", String::from_utf8_lossy(&path)));
+                let write = |e: io::Error| err(LayerError::Write(text(&path), e));
                 if head[..got] == *b"\x7fELF" || needs_content(&path) {
                     file.write_all(&head[..got]).map_err(write)?;
                     let n = io::copy(&mut entry, &mut file).map_err(write)? + got as u64;
                     // The data ends early when the stream does (a size claiming more than the
                     // layer holds): the tar crate then gives a short read, not an error.
                     if n != size {
-                        return Err(err(format!(
-                            "{}: the layer ends inside its data ({n} of {size} bytes): the layer \
-                             is truncated, or the entry's size claims more than it holds",
-                            String::from_utf8_lossy(&path)
-                        )));
+                        return Err(err(LayerError::DataEnds {
+                            path: text(&path),
+                            read: n,
+                            size,
+                        }));
                     }
                     stats.bytes += n;
                 } else {
@@ -729,13 +810,8 @@ pub fn apply<R: Read>(
                 let target = link_name.unwrap_or_default();
                 keep_dir &= !remove_at(&dir, name).map_err(err)?;
                 forget(origins, &path);
-                rustix::fs::symlinkat(target.as_slice(), &dir, *name).map_err(|e| {
-                    err(format!(
-                        "symlink {}: {}",
-                        String::from_utf8_lossy(&path),
-                        errno_text(e)
-                    ))
-                })?;
+                rustix::fs::symlinkat(target.as_slice(), &dir, *name)
+                    .map_err(|e| err(LayerError::Symlink(text(&path), e)))?;
                 origins.insert(path, layer);
             }
             T::Link => {
@@ -746,12 +822,8 @@ pub fn apply<R: Read>(
                     String::from_utf8_lossy(&target)
                 );
                 // A link name is a path of the image, like an entry's name: `..` is a tar slip.
-                let tparts = normalise(&target).map_err(|_| {
-                    err(format!(
-                        "{shown}: the target climbs out of the image root with `..` (tar slip); \
-                         the image is refused"
-                    ))
-                })?;
+                let tparts =
+                    normalise(&target).map_err(|_| err(LayerError::LinkSlip(shown.clone())))?;
                 // Entries the tree cannot take are skipped with a note (GNU tar reports them and
                 // goes on, too); the rest of the layer is applied.
                 let skip = |stats: &mut ApplyStats, why: &str| {
@@ -776,8 +848,8 @@ pub fn apply<R: Read>(
                         skip(stats, "the target is not in the tree (yet)");
                         continue;
                     }
-                    Err(m) => {
-                        skip(stats, &m);
+                    Err(e) => {
+                        skip(stats, &e.to_string());
                         continue;
                     }
                 };
@@ -811,7 +883,7 @@ pub fn apply<R: Read>(
                     keep_dir &= !remove_at(&dir, name).map_err(err)?;
                     forget(origins, &path);
                     rustix::fs::linkat(&tdir, *tname, &dir, *name, AtFlags::empty())
-                        .map_err(|e| err(format!("{shown}: {}", errno_text(e))))?;
+                        .map_err(|e| err(LayerError::Link(shown.clone(), e)))?;
                 }
                 origins.insert(path, layer);
             }
@@ -879,7 +951,10 @@ mod tests {
             normalise(b"/etc//passwd").unwrap(),
             vec![&b"etc"[..], b"passwd"]
         );
-        assert!(normalise(b"../etc/passwd").is_err());
+        assert_eq!(
+            normalise(b"../etc/passwd").unwrap_err().to_string(),
+            "entry `../etc/passwd` climbs out of the image root with `..` (tar slip)"
+        );
         assert!(normalise(b"usr/../../x").is_err());
         assert!(normalise(b"./").unwrap().is_empty());
     }
@@ -894,9 +969,61 @@ mod tests {
             whiteout(b".wh.passwd"),
             Ok(Some(Whiteout::Remove(b"passwd")))
         ));
-        assert!(whiteout(b".wh.").is_err());
+        assert_eq!(
+            whiteout(b".wh.").err().map(|e| e.to_string()).as_deref(),
+            Some("malformed whiteout `.wh.`")
+        );
         assert!(whiteout(b".wh..").is_err());
         assert!(whiteout(b".wh...").is_err());
         assert!(matches!(whiteout(b"passwd"), Ok(None)));
+    }
+
+    /// The messages are the ones the layer errors had as strings.
+    #[test]
+    fn messages() {
+        let cases = [
+            (
+                LayerError::CreateDir("/usr/x".into(), Errno::ACCESS),
+                "cannot create directory /usr/x: Permission denied (os error 13)",
+            ),
+            (
+                LayerError::SymlinkParent("/lib".into()),
+                "/lib is a symlink: an entry below it would be written through the link (refused)",
+            ),
+            (
+                LayerError::PaxTwice {
+                    entry: "a".into(),
+                    key: "path".into(),
+                },
+                "a: two different PAX `path` records (GNU tar takes the last, the tar crate the \
+                 first): the layer is refused",
+            ),
+            (
+                LayerError::DataAfter {
+                    entry: "d".into(),
+                    kind: kind_name(tar::EntryType::Directory),
+                    size: 5,
+                },
+                "d: a directory entry with 5 bytes of data (GNU tar skips no data after it, the \
+                 tar crate skips those bytes): tar readers disagree on where the next entry \
+                 starts; the layer is refused",
+            ),
+            (
+                LayerError::DataEnds {
+                    path: "/x".into(),
+                    read: 1,
+                    size: 9,
+                },
+                "/x: the layer ends inside its data (1 of 9 bytes): the layer is truncated, or \
+                 the entry's size claims more than it holds",
+            ),
+        ];
+        for (e, text) in cases {
+            assert_eq!(e.to_string(), text);
+        }
+        assert_eq!(
+            Cap::Image.message(),
+            "the image decompresses to more than its cap (raise --max-image-size to allow it)"
+        );
     }
 }

@@ -29,21 +29,14 @@ use crate::error::ErrorCode;
 use crate::rootfs::RootFs;
 
 /// Why an image cannot be used.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum ImageError {
     /// The reference or the image's metadata.
+    #[error("{0}")]
     Image(String),
     /// Applying layer N (0-based).
+    #[error("layer {number}: {1}", number = .0 + 1)]
     Layer(usize, String),
-}
-
-impl std::fmt::Display for ImageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ImageError::Image(m) => write!(f, "{m}"),
-            ImageError::Layer(i, m) => write!(f, "layer {}: {m}", i + 1),
-        }
-    }
 }
 
 fn bad(m: impl Into<String>) -> ImageError {
@@ -152,6 +145,11 @@ pub fn parse_root(root: &Path) -> Result<Option<ImageRef>, ImageError> {
     Ok(None)
 }
 
+/// A `--platform` value that is not `OS/ARCH[/VARIANT]`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--platform {0}: expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8")]
+pub struct PlatformError(pub String);
+
 /// `os/arch[/variant]`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Platform {
@@ -165,7 +163,7 @@ pub struct Platform {
 
 impl Platform {
     /// Parses `os/arch[/variant]`.
-    pub fn parse(s: &str) -> Result<Platform, String> {
+    pub fn parse(s: &str) -> Result<Platform, PlatformError> {
         let parts: Vec<&str> = s.split('/').collect();
         match parts.as_slice() {
             [os, arch] => Ok(Platform {
@@ -178,9 +176,7 @@ impl Platform {
                 arch: arch.to_string(),
                 variant: Some(v.to_string()),
             }),
-            _ => Err(format!(
-                "--platform {s}: expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8"
-            )),
+            _ => Err(PlatformError(s.to_string())),
         }
     }
 
@@ -448,7 +444,7 @@ fn inflate(
     };
     let read = {
         let (dec, kind) = decompress(Box::new(&mut raw), &l.media)
-            .map_err(|m| Inflate::Other(ImageError::Layer(i, m)))?;
+            .map_err(|e| Inflate::Other(ImageError::Layer(i, e.to_string())))?;
         let mut capped = layer::Capped::new(dec, max_layer, image_left);
         match pump(&mut capped, &tx) {
             Ok(true) => capped.read,
@@ -458,7 +454,7 @@ fn inflate(
             // side's to report.)
             Err(_) => {
                 return Err(match capped.hit {
-                    Some(flag) => Inflate::Other(ImageError::Layer(i, layer::cap_message(flag))),
+                    Some(cap) => Inflate::Other(ImageError::Layer(i, cap.message())),
                     None => Inflate::Damaged {
                         kind,
                         read: capped.read,
@@ -1081,27 +1077,36 @@ fn ambiguous(flat: &[Candidate], hits: usize, want: &Platform, asked: bool, base
     format!("{what}: {how}; images: {}", list.join(", "))
 }
 
+/// Why a layer's decompression cannot start.
+#[derive(Debug, thiserror::Error)]
+enum DecompressError {
+    /// Its first bytes cannot be read.
+    #[error("reading the blob: {0}")]
+    Read(io::Error),
+    /// Its zstd frame header is bad.
+    #[error(
+        "its zstd data is damaged: the frame header is not valid (or asks for more memory than a \
+         decoder gives it)"
+    )]
+    ZstdHeader,
+}
+
 /// Compression of a layer, from its media type or its first bytes: the decompressed stream and
 /// the compression's name.
 fn decompress<'a>(
     r: Box<dyn Read + 'a>,
     media: &str,
-) -> Result<(Box<dyn Read + 'a>, &'static str), String> {
+) -> Result<(Box<dyn Read + 'a>, &'static str), DecompressError> {
     let mut r = BufReader::new(r);
     let head = {
         use std::io::BufRead;
-        r.fill_buf()
-            .map_err(|e| format!("reading the blob: {e}"))?
-            .to_vec()
+        r.fill_buf().map_err(DecompressError::Read)?.to_vec()
     };
     if media.ends_with("+gzip") || media.ends_with(".gzip") || head.starts_with(&[0x1f, 0x8b]) {
         Ok((Box::new(flate2::read::MultiGzDecoder::new(r)), "gzip"))
     } else if media.ends_with("+zstd") || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let d = ruzstd::decoding::StreamingDecoder::new(r).map_err(|_| {
-            "its zstd data is damaged: the frame header is not valid (or asks for more memory \
-             than a decoder gives it)"
-                .to_string()
-        })?;
+        let d =
+            ruzstd::decoding::StreamingDecoder::new(r).map_err(|_| DecompressError::ZstdHeader)?;
         Ok((Box::new(d), "zstd"))
     } else {
         Ok((Box::new(r), "uncompressed"))
@@ -1271,7 +1276,7 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             // cut off by a cap has no digest: remember which cap, to name it if a layer is then
             // not found.
             let mut by_hash: HashMap<String, Vec<u8>> = HashMap::new();
-            let mut capped: HashMap<Vec<u8>, &'static str> = HashMap::new();
+            let mut capped: HashMap<Vec<u8>, layer::Cap> = HashMap::new();
             let mut names: Vec<&Vec<u8>> = index.keys().collect();
             names.sort();
             for name in names {
@@ -1297,8 +1302,8 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                         by_hash.insert(format!("sha256:{}", hex(&h.hash.finalize())), name.clone());
                     }
                     Err(_) => {
-                        if let Some(flag) = h.inner.hit {
-                            capped.insert(name.clone(), flag);
+                        if let Some(cap) = h.inner.hit {
+                            capped.insert(name.clone(), cap);
                         }
                     }
                 }
@@ -1326,12 +1331,12 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
                     let path = match by_hash.get(d) {
                         Some(p) => p.clone(),
                         None => {
-                            let flag = listed
+                            let cap = listed
                                 .get(i)
                                 .and_then(|n| capped.get(n))
                                 .or_else(|| capped.values().next());
-                            return Err(match flag {
-                                Some(flag) => ImageError::Layer(i, layer::cap_message(flag)),
+                            return Err(match cap {
+                                Some(cap) => ImageError::Layer(i, cap.message()),
                                 None => ImageError::Layer(
                                     i,
                                     format!(
@@ -1494,6 +1499,27 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platforms_parse_or_say_why_not() {
+        assert_eq!(
+            Platform::parse("linux/arm64/v8"),
+            Ok(Platform {
+                os: "linux".into(),
+                arch: "arm64".into(),
+                variant: Some("v8".into()),
+            })
+        );
+        assert_eq!(
+            Platform::parse("amd64").unwrap_err().to_string(),
+            "--platform amd64: expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8"
+        );
+        assert_eq!(
+            ImageError::Layer(0, "x".into()).to_string(),
+            "layer 1: x",
+            "layers are numbered from 1"
+        );
+    }
 
     /// A one-layer `docker save` tarball holding `/etc/hostname`, built here.
     fn docker_archive(dir: &Path) -> PathBuf {

@@ -1,7 +1,7 @@
 //! APK's installed database (`lib/apk/db/installed`): blank-line separated records of `K:value`
 //! lines. `F:` names a directory (relative to the root) and the `R:` lines after it its files.
 
-use super::{MAX_LINE, Package, PackageDb, lines, read_db_file};
+use super::{DbFormat, MAX_LINE, Package, PackageDb, lines, read_db_file};
 
 /// Longest directory an `F:` line may name (Linux's PATH_MAX).
 const MAX_PATH: usize = 4096;
@@ -16,10 +16,7 @@ pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
     {
         Ok(b) => b,
         Err(e) => {
-            let mut db = PackageDb {
-                kind: "apk",
-                ..Default::default()
-            };
+            let mut db = PackageDb::new(DbFormat::Apk);
             db.warn(format!("cannot read the APK database: {e}"));
             return Some(db);
         }
@@ -31,10 +28,7 @@ pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
 
 /// Parses the database text.
 pub fn parse(bytes: &[u8]) -> PackageDb {
-    let mut db = PackageDb {
-        kind: "apk",
-        ..Default::default()
-    };
+    let mut db = PackageDb::new(DbFormat::Apk);
     let mut cur = Package::default();
     let mut dir: Vec<u8> = Vec::new();
     let mut bad: Option<String> = None;

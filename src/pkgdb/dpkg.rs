@@ -2,7 +2,7 @@
 //! `install ok installed` count), `info/PKG.list` or `info/PKG:ARCH.list` (one path per line), and
 //! `diversions` (triples of lines: the diverted path, where it went, the diverting package).
 
-use super::{MAX_LINE, Package, PackageDb, lines, read_db_file};
+use super::{DbFormat, MAX_LINE, Package, PackageDb, lines, read_db_file};
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
 use crate::tree::Tree;
@@ -13,10 +13,7 @@ pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
     let status = match status {
         Ok(s) => s,
         Err(e) => {
-            let mut db = PackageDb {
-                kind: "dpkg",
-                ..Default::default()
-            };
+            let mut db = PackageDb::new(DbFormat::Dpkg);
             db.warn(format!("cannot read the dpkg status: {e}"));
             return Some(db);
         }
@@ -68,7 +65,7 @@ pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
         _ => Vec::new(),
     };
     let mut out = PackageDb {
-        kind: "dpkg",
+        kind: DbFormat::Dpkg,
         packages: db.packages.into_iter().map(|p| p.package).collect(),
         owners: Default::default(),
         warnings: db.warnings,

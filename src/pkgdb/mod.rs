@@ -64,11 +64,27 @@ pub struct PackageRef {
     pub origin: Option<ByteStr>,
 }
 
+/// A package database format. Reports name it `apk`, `dpkg` or `rpm` (JSON's
+/// `packages.database`, warnings).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, strum::IntoStaticStr, strum::Display,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
+pub enum DbFormat {
+    /// APK (`lib/apk/db/installed`).
+    Apk,
+    /// dpkg (`var/lib/dpkg/status`).
+    Dpkg,
+    /// RPM (`var/lib/rpm/rpmdb.sqlite`).
+    Rpm,
+}
+
 /// A root's package database.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PackageDb {
-    /// `apk` or `dpkg`.
-    pub kind: &'static str,
+    /// Which format it is.
+    pub kind: DbFormat,
     /// Every installed package.
     pub packages: Vec<Package>,
     /// Canonical in-root path → package index.
@@ -97,6 +113,17 @@ impl NotBuiltIn {
 }
 
 impl PackageDb {
+    /// An empty database of format `kind`.
+    pub fn new(kind: DbFormat) -> PackageDb {
+        PackageDb {
+            kind,
+            packages: Vec::new(),
+            owners: HashMap::new(),
+            warnings: Vec::new(),
+            not_built_in: None,
+        }
+    }
+
     fn warn(&mut self, w: String) {
         if self.warnings.len() < MAX_WARNINGS {
             self.warnings.push(w);
@@ -161,8 +188,8 @@ impl PackageDb {
 /// What the report says about the database.
 #[derive(Clone, Debug, Serialize)]
 pub struct DbSummary {
-    /// `apk` or `dpkg`.
-    pub database: &'static str,
+    /// Its format (`apk`, `dpkg`, `rpm`).
+    pub database: DbFormat,
     /// Installed packages.
     pub installed: usize,
     /// ELF objects no package owns.
@@ -244,11 +271,8 @@ fn rpm_not_built_in(tree: &Tree, asked: bool) -> Option<PackageDb> {
     if found.is_none() && !asked {
         return None;
     }
-    let mut db = PackageDb {
-        kind: "rpm",
-        not_built_in: Some(NotBuiltIn::Rpm),
-        ..Default::default()
-    };
+    let mut db = PackageDb::new(DbFormat::Rpm);
+    db.not_built_in = Some(NotBuiltIn::Rpm);
     db.warn(match found {
         Some(p) => format!(
             "{p}: this elfdeps was built without rpm support; rebuild with --features rpm to read \
@@ -273,13 +297,22 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
         .map(|(i, l)| (i + 1, l))
 }
 
+/// Why a database file of the root could not be read (the path as it was asked for).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}: {msg}", msg = .1.message)]
+pub struct DbFileError(pub ByteStr, pub crate::error::FileError);
+
 /// Reads a database file of the root (`None` when absent).
-pub fn read_db_file(rootfs: &RootFs, tree: &Tree, path: &[u8]) -> Option<Result<Vec<u8>, String>> {
+pub fn read_db_file(
+    rootfs: &RootFs,
+    tree: &Tree,
+    path: &[u8],
+) -> Option<Result<Vec<u8>, DbFileError>> {
     let canonical = tree.resolve(path, true).ok()?;
     Some(
         rootfs
             .read_file(canonical.as_bytes(), MAX_DB_FILE)
-            .map_err(|e| format!("{}: {}", ByteStr::from(path), e.message)),
+            .map_err(|e| DbFileError(ByteStr::from(path), e)),
     )
 }
 
@@ -324,7 +357,7 @@ mod without_rpm {
             for kind in [DbKind::Auto, DbKind::Rpm] {
                 let got = detect_in(&t, kind).expect("an outcome, not `no database`");
                 assert_eq!(got.not_built_in, Some(NotBuiltIn::Rpm));
-                assert_eq!(got.kind, "rpm");
+                assert_eq!(got.kind, DbFormat::Rpm);
                 assert!(got.packages.is_empty());
                 assert_eq!(got.warnings.len(), 1);
                 assert!(

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use super::{Package, PackageDb, read_db_file};
+use super::{DbFormat, Package, PackageDb, read_db_file};
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
 use crate::tree::Tree;
@@ -51,6 +51,87 @@ const TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// Heap SQLite may use while the database is read (it needs a few MiB plus the largest blob).
 const HEAP_LIMIT: i64 = 256 << 20;
 
+/// Why a package's header blob cannot be read: the blob breaks one of the parser's bounds.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// Shorter than a number it should hold at this offset.
+    #[error("truncated at byte {0}")]
+    Truncated(usize),
+    /// None, or more than [`MAX_ENTRIES`], index entries.
+    #[error("{0} index entries")]
+    Entries(usize),
+    /// More than [`MAX_DATA`] bytes of data.
+    #[error("{0} bytes of data")]
+    Data(usize),
+    /// The blob (of this length) ends before the data its header announces.
+    #[error("the blob ({0} bytes) is shorter than its header says")]
+    Short(usize),
+    /// A tag's offset lies beyond the data.
+    #[error("tag {0}: offset {1} beyond the data")]
+    Offset(u32, usize),
+    /// A tag lists more strings than a package may have files.
+    #[error("tag {0}: {1} strings")]
+    Strings(u32, usize),
+    /// A tag's string starts beyond the data.
+    #[error("tag {0}: string beyond the data")]
+    StringBeyond(u32),
+    /// A tag's string has no NUL before the end of the data.
+    #[error("tag {0}: unterminated string")]
+    Unterminated(u32),
+    /// A tag lists more integers than a package may have files.
+    #[error("tag {0}: {1} integers")]
+    Integers(u32, usize),
+    /// A tag's integers run past the data.
+    #[error("tag {0}: integers beyond the data")]
+    IntegersBeyond(u32),
+    /// No name tag.
+    #[error("no name")]
+    NoName,
+    /// The file list's base names and directory indexes do not pair up.
+    #[error("{0} basenames but {1} dir indexes")]
+    Unpaired(usize, usize),
+    /// A file's directory index names no directory.
+    #[error("dir index {0} out of range")]
+    DirIndex(u32),
+    /// A file path longer than [`MAX_PATH`].
+    #[error("a file path of {0} bytes (at most {MAX_PATH})")]
+    PathTooLong(usize),
+}
+
+/// Why one row of the `Packages` table gives no package.
+#[derive(Debug, thiserror::Error)]
+enum RowError {
+    /// Its header blob is bad.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// Its blob is longer than [`MAX_BLOB`].
+    #[error("a header blob of {0} bytes (at most {MAX_BLOB})")]
+    TooLong(i64),
+    /// Its header is not a blob.
+    #[error("its header is {0}, not a blob")]
+    NotBlob(&'static str),
+    /// SQLite could not read it.
+    #[error("SQLite cannot read it: {0}")]
+    Failed(String),
+}
+
+/// Why the database as a whole cannot be read (rows already read stand).
+#[derive(Debug, thiserror::Error)]
+enum DbError {
+    /// No private directory for the copy.
+    #[error("temporary directory: {0}")]
+    TempDir(std::io::Error),
+    /// Copying the database file failed.
+    #[error("copying it: {0}")]
+    Copy(std::io::Error),
+    /// Copying its write-ahead log failed.
+    #[error("copying its write-ahead log: {0}")]
+    CopyWal(std::io::Error),
+    /// SQLite failed (not SQLite, a broken schema, no `Packages` table, the time limit).
+    #[error("{}", sqlite_message(.0))]
+    Sqlite(rusqlite::Error),
+}
+
 /// What to do about a database that cannot be used, for the warnings.
 const ADVICE: &str = "no file is attributed to an RPM package; if the image is yours, \
                       `rpm --root ROOT --rebuilddb` rewrites the database";
@@ -61,10 +142,7 @@ pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
         let p = [*d, b"/rpmdb.sqlite"].concat();
         read_db_file(rootfs, tree, &p).map(|r| (*d, r))
     })?;
-    let mut db = PackageDb {
-        kind: "rpm",
-        ..Default::default()
-    };
+    let mut db = PackageDb::new(DbFormat::Rpm);
     let at = ByteStr::from([dir, b"/rpmdb.sqlite"].concat());
     let main = match main {
         Ok(b) => b,
@@ -89,10 +167,10 @@ pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
             return false;
         }
         let parsed = match blob {
-            Row::Blob(b) => parse_header(b),
-            Row::TooLong(n) => Err(format!("a header blob of {n} bytes (at most {MAX_BLOB})")),
-            Row::NotBlob(t) => Err(format!("its header is {t}, not a blob")),
-            Row::Failed(e) => Err(format!("SQLite cannot read it: {e}")),
+            Row::Blob(b) => parse_header(b).map_err(RowError::from),
+            Row::TooLong(n) => Err(RowError::TooLong(n)),
+            Row::NotBlob(t) => Err(RowError::NotBlob(t)),
+            Row::Failed(e) => Err(RowError::Failed(e)),
         };
         match parsed {
             Ok(p) if total_files + p.files.len() > MAX_TOTAL_FILES => {
@@ -155,17 +233,16 @@ fn with_rows(
     main: Vec<u8>,
     wal: Option<Vec<u8>>,
     f: impl FnMut(i64, Row<'_>) -> bool,
-) -> Result<(), String> {
-    let tmp = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+) -> Result<(), DbError> {
+    let tmp = tempfile::tempdir().map_err(DbError::TempDir)?;
     let path = tmp.path().join("rpmdb.sqlite");
-    std::fs::write(&path, &main).map_err(|e| format!("copying it: {e}"))?;
+    std::fs::write(&path, &main).map_err(DbError::Copy)?;
     drop(main);
     if let Some(w) = wal {
-        std::fs::write(tmp.path().join("rpmdb.sqlite-wal"), w)
-            .map_err(|e| format!("copying its write-ahead log: {e}"))?;
+        std::fs::write(tmp.path().join("rpmdb.sqlite-wal"), w).map_err(DbError::CopyWal)?;
     }
     let deadline = std::time::Instant::now() + TIME_LIMIT;
-    query(&path, deadline, f).map_err(|e| sqlite_message(&e))
+    query(&path, deadline, f).map_err(DbError::Sqlite)
 }
 
 fn is_interrupt(e: &rusqlite::Error) -> bool {
@@ -330,10 +407,10 @@ fn query(
     result
 }
 
-fn be32(b: &[u8], at: usize) -> Result<u32, String> {
+fn be32(b: &[u8], at: usize) -> Result<u32, HeaderError> {
     b.get(at..at + 4)
         .map(|s| u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
-        .ok_or_else(|| format!("truncated at byte {at}"))
+        .ok_or(HeaderError::Truncated(at))
 }
 
 /// One index entry's value.
@@ -343,23 +420,20 @@ enum Value<'a> {
 }
 
 /// Parses a header blob (`il`, `dl`, `il` index entries of 16 bytes, `dl` bytes of data).
-pub fn parse_header(blob: &[u8]) -> Result<Package, String> {
+pub fn parse_header(blob: &[u8]) -> Result<Package, HeaderError> {
     let il = be32(blob, 0)? as usize;
     let dl = be32(blob, 4)? as usize;
     if il == 0 || il > MAX_ENTRIES {
-        return Err(format!("{il} index entries"));
+        return Err(HeaderError::Entries(il));
     }
     if dl > MAX_DATA {
-        return Err(format!("{dl} bytes of data"));
+        return Err(HeaderError::Data(dl));
     }
     let data_start = 8 + il * 16;
-    let data = blob.get(data_start..data_start + dl).ok_or_else(|| {
-        format!(
-            "the blob ({} bytes) is shorter than its header says",
-            blob.len()
-        )
-    })?;
-    let get = |tag: u32| -> Result<Option<Value<'_>>, String> {
+    let data = blob
+        .get(data_start..data_start + dl)
+        .ok_or(HeaderError::Short(blob.len()))?;
+    let get = |tag: u32| -> Result<Option<Value<'_>>, HeaderError> {
         for i in 0..il {
             let e = 8 + i * 16;
             if be32(blob, e)? != tag {
@@ -369,24 +443,22 @@ pub fn parse_header(blob: &[u8]) -> Result<Package, String> {
             let off = be32(blob, e + 8)? as usize;
             let count = be32(blob, e + 12)? as usize;
             if off >= data.len() && count > 0 {
-                return Err(format!("tag {tag}: offset {off} beyond the data"));
+                return Err(HeaderError::Offset(tag, off));
             }
             return Ok(Some(match ty {
                 TYPE_STRING | TYPE_STRING_ARRAY | TYPE_I18NSTRING => {
                     if count > MAX_FILES {
-                        return Err(format!("tag {tag}: {count} strings"));
+                        return Err(HeaderError::Strings(tag, count));
                     }
                     let mut v = Vec::with_capacity(count.min(4096));
                     let mut at = off;
                     let n = if ty == TYPE_STRING { 1 } else { count };
                     for _ in 0..n {
-                        let rest = data
-                            .get(at..)
-                            .ok_or_else(|| format!("tag {tag}: string beyond the data"))?;
+                        let rest = data.get(at..).ok_or(HeaderError::StringBeyond(tag))?;
                         let end = rest
                             .iter()
                             .position(|&b| b == 0)
-                            .ok_or_else(|| format!("tag {tag}: unterminated string"))?;
+                            .ok_or(HeaderError::Unterminated(tag))?;
                         v.push(&rest[..end]);
                         at += end + 1;
                     }
@@ -394,11 +466,11 @@ pub fn parse_header(blob: &[u8]) -> Result<Package, String> {
                 }
                 TYPE_INT32 => {
                     if count > MAX_FILES {
-                        return Err(format!("tag {tag}: {count} integers"));
+                        return Err(HeaderError::Integers(tag, count));
                     }
                     let bytes = data
                         .get(off..off + count * 4)
-                        .ok_or_else(|| format!("tag {tag}: integers beyond the data"))?;
+                        .ok_or(HeaderError::IntegersBeyond(tag))?;
                     Value::Ints(
                         bytes
                             .chunks_exact(4)
@@ -421,7 +493,7 @@ pub fn parse_header(blob: &[u8]) -> Result<Package, String> {
             _ => Vec::new(),
         }
     }
-    let name = string(get(TAG_NAME)?).ok_or("no name")?;
+    let name = string(get(TAG_NAME)?).ok_or(HeaderError::NoName)?;
     let version = string(get(TAG_VERSION)?).unwrap_or_default();
     let release = string(get(TAG_RELEASE)?).unwrap_or_default();
     let epoch = match get(TAG_EPOCH)? {
@@ -440,22 +512,13 @@ pub fn parse_header(blob: &[u8]) -> Result<Package, String> {
         _ => Vec::new(),
     };
     if base.len() != idx.len() {
-        return Err(format!(
-            "{} basenames but {} dir indexes",
-            base.len(),
-            idx.len()
-        ));
+        return Err(HeaderError::Unpaired(base.len(), idx.len()));
     }
     let mut files = Vec::with_capacity(base.len());
     for (b, &d) in base.iter().zip(&idx) {
-        let d = dirs
-            .get(d as usize)
-            .ok_or_else(|| format!("dir index {d} out of range"))?;
+        let d = dirs.get(d as usize).ok_or(HeaderError::DirIndex(d))?;
         if d.len() + b.len() > MAX_PATH {
-            return Err(format!(
-                "a file path of {} bytes (at most {MAX_PATH})",
-                d.len() + b.len()
-            ));
+            return Err(HeaderError::PathTooLong(d.len() + b.len()));
         }
         files.push(ByteStr::from([*d, *b].concat()));
     }
@@ -521,11 +584,19 @@ mod tests {
         assert_eq!(seen, 50_000);
     }
 
+    /// The warnings quote these messages: each error says what it said as a string.
     #[test]
     fn hostile_blobs_are_errors() {
-        assert!(parse_header(b"").is_err());
-        assert!(parse_header(&[0, 0, 0, 1, 0, 0, 0, 0]).is_err());
-        assert!(parse_header(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]).is_err());
+        let message = |blob: &[u8]| parse_header(blob).unwrap_err().to_string();
+        assert_eq!(message(b""), "truncated at byte 0");
+        assert_eq!(
+            message(&[0, 0, 0, 1, 0, 0, 0, 0]),
+            "the blob (8 bytes) is shorter than its header says"
+        );
+        assert_eq!(
+            message(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]),
+            "4294967295 index entries"
+        );
         // One entry pointing past the data.
         let mut b = vec![0, 0, 0, 1, 0, 0, 0, 4];
         b.extend_from_slice(&1000u32.to_be_bytes());
@@ -533,13 +604,21 @@ mod tests {
         b.extend_from_slice(&100u32.to_be_bytes());
         b.extend_from_slice(&1u32.to_be_bytes());
         b.extend_from_slice(b"abc\0");
-        assert!(parse_header(&b).is_err());
+        assert_eq!(message(&b), "tag 1000: offset 100 beyond the data");
         // Unterminated string.
         let mut c = b.clone();
         c[16..20].copy_from_slice(&0u32.to_be_bytes());
         let n = c.len();
         c[n - 1] = b'd';
-        assert!(parse_header(&c).is_err());
+        assert_eq!(message(&c), "tag 1000: unterminated string");
+        assert_eq!(
+            HeaderError::PathTooLong(5000).to_string(),
+            "a file path of 5000 bytes (at most 4096)"
+        );
+        assert_eq!(
+            RowError::TooLong(1).to_string(),
+            format!("a header blob of 1 bytes (at most {MAX_BLOB})")
+        );
         // A good one.
         c[n - 1] = 0;
         assert_eq!(parse_header(&c).unwrap().name, ByteStr::from("abc"));

@@ -141,7 +141,7 @@ pub fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io:
                 .inventory
                 .objects
                 .iter()
-                .map(|o| o.facts.machine.clone()),
+                .map(|o| o.facts.machine.to_string()),
         );
         writeln!(out, "    {:<9} {}", "kind", inline(&kinds))?;
         writeln!(out, "    {:<9} {}", "class", inline(&classes))?;

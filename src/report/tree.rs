@@ -10,10 +10,10 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::elf::{Class, ElfFacts, Kind};
+use crate::elf::{Class, ElfFacts, Kind, Machine};
 use crate::error::FileError;
 use crate::name::ByteStr;
-use crate::resolve::env::{is_musl_interp, standard_interps};
+use crate::resolve::env::{Family, is_musl_interp, standard_interps};
 use crate::resolve::{
     LoaderRef, Resolution, Resolved, SessionEdge, Skipped, Status, VersionError, Via,
 };
@@ -29,7 +29,7 @@ pub struct InterpMissing {
     pub interp: ByteStr,
     /// `glibc` or `musl` when the name is one of that family's loaders.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub family: Option<&'static str>,
+    pub family: Option<Family>,
     /// Why it cannot be used.
     pub reason: String,
 }
@@ -68,7 +68,7 @@ pub struct TreeReport {
     /// What it is.
     pub kind: Kind,
     /// Its machine.
-    pub machine: String,
+    pub machine: Machine,
     /// Its class.
     pub class: Class,
     /// The session's outcome.
@@ -115,12 +115,12 @@ pub fn missing_interp_in(
 
 /// `glibc` or `musl` when an interpreter path is one of that family's (by name: the file is
 /// missing, so its content cannot say).
-fn family_of_interp(interp: &[u8], machine: &str, class: Class) -> Option<&'static str> {
+fn family_of_interp(interp: &[u8], machine: Machine, class: Class) -> Option<Family> {
     let (glibc, _) = standard_interps(machine, class);
     if is_musl_interp(interp) {
-        Some("musl")
+        Some(Family::Musl)
     } else if glibc.iter().any(|g| g.as_bytes() == interp) {
-        Some("glibc")
+        Some(Family::Glibc)
     } else {
         None
     }
@@ -149,7 +149,7 @@ impl TreeReport {
             .flatten()
             .map(|interp| InterpMissing {
                 interp: interp.clone(),
-                family: family_of_interp(interp.as_bytes(), &facts.machine, facts.class),
+                family: family_of_interp(interp.as_bytes(), facts.machine, facts.class),
                 reason: missing_interp_in(interp, &resolve),
             });
         let mut notes = r.notes.clone();
@@ -160,7 +160,7 @@ impl TreeReport {
         TreeReport {
             path: path.clone(),
             kind: facts.kind,
-            machine: facts.machine.clone(),
+            machine: facts.machine,
             class: facts.class,
             status: r.status,
             loader: r.loader.clone(),
@@ -214,7 +214,11 @@ fn nodes(edges: &[SessionEdge], start: &ByteStr) -> Vec<Node> {
             error: if d.found.is_some() && d.via.is_some() {
                 None
             } else {
-                Some(d.error.clone().unwrap_or_else(|| "not found".into()))
+                Some(
+                    d.error
+                        .as_ref()
+                        .map_or_else(|| "not found".to_string(), |e| e.to_string()),
+                )
             },
             skipped: if d.found.is_some() && d.via.is_some() {
                 Vec::new()

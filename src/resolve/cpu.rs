@@ -28,6 +28,7 @@ oldest CPU of that machine, no important hwcaps, no glibc-hwcaps level.
 
 use serde::Serialize;
 
+use crate::elf::Machine;
 use crate::name::ByteStr;
 
 /// `_DL_HWCAP_TLS_MASK` (dl-cache.c): the legacy "tls" hwcap, always present.
@@ -83,15 +84,14 @@ impl Default for CpuProfile {
 pub struct NamedProfile {
     /// The name `--cpu` takes.
     pub name: &'static str,
-    /// Machines (as [`crate::elf::machine_name`] spells them) whose loaders it changes; empty:
-    /// all (the baseline).
-    pub machines: &'static [&'static str],
+    /// Machines whose loaders it changes; empty: all (the baseline).
+    pub machines: &'static [Machine],
     /// One line for `--help` and the README.
     pub description: &'static str,
     profile: fn() -> CpuProfile,
 }
 
-const X86: &[&str] = &["x86_64", "x32", "i386"];
+const X86: &[Machine] = &[Machine::X86_64, Machine::X32, Machine::I386];
 
 /// The named profiles, in the order `--help` lists them.
 pub const PROFILES: &[NamedProfile] = &[
@@ -141,7 +141,7 @@ pub const PROFILES: &[NamedProfile] = &[
     },
     NamedProfile {
         name: "armv8.1",
-        machines: &["aarch64"],
+        machines: &[Machine::Aarch64],
         description: "an aarch64 CPU with LSE atomics (Armv8.1 and later): hwcap atomics",
         profile: || CpuProfile {
             name: "armv8.1".into(),
@@ -230,13 +230,13 @@ impl CpuProfile {
 
     /// The machines whose loaders this profile changes (empty for the baseline, which changes
     /// nothing): a profile for which a root has none of these does not apply to it.
-    pub fn machines(&self) -> Vec<&'static str> {
+    pub fn machines(&self) -> Vec<Machine> {
         let mut m = Vec::new();
         if self.x86 != CpuProfile::baseline().x86 {
             m.extend_from_slice(X86);
         }
         if self.aarch64_atomics {
-            m.push("aarch64");
+            m.push(Machine::Aarch64);
         }
         m
     }
@@ -246,7 +246,7 @@ impl CpuProfile {
     /// else.
     pub fn for_loader(
         &self,
-        machine: &str,
+        machine: Machine,
         version: Option<(u32, u32)>,
         hwcaps: Option<&[ByteStr]>,
     ) -> LoaderCpu {
@@ -256,7 +256,7 @@ impl CpuProfile {
         // numbers ldconfig writes into the cache.
         let (platform, important, hwcap_bits, platforms): (&str, Vec<&str>, u64, Platforms) =
             match machine {
-                "x86_64" | "x32" => {
+                Machine::X86_64 | Machine::X32 => {
                     let mut names = vec!["x86_64"];
                     let mut bits = X86_HWCAP_X86_64;
                     if x.avx512_1 {
@@ -272,8 +272,8 @@ impl CpuProfile {
                 }
                 // The 32-bit loader: `i686` on every CPU with CMOV (all that run x86_64 kernels),
                 // and SSE2, which is part of the baseline ISA level.
-                "i386" => ("i686", vec!["sse2"], X86_HWCAP_SSE2, Platforms::I386),
-                "aarch64" if self.aarch64_atomics => (
+                Machine::I386 => ("i686", vec!["sse2"], X86_HWCAP_SSE2, Platforms::I386),
+                Machine::Aarch64 if self.aarch64_atomics => (
                     "aarch64",
                     vec!["atomics"],
                     AARCH64_HWCAP_ATOMICS,
@@ -289,7 +289,7 @@ impl CpuProfile {
         let levels: Vec<ByteStr> = match hwcaps {
             Some(list) => list.to_vec(),
             None => match machine {
-                "x86_64" | "x32" => ["x86-64-v4", "x86-64-v3", "x86-64-v2"]
+                Machine::X86_64 | Machine::X32 => ["x86-64-v4", "x86-64-v3", "x86-64-v2"]
                     .iter()
                     .zip([4u8, 3, 2])
                     .filter(|(_, l)| x.isa_level >= *l)
@@ -318,7 +318,7 @@ impl CpuProfile {
                 hwcap_exclude: !(hwcap_bits | platform_mask | HWCAP_TLS),
                 platform_mask,
                 platform: platform_bit,
-                isa_1: matches!(machine, "x86_64" | "x32" | "i386")
+                isa_1: matches!(machine, Machine::X86_64 | Machine::X32 | Machine::I386)
                     .then(|| (1u32 << x.cache_isa_level.min(4)) - 1),
             },
         }
@@ -413,7 +413,7 @@ pub struct CacheCpu {
 impl Default for CacheCpu {
     fn default() -> Self {
         CpuProfile::baseline()
-            .for_loader("x86_64", None, None)
+            .for_loader(Machine::X86_64, None, None)
             .cache
     }
 }
@@ -529,7 +529,7 @@ mod tests {
 
     #[test]
     fn baseline_on_glibc_2_36_x86_64() {
-        let l = CpuProfile::baseline().for_loader("x86_64", Some((2, 36)), None);
+        let l = CpuProfile::baseline().for_loader(Machine::X86_64, Some((2, 36)), None);
         assert_eq!(l.platform, ByteStr::from("x86_64"));
         assert!(l.hwcaps.is_empty());
         // As LD_DEBUG=libs shows on such a CPU.
@@ -548,7 +548,7 @@ mod tests {
     #[test]
     fn skylake_avx512_power_set() {
         let p = CpuProfile::named("skylake-avx512").unwrap();
-        let l = p.for_loader("x86_64", Some((2, 36)), None);
+        let l = p.for_loader(Machine::X86_64, Some((2, 36)), None);
         assert_eq!(l.platform, ByteStr::from("haswell"));
         assert_eq!(strs(&l.hwcaps), ["x86-64-v4", "x86-64-v3", "x86-64-v2"]);
         assert_eq!(l.legacy_subdirs.len(), 15);
@@ -559,27 +559,28 @@ mod tests {
         assert_eq!(l.legacy_subdirs[14], ByteStr::from("x86_64"));
         // glibc 2.37 dropped the legacy subdirectories; 2.32 had no glibc-hwcaps.
         assert!(
-            p.for_loader("x86_64", Some((2, 37)), None)
+            p.for_loader(Machine::X86_64, Some((2, 37)), None)
                 .legacy_subdirs
                 .is_empty()
         );
         assert!(
-            p.for_loader("x86_64", Some((2, 32)), None)
+            p.for_loader(Machine::X86_64, Some((2, 32)), None)
                 .hwcaps
                 .is_empty()
         );
         // --hwcaps replaces the levels only.
         let only = [ByteStr::from("x86-64-v2")];
-        let l = p.for_loader("x86_64", Some((2, 36)), Some(&only));
+        let l = p.for_loader(Machine::X86_64, Some((2, 36)), Some(&only));
         assert_eq!(strs(&l.hwcaps), ["x86-64-v2"]);
         assert_eq!(l.platform, ByteStr::from("haswell"));
     }
 
     #[test]
     fn i386_has_its_own_platform() {
-        let l = CpuProfile::named("haswell")
-            .unwrap()
-            .for_loader("i386", Some((2, 36)), None);
+        let l =
+            CpuProfile::named("haswell")
+                .unwrap()
+                .for_loader(Machine::I386, Some((2, 36)), None);
         assert_eq!(l.platform, ByteStr::from("i686"));
         assert!(l.hwcaps.is_empty());
         assert_eq!(strs(&l.legacy_subdirs)[0], "tls/i686/sse2");
@@ -588,7 +589,9 @@ mod tests {
     #[test]
     fn cache_bits() {
         let haswell = CpuProfile::named("haswell").unwrap();
-        let c = haswell.for_loader("x86_64", Some((2, 36)), None).cache;
+        let c = haswell
+            .for_loader(Machine::X86_64, Some((2, 36)), None)
+            .cache;
         let haswell_bit = 1u64 << 50;
         let xeon_phi_bit = 1u64 << 51;
         assert!(c.accepts_legacy(0));
@@ -597,7 +600,7 @@ mod tests {
         assert!(!c.accepts_legacy(xeon_phi_bit));
         assert!(!c.accepts_legacy(X86_HWCAP_AVX512_1));
         let base = CpuProfile::baseline()
-            .for_loader("x86_64", None, None)
+            .for_loader(Machine::X86_64, None, None)
             .cache;
         assert!(!base.accepts_legacy(haswell_bit));
         assert!(base.accepts_legacy(X86_HWCAP_X86_64));
@@ -620,7 +623,7 @@ mod tests {
         assert!(CpuProfile::baseline().machines().is_empty());
         assert_eq!(
             CpuProfile::named("armv8.1").unwrap().machines(),
-            ["aarch64"]
+            [Machine::Aarch64]
         );
     }
 }

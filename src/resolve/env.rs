@@ -6,8 +6,10 @@ path file). Read once per root, through the confined [`RootFs`], bounded in size
 
 use std::collections::{HashMap, HashSet};
 
+use serde::Serialize;
+
 use super::view::{FileKind, FsView};
-use crate::elf::{Class, ElfFacts};
+use crate::elf::{Class, ElfFacts, Machine};
 use crate::name::ByteStr;
 use crate::resolve::glob::{Budget, Exhausted, glob};
 use crate::resolve::ldcache::{self, LdCache};
@@ -15,8 +17,12 @@ use crate::resolve::ldcache::{self, LdCache};
 /// Configuration files larger than this are not loader configuration; they are read no further.
 const MAX_CONFIG: u64 = 16 * 1024 * 1024;
 
-/// Which loader family.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Which loader family. Reports name it `glibc` or `musl` (JSON, `tree`, messages).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, strum::IntoStaticStr, strum::Display,
+)]
+#[serde(rename_all = "lowercase")]
+#[strum(serialize_all = "lowercase")]
 pub enum Family {
     /// glibc's ld.so.
     Glibc,
@@ -24,45 +30,52 @@ pub enum Family {
     Musl,
 }
 
+impl Family {
+    /// `glibc` or `musl`.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
 /// The canonical glibc and musl interpreter paths per machine (loader-spec R1.2).
 pub fn standard_interps(
-    machine: &str,
+    machine: Machine,
     class: Class,
 ) -> (&'static [&'static str], Option<&'static str>) {
     match (machine, class) {
-        ("x86_64", _) => (
+        (Machine::X86_64, _) => (
             &["/lib64/ld-linux-x86-64.so.2"],
             Some("/lib/ld-musl-x86_64.so.1"),
         ),
-        ("x32", _) => (
+        (Machine::X32, _) => (
             &["/libx32/ld-linux-x32.so.2"],
             Some("/lib/ld-musl-x32.so.1"),
         ),
-        ("i386", _) => (&["/lib/ld-linux.so.2"], Some("/lib/ld-musl-i386.so.1")),
-        ("aarch64", _) => (
+        (Machine::I386, _) => (&["/lib/ld-linux.so.2"], Some("/lib/ld-musl-i386.so.1")),
+        (Machine::Aarch64, _) => (
             &["/lib/ld-linux-aarch64.so.1"],
             Some("/lib/ld-musl-aarch64.so.1"),
         ),
-        ("aarch64_be", _) => (
+        (Machine::Aarch64Be, _) => (
             &["/lib/ld-linux-aarch64_be.so.1"],
             Some("/lib/ld-musl-aarch64_be.so.1"),
         ),
-        ("arm", _) => (
+        (Machine::Arm, _) => (
             &["/lib/ld-linux-armhf.so.3", "/lib/ld-linux.so.3"],
             Some("/lib/ld-musl-armhf.so.1"),
         ),
-        ("riscv64", _) => (
+        (Machine::Riscv64, _) => (
             &[
                 "/lib/ld-linux-riscv64-lp64d.so.1",
                 "/lib/ld-linux-riscv64-lp64.so.1",
             ],
             Some("/lib/ld-musl-riscv64.so.1"),
         ),
-        ("ppc64le", _) => (&["/lib64/ld64.so.2"], Some("/lib/ld-musl-powerpc64le.so.1")),
-        ("ppc64", _) => (&["/lib64/ld64.so.1"], Some("/lib/ld-musl-powerpc64.so.1")),
-        ("s390x", _) => (&["/lib/ld64.so.1"], Some("/lib/ld-musl-s390x.so.1")),
-        ("mips64el", _) => (&["/lib64/ld.so.1"], Some("/lib/ld-musl-mips64el.so.1")),
-        ("loongarch64", _) => (
+        (Machine::Ppc64le, _) => (&["/lib64/ld64.so.2"], Some("/lib/ld-musl-powerpc64le.so.1")),
+        (Machine::Ppc64, _) => (&["/lib64/ld64.so.1"], Some("/lib/ld-musl-powerpc64.so.1")),
+        (Machine::S390x, _) => (&["/lib/ld64.so.1"], Some("/lib/ld-musl-s390x.so.1")),
+        (Machine::Mips64el, _) => (&["/lib64/ld.so.1"], Some("/lib/ld-musl-mips64el.so.1")),
+        (Machine::Loongarch64, _) => (
             &["/lib64/ld-linux-loongarch-lp64d.so.1"],
             Some("/lib/ld-musl-loongarch64.so.1"),
         ),
@@ -133,6 +146,8 @@ pub struct GlibcLoader {
     /// What it derives from the target CPU: `$PLATFORM`, the glibc-hwcaps subdirectories, the
     /// legacy capability subdirectories (before 2.37) and the cache entries it accepts.
     pub cpu: super::cpu::LoaderCpu,
+    /// The ld.so.cache entry flags it accepts, from its machine and ABI.
+    pub cache_flags: ldcache::LoaderFlags,
 }
 
 /// The release an ld.so image announces: `... release version 2.36.`
@@ -165,22 +180,28 @@ pub struct MuslLoader {
     pub path_file: Option<ByteStr>,
 }
 
-/// Reads a small file of the root by (uncanonical) path.
-pub fn read_config(view: &dyn FsView, path: &[u8]) -> Option<Result<Vec<u8>, String>> {
+/// Why a configuration file that exists could not be read (the path as it was asked for).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A directory, FIFO, socket or device where a file was expected.
+    #[error("{0} is not a regular file")]
+    NotRegular(ByteStr),
+    /// Reading it failed.
+    #[error("{0}: {msg}", msg = .1.message)]
+    Read(ByteStr, crate::error::FileError),
+}
+
+/// Reads a small file of the root by (uncanonical) path (`None`: there is none).
+pub fn read_config(view: &dyn FsView, path: &[u8]) -> Option<Result<Vec<u8>, ConfigError>> {
     let canonical = view.resolve(path, true).ok()?;
     match view.kind(canonical.as_bytes()) {
         Some(FileKind::File) => {}
-        Some(_) => {
-            return Some(Err(format!(
-                "{} is not a regular file",
-                ByteStr::from(path)
-            )));
-        }
+        Some(_) => return Some(Err(ConfigError::NotRegular(ByteStr::from(path)))),
         None => return None,
     }
     Some(
         view.read(canonical.as_bytes(), MAX_CONFIG)
-            .map_err(|e| format!("{}: {}", ByteStr::from(path), e.message)),
+            .map_err(|e| ConfigError::Read(ByteStr::from(path), e)),
     )
 }
 
@@ -193,7 +214,7 @@ impl GlibcConfig {
                 Ok(c) => cfg.cache = Some(c),
                 Err(e) => cfg.cache_error = Some(e.to_string()),
             },
-            Some(Err(e)) => cfg.cache_error = Some(e),
+            Some(Err(e)) => cfg.cache_error = Some(e.to_string()),
             None => {}
         }
         let conf = read_ld_so_conf(view, &ConfLimits::default());
@@ -565,11 +586,17 @@ pub fn default_dirs_from_ldso(image: &[u8]) -> Vec<ByteStr> {
 }
 
 /// Upstream defaults when the ld.so image gives no answer (loader-spec R2.7).
-pub fn fallback_default_dirs(machine: &str) -> Vec<ByteStr> {
+pub fn fallback_default_dirs(machine: Machine) -> Vec<ByteStr> {
     let dirs: &[&str] = match machine {
-        "x86_64" | "ppc64" | "ppc64le" | "s390x" | "mips64" | "mips64el" | "sparc64"
-        | "loongarch64" => &["/lib64", "/usr/lib64"],
-        "x32" => &["/libx32", "/usr/libx32"],
+        Machine::X86_64
+        | Machine::Ppc64
+        | Machine::Ppc64le
+        | Machine::S390x
+        | Machine::Mips64
+        | Machine::Mips64el
+        | Machine::Sparc64
+        | Machine::Loongarch64 => &["/lib64", "/usr/lib64"],
+        Machine::X32 => &["/libx32", "/usr/libx32"],
         _ => &["/lib", "/usr/lib"],
     };
     dirs.iter().map(|d| ByteStr::from(*d)).collect()
@@ -577,27 +604,33 @@ pub fn fallback_default_dirs(machine: &str) -> Vec<ByteStr> {
 
 /// `$PLATFORM` as the kernel reports it for the machine (AT_PLATFORM) on its oldest CPU; what
 /// glibc makes of it on a given CPU is [`super::cpu::CpuProfile::for_loader`]'s.
-pub fn platform_for(machine: &str) -> &'static str {
+pub fn platform_for(machine: Machine) -> &'static str {
     match machine {
-        "x86_64" => "x86_64",
-        "i386" => "i686",
-        "aarch64" => "aarch64",
-        "s390x" => "z900",
-        "ppc64le" => "power8",
-        "riscv64" => "riscv64",
+        Machine::X86_64 => "x86_64",
+        Machine::I386 => "i686",
+        Machine::Aarch64 => "aarch64",
+        Machine::S390x => "z900",
+        Machine::Ppc64le => "power8",
+        Machine::Riscv64 => "riscv64",
         _ => "",
     }
 }
 
 impl GlibcLoader {
-    /// Describes the glibc loader at canonical `path`, reading its image for the default directories.
+    /// Describes the glibc loader at canonical `path`, reading its image for the default
+    /// directories. `facts` are its own, when it is an object of the scan; its machine and ABI are
+    /// then its own, else those of `loads`, an object it loads.
     pub fn load(
         view: &dyn FsView,
         path: &ByteStr,
         facts: Option<&ElfFacts>,
-        machine: &str,
+        loads: &ElfFacts,
         opts: &super::ResolveOptions,
     ) -> GlibcLoader {
+        // The rules compiled into an ld.so (which cache entries it accepts) follow the ABI it
+        // was built for, which its own e_flags record.
+        let target = facts.unwrap_or(loads);
+        let machine = target.machine;
         let image = view.read(path.as_bytes(), MAX_CONFIG).unwrap_or_default();
         let mut default_dirs = default_dirs_from_ldso(&image);
         if default_dirs.is_empty() {
@@ -620,6 +653,7 @@ impl GlibcLoader {
             cpu: opts
                 .cpu
                 .for_loader(machine, version, opts.hwcaps.as_deref()),
+            cache_flags: ldcache::LoaderFlags::new(machine, target.abi()),
         }
     }
 }
@@ -659,11 +693,6 @@ impl MuslLoader {
             path_file,
         }
     }
-}
-
-/// The cache flags accepted by a loader for `machine`.
-pub fn cache_flags_ok(machine: &str) -> impl Fn(i32) -> bool + Clone + use<> {
-    ldcache::flags_accepted_for(machine)
 }
 
 /// A map from interpreter canonical path to loader, built lazily by the resolver.

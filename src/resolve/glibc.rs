@@ -2,11 +2,12 @@
 
 use std::collections::HashMap;
 
-use super::env::{GlibcLoader, basename, dirname, trim_trailing_slashes};
+use super::env::{Family, GlibcLoader, basename, dirname, trim_trailing_slashes};
 use super::{
-    Candidate, Ctx, Dep, LoaderRef, OpenErrno, Resolution, SessionEdge, Skipped, Status,
-    VersionError, Via,
+    Candidate, Ctx, Dep, LoaderRef, NeedError, NotFound, OpenErrno, Resolution, SessionEdge,
+    Skipped, Status, VersionError, Via,
 };
+use crate::elf::{ElfType, Machine};
 use crate::name::ByteStr;
 
 /// DF_1_NODEFLIB: do not search the default directories (nor cache entries in them).
@@ -134,7 +135,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
     if mf.interp.is_none() {
         let refusal = if mf.ei_osabi != 0 && mf.ei_osabi != 3 {
             Some(format!("ELF file OS ABI invalid ({})", mf.osabi))
-        } else if mf.e_type != "DYN" && mf.e_type != "EXEC" {
+        } else if !matches!(mf.e_type, ElfType::Dyn | ElfType::Exec) {
             Some("only ET_DYN and ET_EXEC can be loaded".to_string())
         } else {
             None
@@ -142,7 +143,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         if let Some(why) = refusal {
             let mut r = Resolution::without_loader(Status::Error, None);
             r.loader = Some(LoaderRef {
-                family: "glibc",
+                family: Family::Glibc,
                 path: ld.path.clone(),
             });
             r.fatal = Some(format!("{}: {why}", main_path));
@@ -169,10 +170,10 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         if f.loaded.is_none() {
             s.notes.push(format!(
                 "object '{entry}' from /etc/ld.so.preload cannot be preloaded ({}): ignored",
-                f.dep
-                    .error
-                    .as_deref()
-                    .unwrap_or("cannot open shared object file")
+                f.dep.error.as_ref().map_or_else(
+                    || "cannot open shared object file".to_string(),
+                    |e| e.to_string()
+                )
             ));
         }
     }
@@ -191,12 +192,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         for need in &ctx.facts(obj).needed {
             let f = s.find(memo, i, need.as_bytes(), false);
             if f.loaded.is_none() {
-                if let Some(e) = f
-                    .dep
-                    .error
-                    .as_deref()
-                    .filter(|e| !e.starts_with("not found"))
-                {
+                if let Some(e) = f.dep.error.as_ref().filter(|e| !e.is_not_found()) {
                     fatal = Some(e.to_string());
                 }
                 if !missing.contains(need) {
@@ -235,7 +231,7 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
     Resolution {
         status,
         loader: Some(LoaderRef {
-            family: "glibc",
+            family: Family::Glibc,
             path: ld.path.clone(),
         }),
         closure,
@@ -291,7 +287,7 @@ impl Session<'_, '_> {
         };
         // A bound on the work of the session (resolve::charge): stop as if the loader gave up.
         if let Err(bound) = super::charge(self.ctx, 1) {
-            dep.error = Some(bound.message());
+            dep.error = Some(NeedError::Bound(bound));
             return Found { loaded: None, dep };
         }
         if let Some(&idx) = self.names.get(name) {
@@ -311,7 +307,7 @@ impl Session<'_, '_> {
             // Opened as a path (after token expansion); a relative one against the working directory,
             // which for `chroot ROOT ldd` is the root.
             let Some(expanded) = self.expand(name, origin.as_bytes()) else {
-                dep.error = Some("cannot expand a dynamic string token".into());
+                dep.error = Some(NeedError::UnexpandableToken);
                 return Found { loaded: None, dep };
             };
             if !expanded.starts_with(b"/") {
@@ -336,15 +332,14 @@ impl Session<'_, '_> {
                 ),
                 Try::Skip | Try::Absent => {
                     dep.error
-                        .get_or_insert_with(|| "not found: cannot open shared object file".into());
+                        .get_or_insert(NeedError::NotFound(NotFound::GlibcPath));
                     Found { loaded: None, dep }
                 }
                 Try::OpenError(e) => {
-                    dep.error = Some(format!(
-                        "not found: cannot open shared object file: {}: {}",
+                    dep.error = Some(NeedError::NotFound(NotFound::GlibcPathOpen(
                         ByteStr::from(&path[..]),
-                        e.text()
-                    ));
+                        e,
+                    )));
                     Found { loaded: None, dep }
                 }
                 Try::Fatal => Found { loaded: None, dep },
@@ -414,13 +409,17 @@ impl Session<'_, '_> {
             .as_ref()
             .filter(|c| c.matches_loader_byte_order(order))
         {
-            let flags_ok = super::ldcache::flags_accepted_for(&main_facts.machine);
+            // The entries of the loader's own ABI (its `_dl_cache_check_flags`).
+            let flags = self.ld.cache_flags;
             // The loader's glibc-hwcaps subdirectories, best first: that is the ranking.
             let hw = &self.ld.cpu.hwcaps;
             let hit = cache
-                .lookup_cpu(name, &flags_ok, &self.ld.cpu.cache, |sub| {
-                    hw.iter().position(|h| h.as_bytes() == sub)
-                })
+                .lookup_cpu(
+                    name,
+                    |f| flags.accepts(f),
+                    &self.ld.cpu.cache,
+                    |sub| hw.iter().position(|h| h.as_bytes() == sub),
+                )
                 .map(|e| (ByteStr::from(&e.value[..]), e.hwcaps_subdir.clone()));
             if let Some((path, sub)) = hit {
                 let in_default = self.is_default_path(path.as_bytes());
@@ -505,8 +504,7 @@ impl Session<'_, '_> {
                 return f;
             }
         }
-        dep.error =
-            Some("not found: cannot open shared object file: No such file or directory".into());
+        dep.error = Some(NeedError::NotFound(NotFound::Glibc));
         Found { loaded: None, dep }
     }
 
@@ -623,7 +621,7 @@ impl Session<'_, '_> {
         if self.ctx.view.kind(&hwcaps) != Some(super::view::FileKind::Dir) {
             return Vec::new();
         }
-        let machine = &self.ctx.facts(self.loaded[0].obj).machine;
+        let machine = self.ctx.facts(self.loaded[0].obj).machine;
         known_hwcaps_levels(machine)
             .iter()
             .filter(|l| {
@@ -645,7 +643,7 @@ impl Session<'_, '_> {
     /// `open_verify` on one candidate path.
     fn try_candidate(&mut self, memo: &mut Memo, path: &[u8], dep: &mut Dep) -> Try {
         if let Err(bound) = super::charge(self.ctx, 1) {
-            dep.error = Some(bound.message());
+            dep.error = Some(NeedError::Bound(bound));
             return Try::Fatal;
         }
         let main = self.ctx.facts(self.loaded[0].obj);
@@ -660,14 +658,17 @@ impl Session<'_, '_> {
                 Try::Skip
             }
             Candidate::NotFile(c, what) => {
-                dep.error = Some(format!("{}: {what}", shown(path, &c)));
+                dep.error = Some(NeedError::Unloadable(format!(
+                    "{}: {what}",
+                    shown(path, &c)
+                )));
                 Try::Fatal
             }
             Candidate::NotElf(c) => {
-                dep.error = Some(format!(
+                dep.error = Some(NeedError::Unloadable(format!(
                     "{}: invalid ELF header or file too short: the loader stops here",
                     shown(path, &c)
-                ));
+                )));
                 Try::Fatal
             }
             Candidate::Object(o) => {
@@ -687,24 +688,24 @@ impl Session<'_, '_> {
                     return Try::Skip;
                 }
                 if f.ei_osabi != 0 && f.ei_osabi != 3 {
-                    dep.error = Some(format!(
+                    dep.error = Some(NeedError::Unloadable(format!(
                         "{}: ELF file OS ABI invalid ({})",
                         ByteStr::from(path),
                         f.osabi
-                    ));
+                    )));
                     return Try::Fatal;
                 }
-                if f.e_type != "DYN" && f.e_type != "EXEC" {
-                    dep.error = Some(format!(
+                if !matches!(f.e_type, ElfType::Dyn | ElfType::Exec) {
+                    dep.error = Some(NeedError::Unloadable(format!(
                         "{}: only ET_DYN and ET_EXEC can be loaded",
                         ByteStr::from(path)
-                    ));
+                    )));
                     return Try::Fatal;
                 }
                 // _dl_map_object_from_fd's checks, in its order; each one fails the load.
                 let refusal = if !f.has_load {
                     Some("object file has no loadable segments")
-                } else if f.e_type == "EXEC" {
+                } else if f.e_type == ElfType::Exec {
                     Some("cannot dynamically load executable")
                 } else if !f.has_dynamic {
                     // Also what a separate debug-info file gets: its PT_DYNAMIC has no bytes.
@@ -715,7 +716,10 @@ impl Session<'_, '_> {
                     None
                 };
                 if let Some(why) = refusal {
-                    dep.error = Some(format!("{}: {why}", ByteStr::from(path)));
+                    dep.error = Some(NeedError::Unloadable(format!(
+                        "{}: {why}",
+                        ByteStr::from(path)
+                    )));
                     return Try::Fatal;
                 }
                 Try::Load(o)
@@ -863,11 +867,11 @@ pub fn short_name(path: &[u8]) -> &[u8] {
 
 /// The glibc-hwcaps subdirectory names glibc knows for a machine (sysdeps/*/dl-hwcaps-subdirs.c),
 /// best first.
-pub fn known_hwcaps_levels(machine: &str) -> &'static [&'static str] {
+pub fn known_hwcaps_levels(machine: Machine) -> &'static [&'static str] {
     match machine {
-        "x86_64" => &["x86-64-v4", "x86-64-v3", "x86-64-v2"],
-        "ppc64le" | "ppc64" => &["power10", "power9"],
-        "s390x" => &["z16", "z15", "z14", "z13"],
+        Machine::X86_64 => &["x86-64-v4", "x86-64-v3", "x86-64-v2"],
+        Machine::Ppc64le | Machine::Ppc64 => &["power10", "power9"],
+        Machine::S390x => &["z16", "z15", "z14", "z13"],
         _ => &[],
     }
 }

@@ -127,9 +127,77 @@ pub struct Dep {
     /// Candidates skipped on the way.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<Skipped>,
-    /// Why it failed, when it did.
+    /// Why it failed, when it did (serialized as its message).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<NeedError>,
+}
+
+/// Why a need was not loaded, as the loader model decided it. Callers act on the variant (glibc
+/// gives up on the whole session for anything but [`NeedError::NotFound`]; `check` reports a
+/// `NotFound` as missing and quotes anything else); `Display` is the message reports show, and
+/// JSON's `error` is that message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NeedError {
+    /// No file the loader could use: the search goes on with the other needs.
+    NotFound(NotFound),
+    /// A file the loader cannot load ends the search for this need (glibc then gives up on the
+    /// whole session, musl on this need alone): the message names the file and says why.
+    Unloadable(String),
+    /// glibc: a NEEDED path with a dynamic string token that has no value here.
+    UnexpandableToken,
+    /// A bound on resolution work stopped the session ([`Bound::message`]).
+    Bound(Bound),
+}
+
+/// How a need was not found, for the loader's own wording.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NotFound {
+    /// glibc searched every place for the name.
+    Glibc,
+    /// glibc: the path a NEEDED with a slash names does not exist, or is an object of another
+    /// class or machine.
+    GlibcPath,
+    /// glibc: opening the path a NEEDED with a slash names failed with this errno.
+    GlibcPathOpen(ByteStr, OpenErrno),
+    /// musl: no directory holds the name (or the path does not exist).
+    Musl,
+}
+
+impl NeedError {
+    /// Whether the need was simply not found (and nothing stopped the search).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, NeedError::NotFound(_))
+    }
+}
+
+impl std::fmt::Display for NeedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NeedError::NotFound(NotFound::Glibc) => {
+                f.write_str("not found: cannot open shared object file: No such file or directory")
+            }
+            NeedError::NotFound(NotFound::GlibcPath) => {
+                f.write_str("not found: cannot open shared object file")
+            }
+            NeedError::NotFound(NotFound::GlibcPathOpen(path, e)) => write!(
+                f,
+                "not found: cannot open shared object file: {path}: {}",
+                e.text()
+            ),
+            NeedError::NotFound(NotFound::Musl) => {
+                f.write_str("Error loading shared library: No such file or directory")
+            }
+            NeedError::Unloadable(why) => f.write_str(why),
+            NeedError::UnexpandableToken => f.write_str("cannot expand a dynamic string token"),
+            NeedError::Bound(b) => f.write_str(&b.message()),
+        }
+    }
+}
+
+impl Serialize for NeedError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// A required symbol version not defined by the library that satisfied the need.
@@ -146,8 +214,8 @@ pub struct VersionError {
 /// The loader of a session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct LoaderRef {
-    /// glibc or musl.
-    pub family: &'static str,
+    /// glibc or musl (serialized `glibc`, `musl`).
+    pub family: Family,
     /// The loader file (canonical).
     pub path: ByteStr,
 }
@@ -503,7 +571,7 @@ fn plan(ctx: &Ctx<'_>, i: ObjectId) -> Plan {
 /// The root's loader for an object's machine and class, preferring the libc it was linked against,
 /// as `ldd` (glibc) or `ld-musl --list` would be run on it.
 fn root_loader_plan(ctx: &Ctx<'_>, f: &ElfFacts) -> Plan {
-    let (glibc_names, musl_name) = standard_interps(&f.machine, f.class);
+    let (glibc_names, musl_name) = standard_interps(f.machine, f.class);
     let glibc = glibc_names.iter().find_map(|n| {
         let c = ctx.view.resolve(n.as_bytes(), true).ok()?;
         match ctx.view.object(c.as_bytes()) {
@@ -645,9 +713,7 @@ pub fn resolve_with_config(
                 any_glibc = true;
                 if !ctx.glibc_loaders.contains_key(path) {
                     let facts = view.object(path.as_bytes()).map(|li| view.facts(li));
-                    let machine =
-                        facts.map_or_else(|| view.facts(*i).machine.clone(), |f| f.machine.clone());
-                    let l = GlibcLoader::load(view, path, facts, &machine, &ctx.opts);
+                    let l = GlibcLoader::load(view, path, facts, view.facts(*i), &ctx.opts);
                     ctx.glibc_loaders.insert(path.clone(), l);
                 }
             }
@@ -742,16 +808,63 @@ mod tests {
         assert!(r.notes.iter().any(|n| n.contains("spent its bound")));
     }
 
+    /// A need's failure is decided by its variant; its text (and JSON) is the loaders' wording,
+    /// as it was when the outcome was that text.
+    #[test]
+    fn need_errors_keep_their_messages() {
+        let not_found = [
+            (
+                NotFound::Glibc,
+                "not found: cannot open shared object file: No such file or directory",
+            ),
+            (
+                NotFound::GlibcPath,
+                "not found: cannot open shared object file",
+            ),
+            (
+                NotFound::GlibcPathOpen(ByteStr::from("/opt/x/libx.so"), OpenErrno::Loop),
+                "not found: cannot open shared object file: /opt/x/libx.so: too many levels of \
+                 symbolic links (ELOOP)",
+            ),
+            (
+                NotFound::Musl,
+                "Error loading shared library: No such file or directory",
+            ),
+        ];
+        for (n, text) in not_found {
+            let e = NeedError::NotFound(n);
+            assert!(e.is_not_found());
+            assert_eq!(e.to_string(), text);
+            assert_eq!(serde_json::to_value(&e).unwrap(), text);
+        }
+        let others = [
+            (
+                NeedError::Unloadable("/lib/libx.so: invalid ELF header".into()),
+                "/lib/libx.so: invalid ELF header".to_string(),
+            ),
+            (
+                NeedError::UnexpandableToken,
+                "cannot expand a dynamic string token".to_string(),
+            ),
+            (NeedError::Bound(Bound::Object), Bound::Object.message()),
+        ];
+        for (e, text) in others {
+            assert!(!e.is_not_found());
+            assert_eq!(e.to_string(), text);
+        }
+    }
+
     /// Facts of a dynamically linked x86-64 object, as the ELF reader would give them.
     fn facts(kind: Kind, interp: Option<&str>, soname: Option<&str>, needed: &[&str]) -> ElfFacts {
         ElfFacts {
             class: crate::elf::Class::Elf64,
             endian: crate::elf::Endian::Little,
-            machine: "x86_64".into(),
+            machine: crate::elf::Machine::X86_64,
             e_machine: 62,
+            e_flags: 0,
             osabi: "SYSV".into(),
             ei_osabi: 0,
-            e_type: "DYN".into(),
+            e_type: crate::elf::ElfType::Dyn,
             kind,
             interp: interp.map(ByteStr::from),
             needed: needed.iter().map(|n| ByteStr::from(*n)).collect(),
@@ -764,6 +877,68 @@ mod tests {
             version_defs: Vec::new(),
             has_dynamic: true,
             has_load: true,
+        }
+    }
+
+    /// On ARM the ld.so.cache entries a loader takes depend on the float ABI it was built for,
+    /// which its e_flags record: the armel loader takes the soft-float library, the armhf one
+    /// the hard-float library, from one cache that lists both (a multiarch root).
+    #[test]
+    fn the_loaders_float_abi_picks_its_cache_entries() {
+        let (hard, soft) = (0x0500_0400, 0x0500_0200);
+        let arm = |f: ElfFacts, e_flags: u32| ElfFacts {
+            class: crate::elf::Class::Elf32,
+            machine: crate::elf::Machine::Arm,
+            e_machine: 40,
+            e_flags,
+            ..f
+        };
+        let mut v = MemView::new();
+        let lib = |soname: &str| facts(Kind::SharedLibrary, None, Some(soname), &[]);
+        v.elf("/lib/ld-linux.so.3", arm(lib("ld-linux.so.3"), soft));
+        v.elf(
+            "/lib/ld-linux-armhf.so.3",
+            arm(lib("ld-linux-armhf.so.3"), hard),
+        );
+        let sf = v.elf(
+            "/usr/lib/arm-linux-gnueabi/libx.so.1",
+            arm(lib("libx.so.1"), soft),
+        );
+        let hf = v.elf(
+            "/usr/lib/arm-linux-gnueabihf/libx.so.1",
+            arm(lib("libx.so.1"), hard),
+        );
+        let cache = ldcache::synthetic::build_new(
+            &[
+                (
+                    0x0903,
+                    "libx.so.1",
+                    "/usr/lib/arm-linux-gnueabihf/libx.so.1",
+                    0,
+                ),
+                (
+                    0x0b03,
+                    "libx.so.1",
+                    "/usr/lib/arm-linux-gnueabi/libx.so.1",
+                    0,
+                ),
+            ],
+            &[],
+        );
+        v.file("/etc/ld.so.cache", &cache);
+        let prog = |interp: &str, e_flags| {
+            arm(
+                facts(Kind::Pie, Some(interp), None, &["libx.so.1"]),
+                e_flags,
+            )
+        };
+        let armel = v.elf("/usr/bin/armel", prog("/lib/ld-linux.so.3", soft));
+        let armhf = v.elf("/usr/bin/armhf", prog("/lib/ld-linux-armhf.so.3", hard));
+        let r = resolve(&v, &[armel, armhf], &ResolveOptions::default());
+        for (r, want) in r.iter().zip([sf, hf]) {
+            assert_eq!(r.status, Status::Ok, "{r:?}");
+            assert_eq!(r.deps[0].via, Some(Via::LdCache), "{r:?}");
+            assert_eq!(r.deps[0].found.as_ref(), Some(v.object_path(want)));
         }
     }
 
@@ -829,12 +1004,12 @@ mod tests {
             ids.iter().map(|&i| v.object_path(i).clone()).collect()
         };
         assert_eq!(r[0].status, Status::Error);
-        assert_eq!(r[0].loader.as_ref().map(|l| l.family), Some("glibc"));
+        assert_eq!(r[0].loader.as_ref().map(|l| l.family), Some(Family::Glibc));
         assert_eq!(r[0].closure, paths(&[libz, libc]));
         assert_eq!(r[0].missing, [ByteStr::from("libgone.so.2")]);
         assert_eq!(r[0].deps[0].via, Some(Via::LdSoConf));
         assert_eq!(r[1].status, Status::Ok, "{:?}", r[1]);
-        assert_eq!(r[1].loader.as_ref().map(|l| l.family), Some("musl"));
+        assert_eq!(r[1].loader.as_ref().map(|l| l.family), Some(Family::Musl));
         assert_eq!(r[1].closure, paths(&[libm]));
         assert_eq!(r[1].deps[0].via, Some(Via::PathFile));
         assert_eq!(r[1].deps[1].via, Some(Via::Reserved));

@@ -2,9 +2,10 @@
 
 use std::collections::HashMap;
 
-use super::env::{MuslLoader, basename, dirname};
+use super::env::{Family, MuslLoader, basename, dirname};
 use super::{
-    Candidate, Ctx, Dep, LoaderRef, OpenErrno, Resolution, SessionEdge, Skipped, Status, Via,
+    Candidate, Ctx, Dep, LoaderRef, NeedError, NotFound, OpenErrno, Resolution, SessionEdge,
+    Skipped, Status, Via,
 };
 use crate::elf::{Class, Kind};
 use crate::name::ByteStr;
@@ -111,8 +112,7 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
                         }
                     }
                     Open::NotFound => {
-                        dep.error =
-                            Some("Error loading shared library: No such file or directory".into());
+                        dep.error = Some(NeedError::NotFound(NotFound::Musl));
                     }
                     Open::Fatal => fatal = true,
                 }
@@ -153,7 +153,7 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
     Resolution {
         status,
         loader: Some(LoaderRef {
-            family: "musl",
+            family: Family::Musl,
             path: ld.path.clone(),
         }),
         closure,
@@ -327,7 +327,7 @@ fn path_open(
 /// no falling back to the next directory once a file opened.
 fn try_open(ctx: &Ctx<'_>, path: &[u8], dep: &mut Dep, main_class: Class) -> Step {
     if let Err(bound) = super::charge(ctx, 1) {
-        dep.error = Some(bound.message());
+        dep.error = Some(NeedError::Bound(bound));
         return Step::Stop;
     }
     match ctx.candidate(path) {
@@ -341,19 +341,19 @@ fn try_open(ctx: &Ctx<'_>, path: &[u8], dep: &mut Dep, main_class: Class) -> Ste
         }
         Candidate::NotFile(c, _) | Candidate::NotElf(c) => {
             dep.path = Some(ByteStr::from(path));
-            dep.error = Some(format!(
+            dep.error = Some(NeedError::Unloadable(format!(
                 "{} ({c}) cannot be mapped (Exec format error): musl stops here",
                 ByteStr::from(path)
-            ));
+            )));
             Step::Stop
         }
         // A library of the other class has program headers of the wrong size: map_library refuses it.
         Candidate::Object(o) if ctx.facts(o).class != main_class => {
             dep.path = Some(ByteStr::from(path));
-            dep.error = Some(format!(
+            dep.error = Some(NeedError::Unloadable(format!(
                 "{}: wrong ELF class (Exec format error): musl stops here",
                 ByteStr::from(path)
-            ));
+            )));
             Step::Stop
         }
         // path_open goes past ENOENT, ENOTDIR, EACCES and ENAMETOOLONG only.
@@ -361,29 +361,29 @@ fn try_open(ctx: &Ctx<'_>, path: &[u8], dep: &mut Dep, main_class: Class) -> Ste
         Candidate::OpenError(OpenErrno::NotDir) => Step::Next,
         Candidate::OpenError(OpenErrno::Loop) => {
             dep.path = Some(ByteStr::from(path));
-            dep.error = Some(format!(
+            dep.error = Some(NeedError::Unloadable(format!(
                 "{}: Symbolic link loop (more than 40 links): musl stops here",
                 ByteStr::from(path)
-            ));
+            )));
             Step::Stop
         }
         // A separate debug-info file: its segments have no bytes, and musl 1.2.5 maps it anyway
         // and crashes (SIGSEGV), in `ld-musl --list` and in a real start alike.
         Candidate::Object(o) if ctx.facts(o).kind == Kind::DebugInfo => {
             dep.path = Some(ByteStr::from(path));
-            dep.error = Some(format!(
+            dep.error = Some(NeedError::Unloadable(format!(
                 "{}: a separate debug-info file: musl maps it and crashes (SIGSEGV)",
                 ByteStr::from(path)
-            ));
+            )));
             Step::Stop
         }
         // map_library needs a PT_LOAD and a PT_DYNAMIC (a static executable has none).
         Candidate::Object(o) if !ctx.facts(o).has_load || !ctx.facts(o).has_dynamic => {
             dep.path = Some(ByteStr::from(path));
-            dep.error = Some(format!(
+            dep.error = Some(NeedError::Unloadable(format!(
                 "{}: no loadable segments or no dynamic section (Exec format error): musl stops here",
                 ByteStr::from(path)
-            ));
+            )));
             Step::Stop
         }
         Candidate::Object(o) => Step::Use(o),

@@ -19,7 +19,7 @@ const BASELINE_NO_ISA: CacheCpu = CacheCpu {
 
 impl LdCache {
     /// What glibc's `_dl_load_cache_lookup` returns for `soname`, for a loader whose
-    /// `_dl_cache_check_flags` is `flags_ok` (see [`flags_accepted_for`](super::flags_accepted_for)), on a CPU that supports
+    /// `_dl_cache_check_flags` is `flags_ok` (see [`LoaderFlags`](super::LoaderFlags)), on a CPU that supports
     /// the glibc-hwcaps subdirectories for which `hwcaps_ok` is true.
     ///
     /// Among several supported subdirectories, glibc's own preference order is used
@@ -247,13 +247,14 @@ fn builtin_hwcaps_rank(sub: &[u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::elf::{Abi, ArmFloat, Machine};
     use crate::resolve::ldcache::DL_CACHE_HWCAP_EXTENSION;
     use crate::resolve::ldcache::flags_accepted_for;
     use crate::resolve::ldcache::synthetic::{build_new, build_old};
 
     #[test]
     fn old_format_walk_stops_only_at_the_default_id() {
-        let i386 = flags_accepted_for("i386");
+        let i386 = flags_accepted_for(Machine::I386, Abi::Base);
         // FLAG_ELF (1) then FLAG_ELF_LIBC6 (3): the later, default one wins.
         let c = build_old(&[
             (1, "libx.so.1", "/a/libx.so.1"),
@@ -288,7 +289,7 @@ mod tests {
             b"/a/libx.so.1"
         );
         // ARM hard-float: unmarked libc6 entries are accepted too, and are the default ID.
-        let arm = flags_accepted_for("arm");
+        let arm = flags_accepted_for(Machine::Arm, Abi::Arm(ArmFloat::Hard));
         assert!(arm(0x0903) && arm(0x0003) && !arm(0x0b03) && !arm(0x0001));
         let c = build_old(&[
             (0x903, "libx.so.1", "/hf/libx.so.1"),
@@ -321,10 +322,14 @@ mod tests {
         assert_eq!(c.entries()[2].hwcaps_subdir, None);
         assert_eq!(c.warnings().len(), 1, "{:?}", c.warnings());
         let get = |ok: &dyn Fn(&[u8]) -> bool| {
-            c.lookup(b"libx.so.1", flags_accepted_for("x86_64"), ok)
-                .unwrap()
-                .value
-                .clone()
+            c.lookup(
+                b"libx.so.1",
+                flags_accepted_for(Machine::X86_64, Abi::Base),
+                ok,
+            )
+            .unwrap()
+            .value
+            .clone()
         };
         assert_eq!(get(&|_| false), b"/tls/libx.so.1");
         assert_eq!(get(&|s| s == b"x86-64-v2"), b"/v2/libx.so.1");
@@ -340,14 +345,21 @@ mod tests {
         let c = LdCache::parse(&b).unwrap();
         assert!(!c.warnings().is_empty());
         assert!(
-            c.lookup(b"libx.so.1", flags_accepted_for("x86_64"), |s| s
-                == b"x86-64-v2")
-                .is_none()
+            c.lookup(
+                b"libx.so.1",
+                flags_accepted_for(Machine::X86_64, Abi::Base),
+                |s| s == b"x86-64-v2"
+            )
+            .is_none()
         );
         assert_eq!(
-            c.lookup(b"libx.so.1", flags_accepted_for("x86_64"), |_| true)
-                .unwrap()
-                .value,
+            c.lookup(
+                b"libx.so.1",
+                flags_accepted_for(Machine::X86_64, Abi::Base),
+                |_| true
+            )
+            .unwrap()
+            .value,
             b"/v3/libx.so.1"
         );
     }

@@ -8,7 +8,8 @@ performs on the result.
 - [`lookup`](LdCache::lookup), [`lookup_ranked`](LdCache::lookup_ranked) and
   [`lookup_cpu`](LdCache::lookup_cpu) (lookup.rs) are glibc's `search_cache` over the result.
 - [`LoaderFlags`], [`flags_accepted_for`] and [`flags_description`] (flags.rs) say which entry
-  flags each architecture's loader accepts, and how `ldconfig -p` names them.
+  flags the loader of each machine and ABI ([`crate::elf::Abi`], from `e_flags`) accepts, and
+  how `ldconfig -p` names them.
 
 The tests that compare all this with `ldconfig` itself are in tests/ldcache.rs.
 */
@@ -17,7 +18,7 @@ mod flags;
 mod lookup;
 mod parse;
 #[cfg(test)]
-mod synthetic;
+pub(crate) mod synthetic;
 
 pub use flags::{LoaderFlags, flags_accepted_for, flags_description};
 pub use lookup::libcmp;

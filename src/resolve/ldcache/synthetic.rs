@@ -7,7 +7,7 @@ use super::ByteOrder;
 use super::parse::{EXTENSION_MAGIC, NEW_MAGIC, OLD_MAGIC, TAG_GLIBC_HWCAPS};
 
 /// Builds a little-endian new-format cache: entries (flags, key, value, hwcap), hwcaps names.
-pub(super) fn build_new(entries: &[(i32, &str, &str, u64)], hwcaps: &[&str]) -> Vec<u8> {
+pub(crate) fn build_new(entries: &[(i32, &str, &str, u64)], hwcaps: &[&str]) -> Vec<u8> {
     build_new_in(ByteOrder::Little, entries, hwcaps)
 }
 
