@@ -63,16 +63,20 @@ fn config_of(common: &RootArgs, resolve: bool) -> Result<pipeline::Config, Fail>
 /// Runs the pipeline (a progress line on a terminal), then says on stderr what may be wrong with
 /// the report as a whole, whatever the format: a report on stdout or in a file must not hide it.
 fn run(common: &RootArgs, config: &pipeline::Config) -> Result<Report, Fail> {
-    let progress = if !common.quiet && io::stderr().is_terminal() {
-        Progress::spinner("scanning")
-    } else {
-        Progress::hidden()
-    };
-    let report = pipeline::run(config, &progress)?;
+    let report = pipeline::run(config, &progress(common))?;
     for w in &report.warnings {
         eprintln!("elfdeps: warning: {} ({})", w.message, w.code.as_str());
     }
     Ok(report)
+}
+
+/// The progress line: on a terminal, unless `-q`.
+fn progress(common: &RootArgs) -> Progress {
+    if !common.quiet && io::stderr().is_terminal() {
+        Progress::spinner("scanning")
+    } else {
+        Progress::hidden()
+    }
 }
 
 /// Writes through `render` to FILE or standard output.
@@ -217,11 +221,16 @@ fn run_why(args: WhyArgs) -> Result<(), Fail> {
 }
 
 fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
-    let report = run(&args.common, &config_of(&args.common, true)?)?;
-    let (set, warnings) = pipeline::packages(&report, &args.query(), &args.common.root)?;
-    for w in warnings {
+    // Programs named by path are answered without a walk (pipeline::packages_run).
+    let config = config_of(&args.common, true)?;
+    let out = pipeline::packages_run(&config, &args.query(), &progress(&args.common))?;
+    for w in &out.root_warnings {
+        eprintln!("elfdeps: warning: {} ({})", w.message, w.code.as_str());
+    }
+    for w in out.warnings {
         eprintln!("elfdeps: warning: {w}");
     }
+    let set = out.set;
     for p in &set.packages {
         if let Some(w) = &p.warning {
             eprintln!("elfdeps: note: {w}");

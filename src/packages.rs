@@ -25,9 +25,9 @@ use serde::Serialize;
 use crate::check::hint::LibraryIndex;
 use crate::name::ByteStr;
 use crate::pkgdb::{Package, PackageDb};
-use crate::resolve::{Resolved, Status};
+use crate::resolve::{Resolution, Resolved, Status};
 use crate::scan::Object;
-use crate::tree::Tree;
+use crate::tree::{PathLookup, Tree};
 
 /// Subpackage suffixes that are never runtime dependencies (unless a loaded file lives there).
 pub const NEVER_NEEDED: &[&str] = &[
@@ -227,6 +227,15 @@ fn providers_of(
     (all, chosen)
 }
 
+/// One program (or library) whose set is computed: the object and its loader session.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    /// The object.
+    pub object: &'a Object,
+    /// Its resolution.
+    pub resolution: &'a Resolution,
+}
+
 /// Computes the set for objects `targets` (indexes into `report.objects`). `index`: packages of
 /// APK repository indexes, which name the subpackages providing missing sonames.
 pub fn compute(
@@ -235,11 +244,40 @@ pub fn compute(
     index: &[Package],
     targets: &[usize],
 ) -> PackageSet {
+    let list: Vec<Target<'_>> = targets
+        .iter()
+        .map(|&t| Target {
+            object: &root.objects[t],
+            resolution: &root.resolutions[t],
+        })
+        .collect();
+    // The root-wide index of library files is built only when a library (not a program) is
+    // among the targets: only its missing needs can be met in-process.
+    let libraries = std::cell::OnceCell::new();
+    let in_process = |name: &[u8], o: &Object| {
+        libraries
+            .get_or_init(|| LibraryIndex::new(root.objects, root.tree))
+            .loadable(name, o)
+            .map(|(_, canonical)| canonical)
+    };
+    compute_for(&list, db, index, root.tree, &in_process)
+}
+
+/// [`compute`] for any targets, however they were resolved (the walked root, or a lazy view for a
+/// few programs): `paths` resolves paths inside the root; `in_process(name, library)` is the
+/// canonical path of a loadable library named `name` elsewhere in the root, which a library
+/// missing it finds in the process that loads it (asked only for targets that are not programs).
+pub fn compute_for(
+    targets: &[Target<'_>],
+    db: &PackageDb,
+    index: &[Package],
+    paths: &dyn PathLookup,
+    in_process: &dyn Fn(&[u8], &Object) -> Option<ByteStr>,
+) -> PackageSet {
     let mut reasons: BTreeMap<usize, BTreeSet<Reason>> = BTreeMap::new();
     // Providers from the index that are not installed: name -> reasons.
     let mut from_index: BTreeMap<ByteStr, BTreeSet<Reason>> = BTreeMap::new();
     let mut gaps = Vec::new();
-    let libraries = LibraryIndex::new(root.objects, root.tree);
     // Installed packages by the last component of each file they list, whether or not it is
     // still in the root (a deleted library's package still lists it): one pass, built once.
     let mut listing: HashMap<&[u8], Vec<usize>> = HashMap::new();
@@ -254,17 +292,16 @@ pub fn compute(
     }
     // Providers by soname: every program missing the same library asks once.
     let mut memo: HashMap<ByteStr, (Vec<ByteStr>, Option<Chosen>)> = HashMap::new();
-    for &t in targets {
-        let (o, r) = (&root.objects[t], &root.resolutions[t]);
+    for t in targets {
+        let (o, r) = (t.object, t.resolution);
         let mut files: Vec<(ByteStr, &'static str)> = vec![(o.path.clone(), "program")];
         let mut provided: Vec<(ByteStr, Chosen)> = Vec::new();
         match r {
             // It cannot start: what another loader of the root would load is not its set.
             r if r.status == Status::InterpMissing => {
                 if let Some(interp) = &o.facts.interp {
-                    let listed = root
-                        .tree
-                        .resolve(interp.as_bytes(), false)
+                    let listed = paths
+                        .lookup(interp.as_bytes(), false)
                         .unwrap_or_else(|_| interp.clone());
                     let owner = db
                         .owner_index(listed.as_bytes())
@@ -292,7 +329,7 @@ pub fn compute(
                 }
                 let program = crate::check::is_program(o);
                 for m in &r.missing {
-                    if !program && let Some((_, canonical)) = libraries.loadable(m.as_bytes(), o) {
+                    if !program && let Some(canonical) = in_process(m.as_bytes(), o) {
                         files.push((canonical, "in-process"));
                         continue;
                     }
@@ -388,10 +425,7 @@ pub fn compute(
     packages.sort_by(|a, b| a.name.cmp(&b.name));
     PackageSet {
         database: db.kind,
-        programs: targets
-            .iter()
-            .map(|&t| root.objects[t].path.clone())
-            .collect(),
+        programs: targets.iter().map(|t| t.object.path.clone()).collect(),
         packages,
         gaps,
         unneeded: None,

@@ -332,26 +332,8 @@ pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
         .as_ref()
         .map_or(config.root.as_path(), |u| u.root.as_path());
     let rootfs = RootFs::open(root).map_err(|e| Error(e.to_string()))?;
-    let view =
-        LazyView::new(&rootfs, config.scan.limits).excluding(config.scan.walk.exclude.clone());
-    let canonical = view
-        .resolve(given.as_bytes(), true)
-        .map_err(|e| Error(not_in_root(&view, given, &config.root, &e)))?;
-    let Some(id) = view.object(canonical.as_bytes()) else {
-        let error = match view.kind(canonical.as_bytes()) {
-            Some(FileKind::File) => view
-                .read_elf(canonical.as_bytes(), &config.scan.limits)
-                .err(),
-            Some(FileKind::Unreadable) => view.read_prefix(canonical.as_bytes(), 0).err(),
-            _ => None,
-        };
-        return Err(Error(not_an_object(
-            &view,
-            given,
-            &canonical,
-            error.as_ref().map(|e| (e.message.as_str(), e.code)),
-        )));
-    };
+    let view = lazy_view(&rootfs, config);
+    let id = lazy_object(&view, given, config)?;
     let ropts = config.resolve.clone().unwrap_or_default();
     let r = resolve::resolve(&view, &[id], &ropts)
         .pop()
@@ -373,6 +355,141 @@ pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
         warnings,
         lookups: view.lookups(),
     })
+}
+
+/// The view of `rootfs` that single-program commands resolve through.
+fn lazy_view<'a>(rootfs: &'a RootFs, config: &Config) -> LazyView<'a> {
+    LazyView::new(rootfs, config.scan.limits).excluding(config.scan.walk.exclude.clone())
+}
+
+/// The object at `given` in a lazy view, or why there is none (in the words [`find_object`]
+/// uses on a walked root).
+fn lazy_object(view: &LazyView<'_>, given: &str, config: &Config) -> Result<usize, Error> {
+    let canonical = view
+        .resolve(given.as_bytes(), true)
+        .map_err(|e| Error(not_in_root(view, given, &config.root, &e)))?;
+    view.object(canonical.as_bytes()).ok_or_else(|| {
+        let error = match view.kind(canonical.as_bytes()) {
+            Some(FileKind::File) => view
+                .read_elf(canonical.as_bytes(), &config.scan.limits)
+                .err(),
+            Some(FileKind::Unreadable) => view.read_prefix(canonical.as_bytes(), 0).err(),
+            _ => None,
+        };
+        Error(not_an_object(
+            view,
+            given,
+            &canonical,
+            error.as_ref().map(|e| (e.message.as_str(), e.code)),
+        ))
+    })
+}
+
+/// What `packages` answers, and what was met on the way.
+#[derive(Debug)]
+pub struct PackagesOutcome {
+    /// The set.
+    pub set: PackageSet,
+    /// Records of the database or an index that were skipped.
+    pub warnings: Vec<String>,
+    /// Warnings about the root as a whole (`not-a-root`).
+    pub root_warnings: Vec<ScanWarning>,
+    /// Whether the root was walked (false: the programs were resolved through a lazy view).
+    pub walked: bool,
+}
+
+/// `packages` as the command runs it: for programs named by path (no `--for`, no `--unneeded`),
+/// through a [`LazyView`], looking up only what their loaders and the package database name;
+/// otherwise on the walked and resolved root ([`run`], then [`packages`]). Both give the same set
+/// (tests/lazy_view.rs).
+pub fn packages_run(
+    config: &Config,
+    q: &PackagesQuery,
+    progress: &Progress,
+) -> Result<PackagesOutcome, Error> {
+    if !q.paths.is_empty()
+        && q.for_pkg.is_none()
+        && !q.unneeded
+        && let Some(out) = packages_without_walk(config, q)?
+    {
+        return Ok(out);
+    }
+    let report = run(config, progress)?;
+    let (set, warnings) = packages(&report, q, &config.root)?;
+    Ok(PackagesOutcome {
+        set,
+        warnings,
+        root_warnings: report.warnings.clone(),
+        walked: true,
+    })
+}
+
+/// `packages` for the programs `q.paths` without a walk; `None` when one of them is not a
+/// program (a library's missing needs may be met by a library elsewhere in the root, which only
+/// the walk knows).
+fn packages_without_walk(
+    config: &Config,
+    q: &PackagesQuery,
+) -> Result<Option<PackagesOutcome>, Error> {
+    let unpacked = open_input(config)?;
+    let root = unpacked
+        .as_ref()
+        .map_or(config.root.as_path(), |u| u.root.as_path());
+    let rootfs = RootFs::open(root).map_err(|e| Error(e.to_string()))?;
+    let view = lazy_view(&rootfs, config);
+    let mut ids = Vec::new();
+    for p in &q.paths {
+        let id = lazy_object(&view, p, config)?;
+        if !check::is_program_facts(view.facts(id)) {
+            return Ok(None);
+        }
+        ids.push(id);
+    }
+    let db = pkgdb::detect(&rootfs, &view, q.db).ok_or_else(|| no_database(&config.root))?;
+    let mut warnings = db_warnings(&db);
+    let ropts = config.resolve.clone().unwrap_or_default();
+    let sessions = resolve::resolve(&view, &ids, &ropts);
+    // As for the walked root, a --cpu profile must apply to something: here, to one of the
+    // programs' sessions.
+    let refusals: Vec<Result<(), Error>> = ids
+        .iter()
+        .zip(&sessions)
+        .map(|(&id, r)| cpu_applies_to(&ropts.cpu, view.facts(id), r, view.object_path(id)))
+        .collect();
+    if !refusals.iter().any(Result::is_ok)
+        && let Some(Err(e)) = refusals.into_iter().next()
+    {
+        return Err(e);
+    }
+    let objects: Vec<scan::Object> = ids
+        .iter()
+        .map(|&id| {
+            let path = view.object_path(id);
+            scan::Object {
+                path: path.clone(),
+                facts: view.facts(id).clone(),
+                inode: view.identity(path.as_bytes()).unwrap_or_default(),
+            }
+        })
+        .collect();
+    let targets: Vec<crate::packages::Target<'_>> = objects
+        .iter()
+        .zip(&sessions)
+        .map(|(object, resolution)| crate::packages::Target { object, resolution })
+        .collect();
+    let index = read_indexes(q, &mut warnings)?;
+    // Every target is a program, so no need is ever met in-process.
+    let set = crate::packages::compute_for(&targets, &db, &index, &view, &|_, _| None);
+    let mut root_warnings = Vec::new();
+    if unpacked.is_none() && !view.is_dir(b"/usr") {
+        root_warnings.push(scan::not_a_root(root));
+    }
+    Ok(Some(PackagesOutcome {
+        set,
+        warnings,
+        root_warnings,
+        walked: false,
+    }))
 }
 
 /// [`cpu_applies`] for one session: a `--cpu` profile changes what glibc's loader loads for a
@@ -513,15 +630,8 @@ pub fn packages(
 ) -> Result<(PackageSet, Vec<String>), Error> {
     let inv = &report.inventory;
     let mut warnings = Vec::new();
-    let db = pkgdb::detect(&inv.rootfs, &inv.tree, q.db).ok_or_else(|| {
-        Error(format!(
-            "{} has no package database (looked for lib/apk/db/installed, var/lib/dpkg/status and var/lib/rpm/rpmdb.sqlite)",
-            root.display()
-        ))
-    })?;
-    for w in &db.warnings {
-        warnings.push(format!("{} database: {}", db.kind, escape_controls(w)));
-    }
+    let db = pkgdb::detect(&inv.rootfs, &inv.tree, q.db).ok_or_else(|| no_database(root))?;
+    warnings.extend(db_warnings(&db));
     let Some(resolved) = report.resolved() else {
         return Err(Error(
             "packages needs the resolution (run with resolve)".into(),
@@ -556,12 +666,7 @@ pub fn packages(
             .map(|(i, _, _)| i)
             .collect();
     }
-    let mut index = Vec::new();
-    for f in &q.apk_index {
-        let (pkgs, ws) = pkgdb::apkindex::read(f).map_err(|e| Error(e.to_string()))?;
-        warnings.extend(ws.into_iter().map(|w| format!("{}: {w}", f.display())));
-        index.extend(pkgs);
-    }
+    let index = read_indexes(q, &mut warnings)?;
     let mut set = crate::packages::compute(resolved, &db, &index, &targets);
     if q.unneeded {
         set.unneeded = Some(crate::packages::unneeded(
@@ -572,6 +677,35 @@ pub fn packages(
         ));
     }
     Ok((set, warnings))
+}
+
+fn no_database(root: &Path) -> Error {
+    Error(format!(
+        "{} has no package database (looked for lib/apk/db/installed, var/lib/dpkg/status and var/lib/rpm/rpmdb.sqlite)",
+        root.display()
+    ))
+}
+
+/// The database's warnings (records it skipped), as `packages` says them.
+fn db_warnings(db: &pkgdb::PackageDb) -> Vec<String> {
+    db.warnings
+        .iter()
+        .map(|w| format!("{} database: {}", db.kind, escape_controls(w)))
+        .collect()
+}
+
+/// The packages of the `--apk-index` files, their skipped records added to `warnings`.
+fn read_indexes(
+    q: &PackagesQuery,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<pkgdb::Package>, Error> {
+    let mut index = Vec::new();
+    for f in &q.apk_index {
+        let (pkgs, ws) = pkgdb::apkindex::read(f).map_err(|e| Error(e.to_string()))?;
+        warnings.extend(ws.into_iter().map(|w| format!("{}: {w}", f.display())));
+        index.extend(pkgs);
+    }
+    Ok(index)
 }
 
 /// Judges build artifacts (files, or directories searched for ELF files) by `policy`. Finding no

@@ -31,6 +31,36 @@ pub enum Entry {
     Unreadable,
 }
 
+/// Resolving paths inside a root as after `chroot(ROOT)`, whatever holds the root: the walked
+/// [`Tree`], or a filesystem view (`crate::resolve::FsView`, which a lazy view answers without a
+/// walk). What the package database readers need to key listed files by their canonical paths.
+pub trait PathLookup: Sync {
+    /// Resolves `path` inside the root (the last symlink followed only when `follow_last`).
+    fn lookup(&self, path: &[u8], follow_last: bool) -> Result<ByteStr, FileError>;
+
+    /// Whether the directory at canonical `dir` has an entry `name` (of any type).
+    fn has_entry(&self, dir: &[u8], name: &[u8]) -> bool;
+}
+
+impl PathLookup for Tree {
+    fn lookup(&self, path: &[u8], follow_last: bool) -> Result<ByteStr, FileError> {
+        self.resolve(path, follow_last)
+    }
+
+    fn has_entry(&self, dir: &[u8], name: &[u8]) -> bool {
+        self.get(&child_of(dir, name)).is_some()
+    }
+}
+
+/// The path of `name` in directory `dir` (`/` has no trailing slash added).
+pub fn child_of(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    if dir == b"/" {
+        [b"/", name].concat()
+    } else {
+        [dir, b"/", name].concat()
+    }
+}
+
 /// The walked tree: paths sorted by bytes, looked up by binary search. (The walk already sorts its
 /// records, so building this moves paths instead of hashing and cloning 100k+ of them.)
 #[derive(Debug, Default)]

@@ -153,3 +153,64 @@ fn tree_without_a_walk_equals_tree_on_the_walked_root() {
         assert_eq!(lazy, walked, "{p}");
     }
 }
+
+/// `packages PROGRAM...` answers without a walk: the same set as on the walked and resolved root,
+/// for programs one at a time and together, on the Debian (dpkg) and Alpine (apk) roots.
+#[test]
+fn packages_without_a_walk_equal_packages_on_the_walked_root() {
+    use elfdeps::pipeline::{self, Config, PackagesQuery};
+    use elfdeps::pkgdb::DbKind;
+    for key in ["debian", "alpine-x86_64"] {
+        let Some(root) = support::root(key) else {
+            return;
+        };
+        let config = Config {
+            root: root.to_path_buf(),
+            resolve: Some(ResolveOptions::default()),
+            ..Config::default()
+        };
+        let report = pipeline::run(&config, &Progress::hidden()).expect("pipeline");
+        let programs: Vec<String> = report
+            .inventory
+            .objects
+            .iter()
+            .filter(|o| o.facts.interp.is_some())
+            .map(|o| o.path.to_string())
+            .collect();
+        // Every seventh program alone (all of them on a small root), then all of them at once.
+        let step = if programs.len() > 50 { 7 } else { 1 };
+        let mut queries: Vec<Vec<String>> = programs
+            .iter()
+            .step_by(step)
+            .map(|p| vec![p.clone()])
+            .collect();
+        queries.push(programs.clone());
+        for paths in &queries {
+            let q = PackagesQuery {
+                db: DbKind::Auto,
+                for_pkg: None,
+                paths: paths.clone(),
+                apk_index: Vec::new(),
+                unneeded: false,
+            };
+            let lazy = pipeline::packages_run(&config, &q, &Progress::hidden()).expect("lazy");
+            assert!(!lazy.walked, "{key}: {paths:?} should not need the walk");
+            let (walked, warnings) = pipeline::packages(&report, &q, root).expect("walked");
+            assert_eq!(
+                serde_json::to_value(&lazy.set).expect("json"),
+                serde_json::to_value(&walked).expect("json"),
+                "{key}: {}",
+                if paths.len() == 1 {
+                    &paths[0]
+                } else {
+                    "every program"
+                }
+            );
+            assert_eq!(lazy.warnings, warnings, "{key}");
+        }
+        support::loud(&format!(
+            "packages without a walk on {key}: {} queries agree with the walked root",
+            queries.len()
+        ));
+    }
+}

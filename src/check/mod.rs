@@ -164,7 +164,12 @@ pub struct Checks {
 
 /// Whether the object is started as a program (it has an interpreter or is an executable).
 pub fn is_program(o: &Object) -> bool {
-    o.facts.interp.is_some() || matches!(o.facts.kind, Kind::Executable | Kind::Pie)
+    is_program_facts(&o.facts)
+}
+
+/// [`is_program`] from an object's facts alone.
+pub fn is_program_facts(f: &elf::ElfFacts) -> bool {
+    f.interp.is_some() || matches!(f.kind, Kind::Executable | Kind::Pie)
 }
 
 /// Analyzes a scanned root: libcs, then findings. Objects gain their `libc`.

@@ -7,10 +7,10 @@ use super::{DbFormat, MAX_LINE, Package, PackageDb, lines, read_db_file};
 const MAX_PATH: usize = 4096;
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
-use crate::tree::Tree;
+use crate::tree::PathLookup;
 
 /// Reads the database, or `None` when the root has none.
-pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
+pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
     let bytes = match read_db_file(rootfs, tree, b"/lib/apk/db/installed")
         .or_else(|| read_db_file(rootfs, tree, b"/usr/lib/apk/db/installed"))?
     {

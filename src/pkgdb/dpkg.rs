@@ -5,10 +5,10 @@
 use super::{DbFormat, MAX_LINE, Package, PackageDb, lines, read_db_file};
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
-use crate::tree::Tree;
+use crate::tree::PathLookup;
 
 /// Reads the database, or `None` when the root has none.
-pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
+pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
     let status = read_db_file(rootfs, tree, b"/var/lib/dpkg/status")?;
     let status = match status {
         Ok(s) => s,

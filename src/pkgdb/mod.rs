@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
-use crate::tree::Tree;
+use crate::tree::PathLookup;
 
 /// Most bytes read from one database file.
 pub const MAX_DB_FILE: u64 = 256 << 20;
@@ -131,8 +131,12 @@ impl PackageDb {
     }
 
     /// Indexes every listed file by its canonical path in `tree` (symlinked directories such as
-    /// `/lib -> usr/lib` resolved; the last component is not followed).
-    fn index(&mut self, tree: &Tree, diversions: &[(ByteStr, ByteStr, ByteStr)]) {
+    /// `/lib -> usr/lib` resolved; the last component is not followed): a file that exists is
+    /// keyed by its directory's canonical path and its name, one that does not by its listed
+    /// path. Each directory is resolved once, and a file's existence comes from its directory's
+    /// entries, so a lazy view answers from directory listings, not a lookup per listed file.
+    fn index(&mut self, tree: &dyn PathLookup, diversions: &[(ByteStr, ByteStr, ByteStr)]) {
+        let mut dirs: HashMap<Vec<u8>, Option<ByteStr>> = HashMap::new();
         for (i, p) in self.packages.iter().enumerate() {
             for f in &p.files {
                 // A diverted file lives at the diversion's target, unless this package is the one
@@ -141,9 +145,7 @@ impl PackageDb {
                     .iter()
                     .find(|(from, _, by)| from == f && by != &p.name)
                     .map_or(f, |(_, to, _)| to);
-                let key = tree
-                    .resolve(path.as_bytes(), false)
-                    .unwrap_or_else(|_| path.clone());
+                let key = listed_key(tree, path, &mut dirs);
                 self.owners.entry(key).or_insert(i);
             }
         }
@@ -246,7 +248,7 @@ const RPM_DIRS: [&[u8]; 2] = [b"/var/lib/rpm", b"/usr/lib/sysimage/rpm"];
 /// Reads the root's package database (`None`: there is none of the asked kind). In a build without
 /// the `rpm` feature, an RPM database (asked for, or the one found) is an empty database with
 /// [`PackageDb::not_built_in`] set.
-pub fn detect(rootfs: &RootFs, tree: &Tree, kind: DbKind) -> Option<PackageDb> {
+pub fn detect(rootfs: &RootFs, tree: &dyn PathLookup, kind: DbKind) -> Option<PackageDb> {
     let apk = || apk::read(rootfs, tree);
     let dpkg = || dpkg::read(rootfs, tree);
     #[cfg(feature = "rpm")]
@@ -263,10 +265,10 @@ pub fn detect(rootfs: &RootFs, tree: &Tree, kind: DbKind) -> Option<PackageDb> {
 
 /// An RPM database this build cannot read: `None` when the root has none and none was asked for.
 #[cfg(not(feature = "rpm"))]
-fn rpm_not_built_in(tree: &Tree, asked: bool) -> Option<PackageDb> {
+fn rpm_not_built_in(tree: &dyn PathLookup, asked: bool) -> Option<PackageDb> {
     let found = RPM_DIRS.iter().find_map(|d| {
         let p = ByteStr::from([*d, b"/rpmdb.sqlite"].concat());
-        tree.resolve(p.as_bytes(), true).is_ok().then_some(p)
+        tree.lookup(p.as_bytes(), true).is_ok().then_some(p)
     });
     if found.is_none() && !asked {
         return None;
@@ -302,13 +304,42 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 #[error("{0}: {msg}", msg = .1.message)]
 pub struct DbFileError(pub ByteStr, pub crate::error::FileError);
 
+/// The key of listed file `path` (see [`PackageDb::index`]); `dirs` remembers each directory's
+/// canonical path.
+fn listed_key(
+    tree: &dyn PathLookup,
+    path: &ByteStr,
+    dirs: &mut HashMap<Vec<u8>, Option<ByteStr>>,
+) -> ByteStr {
+    let p = path.as_bytes();
+    let split = p.iter().rposition(|&b| b == b'/');
+    let (dir, name) = match split {
+        Some(s) => (&p[..s.max(1)], &p[s + 1..]),
+        None => (&b"/"[..], p),
+    };
+    if name.is_empty() || name == b"." || name == b".." {
+        // Not a name in a directory (`/.`, `/usr/`): resolved as a whole.
+        return tree.lookup(p, false).unwrap_or_else(|_| path.clone());
+    }
+    let canonical = dirs
+        .entry(dir.to_vec())
+        .or_insert_with(|| tree.lookup(dir, true).ok())
+        .as_ref();
+    match canonical {
+        Some(d) if tree.has_entry(d.as_bytes(), name) => {
+            ByteStr::from(crate::tree::child_of(d.as_bytes(), name))
+        }
+        _ => path.clone(),
+    }
+}
+
 /// Reads a database file of the root (`None` when absent).
 pub fn read_db_file(
     rootfs: &RootFs,
-    tree: &Tree,
+    tree: &dyn PathLookup,
     path: &[u8],
 ) -> Option<Result<Vec<u8>, DbFileError>> {
-    let canonical = tree.resolve(path, true).ok()?;
+    let canonical = tree.lookup(path, true).ok()?;
     Some(
         rootfs
             .read_file(canonical.as_bytes(), MAX_DB_FILE)

@@ -13,7 +13,7 @@ use std::path::Path;
 use super::{DbFormat, Package, PackageDb, read_db_file};
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
-use crate::tree::Tree;
+use crate::tree::PathLookup;
 
 const TAG_NAME: u32 = 1000;
 const TAG_VERSION: u32 = 1001;
@@ -137,7 +137,7 @@ const ADVICE: &str = "no file is attributed to an RPM package; if the image is y
                       `rpm --root ROOT --rebuilddb` rewrites the database";
 
 /// Reads the database, or `None` when the root has none.
-pub fn read(rootfs: &RootFs, tree: &Tree) -> Option<PackageDb> {
+pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
     let (dir, main) = super::RPM_DIRS.iter().find_map(|d| {
         let p = [*d, b"/rpmdb.sqlite"].concat();
         read_db_file(rootfs, tree, &p).map(|r| (*d, r))

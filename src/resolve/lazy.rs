@@ -13,9 +13,10 @@ roots through both):
   RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV`, as the walk does), so a lookup never leaves the root even
   while the root changes;
 - a directory is a mount point ([`FileKind::OtherFs`]) when the walk would not enter it;
-- a regular file is opened as the walk opens it (`O_NONBLOCK | O_NOFOLLOW`, then `fstat`), and the
-  first time it is looked at, its ELF facts are read with the ranged reader (so a candidate that is
-  not ELF costs one read of its header); one that cannot be opened is [`FileKind::Unreadable`];
+- a regular file is opened as the walk opens it (`O_NONBLOCK | O_NOFOLLOW`, then `fstat`); one
+  that cannot be opened is [`FileKind::Unreadable`]. Its ELF facts are read, with the ranged reader,
+  only when it is asked for as an object (a candidate that is not ELF costs one read of its
+  header; a path looked up only to resolve it, such as a package's listed file, costs no read);
 - FIFOs, sockets and devices are never opened.
 
 Each answer is kept for the life of the view, so a path is looked up once however many sessions ask,
@@ -34,6 +35,7 @@ use crate::elf::{ElfFacts, Limits};
 use crate::error::{ErrorCode, FileError};
 use crate::name::ByteStr;
 use crate::rootfs::{DirHandle, RootFs};
+use crate::tree::PathLookup;
 use crate::walk::Exclude;
 
 /// What a path turned out to be when first asked.
@@ -41,9 +43,8 @@ use crate::walk::Exclude;
 enum Probe {
     /// Nothing there (or a parent is not a directory).
     Absent,
-    /// A regular file: its object, when it is an ELF object whose facts could be read; its
-    /// `(st_dev, st_ino)`.
-    File(Option<ObjectId>, (u64, u64)),
+    /// A regular file, with its `(st_dev, st_ino)`.
+    File((u64, u64)),
     Dir,
     OtherFs,
     Symlink(ByteStr),
@@ -57,6 +58,8 @@ pub struct LazyView<'a> {
     limits: Limits,
     exclude: Option<Exclude>,
     probes: Mutex<HashMap<Vec<u8>, Probe>>,
+    /// The object of each regular file asked for as one (`None`: not ELF, or unreadable facts).
+    parsed: Mutex<HashMap<Vec<u8>, Option<ObjectId>>>,
     listings: Mutex<HashMap<Vec<u8>, Vec<ByteStr>>>,
     /// Append-only, so `facts` can hand out references while other threads add objects.
     objects: boxcar::Vec<(ByteStr, ElfFacts)>,
@@ -70,6 +73,7 @@ impl<'a> LazyView<'a> {
             limits,
             exclude: None,
             probes: Mutex::new(HashMap::new()),
+            parsed: Mutex::new(HashMap::new()),
             listings: Mutex::new(HashMap::new()),
             objects: boxcar::Vec::new(),
         }
@@ -91,8 +95,10 @@ impl<'a> LazyView<'a> {
     pub fn object_at(&self, path: &[u8]) -> Result<ObjectId, FileError> {
         let canonical = self.resolve(path, true)?;
         match self.probe(canonical.as_bytes()) {
-            Probe::File(Some(id), _) => Ok(id),
-            Probe::File(None, _) => {
+            Probe::File(_) => {
+                if let Some(id) = self.object(canonical.as_bytes()) {
+                    return Ok(id);
+                }
                 // Say why: not ELF, or an ELF file whose facts cannot be read.
                 match self.read_elf(canonical.as_bytes(), &self.limits) {
                     Ok(_) => Err(FileError::new(ErrorCode::NotElf, "not an ELF file")),
@@ -155,20 +161,10 @@ impl<'a> LazyView<'a> {
                 Ok(t) => Probe::Symlink(t),
                 Err(_) => Probe::Unreadable,
             },
+            // Opened (and closed) as the walk opens it, so what it cannot open is unreadable here
+            // too.
             FileType::RegularFile => match self.rootfs.open_file_at(dir.as_fd(), name) {
-                Ok(file) => {
-                    let inode = (file.stat.st_dev, file.stat.st_ino);
-                    let len = u64::try_from(file.stat.st_size).unwrap_or(0);
-                    let parsed = crate::scan::guarded(|| {
-                        crate::elf::parse_file(file.fd.as_fd(), len, &self.limits)
-                            .map(|f| f.map(Box::new))
-                    });
-                    let id = match parsed {
-                        Ok(Some(facts)) => Some(self.objects.push((ByteStr::from(path), *facts))),
-                        _ => None,
-                    };
-                    Probe::File(id, inode)
-                }
+                Ok(file) => Probe::File((file.stat.st_dev, file.stat.st_ino)),
                 Err(_) => Probe::Unreadable,
             },
             FileType::Fifo
@@ -177,6 +173,54 @@ impl<'a> LazyView<'a> {
             | FileType::BlockDevice => Probe::Special,
             FileType::Unknown => Probe::Unreadable,
         }
+    }
+
+    /// Reads the facts of the regular file at canonical `path` (once).
+    fn parse(&self, path: &[u8]) -> Option<ObjectId> {
+        if let Some(&id) = self
+            .parsed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+        {
+            return id;
+        }
+        let parsed = self.rootfs.open_file(path).and_then(|file| {
+            let len = u64::try_from(file.stat.st_size).unwrap_or(0);
+            crate::scan::guarded(|| {
+                crate::elf::parse_file(file.fd.as_fd(), len, &self.limits).map(|f| f.map(Box::new))
+            })
+        });
+        let mut map = self.parsed.lock().unwrap_or_else(|p| p.into_inner());
+        // Parsed without the lock: the first answer stored wins, so an object has one id.
+        if let Some(&id) = map.get(path) {
+            return id;
+        }
+        let id = match parsed {
+            Ok(Some(facts)) => Some(self.objects.push((ByteStr::from(path), *facts))),
+            _ => None,
+        };
+        map.insert(path.to_vec(), id);
+        id
+    }
+
+    /// `f` of the sorted names in the directory at canonical `dir` (listed once).
+    fn with_listing<R>(&self, dir: &[u8], f: impl FnOnce(&[ByteStr]) -> R) -> R {
+        if let Some(l) = self
+            .listings
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(dir)
+        {
+            return f(l);
+        }
+        let names = if matches!(self.probe(dir), Probe::Dir) {
+            self.list(dir)
+        } else {
+            Vec::new()
+        };
+        let mut listings = self.listings.lock().unwrap_or_else(|p| p.into_inner());
+        f(listings.entry(dir.to_vec()).or_insert(names))
     }
 
     fn list(&self, dir: &[u8]) -> Vec<ByteStr> {
@@ -222,31 +266,13 @@ impl FsView for LazyView<'_> {
     fn identity(&self, path: &[u8]) -> Option<(u64, u64)> {
         // As the snapshot: known for the objects.
         match self.probe(path) {
-            Probe::File(Some(_), inode) => Some(inode),
+            Probe::File(inode) if self.object(path).is_some() => Some(inode),
             _ => None,
         }
     }
 
     fn children(&self, dir: &[u8]) -> Vec<ByteStr> {
-        if let Some(l) = self
-            .listings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(dir)
-        {
-            return l.clone();
-        }
-        let names = if matches!(self.probe(dir), Probe::Dir) {
-            self.list(dir)
-        } else {
-            Vec::new()
-        };
-        self.listings
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(dir.to_vec())
-            .or_insert(names)
-            .clone()
+        self.with_listing(dir, <[ByteStr]>::to_vec)
     }
 
     fn read(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FileError> {
@@ -265,7 +291,7 @@ impl FsView for LazyView<'_> {
 
     fn object(&self, path: &[u8]) -> Option<ObjectId> {
         match self.probe(path) {
-            Probe::File(id, _) => id,
+            Probe::File(_) => self.parse(path),
             _ => None,
         }
     }
@@ -276,5 +302,19 @@ impl FsView for LazyView<'_> {
 
     fn object_path(&self, id: ObjectId) -> &ByteStr {
         &self.objects[id].0
+    }
+}
+
+impl PathLookup for LazyView<'_> {
+    fn lookup(&self, path: &[u8], follow_last: bool) -> Result<ByteStr, FileError> {
+        FsView::resolve(self, path, follow_last)
+    }
+
+    // From the directory's listing (read once), not a lookup of each name: a package database
+    // asks this for every file it lists.
+    fn has_entry(&self, dir: &[u8], name: &[u8]) -> bool {
+        self.with_listing(dir, |names| {
+            names.binary_search_by(|n| n.as_bytes().cmp(name)).is_ok()
+        })
     }
 }

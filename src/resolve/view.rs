@@ -25,7 +25,7 @@ use crate::error::{ErrorCode, FileError};
 use crate::name::ByteStr;
 use crate::rootfs::{RootFs, resolve_in_root};
 use crate::scan::Object;
-use crate::tree::{Entry, Tree};
+use crate::tree::{Entry, PathLookup, Tree};
 
 /// An object of a view: an index into the view's own objects.
 pub type ObjectId = usize;
@@ -203,6 +203,26 @@ impl FsView for Snapshot<'_> {
     // The tree's own resolution, which borrows the recorded targets instead of copying them.
     fn resolve(&self, path: &[u8], follow_last: bool) -> Result<ByteStr, FileError> {
         self.tree.resolve(path, follow_last)
+    }
+}
+
+impl PathLookup for Snapshot<'_> {
+    fn lookup(&self, path: &[u8], follow_last: bool) -> Result<ByteStr, FileError> {
+        self.tree.resolve(path, follow_last)
+    }
+
+    fn has_entry(&self, dir: &[u8], name: &[u8]) -> bool {
+        self.tree.has_entry(dir, name)
+    }
+}
+
+impl PathLookup for MemView {
+    fn lookup(&self, path: &[u8], follow_last: bool) -> Result<ByteStr, FileError> {
+        FsView::resolve(self, path, follow_last)
+    }
+
+    fn has_entry(&self, dir: &[u8], name: &[u8]) -> bool {
+        self.kind(&crate::tree::child_of(dir, name)).is_some()
     }
 }
 
