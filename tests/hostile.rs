@@ -131,6 +131,52 @@ fn hostile_root_is_scanned_safely() {
     });
     assert_eq!(doc["schema"], "elfdeps/1", "schema");
     check_report(&fx, &doc);
+
+    // `tree` walks nothing and looks up only what the loader would: the programs that need the
+    // FIFO (by absolute name, through a RUNPATH symlink) and the one whose needs lead out of the
+    // root, under the same traps. The FIFO is a candidate that fails, never opened.
+    let canary_trap = FifoTrap::arm(&fx.canary);
+    let fifo_trap = FifoTrap::arm(&fx.root.join("fifo"));
+    let mut trees = Vec::new();
+    for (path, soname) in &fx.fifo_programs {
+        trees.push((
+            run_elfdeps(&fx.tmp, &["tree", "--format", "json"], &fx.root, Some(path)),
+            Some(soname),
+        ));
+    }
+    trees.push((
+        run_elfdeps(
+            &fx.tmp,
+            &["tree", "--format", "json"],
+            &fx.root,
+            Some("/opt/evil/bin/evil"),
+        ),
+        None,
+    ));
+    assert!(
+        !canary_trap.release(),
+        "tree opened the canary FIFO outside the root"
+    );
+    assert!(
+        !fifo_trap.release(),
+        "tree opened the FIFO /fifo inside the root"
+    );
+    for (run, soname) in trees {
+        assert_eq!(run.code, Some(0), "tree: {}", run.stderr);
+        let t: Value = serde_json::from_slice(&run.stdout).expect("tree JSON");
+        if let Some(soname) = soname {
+            let need = t["needs"]
+                .as_array()
+                .expect("needs")
+                .iter()
+                .find(|n| n["name"] == soname.as_str())
+                .unwrap_or_else(|| panic!("no need {soname} in {t}"));
+            assert!(
+                need["found"].is_null(),
+                "the FIFO was taken as {soname}: {need}"
+            );
+        }
+    }
 }
 
 /// Memory must not grow with what a hostile file *claims*: four 32 MiB libraries, each with two
@@ -424,6 +470,17 @@ fn run_scan(tmp: &Path, root: &Path, is_root: bool) -> Run {
     cmd.arg("scan")
         .arg(root)
         .args(["--format", "json", "-q", "--jobs", JOBS]);
+    run_bounded(tmp, root, cmd)
+}
+
+/// `elfdeps ARGS ROOT [PATH]`, bounded in time like the scan.
+fn run_elfdeps(tmp: &Path, args: &[&str], root: &Path, path: Option<&str>) -> Run {
+    let mut cmd = Command::new(support::elfdeps_bin());
+    cmd.args(args).arg(root).args(path);
+    run_bounded(tmp, root, cmd)
+}
+
+fn run_bounded(tmp: &Path, root: &Path, mut cmd: Command) -> Run {
     // Files, not pipes: nothing to drain while we poll for the exit.
     let out_path = tmp.join("scan.json");
     let err_path = tmp.join("scan.stderr");
