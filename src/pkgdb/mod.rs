@@ -350,7 +350,7 @@ pub fn read_db_file(
 #[cfg(all(test, not(feature = "rpm")))]
 mod without_rpm {
     use super::*;
-    use crate::tree::Entry;
+    use crate::tree::{Entry, Tree};
 
     fn tree(paths: &[(&str, Entry)]) -> Tree {
         let mut entries: Vec<(ByteStr, Entry)> = paths
