@@ -32,7 +32,7 @@ pub enum Entry {
 }
 
 /// Resolving paths inside a root as after `chroot(ROOT)`, whatever holds the root: the walked
-/// [`Tree`], or a filesystem view (`crate::resolve::FsView`, which a lazy view answers without a
+/// [`Tree`], or a filesystem view of the resolver (`FsView`, which a lazy view answers without a
 /// walk). What the package database readers need to key listed files by their canonical paths.
 pub trait PathLookup: Sync {
     /// Resolves `path` inside the root (the last symlink followed only when `follow_last`).
