@@ -480,16 +480,19 @@ fn run_elfdeps(tmp: &Path, args: &[&str], root: &Path, path: Option<&str>) -> Ru
     run_bounded(tmp, root, cmd)
 }
 
+/// Runs `cmd` (an elfdeps command on `root`) killed after [`SCAN_TIMEOUT`], with its output in
+/// files under `tmp`.
 fn run_bounded(tmp: &Path, root: &Path, mut cmd: Command) -> Run {
     // Files, not pipes: nothing to drain while we poll for the exit.
     let out_path = tmp.join("scan.json");
     let err_path = tmp.join("scan.stderr");
+    let shown = format!("{cmd:?}");
     cmd.stdin(Stdio::null())
         .stdout(File::create(&out_path).expect("create stdout file"))
         .stderr(File::create(&err_path).expect("create stderr file"));
     let (status, elapsed, maxrss_kib) = wait_with_timeout(cmd, || {
         format!(
-            "scan hung: elfdeps scan {} did not finish in {SCAN_TIMEOUT:?} (killed); stderr:\n{}",
+            "elfdeps hung on {}: {shown} did not finish in {SCAN_TIMEOUT:?} (killed); stderr:\n{}",
             root.display(),
             fs::read_to_string(&err_path).unwrap_or_default()
         )
