@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::libc::{self, LibcInfo};
-use super::probe::{classify_all, read_object};
+use super::libc::LibcInfo;
+use super::probe::{classify_all, classify_file};
 use crate::elf::{self, Kind};
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
@@ -107,8 +107,7 @@ pub fn analyze_files(
             let len = u64::try_from(file.stat.st_size).unwrap_or(0);
             match elf::parse_file(file.fd.as_fd(), len, limits) {
                 Ok(Some(facts)) => {
-                    let info =
-                        libc::classify(&facts, |n| read_object(&rootfs, &in_root, n, limits));
+                    let info = classify_file(&rootfs, &in_root, &facts, limits);
                     artifacts.push(Artifact {
                         path: shown.clone(),
                         machine: facts.machine,

@@ -168,6 +168,79 @@ const GO_HEAD: u64 = 64 * 1024;
 /// Classifies an object. `content(n)` reads at most the first `n` bytes of the file (within
 /// limits); it is only called for static objects, whose records say nothing.
 pub fn classify(facts: &ElfFacts, content: impl Fn(u64) -> Option<Vec<u8>>) -> LibcInfo {
+    classify_streamed(
+        facts,
+        &content,
+        |each: &mut dyn FnMut(&[u8]) -> bool| match content(u64::MAX) {
+            Some(bytes) => {
+                each(&bytes);
+                true
+            }
+            None => false,
+        },
+    )
+}
+
+/// Which markers occur in a byte stream given in chunks: each chunk is searched, and so is each
+/// boundary (the last bytes before it with its first bytes), so a marker split between two
+/// chunks is found as in one buffer, and memory stays at one chunk whatever the file's size.
+struct MarkerScan {
+    markers: Vec<&'static [u8]>,
+    found: Vec<bool>,
+    /// The last `longest - 1` bytes seen.
+    tail: Vec<u8>,
+    longest: usize,
+}
+
+impl MarkerScan {
+    fn new(markers: Vec<&'static [u8]>) -> MarkerScan {
+        let longest = markers.iter().map(|m| m.len()).max().unwrap_or(1);
+        MarkerScan {
+            found: vec![false; markers.len()],
+            markers,
+            tail: Vec::new(),
+            longest,
+        }
+    }
+
+    /// Searches `chunk`; `false` once the first marker is found and `stop_at_first` says that
+    /// settles it (nothing more needs reading).
+    fn feed(&mut self, chunk: &[u8], stop_at_first: bool) -> bool {
+        if stop_at_first && self.found[0] {
+            return false;
+        }
+        let keep = self.longest.saturating_sub(1);
+        let mut edge = self.tail.clone();
+        edge.extend_from_slice(&chunk[..chunk.len().min(keep)]);
+        for (m, f) in self.markers.iter().zip(self.found.iter_mut()) {
+            if !*f && (contains(chunk, m) || contains(&edge, m)) {
+                *f = true;
+            }
+        }
+        self.tail.extend_from_slice(chunk);
+        let excess = self.tail.len().saturating_sub(keep);
+        self.tail.drain(..excess);
+        !(stop_at_first && self.found[0])
+    }
+
+    fn has(&self, m: &[u8]) -> bool {
+        self.markers
+            .iter()
+            .zip(&self.found)
+            .any(|(x, &f)| f && *x == m)
+    }
+}
+
+/// [`classify`] reading a static object's whole content as a stream: `chunks(each)` calls `each`
+/// with the file's bytes in order (within limits), stops when `each` says it needs no more, and
+/// says whether it could read what it was asked for.
+/// What is found is what one search of the whole file would find, in the same order of
+/// precedence (Go, then glibc, then musl).
+pub fn classify_streamed(
+    facts: &ElfFacts,
+    content: impl Fn(u64) -> Option<Vec<u8>>,
+    mut chunks: impl FnMut(&mut dyn FnMut(&[u8]) -> bool) -> bool,
+) -> LibcInfo {
     let floor = glibc_floor(facts);
     let info = |flavor, confidence, evidence: String| LibcInfo {
         flavor,
@@ -265,19 +338,26 @@ pub fn classify(facts: &ElfFacts, content: impl Fn(u64) -> Option<Vec<u8>>) -> L
             return go_program(b"its .note.go.buildid");
         }
     }
-    let Some(bytes) = content(u64::MAX) else {
-        return info(
+    // Two passes, as the verdict needs them: Go and glibc markers (the first Go marker settles
+    // it; glibc's evidence lists every glibc marker); musl's only for a file with neither, in a
+    // second read, so a large static glibc program is searched for six markers, not ten.
+    let unreadable = || {
+        info(
             Flavor::Unknown,
             Confidence::Low,
             "statically linked; its contents could not be read".into(),
-        );
+        )
     };
-    if let Some(m) = go(&bytes) {
+    let mut scan = MarkerScan::new(GO_MARKERS.iter().chain(GLIBC_MARKERS).copied().collect());
+    if !chunks(&mut |c: &[u8]| scan.feed(c, true)) {
+        return unreadable();
+    }
+    if let Some(m) = GO_MARKERS.iter().find(|m| scan.has(m)) {
         return go_program(m);
     }
     let glibc: Vec<String> = GLIBC_MARKERS
         .iter()
-        .filter(|m| contains(&bytes, m))
+        .filter(|m| scan.has(m))
         .map(|m| String::from_utf8_lossy(m).into_owned())
         .collect();
     if !glibc.is_empty() {
@@ -287,7 +367,11 @@ pub fn classify(facts: &ElfFacts, content: impl Fn(u64) -> Option<Vec<u8>>) -> L
             format!("statically linked; contains {}", glibc.join(", ")),
         );
     }
-    if let Some(m) = MUSL_MARKERS.iter().find(|m| contains(&bytes, m)) {
+    let mut musl = MarkerScan::new(MUSL_MARKERS.to_vec());
+    if !chunks(&mut |c: &[u8]| musl.feed(c, false)) {
+        return unreadable();
+    }
+    if let Some(m) = MUSL_MARKERS.iter().find(|m| musl.has(m)) {
         return info(
             Flavor::Musl,
             Confidence::Medium,
@@ -354,6 +438,84 @@ mod tests {
         });
         assert_eq!(info.flavor, Flavor::Glibc, "{}", info.evidence);
         assert_eq!(*asked.borrow(), vec![GO_HEAD, u64::MAX]);
+    }
+
+    /// Markers are found in a stream of chunks exactly as in the whole buffer, whatever the
+    /// chunk size: one straddling a boundary (or several), at the very start and end, and none.
+    #[test]
+    fn markers_in_chunks_as_in_one_buffer() {
+        let all: Vec<&'static [u8]> = GO_MARKERS
+            .iter()
+            .chain(GLIBC_MARKERS)
+            .chain(MUSL_MARKERS)
+            .copied()
+            .collect();
+        let mut bufs: Vec<Vec<u8>> = Vec::new();
+        let mut b = b"GLIBC_TUNABLES".to_vec();
+        b.extend_from_slice(&[7u8; 100]);
+        b.extend_from_slice(b"\0__init_libc\0");
+        b.extend_from_slice(&[9u8; 37]);
+        b.extend_from_slice(b"DT_RELR without GLIBC_ABI_DT_RELR");
+        bufs.push(b);
+        bufs.push(b"No error information".to_vec());
+        bufs.push(b"GLIBC_TUNABLE".to_vec());
+        bufs.push(Vec::new());
+        let mut b = vec![0u8; 3000];
+        b.extend_from_slice(b"\xff Go buildinf:");
+        b.extend_from_slice(b"/etc/ld.so.cache");
+        bufs.push(b);
+        for buf in &bufs {
+            let whole: Vec<bool> = all.iter().map(|m| contains(buf, m)).collect();
+            for size in [1, 2, 3, 7, 13, 32, 33, 34, 64, 1000, 1 << 20] {
+                let mut scan = MarkerScan::new(all.clone());
+                for c in buf.chunks(size) {
+                    scan.feed(c, false);
+                }
+                let streamed: Vec<bool> = all.iter().map(|m| scan.has(m)).collect();
+                assert_eq!(streamed, whole, "chunks of {size}");
+                // Stopping at the first marker: it is found, and no later chunk is asked for.
+                let mut first = MarkerScan::new(all.clone());
+                let mut fed = 0;
+                for c in buf.chunks(size) {
+                    fed += 1;
+                    if !first.feed(c, true) {
+                        break;
+                    }
+                }
+                assert_eq!(first.has(all[0]), whole[0], "chunks of {size}");
+                if whole[0] {
+                    let at = memchr::memmem::find(buf, all[0]).unwrap() + all[0].len();
+                    assert_eq!(fed, at.div_ceil(size), "chunks of {size}");
+                }
+            }
+        }
+    }
+
+    /// Streamed classification says what the whole read says.
+    #[test]
+    fn streamed_classification_equals_the_whole_read() {
+        let mut bytes = vec![1u8; 5000];
+        bytes.extend_from_slice(b"\0_start_c\0");
+        bytes.extend_from_slice(&[2u8; 5000]);
+        let whole = classify(&static_facts(), |n| {
+            Some(bytes[..bytes.len().min(usize::try_from(n).unwrap_or(usize::MAX))].to_vec())
+        });
+        let streamed = classify_streamed(
+            &static_facts(),
+            |n| Some(bytes[..bytes.len().min(usize::try_from(n).unwrap_or(usize::MAX))].to_vec()),
+            |each: &mut dyn FnMut(&[u8]) -> bool| {
+                for c in bytes.chunks(5) {
+                    if !each(c) {
+                        break;
+                    }
+                }
+                true
+            },
+        );
+        assert_eq!(whole, streamed);
+        assert_eq!(streamed.flavor, Flavor::Musl);
+        let unreadable = classify_streamed(&static_facts(), |_| None, |_| false);
+        assert_eq!(unreadable.flavor, Flavor::Unknown);
     }
 
     #[test]
