@@ -327,12 +327,8 @@ pub struct TreeOutcome {
 /// test roots). An image is unpacked first.
 pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
     use std::os::unix::ffi::OsStrExt;
-    let unpacked = open_input(config)?;
-    let root = unpacked
-        .as_ref()
-        .map_or(config.root.as_path(), |u| u.root.as_path());
-    let rootfs = RootFs::open(root).map_err(|e| Error(e.to_string()))?;
-    let view = lazy_view(&rootfs, config);
+    let opened = open_root(config)?;
+    let view = lazy_view(&opened.rootfs, config);
     let id = lazy_object(&view, given, config)?;
     let ropts = config.resolve.clone().unwrap_or_default();
     let r = resolve::resolve(&view, &[id], &ropts)
@@ -340,14 +336,10 @@ pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
         .ok_or_else(|| Error("internal: the resolver returned no session".into()))?;
     let facts = view.facts(id);
     cpu_applies_to(&ropts.cpu, facts, &r, view.object_path(id))?;
-    let mut warnings = Vec::new();
-    // An image's filesystem is a root by definition (see `run`).
-    if unpacked.is_none() && !view.is_dir(b"/usr") {
-        warnings.push(scan::not_a_root(root));
-    }
+    let warnings = opened.warnings(&view);
     let tree = TreeReport::session(view.object_path(id), facts, &r, |p| view.resolve(p, true));
     Ok(TreeOutcome {
-        root_name: match &unpacked {
+        root_name: match &opened.unpacked {
             Some(u) => ByteStr::from(u.info.reference.as_str()),
             None => ByteStr::from(config.root.as_os_str().as_bytes()),
         },
@@ -355,6 +347,33 @@ pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
         warnings,
         lookups: view.lookups(),
     })
+}
+
+/// The root a single-program command looks at, opened: ROOT, or the image it names unpacked.
+struct OpenRoot {
+    unpacked: Option<image::Unpacked>,
+    rootfs: RootFs,
+}
+
+fn open_root(config: &Config) -> Result<OpenRoot, Error> {
+    let unpacked = open_input(config)?;
+    let root = unpacked
+        .as_ref()
+        .map_or(config.root.as_path(), |u| u.root.as_path());
+    let rootfs = RootFs::open(root).map_err(|e| Error(e.to_string()))?;
+    Ok(OpenRoot { unpacked, rootfs })
+}
+
+impl OpenRoot {
+    /// The warnings about the root as a whole a walk would give (`not-a-root`; an image's
+    /// filesystem is a root by definition, see [`run`]).
+    fn warnings(&self, view: &LazyView<'_>) -> Vec<ScanWarning> {
+        if self.unpacked.is_none() && !view.is_dir(b"/usr") {
+            vec![scan::not_a_root(self.rootfs.path())]
+        } else {
+            Vec::new()
+        }
+    }
 }
 
 /// The view of `rootfs` that single-program commands resolve through.
@@ -431,12 +450,8 @@ fn packages_without_walk(
     config: &Config,
     q: &PackagesQuery,
 ) -> Result<Option<PackagesOutcome>, Error> {
-    let unpacked = open_input(config)?;
-    let root = unpacked
-        .as_ref()
-        .map_or(config.root.as_path(), |u| u.root.as_path());
-    let rootfs = RootFs::open(root).map_err(|e| Error(e.to_string()))?;
-    let view = lazy_view(&rootfs, config);
+    let opened = open_root(config)?;
+    let view = lazy_view(&opened.rootfs, config);
     let mut ids = Vec::new();
     for p in &q.paths {
         let id = lazy_object(&view, p, config)?;
@@ -445,7 +460,7 @@ fn packages_without_walk(
         }
         ids.push(id);
     }
-    let db = pkgdb::detect(&rootfs, &view, q.db).ok_or_else(|| no_database(&config.root))?;
+    let db = pkgdb::detect(&opened.rootfs, &view, q.db).ok_or_else(|| no_database(&config.root))?;
     let mut warnings = db_warnings(&db);
     let ropts = config.resolve.clone().unwrap_or_default();
     let sessions = resolve::resolve(&view, &ids, &ropts);
@@ -480,10 +495,7 @@ fn packages_without_walk(
     let index = read_indexes(q, &mut warnings)?;
     // Every target is a program, so no need is ever met in-process.
     let set = crate::packages::compute_for(&targets, &db, &index, &view, &|_, _| None);
-    let mut root_warnings = Vec::new();
-    if unpacked.is_none() && !view.is_dir(b"/usr") {
-        root_warnings.push(scan::not_a_root(root));
-    }
+    let root_warnings = opened.warnings(&view);
     Ok(Some(PackagesOutcome {
         set,
         warnings,

@@ -96,28 +96,41 @@ fn lazy_view_agrees_on_the_hard_cases() {
     }
 }
 
-/// `tree` answers about one program through the lazy view: the same report as the one built on
-/// the whole walked and resolved root, for every program of the Debian root, looking at a few
-/// hundred paths of a root of tens of thousands.
-#[test]
-fn tree_without_a_walk_equals_tree_on_the_walked_root() {
-    use elfdeps::pipeline::{self, Config};
-    let Some(root) = support::root("debian") else {
-        return;
-    };
-    let config = Config {
+/// The configuration resolving `root`, its walked and resolved report, and its programs (objects
+/// with an interpreter).
+fn walked(
+    root: &Path,
+) -> (
+    elfdeps::pipeline::Config,
+    elfdeps::report::Report,
+    Vec<String>,
+) {
+    let config = elfdeps::pipeline::Config {
         root: root.to_path_buf(),
         resolve: Some(ResolveOptions::default()),
-        ..Config::default()
+        ..Default::default()
     };
-    let report = pipeline::run(&config, &Progress::hidden()).expect("pipeline");
-    let programs: Vec<String> = report
+    let report = elfdeps::pipeline::run(&config, &Progress::hidden()).expect("pipeline");
+    let programs = report
         .inventory
         .objects
         .iter()
         .filter(|o| o.facts.interp.is_some())
         .map(|o| o.path.to_string())
         .collect();
+    (config, report, programs)
+}
+
+/// `tree` answers about one program through the lazy view: the same report as the one built on
+/// the whole walked and resolved root, for every program of the Debian root, looking at a few
+/// hundred paths of a root of tens of thousands.
+#[test]
+fn tree_without_a_walk_equals_tree_on_the_walked_root() {
+    use elfdeps::pipeline;
+    let Some(root) = support::root("debian") else {
+        return;
+    };
+    let (config, report, programs) = walked(root);
     assert!(programs.len() > 100, "{} programs", programs.len());
     let mut most = 0;
     for p in &programs {
@@ -158,25 +171,13 @@ fn tree_without_a_walk_equals_tree_on_the_walked_root() {
 /// for programs one at a time and together, on the Debian (dpkg) and Alpine (apk) roots.
 #[test]
 fn packages_without_a_walk_equal_packages_on_the_walked_root() {
-    use elfdeps::pipeline::{self, Config, PackagesQuery};
+    use elfdeps::pipeline::{self, PackagesQuery};
     use elfdeps::pkgdb::DbKind;
     for key in ["debian", "alpine-x86_64"] {
         let Some(root) = support::root(key) else {
             return;
         };
-        let config = Config {
-            root: root.to_path_buf(),
-            resolve: Some(ResolveOptions::default()),
-            ..Config::default()
-        };
-        let report = pipeline::run(&config, &Progress::hidden()).expect("pipeline");
-        let programs: Vec<String> = report
-            .inventory
-            .objects
-            .iter()
-            .filter(|o| o.facts.interp.is_some())
-            .map(|o| o.path.to_string())
-            .collect();
+        let (config, report, programs) = walked(root);
         // Every seventh program alone (all of them on a small root), then all of them at once.
         let step = if programs.len() > 50 { 7 } else { 1 };
         let mut queries: Vec<Vec<String>> = programs

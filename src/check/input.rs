@@ -24,15 +24,14 @@ pub struct Input<'a> {
     pub libraries: LibraryIndex<'a>,
     /// The programs whose sessions load each object (by canonical path).
     loaded_by: HashMap<&'a [u8], Vec<usize>>,
-    /// Each object's index, by path.
-    index: HashMap<&'a [u8], usize>,
 }
 
 impl<'a> Input<'a> {
     /// The input for `root`, whose objects `probes` read (`probes.libc` is index-aligned with
     /// `root.objects`).
     pub fn new(root: Resolved<'a>, probes: &'a Probes) -> Input<'a> {
-        assert_eq!(
+        // Probes::gather classifies every object of the same root.
+        debug_assert_eq!(
             probes.libc.len(),
             root.objects.len(),
             "one libc classification per object"
@@ -46,18 +45,11 @@ impl<'a> Input<'a> {
                 loaded_by.entry(c.as_bytes()).or_default().push(i);
             }
         }
-        let index = root
-            .objects
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (o.path.as_bytes(), i))
-            .collect();
         Input {
             root,
             probes,
             libraries: LibraryIndex::new(root.objects, root.tree),
             loaded_by,
-            index,
         }
     }
 
@@ -81,7 +73,7 @@ impl<'a> Input<'a> {
 
     /// The index of the object at `path`.
     pub fn index_of(&self, path: &[u8]) -> Option<usize> {
-        self.index.get(path).copied()
+        self.root.object_at(path)
     }
 
     /// The programs whose sessions load the object at `path` (`None`: no program loads it).

@@ -31,12 +31,6 @@ fn scope<'a>(o: &'a Object, r: &'a Resolution) -> impl Iterator<Item = &'a [u8]>
 /// Every object some program's scope holds (indices, each once): the probes read their dynamic
 /// symbols.
 pub fn objects_needed(root: Resolved<'_>) -> Vec<usize> {
-    let index: HashMap<&[u8], usize> = root
-        .objects
-        .iter()
-        .enumerate()
-        .map(|(i, o)| (o.path.as_bytes(), i))
-        .collect();
     let mut wanted = Vec::new();
     let mut seen = HashSet::new();
     for (_, o, r) in root.iter() {
@@ -44,7 +38,7 @@ pub fn objects_needed(root: Resolved<'_>) -> Vec<usize> {
             continue;
         }
         for p in scope(o, r) {
-            if let Some(&j) = index.get(p)
+            if let Some(j) = root.object_at(p)
                 && seen.insert(j)
             {
                 wanted.push(j);

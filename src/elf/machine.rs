@@ -157,10 +157,9 @@ impl Machine {
 
 impl fmt::Display for Machine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.name(), self) {
-            (Some(n), _) => f.write_str(n),
-            (None, Machine::Other(n)) => write!(f, "EM_{n}"),
-            (None, _) => unreachable!("every named machine has a name"),
+        match (self, self.name()) {
+            (Machine::Other(n), _) => write!(f, "EM_{n}"),
+            (_, name) => f.write_str(name.unwrap_or_default()),
         }
     }
 }

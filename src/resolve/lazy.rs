@@ -30,7 +30,7 @@ use std::sync::Mutex;
 
 use rustix::fs::{AtFlags, Dir, FileType};
 
-use super::view::{FileKind, FsView, ObjectId};
+use super::view::{FileKind, FsView, ObjectId, read_elf_in};
 use crate::elf::{ElfFacts, Limits};
 use crate::error::{ErrorCode, FileError};
 use crate::name::ByteStr;
@@ -185,11 +185,8 @@ impl<'a> LazyView<'a> {
         {
             return id;
         }
-        let parsed = self.rootfs.open_file(path).and_then(|file| {
-            let len = u64::try_from(file.stat.st_size).unwrap_or(0);
-            crate::scan::guarded(|| {
-                crate::elf::parse_file(file.fd.as_fd(), len, &self.limits).map(|f| f.map(Box::new))
-            })
+        let parsed = crate::scan::guarded(|| {
+            read_elf_in(self.rootfs, path, &self.limits).map(|f| f.map(Box::new))
         });
         let mut map = self.parsed.lock().unwrap_or_else(|p| p.into_inner());
         // Parsed without the lock: the first answer stored wins, so an object has one id.
@@ -284,9 +281,7 @@ impl FsView for LazyView<'_> {
     }
 
     fn read_elf(&self, path: &[u8], limits: &Limits) -> Result<Option<ElfFacts>, FileError> {
-        let file = self.rootfs.open_file(path)?;
-        let len = u64::try_from(file.stat.st_size).unwrap_or(0);
-        crate::elf::parse_file(file.fd.as_fd(), len, limits)
+        read_elf_in(self.rootfs, path, limits)
     }
 
     fn object(&self, path: &[u8]) -> Option<ObjectId> {

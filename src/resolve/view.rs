@@ -127,6 +127,18 @@ pub trait FsView: Sync {
     }
 }
 
+/// The ELF facts of the regular file at canonical `path` of `rootfs` (`Ok(None)`: not ELF), read
+/// with the ranged reader within `limits`: what the views on disk answer [`FsView::read_elf`] with.
+pub(crate) fn read_elf_in(
+    rootfs: &RootFs,
+    path: &[u8],
+    limits: &Limits,
+) -> Result<Option<ElfFacts>, FileError> {
+    let file = rootfs.open_file(path)?;
+    let len = u64::try_from(file.stat.st_size).unwrap_or(0);
+    crate::elf::parse_file(std::os::fd::AsFd::as_fd(&file.fd), len, limits)
+}
+
 /// The walked tree and the scan's objects, with file bytes read through the confined root.
 /// Answers from the moment of the walk: a library that appears later is not half-seen.
 pub struct Snapshot<'a> {
@@ -183,9 +195,7 @@ impl FsView for Snapshot<'_> {
     }
 
     fn read_elf(&self, path: &[u8], limits: &Limits) -> Result<Option<ElfFacts>, FileError> {
-        let file = self.rootfs.open_file(path)?;
-        let len = u64::try_from(file.stat.st_size).unwrap_or(0);
-        crate::elf::parse_file(std::os::fd::AsFd::as_fd(&file.fd), len, limits)
+        read_elf_in(self.rootfs, path, limits)
     }
 
     fn object(&self, path: &[u8]) -> Option<ObjectId> {
