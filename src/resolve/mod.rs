@@ -18,6 +18,7 @@ searches; sessions run in parallel.
 */
 
 pub mod cpu;
+pub mod derived;
 pub mod env;
 pub mod glibc;
 pub mod glob;
@@ -750,8 +751,41 @@ pub fn resolve_with_config(
     (sessions, any_glibc.then(|| std::mem::take(&mut ctx.glibc)))
 }
 
+/// (Tests) Facts of a dynamically linked x86-64 object, as the ELF reader would give them.
+#[cfg(test)]
+pub(crate) fn testing_facts(
+    kind: Kind,
+    interp: Option<&str>,
+    soname: Option<&str>,
+    needed: &[&str],
+) -> ElfFacts {
+    ElfFacts {
+        class: crate::elf::Class::Elf64,
+        endian: crate::elf::Endian::Little,
+        machine: crate::elf::Machine::X86_64,
+        e_machine: 62,
+        e_flags: 0,
+        osabi: "SYSV".into(),
+        ei_osabi: 0,
+        e_type: crate::elf::ElfType::Dyn,
+        kind,
+        interp: interp.map(ByteStr::from),
+        needed: needed.iter().map(|n| ByteStr::from(*n)).collect(),
+        soname: soname.map(ByteStr::from),
+        rpath: None,
+        runpath: None,
+        flags: None,
+        flags_1: None,
+        version_needs: Vec::new(),
+        version_defs: Vec::new(),
+        has_dynamic: true,
+        has_load: true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing_facts as facts;
     use super::*;
 
     fn empty_ctx(view: &MemView) -> Ctx<'_> {
@@ -851,32 +885,6 @@ mod tests {
         for (e, text) in others {
             assert!(!e.is_not_found());
             assert_eq!(e.to_string(), text);
-        }
-    }
-
-    /// Facts of a dynamically linked x86-64 object, as the ELF reader would give them.
-    fn facts(kind: Kind, interp: Option<&str>, soname: Option<&str>, needed: &[&str]) -> ElfFacts {
-        ElfFacts {
-            class: crate::elf::Class::Elf64,
-            endian: crate::elf::Endian::Little,
-            machine: crate::elf::Machine::X86_64,
-            e_machine: 62,
-            e_flags: 0,
-            osabi: "SYSV".into(),
-            ei_osabi: 0,
-            e_type: crate::elf::ElfType::Dyn,
-            kind,
-            interp: interp.map(ByteStr::from),
-            needed: needed.iter().map(|n| ByteStr::from(*n)).collect(),
-            soname: soname.map(ByteStr::from),
-            rpath: None,
-            runpath: None,
-            flags: None,
-            flags_1: None,
-            version_needs: Vec::new(),
-            version_defs: Vec::new(),
-            has_dynamic: true,
-            has_load: true,
         }
     }
 
