@@ -543,6 +543,7 @@ pub fn parse_header(blob: &[u8]) -> Result<Package, HeaderError> {
         origin,
         files,
         provides,
+        ..Default::default()
     })
 }
 

@@ -1,0 +1,391 @@
+//! The run-time edges of one object: what it loads after start by conventions the loader does not
+//! see, each a typed edge with where it came from.
+//!
+//! Conventions modelled (each has its rule, [`Rule`]):
+//! - `.note.dlopen` notes of the object (systemd's ELF dlopen metadata): sonames it dlopens;
+//! - glibc's `libc.so.6`: the NSS modules `/etc/nsswitch.conf` names (`libnss_SERVICE.so.2`), minus
+//!   the services built into that glibc;
+//! - Python: a `pythonX.Y` program, or an object that needs `libpythonX.Y`, loads its standard
+//!   library (`PREFIX/lib/pythonX.Y`, found by its landmark `os.py`) and the extension modules of
+//!   `lib-dynload`;
+//! - the JVM: a program whose session loads `JAVA_HOME/lib/libjli.so` loads the VM `jvm.cfg`
+//!   names (`lib/server/libjvm.so`) and the native libraries of `JAVA_HOME/lib`.
+
+use serde::Serialize;
+
+use crate::elf::ElfFacts;
+use crate::name::ByteStr;
+use crate::resolve::{FileKind, FsView, ObjectId};
+
+/// By which convention an object loads something at run time.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    strum::Display,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Rule {
+    /// A `.note.dlopen` note of the object.
+    DlopenNote,
+    /// An NSS module named by `/etc/nsswitch.conf`, loaded by glibc's libc.
+    Nss,
+    /// A PAM module named by `/etc/pam.d`, loaded by libpam.
+    Pam,
+    /// Python's standard library directory.
+    PythonStdlib,
+    /// A Python extension module of `lib-dynload`.
+    PythonExtension,
+    /// The JVM and its native libraries (`jvm.cfg`, `JAVA_HOME/lib`).
+    Jvm,
+}
+
+/// How much a program needs what an edge names.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, strum::Display,
+)]
+#[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
+pub enum Tier {
+    /// It does not work without it (the default set).
+    #[default]
+    Required,
+    /// A feature needs it (a dlopen note's default priority).
+    Recommended,
+    /// Nice to have.
+    Suggested,
+}
+
+/// What an edge names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "value")]
+pub enum Target {
+    /// Sonames, alternatives in order, opened with the loader's dlopen rules for the object that
+    /// has the edge.
+    Sonames(Vec<ByteStr>),
+    /// A file (canonical path).
+    File(ByteStr),
+    /// Every file below a directory (canonical path), but for the subdirectories listed.
+    Tree {
+        /// The directory.
+        dir: ByteStr,
+        /// Names of subdirectories left out (`site-packages`).
+        except: Vec<ByteStr>,
+    },
+}
+
+/// One run-time edge.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct RuntimeEdge {
+    /// The object that loads it (canonical path).
+    pub from: ByteStr,
+    /// By which convention.
+    pub rule: Rule,
+    /// Where the edge was read: the note's feature, `hosts: myhostname`, `lib/jvm.cfg`.
+    pub detail: String,
+    /// How much it is needed.
+    pub tier: Tier,
+    /// What it names.
+    pub target: Target,
+}
+
+/// What the edges of every object of a root share: its configuration, read once.
+#[derive(Debug, Default)]
+pub struct RootConfig {
+    /// `(database, service)` for each service `/etc/nsswitch.conf` names, in file order.
+    pub nss: Vec<(String, String)>,
+    /// Warnings met while reading the configuration (in our words).
+    pub warnings: Vec<String>,
+}
+
+/// Most bytes of a configuration file read.
+pub const MAX_CONFIG: u64 = 1 << 20;
+/// Most files of one interpreter tree taken ([`Target::Tree`]).
+pub const MAX_TREE_FILES: usize = 200_000;
+
+impl RootConfig {
+    /// Reads what the edges need from `view`: `/etc/nsswitch.conf`.
+    pub fn read(view: &dyn FsView) -> RootConfig {
+        let mut cfg = RootConfig::default();
+        if let Ok(p) = view.resolve(b"/etc/nsswitch.conf", true)
+            && view.kind(p.as_bytes()) == Some(FileKind::File)
+        {
+            match view.read(p.as_bytes(), MAX_CONFIG) {
+                Ok(bytes) => cfg.nss = parse_nsswitch(&bytes, &mut cfg.warnings),
+                Err(e) => cfg.warnings.push(format!(
+                    "/etc/nsswitch.conf could not be read ({}): the NSS modules it names are not \
+                     part of the sets",
+                    e.code
+                )),
+            }
+        }
+        cfg
+    }
+}
+
+/// `(database, service)` pairs of an nsswitch.conf.
+fn parse_nsswitch(bytes: &[u8], warnings: &mut Vec<String>) -> Vec<(String, String)> {
+    let (config, w) = super::nsswitch::parse(bytes);
+    warnings.extend(w.into_iter().map(|w| format!("/etc/nsswitch.conf: {w}")));
+    config
+        .databases
+        .into_iter()
+        .flat_map(|d| {
+            d.services
+                .into_iter()
+                .map(move |s| (d.name.clone(), s.name))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The glibc version `libc.so.6` defines (its highest `GLIBC_2.N` version definition).
+pub fn glibc_version(facts: &ElfFacts) -> Option<(u32, u32)> {
+    facts
+        .version_defs
+        .iter()
+        .filter_map(|d| {
+            let rest = d.name.as_bytes().strip_prefix(b"GLIBC_")?;
+            let text = std::str::from_utf8(rest).ok()?;
+            let mut parts = text.split('.');
+            let major = parts.next()?.parse().ok()?;
+            let minor = parts.next().map_or(Some(0), |m| m.parse().ok())?;
+            Some((major, minor))
+        })
+        .max()
+}
+
+/// The run-time edges of object `id` of `view`; `closure` is what its own session loads
+/// (canonical paths), from which the JVM is recognised.
+pub fn edges_of(
+    view: &dyn FsView,
+    id: ObjectId,
+    closure: &[ByteStr],
+    cfg: &RootConfig,
+) -> Vec<RuntimeEdge> {
+    let facts = view.facts(id);
+    let path = view.object_path(id);
+    let mut out = Vec::new();
+    for note in &facts.dlopen {
+        out.push(RuntimeEdge {
+            from: path.clone(),
+            rule: Rule::DlopenNote,
+            detail: note
+                .feature
+                .clone()
+                .unwrap_or_else(|| "(no feature named)".to_string()),
+            tier: match note.priority {
+                crate::elf::Priority::Required => Tier::Required,
+                crate::elf::Priority::Recommended => Tier::Recommended,
+                crate::elf::Priority::Suggested => Tier::Suggested,
+            },
+            target: Target::Sonames(note.sonames.clone()),
+        });
+    }
+    if facts.soname.as_ref().is_some_and(|s| s.as_bytes() == b"libc.so.6") {
+        nss_edges(path, facts, cfg, &mut out);
+    }
+    python_edges(view, path, facts, closure, &mut out);
+    jvm_edges(view, path, closure, &mut out);
+    out
+}
+
+fn nss_edges(path: &ByteStr, facts: &ElfFacts, cfg: &RootConfig, out: &mut Vec<RuntimeEdge>) {
+    let builtin = glibc_version(facts)
+        .map(super::nsswitch::glibc_builtin_services)
+        .unwrap_or(&[]);
+    for (database, service) in &cfg.nss {
+        if builtin.contains(&service.as_str()) {
+            continue;
+        }
+        out.push(RuntimeEdge {
+            from: path.clone(),
+            rule: Rule::Nss,
+            detail: format!("{database}: {service}"),
+            tier: Tier::Required,
+            target: Target::Sonames(vec![ByteStr::from(
+                super::nsswitch::module_soname(service).as_str(),
+            )]),
+        });
+    }
+}
+
+/// `X.Y` of a name `pythonX.Y` or `libpythonX.Y...`.
+fn python_version(name: &[u8], prefix: &[u8]) -> Option<String> {
+    let rest = name.strip_prefix(prefix)?;
+    let digits = |s: &[u8]| s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let major = digits(rest);
+    if major == 0 || rest.get(major) != Some(&b'.') {
+        return None;
+    }
+    let minor = digits(&rest[major + 1..]);
+    if minor == 0 {
+        return None;
+    }
+    let end = major + 1 + minor;
+    // A program is `pythonX.Y` exactly (or `pythonX.Yd`, `pythonX.Ym`: ABI flags).
+    if prefix == b"python" && !rest[end..].iter().all(|b| b.is_ascii_lowercase()) {
+        return None;
+    }
+    std::str::from_utf8(&rest[..end]).ok().map(str::to_string)
+}
+
+fn parent(path: &[u8]) -> &[u8] {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(0) | None => b"/",
+        Some(i) => &path[..i],
+    }
+}
+
+fn base(path: &[u8]) -> &[u8] {
+    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+}
+
+fn python_edges(
+    view: &dyn FsView,
+    path: &ByteStr,
+    facts: &ElfFacts,
+    closure: &[ByteStr],
+    out: &mut Vec<RuntimeEdge>,
+) {
+    let own = python_version(base(path.as_bytes()), b"python")
+        .filter(|_| {
+            facts.interp.is_some()
+                || matches!(facts.kind, crate::elf::Kind::Executable | crate::elf::Kind::Pie)
+        });
+    let embedded = || {
+        facts
+            .needed
+            .iter()
+            .find_map(|n| python_version(n.as_bytes(), b"libpython"))
+            .map(|v| {
+                let lib = closure
+                    .iter()
+                    .find(|c| base(c.as_bytes()).starts_with(format!("libpython{v}").as_bytes()));
+                (v, lib.cloned())
+            })
+    };
+    let (version, anchor) = match own {
+        Some(v) => (v, path.clone()),
+        None => match embedded() {
+            Some((v, Some(lib))) => (v, lib),
+            _ => return,
+        },
+    };
+    // Python finds its prefix from where it runs (the program, or libpython), going up until a
+    // directory holds lib/pythonX.Y/os.py.
+    let mut dir = parent(anchor.as_bytes()).to_vec();
+    for _ in 0..4 {
+        let up = parent(&dir).to_vec();
+        let stdlib = [&up[..], if up == b"/" { b"" } else { b"/" }, b"lib/python", version.as_bytes()]
+            .concat();
+        let landmark = [&stdlib[..], b"/os.py"].concat();
+        if let Ok(c) = view.resolve(&landmark, true)
+            && view.kind(c.as_bytes()) == Some(FileKind::File)
+            && let Ok(stdlib) = view.resolve(&stdlib, true)
+        {
+            let detail = format!("Python {version} ({})", stdlib.display_escaped());
+            out.push(RuntimeEdge {
+                from: path.clone(),
+                rule: Rule::PythonStdlib,
+                detail: detail.clone(),
+                tier: Tier::Required,
+                target: Target::Tree {
+                    dir: stdlib.clone(),
+                    except: vec![
+                        ByteStr::from("site-packages"),
+                        ByteStr::from("dist-packages"),
+                        ByteStr::from("lib-dynload"),
+                    ],
+                },
+            });
+            let dynload = crate::tree::child_of(stdlib.as_bytes(), b"lib-dynload");
+            for name in view.children(&dynload).into_iter().take(MAX_TREE_FILES) {
+                if !name.as_bytes().ends_with(b".so") {
+                    continue;
+                }
+                let file = crate::tree::child_of(&dynload, name.as_bytes());
+                out.push(RuntimeEdge {
+                    from: path.clone(),
+                    rule: Rule::PythonExtension,
+                    detail: detail.clone(),
+                    tier: Tier::Required,
+                    target: Target::File(ByteStr::from(file)),
+                });
+            }
+            return;
+        }
+        if up == b"/" {
+            return;
+        }
+        dir = up;
+    }
+}
+
+fn jvm_edges(view: &dyn FsView, path: &ByteStr, closure: &[ByteStr], out: &mut Vec<RuntimeEdge>) {
+    let Some(jli) = closure.iter().find(|c| base(c.as_bytes()) == b"libjli.so") else {
+        return;
+    };
+    let lib = parent(jli.as_bytes()).to_vec();
+    let cfg_path = crate::tree::child_of(&lib, b"jvm.cfg");
+    let Ok(cfg) = view.read(&cfg_path, MAX_CONFIG) else {
+        return;
+    };
+    let detail = format!("{}", ByteStr::from(cfg_path.clone()).display_escaped());
+    // jvm.cfg: `-NAME KNOWN|IGNORE|ALIASED_TO -OTHER|...`; the launcher takes the first KNOWN.
+    let vm = cfg.split(|&b| b == b'\n').find_map(|line| {
+        let mut words = line
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|w| !w.is_empty());
+        let name = words.next()?.strip_prefix(b"-")?;
+        (words.next()? == b"KNOWN"
+            && !name.is_empty()
+            && name.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_'))
+        .then(|| name.to_vec())
+    });
+    let mut files = Vec::new();
+    if let Some(vm) = vm {
+        let dir = crate::tree::child_of(&lib, &vm);
+        files.push(crate::tree::child_of(&dir, b"libjvm.so"));
+    }
+    for name in view.children(&lib).into_iter().take(MAX_TREE_FILES) {
+        if name.as_bytes().ends_with(b".so") && name.as_bytes() != b"libjli.so" {
+            files.push(crate::tree::child_of(&lib, name.as_bytes()));
+        }
+    }
+    for f in files {
+        out.push(RuntimeEdge {
+            from: path.clone(),
+            rule: Rule::Jvm,
+            detail: detail.clone(),
+            tier: Tier::Required,
+            target: Target::File(ByteStr::from(f)),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_versions_from_names() {
+        assert_eq!(python_version(b"python3.11", b"python").as_deref(), Some("3.11"));
+        assert_eq!(python_version(b"python3.11d", b"python").as_deref(), Some("3.11"));
+        assert_eq!(python_version(b"python3", b"python"), None);
+        assert_eq!(python_version(b"python3.11-config", b"python"), None);
+        assert_eq!(
+            python_version(b"libpython3.11.so.1.0", b"libpython").as_deref(),
+            Some("3.11")
+        );
+        assert_eq!(python_version(b"libpython.so", b"libpython"), None);
+    }
+}
