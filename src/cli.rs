@@ -62,6 +62,29 @@ pub struct PackagesArgs {
     /// sonames; repeatable.
     #[arg(long, value_name = "FILE")]
     pub apk_index: Vec<PathBuf>,
+    /// Only the owners of what the loader loads (the answer before run-time needs were
+    /// modelled): no declared dependencies, helper programs or run-time edges.
+    #[arg(long)]
+    pub elf_only: bool,
+    /// The widest tier of run-time edges followed: required (the default set), recommended
+    /// or suggested (`.note.dlopen` priorities).
+    #[arg(long, value_enum, default_value_t = TierArg::Required)]
+    pub tier: TierArg,
+    /// Re-resolve the set in a view of the root holding only its files, and list what does not
+    /// resolve there.
+    #[arg(long)]
+    pub verify: bool,
+}
+
+/// `packages --tier`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TierArg {
+    /// What the program cannot run without.
+    Required,
+    /// Also what a feature needs.
+    Recommended,
+    /// Everything named.
+    Suggested,
 }
 
 /// `packages --format`.
@@ -401,6 +424,13 @@ impl PackagesArgs {
             paths: self.paths.clone(),
             apk_index: self.apk_index.clone(),
             unneeded: self.unneeded,
+            elf_only: self.elf_only,
+            tier: match self.tier {
+                TierArg::Required => elfdeps::runtime::edges::Tier::Required,
+                TierArg::Recommended => elfdeps::runtime::edges::Tier::Recommended,
+                TierArg::Suggested => elfdeps::runtime::edges::Tier::Suggested,
+            },
+            verify: self.verify,
         }
     }
 }

@@ -434,7 +434,8 @@ pub fn packages_run(
         return Ok(out);
     }
     let report = run(config, progress)?;
-    let (set, warnings) = packages(&report, q, &config.root)?;
+    let ropts = config.resolve.clone().unwrap_or_default();
+    let (set, warnings) = packages(&report, q, &config.root, &ropts)?;
     Ok(PackagesOutcome {
         set,
         warnings,
@@ -494,7 +495,8 @@ fn packages_without_walk(
         .collect();
     let index = read_indexes(q, &mut warnings)?;
     // Every target is a program, so no need is ever met in-process.
-    let set = crate::packages::compute_for(&targets, &db, &index, &view, &|_, _| None);
+    let mut set = crate::packages::compute_for(&targets, &db, &index, &view, &|_, _| None);
+    grow_set(&mut set, &view, &db, &ropts, &ids, q);
     let root_warnings = opened.warnings(&view);
     Ok(Some(PackagesOutcome {
         set,
@@ -631,6 +633,53 @@ pub struct PackagesQuery {
     pub apk_index: Vec<PathBuf>,
     /// Also list the installed packages nothing needs.
     pub unneeded: bool,
+    /// Only the loader closure's owners (no declared dependencies, programs of the set's
+    /// packages or run-time edges).
+    pub elf_only: bool,
+    /// The widest tier of run-time edges followed.
+    pub tier: crate::runtime::edges::Tier,
+    /// Re-resolve the set in a view of the root holding only its files.
+    pub verify: bool,
+}
+
+impl Default for PackagesQuery {
+    fn default() -> PackagesQuery {
+        PackagesQuery {
+            db: DbKind::Auto,
+            for_pkg: None,
+            paths: Vec::new(),
+            apk_index: Vec::new(),
+            unneeded: false,
+            elf_only: false,
+            tier: crate::runtime::edges::Tier::Required,
+            verify: false,
+        }
+    }
+}
+
+/// Grows `set`, the loader closure's owners for objects `ids` of `view`, to the set that runs
+/// them (unless `q.elf_only`), and verifies it when asked.
+fn grow_set(
+    set: &mut PackageSet,
+    view: &dyn FsView,
+    db: &pkgdb::PackageDb,
+    ropts: &resolve::ResolveOptions,
+    ids: &[usize],
+    q: &PackagesQuery,
+) {
+    use crate::packages::runtime;
+    if q.elf_only {
+        return;
+    }
+    let growth = runtime::Growth {
+        tier: q.tier,
+        declared: true,
+    };
+    let grown = runtime::grow(set, view, db, ropts, ids, growth);
+    if q.verify {
+        set.verify = Some(runtime::verify(set, view, db, ropts, ids, &grown));
+    }
+    set.runtime = Some(grown);
 }
 
 /// The minimal package set of a resolved report, with the warnings met on the way (records of
@@ -639,6 +688,7 @@ pub fn packages(
     report: &Report,
     q: &PackagesQuery,
     root: &Path,
+    ropts: &resolve::ResolveOptions,
 ) -> Result<(PackageSet, Vec<String>), Error> {
     let inv = &report.inventory;
     let mut warnings = Vec::new();
@@ -680,6 +730,8 @@ pub fn packages(
     }
     let index = read_indexes(q, &mut warnings)?;
     let mut set = crate::packages::compute(resolved, &db, &index, &targets);
+    let view = resolve::Snapshot::new(&inv.rootfs, resolved.tree, resolved.objects);
+    grow_set(&mut set, &view, &db, ropts, &targets, q);
     if q.unneeded {
         set.unneeded = Some(crate::packages::unneeded(
             resolved.objects,

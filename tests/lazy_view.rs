@@ -189,14 +189,18 @@ fn packages_without_a_walk_equal_packages_on_the_walked_root() {
         for paths in &queries {
             let q = PackagesQuery {
                 db: DbKind::Auto,
-                for_pkg: None,
                 paths: paths.clone(),
-                apk_index: Vec::new(),
-                unneeded: false,
+                ..PackagesQuery::default()
             };
             let lazy = pipeline::packages_run(&config, &q, &Progress::hidden()).expect("lazy");
             assert!(!lazy.walked, "{key}: {paths:?} should not need the walk");
-            let (walked, warnings) = pipeline::packages(&report, &q, root).expect("walked");
+            let (walked, warnings) = pipeline::packages(
+                &report,
+                &q,
+                root,
+                &config.resolve.clone().unwrap_or_default(),
+            )
+            .expect("walked");
             assert_eq!(
                 serde_json::to_value(&lazy.set).expect("json"),
                 serde_json::to_value(&walked).expect("json"),

@@ -200,11 +200,19 @@ impl ElfFacts {
 /// STUB
 #[allow(missing_docs)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DlopenNote { pub sonames: Vec<ByteStr>, pub feature: Option<String>, pub priority: Priority }
+pub struct DlopenNote {
+    pub sonames: Vec<ByteStr>,
+    pub feature: Option<String>,
+    pub priority: Priority,
+}
 /// STUB
 #[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Priority { Required, Recommended, Suggested }
+pub enum Priority {
+    Required,
+    Recommended,
+    Suggested,
+}
 
 /// Names for `EI_OSABI`.
 pub fn osabi_name(osabi: u8) -> String {

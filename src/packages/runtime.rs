@@ -25,7 +25,7 @@ use super::{PackageSet, Reason};
 use crate::name::ByteStr;
 use crate::pkgdb::PackageDb;
 use crate::resolve::derived::{Filtered, dlopen};
-use crate::resolve::{FileKind, FsView, ObjectId, ResolveOptions, Resolution};
+use crate::resolve::{FileKind, FsView, ObjectId, Resolution, ResolveOptions};
 use crate::runtime::edges::{self, RootConfig, RuntimeEdge, Target, Tier};
 
 /// How far the set grows.
@@ -219,7 +219,12 @@ impl State<'_> {
     }
 
     /// The owner of canonical `path`, added with `reason` (program, file, role) when there is one.
-    fn add_owner(&mut self, path: &ByteStr, program: &ByteStr, role: &'static str) -> Option<usize> {
+    fn add_owner(
+        &mut self,
+        path: &ByteStr,
+        program: &ByteStr,
+        role: &'static str,
+    ) -> Option<usize> {
         let owner = self.db.owner_index(path.as_bytes())?;
         self.add(
             owner,
@@ -264,10 +269,10 @@ impl State<'_> {
                             role: "declared",
                         },
                     ),
-                    None => self
-                        .out
-                        .unsatisfied
-                        .push(format!("{} depends on {text}, which no installed package satisfies", p.name)),
+                    None => self.out.unsatisfied.push(format!(
+                        "{} depends on {text}, which no installed package satisfies",
+                        p.name
+                    )),
                 }
             }
         }
@@ -353,7 +358,7 @@ impl State<'_> {
         let role: &'static str = e.rule.into();
         match &e.target {
             Target::Sonames(names) => match dlopen(self.view, id, names, self.opts) {
-                Ok((_, found, session)) => {
+                Some((_, found, session)) => {
                     let file = self.view.object_path(found).clone();
                     self.add_owner(&file, &e.from, role);
                     for c in session.closure.iter().filter(|c| **c != file) {
@@ -364,7 +369,7 @@ impl State<'_> {
                     }
                     vec![file]
                 }
-                Err(_) => Vec::new(),
+                None => Vec::new(),
             },
             Target::File(f) => {
                 let Ok(c) = self.view.resolve(f.as_bytes(), true) else {
@@ -382,37 +387,18 @@ impl State<'_> {
                 vec![c]
             }
             Target::Tree { dir, except } => {
-                let mut owners = BTreeSet::new();
-                let mut stack = vec![dir.as_bytes().to_vec()];
-                let mut seen = 0usize;
-                while let Some(d) = stack.pop() {
-                    for name in self.view.children(&d) {
-                        seen += 1;
-                        if seen > edges::MAX_TREE_FILES {
-                            self.out.warnings.push(format!(
-                                "{} holds more than {} entries: the rest are not looked at",
-                                dir.display_escaped(),
-                                edges::MAX_TREE_FILES
-                            ));
-                            stack.clear();
-                            break;
-                        }
-                        let full = crate::tree::child_of(&d, name.as_bytes());
-                        match self.view.kind(&full) {
-                            Some(FileKind::Dir) => {
-                                if !(d == dir.as_bytes() && except.contains(&name)) {
-                                    stack.push(full);
-                                }
-                            }
-                            Some(_) => {
-                                if let Some(o) = self.db.owner_index(&full) {
-                                    owners.insert(o);
-                                }
-                            }
-                            None => {}
-                        }
-                    }
+                let (files, complete) = tree_files(self.view, dir, except);
+                if !complete {
+                    self.out.warnings.push(format!(
+                        "{} holds more than {} entries: the rest are not looked at",
+                        dir.display_escaped(),
+                        edges::MAX_TREE_FILES
+                    ));
                 }
+                let owners: BTreeSet<usize> = files
+                    .iter()
+                    .filter_map(|f| self.db.owner_index(f))
+                    .collect();
                 for o in owners {
                     self.add(
                         o,
@@ -433,9 +419,13 @@ impl State<'_> {
         let mut undeclared = Vec::new();
         let mut closure_memo: HashMap<usize, BTreeSet<usize>> = HashMap::new();
         for &(from, to) in &self.elf_pairs {
-            let declared = closure_memo
-                .entry(from)
-                .or_insert_with(|| self.db.declared_closure(&[from]).packages.into_keys().collect());
+            let declared = closure_memo.entry(from).or_insert_with(|| {
+                self.db
+                    .declared_closure(&[from])
+                    .packages
+                    .into_keys()
+                    .collect()
+            });
             if !declared.contains(&to)
                 && let Some((object, file)) = self.pair_example.get(&(from, to))
             {
@@ -498,31 +488,29 @@ impl State<'_> {
     }
 }
 
-/// How many files (not directories) lie below `dir`, but for its subdirectories `except`
-/// (bounded by [`edges::MAX_TREE_FILES`] entries).
-fn tree_files(view: &dyn FsView, dir: &ByteStr, except: &[ByteStr]) -> usize {
-    let mut files = 0;
+/// The files (not directories) below `dir`, but for its subdirectories `except`, and whether
+/// that is all of them (at most [`edges::MAX_TREE_FILES`] entries are looked at).
+fn tree_files(view: &dyn FsView, dir: &ByteStr, except: &[ByteStr]) -> (Vec<Vec<u8>>, bool) {
+    let mut files = Vec::new();
     let mut seen = 0;
     let mut stack = vec![dir.as_bytes().to_vec()];
     while let Some(d) = stack.pop() {
         for name in view.children(&d) {
             seen += 1;
             if seen > edges::MAX_TREE_FILES {
-                return files;
+                return (files, false);
             }
             let full = crate::tree::child_of(&d, name.as_bytes());
             match view.kind(&full) {
-                Some(FileKind::Dir) => {
-                    if !(d == dir.as_bytes() && except.contains(&name)) {
-                        stack.push(full);
-                    }
+                Some(FileKind::Dir) if d != dir.as_bytes() || !except.contains(&name) => {
+                    stack.push(full);
                 }
-                Some(_) => files += 1,
-                None => {}
+                Some(FileKind::Dir) | None => {}
+                Some(_) => files.push(full),
             }
         }
     }
-    files
+    (files, true)
 }
 
 fn is_program(f: &crate::elf::ElfFacts) -> bool {
@@ -582,25 +570,32 @@ pub fn verify(
                 .map(|m| m.display_escaped())
                 .collect();
             v.failures.push(if lost.is_empty() {
-                format!("{path} loads differently in the reduced root ({:?} there)", b.status)
+                format!(
+                    "{path} loads differently in the reduced root ({:?} there)",
+                    b.status
+                )
             } else {
                 format!("{path} misses {} in the reduced root", lost.join(", "))
             });
         }
     }
-    for e in grown.edges.iter().filter(|e| e.followed && !e.loads.is_empty()) {
+    for e in grown
+        .edges
+        .iter()
+        .filter(|e| e.followed && !e.loads.is_empty())
+    {
         v.edges += 1;
         let Some(from) = view.object(e.edge.from.as_bytes()) else {
             continue;
         };
         let ok = match &e.edge.target {
-            Target::Sonames(names) => dlopen(&reduced, from, names, opts).is_ok(),
+            Target::Sonames(names) => dlopen(&reduced, from, names, opts).is_some(),
             Target::File(f) => reduced
                 .resolve(f.as_bytes(), true)
                 .is_ok_and(|c| reduced.kind(c.as_bytes()) == Some(FileKind::File)),
             // Every file of the tree is still there.
             Target::Tree { dir, except } => {
-                tree_files(&reduced, dir, except) == tree_files(view, dir, except)
+                tree_files(&reduced, dir, except).0.len() == tree_files(view, dir, except).0.len()
             }
         };
         if !ok {

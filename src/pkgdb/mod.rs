@@ -62,13 +62,19 @@ pub struct Package {
 /// STUB
 #[allow(missing_docs)]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Relation { pub name: ByteStr }
+pub struct Relation {
+    pub name: ByteStr,
+}
 impl std::fmt::Display for Relation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{}", self.name) }
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.name)
+    }
 }
 /// STUB
 #[allow(missing_docs)]
-pub struct DeclaredClosure { pub packages: std::collections::BTreeMap<usize, Vec<()>> }
+pub struct DeclaredClosure {
+    pub packages: std::collections::BTreeMap<usize, Vec<()>>,
+}
 
 /// What an object's report says about its package.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -179,7 +185,14 @@ impl PackageDb {
     }
     /// STUB
     pub fn declared_closure(&self, seeds: &[usize]) -> DeclaredClosure {
-        DeclaredClosure { packages: seeds.iter().map(|&s| (s, Vec::new())).collect() }
+        DeclaredClosure {
+            packages: seeds.iter().map(|&s| (s, Vec::new())).collect(),
+        }
+    }
+
+    /// Every indexed file (canonical path) with the index of its owner.
+    pub fn owned(&self) -> impl Iterator<Item = (&ByteStr, usize)> {
+        self.owners.iter().map(|(p, &i)| (p, i))
     }
 
     /// Index of the owner of `path`.

@@ -190,7 +190,11 @@ pub fn edges_of(
             target: Target::Sonames(note.sonames.clone()),
         });
     }
-    if facts.soname.as_ref().is_some_and(|s| s.as_bytes() == b"libc.so.6") {
+    if facts
+        .soname
+        .as_ref()
+        .is_some_and(|s| s.as_bytes() == b"libc.so.6")
+    {
         nss_edges(path, facts, cfg, &mut out);
     }
     python_edges(view, path, facts, closure, &mut out);
@@ -256,11 +260,13 @@ fn python_edges(
     closure: &[ByteStr],
     out: &mut Vec<RuntimeEdge>,
 ) {
-    let own = python_version(base(path.as_bytes()), b"python")
-        .filter(|_| {
-            facts.interp.is_some()
-                || matches!(facts.kind, crate::elf::Kind::Executable | crate::elf::Kind::Pie)
-        });
+    let own = python_version(base(path.as_bytes()), b"python").filter(|_| {
+        facts.interp.is_some()
+            || matches!(
+                facts.kind,
+                crate::elf::Kind::Executable | crate::elf::Kind::Pie
+            )
+    });
     let embedded = || {
         facts
             .needed
@@ -285,8 +291,13 @@ fn python_edges(
     let mut dir = parent(anchor.as_bytes()).to_vec();
     for _ in 0..4 {
         let up = parent(&dir).to_vec();
-        let stdlib = [&up[..], if up == b"/" { b"" } else { b"/" }, b"lib/python", version.as_bytes()]
-            .concat();
+        let stdlib = [
+            &up[..],
+            if up == b"/" { b"" } else { b"/" },
+            b"lib/python",
+            version.as_bytes(),
+        ]
+        .concat();
         let landmark = [&stdlib[..], b"/os.py"].concat();
         if let Ok(c) = view.resolve(&landmark, true)
             && view.kind(c.as_bytes()) == Some(FileKind::File)
@@ -336,10 +347,16 @@ fn jvm_edges(view: &dyn FsView, path: &ByteStr, closure: &[ByteStr], out: &mut V
     };
     let lib = parent(jli.as_bytes()).to_vec();
     let cfg_path = crate::tree::child_of(&lib, b"jvm.cfg");
-    let Ok(cfg) = view.read(&cfg_path, MAX_CONFIG) else {
+    // Debian's jvm.cfg is a symlink into /etc.
+    let Ok(cfg) = view
+        .resolve(&cfg_path, true)
+        .and_then(|c| view.read(c.as_bytes(), MAX_CONFIG))
+    else {
         return;
     };
-    let detail = format!("{}", ByteStr::from(cfg_path.clone()).display_escaped());
+    let detail = ByteStr::from(cfg_path.clone())
+        .display_escaped()
+        .to_string();
     // jvm.cfg: `-NAME KNOWN|IGNORE|ALIASED_TO -OTHER|...`; the launcher takes the first KNOWN.
     let vm = cfg.split(|&b| b == b'\n').find_map(|line| {
         let mut words = line
@@ -378,8 +395,14 @@ mod tests {
 
     #[test]
     fn python_versions_from_names() {
-        assert_eq!(python_version(b"python3.11", b"python").as_deref(), Some("3.11"));
-        assert_eq!(python_version(b"python3.11d", b"python").as_deref(), Some("3.11"));
+        assert_eq!(
+            python_version(b"python3.11", b"python").as_deref(),
+            Some("3.11")
+        );
+        assert_eq!(
+            python_version(b"python3.11d", b"python").as_deref(),
+            Some("3.11")
+        );
         assert_eq!(python_version(b"python3", b"python"), None);
         assert_eq!(python_version(b"python3.11-config", b"python"), None);
         assert_eq!(

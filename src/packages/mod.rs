@@ -29,6 +29,8 @@ use crate::resolve::{Resolution, Resolved, Status};
 use crate::scan::Object;
 use crate::tree::{PathLookup, Tree};
 
+pub mod runtime;
+
 /// Subpackage suffixes that are never runtime dependencies (unless a loaded file lives there).
 pub const NEVER_NEEDED: &[&str] = &[
     "-dev",
@@ -173,6 +175,13 @@ pub struct PackageSet {
     /// With `--unneeded`: installed packages nothing in the set needs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unneeded: Option<Vec<Unneeded>>,
+    /// How the set grew past the loader closure (absent with `--elf-only`): run-time edges,
+    /// undeclared and unused dependencies.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<runtime::Grown>,
+    /// With `--verify`: the set re-resolved in a view of the root holding only its files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<runtime::Verification>,
 }
 
 const MAX_REASONS: usize = 8;
@@ -386,28 +395,7 @@ pub fn compute_for(
     }
     let mut packages: Vec<Needed> = reasons
         .into_iter()
-        .map(|(i, rs)| {
-            let p = &db.packages[i];
-            let warning = is_never_needed(p.name.as_bytes()).then(|| {
-                format!(
-                    "{} is a {} subpackage, but a loaded file lives in it",
-                    p.name,
-                    NEVER_NEEDED
-                        .iter()
-                        .find(|s| p.name.as_bytes().ends_with(s.as_bytes()))
-                        .unwrap_or(&"-dev")
-                )
-            });
-            Needed {
-                name: p.name.clone(),
-                version: p.version.clone(),
-                origin: p.origin.clone(),
-                reason_count: rs.len(),
-                reasons: rs.into_iter().take(MAX_REASONS).collect(),
-                installed: true,
-                warning,
-            }
-        })
+        .map(|(i, rs)| needed_of(&db.packages[i], rs))
         .collect();
     for (name, rs) in from_index {
         // The first record of that name, in the order the index files were given.
@@ -429,6 +417,31 @@ pub fn compute_for(
         packages,
         gaps,
         unneeded: None,
+        runtime: None,
+        verify: None,
+    }
+}
+
+/// The set's entry for installed package `p`, needed for `rs`.
+fn needed_of(p: &Package, rs: BTreeSet<Reason>) -> Needed {
+    let warning = is_never_needed(p.name.as_bytes()).then(|| {
+        format!(
+            "{} is a {} subpackage, but a loaded file lives in it",
+            p.name,
+            NEVER_NEEDED
+                .iter()
+                .find(|s| p.name.as_bytes().ends_with(s.as_bytes()))
+                .unwrap_or(&"-dev")
+        )
+    });
+    Needed {
+        name: p.name.clone(),
+        version: p.version.clone(),
+        origin: p.origin.clone(),
+        reason_count: rs.len(),
+        reasons: rs.into_iter().take(MAX_REASONS).collect(),
+        installed: true,
+        warning,
     }
 }
 
@@ -480,6 +493,24 @@ pub fn gap_notes(set: &PackageSet) -> Vec<String> {
             ),
         };
         out.push(line);
+    }
+    if let Some(g) = &set.runtime {
+        out.extend(g.warnings.iter().map(|w| format!("warning: {w}")));
+        out.extend(g.unsatisfied.iter().map(|u| format!("warning: {u}")));
+    }
+    if let Some(v) = &set.verify {
+        if v.failures.is_empty() {
+            out.push(format!(
+                "the set verified: its {} objects and {} run-time edges resolve in a root holding only its files",
+                v.objects, v.edges
+            ));
+        } else {
+            out.push(format!(
+                "the set did not verify: {} of what it loads does not resolve in a root holding only its files:",
+                v.failures.len()
+            ));
+            out.extend(v.failures.iter().map(|f| format!("  {f}")));
+        }
     }
     out
 }
