@@ -47,6 +47,12 @@ pub enum Code {
     LibcDenied,
     /// Needs a newer glibc than the policy allows (`--max-glibc`).
     GlibcTooNew,
+    /// A service nsswitch.conf names has no module glibc can load.
+    NssModuleMissing,
+    /// nsswitch.conf names services a musl root ignores.
+    NssIgnoredByMusl,
+    /// A required `.note.dlopen` dependency loads from nowhere.
+    DlopenNoteUnresolved,
 }
 
 impl Code {
@@ -95,6 +101,15 @@ impl Code {
             }
             Code::LibcDenied => "The object is linked against a libc the policy denies.",
             Code::GlibcTooNew => "The object needs a newer glibc than the policy's maximum.",
+            Code::NssModuleMissing => {
+                "A service /etc/nsswitch.conf names has no module (libnss_SERVICE.so.2) glibc can load: glibc skips it as UNAVAIL."
+            }
+            Code::NssIgnoredByMusl => {
+                "/etc/nsswitch.conf names services other than files and dns, and the root's libc is musl, which ignores NSS."
+            }
+            Code::DlopenNoteUnresolved => {
+                "A library an object's .note.dlopen note declares as required loads from nowhere with the object's dlopen rules."
+            }
         }
     }
 
@@ -128,6 +143,13 @@ impl Code {
             Code::GlibcTooNew => {
                 "Build against an older glibc (an older build image, or zig cc -target ARCH-linux-gnu.VERSION)."
             }
+            Code::NssModuleMissing => {
+                "Install the package providing the module, or remove the service from that database's line."
+            }
+            Code::NssIgnoredByMusl => {
+                "Use a glibc-based image for LDAP, NIS or mDNS lookups, or put the entries in the files musl reads."
+            }
+            Code::DlopenNoteUnresolved => "Install the package that provides one of the sonames.",
         }
     }
 }
@@ -180,7 +202,7 @@ mod tests {
 
     /// The strings as they were hand-written before strum, in documentation order: reports and
     /// policy files in the wild use them.
-    const CODES: [&str; 11] = [
+    const CODES: [&str; 14] = [
         "interpreter-missing",
         "libc-mismatch",
         "mixed-libc",
@@ -192,6 +214,9 @@ mod tests {
         "unresolved-symbol",
         "libc-denied",
         "glibc-too-new",
+        "nss-module-missing",
+        "nss-ignored-by-musl",
+        "dlopen-note-unresolved",
     ];
 
     #[test]

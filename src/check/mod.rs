@@ -38,6 +38,7 @@ pub mod libc;
 pub mod policy;
 pub mod probe;
 
+mod dlopen_note_unresolved;
 mod glibc_too_new;
 mod insecure_rpath;
 mod interpreter_missing;
@@ -45,6 +46,8 @@ mod libc_denied;
 mod libc_mismatch;
 mod library_missing;
 mod mixed_libc;
+mod nss_ignored_by_musl;
+mod nss_module_missing;
 mod stale_ld_cache;
 mod unresolved_symbol;
 mod version_missing;
@@ -223,6 +226,9 @@ fn run(input: &Input<'_>, policy: Option<&Policy>) -> Vec<Finding> {
     insecure_rpath::check(input, &mut findings);
     stale_ld_cache::check(input, &mut findings);
     unresolved_symbol::check(input, &mut findings);
+    nss_module_missing::check(input, &mut findings);
+    nss_ignored_by_musl::check(input, &mut findings);
+    dlopen_note_unresolved::check(input, &mut findings);
     if let Some(policy) = policy {
         let floor = &input.probes.floor_symbols;
         let subjects = input.objects().map(|(i, o, _, libc)| Subject {

@@ -30,6 +30,7 @@ use crate::resolve::env::{Family, GlibcConfig, GlibcLoader, MuslLoader};
 use crate::resolve::view::FsView;
 use crate::resolve::{LoaderRef, Resolved};
 use crate::rootfs::{DirHandle, RootFs};
+use crate::runtime::edges::{NssDatabases, RootConfig, glibc_version, nss_states};
 use crate::scan::Object;
 use crate::tree::Tree;
 
@@ -89,6 +90,67 @@ pub struct Probes {
     /// The imports bound to its glibc floor of each object whose floor is above the policy's
     /// maximum, by index (`glibc-too-new`'s symbols).
     pub floor_symbols: HashMap<usize, Vec<ByteStr>>,
+    /// NSS and dlopen notes (the run-time checks).
+    pub runtime: RuntimeProbe,
+}
+
+/// What the run-time checks read.
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeProbe {
+    /// The glibc `libc.so.6` most programs load, with each `/etc/nsswitch.conf` database's
+    /// services and what they come to for it.
+    pub nss: Option<(ByteStr, NssDatabases)>,
+    /// `/etc/nsswitch.conf`'s databases, when the root has no glibc but musl (which ignores it).
+    pub musl_nss: Vec<(String, Vec<String>)>,
+    /// `(object, note, what it loads)` for every note of every object (`None`: none of its
+    /// sonames loads).
+    pub notes: Vec<(usize, usize, Option<ByteStr>)>,
+}
+
+impl RuntimeProbe {
+    fn gather(root: Resolved<'_>, view: &dyn FsView, root_libcs: &[RootLibc]) -> RuntimeProbe {
+        // The CPU profile does not change whether a module exists, only which copy loads.
+        let opts = crate::resolve::ResolveOptions::default();
+        let cfg = RootConfig::read(view);
+        let mut loads: HashMap<&[u8], usize> = HashMap::new();
+        for (_, _, r) in root.iter() {
+            for c in &r.closure {
+                *loads.entry(c.as_bytes()).or_default() += 1;
+            }
+        }
+        let libc = root
+            .iter()
+            .filter(|(_, o, _)| {
+                o.facts
+                    .soname
+                    .as_ref()
+                    .is_some_and(|s| s.as_bytes() == b"libc.so.6")
+                    && glibc_version(&o.facts).is_some()
+            })
+            .max_by_key(|(i, o, _)| (loads.get(o.path.as_bytes()).copied(), std::cmp::Reverse(*i)))
+            .map(|(i, o, _)| (i, o.path.clone()));
+        let nss = libc.map(|(i, path)| (path, nss_states(view, i, &cfg, &opts)));
+        let musl_only =
+            !root_libcs.is_empty() && root_libcs.iter().all(|l| l.flavor == Flavor::Musl);
+        let musl_nss = if musl_only {
+            cfg.nss.clone()
+        } else {
+            Vec::new()
+        };
+        let mut notes = Vec::new();
+        for (i, o, _) in root.iter() {
+            for (n, note) in o.facts.dlopen.iter().enumerate() {
+                let found = crate::resolve::derived::dlopen(view, i, &note.sonames, &opts)
+                    .map(|(_, id, _)| view.object_path(id).clone());
+                notes.push((i, n, found));
+            }
+        }
+        RuntimeProbe {
+            nss,
+            musl_nss,
+            notes,
+        }
+    }
 }
 
 impl Probes {
@@ -145,7 +207,9 @@ impl Probes {
         let floor_symbols = floor_symbols(&libc, max_glibc, |i, v| {
             symbols_with_version(rootfs, &root.objects[i].path, v, &opts.limits)
         });
+        let runtime = RuntimeProbe::gather(root, view, &root_libcs);
         Probes {
+            runtime,
             libc,
             root_libcs,
             ld_config,

@@ -100,8 +100,8 @@ pub struct RuntimeEdge {
 /// What the edges of every object of a root share: its configuration, read once.
 #[derive(Debug, Default)]
 pub struct RootConfig {
-    /// `(database, service)` for each service `/etc/nsswitch.conf` names, in file order.
-    pub nss: Vec<(String, String)>,
+    /// Each database `/etc/nsswitch.conf` configures, with its services in order.
+    pub nss: Vec<(String, Vec<String>)>,
     /// Warnings met while reading the configuration (in our words).
     pub warnings: Vec<String>,
 }
@@ -131,18 +131,64 @@ impl RootConfig {
     }
 }
 
-/// `(database, service)` pairs of an nsswitch.conf.
-fn parse_nsswitch(bytes: &[u8], warnings: &mut Vec<String>) -> Vec<(String, String)> {
+/// The databases of an nsswitch.conf with their services.
+fn parse_nsswitch(bytes: &[u8], warnings: &mut Vec<String>) -> Vec<(String, Vec<String>)> {
     let (config, w) = super::nsswitch::parse(bytes);
     warnings.extend(w.into_iter().map(|w| format!("/etc/nsswitch.conf: {w}")));
     config
         .databases
         .into_iter()
-        .flat_map(|d| {
-            d.services
-                .into_iter()
-                .map(move |s| (d.name.clone(), s.name))
-                .collect::<Vec<_>>()
+        .map(|d| (d.name, d.services.into_iter().map(|s| s.name).collect()))
+        .collect()
+}
+
+/// What one service of an nsswitch.conf database comes to for glibc.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "path")]
+pub enum NssState {
+    /// Built into this glibc's libc: no module to load.
+    Builtin,
+    /// Its module, where `libc.so.6` would dlopen it from.
+    Found(ByteStr),
+    /// No module: glibc takes the service as UNAVAIL and goes on with the next one.
+    Missing,
+}
+
+/// Each database of an nsswitch.conf with each of its services' state.
+pub type NssDatabases = Vec<(String, Vec<(String, NssState)>)>;
+
+/// Each database of `cfg` with each of its services' state, as the glibc whose `libc.so.6` is
+/// object `libc` of `view` would load them.
+pub fn nss_states(
+    view: &dyn FsView,
+    libc: ObjectId,
+    cfg: &RootConfig,
+    opts: &crate::resolve::ResolveOptions,
+) -> NssDatabases {
+    let builtin = glibc_version(view.facts(libc))
+        .map(super::nsswitch::glibc_builtin_services)
+        .unwrap_or(&[]);
+    let mut memo: std::collections::HashMap<&str, NssState> = std::collections::HashMap::new();
+    cfg.nss
+        .iter()
+        .map(|(db, services)| {
+            let states = services
+                .iter()
+                .map(|s| {
+                    let state = memo.entry(s.as_str()).or_insert_with(|| {
+                        if builtin.contains(&s.as_str()) {
+                            return NssState::Builtin;
+                        }
+                        let name = ByteStr::from(super::nsswitch::module_soname(s).as_str());
+                        match crate::resolve::derived::dlopen(view, libc, &[name], opts) {
+                            Some((_, id, _)) => NssState::Found(view.object_path(id).clone()),
+                            None => NssState::Missing,
+                        }
+                    });
+                    (s.clone(), state.clone())
+                })
+                .collect();
+            (db.clone(), states)
         })
         .collect()
 }
@@ -206,7 +252,11 @@ fn nss_edges(path: &ByteStr, facts: &ElfFacts, cfg: &RootConfig, out: &mut Vec<R
     let builtin = glibc_version(facts)
         .map(super::nsswitch::glibc_builtin_services)
         .unwrap_or(&[]);
-    for (database, service) in &cfg.nss {
+    for (database, service) in cfg
+        .nss
+        .iter()
+        .flat_map(|(d, ss)| ss.iter().map(move |s| (d, s)))
+    {
         if builtin.contains(&service.as_str()) {
             continue;
         }
