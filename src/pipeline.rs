@@ -82,7 +82,11 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
         let inv = &report.inventory;
         let (resolutions, glibc_config) =
             pool.install(|| resolve::resolve_all(&inv.rootfs, &inv.tree, &inv.objects, ropts));
+        let view = Snapshot::new(&inv.rootfs, &inv.tree, &inv.objects);
+        let ids: Vec<usize> = (0..inv.objects.len()).collect();
+        let runtime = crate::runtime::edges::edges_all(&view, &ids, &resolutions, ropts);
         report.set_resolutions(resolutions, ropts.cpu.clone());
+        report.runtime = Some(runtime);
         report.glibc_config = glibc_config;
         cpu_applies(&ropts.cpu, &report, &config.root)?;
     }

@@ -112,6 +112,7 @@ impl RuntimeProbe {
         // The CPU profile does not change whether a module exists, only which copy loads.
         let opts = crate::resolve::ResolveOptions::default();
         let cfg = RootConfig::read(view);
+        let cache = crate::resolve::LoaderCache::default();
         let mut loads: HashMap<&[u8], usize> = HashMap::new();
         for (_, _, r) in root.iter() {
             for c in &r.closure {
@@ -129,7 +130,7 @@ impl RuntimeProbe {
             })
             .max_by_key(|(i, o, _)| (loads.get(o.path.as_bytes()).copied(), std::cmp::Reverse(*i)))
             .map(|(i, o, _)| (i, o.path.clone()));
-        let nss = libc.map(|(i, path)| (path, nss_states(view, i, &cfg, &opts)));
+        let nss = libc.map(|(i, path)| (path, nss_states(view, i, &cfg, &opts, &cache)));
         let musl_only =
             !root_libcs.is_empty() && root_libcs.iter().all(|l| l.flavor == Flavor::Musl);
         let musl_nss = if musl_only {
@@ -140,7 +141,7 @@ impl RuntimeProbe {
         let mut notes = Vec::new();
         for (i, o, _) in root.iter() {
             for (n, note) in o.facts.dlopen.iter().enumerate() {
-                let found = crate::resolve::derived::dlopen(view, i, &note.sonames, &opts)
+                let found = crate::resolve::derived::dlopen(view, i, &note.sonames, &opts, &cache)
                     .map(|(_, id, _)| view.object_path(id).clone());
                 notes.push((i, n, found));
             }

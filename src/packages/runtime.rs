@@ -25,7 +25,7 @@ use super::{PackageSet, Reason};
 use crate::name::ByteStr;
 use crate::pkgdb::PackageDb;
 use crate::resolve::derived::{Filtered, dlopen};
-use crate::resolve::{FileKind, FsView, ObjectId, Resolution, ResolveOptions};
+use crate::resolve::{FileKind, FsView, LoaderCache, ObjectId, Resolution, ResolveOptions};
 use crate::runtime::edges::{self, RootConfig, RuntimeEdge, Target, Tier};
 
 /// How far the set grows.
@@ -127,6 +127,7 @@ struct State<'a> {
     view: &'a dyn FsView,
     db: &'a PackageDb,
     opts: &'a ResolveOptions,
+    cache: LoaderCache,
     growth: Growth,
     cfg: RootConfig,
     files_of: Vec<Vec<ByteStr>>,
@@ -172,6 +173,7 @@ pub fn grow(
         view,
         db,
         opts,
+        cache: LoaderCache::default(),
         growth,
         out: Grown {
             tier: growth.tier,
@@ -308,7 +310,7 @@ impl State<'_> {
         if ids.is_empty() {
             return;
         }
-        let sessions = crate::resolve::resolve(self.view, &ids, self.opts);
+        let sessions = crate::resolve::resolve_cached(self.view, &ids, self.opts, &self.cache);
         for (&id, r) in ids.iter().zip(&sessions) {
             self.resolved.insert(id);
             self.out.resolved.push(id);
@@ -356,35 +358,19 @@ impl State<'_> {
     /// Adds what edge `e` of object `id` names; returns the files it loads.
     fn follow(&mut self, id: ObjectId, e: &RuntimeEdge) -> Vec<ByteStr> {
         let role: &'static str = e.rule.into();
+        let loads = edges::loads_of(self.view, id, e, self.opts, &self.cache);
         match &e.target {
-            Target::Sonames(names) => match dlopen(self.view, id, names, self.opts) {
-                Some((_, found, session)) => {
-                    let file = self.view.object_path(found).clone();
-                    self.add_owner(&file, &e.from, role);
-                    for c in session.closure.iter().filter(|c| **c != file) {
-                        self.add_owner(c, &file, "library");
+            Target::Sonames(_) | Target::File(_) => {
+                for file in &loads {
+                    self.add_owner(file, &e.from, role);
+                    // What it brings is what its own session loads.
+                    if let Some(obj) = self.view.object(file.as_bytes())
+                        && !self.resolved.contains(&obj)
+                    {
+                        self.pending.push(obj);
                     }
-                    if !self.resolved.contains(&found) {
-                        self.pending.push(found);
-                    }
-                    vec![file]
                 }
-                None => Vec::new(),
-            },
-            Target::File(f) => {
-                let Ok(c) = self.view.resolve(f.as_bytes(), true) else {
-                    return Vec::new();
-                };
-                if self.view.kind(c.as_bytes()) != Some(FileKind::File) {
-                    return Vec::new();
-                }
-                self.add_owner(&c, &e.from, role);
-                if let Some(obj) = self.view.object(c.as_bytes())
-                    && !self.resolved.contains(&obj)
-                {
-                    self.pending.push(obj);
-                }
-                vec![c]
+                loads
             }
             Target::Tree { dir, except } => {
                 let (files, complete) = tree_files(self.view, dir, except);
@@ -556,9 +542,10 @@ pub fn verify(
         }
     };
     let reduced = Filtered::new(view, keep);
+    let (full_cache, cut_cache) = (LoaderCache::default(), LoaderCache::default());
     let mut v = Verification::default();
-    let full = crate::resolve::resolve(view, &grown.resolved, opts);
-    let cut = crate::resolve::resolve(&reduced, &grown.resolved, opts);
+    let full = crate::resolve::resolve_cached(view, &grown.resolved, opts, &full_cache);
+    let cut = crate::resolve::resolve_cached(&reduced, &grown.resolved, opts, &cut_cache);
     for ((&id, a), b) in grown.resolved.iter().zip(&full).zip(&cut) {
         v.objects += 1;
         if a.closure != b.closure || a.missing != b.missing || a.status != b.status {
@@ -589,7 +576,7 @@ pub fn verify(
             continue;
         };
         let ok = match &e.edge.target {
-            Target::Sonames(names) => dlopen(&reduced, from, names, opts).is_some(),
+            Target::Sonames(names) => dlopen(&reduced, from, names, opts, &cut_cache).is_some(),
             Target::File(f) => reduced
                 .resolve(f.as_bytes(), true)
                 .is_ok_and(|c| reduced.kind(c.as_bytes()) == Some(FileKind::File)),

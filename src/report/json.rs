@@ -71,6 +71,9 @@ struct ObjectView<'a> {
     layer: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     libc: Option<&'a LibcInfo>,
+    /// Run-time edges (docs/json.md), when it has some.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    runtime: &'a [crate::runtime::edges::EdgeLoads],
 }
 
 /// Writes the document, pretty-printed, with a final newline.
@@ -86,6 +89,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
             package: report.ownership.as_ref().map(|o| o.owners[i].as_ref()),
             layer: report.layers.as_ref().and_then(|l| l[i].as_deref()),
             libc: report.libc.as_ref().map(|l| &l[i]),
+            runtime: report.runtime.as_ref().map_or(&[], |r| r[i].as_slice()),
         })
         .collect();
     let doc = Document {

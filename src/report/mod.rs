@@ -37,6 +37,9 @@ pub struct Report {
     pub resolutions: Option<Vec<Resolution>>,
     /// The target CPU glibc's loader was modelled for (when resolution ran).
     pub cpu: Option<CpuProfile>,
+    /// What each object loads at run time by conventions the loader does not see (when
+    /// resolution ran).
+    pub runtime: Option<Vec<Vec<crate::runtime::edges::EdgeLoads>>>,
     /// glibc's ld.so.conf and ld.so.cache as resolution read them (when it resolved glibc
     /// objects): the checks use them instead of reading them again.
     pub glibc_config: Option<crate::resolve::env::GlibcConfig>,
@@ -65,6 +68,7 @@ impl Report {
             inventory,
             resolutions: None,
             cpu: None,
+            runtime: None,
             glibc_config: None,
             ownership: None,
             image: None,

@@ -11,7 +11,7 @@ Views derived from another view, for questions the loader models answer about a 
 */
 
 use super::view::{FileKind, FsView, ObjectId};
-use super::{Resolution, ResolveOptions};
+use super::{LoaderCache, Resolution, ResolveOptions};
 use crate::elf::{ElfFacts, Limits};
 use crate::error::FileError;
 use crate::name::ByteStr;
@@ -78,16 +78,18 @@ impl FsView for Dlopener<'_> {
 
 /// What `dlopen` of one of `names` (alternatives, tried in order) by object `caller` loads: the
 /// first name found, the object it is, and the session (its closure is what the dlopened object
-/// brings); `None` when none is found.
+/// brings); `None` when none is found. `cache` keeps the loaders' configuration between calls
+/// on the same root.
 pub fn dlopen(
     view: &dyn FsView,
     caller: ObjectId,
     names: &[ByteStr],
     opts: &ResolveOptions,
+    cache: &LoaderCache,
 ) -> Option<(ByteStr, ObjectId, Resolution)> {
     for name in names {
         let derived = Dlopener::new(view, caller, vec![name.clone()]);
-        let Some(r) = super::resolve(&derived, &[caller], opts).pop() else {
+        let Some(r) = super::resolve_cached(&derived, &[caller], opts, cache).pop() else {
             continue;
         };
         let found = r
@@ -214,6 +216,7 @@ mod tests {
             caller,
             &[ByteStr::from("libplug.so")],
             &Default::default(),
+            &LoaderCache::default(),
         );
         assert_eq!(r.map(|(_, id, _)| id), Some(plugin));
         let filtered = Filtered::new(&v, |p: &[u8]| p != b"/opt/app/lib/libplug.so");
@@ -222,6 +225,7 @@ mod tests {
             caller,
             &[ByteStr::from("libplug.so")],
             &Default::default(),
+            &LoaderCache::default(),
         );
         assert!(r.is_none());
     }

@@ -115,7 +115,7 @@ pub fn dirname(path: &[u8]) -> &[u8] {
 }
 
 /// glibc's configuration in a root, shared by every glibc loader in it.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct GlibcConfig {
     /// Parsed `/etc/ld.so.cache`, if present and valid.
     pub cache: Option<LdCache>,

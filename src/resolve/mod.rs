@@ -689,6 +689,33 @@ pub fn resolve(view: &dyn FsView, ids: &[ObjectId], opts: &ResolveOptions) -> Ve
     resolve_with_config(view, ids, opts).0
 }
 
+/// The loaders' configuration (glibc's ld.so.conf and cache, each loader's built-in paths, musl's
+/// path files) as resolutions of one root read it, kept for later resolutions of the same root:
+/// questions asked one object at a time (what `dlopen` of a name by an object loads) then read
+/// the configuration once, not once per question. Only for views of one root whose
+/// configuration files do not differ (a view that changes only facts, or hides no configuration).
+#[derive(Default)]
+pub struct LoaderCache {
+    inner: std::sync::Mutex<LoaderCacheInner>,
+}
+
+#[derive(Default)]
+struct LoaderCacheInner {
+    glibc: Option<GlibcConfig>,
+    glibc_loaders: HashMap<ByteStr, GlibcLoader>,
+    musl_loaders: HashMap<ByteStr, MuslLoader>,
+}
+
+/// [`resolve`], reusing (and filling) `cache`.
+pub fn resolve_cached(
+    view: &dyn FsView,
+    ids: &[ObjectId],
+    opts: &ResolveOptions,
+    cache: &LoaderCache,
+) -> Vec<Resolution> {
+    resolve_inner(view, ids, opts, Some(cache)).0
+}
+
 /// [`resolve`], also handing back glibc's configuration (ld.so.conf and ld.so.cache) when a
 /// session needed it, so later stages (the checks) use what resolution read instead of reading
 /// it again.
@@ -696,6 +723,15 @@ pub fn resolve_with_config(
     view: &dyn FsView,
     ids: &[ObjectId],
     opts: &ResolveOptions,
+) -> (Vec<Resolution>, Option<GlibcConfig>) {
+    resolve_inner(view, ids, opts, None)
+}
+
+fn resolve_inner(
+    view: &dyn FsView,
+    ids: &[ObjectId],
+    opts: &ResolveOptions,
+    cache: Option<&LoaderCache>,
 ) -> (Vec<Resolution>, Option<GlibcConfig>) {
     let mut ctx = Ctx {
         view,
@@ -705,6 +741,13 @@ pub fn resolve_with_config(
         opts: opts.clone(),
         scan_steps: AtomicU64::new(0),
     };
+    let mut cached_glibc = None;
+    if let Some(c) = cache {
+        let inner = c.inner.lock().unwrap_or_else(|p| p.into_inner());
+        ctx.glibc_loaders = inner.glibc_loaders.clone();
+        ctx.musl_loaders = inner.musl_loaders.clone();
+        cached_glibc = inner.glibc.clone();
+    }
     let plans: Vec<(ObjectId, Plan)> = ids.iter().map(|&i| (i, plan(&ctx, i))).collect();
     // Load each loader's configuration once, before the parallel sessions.
     let mut any_glibc = false;
@@ -731,7 +774,15 @@ pub fn resolve_with_config(
         }
     }
     if any_glibc {
-        ctx.glibc = GlibcConfig::load(view);
+        ctx.glibc = cached_glibc.unwrap_or_else(|| GlibcConfig::load(view));
+    }
+    if let Some(c) = cache {
+        let mut inner = c.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.glibc_loaders.clone_from(&ctx.glibc_loaders);
+        inner.musl_loaders.clone_from(&ctx.musl_loaders);
+        if any_glibc && inner.glibc.is_none() {
+            inner.glibc = Some(ctx.glibc.clone());
+        }
     }
     let shared = &ctx;
     let sessions = plans

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::elf::ElfFacts;
 use crate::name::ByteStr;
-use crate::resolve::{FileKind, FsView, ObjectId};
+use crate::resolve::{FileKind, FsView, LoaderCache, ObjectId};
 
 /// By which convention an object loads something at run time.
 #[derive(
@@ -97,6 +97,66 @@ pub struct RuntimeEdge {
     pub target: Target,
 }
 
+/// An edge with the files it loads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EdgeLoads {
+    /// The edge.
+    #[serde(flatten)]
+    pub edge: RuntimeEdge,
+    /// What it loads (canonical paths; for a tree, its directory); empty when nothing.
+    pub loads: Vec<ByteStr>,
+}
+
+/// The files edge `e` of object `from` loads: the first of its sonames that object's dlopen
+/// finds, its file, or its tree's directory (empty: none).
+pub fn loads_of(
+    view: &dyn FsView,
+    from: ObjectId,
+    e: &RuntimeEdge,
+    opts: &crate::resolve::ResolveOptions,
+    cache: &LoaderCache,
+) -> Vec<ByteStr> {
+    match &e.target {
+        Target::Sonames(names) => crate::resolve::derived::dlopen(view, from, names, opts, cache)
+            .map(|(_, id, _)| vec![view.object_path(id).clone()])
+            .unwrap_or_default(),
+        Target::File(f) => view
+            .resolve(f.as_bytes(), true)
+            .ok()
+            .filter(|c| view.kind(c.as_bytes()) == Some(FileKind::File))
+            .into_iter()
+            .collect(),
+        Target::Tree { dir, .. } => (view.kind(dir.as_bytes()) == Some(FileKind::Dir))
+            .then(|| dir.clone())
+            .into_iter()
+            .collect(),
+    }
+}
+
+/// The run-time edges of every object `ids` of `view` whose session is `sessions` (aligned),
+/// with what each loads.
+pub fn edges_all(
+    view: &dyn FsView,
+    ids: &[ObjectId],
+    sessions: &[crate::resolve::Resolution],
+    opts: &crate::resolve::ResolveOptions,
+) -> Vec<Vec<EdgeLoads>> {
+    let cfg = RootConfig::read(view);
+    let cache = LoaderCache::default();
+    ids.iter()
+        .zip(sessions)
+        .map(|(&id, r)| {
+            edges_of(view, id, &r.closure, &cfg)
+                .into_iter()
+                .map(|edge| EdgeLoads {
+                    loads: loads_of(view, id, &edge, opts, &cache),
+                    edge,
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// What the edges of every object of a root share: its configuration, read once.
 #[derive(Debug, Default)]
 pub struct RootConfig {
@@ -164,6 +224,7 @@ pub fn nss_states(
     libc: ObjectId,
     cfg: &RootConfig,
     opts: &crate::resolve::ResolveOptions,
+    cache: &LoaderCache,
 ) -> NssDatabases {
     let builtin = glibc_version(view.facts(libc))
         .map(super::nsswitch::glibc_builtin_services)
@@ -180,7 +241,7 @@ pub fn nss_states(
                             return NssState::Builtin;
                         }
                         let name = ByteStr::from(super::nsswitch::module_soname(s).as_str());
-                        match crate::resolve::derived::dlopen(view, libc, &[name], opts) {
+                        match crate::resolve::derived::dlopen(view, libc, &[name], opts, cache) {
                             Some((_, id, _)) => NssState::Found(view.object_path(id).clone()),
                             None => NssState::Missing,
                         }
