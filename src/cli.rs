@@ -49,7 +49,8 @@ pub struct PackagesArgs {
     /// The programs of this installed package instead.
     #[arg(long = "for", value_name = "PKG")]
     pub for_pkg: Option<String>,
-    /// Output: one name per line, an `apk add` command, apko YAML, or JSON with the reasons.
+    /// Output: one name per line, an `apk add`, `apt-get install` or `dnf install` command, apko
+    /// YAML, the set's files, or JSON with the reasons.
     #[arg(long, short = 'f', value_enum, default_value_t = PkgFormatArg::Lines)]
     pub format: PkgFormatArg,
     /// List the installed packages nothing needs instead, with what they contain.
@@ -96,6 +97,13 @@ pub enum PkgFormatArg {
     Apk,
     /// apko's `contents.packages` YAML.
     Apko,
+    /// `apt-get install --no-install-recommends NAME...` (dpkg roots).
+    Apt,
+    /// `dnf install NAME...` (rpm roots).
+    Dnf,
+    /// Every path of the set's packages (and of unowned programs), one per line: what a
+    /// distroless-style build extracts.
+    Files,
     /// JSON: every package with the objects and files that need it.
     Json,
 }
@@ -431,6 +439,7 @@ impl PackagesArgs {
                 TierArg::Suggested => elfdeps::runtime::edges::Tier::Suggested,
             },
             verify: self.verify,
+            files: matches!(self.format, PkgFormatArg::Files),
         }
     }
 }
@@ -442,6 +451,9 @@ impl From<PkgFormatArg> for elfdeps::report::packages::PackagesFormat {
             PkgFormatArg::Lines => P::Lines,
             PkgFormatArg::Apk => P::Apk,
             PkgFormatArg::Apko => P::Apko,
+            PkgFormatArg::Apt => P::Apt,
+            PkgFormatArg::Dnf => P::Dnf,
+            PkgFormatArg::Files => P::Files,
             PkgFormatArg::Json => P::Json,
         }
     }

@@ -237,6 +237,9 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
         }
     }
     let format = PackagesFormat::from(args.format);
+    if let Some(why) = format.refusal(set.database) {
+        return Err(Fail(why, EXIT_INPUT));
+    }
     emit(None, |w| {
         report::packages::render(&set, format, args.unneeded, w)
     })?;

@@ -644,6 +644,8 @@ pub struct PackagesQuery {
     pub tier: crate::runtime::edges::Tier,
     /// Re-resolve the set in a view of the root holding only its files.
     pub verify: bool,
+    /// List the set's files ([`PackageSet::files`]).
+    pub files: bool,
 }
 
 impl Default for PackagesQuery {
@@ -657,6 +659,7 @@ impl Default for PackagesQuery {
             elf_only: false,
             tier: crate::runtime::edges::Tier::Required,
             verify: false,
+            files: false,
         }
     }
 }
@@ -672,18 +675,20 @@ fn grow_set(
     q: &PackagesQuery,
 ) {
     use crate::packages::runtime;
-    if q.elf_only {
-        return;
+    if !q.elf_only {
+        let growth = runtime::Growth {
+            tier: q.tier,
+            declared: true,
+        };
+        let grown = runtime::grow(set, view, db, ropts, ids, growth);
+        if q.verify {
+            set.verify = Some(runtime::verify(set, view, db, ropts, ids, &grown));
+        }
+        set.runtime = Some(grown);
     }
-    let growth = runtime::Growth {
-        tier: q.tier,
-        declared: true,
-    };
-    let grown = runtime::grow(set, view, db, ropts, ids, growth);
-    if q.verify {
-        set.verify = Some(runtime::verify(set, view, db, ropts, ids, &grown));
+    if q.files {
+        set.files = Some(crate::packages::files_of(set, db));
     }
-    set.runtime = Some(grown);
 }
 
 /// The minimal package set of a resolved report, with the warnings met on the way (records of

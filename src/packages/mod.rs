@@ -182,6 +182,11 @@ pub struct PackageSet {
     /// With `--verify`: the set re-resolved in a view of the root holding only its files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<runtime::Verification>,
+    /// Every path of the set: its installed packages' files as the database lists them, and
+    /// the unowned programs it was computed for (`--format files`; not in JSON, which lists
+    /// the packages).
+    #[serde(skip)]
+    pub files: Option<Vec<ByteStr>>,
 }
 
 const MAX_REASONS: usize = 8;
@@ -419,7 +424,33 @@ pub fn compute_for(
         unneeded: None,
         runtime: None,
         verify: None,
+        files: None,
     }
+}
+
+/// Every path of `set` (see [`PackageSet::files`]), sorted.
+pub fn files_of(set: &PackageSet, db: &PackageDb) -> Vec<ByteStr> {
+    let names: BTreeSet<&ByteStr> = set
+        .packages
+        .iter()
+        .filter(|p| p.installed)
+        .map(|p| &p.name)
+        .collect();
+    let mut out: Vec<ByteStr> = db
+        .packages
+        .iter()
+        .filter(|p| names.contains(&p.name))
+        .flat_map(|p| p.files.iter().cloned())
+        .chain(
+            set.gaps
+                .iter()
+                .filter(|g| g.kind == GapKind::Unowned && set.programs.contains(&g.what))
+                .map(|g| g.what.clone()),
+        )
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The set's entry for installed package `p`, needed for `rs`.

@@ -1,8 +1,10 @@
-//! The `packages` outputs: names one per line, an `apk add` command, apko YAML, or JSON.
+//! The `packages` outputs: names one per line, an install command for the root's package manager
+//! (`apk add`, `apt-get install`, `dnf install`), apko YAML, the set's files, or JSON.
 
 use std::io::{self, Write};
 
 use crate::packages::PackageSet;
+use crate::pkgdb::DbFormat;
 
 /// How to write a package set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,8 +15,37 @@ pub enum PackagesFormat {
     Apk,
     /// apko's `contents.packages` YAML.
     Apko,
+    /// `apt-get install --no-install-recommends NAME...`.
+    Apt,
+    /// `dnf install NAME...`.
+    Dnf,
+    /// Every path of the set, one per line.
+    Files,
     /// JSON: every package with the objects and files that need it.
     Json,
+}
+
+impl PackagesFormat {
+    /// The package database a format is written for (`None`: any).
+    pub fn database(self) -> Option<DbFormat> {
+        match self {
+            PackagesFormat::Apk | PackagesFormat::Apko => Some(DbFormat::Apk),
+            PackagesFormat::Apt => Some(DbFormat::Dpkg),
+            PackagesFormat::Dnf => Some(DbFormat::Rpm),
+            PackagesFormat::Lines | PackagesFormat::Files | PackagesFormat::Json => None,
+        }
+    }
+
+    /// Why the format does not fit a root whose database is `db` (`None`: it fits).
+    pub fn refusal(self, db: DbFormat) -> Option<String> {
+        let wants = self.database()?;
+        (wants != db).then(|| {
+            format!(
+                "--format {}: that command is for {wants} databases, and this root's is {db}; use --format lines or json, or the format of its package manager",
+                format!("{self:?}").to_lowercase()
+            )
+        })
+    }
 }
 
 /// Writes `set`; with `unneeded` (and a format other than JSON, which carries both), the
@@ -45,6 +76,18 @@ pub fn render(
             Ok(())
         }
         PackagesFormat::Apk => writeln!(w, "apk add --no-cache {}", names.join(" ")),
+        PackagesFormat::Apt => writeln!(
+            w,
+            "apt-get install --no-install-recommends {}",
+            names.join(" ")
+        ),
+        PackagesFormat::Dnf => writeln!(w, "dnf install {}", names.join(" ")),
+        PackagesFormat::Files => {
+            for f in set.files.iter().flatten() {
+                writeln!(w, "{}", f.display_escaped())?;
+            }
+            Ok(())
+        }
         PackagesFormat::Apko => {
             writeln!(w, "contents:\n  packages:")?;
             for n in &names {
