@@ -130,29 +130,6 @@ pub fn parse_status(bytes: &[u8], db: &mut Parsing) {
                         origin: origin.map(ByteStr::from),
                         files: Vec::new(),
                         provides: Vec::new(),
-                        depends: [b"Pre-Depends".as_slice(), b"Depends"]
-                            .iter()
-                            .filter_map(|f| get(f))
-                            .flat_map(|v| {
-                                String::from_utf8_lossy(v)
-                                    .split(',')
-                                    .map(|g| {
-                                        g.split('|')
-                                            .map(|a| crate::pkgdb::Relation {
-                                                name: ByteStr::from(
-                                                    a.trim()
-                                                        .split([' ', ':', '('])
-                                                        .next()
-                                                        .unwrap_or(""),
-                                                ),
-                                            })
-                                            .collect()
-                                    })
-                                    .collect::<Vec<_>>()
-                            })
-                            .collect(),
-                        essential: false,
-                        installed_size: None,
                     },
                     origin_arch: if multi { arch.map(ByteStr::from) } else { None },
                 });

@@ -51,29 +51,6 @@ pub struct Package {
     pub files: Vec<ByteStr>,
     /// What it provides (`so:libssl.so.3=3`, virtual names).
     pub provides: Vec<ByteStr>,
-    /// STUB
-    pub depends: Vec<Vec<Relation>>,
-    /// STUB
-    pub essential: bool,
-    /// STUB
-    pub installed_size: Option<u64>,
-}
-
-/// STUB
-#[allow(missing_docs)]
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Relation {
-    pub name: ByteStr,
-}
-impl std::fmt::Display for Relation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.name)
-    }
-}
-/// STUB
-#[allow(missing_docs)]
-pub struct DeclaredClosure {
-    pub packages: std::collections::BTreeMap<usize, Vec<()>>,
 }
 
 /// What an object's report says about its package.
@@ -177,17 +154,6 @@ impl PackageDb {
     /// The package owning the file at canonical path `path`.
     pub fn owner(&self, path: &[u8]) -> Option<&Package> {
         self.owners.get(path).map(|&i| &self.packages[i])
-    }
-
-    /// STUB
-    pub fn satisfier(&self, r: &Relation, _from: usize) -> Option<usize> {
-        self.packages.iter().position(|p| p.name == r.name)
-    }
-    /// STUB
-    pub fn declared_closure(&self, seeds: &[usize]) -> DeclaredClosure {
-        DeclaredClosure {
-            packages: seeds.iter().map(|&s| (s, Vec::new())).collect(),
-        }
     }
 
     /// Every indexed file (canonical path) with the index of its owner.

@@ -543,7 +543,6 @@ pub fn parse_header(blob: &[u8]) -> Result<Package, HeaderError> {
         origin,
         files,
         provides,
-        ..Default::default()
     })
 }
 
