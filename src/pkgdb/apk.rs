@@ -1,7 +1,9 @@
 //! APK's installed database (`lib/apk/db/installed`): blank-line separated records of `K:value`
 //! lines. `F:` names a directory (relative to the root) and the `R:` lines after it its files.
+//! `D:` lists dependencies separated by spaces, each `NAME[OP VERSION]` (`so:libc.musl-x86_64.so.1`,
+//! `musl>=1.2.3`, `/bin/sh`; `!NAME` is a conflict, not a dependency).
 
-use super::{DbFormat, MAX_LINE, Package, PackageDb, lines, read_db_file};
+use super::{DbFormat, MAX_LINE, MAX_RELATIONS, Package, PackageDb, Relation, lines, read_db_file};
 
 /// Longest directory an `F:` line may name (Linux's PATH_MAX).
 const MAX_PATH: usize = 4096;
@@ -35,6 +37,8 @@ pub fn parse(bytes: &[u8]) -> PackageDb {
     let mut start = 1;
     // Whether the record had its P: / V: line (even an empty one).
     let (mut named, mut versioned) = (false, false);
+    // Relations kept (at most MAX_RELATIONS) and whether more were dropped.
+    let (mut relations, mut cut) = (0usize, false);
     let finish = |db: &mut PackageDb, cur: &mut Package, bad: &mut Option<String>, start: usize| {
         let p = std::mem::take(cur);
         if let Some(why) = bad.take() {
@@ -100,6 +104,31 @@ pub fn parse(bytes: &[u8]) -> PackageDb {
                     .filter(|v| !v.is_empty())
                     .map(ByteStr::from),
             ),
+            b'D' => {
+                for token in value.split(|&b| b == b' ') {
+                    if token.is_empty() || token.starts_with(b"!") {
+                        continue;
+                    }
+                    if relations == MAX_RELATIONS {
+                        if !cut {
+                            db.warn(format!(
+                                "installed database: line {n}: more than {MAX_RELATIONS} \
+                                 dependencies: the rest are dropped"
+                            ));
+                        }
+                        cut = true;
+                        break;
+                    }
+                    if let Some(r) = relation(token) {
+                        relations += 1;
+                        cur.depends.push(vec![r]);
+                    }
+                }
+            }
+            b'A' => cur.arch = Some(ByteStr::from(value)),
+            b'I' => {
+                cur.installed_size = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+            }
             b'F' => {
                 // Every R: line below repeats the directory: a long one times many short R:
                 // lines would make gigabytes of paths out of megabytes of database.
@@ -134,6 +163,25 @@ pub fn parse(bytes: &[u8]) -> PackageDb {
     }
     finish(&mut db, &mut cur, &mut bad, start);
     db
+}
+
+/// One `D:` token (not a conflict): the name up to the first operator character, then the
+/// operator (`=`, `>=`, `<`, `~`, `><`, ...) and the version. `None` without a name.
+pub fn relation(token: &[u8]) -> Option<Relation> {
+    let is_op = |b: &u8| matches!(b, b'<' | b'>' | b'=' | b'~');
+    let (name, version) = match token.iter().position(is_op) {
+        Some(at) => {
+            let (name, rest) = token.split_at(at);
+            let op_len = rest.iter().take_while(|b| is_op(b)).count();
+            let (op, v) = rest.split_at(op_len);
+            (name, Some((ByteStr::from(op), ByteStr::from(v))))
+        }
+        None => (token, None),
+    };
+    (!name.is_empty()).then(|| Relation {
+        version,
+        ..Relation::named(name, DbFormat::Apk)
+    })
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! dpkg's database: `var/lib/dpkg/status` (RFC 822-style paragraphs; only packages whose Status is
 //! `install ok installed` count), `info/PKG.list` or `info/PKG:ARCH.list` (one path per line), and
 //! `diversions` (triples of lines: the diverted path, where it went, the diverting package).
+//!
+//! Relation fields (`Depends`, `Pre-Depends`, `Provides`) are comma-separated groups of
+//! `|`-separated alternatives, each `NAME[:ARCH] [(OP VERSION)]` (deb-control(5)).
 
-use super::{DbFormat, MAX_LINE, Package, PackageDb, lines, read_db_file};
+use super::{DbFormat, MAX_LINE, MAX_RELATIONS, Package, PackageDb, Relation, lines, read_db_file};
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
 use crate::tree::PathLookup;
@@ -69,7 +72,7 @@ pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
         packages: db.packages.into_iter().map(|p| p.package).collect(),
         owners: Default::default(),
         warnings: db.warnings,
-        not_built_in: None,
+        ..PackageDb::new(DbFormat::Dpkg)
     };
     out.index(tree, &diversions);
     Some(out)
@@ -87,6 +90,8 @@ pub struct Pending {
 pub struct Parsing {
     packages: Vec<Pending>,
     warnings: Vec<String>,
+    /// Relations kept so far (at most [`MAX_RELATIONS`]).
+    relations: usize,
 }
 
 impl Parsing {
@@ -121,15 +126,47 @@ pub fn parse_status(bytes: &[u8], db: &mut Parsing) {
                 let origin = get(b"Source")
                     .map(|s| s.split(|&b| b == b' ').next().unwrap_or(s))
                     .or(Some(name));
-                let arch = get(b"Architecture").filter(|a| *a != b"all");
+                let architecture = get(b"Architecture");
+                let arch = architecture.filter(|a| *a != b"all");
                 let multi = get(b"Multi-Arch").is_some_and(|m| m == b"same");
+                let mut depends = Vec::new();
+                let mut provides = Vec::new();
+                let mut left = MAX_RELATIONS.saturating_sub(db.relations);
+                // Only the package that crosses the limit says so.
+                let had_room = left > 0;
+                let mut cut = false;
+                for (field, pre) in [(&b"Pre-Depends"[..], true), (b"Depends", false)] {
+                    if let Some(v) = get(field) {
+                        cut |= relations(v, pre, &mut left, &mut depends);
+                    }
+                }
+                if let Some(v) = get(b"Provides") {
+                    let mut groups = Vec::new();
+                    cut |= relations(v, false, &mut left, &mut groups);
+                    provides.extend(groups.into_iter().flatten().map(|r| r.name));
+                }
+                db.relations = MAX_RELATIONS - left;
+                if cut && had_room {
+                    db.warn(format!(
+                        "status: more than {MAX_RELATIONS} relations: those of {} on are dropped",
+                        ByteStr::from(name)
+                    ));
+                }
                 db.packages.push(Pending {
                     package: Package {
                         name: ByteStr::from(name),
                         version: ByteStr::from(get(b"Version").unwrap_or_default()),
                         origin: origin.map(ByteStr::from),
                         files: Vec::new(),
-                        provides: Vec::new(),
+                        provides,
+                        depends,
+                        essential: get(b"Essential")
+                            .is_some_and(|e| e.eq_ignore_ascii_case(b"yes")),
+                        // KiB, as dpkg-gencontrol computes it.
+                        installed_size: get(b"Installed-Size")
+                            .and_then(parse_u64)
+                            .and_then(|k| k.checked_mul(1024)),
+                        arch: architecture.map(ByteStr::from),
                     },
                     origin_arch: if multi { arch.map(ByteStr::from) } else { None },
                 });
@@ -173,6 +210,75 @@ pub fn parse_status(bytes: &[u8], db: &mut Parsing) {
         }
     }
     flush(&mut fields, &mut bad, start, db);
+}
+
+/// A decimal number (`Installed-Size: 489`), surrounding blanks allowed.
+fn parse_u64(v: &[u8]) -> Option<u64> {
+    std::str::from_utf8(v.trim_ascii()).ok()?.parse().ok()
+}
+
+/// Parses relation field `value` into groups of alternatives appended to `out`, each marked `pre`
+/// (`Pre-Depends`). Empty and malformed alternatives are skipped. At most `left` relations are
+/// kept (it is decreased by those); true when some were dropped for it.
+pub fn relations(value: &[u8], pre: bool, left: &mut usize, out: &mut Vec<Vec<Relation>>) -> bool {
+    for group in value.split(|&b| b == b',') {
+        let mut alternatives = Vec::new();
+        for alt in group.split(|&b| b == b'|') {
+            if *left == 0 {
+                if !alternatives.is_empty() {
+                    out.push(alternatives);
+                }
+                return true;
+            }
+            if let Some(r) = relation(alt, pre) {
+                *left -= 1;
+                alternatives.push(r);
+            }
+        }
+        if !alternatives.is_empty() {
+            out.push(alternatives);
+        }
+    }
+    false
+}
+
+/// One alternative: `NAME[:ARCH] [(OP VERSION)]`. A qualifier without an operator or a version is
+/// dropped (dpkg would refuse it); a missing name skips the alternative.
+fn relation(text: &[u8], pre: bool) -> Option<Relation> {
+    let (head, version) = match text.iter().position(|&b| b == b'(') {
+        Some(open) => {
+            let (head, rest) = text.split_at(open);
+            let inner = rest.get(1..).unwrap_or_default();
+            let inner = inner.split(|&b| b == b')').next().unwrap_or_default();
+            let inner = inner.trim_ascii();
+            let op_len = inner.iter().take_while(|b| b"<>=".contains(b)).count();
+            let (op, v) = inner.split_at(op_len);
+            let v = v.trim_ascii();
+            let version =
+                (!op.is_empty() && !v.is_empty()).then(|| (ByteStr::from(op), ByteStr::from(v)));
+            (head, version)
+        }
+        None => (text, None),
+    };
+    let head = head.trim_ascii();
+    let (name, arch) = match head.iter().position(|&b| b == b':') {
+        Some(c) => {
+            let (name, arch) = head.split_at(c);
+            let arch = arch.get(1..).unwrap_or_default();
+            (name, (!arch.is_empty()).then(|| ByteStr::from(arch)))
+        }
+        None => (head, None),
+    };
+    if name.is_empty() {
+        return None;
+    }
+    Some(Relation {
+        name: ByteStr::from(name),
+        arch,
+        version,
+        pre,
+        syntax: DbFormat::Dpkg,
+    })
 }
 
 /// Parses `diversions`: (diverted path, new path, diverting package).

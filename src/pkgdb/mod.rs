@@ -4,32 +4,43 @@ Package databases of a root: who owns each file, who provides each soname.
 Readers (each survives hostile input: a record it cannot use is skipped with a warning, the rest of
 the file is kept; names are bytes):
 - [`apk`]: `lib/apk/db/installed` (Alpine, Wolfi, Chimera): `P` name, `V` version, `o` origin, `F`/`R`
-  file lists, `p` provides (`so:` names), `D` depends;
+  file lists, `p` provides (`so:`, `cmd:`, `pc:` names), `D` depends (`!` conflicts skipped), `A`
+  architecture, `I` installed size;
 - [`apkindex`]: repository indexes (`APKINDEX.tar.gz`), to name the subpackage that would provide a
   missing soname;
-- [`dpkg`]: `var/lib/dpkg/status` and `info/PKG.list` (Debian, Ubuntu), with `diversions`, and the
+- [`dpkg`]: `var/lib/dpkg/status` (`Package`, `Version`, `Source`, `Architecture`, `Essential`,
+  `Installed-Size`, `Depends` and `Pre-Depends`, `Provides`) and `info/PKG.list` (Debian, Ubuntu),
+  with `diversions`, and the
   merged-/usr layout (the database lists `/lib/x`, the file lives at `/usr/lib/x`): every listed path
   is resolved through the root's symlinks before it is matched;
 - `rpm` (the `rpm` feature, with a bundled SQLite): `var/lib/rpm/rpmdb.sqlite` header blobs, parsed
-  with bounds checks. A build without it reports an RPM database it finds, or is asked for, as
+  with bounds checks: name, version, source, file list, architecture, size, provides, requires
+  (`rpmlib(...)`, `config(...)`, rich `(a or b)` and `missingok` requires skipped). A build without it reports an RPM database it finds, or is asked for, as
   [`NotBuiltIn::Rpm`] instead of reading it.
 
 Every database file is read through the confined [`RootFs`], within a size cap.
+
+[`declared`]: the dependencies each package declares ([`Package::depends`]), the package that
+satisfies one ([`PackageDb::satisfier`]) and what a set of packages pulls in
+([`PackageDb::declared_closure`]).
 */
 
 pub mod apk;
 pub mod apkindex;
+pub mod declared;
 pub mod dpkg;
 #[cfg(feature = "rpm")]
 pub mod rpm;
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
 use crate::tree::PathLookup;
+pub use declared::{DeclaredBy, DeclaredClosure, MAX_RELATIONS, Relation, Unsatisfied};
 
 /// Most bytes read from one database file.
 pub const MAX_DB_FILE: u64 = 256 << 20;
@@ -49,8 +60,20 @@ pub struct Package {
     pub origin: Option<ByteStr>,
     /// Files, as the database lists them (absolute).
     pub files: Vec<ByteStr>,
-    /// What it provides (`so:libssl.so.3=3`, virtual names).
+    /// What it provides: APK's entries as written (`so:libssl.so.3=3`, `cmd:gzip=1.13`), dpkg's
+    /// and RPM's names (`awk`, `libc.so.6()(64bit)`, `/bin/sh`).
     pub provides: Vec<ByteStr>,
+    /// What it declares it needs: every group must be satisfied, by any one of its alternatives
+    /// (dpkg `a | b`; APK and RPM groups have one). dpkg's `Pre-Depends` are here too, with
+    /// [`Relation::pre`] set; APK `!` conflicts and `i:` install-if are not dependencies.
+    pub depends: Vec<Vec<Relation>>,
+    /// dpkg `Essential: yes` (always false for APK and RPM).
+    pub essential: bool,
+    /// Installed size in bytes (dpkg's `Installed-Size` is KiB and multiplied out; APK `I:`, RPM
+    /// `SIZE` are bytes).
+    pub installed_size: Option<u64>,
+    /// Architecture (`amd64`, `all`, `x86_64`, `noarch`).
+    pub arch: Option<ByteStr>,
 }
 
 /// What an object's report says about its package.
@@ -94,6 +117,10 @@ pub struct PackageDb {
     /// Set when the root has a database of a kind this build cannot read (or one was asked for):
     /// `packages` is then empty, and `warnings` says so and how to get a build that reads it.
     pub not_built_in: Option<NotBuiltIn>,
+    /// Each path a relation names (`/bin/sh`) → its canonical in-root path, when they differ.
+    required_paths: HashMap<ByteStr, ByteStr>,
+    /// Package and provided names, for [`PackageDb::satisfier`] (built on first use).
+    names: OnceLock<declared::NameIndex>,
 }
 
 /// A package database kind left out of this build by a Cargo feature.
@@ -121,6 +148,8 @@ impl PackageDb {
             owners: HashMap::new(),
             warnings: Vec::new(),
             not_built_in: None,
+            required_paths: HashMap::new(),
+            names: OnceLock::new(),
         }
     }
 
@@ -147,6 +176,21 @@ impl PackageDb {
                     .map_or(f, |(_, to, _)| to);
                 let key = listed_key(tree, path, &mut dirs);
                 self.owners.entry(key).or_insert(i);
+            }
+        }
+        // A path a relation names is matched against the file lists the same way (RPM's
+        // `Requires: /bin/sh` against bash's `/usr/bin/sh` under merged /usr).
+        let mut seen = std::collections::HashSet::new();
+        for r in self
+            .packages
+            .iter()
+            .flat_map(|p| p.depends.iter().flatten())
+        {
+            if r.name.as_bytes().starts_with(b"/") && seen.insert(&r.name) {
+                let key = listed_key(tree, &r.name, &mut dirs);
+                if key != r.name {
+                    self.required_paths.insert(r.name.clone(), key);
+                }
             }
         }
     }

@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use super::{DbFormat, Package, PackageDb, read_db_file};
+use super::{DbFormat, MAX_RELATIONS, Package, PackageDb, Relation, read_db_file};
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
 use crate::tree::PathLookup;
@@ -19,8 +19,13 @@ const TAG_NAME: u32 = 1000;
 const TAG_VERSION: u32 = 1001;
 const TAG_RELEASE: u32 = 1002;
 const TAG_EPOCH: u32 = 1003;
+const TAG_SIZE: u32 = 1009;
+const TAG_ARCH: u32 = 1022;
 const TAG_SOURCERPM: u32 = 1044;
 const TAG_PROVIDENAME: u32 = 1047;
+const TAG_REQUIREFLAGS: u32 = 1048;
+const TAG_REQUIRENAME: u32 = 1049;
+const TAG_REQUIREVERSION: u32 = 1050;
 const TAG_DIRINDEXES: u32 = 1116;
 const TAG_BASENAMES: u32 = 1117;
 const TAG_DIRNAMES: u32 = 1118;
@@ -29,6 +34,16 @@ const TYPE_INT32: u32 = 4;
 const TYPE_STRING: u32 = 6;
 const TYPE_STRING_ARRAY: u32 = 8;
 const TYPE_I18NSTRING: u32 = 9;
+
+/// REQUIREFLAGS bits (rpm's `rpmsenseFlags`): the comparison, and when the requirement applies.
+const SENSE_LESS: u32 = 1 << 1;
+const SENSE_GREATER: u32 = 1 << 2;
+const SENSE_EQUAL: u32 = 1 << 3;
+/// `PreReq:` (legacy), `Requires(pre)`.
+const SENSE_PREREQ: u32 = 1 << 6;
+const SENSE_SCRIPT_PRE: u32 = 1 << 9;
+/// `Requires(missingok)`: a weak requirement, not a dependency.
+const SENSE_MISSINGOK: u32 = 1 << 19;
 
 /// Index entries and data bytes a header may have (real ones: hundreds of entries, < 16 MiB).
 const MAX_ENTRIES: usize = 65536;
@@ -156,6 +171,7 @@ pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
         _ => None,
     };
     let mut total_files = 0usize;
+    let mut total_relations = 0usize;
     let mut rows = 0usize;
     let result = with_rows(main, wal, |hnum, blob| {
         rows += 1;
@@ -181,7 +197,19 @@ pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
                 ));
                 false
             }
-            Ok(p) => {
+            Ok(mut p) => {
+                let room = MAX_RELATIONS - total_relations;
+                if p.depends.len() > room {
+                    if room > 0 {
+                        db.warn(format!(
+                            "{at}: more than {MAX_RELATIONS} requires: those of package #{hnum} \
+                             ({}) on are dropped",
+                            p.name
+                        ));
+                    }
+                    p.depends.truncate(room);
+                }
+                total_relations += p.depends.len();
                 total_files += p.files.len();
                 db.packages.push(p);
                 true
@@ -505,6 +533,29 @@ pub fn parse_header(blob: &[u8]) -> Result<Package, HeaderError> {
         .into_iter()
         .map(ByteStr::from)
         .collect();
+    let arch = string(get(TAG_ARCH)?);
+    let installed_size = match get(TAG_SIZE)? {
+        Some(Value::Ints(v)) => v.first().map(|&n| u64::from(n)),
+        _ => None,
+    };
+    let require_names = strings(get(TAG_REQUIRENAME)?);
+    let require_flags = match get(TAG_REQUIREFLAGS)? {
+        Some(Value::Ints(v)) => v,
+        _ => Vec::new(),
+    };
+    let require_versions = strings(get(TAG_REQUIREVERSION)?);
+    let depends = require_names
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| {
+            requirement(
+                name,
+                require_flags.get(i).copied().unwrap_or(0),
+                require_versions.get(i).copied().unwrap_or_default(),
+            )
+        })
+        .map(|r| vec![r])
+        .collect();
     let base = strings(get(TAG_BASENAMES)?);
     let dirs = strings(get(TAG_DIRNAMES)?);
     let idx = match get(TAG_DIRINDEXES)? {
@@ -543,6 +594,39 @@ pub fn parse_header(blob: &[u8]) -> Result<Package, HeaderError> {
         origin,
         files,
         provides,
+        depends,
+        essential: false,
+        installed_size,
+        arch,
+    })
+}
+
+/// One require as a relation, or `None` for what is not a package dependency: rpm's own features
+/// (`rpmlib(...)`), configuration versions (`config(...)`), rich boolean requires (`(a or b)`,
+/// not read), weak ones (`missingok`).
+fn requirement(name: &[u8], flags: u32, version: &[u8]) -> Option<Relation> {
+    if name.is_empty()
+        || name.starts_with(b"rpmlib(")
+        || name.starts_with(b"config(")
+        || name.starts_with(b"(")
+        || flags & SENSE_MISSINGOK != 0
+    {
+        return None;
+    }
+    let op = match flags & (SENSE_LESS | SENSE_GREATER | SENSE_EQUAL) {
+        f if f == SENSE_LESS => "<",
+        f if f == SENSE_GREATER => ">",
+        f if f == SENSE_EQUAL => "=",
+        f if f == SENSE_LESS | SENSE_EQUAL => "<=",
+        f if f == SENSE_GREATER | SENSE_EQUAL => ">=",
+        _ => "",
+    };
+    let version = (!op.is_empty() && !version.is_empty())
+        .then(|| (ByteStr::from(op), ByteStr::from(version)));
+    Some(Relation {
+        version,
+        pre: flags & (SENSE_PREREQ | SENSE_SCRIPT_PRE) != 0,
+        ..Relation::named(name, DbFormat::Rpm)
     })
 }
 
