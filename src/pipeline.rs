@@ -689,6 +689,7 @@ fn grow_set(
     if q.files {
         set.files = Some(crate::packages::files_of(set, db));
     }
+    set.totals = crate::packages::Totals::of(set, db);
 }
 
 /// The minimal package set of a resolved report, with the warnings met on the way (records of

@@ -78,6 +78,12 @@ pub struct Needed {
     pub reason_count: usize,
     /// Whether the root's database has it (false: a provider from `--apk-index`).
     pub installed: bool,
+    /// dpkg's `Essential: yes`: a package manager assumes it, a distroless image does not have it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub essential: bool,
+    /// Its installed size in bytes, as the database records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed_size: Option<u64>,
     /// Set when the package has a never-needed suffix (-dev, -doc, ...) and yet a loaded file
     /// lives in it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,6 +188,8 @@ pub struct PackageSet {
     /// With `--verify`: the set re-resolved in a view of the root holding only its files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<runtime::Verification>,
+    /// The set's size against everything installed (the database's installed sizes).
+    pub totals: Totals,
     /// Every path of the set: its installed packages' files as the database lists them, and
     /// the unowned programs it was computed for (`--format files`; not in JSON, which lists
     /// the packages).
@@ -412,6 +420,8 @@ pub fn compute_for(
             reason_count: rs.len(),
             reasons: rs.into_iter().take(MAX_REASONS).collect(),
             installed: false,
+            essential: false,
+            installed_size: p.and_then(|p| p.installed_size),
             warning: None,
         });
     }
@@ -425,6 +435,32 @@ pub fn compute_for(
         runtime: None,
         verify: None,
         files: None,
+        totals: Totals::default(),
+    }
+}
+
+/// The size of a set against the whole database.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Totals {
+    /// Packages in the set.
+    pub packages: usize,
+    /// Their installed size in bytes (packages whose size the database does not record count 0).
+    pub bytes: u64,
+    /// Packages installed.
+    pub installed_packages: usize,
+    /// Their installed size in bytes.
+    pub installed_bytes: u64,
+}
+
+impl Totals {
+    /// The totals of `set` against `db`.
+    pub fn of(set: &PackageSet, db: &PackageDb) -> Totals {
+        Totals {
+            packages: set.packages.len(),
+            bytes: set.packages.iter().filter_map(|p| p.installed_size).sum(),
+            installed_packages: db.packages.len(),
+            installed_bytes: db.packages.iter().filter_map(|p| p.installed_size).sum(),
+        }
     }
 }
 
@@ -472,6 +508,8 @@ fn needed_of(p: &Package, rs: BTreeSet<Reason>) -> Needed {
         reason_count: rs.len(),
         reasons: rs.into_iter().take(MAX_REASONS).collect(),
         installed: true,
+        essential: p.essential,
+        installed_size: p.installed_size,
         warning,
     }
 }

@@ -257,11 +257,7 @@ impl State<'_> {
         if self.growth.declared {
             for group in &p.depends {
                 let found = group.iter().find_map(|r| self.db.satisfier(r, i));
-                let text = group
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" | ");
+                let text = crate::pkgdb::declared::group_text(group);
                 match found {
                     Some(j) => self.add(
                         j,
@@ -437,11 +433,7 @@ impl State<'_> {
                 if j != i && !needs.contains(&(i, j)) {
                     unused.push(DeclaredUnused {
                         package: p.name.clone(),
-                        relation: group
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(" | "),
+                        relation: crate::pkgdb::declared::group_text(group),
                         satisfied_by: self.db.packages[j].name.clone(),
                     });
                 }
