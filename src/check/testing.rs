@@ -23,7 +23,6 @@ pub const LD_MUSL: &str = "/lib/ld-musl-x86_64.so.1";
 /// Facts of a dynamically linked object of `kind` for `machine` (64-bit, little-endian).
 pub fn facts(kind: Kind, machine: Machine) -> ElfFacts {
     ElfFacts {
-        dlopen: Vec::new(),
         class: Class::Elf64,
         endian: Endian::Little,
         machine,

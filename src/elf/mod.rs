@@ -178,9 +178,6 @@ pub struct ElfFacts {
     pub version_needs: Vec<VersionNeeds>,
     /// DT_VERDEF records, in order.
     pub version_defs: Vec<VersionDef>,
-    /// STUB
-    #[serde(skip)]
-    pub dlopen: Vec<DlopenNote>,
     /// Whether the object has a PT_DYNAMIC segment.
     #[serde(skip)]
     pub has_dynamic: bool,
@@ -195,23 +192,6 @@ impl ElfFacts {
     pub fn abi(&self) -> Abi {
         Abi::new(self.machine, self.e_flags)
     }
-}
-
-/// STUB
-#[allow(missing_docs)]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DlopenNote {
-    pub sonames: Vec<ByteStr>,
-    pub feature: Option<String>,
-    pub priority: Priority,
-}
-/// STUB
-#[allow(missing_docs)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Priority {
-    Required,
-    Recommended,
-    Suggested,
 }
 
 /// Names for `EI_OSABI`.

@@ -251,7 +251,6 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
     };
 
     let mut facts = ElfFacts {
-        dlopen: Vec::new(),
         class,
         endian: byte_order,
         machine: Machine::new(e_machine, class, byte_order),

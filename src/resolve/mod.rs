@@ -811,7 +811,6 @@ pub(crate) fn testing_facts(
     needed: &[&str],
 ) -> ElfFacts {
     ElfFacts {
-        dlopen: Vec::new(),
         class: crate::elf::Class::Elf64,
         endian: crate::elf::Endian::Little,
         machine: crate::elf::Machine::X86_64,

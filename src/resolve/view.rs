@@ -454,7 +454,6 @@ mod tests {
 
     fn libx_facts() -> ElfFacts {
         ElfFacts {
-            dlopen: Vec::new(),
             class: crate::elf::Class::Elf64,
             endian: crate::elf::Endian::Little,
             machine: crate::elf::Machine::X86_64,
