@@ -217,8 +217,10 @@ impl DlopenNotes {
             self.unlisted = before.2;
             self.full = before.3;
             // A syntax error (also: invalid UTF-8, nesting past serde_json's recursion limit)
-            // against a valid document of the wrong shape.
-            self.warn(if e.is_data() {
+            // against a valid document of the wrong shape. The parse stops at the first byte of a
+            // non-array, so whether the rest is JSON takes a second look (skipped, not built).
+            let valid = e.is_data() && serde_json::from_slice::<IgnoredAny>(json).is_ok();
+            self.warn(if valid {
                 NoteWarning::NotArray
             } else {
                 NoteWarning::NotJson
@@ -699,6 +701,10 @@ mod tests {
             b"[{\"soname\":[\"a\"]",
             b"\xff\xfe",
             b"[1,]",
+            br#"[{"soname":["a.so"]},{"soname":[}]"#,
+            b"{not json",
+            b"{}}",
+            b"[] []",
         ] {
             let got = parse_descriptor(bad);
             assert_eq!(got.warnings, [NoteWarning::NotJson], "{bad:?}");
@@ -707,7 +713,13 @@ mod tests {
                 "a broken note is taken whole or not at all"
             );
         }
-        for bad in [&br#"{"soname":["a"]}"#[..], b"42", b"\"s\"", b"null"] {
+        for bad in [
+            &br#"{"soname":["a"]}"#[..],
+            b"42",
+            b"\"s\"",
+            b"null",
+            b" {} ",
+        ] {
             let got = parse_descriptor(bad);
             assert_eq!(got.warnings, [NoteWarning::NotArray], "{bad:?}");
             assert!(got.entries.is_empty());
