@@ -14,7 +14,8 @@ if out=$(../scripts/prepare-roots 2>/dev/null); then
   while IFS='=' read -r _ dir; do [ -d "$dir" ] && roots+=("$dir"); done <<<"$out"
 fi
 
-mkdir -p corpus/elf_facts corpus/ld_cache corpus/apk_db corpus/dpkg_status corpus/rpm_header corpus/tar_layer corpus/ld_so_conf
+mkdir -p corpus/elf_facts corpus/ld_cache corpus/apk_db corpus/dpkg_status corpus/rpm_header corpus/tar_layer corpus/ld_so_conf \
+  corpus/dlopen_note
 # ELF files under 1 MiB (libFuzzer mutates small inputs faster), a deterministic sample of $max,
 # picked in one Python process (a process per file would take minutes on /usr).
 python3 - "$max" /usr/bin /usr/lib "${roots[@]}" <<'PY'
@@ -123,5 +124,16 @@ tar([f("usr/", kind=tarfile.DIRTYPE), f("usr/bin/", kind=tarfile.DIRTYPE), f("us
      f("usr/lib/libz.so.1", kind=tarfile.SYMTYPE, link="libz.so.1.3"), f("etc/hosts", b"127.0.0.1 x\n"),
      f("usr/bin/b", kind=tarfile.LNKTYPE, link="usr/bin/a")], "tree")
 tar([f("etc/.wh.hosts", b""), f("usr/.wh..wh..opq", b""), f("usr/new", b"y")], "whiteouts")
+PY
+# dlopen notes: descriptors (first byte 0) and a little-endian, 4-aligned note segment (first byte 1).
+python3 - <<'PY'
+import struct
+good = b'[{"soname":["libz.so.1","libz.so"],"feature":"z","description":"d","priority":"required"},{"soname":["libx.so.2"],"x":{"y":[1]}}]\0'
+open("corpus/dlopen_note/good", "wb").write(b"\0" + good)
+open("corpus/dlopen_note/bad-names", "wb").write(b'\0[{"soname":["..","/a","","a\\u0000b",1]},{},2]')
+desc = good + b"\0" * (-len(good) % 4)
+seg = struct.pack("<III", 4, len(good), 0x407c0c0a) + b"FDO\0" + desc
+gnu = struct.pack("<III", 4, 4, 1) + b"GNU\0" + b"\0\0\0\0"
+open("corpus/dlopen_note/segment", "wb").write(b"\1" + gnu + seg)
 PY
 echo "seeds: $(ls corpus/elf_facts | wc -l) ELF files, $(ls corpus/ld_cache | wc -l) ld.so.cache files, $(ls corpus/ld_so_conf | wc -l) ld.so.conf texts, $(ls corpus/apk_db corpus/dpkg_status corpus/rpm_header corpus/tar_layer | wc -l) others" >&2

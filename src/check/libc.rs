@@ -412,6 +412,8 @@ mod tests {
             flags_1: None,
             version_needs: vec![],
             version_defs: vec![],
+            dlopen: vec![],
+            note_warnings: vec![],
             has_dynamic: false,
             has_load: true,
         }

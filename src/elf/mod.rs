@@ -8,6 +8,7 @@ with its section headers stripped (sstrip, some packers) still gives its depende
 
 pub mod budget;
 mod machine;
+pub mod note;
 mod parse;
 pub mod reader;
 pub mod symbols;
@@ -17,6 +18,7 @@ use serde::Serialize;
 use crate::name::ByteStr;
 
 pub use machine::{Abi, ArmFloat, ElfType, FloatAbi, Machine, MipsAbi, MipsNan};
+pub use note::{DlopenNote, Priority};
 pub use parse::{
     DEFAULT_FILE_TIMEOUT, DEFAULT_MAX_MEMORY, DEFAULT_MAX_READ, ELF_MAGIC, Limits, is_elf_magic,
     parse_bytes, parse_file, parse_file_in,
@@ -178,6 +180,14 @@ pub struct ElfFacts {
     pub version_needs: Vec<VersionNeeds>,
     /// DT_VERDEF records, in order.
     pub version_defs: Vec<VersionDef>,
+    /// The libraries its `.note.dlopen` notes say it may `dlopen()` at run time, in file order
+    /// (see [`note`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dlopen: Vec<DlopenNote>,
+    /// What was wrong with its notes (a bad note costs its own entries, not the other facts), in
+    /// our words.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub note_warnings: Vec<String>,
     /// Whether the object has a PT_DYNAMIC segment.
     #[serde(skip)]
     pub has_dynamic: bool,

@@ -9,6 +9,7 @@ use object::read::elf::{Dyn, FileHeader, ProgramHeader, SectionHeader};
 use object::{Endianness, ReadRef};
 
 use super::budget::MemoryBudget;
+use super::note::{DlopenNotes, MAX_NOTE_BYTES, NoteWarning};
 use super::reader::{Bounds, Fault, FileReader, MAX_STRING, Source};
 use super::{
     Class, ElfFacts, ElfType, Endian, Kind, Machine, VersionDef, VersionNeed, VersionNeeds,
@@ -229,6 +230,7 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
     let mut interp_ph = None;
     let mut dynamic_ph = None;
     let mut loads = Vec::new();
+    let mut notes = Vec::new();
     for ph in phdrs {
         match ph.p_type(endian) {
             // The kernel and the loader use the first PT_INTERP / PT_DYNAMIC.
@@ -239,6 +241,7 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
                 ph.p_filesz(endian).into(),
                 ph.p_offset(endian).into(),
             )),
+            elf::PT_NOTE => notes.push(ph),
             _ => {}
         }
     }
@@ -269,6 +272,8 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
         flags_1: None,
         version_needs: Vec::new(),
         version_defs: Vec::new(),
+        dlopen: Vec::new(),
+        note_warnings: Vec::new(),
         has_dynamic: dynamic_ph.is_some() && !debug_info,
         has_load: !loads.is_empty(),
     };
@@ -284,6 +289,10 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
         }
         if let Some(ph) = dynamic_ph {
             read_dynamic::<Elf>(&mut facts, ph, endian, data, &loads)?;
+        }
+        // A core file's notes are process state, not metadata of a program.
+        if e_type != elf::ET_CORE {
+            read_dlopen_notes::<Elf>(&mut facts, &notes, endian, data);
         }
     }
 
@@ -523,6 +532,42 @@ fn read_dynamic<Elf: FileHeader<Endian = Endianness>>(
         }
     }
     Ok(())
+}
+
+/// Fills `facts.dlopen` from the `.note.dlopen` notes in the PT_NOTE segments. Runs after every other
+/// read of the file: nothing here fails the file; a segment that cannot be read, or a bad note,
+/// becomes a warning.
+fn read_dlopen_notes<Elf: FileHeader<Endian = Endianness>>(
+    facts: &mut ElfFacts,
+    notes: &[&Elf::ProgramHeader],
+    endian: Endianness,
+    data: &FileReader<'_>,
+) {
+    let mut found = DlopenNotes::default();
+    let mut budget = MAX_NOTE_BYTES;
+    for ph in notes {
+        let size: u64 = ph.p_filesz(endian).into();
+        if size == 0 {
+            continue;
+        }
+        if size > budget {
+            found.warn(NoteWarning::TooManyNoteBytes);
+            break;
+        }
+        budget -= size;
+        match data.read_bytes_at(ph.p_offset(endian).into(), size) {
+            Ok(bytes) => {
+                found.add_segment(bytes, endian == Endianness::Big, ph.p_align(endian).into())
+            }
+            Err(()) => {
+                // The facts read so far stand; the fault was about the notes alone.
+                data.clear_fault();
+                found.warn(NoteWarning::Unreadable);
+            }
+        }
+    }
+    facts.note_warnings = found.warning_messages();
+    facts.dlopen = found.entries;
 }
 
 /// Maps a virtual address to a file offset through the PT_LOAD segments, as the loader sees memory.

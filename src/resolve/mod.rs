@@ -829,6 +829,8 @@ pub(crate) fn testing_facts(
         flags_1: None,
         version_needs: Vec::new(),
         version_defs: Vec::new(),
+        dlopen: Vec::new(),
+        note_warnings: Vec::new(),
         has_dynamic: true,
         has_load: true,
     }
