@@ -341,7 +341,8 @@ pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
     let facts = view.facts(id);
     cpu_applies_to(&ropts.cpu, facts, &r, view.object_path(id))?;
     let warnings = opened.warnings(&view);
-    let tree = TreeReport::session(view.object_path(id), facts, &r, |p| view.resolve(p, true));
+    let mut tree = TreeReport::session(view.object_path(id), facts, &r, |p| view.resolve(p, true));
+    tree.runtime = crate::runtime::edges::session_edges(&view, id, &r, &ropts);
     Ok(TreeOutcome {
         root_name: match &opened.unpacked {
             Some(u) => ByteStr::from(u.info.reference.as_str()),
@@ -869,7 +870,15 @@ pub fn check_files(
 pub fn tree(report: &Report, given: &str, root: &Path) -> Result<TreeReport, Error> {
     let i = find_object(report, given, root)?;
     let resolved = report.resolved().ok_or_else(no_resolution)?;
-    Ok(TreeReport::build(resolved, i))
+    let mut t = TreeReport::build(resolved, i);
+    let inv = &report.inventory;
+    let view = Snapshot::new(&inv.rootfs, &inv.tree, &inv.objects);
+    let ropts = resolve::ResolveOptions {
+        cpu: report.cpu.clone().unwrap_or_default(),
+        hwcaps: None,
+    };
+    t.runtime = crate::runtime::edges::session_edges(&view, i, &resolved.resolutions[i], &ropts);
+    Ok(t)
 }
 
 /// The `why` report of `library` (a soname, needed name or path inside the root).

@@ -87,6 +87,11 @@ pub struct TreeReport {
     /// Required versions not defined by their providers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub version_errors: Vec<VersionError>,
+    /// What the session loads at run time by conventions the loader does not see (dlopen
+    /// notes, NSS modules, an interpreter's library): each edge with where it was read and what
+    /// it loads.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub runtime: Vec<crate::runtime::edges::EdgeLoads>,
 }
 
 /// Why interpreter `interp` (a PT_INTERP that resolution found missing) cannot be used, from the
@@ -172,6 +177,7 @@ impl TreeReport {
                 nodes(&r.edges, path)
             },
             version_errors: r.version_errors.clone(),
+            runtime: Vec::new(),
         }
     }
 }
@@ -394,6 +400,26 @@ pub fn render_human(t: &TreeReport, color: bool, out: &mut dyn Write) -> io::Res
                     v.required_by.display_escaped()
                 )
             )
+        )?;
+    }
+    if !t.runtime.is_empty() {
+        writeln!(out, "loaded at run time (not by the loader at start):")?;
+    }
+    for e in &t.runtime {
+        let what = match e.loads.first() {
+            Some(l) => l.display_escaped(),
+            None => paint("31", "nothing (not found)"),
+        };
+        writeln!(
+            out,
+            "  {} {} ({}) => {what}{}",
+            e.edge.rule,
+            crate::name::escape_controls(&e.edge.detail),
+            e.edge.from.display_escaped(),
+            match e.edge.tier {
+                crate::runtime::edges::Tier::Required => String::new(),
+                t => format!(" [{t}]"),
+            }
         )?;
     }
     Ok(())

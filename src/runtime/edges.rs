@@ -157,6 +157,34 @@ pub fn edges_all(
         .collect()
 }
 
+/// The run-time edges of a whole loader session: those of object `id` (whose session is `r`)
+/// and of everything its session loads, with what each loads.
+pub fn session_edges(
+    view: &dyn FsView,
+    id: ObjectId,
+    r: &crate::resolve::Resolution,
+    opts: &crate::resolve::ResolveOptions,
+) -> Vec<EdgeLoads> {
+    let cfg = RootConfig::read(view);
+    let cache = LoaderCache::default();
+    let mut out: Vec<EdgeLoads> = Vec::new();
+    let members = std::iter::once((id, r.closure.as_slice())).chain(
+        r.closure
+            .iter()
+            .filter_map(|c| view.object(c.as_bytes()))
+            .map(|c| (c, &[][..])),
+    );
+    for (obj, closure) in members {
+        for edge in edges_of(view, obj, closure, &cfg) {
+            out.push(EdgeLoads {
+                loads: loads_of(view, obj, &edge, opts, &cache),
+                edge,
+            });
+        }
+    }
+    out
+}
+
 /// What the edges of every object of a root share: its configuration, read once.
 #[derive(Debug, Default)]
 pub struct RootConfig {
