@@ -243,9 +243,16 @@ impl State<'_> {
             && from != owner
         {
             self.elf_pairs.insert((from, owner));
+            // The least example, so the report does not depend on the order of the work.
+            let example = (program.clone(), path.clone());
             self.pair_example
                 .entry((from, owner))
-                .or_insert_with(|| (program.clone(), path.clone()));
+                .and_modify(|e| {
+                    if example < *e {
+                        *e = example.clone();
+                    }
+                })
+                .or_insert(example);
         }
         Some(owner)
     }
@@ -292,7 +299,9 @@ impl State<'_> {
 
     fn resolve_pending(&mut self) {
         let mut ids: Vec<ObjectId> = std::mem::take(&mut self.pending);
-        ids.sort_unstable();
+        // By path, not by id: ids depend on the view (a lazy view numbers objects as it meets
+        // them), the report must not.
+        ids.sort_unstable_by(|a, b| self.view.object_path(*a).cmp(self.view.object_path(*b)));
         ids.dedup();
         ids.retain(|id| !self.resolved.contains(id));
         let room = MAX_OBJECTS.saturating_sub(self.resolved.len());
@@ -421,6 +430,15 @@ impl State<'_> {
         }
         undeclared.sort();
         self.out.undeclared = undeclared;
+        self.out.edges.sort_by(|a, b| {
+            (&a.edge.from, a.edge.rule, &a.edge.detail, &a.loads).cmp(&(
+                &b.edge.from,
+                b.edge.rule,
+                &b.edge.detail,
+                &b.loads,
+            ))
+        });
+        self.out.edges.dedup_by(|a, b| a.edge == b.edge);
         // Direct declared dependencies of the set no object of the package needs.
         let needs: BTreeSet<(usize, usize)> = self.elf_pairs.clone();
         let mut unused = Vec::new();
