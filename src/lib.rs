@@ -31,6 +31,7 @@ pub mod progress;
 pub mod report;
 pub mod resolve;
 pub mod rootfs;
+pub mod runtime;
 pub mod scan;
 pub mod tree;
 pub mod walk;
