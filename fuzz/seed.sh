@@ -15,7 +15,7 @@ if out=$(../scripts/prepare-roots 2>/dev/null); then
 fi
 
 mkdir -p corpus/elf_facts corpus/ld_cache corpus/apk_db corpus/dpkg_status corpus/rpm_header corpus/tar_layer corpus/ld_so_conf \
-  corpus/dlopen_note
+  corpus/dlopen_note corpus/nsswitch corpus/pam
 # ELF files under 1 MiB (libFuzzer mutates small inputs faster), a deterministic sample of $max,
 # picked in one Python process (a process per file would take minutes on /usr).
 python3 - "$max" /usr/bin /usr/lib "${roots[@]}" <<'PY'
@@ -136,4 +136,14 @@ seg = struct.pack("<III", 4, len(good), 0x407c0c0a) + b"FDO\0" + desc
 gnu = struct.pack("<III", 4, 4, 1) + b"GNU\0" + b"\0\0\0\0"
 open("corpus/dlopen_note/segment", "wb").write(b"\1" + gnu + seg)
 PY
+# nsswitch.conf and PAM service files of this machine and of the cached roots.
+for r in / "${roots[@]}"; do
+  f="$r/etc/nsswitch.conf"
+  [ -f "$f" ] && head -c 65536 "$f" >"corpus/nsswitch/$(sha1sum <"$f" | cut -c1-16)"
+  for f in "$r"/etc/pam.d/*; do
+    [ -f "$f" ] && head -c 65536 "$f" >"corpus/pam/$(sha1sum <"$f" | cut -c1-16)"
+  done
+done
+printf 'hosts: files [NOTFOUND=return] dns [!UNAVAIL=return success=continue] x\n' >corpus/nsswitch/actions
+printf '@include login\nauth [success=1 default=ignore] pam_unix.so\n-session include other\n' >corpus/pam/includes
 echo "seeds: $(ls corpus/elf_facts | wc -l) ELF files, $(ls corpus/ld_cache | wc -l) ld.so.cache files, $(ls corpus/ld_so_conf | wc -l) ld.so.conf texts, $(ls corpus/apk_db corpus/dpkg_status corpus/rpm_header corpus/tar_layer | wc -l) others" >&2
