@@ -9,7 +9,12 @@
 //!   library (`PREFIX/lib/pythonX.Y`, found by its landmark `os.py`) and the extension modules of
 //!   `lib-dynload`;
 //! - the JVM: a program whose session loads `JAVA_HOME/lib/libjli.so` loads the VM `jvm.cfg`
-//!   names (`lib/server/libjvm.so`) and the native libraries of `JAVA_HOME/lib`.
+//!   names (`lib/server/libjvm.so`) and the native libraries of `JAVA_HOME/lib`;
+//! - PAM: a program whose session loads libpam loads the modules of the service named as the
+//!   program (`/etc/pam.d/NAME`, with its includes; `other` when there is none).
+//!
+//! Not modelled (yet): gconv modules, Perl's, Ruby's and PHP's module directories, OpenSSL's
+//! providers and engines, modules a server's configuration names (nginx `load_module`).
 
 use serde::Serialize;
 
@@ -334,7 +339,64 @@ pub fn edges_of(
     }
     python_edges(view, path, facts, closure, &mut out);
     jvm_edges(view, path, closure, &mut out);
+    pam_edges(view, path, facts, closure, &mut out);
     out
+}
+
+/// A program that loads libpam uses the PAM service named as the program (Linux-PAM's
+/// convention: `login`, `su`, `sshd`, `passwd` call `pam_start` with their own name; `other` when
+/// the service has no file), whose modules libpam loads from `security/` beside itself (its
+/// compiled-in default module directory, `LIBDIR/security`).
+fn pam_edges(
+    view: &dyn FsView,
+    path: &ByteStr,
+    facts: &ElfFacts,
+    closure: &[ByteStr],
+    out: &mut Vec<RuntimeEdge>,
+) {
+    let is_program = facts.interp.is_some()
+        || matches!(
+            facts.kind,
+            crate::elf::Kind::Executable | crate::elf::Kind::Pie
+        );
+    let Some(libpam) = closure
+        .iter()
+        .find(|c| base(c.as_bytes()).starts_with(b"libpam.so"))
+        .filter(|_| is_program)
+    else {
+        return;
+    };
+    let Ok(service) = std::str::from_utf8(base(path.as_bytes())) else {
+        return;
+    };
+    let moddir = crate::tree::child_of(parent(libpam.as_bytes()), b"security");
+    let mut read = |name: &str| -> Option<Vec<u8>> {
+        let file = [b"/etc/pam.d/".as_slice(), name.as_bytes()].concat();
+        let c = view.resolve(&file, true).ok()?;
+        (view.kind(c.as_bytes()) == Some(FileKind::File))
+            .then(|| view.read(c.as_bytes(), MAX_CONFIG).ok())
+            .flatten()
+    };
+    let modules = super::pam::pam_modules(service, &mut read);
+    for m in modules.modules {
+        let file = if m.path.starts_with('/') {
+            m.path.as_bytes().to_vec()
+        } else {
+            crate::tree::child_of(&moddir, m.path.as_bytes())
+        };
+        out.push(RuntimeEdge {
+            from: path.clone(),
+            rule: Rule::Pam,
+            detail: format!("/etc/pam.d/{}", m.via.join(" -> ")),
+            // `-type` lines: libpam skips the module quietly when it is missing.
+            tier: if m.optional {
+                Tier::Recommended
+            } else {
+                Tier::Required
+            },
+            target: Target::File(ByteStr::from(file)),
+        });
+    }
 }
 
 fn nss_edges(path: &ByteStr, facts: &ElfFacts, cfg: &RootConfig, out: &mut Vec<RuntimeEdge>) {
