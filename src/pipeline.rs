@@ -431,9 +431,10 @@ pub fn packages_run(
     q: &PackagesQuery,
     progress: &Progress,
 ) -> Result<PackagesOutcome, Error> {
-    if !q.paths.is_empty()
-        && q.for_pkg.is_none()
+    // Programs named, or an image's entrypoint: no walk.
+    if q.for_pkg.is_none()
         && !q.unneeded
+        && (!q.paths.is_empty() || image::parse_root(&config.root).ok().flatten().is_some())
         && let Some(out) = packages_without_walk(config, q)?
     {
         return Ok(out);
@@ -459,7 +460,20 @@ fn packages_without_walk(
     let opened = open_root(config)?;
     let view = lazy_view(&opened.rootfs, config);
     let mut ids = Vec::new();
-    for p in &q.paths {
+    let mut paths = q.paths.clone();
+    if paths.is_empty() {
+        // An image's programs are what its containers start.
+        match opened
+            .unpacked
+            .as_ref()
+            .and_then(|u| u.info.run.as_ref())
+            .and_then(|run| entry_program(&view, run))
+        {
+            Some(p) => paths.push(p),
+            None => return Ok(None),
+        }
+    }
+    for p in &paths {
         let id = lazy_object(&view, p, config)?;
         if !check::is_program_facts(view.facts(id)) {
             return Ok(None);
@@ -509,6 +523,50 @@ fn packages_without_walk(
         root_warnings,
         walked: false,
     }))
+}
+
+/// The ELF program a container of the image starts: its config's entrypoint (else command),
+/// searched through the config's `PATH` when it has no `/`; for a script, its `#!` interpreter
+/// (through `env`, the program `env` runs). `None` when there is none in the root.
+fn entry_program(view: &LazyView<'_>, run: &image::RunConfig) -> Option<String> {
+    let search = |name: &str| -> Option<String> {
+        if name.contains('/') {
+            let abs = if name.starts_with('/') {
+                name.to_string()
+            } else {
+                format!("/{name}")
+            };
+            return view.resolve(abs.as_bytes(), true).ok().map(|_| abs);
+        }
+        run.path()
+            .split(':')
+            .filter(|d| d.starts_with('/'))
+            .find_map(|d| {
+                let candidate = format!("{}/{name}", d.trim_end_matches('/'));
+                let c = view.resolve(candidate.as_bytes(), true).ok()?;
+                (view.kind(c.as_bytes()) == Some(FileKind::File)).then_some(candidate)
+            })
+    };
+    let mut program = search(run.program()?)?;
+    // A script names its interpreter on its first line (a few levels: env, then the program).
+    for _ in 0..3 {
+        let c = view.resolve(program.as_bytes(), true).ok()?;
+        if view.object(c.as_bytes()).is_some() {
+            return Some(program);
+        }
+        let head = view.read_prefix(c.as_bytes(), 256).ok()?;
+        let line = head.strip_prefix(b"#!")?;
+        let line = line.split(|&b| b == b'\n').next()?;
+        let line = std::str::from_utf8(line).ok()?;
+        let mut words = line.split_whitespace();
+        let interp = words.next()?;
+        program = if interp.ends_with("/env") {
+            search(words.find(|w| !w.starts_with('-'))?)?
+        } else {
+            interp.to_string()
+        };
+    }
+    None
 }
 
 /// [`cpu_applies`] for one session: a `--cpu` profile changes what glibc's loader loads for a

@@ -237,6 +237,9 @@ pub struct ImageInfo {
     pub layers: Vec<String>,
     /// What applying them did.
     pub applied: layer::ApplyStats,
+    /// How a container of it starts (the config's `Entrypoint`, `Cmd`, `Env`), when it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunConfig>,
 }
 
 /// An unpacked image: the merged tree in a private directory, removed on drop, and on Ctrl-C by
@@ -855,6 +858,9 @@ struct Manifest {
 #[derive(Deserialize)]
 struct Config {
     rootfs: RootfsJson,
+    /// How a container of the image starts (optional in the spec).
+    #[serde(default)]
+    config: Option<RunConfig>,
     // Required by the image spec; optional here so that an image without them can still be
     // scanned when --platform does not ask.
     os: Option<String>,
@@ -889,6 +895,44 @@ impl Config {
             )));
         }
         Ok(())
+    }
+}
+
+/// The part of an image config's `config` elfdeps reads: what a container starts.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct RunConfig {
+    /// `Entrypoint`.
+    #[serde(rename = "Entrypoint", default, deserialize_with = "null_as_empty")]
+    pub entrypoint: Vec<String>,
+    /// `Cmd`.
+    #[serde(rename = "Cmd", default, deserialize_with = "null_as_empty")]
+    pub cmd: Vec<String>,
+    /// `Env` (`NAME=VALUE`).
+    #[serde(rename = "Env", default, deserialize_with = "null_as_empty")]
+    pub env: Vec<String>,
+}
+
+/// Docker writes `null` for an unset list.
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
+impl RunConfig {
+    /// The program a container starts: the first word of `Entrypoint`, else of `Cmd`.
+    pub fn program(&self) -> Option<&str> {
+        self.entrypoint
+            .first()
+            .or_else(|| self.cmd.first())
+            .map(String::as_str)
+    }
+
+    /// `PATH` from `Env`, else the runtime's default.
+    pub fn path(&self) -> &str {
+        self.env
+            .iter()
+            .rev()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     }
 }
 
@@ -1219,6 +1263,7 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             config: String::new(),
             layers: Vec::new(),
             applied: Default::default(),
+            run: None,
         },
         origins: Default::default(),
     };
@@ -1265,6 +1310,7 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             if let Some(want) = &opts.platform {
                 config.check_platform(want)?;
             }
+            out.info.run = config.config.clone();
             let declared = entry["Layers"].as_array().map_or(0, |a| a.len());
             if declared != config.rootfs.diff_ids.len() {
                 return Err(bad(format!(
@@ -1381,6 +1427,7 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             if let Some(want) = &opts.platform {
                 config.check_platform(want)?;
             }
+            out.info.run = config.config.clone();
             if config.rootfs.diff_ids.len() != manifest.layers.len() {
                 return Err(bad(format!(
                     "the manifest has {} layers but the config has {} diff_ids",
