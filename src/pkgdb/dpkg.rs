@@ -95,6 +95,11 @@ pub struct Parsing {
 }
 
 impl Parsing {
+    /// The installed packages read so far (without file lists).
+    pub fn into_packages(self) -> Vec<Package> {
+        self.packages.into_iter().map(|p| p.package).collect()
+    }
+
     fn warn(&mut self, w: String) {
         if self.warnings.len() < 50 {
             self.warnings.push(w);
@@ -307,9 +312,10 @@ pub(super) mod tests {
     pub(in crate::pkgdb) fn db(status: &[u8]) -> PackageDb {
         let mut parsing = Parsing::default();
         parse_status(status, &mut parsing);
+        let warnings = parsing.warnings.clone();
         PackageDb {
-            packages: parsing.packages.into_iter().map(|p| p.package).collect(),
-            warnings: parsing.warnings,
+            packages: parsing.into_packages(),
+            warnings,
             ..PackageDb::new(DbFormat::Dpkg)
         }
     }
