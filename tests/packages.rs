@@ -549,6 +549,59 @@ fn rpm_root_maps_files_to_rpm_packages() {
     let mut install = rpm(&["-i", "--nodeps", "--noscripts"]);
     install.args(&rpms);
     run(&mut install, "rpm -i");
+    // Declared dependencies: each package's requires as `rpm -q --requires` lists them (without
+    // rpmlib() and config()), its architecture and size, and greet-tools' closure.
+    {
+        use elfdeps::pkgdb::{self, DbKind};
+        let rootfs = elfdeps::rootfs::RootFs::open(&root).expect("root");
+        let limits = elfdeps::scan::ScanOptions::default().limits;
+        let view = elfdeps::resolve::LazyView::new(&rootfs, limits);
+        let db = pkgdb::detect(&rootfs, &view, DbKind::Rpm).expect("rpm database");
+        assert_eq!(db.packages.len(), 2, "{:?}", db.warnings);
+        for p in &db.packages {
+            let name = p.name.escaped();
+            let q = rpm(&["-q", "--requires", &name]).output().expect("rpm -q");
+            let theirs: Vec<String> = String::from_utf8_lossy(&q.stdout)
+                .lines()
+                .filter(|l| !l.starts_with("rpmlib(") && !l.starts_with("config("))
+                .map(String::from)
+                .collect();
+            let ours: Vec<String> = p
+                .depends
+                .iter()
+                .map(|g| pkgdb::declared::group_text(g))
+                .collect();
+            assert_eq!(ours, theirs, "{name}");
+            let q = rpm(&["-q", "--qf", "%{ARCH} %{SIZE}", &name])
+                .output()
+                .expect("rpm -q");
+            let size = p.installed_size.map(|s| s.to_string()).unwrap_or_default();
+            let arch = p.arch.as_ref().map(|a| a.escaped()).unwrap_or_default();
+            assert_eq!(String::from_utf8_lossy(&q.stdout), format!("{arch} {size}"));
+        }
+        let tools = db
+            .packages
+            .iter()
+            .position(|p| p.name.as_bytes() == b"greet-tools")
+            .expect("greet-tools");
+        let closure = db.declared_closure(&[tools]);
+        let names: Vec<String> = closure
+            .packages
+            .keys()
+            .map(|&i| db.packages[i].name.escaped())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(names.iter().any(|n| n == "libgreet1"), "{names:?}");
+        // glibc is no RPM here: what greet-tools needs of it is unsatisfied.
+        assert!(
+            closure
+                .unsatisfied
+                .iter()
+                .any(|u| u.relation.starts_with("libc.so.6")),
+            "{:?}",
+            closure.unsatisfied
+        );
+    }
     // The root needs a loader for resolution: the host's glibc runtime, unowned by any RPM.
     for (from, to) in [
         (

@@ -207,6 +207,191 @@ mod tests {
         assert!(db.warnings.is_empty());
     }
 
+    /// Records of the Alpine 3.20 x86_64 test root's database (checksums, file lists and the
+    /// fields we do not read left out), and a made-up one with a conflict and a `~` version.
+    const ALPINE: &[u8] = b"\
+P:alpine-baselayout
+V:3.6.5-r0
+A:x86_64
+I:315392
+o:alpine-baselayout
+D:alpine-baselayout-data=3.6.5-r0 /bin/sh
+
+P:alpine-baselayout-data
+V:3.6.5-r0
+A:x86_64
+I:77824
+o:alpine-baselayout
+
+P:apk-tools
+V:2.14.4-r0
+A:x86_64
+I:303104
+o:apk-tools
+D:musl>=1.2.3_git20230424 ca-certificates-bundle so:libc.musl-x86_64.so.1 so:libcrypto.so.3 so:libssl.so.3 so:libz.so.1
+p:so:libapk.so.2.14.0=2.14.0 cmd:apk=2.14.4-r0
+
+P:busybox
+V:1.36.1-r29
+A:x86_64
+I:929792
+o:busybox
+D:so:libc.musl-x86_64.so.1
+p:cmd:busybox=1.36.1-r29
+
+P:busybox-binsh
+V:1.36.1-r29
+A:x86_64
+I:8192
+o:busybox
+D:busybox=1.36.1-r29
+p:/bin/sh cmd:sh=1.36.1-r29
+
+P:ca-certificates-bundle
+V:20240705-r0
+A:x86_64
+I:241664
+o:ca-certificates
+p:ca-certificates-cacert=20240705-r0
+
+P:libcrypto3
+V:3.3.2-r0
+A:x86_64
+I:4771840
+o:openssl
+D:so:libc.musl-x86_64.so.1
+p:so:libcrypto.so.3=3
+
+P:libssl3
+V:3.3.2-r0
+A:x86_64
+I:815104
+o:openssl
+D:libcrypto3=3.3.2-r0 so:libc.musl-x86_64.so.1 so:libcrypto.so.3
+p:so:libssl.so.3=3
+
+P:musl
+V:1.2.5-r0
+A:x86_64
+I:667648
+o:musl
+p:so:libc.musl-x86_64.so.1=1
+
+P:ssl_client
+V:1.36.1-r29
+A:x86_64
+I:28672
+o:busybox
+D:so:libc.musl-x86_64.so.1 so:libcrypto.so.3 so:libssl.so.3
+p:cmd:ssl_client=1.36.1-r29
+i:busybox=1.36.1-r29 libssl3
+
+P:zlib
+V:1.3.1-r1
+A:x86_64
+I:110592
+o:zlib
+D:so:libc.musl-x86_64.so.1
+p:so:libz.so.1=1.3.1
+
+P:script
+V:1
+A:noarch
+D:!busybox-extras cmd:sh pc:zlib  zlib~1.3 ssl_client<2 =1
+";
+
+    #[test]
+    fn depends_arch_size_and_satisfiers() {
+        let db = parse(ALPINE);
+        assert!(db.warnings.is_empty(), "{:?}", db.warnings);
+        let at = |n: &str| {
+            db.packages
+                .iter()
+                .position(|p| p.name.as_bytes() == n.as_bytes())
+                .unwrap_or_else(|| panic!("no {n}"))
+        };
+        let texts = |n: &str| -> Vec<String> {
+            db.packages[at(n)]
+                .depends
+                .iter()
+                .map(|g| crate::pkgdb::declared::group_text(g))
+                .collect()
+        };
+        // Written back as apk wrote them.
+        assert_eq!(
+            texts("apk-tools"),
+            [
+                "musl>=1.2.3_git20230424",
+                "ca-certificates-bundle",
+                "so:libc.musl-x86_64.so.1",
+                "so:libcrypto.so.3",
+                "so:libssl.so.3",
+                "so:libz.so.1",
+            ]
+        );
+        let tools = &db.packages[at("apk-tools")];
+        assert_eq!(
+            tools.depends[0][0].version,
+            Some((ByteStr::from(">="), ByteStr::from("1.2.3_git20230424")))
+        );
+        assert_eq!(tools.arch, Some(ByteStr::from("x86_64")));
+        assert_eq!(tools.installed_size, Some(303104));
+        assert!(!tools.essential);
+        // The conflict is not a dependency; install_if (`i:`) is not read.
+        assert_eq!(
+            texts("script"),
+            ["cmd:sh", "pc:zlib", "zlib~1.3", "ssl_client<2"]
+        );
+        assert!(texts("ssl_client").iter().all(|t| t.starts_with("so:")));
+
+        let sat =
+            |from: &str, g: usize| db.satisfier(&db.packages[at(from)].depends[g][0], at(from));
+        assert_eq!(sat("apk-tools", 0), Some(at("musl")));
+        assert_eq!(
+            sat("apk-tools", 2),
+            Some(at("musl")),
+            "so: with =1 stripped"
+        );
+        assert_eq!(sat("apk-tools", 5), Some(at("zlib")));
+        assert_eq!(
+            sat("alpine-baselayout", 1),
+            Some(at("busybox-binsh")),
+            "/bin/sh"
+        );
+        // A noarch package takes any architecture; `cmd:` and `~` are matched by name.
+        assert_eq!(sat("script", 0), Some(at("busybox-binsh")));
+        assert_eq!(sat("script", 1), None, "no pc:zlib here");
+        assert_eq!(sat("script", 2), Some(at("zlib")));
+        // The providers query still reads the same entries.
+        assert_eq!(db.providers(b"libz.so.1")[0].name, ByteStr::from("zlib"));
+
+        let closure = db.declared_closure(&[at("alpine-baselayout")]);
+        let mut names: Vec<&str> = closure
+            .packages
+            .keys()
+            .map(|&i| db.packages[i].name.to_str().unwrap_or("?"))
+            .collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            [
+                "alpine-baselayout",
+                "alpine-baselayout-data",
+                "busybox",
+                "busybox-binsh",
+                "musl"
+            ]
+        );
+        assert_eq!(
+            closure.packages[&at("busybox-binsh")],
+            [crate::pkgdb::DeclaredBy {
+                from: at("alpine-baselayout"),
+                relation: "/bin/sh".into()
+            }]
+        );
+        assert!(closure.unsatisfied.is_empty());
+    }
+
     #[test]
     fn hostile_records_are_skipped_not_fatal() {
         // A 1-byte line, a blank line inside, non-UTF-8, a path escape, a huge line; the good

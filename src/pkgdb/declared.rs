@@ -295,3 +295,112 @@ impl PackageDb {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pkgdb::dpkg::tests::db;
+
+    #[test]
+    fn display_in_each_syntax() {
+        let r = |syntax| Relation {
+            name: ByteStr::from("libc6"),
+            arch: None,
+            version: Some((ByteStr::from(">="), ByteStr::from("2.34"))),
+            pre: false,
+            syntax,
+        };
+        assert_eq!(r(DbFormat::Dpkg).to_string(), "libc6 (>= 2.34)");
+        assert_eq!(r(DbFormat::Apk).to_string(), "libc6>=2.34");
+        assert_eq!(r(DbFormat::Rpm).to_string(), "libc6 >= 2.34");
+        let any = Relation {
+            arch: Some(ByteStr::from("any")),
+            ..Relation::named("python3", DbFormat::Dpkg)
+        };
+        assert_eq!(
+            group_text(&[any, r(DbFormat::Dpkg)]),
+            "python3:any | libc6 (>= 2.34)"
+        );
+        assert_eq!(group_text(&[]), "");
+    }
+
+    /// A million relations among 25,000 packages (each depends on the 20 after it, the last ones
+    /// wrapping around, so every package is reached and most edges close cycles): read and
+    /// walked in one pass each. Past [`MAX_RELATIONS`] the rest are dropped, with one warning.
+    #[test]
+    fn a_million_relations_finish_quickly() {
+        const N: usize = 25_000;
+        let mut text = String::new();
+        for i in 0..N {
+            text.push_str(&format!(
+                "Package: p{i}\nStatus: install ok installed\nArchitecture: amd64\nDepends: "
+            ));
+            for k in 1..=20 {
+                if k > 1 {
+                    text.push_str(", ");
+                }
+                text.push_str(&format!("missing{k} | p{} (>= 1)", (i + k) % N));
+            }
+            text.push_str("\n\n");
+        }
+        let started = std::time::Instant::now();
+        let db = db(text.as_bytes());
+        assert_eq!(db.packages.len(), N);
+        assert!(db.warnings.is_empty(), "{:?}", db.warnings);
+        let closure = db.declared_closure(&[0]);
+        assert_eq!(closure.packages.len(), N);
+        assert!(closure.unsatisfied.is_empty());
+        // p1 is declared by each of the 20 packages before it (wrapping around), once each.
+        assert_eq!(closure.packages[&1].len(), 20);
+        assert_eq!(closure.packages[&1][0].relation, "missing1 | p1 (>= 1)");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let extra = (0..50_000).map(|i| format!("q{i}")).collect::<Vec<_>>();
+        text.push_str(&format!(
+            "Package: extra\nStatus: install ok installed\nDepends: {}\n\n\
+             Package: late\nStatus: install ok installed\nDepends: p0\n",
+            extra.join(", ")
+        ));
+        let db = crate::pkgdb::dpkg::tests::db(text.as_bytes());
+        assert_eq!(db.packages.len(), N + 2);
+        assert_eq!(db.warnings.len(), 1, "{:?}", db.warnings);
+        assert!(db.warnings[0].contains("those of extra on are dropped"));
+        let kept: usize = db
+            .packages
+            .iter()
+            .flat_map(|p| &p.depends)
+            .map(Vec::len)
+            .sum();
+        assert_eq!(kept, MAX_RELATIONS);
+        assert!(db.packages[N + 1].depends.is_empty());
+    }
+
+    #[test]
+    fn first_by_name_among_providers() {
+        let db = db(b"\
+Package: zsh
+Status: install ok installed
+Architecture: amd64
+Provides: shell
+
+Package: bash
+Status: install ok installed
+Architecture: amd64
+Provides: shell, shell
+
+Package: dash
+Status: install ok installed
+Architecture: amd64
+Provides: shell
+");
+        let shell = Relation::named("shell", DbFormat::Dpkg);
+        assert_eq!(db.satisfier(&shell, 0), Some(1), "bash, first by name");
+        assert_eq!(db.satisfier(&shell, 99), Some(1), "an unknown declarer");
+        let closure = db.declared_closure(&[5, 2, 2]);
+        assert_eq!(closure.packages.keys().copied().collect::<Vec<_>>(), [2]);
+    }
+}

@@ -95,6 +95,11 @@ pub struct Parsing {
 }
 
 impl Parsing {
+    /// The installed packages read so far (without file lists).
+    pub fn into_packages(self) -> Vec<Package> {
+        self.packages.into_iter().map(|p| p.package).collect()
+    }
+
     fn warn(&mut self, w: String) {
         if self.warnings.len() < 50 {
             self.warnings.push(w);
@@ -299,8 +304,352 @@ pub fn parse_diversions(bytes: &[u8]) -> Vec<(ByteStr, ByteStr, ByteStr)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::pkgdb::DeclaredBy;
+
+    /// The database `status` describes (no file lists).
+    pub(in crate::pkgdb) fn db(status: &[u8]) -> PackageDb {
+        let mut parsing = Parsing::default();
+        parse_status(status, &mut parsing);
+        let warnings = parsing.warnings.clone();
+        PackageDb {
+            packages: parsing.into_packages(),
+            warnings,
+            ..PackageDb::new(DbFormat::Dpkg)
+        }
+    }
+
+    /// Records of the Debian test root's status (fields we do not read, and descriptions, left
+    /// out).
+    const BOOKWORM: &[u8] = b"\
+Package: mawk
+Status: install ok installed
+Installed-Size: 263
+Architecture: amd64
+Multi-Arch: foreign
+Version: 1.3.4.20200120-3.1
+Provides: awk
+Depends: libc6 (>= 2.29)
+
+Package: debconf
+Status: install ok installed
+Installed-Size: 491
+Architecture: all
+Multi-Arch: foreign
+Version: 1.5.82
+Replaces: debconf-tiny
+Provides: debconf-2.0
+Recommends: apt-utils, debconf-i18n
+Conflicts: debconf-tiny, whiptail-utf8 (<= 0.50.17-13)
+
+Package: base-files
+Essential: yes
+Status: install ok installed
+Installed-Size: 341
+Architecture: amd64
+Multi-Arch: foreign
+Version: 12.4+deb12u15
+Replaces: base, dpkg (<= 1.15.0), miscutils
+Provides: base
+Pre-Depends: awk
+Breaks: debian-security-support (<< 2019.04.25), initscripts (<< 2.88dsf-13.3)
+
+Package: libc6
+Status: install ok installed
+Installed-Size: 13001
+Architecture: amd64
+Multi-Arch: same
+Source: glibc
+Version: 2.36-9+deb12u14
+Replaces: libc6-amd64
+Depends: libgcc-s1
+Recommends: libidn2-0 (>= 2.0.5~)
+
+Package: libgcc-s1
+Status: install ok installed
+Architecture: amd64
+Multi-Arch: same
+Source: gcc-12 (12.2.0-14+deb12u1)
+Version: 12.2.0-14+deb12u1
+Provides: libgcc1 (= 1:12.2.0-14+deb12u1)
+Depends: gcc-12-base (= 12.2.0-14+deb12u1), libc6 (>= 2.35)
+
+Package: gcc-12-base
+Status: install ok installed
+Architecture: amd64
+Multi-Arch: same
+Version: 12.2.0-14+deb12u1
+
+Package: python3-numpy
+Status: install ok installed
+Installed-Size: 26176
+Architecture: amd64
+Source: numpy
+Version: 1:1.24.2-1+deb12u1
+Provides: dh-sequence-numpy3, python3-f2py, python3-numpy-abi9, python3-numpy-api16, python3-numpy-dev
+Depends: python3-pkg-resources, python3 (<< 3.12), python3 (>= 3.11~), python3.11:any, python3:any, libblas3 | libblas.so.3, libc6 (>= 2.35), liblapack3 | liblapack.so.3
+Conflicts: python-numpy
+
+Package: python3
+Status: install ok installed
+Architecture: amd64
+Multi-Arch: allowed
+Source: python3-defaults
+Version: 3.11.2-1+b1
+Provides: python3-profiler
+Pre-Depends: python3.11 (>= 3.11.2-1~)
+
+Package: libblas3
+Status: install ok installed
+Architecture: amd64
+Multi-Arch: same
+Source: lapack
+Version: 3.11.0-2
+Provides: libblas.so.3
+Depends: libc6 (>= 2.29), libgfortran5 (>= 8)
+
+Package: gone
+Status: deinstall ok config-files
+Architecture: amd64
+Version: 1
+Provides: awk
+";
+
+    fn index(db: &PackageDb, name: &str) -> usize {
+        db.packages
+            .iter()
+            .position(|p| p.name.as_bytes() == name.as_bytes())
+            .unwrap_or_else(|| panic!("no {name}"))
+    }
+
+    fn groups(p: &Package) -> Vec<String> {
+        p.depends
+            .iter()
+            .map(|g| crate::pkgdb::declared::group_text(g))
+            .collect()
+    }
+
+    #[test]
+    fn relations_size_arch_essential_of_real_records() {
+        let db = db(BOOKWORM);
+        assert!(db.warnings.is_empty(), "{:?}", db.warnings);
+        let mawk = &db.packages[index(&db, "mawk")];
+        assert_eq!(mawk.provides, [ByteStr::from("awk")]);
+        assert_eq!(mawk.installed_size, Some(263 * 1024));
+        assert_eq!(mawk.arch, Some(ByteStr::from("amd64")));
+        assert!(!mawk.essential);
+        assert_eq!(groups(mawk), ["libc6 (>= 2.29)"]);
+        let libc = &mawk.depends[0][0];
+        assert_eq!(
+            libc.version,
+            Some((ByteStr::from(">="), ByteStr::from("2.29")))
+        );
+        assert!(!libc.pre);
+
+        let base = &db.packages[index(&db, "base-files")];
+        assert!(base.essential);
+        assert_eq!(groups(base), ["awk"]);
+        assert!(base.depends[0][0].pre, "Pre-Depends are marked");
+
+        // `all` is kept as the architecture (the .list lookup ignores it).
+        let debconf = &db.packages[index(&db, "debconf")];
+        assert_eq!(debconf.arch, Some(ByteStr::from("all")));
+        assert!(
+            debconf.depends.is_empty(),
+            "Recommends are not dependencies"
+        );
+
+        // A versioned Provides gives its name only.
+        let gcc = &db.packages[index(&db, "libgcc-s1")];
+        assert_eq!(gcc.provides, [ByteStr::from("libgcc1")]);
+        assert_eq!(gcc.installed_size, None);
+
+        let numpy = &db.packages[index(&db, "python3-numpy")];
+        assert_eq!(
+            groups(numpy),
+            [
+                "python3-pkg-resources",
+                "python3 (<< 3.12)",
+                "python3 (>= 3.11~)",
+                "python3.11:any",
+                "python3:any",
+                "libblas3 | libblas.so.3",
+                "libc6 (>= 2.35)",
+                "liblapack3 | liblapack.so.3",
+            ]
+        );
+        assert_eq!(numpy.depends[4][0].arch, Some(ByteStr::from("any")));
+        assert_eq!(numpy.depends[4][0].name, ByteStr::from("python3"));
+        assert_eq!(numpy.installed_size, Some(26176 * 1024));
+    }
+
+    #[test]
+    fn satisfiers_names_virtual_packages_alternatives() {
+        let db = db(BOOKWORM);
+        let at = |n: &str| index(&db, n);
+        let base = &db.packages[at("base-files")];
+        // `awk` is virtual: mawk provides it (the removed package that did is not installed).
+        assert_eq!(
+            db.satisfier(&base.depends[0][0], at("base-files")),
+            Some(at("mawk"))
+        );
+        let numpy = &db.packages[at("python3-numpy")];
+        let sat = |g: usize, a: usize| db.satisfier(&numpy.depends[g][a], at("python3-numpy"));
+        assert_eq!(sat(4, 0), Some(at("python3")), "python3:any");
+        assert_eq!(
+            sat(0, 0),
+            None,
+            "python3-pkg-resources is not installed here"
+        );
+        assert_eq!(sat(5, 0), Some(at("libblas3")));
+        assert_eq!(sat(5, 1), Some(at("libblas3")), "libblas.so.3 is provided");
+        assert_eq!(sat(7, 0), None);
+        assert_eq!(sat(7, 1), None);
+        let debconf2 = Relation::named("debconf-2.0", DbFormat::Dpkg);
+        assert_eq!(db.satisfier(&debconf2, at("mawk")), Some(at("debconf")));
+        // From an `all` package (debconf) an unqualified relation takes any architecture.
+        assert_eq!(
+            db.satisfier(&Relation::named("libc6", DbFormat::Dpkg), at("debconf")),
+            Some(at("libc6"))
+        );
+
+        let closure = db.declared_closure(&[at("python3-numpy")]);
+        let names: Vec<&str> = closure
+            .packages
+            .keys()
+            .map(|&i| db.packages[i].name.to_str().unwrap_or("?"))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "libc6",
+                "libgcc-s1",
+                "gcc-12-base",
+                "python3-numpy",
+                "python3",
+                "libblas3"
+            ]
+        );
+        let unsatisfied: Vec<&str> = closure
+            .unsatisfied
+            .iter()
+            .map(|u| u.relation.as_str())
+            .collect();
+        // python3.11 (also a Pre-Depends of python3) and libgfortran5 are left out of the records
+        // above.
+        assert_eq!(
+            unsatisfied,
+            [
+                "python3-pkg-resources",
+                "python3.11:any",
+                "liblapack3 | liblapack.so.3",
+                "python3.11 (>= 3.11.2-1~)",
+                "libgfortran5 (>= 8)",
+            ]
+        );
+        assert_eq!(closure.packages[&at("python3-numpy")], []);
+        assert_eq!(
+            closure.packages[&at("libc6")],
+            [
+                DeclaredBy {
+                    from: at("python3-numpy"),
+                    relation: "libc6 (>= 2.35)".into()
+                },
+                DeclaredBy {
+                    from: at("libblas3"),
+                    relation: "libc6 (>= 2.29)".into()
+                },
+                DeclaredBy {
+                    from: at("libgcc-s1"),
+                    relation: "libc6 (>= 2.35)".into()
+                },
+            ]
+        );
+        // libc6 <-> libgcc-s1 is a cycle: each is visited once.
+        assert_eq!(
+            closure.packages[&at("libgcc-s1")],
+            [DeclaredBy {
+                from: at("libc6"),
+                relation: "libgcc-s1".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn architecture_qualifiers() {
+        let db = db(b"\
+Package: libc6
+Status: install ok installed
+Architecture: amd64
+Version: 1
+
+Package: libc6
+Status: install ok installed
+Architecture: i386
+Version: 1
+
+Package: prog
+Status: install ok installed
+Architecture: i386
+Version: 1
+Depends: libc6, libc6:amd64, libc6:any, libc6:native, libc6:arm64
+
+Package: tool
+Status: install ok installed
+Architecture: arm64
+Version: 1
+Depends: libc6
+
+Package: doc
+Status: install ok installed
+Architecture: all
+Version: 1
+Depends: libc6
+");
+        let prog = &db.packages[2];
+        let sat: Vec<Option<usize>> = prog
+            .depends
+            .iter()
+            .map(|g| db.satisfier(&g[0], 2))
+            .collect();
+        assert_eq!(sat, [Some(1), Some(0), Some(0), Some(1), None]);
+        assert_eq!(prog.depends[1][0].to_string(), "libc6:amd64");
+        // An arm64 program has no libc6 of its architecture; an `all` one takes the first.
+        assert_eq!(db.satisfier(&db.packages[3].depends[0][0], 3), None);
+        assert_eq!(db.satisfier(&db.packages[4].depends[0][0], 4), Some(0));
+    }
+
+    #[test]
+    fn hostile_relations() {
+        // A Depends line of almost 1 MiB: one group of 350k alternatives, none installed but the
+        // last.
+        let mut text = b"Package: a\nStatus: install ok installed\nDepends: ".to_vec();
+        while text.len() < MAX_LINE - 100 {
+            text.extend_from_slice(b"x | ");
+        }
+        text.extend_from_slice(
+            b"b\n\nPackage: b\nStatus: install ok installed\nDepends: b, a, ,, | , (>= 1), :any\n",
+        );
+        let started = std::time::Instant::now();
+        let db = db(&text);
+        assert!(db.warnings.is_empty(), "{:?}", db.warnings);
+        assert_eq!(db.packages[0].depends.len(), 1);
+        assert!(db.packages[0].depends[0].len() > 200_000);
+        // b depends on itself and on a (a cycle); the empty and nameless groups are dropped.
+        assert_eq!(groups(&db.packages[1]), ["b", "a"]);
+        let closure = db.declared_closure(&[0]);
+        assert_eq!(closure.packages.keys().copied().collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(closure.packages[&0], [], "a seed lists no reasons");
+        assert!(closure.unsatisfied.is_empty());
+        // The same line with nothing installed: one unsatisfied group, written out once.
+        let lone = String::from_utf8_lossy(&text[..text.len() - 80]).replace("| b\n", "| y\n");
+        let db2 = crate::pkgdb::dpkg::tests::db(lone.as_bytes());
+        let closure = db2.declared_closure(&[0, 0, 7]);
+        assert_eq!(closure.unsatisfied.len(), 1);
+        assert!(closure.unsatisfied[0].relation.starts_with("x | x | "));
+        assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    }
 
     #[test]
     fn status_paragraphs() {

@@ -668,6 +668,172 @@ mod tests {
         assert_eq!(seen, 50_000);
     }
 
+    /// A header blob of `entries` (tag, value); integers are aligned to 4 bytes, as rpm does.
+    fn header(entries: &[(u32, Value<'_>)]) -> Vec<u8> {
+        let mut index = Vec::new();
+        let mut data = Vec::new();
+        for (tag, value) in entries {
+            let (ty, count) = match value {
+                Value::Strings(s) => {
+                    let ty = if s.len() == 1 && *tag != TAG_REQUIRENAME {
+                        TYPE_STRING
+                    } else {
+                        TYPE_STRING_ARRAY
+                    };
+                    (ty, s.len())
+                }
+                Value::Ints(v) => {
+                    while data.len() % 4 != 0 {
+                        data.push(0);
+                    }
+                    (TYPE_INT32, v.len())
+                }
+            };
+            index.extend_from_slice(&tag.to_be_bytes());
+            index.extend_from_slice(&ty.to_be_bytes());
+            index.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            index.extend_from_slice(&(count as u32).to_be_bytes());
+            match value {
+                Value::Strings(s) => {
+                    for x in s {
+                        data.extend_from_slice(x);
+                        data.push(0);
+                    }
+                }
+                Value::Ints(v) => v
+                    .iter()
+                    .for_each(|n| data.extend_from_slice(&n.to_be_bytes())),
+            }
+        }
+        let mut blob = (entries.len() as u32).to_be_bytes().to_vec();
+        blob.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        blob.extend(index);
+        blob.extend(data);
+        blob
+    }
+
+    /// Requires as rpm writes them for a package like Fedora's `bash` (names and flags from
+    /// `rpm -q --requires --qf '[%{REQUIREFLAGS} %{REQUIRENAME}\n]'`), plus made-up weak and
+    /// rich ones.
+    #[test]
+    fn requires_provides_arch_size() {
+        let names: Vec<&[u8]> = vec![
+            b"/usr/bin/sh",
+            b"config(bash)",
+            b"filesystem",
+            b"libc.so.6()(64bit)",
+            b"libc.so.6(GLIBC_2.34)(64bit)",
+            b"libtinfo.so.6()(64bit)",
+            b"rpmlib(CompressedFileNames)",
+            b"glibc",
+            b"(coreutils or busybox)",
+            b"weak",
+            b"",
+        ];
+        let flags = vec![
+            1 << 9,
+            SENSE_EQUAL,
+            SENSE_GREATER | SENSE_EQUAL | SENSE_PREREQ,
+            0,
+            0,
+            0,
+            SENSE_LESS | SENSE_EQUAL | (1 << 24),
+            SENSE_LESS,
+            0,
+            SENSE_MISSINGOK,
+            0,
+        ];
+        let versions: Vec<&[u8]> = vec![
+            b"",
+            b"5.2.26-3.fc40",
+            b"3",
+            b"",
+            b"",
+            b"",
+            b"3.0.4-1",
+            b"3",
+            b"",
+            b"",
+            b"",
+        ];
+        let blob = header(&[
+            (TAG_NAME, Value::Strings(vec![b"bash"])),
+            (TAG_VERSION, Value::Strings(vec![b"5.2.26"])),
+            (TAG_RELEASE, Value::Strings(vec![b"3.fc40"])),
+            (TAG_SIZE, Value::Ints(vec![8_177_404])),
+            (TAG_ARCH, Value::Strings(vec![b"x86_64"])),
+            (
+                TAG_PROVIDENAME,
+                Value::Strings(vec![b"/bin/sh", b"bash", b"bash(x86-64)", b"config(bash)"]),
+            ),
+            (TAG_REQUIREFLAGS, Value::Ints(flags)),
+            (TAG_REQUIRENAME, Value::Strings(names)),
+            (TAG_REQUIREVERSION, Value::Strings(versions)),
+        ]);
+        let p = parse_header(&blob).unwrap();
+        assert_eq!(p.arch, Some(ByteStr::from("x86_64")));
+        assert_eq!(p.installed_size, Some(8_177_404));
+        assert!(!p.essential);
+        assert_eq!(p.provides[0], ByteStr::from("/bin/sh"));
+        let texts: Vec<String> = p
+            .depends
+            .iter()
+            .map(|g| crate::pkgdb::declared::group_text(g))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "/usr/bin/sh",
+                "filesystem >= 3",
+                "libc.so.6()(64bit)",
+                "libc.so.6(GLIBC_2.34)(64bit)",
+                "libtinfo.so.6()(64bit)",
+                "glibc < 3",
+            ]
+        );
+        let pre: Vec<bool> = p.depends.iter().map(|g| g[0].pre).collect();
+        assert_eq!(pre, [true, true, false, false, false, false]);
+
+        // Requires without flags or versions (a header that lists only the names) still read.
+        let blob = header(&[
+            (TAG_NAME, Value::Strings(vec![b"tool"])),
+            (TAG_REQUIRENAME, Value::Strings(vec![b"bash", b"/bin/sh"])),
+        ]);
+        let tool = parse_header(&blob).unwrap();
+        assert_eq!(tool.depends.len(), 2);
+        assert_eq!(tool.depends[0][0].version, None);
+
+        // `/bin/sh` is provided by bash; a path nobody provides falls to its owner, found through
+        // the canonical path read time resolved.
+        let mut db = PackageDb::new(DbFormat::Rpm);
+        db.packages = vec![p, tool];
+        db.packages[0].files = vec![ByteStr::from("/usr/bin/sh")];
+        db.owners.insert(ByteStr::from("/usr/bin/sh"), 0);
+        let sh = &db.packages[1].depends[1][0];
+        assert_eq!(db.satisfier(sh, 1), Some(0), "by provides");
+        // Without the provides: `/bin/sh` is the owner of `/usr/bin/sh`, `/bin` being a symlink
+        // to `usr/bin` (merged /usr), which indexing the database resolves.
+        use crate::tree::{Entry, Tree};
+        let tree = Tree::from_sorted(vec![
+            (
+                ByteStr::from("/bin"),
+                Entry::Symlink(ByteStr::from("usr/bin")),
+            ),
+            (ByteStr::from("/usr"), Entry::Dir),
+            (ByteStr::from("/usr/bin"), Entry::Dir),
+            (ByteStr::from("/usr/bin/sh"), Entry::File),
+        ]);
+        let mut db3 = PackageDb::new(DbFormat::Rpm);
+        db3.packages = db.packages.clone();
+        db3.packages[0].provides.clear();
+        db3.index(&tree, &[]);
+        assert_eq!(db3.satisfier(sh, 1), Some(0), "by owner");
+        let closure = db3.declared_closure(&[1]);
+        assert_eq!(closure.packages.keys().copied().collect::<Vec<_>>(), [0, 1]);
+        // bash's own requires (filesystem, glibc, sonames) are not installed here.
+        assert_eq!(closure.unsatisfied.len(), 5, "{:?}", closure.unsatisfied);
+    }
+
     /// The warnings quote these messages: each error says what it said as a string.
     #[test]
     fn hostile_blobs_are_errors() {
