@@ -2244,3 +2244,65 @@ fn a_fifo_as_an_image_is_never_opened_for_reading() {
         assert!(e.contains("FIFO"), "{r}: {e}");
     }
 }
+
+/// `packages` on an image without paths answers for the program its containers start: the
+/// config's entrypoint through the config's PATH, and for a script its `#!` interpreter.
+#[test]
+fn packages_of_an_image_are_those_of_its_entrypoint() {
+    if !umoci_or_skip("packages of an image's entrypoint") {
+        return;
+    }
+    let Some(alpine) = support::root("alpine-x86_64") else {
+        return;
+    };
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let img = Umoci::init(&d.join("img"));
+    img.new_image("base");
+    let r1 = img.unpack("base", &d.join("b1"));
+    run(
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", alpine.display()))
+            .arg(&r1),
+        "cp the Alpine root",
+    );
+    std::fs::write(
+        r1.join("usr/local/bin/start.sh"),
+        "#!/bin/sh\nexec ssl_client\n",
+    )
+    .expect("script");
+    img.repack("base", &d.join("b1"));
+    let set_for = |args: &[&str]| -> Vec<String> {
+        img.umoci(
+            &[
+                &["config", "--image", &img.image("base"), "--tag", "e"],
+                args,
+            ]
+            .concat(),
+            "config",
+        );
+        let out = support::Elfdeps::new(["packages", "-f", "json"])
+            .arg(format!("oci:{}", img.image("e")))
+            .output();
+        assert!(out.status.success(), "{}", support::describe(&out));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let programs: Vec<String> = doc["programs"]
+            .as_array()
+            .expect("programs")
+            .iter()
+            .map(|p| p.as_str().unwrap_or_default().to_string())
+            .collect();
+        programs
+    };
+    // By name through PATH.
+    assert_eq!(
+        set_for(&["--config.entrypoint", "ssl_client"]),
+        ["/usr/bin/ssl_client"]
+    );
+    // A script: its interpreter (busybox, which /bin/sh links to).
+    assert_eq!(
+        set_for(&["--config.entrypoint", "/usr/local/bin/start.sh"]),
+        ["/bin/busybox"]
+    );
+}

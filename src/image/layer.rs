@@ -61,7 +61,8 @@ fn needs_content(path: &[u8]) -> bool {
         b"/usr/lib/sysimage/rpm/",
         b"/usr/share/doc/",
     ];
-    PREFIXES.iter().any(|p| path.starts_with(p))
+    // The JVM's configuration lives beside its libraries.
+    PREFIXES.iter().any(|p| path.starts_with(p)) || path.ends_with(b"/jvm.cfg")
 }
 
 /// A reader that fails once more than `left` bytes came through (decompression bombs), counting
@@ -775,9 +776,10 @@ pub fn apply<R: Read>(
                 let mut file = std::fs::File::from(fd);
                 // The entry's size as the stream frames it (a PAX `size` overrides the header's).
                 let size = entry.size();
-                // Only ELF files and the configuration elfdeps reads need their bytes; any other
-                // file gets its size (sparse) and no data, which keeps unpacking close to the cost
-                // of decompression.
+                // Only ELF files, scripts (whose `#!` line names the program an entrypoint
+                // runs) and the configuration elfdeps reads need their bytes; any other file gets
+                // its size (sparse) and no data, which keeps unpacking close to the cost of
+                // decompression.
                 let mut head = [0u8; 4];
                 let mut got = 0;
                 while got < head.len() {
@@ -788,7 +790,10 @@ pub fn apply<R: Read>(
                     }
                 }
                 let write = |e: io::Error| err(LayerError::Write(text(&path), e));
-                if head[..got] == *b"\x7fELF" || needs_content(&path) {
+                if head[..got] == *b"\x7fELF"
+                    || head[..got].starts_with(b"#!")
+                    || needs_content(&path)
+                {
                     file.write_all(&head[..got]).map_err(write)?;
                     let n = io::copy(&mut entry, &mut file).map_err(write)? + got as u64;
                     // The data ends early when the stream does (a size claiming more than the
