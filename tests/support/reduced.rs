@@ -14,6 +14,7 @@ use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What [`reduced_root`] put into the reduced root.
@@ -27,8 +28,9 @@ pub struct ReducedStats {
     pub bytes: u64,
 }
 
-/// Which package database a root has, with every package's file list (paths as the database
-/// spells them: absolute, possibly through a symlinked directory such as /bin on merged /usr).
+/// Which package database a root has, with every package's file list (as read: paths as the
+/// database spells them, absolute, possibly through a symlinked directory such as /bin on merged
+/// /usr; in a [`Plan`]: where they physically are, relative to the root).
 struct Lists {
     kind: &'static str,
     files: BTreeMap<String, Vec<PathBuf>>,
@@ -51,9 +53,11 @@ struct Lists {
 ///   not get for free; one that belongs in the root is passed in `unowned_extra`. An unowned
 ///   symlink that resolves to nothing in the reduced root is left out: a maintainer script made
 ///   it for a package outside the set (an alternative, a web server's enabled module);
-/// - the top-level symlinks (merged /usr's /bin, /lib, /lib64, /sbin: the bootstrap makes them;
-///   base-files lists them as directories, so without this rule a set without base-files would
-///   get real /bin, /lib... directories and a different root);
+/// - the skeleton: the top-level symlinks (merged /usr's /bin, /lib, /lib64, /sbin: the bootstrap
+///   makes them; base-files lists them as directories, so without this rule a set without
+///   base-files would get real /bin, /lib... directories and a different root) and the top-level
+///   directories, empty (/run, /root, /var, /home...: every image has its skeleton, whoever's
+///   list names it; nginx -t fails without /run);
 /// - `unowned_extra` (paths inside `full`, e.g. an unowned program under test), copied as they are;
 /// - what a container runtime provides: /dev/null, /dev/zero, /dev/random, /dev/urandom (device
 ///   nodes: this needs uid 0), an empty /tmp (mode 1777), /proc as an empty mount point, an
@@ -71,25 +75,14 @@ pub fn reduced_root(
     unowned_extra: &[&Path],
     out: &Path,
 ) -> Result<ReducedStats, String> {
-    let lists = read_lists(full)?;
+    let plan = plan(full)?;
     let mut resolver = Resolver::new(full);
-
-    // Every listed path, physically: what "owned" means for the unowned rule.
-    let mut owned = BTreeSet::new();
-    let mut physical_lists: BTreeMap<&str, Vec<PathBuf>> = BTreeMap::new();
-    for (name, files) in &lists.files {
-        let phys: Vec<PathBuf> = files.iter().filter_map(|f| resolver.physical(f)).collect();
-        owned.extend(phys.iter().cloned());
-        physical_lists.insert(name, phys);
-    }
-
     let mut wanted = BTreeSet::new();
     for name in packages {
-        let key = list_key(&lists, name)?;
-        wanted.extend(physical_lists[key.as_str()].iter().cloned());
+        let key = list_key(&plan.lists, name)?;
+        wanted.extend(plan.lists.files[key.as_str()].iter().cloned());
     }
-
-    let unowned = unowned_non_elf(full, &owned)?;
+    let unowned = &plan.unowned;
     let mut extra = BTreeSet::new();
     for p in unowned_extra {
         let phys = resolver
@@ -110,12 +103,18 @@ pub fn reduced_root(
     };
     copier.mirror_dir_meta(Path::new(""))?;
 
-    // The top-level symlinks first, so nothing below creates a real directory in their place.
+    // The skeleton first: the top-level symlinks, so nothing below creates a real directory in
+    // their place, and the top-level directories, empty.
     let top = std::fs::read_dir(full).map_err(|e| format!("reading {}: {e}", full.display()))?;
     for entry in top {
         let entry = entry.map_err(|e| format!("reading {}: {e}", full.display()))?;
-        if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+        let kind = entry
+            .file_type()
+            .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+        if kind.is_symlink() {
             copier.copy(Path::new(&entry.file_name()))?;
+        } else if kind.is_dir() {
+            copier.ensure_dir(Path::new(&entry.file_name()))?;
         }
     }
 
@@ -154,7 +153,7 @@ pub fn reduced_root(
 /// Every installed package's name as [`reduced_root`] takes it (dpkg: the list's name, with
 /// `:ARCH` where the database has it).
 pub fn installed_packages(full: &Path) -> Result<Vec<String>, String> {
-    Ok(read_lists(full)?.files.into_keys().collect())
+    Ok(plan(full)?.lists.files.keys().cloned().collect())
 }
 
 /// Where `path` (absolute, inside `full`) physically is: its directories' symlinks resolved inside
@@ -166,21 +165,44 @@ pub fn physical(full: &Path, path: &Path) -> Option<PathBuf> {
 
 /// The packages whose file lists name `path` (physically: a list's /bin/git is /usr/bin/git).
 pub fn owners(full: &Path, path: &Path) -> Result<Vec<String>, String> {
-    let lists = read_lists(full)?;
-    let mut resolver = Resolver::new(full);
-    let target = resolver
-        .physical(path)
+    let plan = plan(full)?;
+    let target = physical(full, path)
         .ok_or_else(|| format!("{} is not in {}", path.display(), full.display()))?;
-    Ok(lists
+    Ok(plan
+        .lists
         .files
         .iter()
-        .filter(|(_, files)| {
-            files
-                .iter()
-                .any(|f| resolver.physical(f).as_ref() == Some(&target))
-        })
+        .filter(|(_, files)| files.contains(&target))
         .map(|(name, _)| name.clone())
         .collect())
+}
+
+/// What [`reduced_root`] needs of a full root whatever the set: every package's files where they
+/// physically are, and the unowned non-ELF files. Read once per root and test binary (a cached
+/// root does not change under the tests): a reduced root is then mostly links.
+struct Plan {
+    lists: Lists,
+    unowned: Vec<PathBuf>,
+}
+
+static PLANS: Mutex<BTreeMap<PathBuf, Arc<Plan>>> = Mutex::new(BTreeMap::new());
+
+fn plan(full: &Path) -> Result<Arc<Plan>, String> {
+    let mut plans = PLANS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = plans.get(full) {
+        return Ok(Arc::clone(p));
+    }
+    let mut lists = read_lists(full)?;
+    let mut resolver = Resolver::new(full);
+    let mut owned = BTreeSet::new();
+    for files in lists.files.values_mut() {
+        *files = files.iter().filter_map(|f| resolver.physical(f)).collect();
+        owned.extend(files.iter().cloned());
+    }
+    let unowned = unowned_non_elf(full, &owned)?;
+    let p = Arc::new(Plan { lists, unowned });
+    plans.insert(full.to_owned(), Arc::clone(&p));
+    Ok(p)
 }
 
 fn read_lists(full: &Path) -> Result<Lists, String> {
