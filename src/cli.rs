@@ -75,6 +75,10 @@ pub struct PackagesArgs {
     /// resolve there.
     #[arg(long)]
     pub verify: bool,
+    /// Take this package out of the computed set (repeatable), then verify and write what is
+    /// left: whether the program still runs without it.
+    #[arg(long, value_name = "PKG")]
+    pub drop: Vec<String>,
 }
 
 /// `packages --tier`.
@@ -440,6 +444,7 @@ impl PackagesArgs {
             },
             verify: self.verify,
             files: matches!(self.format, PkgFormatArg::Files),
+            drop: self.drop.clone(),
         }
     }
 }

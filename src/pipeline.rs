@@ -515,7 +515,10 @@ fn packages_without_walk(
     let index = read_indexes(q, &mut warnings)?;
     // Every target is a program, so no need is ever met in-process.
     let mut set = crate::packages::compute_for(&targets, &db, &index, &view, &|_, _| None);
-    grow_set(&mut set, &view, &db, &ropts, &ids, q);
+    for (p, &id) in paths.iter().zip(&ids) {
+        crate::packages::add_link_owners(&mut set, &db, &view, p, view.object_path(id));
+    }
+    grow_set(&mut set, &view, &db, &ropts, &ids, q)?;
     let root_warnings = opened.warnings(&view);
     Ok(Some(PackagesOutcome {
         set,
@@ -705,6 +708,9 @@ pub struct PackagesQuery {
     pub verify: bool,
     /// List the set's files ([`PackageSet::files`]).
     pub files: bool,
+    /// Packages taken out of the computed set before it is verified and written (`--drop`):
+    /// "does it still run without this one?"
+    pub drop: Vec<String>,
 }
 
 impl Default for PackagesQuery {
@@ -719,6 +725,7 @@ impl Default for PackagesQuery {
             tier: crate::runtime::edges::Tier::Required,
             verify: false,
             files: false,
+            drop: Vec::new(),
         }
     }
 }
@@ -732,7 +739,7 @@ fn grow_set(
     ropts: &resolve::ResolveOptions,
     ids: &[usize],
     q: &PackagesQuery,
-) {
+) -> Result<(), Error> {
     use crate::packages::runtime;
     if !q.elf_only {
         let growth = runtime::Growth {
@@ -740,6 +747,16 @@ fn grow_set(
             declared: true,
         };
         let grown = runtime::grow(set, view, db, ropts, ids, growth);
+        for d in &q.drop {
+            let before = set.packages.len();
+            set.packages.retain(|p| p.name.as_bytes() != d.as_bytes());
+            if set.packages.len() == before {
+                return Err(Error(format!(
+                    "--drop {d}: the set has no package of that name (run without --drop to see \
+                     the set)"
+                )));
+            }
+        }
         if q.verify {
             set.verify = Some(runtime::verify(set, view, db, ropts, ids, &grown));
         }
@@ -749,6 +766,7 @@ fn grow_set(
         set.files = Some(crate::packages::files_of(set, db));
     }
     set.totals = crate::packages::Totals::of(set, db);
+    Ok(())
 }
 
 /// The minimal package set of a resolved report, with the warnings met on the way (records of
@@ -800,7 +818,13 @@ pub fn packages(
     let index = read_indexes(q, &mut warnings)?;
     let mut set = crate::packages::compute(resolved, &db, &index, &targets);
     let view = resolve::Snapshot::new(&inv.rootfs, resolved.tree, resolved.objects);
-    grow_set(&mut set, &view, &db, ropts, &targets, q);
+    for p in &q.paths {
+        if let Ok(i) = find_object(report, p, root) {
+            let program = &resolved.objects[i].path;
+            crate::packages::add_link_owners(&mut set, &db, &view, p, program);
+        }
+    }
+    grow_set(&mut set, &view, &db, ropts, &targets, q)?;
     if q.unneeded {
         set.unneeded = Some(crate::packages::unneeded(
             resolved.objects,

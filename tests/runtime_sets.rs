@@ -7,9 +7,9 @@
 //! Both directions of the harness are checked: every program runs in the full root rebuilt
 //! through it, and in the anchor root where dpkg's closure suffices (the harness is not stricter
 //! than an image); a program does not run in a root holding its own package only (nothing of the
-//! host leaks in). What elfdeps's set does is measured and printed; only curl (and musl's busybox),
-//! which need nothing at run time beyond their ELF files, must run with it today. See
-//! TODO(minimal-sets).
+//! host leaks in). Every program runs in a root of the set elfdeps computes, which `--verify`
+//! verifies; without a package of the set the run needs, the program fails and `--verify` says
+//! why.
 //!
 //! The elfdeps binary is Cargo's `CARGO_BIN_EXE_elfdeps`: with a target directory shared between
 //! checkouts it is whichever checkout built it last, so the table says which sets it gave.
@@ -39,6 +39,10 @@ struct ProgramSpec {
     /// Debian's packaging, measured, which keeps the harness honest in the other direction (a
     /// dependency-closed set that runs the program must run it in a reduced root too).
     anchor_runs: bool,
+    /// A package of elfdeps's set the run needs for a reason the loader model sees (a NEEDED
+    /// library, a dlopened module, an NSS module, the standard library): without it the program
+    /// does not run, and `--verify` says so.
+    needed: &'static str,
 }
 
 fn stdout(o: &Output) -> String {
@@ -63,6 +67,7 @@ const PROGRAMS: &[ProgramSpec] = &[
         // /usr/bin/python3 is python3-minimal's, which does not depend on the standard library
         // (libpython3.11-stdlib: lzma, bz2, sqlite3...); the `python3` package does.
         anchor_runs: false,
+        needed: "libpython3.11-stdlib",
     },
     ProgramSpec {
         name: "java",
@@ -71,6 +76,7 @@ const PROGRAMS: &[ProgramSpec] = &[
         expect: |o| o.status.success() && stderr(o).contains("openjdk version"),
         owner_path: "/usr/bin/java",
         anchor_runs: true,
+        needed: "libstdc++6",
     },
     ProgramSpec {
         name: "nginx",
@@ -79,6 +85,7 @@ const PROGRAMS: &[ProgramSpec] = &[
         expect: |o| o.status.success() && stderr(o).contains("test is successful"),
         owner_path: "/usr/sbin/nginx",
         anchor_runs: true,
+        needed: "libssl3",
     },
     ProgramSpec {
         name: "git https",
@@ -94,6 +101,7 @@ const PROGRAMS: &[ProgramSpec] = &[
         },
         owner_path: "/usr/bin/git",
         anchor_runs: true,
+        needed: "libcurl3-gnutls",
     },
     ProgramSpec {
         name: "getent nss",
@@ -107,6 +115,7 @@ const PROGRAMS: &[ProgramSpec] = &[
         owner_path: "/usr/bin/getent",
         // Nothing depends on an NSS module: nsswitch.conf names it, and libc-bin's closure lacks it.
         anchor_runs: false,
+        needed: "libnss-myhostname",
     },
     ProgramSpec {
         name: "curl",
@@ -115,6 +124,7 @@ const PROGRAMS: &[ProgramSpec] = &[
         expect: |o| o.status.success() && stdout(o).starts_with("curl "),
         owner_path: "/usr/bin/curl",
         anchor_runs: true,
+        needed: "libcurl4",
     },
 ];
 
@@ -338,16 +348,18 @@ fn owner_package(full: &Path, path: &str) -> String {
     panic!("{path}: no owner within 10 symlinks")
 }
 
-/// `elfdeps packages ROOT PROGRAM --format json`'s package names.
-fn elfdeps_set(full: &Path, program: &str) -> Vec<String> {
+/// `elfdeps packages ROOT PROGRAM --verify --format json ARGS...`: the package names, and what
+/// `--verify` found unresolved in a root of them.
+fn elfdeps_set(full: &Path, program: &str, args: &[&str]) -> (Vec<String>, Vec<String>) {
     let out = support::Elfdeps::new(["packages"])
         .arg(full)
-        .args([program, "--format", "json"])
+        .args([program, "--verify", "--format", "json"])
+        .args(args)
         .timeout(Duration::from_secs(120))
         .output();
     assert!(
         out.status.success(),
-        "elfdeps packages {} {program}:\n{}",
+        "elfdeps packages {} {program} {args:?}:\n{}",
         full.display(),
         support::describe(&out)
     );
@@ -360,7 +372,13 @@ fn elfdeps_set(full: &Path, program: &str) -> Vec<String> {
         .map(|p| p["name"].as_str().expect("package name").to_owned())
         .collect();
     assert!(!names.is_empty(), "elfdeps gave no package for {program}");
-    names
+    let failures: Vec<String> = doc["verify"]["failures"]
+        .as_array()
+        .expect("verify.failures is an array")
+        .iter()
+        .map(|f| f.as_str().unwrap_or_default().to_owned())
+        .collect();
+    (names, failures)
 }
 
 /// Builds a reduced root, panicking with the harness's reason when it cannot.
@@ -485,13 +503,43 @@ fn debian_programs_in_reduced_roots() {
         std::fs::remove_dir_all(&dir).expect("remove the anchor root");
 
         let e_start = Instant::now();
-        let set = elfdeps_set(full, spec.owner_path);
+        let (set, failures) = elfdeps_set(full, spec.owner_path, &[]);
         let e_took = e_start.elapsed();
         let dir = tmp.path().join("elfdeps");
         let (e_stats, e_build) = build(full, &set, &[], &dir);
         let e_run = Instant::now();
         let e_outcome = check_program(&dir, spec);
         std::fs::remove_dir_all(&dir).expect("remove the elfdeps root");
+        // --verify agrees: the set it verifies runs (asserted below), and without a package the
+        // run needs, it neither verifies nor runs.
+        assert!(
+            failures.is_empty(),
+            "{}: --verify fails the set elfdeps computed: {failures:?}",
+            spec.name
+        );
+        let (cut, cut_failures) = elfdeps_set(full, spec.owner_path, &["--drop", spec.needed]);
+        assert!(
+            !cut_failures.is_empty(),
+            "{}: --verify passes the set without {}",
+            spec.name,
+            spec.needed
+        );
+        build(full, &cut, &[], &dir);
+        let cut_outcome = check_program(&dir, spec);
+        std::fs::remove_dir_all(&dir).expect("remove the cut root");
+        assert!(
+            !cut_outcome.runs(),
+            "{} runs without {}, which --verify says it needs ({cut_failures:?})",
+            spec.name,
+            spec.needed
+        );
+        support::loud(&format!(
+            "runtime_sets: {:<10} without {}: --verify: {}; run: {}",
+            spec.name,
+            spec.needed,
+            cut_failures.first().map_or("", String::as_str),
+            cut_outcome.short()
+        ));
         support::loud(&format!(
             "runtime_sets: {:<10} anchor (dpkg closure of {owner}): build {a_build:.1?}, run \
              {a_ran:.1?}; elfdeps: packages {e_took:.1?}, build {e_build:.1?}, run {:.1?}; \
@@ -553,18 +601,14 @@ fn debian_programs_in_reduced_roots() {
             r.anchor.2,
             r.elfdeps.2
         );
-        // TODO(minimal-sets): once `elfdeps packages` includes run-time needs, every program
-        // runs in a root of its set: assert!(r.elfdeps.2.runs(), ...) for every row, not only
-        // for the ELF-only programs below.
-        if r.name == "curl" {
-            assert!(
-                r.elfdeps.2.runs(),
-                "curl needs nothing at run time beyond its ELF files, yet does not run in a root \
-                 of elfdeps's set {:?}: {:?}",
-                r.elfdeps.3,
-                r.elfdeps.2
-            );
-        }
+        // The set elfdeps computes runs the program.
+        assert!(
+            r.elfdeps.2.runs(),
+            "{} does not run in a root of elfdeps's set {:?}: {:?}",
+            r.name,
+            r.elfdeps.3,
+            r.elfdeps.2
+        );
     }
 }
 
@@ -584,10 +628,15 @@ fn musl_busybox_in_reduced_root() {
         expect: |o| o.status.success(),
         owner_path: "/bin/busybox",
         anchor_runs: true,
+        needed: "musl",
     };
 
     let start = Instant::now();
-    let set = elfdeps_set(full, spec.owner_path);
+    let (set, failures) = elfdeps_set(full, spec.owner_path, &[]);
+    assert!(
+        failures.is_empty(),
+        "--verify fails busybox's set: {failures:?}"
+    );
     let dir = tmp.path().join("elfdeps");
     let (stats, took) = build(full, &set, &[], &dir);
     let outcome = check_program(&dir, &spec);

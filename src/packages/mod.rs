@@ -489,6 +489,75 @@ pub fn files_of(set: &PackageSet, db: &PackageDb) -> Vec<ByteStr> {
     out
 }
 
+/// The symlinks a program named by `given` is reached through (canonical paths of the links
+/// themselves, in order): a package that ships such a link (`/usr/bin/python3 ->
+/// python3.11`, in python3-minimal) is needed to start it by that name.
+pub fn link_chain(view: &dyn crate::resolve::FsView, given: &[u8]) -> Vec<ByteStr> {
+    use crate::resolve::FileKind;
+    let mut out = Vec::new();
+    let mut cur = given.to_vec();
+    // As many links as the kernel follows.
+    for _ in 0..40 {
+        let Ok(at) = view.resolve(&cur, false) else {
+            break;
+        };
+        if view.kind(at.as_bytes()) != Some(FileKind::Symlink) {
+            break;
+        }
+        let Some(target) = view.read_link(at.as_bytes()) else {
+            break;
+        };
+        cur = if target.as_bytes().starts_with(b"/") {
+            target.as_bytes().to_vec()
+        } else {
+            let dir = match at.as_bytes().iter().rposition(|&b| b == b'/') {
+                Some(i) => &at.as_bytes()[..i],
+                None => b"",
+            };
+            [dir, b"/", target.as_bytes()].concat()
+        };
+        out.push(at);
+    }
+    out
+}
+
+/// Adds to `set` the owners of the links `given` goes through to reach `program` (see
+/// [`link_chain`]).
+pub fn add_link_owners(
+    set: &mut PackageSet,
+    db: &PackageDb,
+    view: &dyn crate::resolve::FsView,
+    given: &str,
+    program: &ByteStr,
+) {
+    for link in link_chain(view, given.as_bytes()) {
+        let Some(i) = db.owner_index(link.as_bytes()) else {
+            continue;
+        };
+        let reason = Reason {
+            program: program.clone(),
+            file: link,
+            role: "link",
+        };
+        let p = &db.packages[i];
+        match set.packages.iter_mut().find(|n| n.name == p.name) {
+            Some(n) => {
+                if !n.reasons.contains(&reason) {
+                    n.reason_count += 1;
+                    if n.reasons.len() < MAX_REASONS {
+                        n.reasons.push(reason);
+                    }
+                }
+            }
+            None => {
+                set.packages
+                    .push(needed_of(p, [reason].into_iter().collect()));
+                set.packages.sort_by(|a, b| a.name.cmp(&b.name));
+            }
+        }
+    }
+}
+
 /// The set's entry for installed package `p`, needed for `rs`.
 fn needed_of(p: &Package, rs: BTreeSet<Reason>) -> Needed {
     let warning = is_never_needed(p.name.as_bytes()).then(|| {
