@@ -176,9 +176,14 @@ impl RunOutcome {
 
 /// Runs `spec` in `root` and classifies the outcome.
 fn check_program(root: &Path, spec: &ProgramSpec) -> RunOutcome {
+    check(root, spec.argv, spec.expect)
+}
+
+/// Runs `argv` in `root` and classifies the outcome (`expect`: it did its work).
+fn check(root: &Path, argv: &[&str], expect: fn(&Output) -> bool) -> RunOutcome {
     use std::os::unix::process::ExitStatusExt as _;
-    let o = run_in_root(root, spec.argv, RUN_TIMEOUT);
-    if (spec.expect)(&o) {
+    let o = run_in_root(root, argv, RUN_TIMEOUT);
+    if expect(&o) {
         return RunOutcome::Runs;
     }
     let err = stderr(&o);
@@ -661,5 +666,114 @@ fn musl_busybox_in_reduced_root() {
     assert!(
         !outcome.runs() && outcome.recognisable(),
         "busybox ran without musl: the harness leaks ({outcome:?})"
+    );
+}
+
+/// An unowned program built here (tests/runtime_src/dlopen_note.c) that dlopens the library its
+/// `.note.dlopen` note declares as required (libz.so.1) and, on glibc, resolves a name through
+/// NSS: put into a copy of `full` (hard links), its set holds the note's library and the NSS
+/// module, runs it in a reduced root with the program, and verifies; without the library's
+/// package it neither verifies nor runs.
+fn unowned_note_program(
+    full: &Path,
+    compiler: &str,
+    lib_package: &str,
+    argv: &[&str],
+    expect: fn(&Output) -> bool,
+) {
+    let tmp = scratch("runtime-sets-unowned");
+    let copy = tmp.path().join("root");
+    let out = std::process::Command::new("cp")
+        .arg("-al")
+        .arg(full)
+        .arg(&copy)
+        .output()
+        .expect("cp");
+    assert!(out.status.success(), "cp -al: {}", support::describe(&out));
+    let program = "/usr/local/bin/noteprog";
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/runtime_src/dlopen_note.c");
+    let out = std::process::Command::new(compiler)
+        .arg("-o")
+        .arg(copy.join(&program[1..]))
+        .arg(&src)
+        .output()
+        .expect(compiler);
+    assert!(
+        out.status.success(),
+        "{compiler}: {}",
+        support::describe(&out)
+    );
+    let (set, failures) = elfdeps_set(&copy, program, &[]);
+    assert!(
+        failures.is_empty(),
+        "--verify fails the set of the unowned program: {failures:?}"
+    );
+    assert!(
+        set.iter().any(|p| p == lib_package),
+        "the set of a program whose required dlopen note names libz lacks {lib_package}: {set:?}"
+    );
+    let extra = [Path::new(program)];
+    let dir = tmp.path().join("reduced");
+    build(&copy, &set, &extra, &dir);
+    let outcome = check(&dir, argv, expect);
+    support::loud(&format!(
+        "runtime_sets: unowned {compiler} program with a dlopen note: set {set:?}: {}",
+        outcome.short()
+    ));
+    assert!(
+        outcome.runs(),
+        "the unowned program does not run in a root of its set: {outcome:?}"
+    );
+    let (cut, cut_failures) = elfdeps_set(&copy, program, &["--drop", lib_package]);
+    assert!(
+        !cut_failures.is_empty(),
+        "--verify passes the set without {lib_package}"
+    );
+    build(&copy, &cut, &extra, &dir);
+    let outcome = check(&dir, argv, expect);
+    assert!(
+        !outcome.runs(),
+        "the unowned program runs without {lib_package}: {outcome:?}"
+    );
+}
+
+#[test]
+fn unowned_glibc_program_with_a_dlopen_note_and_nss() {
+    let what = "runtime_sets: an unowned glibc program with a dlopen note";
+    if !can_run(what) || !support::require_tool_or_skip("gcc", "gcc", what) {
+        return;
+    }
+    let Some(full) = support::root("debian-run") else {
+        return;
+    };
+    unowned_note_program(
+        full,
+        "gcc",
+        "zlib1g",
+        &["/usr/local/bin/noteprog", "foo.localhost"],
+        |o| {
+            let out = stdout(o);
+            o.status.success()
+                && out.contains("loaded libz.so.1")
+                && (out.contains("is 127.0.0.1") || out.contains("is ::1"))
+        },
+    );
+}
+
+#[test]
+fn unowned_musl_program_with_a_dlopen_note() {
+    let what = "runtime_sets: an unowned musl program with a dlopen note";
+    if !can_run(what) || !support::require_tool_or_skip("musl-gcc", "musl-tools", what) {
+        return;
+    }
+    let Some(full) = support::root("alpine-x86_64") else {
+        return;
+    };
+    unowned_note_program(
+        full,
+        "musl-gcc",
+        "zlib",
+        &["/usr/local/bin/noteprog"],
+        |o| o.status.success() && stdout(o).contains("loaded libz.so.1"),
     );
 }
