@@ -84,6 +84,17 @@ pub struct DeclaredUnused {
     pub satisfied_by: ByteStr,
 }
 
+/// A plugin of the set (a shared object nothing names) that misses something.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Optional {
+    /// Its package.
+    pub package: ByteStr,
+    /// The object.
+    pub object: ByteStr,
+    /// The needed names its loader would not find.
+    pub missing: Vec<ByteStr>,
+}
+
 /// What `--verify` found: the set's objects and edges re-resolved in the root holding only the
 /// set's files.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -112,6 +123,10 @@ pub struct Grown {
     /// Dependencies no installed package satisfies.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unsatisfied: Vec<String>,
+    /// Shared objects of the set's packages that nothing names (plugins: the optional tier)
+    /// and that would not load as they are: what they miss is reported, not added.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub optional: Vec<Optional>,
     /// Warnings (configuration files, bounds).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -139,6 +154,8 @@ struct State<'a> {
     out: Grown,
     /// (package of an object, package of a file it loads).
     elf_pairs: BTreeSet<(usize, usize)>,
+    /// Every file a session or an edge of the set loads.
+    loaded: HashSet<ByteStr>,
     /// (object, file) behind each pair, for the report.
     pair_example: HashMap<(usize, usize), (ByteStr, ByteStr)>,
 }
@@ -188,6 +205,7 @@ pub fn grow(
         edged: HashSet::new(),
         pending: programs.to_vec(),
         elf_pairs: BTreeSet::new(),
+        loaded: HashSet::new(),
         pair_example: HashMap::new(),
     };
     for p in set.packages.iter().filter(|p| p.installed) {
@@ -211,6 +229,7 @@ pub fn grow(
         }
         st.resolve_pending();
     }
+    st.plugins();
     st.finish(set, &index);
     st.out
 }
@@ -325,6 +344,8 @@ impl State<'_> {
 
     fn take_session(&mut self, id: ObjectId, r: &Resolution) {
         let path = self.view.object_path(id).clone();
+        self.loaded.insert(path.clone());
+        self.loaded.extend(r.closure.iter().cloned());
         self.add_owner(&path, &path, "program");
         for c in &r.closure {
             self.add_owner(c, &path, "library");
@@ -403,6 +424,39 @@ impl State<'_> {
                 vec![dir.clone()]
             }
         }
+    }
+
+    /// The optional tier: every shared object of the set's packages that nothing loaded,
+    /// resolved as its own session; those missing something are reported.
+    fn plugins(&mut self) {
+        let loaded: HashSet<&ByteStr> = self.loaded.iter().collect();
+        let mut ids = Vec::new();
+        for &i in self.reasons.keys() {
+            for f in &self.files_of[i] {
+                if loaded.contains(f) || self.view.kind(f.as_bytes()) != Some(FileKind::File) {
+                    continue;
+                }
+                if let Some(id) = self.view.object(f.as_bytes())
+                    && !self.resolved.contains(&id)
+                    && self.view.facts(id).kind == crate::elf::Kind::SharedLibrary
+                {
+                    ids.push((i, id));
+                }
+            }
+        }
+        ids.truncate(MAX_OBJECTS);
+        let only: Vec<ObjectId> = ids.iter().map(|&(_, id)| id).collect();
+        let sessions = crate::resolve::resolve_cached(self.view, &only, self.opts, &self.cache);
+        for (&(i, id), r) in ids.iter().zip(&sessions) {
+            if !r.missing.is_empty() {
+                self.out.optional.push(Optional {
+                    package: self.db.packages[i].name.clone(),
+                    object: self.view.object_path(id).clone(),
+                    missing: r.missing.clone(),
+                });
+            }
+        }
+        self.out.optional.sort();
     }
 
     fn finish(&mut self, set: &mut PackageSet, index: &HashMap<&ByteStr, usize>) {
