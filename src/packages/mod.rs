@@ -190,6 +190,9 @@ pub struct PackageSet {
     pub verify: Option<runtime::Verification>,
     /// The set's size against everything installed (the database's installed sizes).
     pub totals: Totals,
+    /// Every reason of each installed package (`reasons` keeps a few), for the growth to add to.
+    #[serde(skip)]
+    pub(crate) all_reasons: BTreeMap<ByteStr, BTreeSet<Reason>>,
     /// Every path of the set: its installed packages' files as the database lists them, and
     /// the unowned programs it was computed for (`--format files`; not in JSON, which lists
     /// the packages).
@@ -406,6 +409,10 @@ pub fn compute_for(
             }
         }
     }
+    let all_reasons: BTreeMap<ByteStr, BTreeSet<Reason>> = reasons
+        .iter()
+        .map(|(&i, rs)| (db.packages[i].name.clone(), rs.clone()))
+        .collect();
     let mut packages: Vec<Needed> = reasons
         .into_iter()
         .map(|(i, rs)| needed_of(&db.packages[i], rs))
@@ -436,6 +443,7 @@ pub fn compute_for(
         verify: None,
         files: None,
         totals: Totals::default(),
+        all_reasons,
     }
 }
 

@@ -347,6 +347,11 @@ impl State<'_> {
         self.loaded.insert(path.clone());
         self.loaded.extend(r.closure.iter().cloned());
         self.add_owner(&path, &path, "program");
+        // It cannot start: what another loader of the root would load is not its set (the
+        // gap says so, see the module documentation of `packages`).
+        if r.status == crate::resolve::Status::InterpMissing {
+            return;
+        }
         for c in &r.closure {
             self.add_owner(c, &path, "library");
         }
@@ -519,11 +524,11 @@ impl State<'_> {
             let p = &self.db.packages[i];
             match set.packages.iter_mut().find(|n| n.name == p.name) {
                 Some(n) => {
-                    let mut all: BTreeSet<Reason> = n.reasons.iter().cloned().collect();
-                    let before = all.len();
+                    let all = set.all_reasons.entry(n.name.clone()).or_default();
+                    all.extend(n.reasons.iter().cloned());
                     all.extend(rs);
-                    n.reason_count += all.len() - before;
-                    n.reasons = all.into_iter().take(super::MAX_REASONS).collect();
+                    n.reason_count = n.reason_count.max(all.len());
+                    n.reasons = all.iter().take(super::MAX_REASONS).cloned().collect();
                 }
                 None if !rs.is_empty() => {
                     let mut n = super::needed_of(p, rs);
