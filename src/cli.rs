@@ -71,10 +71,10 @@ pub struct PackagesArgs {
     /// or suggested (`.note.dlopen` priorities).
     #[arg(long, value_enum, default_value_t = TierArg::Required)]
     pub tier: TierArg,
-    /// Re-resolve the set in a view of the root holding only its files, and list what does not
-    /// resolve there.
+    /// Do not re-resolve the set in a view of the root holding only its files (by default the
+    /// set is verified, and what does not resolve there is listed).
     #[arg(long)]
-    pub verify: bool,
+    pub no_verify: bool,
     /// Take this package out of the computed set (repeatable), then verify and write what is
     /// left: whether the program still runs without it.
     #[arg(long, value_name = "PKG")]
@@ -442,7 +442,7 @@ impl PackagesArgs {
                 TierArg::Recommended => elfdeps::runtime::edges::Tier::Recommended,
                 TierArg::Suggested => elfdeps::runtime::edges::Tier::Suggested,
             },
-            verify: self.verify,
+            verify: !self.no_verify,
             files: matches!(self.format, PkgFormatArg::Files),
             drop: self.drop.clone(),
         }

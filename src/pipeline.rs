@@ -704,7 +704,8 @@ pub struct PackagesQuery {
     pub elf_only: bool,
     /// The widest tier of run-time edges followed.
     pub tier: crate::runtime::edges::Tier,
-    /// Re-resolve the set in a view of the root holding only its files.
+    /// Re-resolve the set in a view of the root holding only its files (the command does by
+    /// default; `--no-verify`).
     pub verify: bool,
     /// List the set's files ([`PackageSet::files`]).
     pub files: bool,
@@ -741,25 +742,33 @@ fn grow_set(
     q: &PackagesQuery,
 ) -> Result<(), Error> {
     use crate::packages::runtime;
-    if !q.elf_only {
+    let grown = if q.elf_only {
+        // Only the programs' own sessions to verify.
+        runtime::Grown {
+            resolved: ids.to_vec(),
+            ..runtime::Grown::default()
+        }
+    } else {
         let growth = runtime::Growth {
             tier: q.tier,
             declared: true,
         };
-        let grown = runtime::grow(set, view, db, ropts, ids, growth);
-        for d in &q.drop {
-            let before = set.packages.len();
-            set.packages.retain(|p| p.name.as_bytes() != d.as_bytes());
-            if set.packages.len() == before {
-                return Err(Error(format!(
-                    "--drop {d}: the set has no package of that name (run without --drop to see \
-                     the set)"
-                )));
-            }
+        runtime::grow(set, view, db, ropts, ids, growth)
+    };
+    for d in &q.drop {
+        let before = set.packages.len();
+        set.packages.retain(|p| p.name.as_bytes() != d.as_bytes());
+        if set.packages.len() == before {
+            return Err(Error(format!(
+                "--drop {d}: the set has no package of that name (run without --drop to see the \
+                 set)"
+            )));
         }
-        if q.verify {
-            set.verify = Some(runtime::verify(set, view, db, ropts, ids, &grown));
-        }
+    }
+    if q.verify {
+        set.verify = Some(runtime::verify(set, view, db, ropts, ids, &grown));
+    }
+    if !q.elf_only {
         set.runtime = Some(grown);
     }
     if q.files {
