@@ -1501,3 +1501,92 @@ fn write_needed_bomb(good: &[u8], out: &Path, count: usize) {
     w.write_all(&[0; 16]).unwrap();
     w.flush().unwrap();
 }
+
+/// Run-time edges read configuration and follow names the root chooses: none of it may open a
+/// FIFO or leave the root. nsswitch.conf, a PAM service file, a Python extension module and the
+/// library a `.note.dlopen` note names are FIFO traps; the note also names paths aiming out of the
+/// root. `scan`, `tree` and `check` finish, and no trap fires.
+#[test]
+fn runtime_configuration_is_never_opened_when_hostile() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().join("root");
+    let lib = root.join("usr/lib/x86_64-linux-gnu");
+    for d in [
+        "etc/pam.d",
+        "usr/bin",
+        "usr/lib/python3.99/lib-dynload",
+        "lib64",
+    ] {
+        std::fs::create_dir_all(root.join(d)).expect("mkdir");
+    }
+    std::fs::create_dir_all(&lib).expect("mkdir");
+    for (from, to) in [
+        ("/lib64/ld-linux-x86-64.so.2", "lib64/ld-linux-x86-64.so.2"),
+        (
+            "/lib/x86_64-linux-gnu/libc.so.6",
+            "usr/lib/x86_64-linux-gnu/libc.so.6",
+        ),
+    ] {
+        std::fs::copy(std::fs::canonicalize(from).expect(from), root.join(to)).expect("copy");
+    }
+    std::fs::write(root.join("usr/lib/python3.99/os.py"), "").expect("os.py");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/runtime_src/dlopen_note.c");
+    let json = r#"-DNOTE_JSON="[{\"soname\":[\"../../../etc/shadow\",\"/etc/passwd\",\"fifo.so\"],\"priority\":\"required\"}]""#;
+    let prog = root.join("usr/bin/python3.99");
+    gcc(&[
+        OsStr::new(json),
+        OsStr::new("-o"),
+        prog.as_os_str(),
+        src.as_os_str(),
+    ]);
+    let traps: Vec<FifoTrap> = [
+        root.join("etc/nsswitch.conf"),
+        root.join("etc/pam.d/python3.99"),
+        root.join("usr/lib/python3.99/lib-dynload/_x.so"),
+        lib.join("fifo.so"),
+    ]
+    .iter()
+    .map(|p| {
+        support::mkfifo(p);
+        FifoTrap::arm(p)
+    })
+    .collect();
+    for args in [
+        vec!["scan", "-f", "json"],
+        vec!["tree", "-f", "json"],
+        vec!["check", "-f", "json"],
+    ] {
+        let mut cmd = support::Elfdeps::new(&args[..1])
+            .arg(&root)
+            .args(if args[0] == "tree" {
+                vec!["/usr/bin/python3.99"]
+            } else {
+                vec![]
+            })
+            .args(&args[1..])
+            .timeout(Duration::from_secs(60));
+        cmd = cmd.env("NO_COLOR", "1");
+        let out = cmd.output();
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "elfdeps {args:?} on a root of hostile run-time configuration: {}",
+            support::describe(&out)
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        if args[0] == "tree" {
+            let runtime = doc["runtime"].as_array().expect("tree's run-time edges");
+            // The note's names outside the root and the FIFO load nothing.
+            assert!(
+                runtime
+                    .iter()
+                    .filter(|e| e["rule"] == "dlopen-note")
+                    .all(|e| e["loads"].as_array().is_some_and(|l| l.is_empty())),
+                "{runtime:?}"
+            );
+        }
+    }
+    for t in traps {
+        let path = t.path.clone();
+        assert!(!t.release(), "{} was opened", path.display());
+    }
+}
