@@ -643,6 +643,22 @@ pub fn gap_notes(set: &PackageSet) -> Vec<String> {
     if let Some(g) = &set.runtime {
         out.extend(g.warnings.iter().map(|w| format!("warning: {w}")));
         out.extend(g.unsatisfied.iter().map(|u| format!("warning: {u}")));
+        for u in &g.undeclared {
+            out.push(format!(
+                "note: {} loads {} of {}, which its package {} does not declare (a packaging bug: \
+                 installing {} alone would not install it)",
+                u.object, u.file, u.provider, u.package, u.package
+            ));
+        }
+        let skipped = g.edges.iter().filter(|e| !e.followed).count();
+        if skipped > 0 {
+            out.push(format!(
+                "note: {skipped} run-time edge{} of a lower tier than {} not followed (--tier widens \
+                 the set; --format json lists them)",
+                if skipped == 1 { "" } else { "s" },
+                g.tier
+            ));
+        }
     }
     if let Some(v) = &set.verify {
         if v.failures.is_empty() {
