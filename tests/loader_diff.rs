@@ -535,7 +535,12 @@ fn tree_of_curl_lists_what_ldd_lists() {
     );
     let text = String::from_utf8(out.stdout).expect("UTF-8 tree");
     let mut shown = BTreeSet::new();
-    for line in text.lines().skip(1) {
+    // What the loader loads at start; the run-time section after it is not ldd's.
+    for line in text
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with("loaded at run time"))
+    {
         // `├── NAME => AS-OPENED → CANONICAL [via]`
         let canonical = line
             .split_once(" → ")
