@@ -975,7 +975,11 @@ pub fn tree(report: &Report, given: &str, root: &Path) -> Result<TreeReport, Err
 /// The `why` report of `library` (a soname, needed name or path inside the root).
 pub fn why(report: &Report, library: &str) -> Result<WhyReport, Error> {
     let resolved = report.resolved().ok_or_else(no_resolution)?;
-    Ok(WhyReport::build(resolved, library.as_bytes()))
+    Ok(WhyReport::build(
+        resolved,
+        report.runtime.as_deref(),
+        library.as_bytes(),
+    ))
 }
 
 fn no_resolution() -> Error {

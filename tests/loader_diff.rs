@@ -579,3 +579,66 @@ fn why_libssl_shows_curls_chain() {
         root.display()
     );
 }
+
+/// `elfdeps why ROOT EXTENSION` on a Python extension module no program's loader loads: python3.11
+/// reaches it by its run-time edge (`python-extension`), marked in the human and JSON chains; and
+/// what the module needs (libssl) is reached through it.
+#[test]
+fn why_shows_a_python_extension_through_its_run_time_edge() {
+    let Some(root) = support::root("debian") else {
+        return;
+    };
+    let module = "/usr/lib/python3.11/lib-dynload/_ssl.cpython-311-x86_64-linux-gnu.so";
+    let why = |args: &[&str]| {
+        let out = support::Elfdeps::new(["why", "--color", "never", "-q"])
+            .arg(root)
+            .args(args.iter().copied())
+            .output();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let text = why(&[module]);
+    let chain = format!(
+        "/usr/bin/python3.11\n  /usr/bin/python3.11 => (run time: python-extension Python 3.11 \
+         (/usr/lib/python3.11)) {module}\n"
+    );
+    assert!(
+        text.contains(&chain),
+        "python3.11's chain is missing:\n{text}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&why(&[module, "-f", "json"])).expect("JSON");
+    let python = json["programs"]
+        .as_array()
+        .expect("programs")
+        .iter()
+        .find(|p| p["program"] == "/usr/bin/python3.11")
+        .unwrap_or_else(|| panic!("no python3.11 in {json:#}"));
+    assert_eq!(
+        python["chains"][0],
+        serde_json::json!([
+            "/usr/bin/python3.11",
+            {"path": module, "runtime": {
+                "rule": "python-extension",
+                "detail": "Python 3.11 (/usr/lib/python3.11)",
+                "tier": "required"}}
+        ]),
+        "{json:#}"
+    );
+
+    // libssl: curl's loader chain as before, and python3.11's through the module.
+    let text = why(&["libssl.so.3"]);
+    let through = format!(
+        "/usr/bin/python3.11\n  /usr/bin/python3.11 => (run time: python-extension Python 3.11 \
+         (/usr/lib/python3.11)) {module} → /usr/lib/x86_64-linux-gnu/libssl.so.3\n"
+    );
+    assert!(
+        text.contains(&through),
+        "python3.11's chain is missing:\n{text}"
+    );
+}

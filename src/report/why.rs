@@ -1,15 +1,18 @@
 /*!
 The `why` report: every chain of loads from a program to a library, from each program's own
 session (RPATH inheritance means a library can resolve differently inside a program than alone).
+A program that loads the library only at run time (an NSS module, a Python extension module) has
+chains through the run-time edges, each such link marked with its rule and detail.
 */
 
 use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::graph::{self, MAX_CHAINS_PER_PROGRAM};
-use crate::name::ByteStr;
+use crate::graph::{self, Hop, MAX_CHAINS_PER_PROGRAM};
+use crate::name::{ByteStr, escape_controls};
 use crate::resolve::Resolved;
+use crate::runtime::edges::EdgeLoads;
 
 /// The schema identifier of the why document.
 pub const SCHEMA: &str = "elfdeps-why/1";
@@ -22,8 +25,9 @@ pub struct Program {
     /// How many chains lead to the library in its session.
     pub total_chains: usize,
     /// The first [`MAX_CHAINS_PER_PROGRAM`], shortest first: canonical paths from the program to
-    /// the library (the last entry is the library, or the needed name when it was not found).
-    pub chains: Vec<Vec<ByteStr>>,
+    /// the library (the last entry is the library, or the needed name when it was not found),
+    /// each hop a run-time edge made marked with it.
+    pub chains: Vec<Vec<Hop>>,
 }
 
 /// Why `library` is loaded: by which programs, through which chains.
@@ -36,10 +40,15 @@ pub struct WhyReport {
 }
 
 impl WhyReport {
-    /// The chains to `library` in every program of `root`.
-    pub fn build(root: Resolved<'_>, library: &[u8]) -> WhyReport {
+    /// The chains to `library` in every program of `root`; `runtime` is each object's run-time
+    /// edges (aligned with the objects), when they are known.
+    pub fn build(
+        root: Resolved<'_>,
+        runtime: Option<&[Vec<EdgeLoads>]>,
+        library: &[u8],
+    ) -> WhyReport {
         let mut programs: Vec<Program> = Vec::new();
-        for (pi, chain, total) in graph::chains_to(root, library) {
+        for (pi, chain, total) in graph::chains_to(root, runtime, library) {
             let path = &root.objects[pi].path;
             match programs.last_mut() {
                 Some(p) if p.program == *path => p.chains.push(chain),
@@ -78,11 +87,29 @@ pub fn render_human(w: &WhyReport, root: &str, color: bool, out: &mut dyn Write)
             writeln!(out, "{name}{more}")?;
         }
         for chain in &p.chains {
-            let hops: Vec<String> = chain.iter().map(|p| p.display_escaped()).collect();
-            writeln!(out, "  {}", hops.join(" → "))?;
+            writeln!(out, "  {}", chain_line(chain))?;
         }
     }
     Ok(())
+}
+
+/// One chain on one line: `a → b` where the loader loads b, `a => (run time: RULE DETAIL) b`
+/// where a run-time edge of a does.
+fn chain_line(chain: &[Hop]) -> String {
+    let mut line = String::new();
+    for (i, hop) in chain.iter().enumerate() {
+        match (&hop.runtime, i) {
+            (_, 0) => {}
+            (None, _) => line.push_str(" → "),
+            (Some(via), _) => line.push_str(&format!(
+                " => (run time: {} {}) ",
+                via.rule,
+                escape_controls(&via.detail)
+            )),
+        }
+        line.push_str(&hop.path.display_escaped());
+    }
+    line
 }
 
 /// Writes the chains as the `elfdeps-why/1` JSON document.
