@@ -185,7 +185,7 @@ pub struct PackageSet {
     /// undeclared and unused dependencies.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub runtime: Option<runtime::Grown>,
-    /// With `--verify`: the set re-resolved in a view of the root holding only its files.
+    /// Unless `--no-verify`: the set re-resolved in a view of the root holding only its files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<runtime::Verification>,
     /// The set's size against everything installed (the database's installed sizes).

@@ -95,7 +95,7 @@ pub struct Optional {
     pub missing: Vec<ByteStr>,
 }
 
-/// What `--verify` found: the set's objects and edges re-resolved in the root holding only the
+/// What the verification found: the set's objects and edges re-resolved in the root holding only the
 /// set's files.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Verification {

@@ -5,7 +5,7 @@ Views derived from another view, for questions the loader models answer about a 
   (its RUNPATH or RPATH, `$ORIGIN`, the cache, the default directories; musl's path) are those of
   its own needs, so the object is resolved with `NAME` as its only need ([`Dlopener`] changes its
   facts and nothing else) and the session says where `NAME` was found and what it brought.
-- [`Filtered`]: the root holding only some of its files (a package set, see `packages --verify`):
+- [`Filtered`]: the root holding only some of its files (a package set, see `packages`' verification):
   a regular file or symlink the filter refuses is absent; directories and symlinks to directories
   stay (an empty directory changes nothing a loader does).
 */
