@@ -593,6 +593,150 @@ fn jvm_edges(view: &dyn FsView, path: &ByteStr, closure: &[ByteStr], out: &mut V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::elf::{Kind, VersionDef};
+    use crate::resolve::MemView;
+    use crate::resolve::testing_facts as facts;
+
+    const LD: &str = "/lib64/ld-linux-x86-64.so.2";
+
+    fn program() -> ElfFacts {
+        facts(Kind::Pie, Some(LD), None, &["libc.so.6"])
+    }
+
+    fn library(soname: &str) -> ElfFacts {
+        facts(Kind::SharedLibrary, None, Some(soname), &[])
+    }
+
+    fn targets(edges: &[RuntimeEdge], rule: Rule) -> Vec<String> {
+        edges
+            .iter()
+            .filter(|e| e.rule == rule)
+            .map(|e| match &e.target {
+                Target::Sonames(s) => s
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+                Target::File(f) => f.to_string(),
+                Target::Tree { dir, .. } => format!("tree {dir}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn nss_modules_of_libc_but_for_the_services_built_into_it() {
+        let mut v = MemView::new();
+        let mut libc = library("libc.so.6");
+        libc.version_defs.push(VersionDef {
+            index: 2,
+            name: ByteStr::from("GLIBC_2.36"),
+            base: false,
+            weak: false,
+            parents: Vec::new(),
+        });
+        let id = v.elf("/lib/libc.so.6", libc);
+        v.file(
+            "/etc/nsswitch.conf",
+            b"passwd: files ldap\nhosts: files myhostname dns\n# netgroup: nis\n",
+        );
+        let cfg = RootConfig::read(&v);
+        let edges = edges_of(&v, id, &[], &cfg);
+        assert_eq!(
+            targets(&edges, Rule::Nss),
+            ["libnss_ldap.so.2", "libnss_myhostname.so.2"]
+        );
+        assert_eq!(edges[1].detail, "hosts: myhostname");
+        // Before 2.34 `files` and `dns` were modules too.
+        let mut old = library("libc.so.6");
+        old.version_defs.push(VersionDef {
+            index: 2,
+            name: ByteStr::from("GLIBC_2.31"),
+            base: false,
+            weak: false,
+            parents: Vec::new(),
+        });
+        let id = v.elf("/lib/old/libc.so.6", old);
+        assert_eq!(targets(&edges_of(&v, id, &[], &cfg), Rule::Nss).len(), 5);
+        // A program has none of its own: its libc does.
+        let p = v.elf("/usr/bin/p", program());
+        assert!(edges_of(&v, p, &[], &cfg).is_empty());
+    }
+
+    #[test]
+    fn the_jvm_cfg_names_the_vm_and_lib_holds_the_native_libraries() {
+        let mut v = MemView::new();
+        let home = "/usr/lib/jvm/j";
+        v.elf(format!("{home}/lib/libjli.so"), library("libjli.so"));
+        v.elf(format!("{home}/lib/libjava.so"), library("libjava.so"));
+        v.elf(format!("{home}/lib/server/libjvm.so"), library("libjvm.so"));
+        v.file(
+            format!("{home}/lib/jvm.cfg"),
+            b"# comment\n-client IGNORE\n-server KNOWN\n",
+        );
+        let java = v.elf(format!("{home}/bin/java"), program());
+        let cfg = RootConfig::default();
+        let closure = [ByteStr::from(format!("{home}/lib/libjli.so").as_str())];
+        let got = targets(&edges_of(&v, java, &closure, &cfg), Rule::Jvm);
+        assert_eq!(
+            got,
+            [
+                format!("{home}/lib/server/libjvm.so"),
+                format!("{home}/lib/libjava.so")
+            ]
+        );
+        // Without libjli in its session, a program is no JVM.
+        assert!(edges_of(&v, java, &[], &cfg).is_empty());
+    }
+
+    #[test]
+    fn python_loads_its_standard_library_and_lib_dynload() {
+        let mut v = MemView::new();
+        v.file("/usr/lib/python3.11/os.py", b"");
+        v.file("/usr/lib/python3.11/lib-dynload/_ssl.so", b"");
+        v.file("/usr/lib/python3.11/lib-dynload/README", b"");
+        let py = v.elf("/usr/bin/python3.11", program());
+        let cfg = RootConfig::default();
+        let edges = edges_of(&v, py, &[], &cfg);
+        assert_eq!(
+            targets(&edges, Rule::PythonStdlib),
+            ["tree /usr/lib/python3.11"]
+        );
+        assert_eq!(
+            targets(&edges, Rule::PythonExtension),
+            ["/usr/lib/python3.11/lib-dynload/_ssl.so"]
+        );
+        // No landmark, no standard library.
+        let mut bare = MemView::new();
+        let py = bare.elf("/usr/bin/python3.11", program());
+        assert!(edges_of(&bare, py, &[], &cfg).is_empty());
+    }
+
+    #[test]
+    fn pam_modules_of_the_service_named_as_the_program() {
+        let mut v = MemView::new();
+        let libpam = "/usr/lib/x86_64-linux-gnu/libpam.so.0.85.1";
+        v.elf(libpam, library("libpam.so.0"));
+        v.file(
+            "/etc/pam.d/su",
+            b"auth sufficient pam_rootok.so\n@include common-auth\n-session optional pam_systemd.so\n",
+        );
+        v.file("/etc/pam.d/common-auth", b"auth required pam_unix.so\n");
+        let su = v.elf("/usr/bin/su", program());
+        let cfg = RootConfig::default();
+        let edges = edges_of(&v, su, &[ByteStr::from(libpam)], &cfg);
+        let dir = "/usr/lib/x86_64-linux-gnu/security";
+        assert_eq!(
+            targets(&edges, Rule::Pam),
+            [
+                format!("{dir}/pam_rootok.so"),
+                format!("{dir}/pam_unix.so"),
+                format!("{dir}/pam_systemd.so")
+            ]
+        );
+        let tiers: Vec<Tier> = edges.iter().map(|e| e.tier).collect();
+        assert_eq!(tiers, [Tier::Required, Tier::Required, Tier::Recommended]);
+        assert_eq!(edges[1].detail, "/etc/pam.d/su -> common-auth");
+    }
 
     #[test]
     fn python_versions_from_names() {
