@@ -831,12 +831,26 @@ fn compute(ctx: &Context, files: &[String]) -> BTreeMap<String, Truth> {
 
 fn truth_for(ctx: &Context, file: &str, resolver: &mut Resolver) -> Truth {
     let loader = ctx.loader_for(file);
-    match run(
-        &ctx.root,
-        &loader.exec,
-        &unescape_name(file),
-        ctx.options.timeout,
-    ) {
+    // ETXTBSY: a file just written (a test's stand-in loader) can still be open for writing in a
+    // child another thread of this process forked and has not exec'd yet; that passes in
+    // moments, so the exec is tried again.
+    let mut attempt = 0;
+    let outcome = loop {
+        let r = run(
+            &ctx.root,
+            &loader.exec,
+            &unescape_name(file),
+            ctx.options.timeout,
+        );
+        match r {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempt < 50 => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            r => break r,
+        }
+    };
+    match outcome {
         Ok(raw) => parse_output(ctx.flavor, file, &loader.interp, &raw, resolver),
         Err(e) => Truth {
             other: vec![format!("ground truth: could not run the loader: {e}")],
