@@ -1,0 +1,249 @@
+//! A root filesystem tarball ([`ImageRef::RootTarball`]) unpacked: decompressed as it streams and
+//! applied as a single layer with the layer rules ([`layer::apply`]), within both caps.
+//!
+//! Whether a compressed tarball is a root or an image archive compressed whole cannot be known
+//! before its end (`docker save` writes `manifest.json` near the end), so it is applied as a root
+//! first, which costs one pass and, non-ELF files being written sparse, little space; when its
+//! top then holds `manifest.json` or `oci-layout`, that tree is dropped and the file is
+//! decompressed into a private directory and read as the image archive it is.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::layer::{self, Capped};
+use super::{
+    FileKind, Hashing, ImageError, ImageOptions, ImageRef, Private, TARBALL_CODECS, Unpacked, bad,
+    hex, open_archive, sniff,
+};
+
+/// The xz decoder's memory limit, in KiB: `xz -9` needs 65 MiB; this allows every preset with room
+/// and refuses a header that asks for gigabytes.
+const XZ_MEMORY_KIB: u32 = 256 << 10;
+
+/// Read buffer for the stored file.
+const BUFFER: usize = 256 << 10;
+
+/// A reader that remembers whether its inner one failed: a decoder's error (damaged data, or the
+/// file unreadable), told apart from a cap or the tar reader's own complaint.
+struct Watch<R> {
+    inner: R,
+    failed: bool,
+}
+
+impl<R: Read> Read for Watch<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.inner.read(buf);
+        if r.is_err() {
+            self.failed = true;
+        }
+        r
+    }
+}
+
+/// zstd frames one after another (what `pzstd` and concatenated files hold), each decoded in
+/// turn; the decoder of one frame stops at its end.
+struct ZstdFrames<R: BufRead> {
+    frame: Option<ruzstd::decoding::StreamingDecoder<R, ruzstd::decoding::FrameDecoder>>,
+}
+
+impl<R: BufRead> ZstdFrames<R> {
+    fn new(r: R) -> io::Result<Self> {
+        Ok(ZstdFrames {
+            frame: Some(ruzstd::decoding::StreamingDecoder::new(r).map_err(io::Error::other)?),
+        })
+    }
+}
+
+impl<R: BufRead> Read for ZstdFrames<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let Some(frame) = self.frame.as_mut() else {
+                return Ok(0);
+            };
+            let n = frame.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            let Some(frame) = self.frame.take() else {
+                return Ok(0);
+            };
+            let mut rest = frame.into_inner();
+            if rest.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            self.frame =
+                Some(ruzstd::decoding::StreamingDecoder::new(rest).map_err(io::Error::other)?);
+        }
+    }
+}
+
+/// The tarball's stream decompressed, for a compression of [`TARBALL_CODECS`] or none.
+fn decoder<'a>(r: impl BufRead + 'a, kind: &str) -> io::Result<Box<dyn Read + 'a>> {
+    Ok(match kind {
+        "gzip" => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        "zstd" => Box::new(ZstdFrames::new(r)?),
+        "xz" => Box::new(lzma_rust2::XzReader::new_mem_limit(r, true, XZ_MEMORY_KIB)),
+        _ => Box::new(r),
+    })
+}
+
+/// The compression of the file at `path` by its magic bytes ("uncompressed" for none), or why it
+/// cannot be read.
+fn compression(path: &Path) -> Result<&'static str, ImageError> {
+    match sniff(&super::read_head(path)?) {
+        FileKind::Compressed(kind) if TARBALL_CODECS.contains(&kind) => Ok(kind),
+        FileKind::Compressed(kind) => Err(bad(format!(
+            "it is {kind}-compressed: elfdeps reads tarballs compressed with gzip, zstd or xz, or \
+             uncompressed; decompress it first (e.g. `{kind} -dk {}`)",
+            path.display()
+        ))),
+        _ => Ok("uncompressed"),
+    }
+}
+
+/// Unpacks the tarball at `path`: a root filesystem, or an image archive compressed whole.
+pub(super) fn unpack(path: &Path, opts: &ImageOptions) -> Result<Unpacked, ImageError> {
+    let shown = path.display().to_string();
+    let kind = compression(path)?;
+    let mut out = Unpacked::empty(shown.clone())?;
+    let root_dir =
+        File::open(&out.root).map_err(|e| bad(format!("{}: {e}", out.root.display())))?;
+    let mut stored = Hashing {
+        inner: open_archive(path)?,
+        hash: Sha256::new(),
+        on: true,
+    };
+    {
+        let mut dec = Watch {
+            inner: decoder(BufReader::with_capacity(BUFFER, &mut stored), kind)
+                .map_err(|_| damaged(kind, 0))?,
+            failed: false,
+        };
+        let mut capped = Capped::new(&mut dec, opts.max_layer, opts.max_image);
+        let applied = layer::apply(
+            root_dir.as_fd(),
+            &mut capped,
+            0,
+            &mut out.origins,
+            &mut out.info.applied,
+        )
+        // The rest of the stream (tar padding, the compressed format's checksum) is read too:
+        // a damaged or cut-short file is refused, not taken for a smaller root.
+        .and_then(|()| {
+            layer::drain(&mut capped)
+                .map(drop)
+                .map_err(|e| ImageError::Layer(0, e.to_string()))
+        });
+        if let Err(e) = applied {
+            let (hit, read) = (capped.hit, capped.read);
+            drop(capped);
+            return Err(match (hit, dec.failed) {
+                (Some(cap), _) => bad(cap.message()),
+                (None, true) if kind != "uncompressed" => damaged(kind, read),
+                // The file itself could not be read (only a decoder's or the file's failure sets
+                // `failed`); the tar reader's own complaints are worded by `apply`.
+                (None, true) => bad(format!(
+                    "it cannot be read to its end (after {read} bytes): copy it again"
+                )),
+                (None, false) => match e {
+                    ImageError::Layer(_, m) => bad(m),
+                    e => e,
+                },
+            });
+        }
+    }
+    // Bytes after the compressed stream still belong to the file its digest names.
+    layer::drain(&mut stored).map_err(|e| bad(format!("reading it: {e}")))?;
+    let top = |name: &str| {
+        std::fs::symlink_metadata(out.root.join(name)).is_ok_and(|m| m.file_type().is_file())
+    };
+    let archive = if top("oci-layout") {
+        Some(false)
+    } else if top("manifest.json") {
+        Some(true)
+    } else {
+        None
+    };
+    if let Some(docker) = archive {
+        drop(out);
+        return unpack_archive(path, kind, docker, opts);
+    }
+    if let Some(p) = &opts.platform {
+        return Err(bad(format!(
+            "--platform {}: this is a root filesystem tarball, which holds one root and no images \
+             to choose from; drop --platform",
+            p.show()
+        )));
+    }
+    out.info.layers = vec![format!("sha256:{}", hex(&stored.hash.finalize()))];
+    Ok(out)
+}
+
+/// An image archive compressed whole (`docker save | gzip`): decompressed into a private
+/// directory within `--max-image-size` (the archive reader seeks), then read as the archive it is.
+fn unpack_archive(
+    path: &Path,
+    kind: &str,
+    docker: bool,
+    opts: &ImageOptions,
+) -> Result<Unpacked, ImageError> {
+    let shown = path.display().to_string();
+    let image = if kind == "uncompressed" {
+        None
+    } else {
+        let private = Private::new("elfdeps-archive-")?;
+        let tar = private.path().join("archive.tar");
+        let mut out =
+            File::create(&tar).map_err(|e| bad(format!("cannot create {}: {e}", tar.display())))?;
+        let mut dec = Watch {
+            inner: decoder(BufReader::with_capacity(BUFFER, open_archive(path)?), kind)
+                .map_err(|_| damaged(kind, 0))?,
+            failed: false,
+        };
+        let mut capped = Capped::new(&mut dec, opts.max_image, opts.max_image);
+        if let Err(e) = io::copy(&mut capped, &mut out) {
+            let (hit, read) = (capped.hit, capped.read);
+            drop(capped);
+            return Err(match hit {
+                Some(cap) => bad(cap.message()),
+                None if !dec.failed => bad(format!(
+                    "cannot write its decompressed copy to {}: {e} (set TMPDIR to a place with \
+                     room)",
+                    tar.display()
+                )),
+                None => damaged(kind, read),
+            });
+        }
+        Some((private, tar))
+    };
+    let file = image
+        .as_ref()
+        .map_or(path.to_path_buf(), |(_, tar)| tar.clone());
+    let r = if docker {
+        ImageRef::DockerArchive(file.clone())
+    } else {
+        ImageRef::OciArchive(file.clone(), None)
+    };
+    let mut u = super::unpack(&r, opts).map_err(|e| {
+        // Messages about the copy name the file the user gave.
+        let temp = file.display().to_string();
+        match e {
+            ImageError::Image(m) => bad(m.replace(&temp, &format!("{shown} (decompressed)"))),
+            e => e,
+        }
+    })?;
+    u.info.reference = shown;
+    Ok(u)
+}
+
+/// A compressed stream that stops decompressing after `read` bytes.
+fn damaged(kind: &str, read: u64) -> ImageError {
+    bad(format!(
+        "its {kind} data is damaged or cut short (it stops decompressing after {read} bytes): \
+         copy or download it again"
+    ))
+}
