@@ -141,6 +141,16 @@ pub(super) fn unpack(path: &Path, opts: &ImageOptions) -> Result<Unpacked, Image
         if let Err(e) = applied {
             let (hit, read) = (capped.hit, capped.read);
             drop(capped);
+            // A whole image archive is bigger than any of its layers: one that passes the layer
+            // cap as a root is read as the archive, whose layers are then capped one by one.
+            if hit == Some(layer::Cap::Layer) && kind != "uncompressed" && looks_like_archive(&out)
+            {
+                drop(out);
+                return unpack_archive(path, kind, opts).map_err(|e| match e {
+                    NotArchive => bad(layer::Cap::Layer.message()),
+                    Failed(e) => e,
+                });
+            }
             return Err(match (hit, dec.failed) {
                 (Some(cap), _) => bad(cap.message()),
                 (None, true) if kind != "uncompressed" => damaged(kind, read),
@@ -161,16 +171,12 @@ pub(super) fn unpack(path: &Path, opts: &ImageOptions) -> Result<Unpacked, Image
     let top = |name: &str| {
         std::fs::symlink_metadata(out.root.join(name)).is_ok_and(|m| m.file_type().is_file())
     };
-    let archive = if top("oci-layout") {
-        Some(false)
-    } else if top("manifest.json") {
-        Some(true)
-    } else {
-        None
-    };
-    if let Some(docker) = archive {
+    if top("oci-layout") || top("manifest.json") {
         drop(out);
-        return unpack_archive(path, kind, docker, opts);
+        return unpack_archive(path, kind, opts).map_err(|e| match e {
+            NotArchive => bad("it holds manifest.json or oci-layout at its top, but is not an image archive"),
+            Failed(e) => e,
+        });
     }
     if let Some(p) = &opts.platform {
         return Err(bad(format!(
@@ -183,14 +189,56 @@ pub(super) fn unpack(path: &Path, opts: &ImageOptions) -> Result<Unpacked, Image
     Ok(out)
 }
 
+/// Whether the top of a partly applied tree holds only what an image archive's does: `blobs/`,
+/// `index.json`, `manifest.json`, `oci-layout`, `repositories`, and the digest-named layer
+/// directories and configs of older `docker save` (`<64 hex>/`, `<64 hex>.json`).
+fn looks_like_archive(out: &Unpacked) -> bool {
+    let Ok(entries) = std::fs::read_dir(&out.root) else {
+        return false;
+    };
+    let mut any = false;
+    for e in entries {
+        let Ok(e) = e else { return false };
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let stem = name
+            .strip_suffix(".json")
+            .or_else(|| name.strip_suffix(".tar"))
+            .unwrap_or(&name);
+        let digest = stem.len() == 64
+            && stem
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let known = matches!(
+            &*name,
+            "blobs" | "index.json" | "manifest.json" | "oci-layout" | "repositories"
+        );
+        if !digest && !known {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
+/// Why a compressed tarball could not be read as an image archive.
+enum ArchiveError {
+    /// Decompressed, it is not one (no `manifest.json` or `oci-layout` at its top).
+    NotArchive,
+    /// It is one, and this is what is wrong with it.
+    Failed(ImageError),
+}
+use ArchiveError::{Failed, NotArchive};
+
+impl From<ImageError> for ArchiveError {
+    fn from(e: ImageError) -> Self {
+        Failed(e)
+    }
+}
+
 /// An image archive compressed whole (`docker save | gzip`): decompressed into a private
 /// directory within `--max-image-size` (the archive reader seeks), then read as the archive it is.
-fn unpack_archive(
-    path: &Path,
-    kind: &str,
-    docker: bool,
-    opts: &ImageOptions,
-) -> Result<Unpacked, ImageError> {
+fn unpack_archive(path: &Path, kind: &str, opts: &ImageOptions) -> Result<Unpacked, ArchiveError> {
     let shown = path.display().to_string();
     let image = if kind == "uncompressed" {
         None
@@ -208,7 +256,7 @@ fn unpack_archive(
         if let Err(e) = io::copy(&mut capped, &mut out) {
             let (hit, read) = (capped.hit, capped.read);
             drop(capped);
-            return Err(match hit {
+            return Err(Failed(match hit {
                 Some(cap) => bad(cap.message()),
                 None if !dec.failed => bad(format!(
                     "cannot write its decompressed copy to {}: {e} (set TMPDIR to a place with \
@@ -216,26 +264,24 @@ fn unpack_archive(
                     tar.display()
                 )),
                 None => damaged(kind, read),
-            });
+            }));
         }
         Some((private, tar))
     };
     let file = image
         .as_ref()
         .map_or(path.to_path_buf(), |(_, tar)| tar.clone());
-    let r = if docker {
-        ImageRef::DockerArchive(file.clone())
-    } else {
-        ImageRef::OciArchive(file.clone(), None)
+    // Messages about the copy name the file the user gave.
+    let temp = file.display().to_string();
+    let named = |e: ImageError| match e {
+        ImageError::Image(m) => bad(m.replace(&temp, &format!("{shown} (decompressed)"))),
+        e => e,
     };
-    let mut u = super::unpack(&r, opts).map_err(|e| {
-        // Messages about the copy name the file the user gave.
-        let temp = file.display().to_string();
-        match e {
-            ImageError::Image(m) => bad(m.replace(&temp, &format!("{shown} (decompressed)"))),
-            e => e,
-        }
-    })?;
+    let r = match super::parse_root(&file).map_err(named)? {
+        Some(r @ (ImageRef::DockerArchive(_) | ImageRef::OciArchive(..))) => r,
+        _ => return Err(NotArchive),
+    };
+    let mut u = super::unpack(&r, opts).map_err(named)?;
     u.info.reference = shown;
     Ok(u)
 }
