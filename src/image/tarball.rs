@@ -140,27 +140,28 @@ pub(super) fn unpack(path: &Path, opts: &ImageOptions) -> Result<Unpacked, Image
         });
         if let Err(e) = applied {
             let (hit, read) = (capped.hit, capped.read);
-            drop(capped);
             // A whole image archive is bigger than any of its layers: one that passes the layer
             // cap as a root is read as the archive, whose layers are then capped one by one.
             if hit == Some(layer::Cap::Layer) && kind != "uncompressed" && looks_like_archive(&out)
             {
                 drop(out);
                 return unpack_archive(path, kind, opts).map_err(|e| match e {
-                    NotArchive => bad(layer::Cap::Layer.message()),
+                    NotArchive => cap_error(layer::Cap::Layer),
                     Failed(e) => e,
                 });
             }
             return Err(match (hit, dec.failed) {
-                (Some(cap), _) => bad(cap.message()),
+                (Some(cap), _) => cap_error(cap),
                 (None, true) if kind != "uncompressed" => damaged(kind, read),
                 // The file itself could not be read (only a decoder's or the file's failure sets
                 // `failed`); the tar reader's own complaints are worded by `apply`.
                 (None, true) => bad(format!(
                     "it cannot be read to its end (after {read} bytes): copy it again"
                 )),
+                // The layer code words its messages for a layer; here the one layer is the
+                // tarball, and is named so.
                 (None, false) => match e {
-                    ImageError::Layer(_, m) => bad(m),
+                    ImageError::Layer(_, m) => bad(m.replace("the layer", "the tarball")),
                     e => e,
                 },
             });
@@ -174,7 +175,9 @@ pub(super) fn unpack(path: &Path, opts: &ImageOptions) -> Result<Unpacked, Image
     if top("oci-layout") || top("manifest.json") {
         drop(out);
         return unpack_archive(path, kind, opts).map_err(|e| match e {
-            NotArchive => bad("it holds manifest.json or oci-layout at its top, but is not an image archive"),
+            NotArchive => {
+                bad("it holds manifest.json or oci-layout at its top, but is not an image archive")
+            }
             Failed(e) => e,
         });
     }
@@ -255,9 +258,8 @@ fn unpack_archive(path: &Path, kind: &str, opts: &ImageOptions) -> Result<Unpack
         let mut capped = Capped::new(&mut dec, opts.max_image, opts.max_image);
         if let Err(e) = io::copy(&mut capped, &mut out) {
             let (hit, read) = (capped.hit, capped.read);
-            drop(capped);
             return Err(Failed(match hit {
-                Some(cap) => bad(cap.message()),
+                Some(cap) => cap_error(cap),
                 None if !dec.failed => bad(format!(
                     "cannot write its decompressed copy to {}: {e} (set TMPDIR to a place with \
                      room)",
@@ -284,6 +286,20 @@ fn unpack_archive(path: &Path, kind: &str, opts: &ImageOptions) -> Result<Unpack
     let mut u = super::unpack(&r, opts).map_err(named)?;
     u.info.reference = shown;
     Ok(u)
+}
+
+/// A passed cap, for a tarball (a root tarball is one layer, so both caps bound it).
+fn cap_error(cap: layer::Cap) -> ImageError {
+    bad(match cap {
+        layer::Cap::Layer => {
+            "it decompresses to more than --max-layer-size allows (a root \
+                              filesystem tarball is one layer): raise --max-layer-size to allow it"
+        }
+        layer::Cap::Image => {
+            "it decompresses to more than --max-image-size allows: raise \
+                              --max-image-size to allow it"
+        }
+    })
 }
 
 /// A compressed stream that stops decompressing after `read` bytes.
