@@ -309,3 +309,79 @@ fn damaged(kind: &str, read: u64) -> ImageError {
          copy or download it again"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn tar_with(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data) in files {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            b.append_data(&mut h, name, *data).expect("entry");
+        }
+        b.into_inner().expect("tar")
+    }
+
+    #[test]
+    fn a_gzipped_root_is_one_layer_named_by_the_file() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar_with(&[("etc/hostname", b"box\n")]))
+            .expect("gzip");
+        let bytes = gz.finish().expect("gzip");
+        let path = d.path().join("root.tar.gz");
+        std::fs::write(&path, &bytes).expect("write");
+        assert_eq!(
+            super::super::parse_root(&path).expect("parsed"),
+            Some(ImageRef::RootTarball(path.clone()))
+        );
+        let u = unpack(&path, &ImageOptions::default()).expect("unpacked");
+        assert_eq!(
+            std::fs::read(u.root.join("etc/hostname")).expect("applied"),
+            b"box\n"
+        );
+        assert_eq!(
+            u.info.layers,
+            vec![format!("sha256:{}", hex(&Sha256::digest(&bytes)))]
+        );
+        assert_eq!(
+            u.layer_of(b"/etc/hostname"),
+            Some(u.info.layers[0].as_str())
+        );
+        assert_eq!(u.info.reference, path.display().to_string());
+    }
+
+    #[test]
+    fn only_an_archive_shaped_top_is_taken_for_one() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let hexname = "a".repeat(64);
+        for (files, archive) in [
+            (
+                vec![format!("{hexname}/layer.tar"), "repositories".into()],
+                true,
+            ),
+            (vec!["blobs/sha256/x".into(), "index.json".into()], true),
+            (vec![format!("{hexname}.json"), "etc/passwd".into()], false),
+            (vec![], false),
+        ] {
+            let tar = tar_with(
+                &files
+                    .iter()
+                    .map(|f| (f.as_str(), &b"x"[..]))
+                    .collect::<Vec<_>>(),
+            );
+            let path = d.path().join("t.tar");
+            std::fs::write(&path, tar).expect("write");
+            let u = unpack(&path, &ImageOptions::default());
+            // An archive-shaped top without manifest.json is still a root once applied whole;
+            // the shape only matters when the layer cap stops it.
+            let u = u.expect("unpacked");
+            assert_eq!(looks_like_archive(&u), archive, "{files:?}");
+        }
+    }
+}
