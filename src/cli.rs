@@ -181,9 +181,10 @@ pub struct CheckArgs {
 /// What every subcommand that reads a root takes.
 #[derive(Debug, clap::Args)]
 pub struct RootArgs {
-    /// The root filesystem: a directory (an unpacked image, a chroot, or /), or an image:
-    /// oci:DIR[:TAG], docker-archive:FILE, oci-archive:FILE[:TAG] (a plain path to an OCI layout
-    /// or an image tarball is detected).
+    /// The root filesystem: a directory (an unpacked image, a chroot, or /), a tarball of one
+    /// (.tar, .tar.gz, .tar.zst, .tar.xz: docker export, a minirootfs), or an image: oci:DIR[:TAG],
+    /// docker-archive:FILE, oci-archive:FILE[:TAG] (a plain path to an OCI layout or an image
+    /// tarball, even compressed whole, is detected).
     pub root: PathBuf,
     /// The platform to pick from a multi-platform image (OS/ARCH[/VARIANT], e.g. linux/arm64);
     /// refused where no image of ROOT is for it (a directory, an image of another platform).

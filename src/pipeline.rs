@@ -131,8 +131,12 @@ fn open_input(config: &Config) -> Result<Option<image::Unpacked>, Error> {
                 max_layer: config.max_layer_size,
                 max_image: config.max_image_size,
             };
+            let what = match r {
+                image::ImageRef::RootTarball(_) => "the tarball",
+                _ => "the image",
+            };
             Ok(Some(image::unpack(&r, &opts).map_err(|e| {
-                Error(format!("cannot use the image {}: {e}", r.display()))
+                Error(format!("cannot use {what} {}: {e}", r.display()))
             })?))
         }
         // Silently ignored, --platform would let a user believe a directory was checked as

@@ -1,7 +1,10 @@
 /*!
 Container images as roots: `oci:DIR[:TAG]` (an OCI image layout), `docker-archive:FILE` (`docker
 save` output), `oci-archive:FILE[:TAG]`, named as skopeo names them; a plain path is detected (a
-directory with `oci-layout`, or a tar file of either kind).
+directory with `oci-layout`, or a tar file of either kind). A plain path to any other tar file, or
+to a gzip-, zstd- or xz-compressed one, is a root filesystem tarball (`docker export`, Alpine's
+minirootfs), applied as a single layer (see [`ImageRef::RootTarball`]); a compressed one that
+turns out to hold an image archive (`docker save | gzip`) is read as that archive.
 
 The layers are applied in order into a private temporary directory ([`layer`]), which then is the
 root the scan walks; every object is attributed to the layer that last wrote it.
@@ -14,6 +17,7 @@ claims and its content confirms. Decompressed bytes are capped per layer and per
 */
 
 pub mod layer;
+mod tarball;
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -52,6 +56,14 @@ pub enum ImageRef {
     DockerArchive(PathBuf),
     /// An OCI image layout in a tar file.
     OciArchive(PathBuf, Option<String>),
+    /// A tar file of a whole root filesystem, plain or compressed with gzip, zstd or xz (found by
+    /// its magic bytes, not its name). It is applied as one layer with the layer rules (no escape,
+    /// no devices, the caps), whiteouts included: `docker export` writes the merged tree and so
+    /// never has any, and a `.wh.` name in a hand-made tarball is taken as a layer's would be
+    /// rather than kept as a file, so that one tar file means the same as a root or as a layer. A
+    /// compressed one whose top holds `manifest.json` or `oci-layout` is an image archive that was
+    /// compressed whole, and is read as one.
+    RootTarball(PathBuf),
 }
 
 impl ImageRef {
@@ -61,6 +73,7 @@ impl ImageRef {
             ImageRef::OciDir(p, _) => format!("oci:{}", p.display()),
             ImageRef::DockerArchive(p) => format!("docker-archive:{}", p.display()),
             ImageRef::OciArchive(p, _) => format!("oci-archive:{}", p.display()),
+            ImageRef::RootTarball(p) => p.display().to_string(),
         }
     }
 
@@ -78,6 +91,8 @@ impl ImageRef {
                 p.display(),
                 t.as_ref().map(|t| format!(":{t}")).unwrap_or_default()
             ),
+            // A tarball is named by its path alone, as it was given.
+            ImageRef::RootTarball(p) => p.display().to_string(),
         }
     }
 }
@@ -126,21 +141,33 @@ pub fn parse_root(root: &Path) -> Result<Option<ImageRef>, ImageError> {
         )));
     }
     if meta.is_file() {
-        // A tar: an OCI layout has `oci-layout` at its top, a docker save has `manifest.json`.
+        // A compressed file can only be told apart (root or image archive) by decompressing it
+        // whole, which `unpack` does once anyway: it decides there.
+        match sniff(&read_head(root)?) {
+            FileKind::Compressed(kind) if TARBALL_CODECS.contains(&kind) => {
+                return Ok(Some(ImageRef::RootTarball(root.to_path_buf())));
+            }
+            FileKind::Compressed(kind) => {
+                return Err(bad(format!(
+                    "{} is a {kind}-compressed file: elfdeps reads tarballs compressed with gzip, \
+                     zstd or xz, or uncompressed; decompress it first (e.g. `{kind} -dk {}`) \
+                     and give the tar file",
+                    root.display(),
+                    root.display()
+                )));
+            }
+            _ => {}
+        }
+        // A tar: an OCI layout has `oci-layout` at its top, a docker save has `manifest.json`,
+        // a root filesystem neither.
         let index = index_tar(root)?;
         let oci = index.contains_key(&b"oci-layout"[..]);
         let docker = index.contains_key(&b"manifest.json"[..]);
-        return match (oci, docker) {
-            (true, _) => Ok(Some(ImageRef::OciArchive(root.to_path_buf(), None))),
-            (false, true) => Ok(Some(ImageRef::DockerArchive(root.to_path_buf()))),
-            _ => Err(bad(format!(
-                "{} is a tar archive but not an image (neither oci-layout nor manifest.json is at \
-                 its top); root filesystem tarballs are not read yet: unpack it (mkdir root && tar \
-                 -xf {} -C root) and give the directory",
-                root.display(),
-                root.display()
-            ))),
-        };
+        return Ok(Some(match (oci, docker) {
+            (true, _) => ImageRef::OciArchive(root.to_path_buf(), None),
+            (false, true) => ImageRef::DockerArchive(root.to_path_buf()),
+            _ => ImageRef::RootTarball(root.to_path_buf()),
+        }));
     }
     Ok(None)
 }
@@ -229,11 +256,12 @@ impl Default for ImageOptions {
 pub struct ImageInfo {
     /// The reference as given.
     pub reference: String,
-    /// The manifest's digest (null for a docker-archive, which has none).
+    /// The manifest's digest (null for a docker-archive, which has none, and a root tarball).
     pub manifest: Option<String>,
-    /// The config's digest.
+    /// The config's digest (empty for a root tarball, which has none).
     pub config: String,
-    /// The layers' digests, bottom first.
+    /// The layers' digests, bottom first; for a root tarball, the one layer is the tarball, named
+    /// by the sha256 of the file as stored (compressed or not).
     pub layers: Vec<String>,
     /// What applying them did.
     pub applied: layer::ApplyStats,
@@ -263,7 +291,61 @@ impl Drop for Unpacked {
     }
 }
 
+/// A private temporary directory, removed on drop and on [`remove_unpacked`].
+struct Private(Option<tempfile::TempDir>);
+
+impl Private {
+    fn new(prefix: &str) -> Result<Private, ImageError> {
+        let tmp = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(unpack_base())
+            .map_err(|e| {
+                bad(format!(
+                    "cannot create a temporary directory: {e} (set TMPDIR to a writable place)"
+                ))
+            })?;
+        if let Ok(mut v) = CLEANUP.lock() {
+            v.push(tmp.path().to_path_buf());
+        }
+        Ok(Private(Some(tmp)))
+    }
+
+    fn path(&self) -> &Path {
+        self.0.as_ref().map_or(Path::new(""), |t| t.path())
+    }
+}
+
+impl Drop for Private {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take() {
+            forget_cleanup(d.path());
+            let _ = d.close();
+        }
+    }
+}
+
 impl Unpacked {
+    /// An empty tree in a new private directory, for the image `reference` names.
+    fn empty(reference: String) -> Result<Unpacked, ImageError> {
+        let mut private = Private::new("elfdeps-image-")?;
+        let root = private.path().join("rootfs");
+        std::fs::create_dir(&root)
+            .map_err(|e| bad(format!("cannot create {}: {e}", root.display())))?;
+        Ok(Unpacked {
+            dir: private.0.take(),
+            root,
+            info: ImageInfo {
+                reference,
+                manifest: None,
+                config: String::new(),
+                layers: Vec::new(),
+                applied: Default::default(),
+                run: None,
+            },
+            origins: Default::default(),
+        })
+    }
+
     /// The digest of the layer that last wrote `path`.
     pub fn layer_of(&self, path: &[u8]) -> Option<&str> {
         self.origins
@@ -592,9 +674,13 @@ fn entries(n: u64) -> String {
 }
 
 /// What the accepted forms of ROOT are, for messages about a file that is none of them.
-const ACCEPTED: &str = "ROOT must be the directory of a root filesystem, an OCI image layout \
-                        directory, or an uncompressed image tarball (docker save; skopeo copy to \
+const ACCEPTED: &str = "ROOT must be the directory of a root filesystem, a tarball of one (tar, \
+                        plain or compressed with gzip, zstd or xz), an OCI image layout \
+                        directory, or an image tarball (docker save; skopeo copy to \
                         docker-archive: or oci-archive:)";
+
+/// The compressions a tarball given as ROOT may have (names as [`COMPRESSED`] gives them).
+const TARBALL_CODECS: &[&str] = &["gzip", "zstd", "xz"];
 
 /// What a file is, from its first bytes, as far as choosing a message needs.
 #[derive(Debug, PartialEq, Eq)]
@@ -706,6 +792,17 @@ fn nonblocking_flags() -> i32 {
     (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32
 }
 
+/// The first 512 bytes of the file at `path` (fewer when it is shorter), opened as
+/// [`open_archive`] opens it.
+fn read_head(path: &Path) -> Result<Vec<u8>, ImageError> {
+    let mut head = Vec::with_capacity(512);
+    open_archive(path)?
+        .take(512)
+        .read_to_end(&mut head)
+        .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+    Ok(head)
+}
+
 /// The regular members of the tar file at `path`: name (without `./`) → (offset, size). A file
 /// that is not an uncompressed tar, or one that breaks off, is described in our words (the tar
 /// reader's own text quotes raw header bytes).
@@ -726,10 +823,10 @@ fn index_tar(path: &Path) -> Result<HashMap<Vec<u8>, (u64, u64)>, ImageError> {
         FileKind::Empty => return Err(bad(format!("{shown} is an empty file: {ACCEPTED}"))),
         FileKind::Compressed(kind) => {
             return Err(bad(format!(
-                "{shown} is a {kind}-compressed file: elfdeps reads image tarballs uncompressed, \
-                 and root filesystem tarballs not yet; decompress an image tarball first (e.g. \
-                 `{kind} -dk {shown}`), or unpack a root filesystem tarball (mkdir root && tar -xf \
-                 {shown} -C root) and give the directory"
+                "{shown} is a {kind}-compressed file: docker-archive: and oci-archive: name \
+                 uncompressed tar files; give the path alone (elfdeps then decompresses an image \
+                 or root filesystem tarball compressed with gzip, zstd or xz), or decompress it \
+                 first (e.g. `{kind} -dk {shown}`)"
             )));
         }
         FileKind::Elf => {
@@ -1239,34 +1336,10 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             None,
             image.display(),
         ),
+        ImageRef::RootTarball(file) => return tarball::unpack(file, opts),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix("elfdeps-image-")
-        .tempdir_in(unpack_base())
-        .map_err(|e| {
-            bad(format!(
-                "cannot create a temporary directory: {e} (set TMPDIR to a writable place)"
-            ))
-        })?;
-    if let Ok(mut v) = CLEANUP.lock() {
-        v.push(tmp.path().to_path_buf());
-    }
-    let root = tmp.path().join("rootfs");
-    std::fs::create_dir(&root)
-        .map_err(|e| bad(format!("cannot create {}: {e}", root.display())))?;
-    let mut out = Unpacked {
-        dir: Some(tmp),
-        root: root.clone(),
-        info: ImageInfo {
-            reference,
-            manifest: None,
-            config: String::new(),
-            layers: Vec::new(),
-            applied: Default::default(),
-            run: None,
-        },
-        origins: Default::default(),
-    };
+    let mut out = Unpacked::empty(reference)?;
+    let root = out.root.clone();
     let root_dir = File::open(&root).map_err(|e| bad(format!("{}: {e}", root.display())))?;
     let mut image_left = opts.max_image;
 
