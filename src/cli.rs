@@ -297,6 +297,8 @@ pub enum FormatArg {
     Sarif,
     /// JUnit XML, one testcase per object, for CI test reports.
     Junit,
+    /// A CycloneDX 1.6 JSON bill of materials (docs/cyclonedx.md).
+    Cyclonedx,
 }
 
 /// `--color`.
