@@ -8,7 +8,7 @@ CycloneDX 1.6 JSON: a bill of materials of the root (`scan`, `check`) or of a pa
   purl (`pkg:deb/ID/...`, `pkg:apk/ID/...`, `pkg:rpm/ID/...`) as its `bom-ref`;
 - one `file` component per ELF object no package owns, with its SHA-256;
 - `dependencies`: a component depends on another when one of its objects loads a file of the
-  other (the loader closure); each such load is an `elfdeps:loads` property of the loader's
+  other (the loader closure, and the loader itself); each such load is an `elfdeps:loads` property of the loader's
   component, since CycloneDX dependencies carry no properties.
 
 The document holds no timestamp and its `serialNumber` is derived from its content, so the same
@@ -412,7 +412,10 @@ pub fn render(report: &Report, opts: &BomOptions, out: &mut dyn Write) -> io::Re
             .map(|(i, o)| (o.path.as_bytes(), i))
             .collect();
         for (i, res) in resolutions.iter().enumerate() {
-            for file in &res.closure {
+            // The loader is a file the object loads too (musl's is its libc), though the
+            // closure leaves it out.
+            let loader = res.loader.as_ref().map(|l| &l.path);
+            for file in res.closure.iter().chain(loader) {
                 let Some(&j) = index.get(file.as_bytes()) else {
                     continue;
                 };
@@ -465,4 +468,50 @@ pub fn render(report: &Report, opts: &BomOptions, out: &mut dyn Write) -> io::Re
         }
     }
     write(&parts.finish(root), out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, version: &str, arch: Option<&str>) -> PackageRef {
+        PackageRef {
+            name: name.into(),
+            version: version.into(),
+            origin: None,
+            arch: arch.map(ByteStr::from),
+        }
+    }
+
+    #[test]
+    fn purls_percent_encode_versions_and_take_the_namespace_from_os_release() {
+        let p = pkg("libglib2.0-0", "1:2.66-4+deb12u3", Some("amd64"));
+        assert_eq!(
+            purl(DbFormat::Dpkg, None, &p),
+            "pkg:deb/debian/libglib2.0-0@1%3A2.66-4%2Bdeb12u3?arch=amd64"
+        );
+        assert_eq!(
+            purl(DbFormat::Dpkg, Some("Ubuntu"), &p),
+            "pkg:deb/ubuntu/libglib2.0-0@1%3A2.66-4%2Bdeb12u3?arch=amd64"
+        );
+        let m = pkg("musl", "1.2.5-r0", Some("x86_64"));
+        assert_eq!(
+            purl(DbFormat::Apk, None, &m),
+            "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64"
+        );
+        let r = pkg("bash", "5.2.26-3.fc40", None);
+        assert_eq!(purl(DbFormat::Rpm, None, &r), "pkg:rpm/bash@5.2.26-3.fc40");
+        assert_eq!(
+            purl(DbFormat::Rpm, Some("fedora"), &r),
+            "pkg:rpm/fedora/bash@5.2.26-3.fc40"
+        );
+    }
+
+    #[test]
+    fn os_release_values_may_be_quoted() {
+        let os = OsRelease::parse(b"NAME=\"Alpine Linux\"\nID=alpine\nVERSION_ID='3.20.3'\n# x\n");
+        assert_eq!(os.id.as_deref(), Some("alpine"));
+        assert_eq!(os.version_id.as_deref(), Some("3.20.3"));
+        assert_eq!(os.pretty_name, None);
+    }
 }
