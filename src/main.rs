@@ -255,8 +255,13 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
     if let Some(why) = format.refusal(set.database) {
         return Err(Fail(why, EXIT_INPUT));
     }
-    emit(None, |w| {
-        report::packages::render(&set, format, args.unneeded, w)
+    if format == PackagesFormat::Cyclonedx && args.unneeded {
+        let msg = "--format cyclonedx describes the set; --unneeded lists other packages: use --format lines or json";
+        return Err(Fail(msg.into(), EXIT_INPUT));
+    }
+    emit(None, |w| match format {
+        PackagesFormat::Cyclonedx => cyclonedx::render_packages(&set, &out.about, w),
+        _ => report::packages::render(&set, format, args.unneeded, w),
     })?;
     for n in elfdeps::packages::gap_notes(&set) {
         eprintln!("elfdeps: {}", elfdeps::name::escape_controls(&n));

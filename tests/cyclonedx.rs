@@ -63,9 +63,17 @@ fn bom(args: &[&str], code: i32) -> (Value, Vec<u8>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("bom.json");
     let mut all: Vec<&str> = args.to_vec();
-    all.extend(["-f", "cyclonedx", "-o", file.to_str().expect("utf-8")]);
+    all.extend(["-f", "cyclonedx"]);
+    // `packages` writes to standard output only.
+    let to_stdout = args[0] == "packages";
+    if !to_stdout {
+        all.extend(["-o", file.to_str().expect("utf-8")]);
+    }
     let out = elfdeps(&all);
     assert_eq!(out.status.code(), Some(code), "{}", describe(&out));
+    if to_stdout {
+        std::fs::write(&file, &out.stdout).expect("write the BOM");
+    }
     validates(&file);
     let bytes = std::fs::read(&file).expect("the BOM");
     (serde_json::from_slice(&bytes).expect("JSON"), bytes)
@@ -228,4 +236,32 @@ fn unowned_elf_files_are_file_components_with_their_sha256() {
     let deps = depends_on(&doc, "file:/opt/stray");
     assert!(!deps.is_empty(), "{doc}");
     assert!(deps.iter().all(|d| d.starts_with("pkg:apk/")), "{deps:?}");
+}
+
+#[test]
+fn packages_bom_lists_the_set_with_its_reasons() {
+    let Some(root) = support::root("debian") else {
+        return;
+    };
+    let (doc, _) = bom(
+        &["packages", root.to_str().expect("utf-8"), "/usr/bin/curl"],
+        0,
+    );
+    let libcurl = component(&doc, "libcurl4");
+    assert!(
+        libcurl["purl"]
+            .as_str()
+            .expect("purl")
+            .starts_with("pkg:deb/debian/libcurl4@"),
+        "{libcurl}"
+    );
+    let reasons = properties(libcurl, "elfdeps:reason");
+    assert!(
+        reasons.iter().any(|r| r.starts_with("/usr/bin/curl -> ")),
+        "{reasons:?}"
+    );
+    assert!(
+        components(&doc).iter().all(|c| c["name"] != "apt"),
+        "only the set"
+    );
 }

@@ -279,6 +279,71 @@ fn root_component(report: &Report, os: Option<&OsRelease>) -> Component {
     c
 }
 
+/// What the BOM of a package set names beyond the set.
+#[derive(Clone, Debug, Default)]
+pub struct SetAbout {
+    /// The root: the image reference, or the directory as given.
+    pub root_name: ByteStr,
+    /// The root's os-release.
+    pub os: Option<OsRelease>,
+    /// Each package's architecture, by name.
+    pub arch: BTreeMap<ByteStr, ByteStr>,
+}
+
+/// Writes the BOM of a package set (`packages`): its packages, each with the reasons it is in
+/// the set as `elfdeps:reason` properties (`PROGRAM -> FILE (ROLE)`); no dependencies between
+/// them (the set is what the programs need as a whole), the root depending on each.
+pub fn render_packages(
+    set: &crate::packages::PackageSet,
+    about: &SetAbout,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let os_id = about.os.as_ref().and_then(|o| o.id.as_deref());
+    let mut parts = Parts::default();
+    for n in &set.packages {
+        let p = PackageRef {
+            name: n.name.clone(),
+            version: n.version.clone(),
+            origin: n.origin.clone(),
+            arch: about.arch.get(&n.name).cloned(),
+        };
+        let purl = purl(set.database, os_id, &p);
+        let program = n.reasons.iter().any(|r| r.role == "program");
+        let mut c = package_component(purl.clone(), &p, program);
+        for r in &n.reasons {
+            let reason = format!(
+                "{} -> {} ({})",
+                r.program.escaped(),
+                r.file.escaped(),
+                r.role
+            );
+            c.property("elfdeps:reason", reason);
+        }
+        if n.reason_count > n.reasons.len() {
+            c.property("elfdeps:reason-count", n.reason_count.to_string());
+        }
+        if !n.installed {
+            c.property("elfdeps:installed", "false".to_string());
+        }
+        parts.components.insert(purl, c);
+    }
+    let kind = if about.os.is_some() {
+        "operating-system"
+    } else {
+        "file"
+    };
+    let mut root = Component::new(kind, about.root_name.escaped());
+    root.bom_ref = Some(ROOT_REF.to_string());
+    if let Some(os) = &about.os {
+        root.version = os.version_id.clone();
+        root.description = os.pretty_name.clone();
+    }
+    for p in &set.programs {
+        root.property("elfdeps:program", p.escaped());
+    }
+    write(&parts.finish(root), out)
+}
+
 /// What to put in the BOM of a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BomOptions {
