@@ -110,6 +110,8 @@ pub enum PkgFormatArg {
     Files,
     /// JSON: every package with the objects and files that need it.
     Json,
+    /// A CycloneDX 1.6 JSON bill of materials of the set (docs/cyclonedx.md).
+    Cyclonedx,
 }
 
 /// `--db`.
@@ -298,6 +300,8 @@ pub enum FormatArg {
     Sarif,
     /// JUnit XML, one testcase per object, for CI test reports.
     Junit,
+    /// A CycloneDX 1.6 JSON bill of materials (docs/cyclonedx.md).
+    Cyclonedx,
 }
 
 /// `--color`.
@@ -461,6 +465,7 @@ impl From<PkgFormatArg> for elfdeps::report::packages::PackagesFormat {
             PkgFormatArg::Dnf => P::Dnf,
             PkgFormatArg::Files => P::Files,
             PkgFormatArg::Json => P::Json,
+            PkgFormatArg::Cyclonedx => P::Cyclonedx,
         }
     }
 }

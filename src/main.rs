@@ -16,7 +16,9 @@ use elfdeps::graph::DepGraph;
 use elfdeps::pipeline;
 use elfdeps::progress::Progress;
 use elfdeps::report::packages::PackagesFormat;
-use elfdeps::report::{self, CheckFormat, Format, Judged, RenderOptions, Report, tree, why};
+use elfdeps::report::{
+    self, CheckFormat, Format, Judged, RenderOptions, Report, cyclonedx, tree, why,
+};
 
 /// Exit codes: 0 pass, 1 policy failure, 2 usage or input error.
 const EXIT_INPUT: u8 = 2;
@@ -114,6 +116,7 @@ fn run_scan(args: ScanArgs) -> Result<(), Fail> {
             Some(root) => DepGraph::build(root).write_dot(root, w),
             None => Ok(()),
         },
+        FormatArg::Cyclonedx => cyclonedx::render(&report, &bom_options(&args.common, false), w),
         f => {
             let title = format!("elfdeps scan {}", args.common.root.display());
             let format = CheckFormat::Findings(cli::findings_format(f));
@@ -123,16 +126,28 @@ fn run_scan(args: ScanArgs) -> Result<(), Fail> {
     })
 }
 
+/// What the CycloneDX BOM holds: hashes read within `--max-read`, the findings for `check`.
+fn bom_options(common: &RootArgs, findings: bool) -> cyclonedx::BomOptions {
+    cyclonedx::BomOptions {
+        max_read: common.max_read,
+        findings,
+    }
+}
+
 fn run_check(args: CheckArgs) -> Result<(), Fail> {
     let input = |msg: String| Fail(msg, EXIT_INPUT);
     let format = match args.format {
         FormatArg::Dot => {
-            let msg =
-                "--format dot is for `elfdeps scan`; check writes human, json, sarif or junit";
+            let msg = "--format dot is for `elfdeps scan`; check writes human, json, sarif, junit or cyclonedx";
             return Err(input(msg.into()));
         }
         FormatArg::Human => CheckFormat::Human { all: args.all },
         FormatArg::Json => CheckFormat::Json,
+        FormatArg::Cyclonedx if args.files => {
+            let msg = "--format cyclonedx describes a root; --files judges build artifacts";
+            return Err(input(msg.into()));
+        }
+        FormatArg::Cyclonedx => CheckFormat::Bom(bom_options(&args.common, true)),
         f => CheckFormat::Findings(cli::findings_format(f)),
     };
     if !args.files && !args.more.is_empty() {
@@ -240,8 +255,13 @@ fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
     if let Some(why) = format.refusal(set.database) {
         return Err(Fail(why, EXIT_INPUT));
     }
-    emit(None, |w| {
-        report::packages::render(&set, format, args.unneeded, w)
+    if format == PackagesFormat::Cyclonedx && args.unneeded {
+        let msg = "--format cyclonedx describes the set; --unneeded lists other packages: use --format lines or json";
+        return Err(Fail(msg.into(), EXIT_INPUT));
+    }
+    emit(None, |w| match format {
+        PackagesFormat::Cyclonedx => cyclonedx::render_packages(&set, &out.about, w),
+        _ => report::packages::render(&set, format, args.unneeded, w),
     })?;
     for n in elfdeps::packages::gap_notes(&set) {
         eprintln!("elfdeps: {}", elfdeps::name::escape_controls(&n));

@@ -424,6 +424,33 @@ pub struct PackagesOutcome {
     pub root_warnings: Vec<ScanWarning>,
     /// Whether the root was walked (false: the programs were resolved through a lazy view).
     pub walked: bool,
+    /// What a CycloneDX BOM of the set names beyond it: the root, its os-release, the
+    /// packages' architectures.
+    pub about: crate::report::cyclonedx::SetAbout,
+}
+
+/// The [`SetAbout`](crate::report::cyclonedx::SetAbout) of a set computed from `db` in a root.
+fn set_about(
+    config: &Config,
+    rootfs: &crate::rootfs::RootFs,
+    tree: &dyn crate::tree::PathLookup,
+    image: Option<&image::ImageInfo>,
+    db: &pkgdb::PackageDb,
+) -> crate::report::cyclonedx::SetAbout {
+    use std::os::unix::ffi::OsStrExt;
+    let max = config.scan.limits.max_read;
+    crate::report::cyclonedx::SetAbout {
+        root_name: match image {
+            Some(i) => ByteStr::from(i.reference.as_str()),
+            None => ByteStr::from(config.root.as_os_str().as_bytes()),
+        },
+        os: crate::report::cyclonedx::OsRelease::read(rootfs, tree, max),
+        arch: db
+            .packages
+            .iter()
+            .filter_map(|p| Some((p.name.clone(), p.arch.clone()?)))
+            .collect(),
+    }
 }
 
 /// `packages` as the command runs it: for programs named by path (no `--for`, no `--unneeded`),
@@ -446,11 +473,17 @@ pub fn packages_run(
     let report = run(config, progress)?;
     let ropts = config.resolve.clone().unwrap_or_default();
     let (set, warnings) = packages(&report, q, &config.root, &ropts)?;
+    let inv = &report.inventory;
+    // `packages` read this database already; reading it again keeps its signature as it is.
+    let about = pkgdb::detect(&inv.rootfs, &inv.tree, q.db)
+        .map(|db| set_about(config, &inv.rootfs, &inv.tree, report.image.as_ref(), &db))
+        .unwrap_or_default();
     Ok(PackagesOutcome {
         set,
         warnings,
         root_warnings: report.warnings.clone(),
         walked: true,
+        about,
     })
 }
 
@@ -524,11 +557,14 @@ fn packages_without_walk(
     }
     grow_set(&mut set, &view, &db, &ropts, &ids, q)?;
     let root_warnings = opened.warnings(&view);
+    let image = opened.unpacked.as_ref().map(|u| &u.info);
+    let about = set_about(config, &opened.rootfs, &view, image, &db);
     Ok(Some(PackagesOutcome {
         set,
         warnings,
         root_warnings,
         walked: false,
+        about,
     }))
 }
 

@@ -85,6 +85,10 @@ pub struct PackageRef {
     pub version: ByteStr,
     /// Origin / source package.
     pub origin: Option<ByteStr>,
+    /// Architecture, for the CycloneDX purls (`?arch=`); not in the elfdeps/1 JSON document,
+    /// whose `package` objects keep their documented keys.
+    #[serde(skip)]
+    pub arch: Option<ByteStr>,
 }
 
 /// A package database format. Reports name it `apk`, `dpkg` or `rpm` (JSON's
@@ -232,6 +236,7 @@ impl PackageDb {
             name: p.name.clone(),
             version: p.version.clone(),
             origin: p.origin.clone(),
+            arch: p.arch.clone(),
         }
     }
 }
@@ -258,6 +263,9 @@ pub struct Ownership {
     pub owners: Vec<Option<PackageRef>>,
     /// The database, for the report.
     pub summary: DbSummary,
+    /// Every installed package, in the database's order: a bill of materials lists them all,
+    /// not only those owning an ELF object.
+    pub installed: Vec<PackageRef>,
 }
 
 /// The owner in `db` of each of `objects`.
@@ -275,6 +283,7 @@ pub fn owners(objects: &[crate::scan::Object], db: &PackageDb) -> Ownership {
             unowned_elf: unowned,
             warnings: db.warnings.clone(),
         },
+        installed: (0..db.packages.len()).map(|i| db.reference(i)).collect(),
     }
 }
 

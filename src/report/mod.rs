@@ -3,6 +3,7 @@ Reports: one view of everything the stages found (the [`Report`]), several rende
 renderer writes to `&mut dyn Write`; only the binary decides where that goes.
 */
 
+pub mod cyclonedx;
 pub mod human;
 pub mod json;
 pub mod junit;
@@ -241,6 +242,8 @@ pub enum CheckFormat {
     Json,
     /// SARIF or JUnit.
     Findings(FindingsFormat),
+    /// The CycloneDX BOM of the root (not of `--files` artifacts, which have no root).
+    Bom(cyclonedx::BomOptions),
 }
 
 /// Writes the verdict of `check`. `title` names the run (`elfdeps check ROOT`); `root` is where
@@ -282,6 +285,11 @@ pub fn render_check(
     match (format, judged) {
         (CheckFormat::Json, Judged::Root(r)) => json::render(r, out),
         (CheckFormat::Json, Judged::Files(o)) => render_files_json(o, out),
+        (CheckFormat::Bom(opts), Judged::Root(r)) => cyclonedx::render(r, &opts, out),
+        (CheckFormat::Bom(_), Judged::Files(_)) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "a CycloneDX BOM describes a root, not build artifacts",
+        )),
         (CheckFormat::Findings(f), _) => {
             render_findings(f, root, title.to_string(), subjects, findings, out)
         }

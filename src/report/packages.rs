@@ -23,6 +23,8 @@ pub enum PackagesFormat {
     Files,
     /// JSON: every package with the objects and files that need it.
     Json,
+    /// A CycloneDX 1.6 BOM of the set.
+    Cyclonedx,
 }
 
 impl PackagesFormat {
@@ -32,7 +34,10 @@ impl PackagesFormat {
             PackagesFormat::Apk | PackagesFormat::Apko => Some(DbFormat::Apk),
             PackagesFormat::Apt => Some(DbFormat::Dpkg),
             PackagesFormat::Dnf => Some(DbFormat::Rpm),
-            PackagesFormat::Lines | PackagesFormat::Files | PackagesFormat::Json => None,
+            PackagesFormat::Lines
+            | PackagesFormat::Files
+            | PackagesFormat::Json
+            | PackagesFormat::Cyclonedx => None,
         }
     }
 
@@ -94,6 +99,11 @@ pub fn render(
                 writeln!(w, "    - {n}")?;
             }
             Ok(())
+        }
+        // Without the root at hand: no architectures (`?arch=`) nor os-release namespace; the
+        // binary passes them through `cyclonedx::render_packages` itself.
+        PackagesFormat::Cyclonedx => {
+            super::cyclonedx::render_packages(set, &super::cyclonedx::SetAbout::default(), w)
         }
         PackagesFormat::Json => {
             serde_json::to_writer_pretty(&mut *w, set)?;
