@@ -36,6 +36,19 @@ pub enum Command {
     /// The minimal set of (sub)packages whose files the programs of ROOT load: the owners of each
     /// program, of everything its loader loads, and of the loader itself.
     Packages(PackagesArgs),
+    /// Write the shell completion script for SHELL to standard output, e.g.
+    /// `source <(elfdeps completions bash)`, or save it where the shell loads completions from.
+    Completions(CompletionsArgs),
+    /// Write the man page (roff) to standard output, e.g. `elfdeps man | man -l -`.
+    Man,
+}
+
+/// `elfdeps completions` arguments.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `elfdeps packages` arguments.
@@ -492,6 +505,19 @@ pub fn emit(
         Err((_, e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err((what, e)) => Err(format!("{what}: {e}")),
     }
+}
+
+/// Writes the completion script for `shell`. Generated from the same definitions as the parser, so
+/// the two cannot drift apart.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "elfdeps", out);
+}
+
+/// Writes the man page of the whole command (roff): the top-level page names every subcommand.
+pub fn man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    clap_mangen::Man::new(Cli::command()).render(out)
 }
 
 /// SARIF or JUnit, from `--format` (anything else is JUnit's caller's mistake).

@@ -42,6 +42,11 @@ fn main() -> ExitCode {
         Command::Why(args) => run_why(args),
         Command::Check(args) => run_check(*args),
         Command::Packages(args) => run_packages(args),
+        Command::Completions(args) => emit(None, |w| {
+            cli::completions(args.shell, w);
+            Ok(())
+        }),
+        Command::Man => emit(None, cli::man),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
