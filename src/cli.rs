@@ -26,6 +26,10 @@ pub enum Command {
     Scan(ScanArgs),
     /// Show what the loader would load for one file of ROOT, as a tree, with where and why each
     /// library was found (like lddtree or libtree, but inside ROOT and without running anything).
+    ///
+    /// Exit 0 when the loader finds everything the file needs (or it loads nothing: static), 1 when
+    /// something is missing or unusable (a library, a required symbol version, the interpreter:
+    /// the file would not start; the report is still written), 2 on a usage or input error.
     Tree(TreeArgs),
     /// Show every chain from the programs of ROOT to a library (by soname, needed name or path).
     Why(WhyArgs),
@@ -274,6 +278,10 @@ pub struct TreeArgs {
     /// Output format: the tree for people, or the elfdeps-tree/1 JSON document.
     #[arg(long, short = 'f', value_enum, default_value_t = TextFormatArg::Human)]
     pub format: TextFormatArg,
+    /// List like ldd: one line per loaded object in load order (`NAME => PATH (via)`, `NAME =>
+    /// not found`), the interpreter last. For people only: the JSON document has the whole tree.
+    #[arg(long, conflicts_with = "format")]
+    pub flat: bool,
 }
 
 /// `elfdeps why` arguments.
@@ -286,6 +294,9 @@ pub struct WhyArgs {
     /// Output format: the chains for people, or the elfdeps-why/1 JSON document.
     #[arg(long, short = 'f', value_enum, default_value_t = TextFormatArg::Human)]
     pub format: TextFormatArg,
+    /// Only the shortest chain of each program (the first in path order among equally short ones).
+    #[arg(long)]
+    pub shortest: bool,
 }
 
 /// `--format` of tree and why.
