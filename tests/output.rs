@@ -213,6 +213,11 @@ fn tree_exit_codes_say_whether_the_file_would_start() {
     }
     let input = elfdeps(&["tree", r, "/usr/bin/no-such-file"]);
     assert_eq!(input.status.code(), Some(2), "{}", stderr(&input));
+    let help = stdout(&elfdeps(&["tree", "--help"]));
+    assert!(
+        help.contains("Exit 0 when the loader finds everything") && help.contains(", 1 when"),
+        "tree --help does not document its exit codes:\n{help}"
+    );
 }
 
 #[test]
