@@ -26,6 +26,10 @@ pub enum Command {
     Scan(ScanArgs),
     /// Show what the loader would load for one file of ROOT, as a tree, with where and why each
     /// library was found (like lddtree or libtree, but inside ROOT and without running anything).
+    ///
+    /// Exit 0 when the loader finds everything the file needs (or it loads nothing: static), 1 when
+    /// something is missing or unusable (a library, a required symbol version, the interpreter:
+    /// the file would not start; the report is still written), 2 on a usage or input error.
     Tree(TreeArgs),
     /// Show every chain from the programs of ROOT to a library (by soname, needed name or path).
     Why(WhyArgs),
@@ -36,6 +40,19 @@ pub enum Command {
     /// The minimal set of (sub)packages whose files the programs of ROOT load: the owners of each
     /// program, of everything its loader loads, and of the loader itself.
     Packages(PackagesArgs),
+    /// Write the shell completion script for SHELL to standard output, e.g.
+    /// `source <(elfdeps completions bash)`, or save it where the shell loads completions from.
+    Completions(CompletionsArgs),
+    /// Write the man page (roff) to standard output, e.g. `elfdeps man | man -l -`.
+    Man,
+}
+
+/// `elfdeps completions` arguments.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `elfdeps packages` arguments.
@@ -264,6 +281,10 @@ pub struct TreeArgs {
     /// Output format: the tree for people, or the elfdeps-tree/1 JSON document.
     #[arg(long, short = 'f', value_enum, default_value_t = TextFormatArg::Human)]
     pub format: TextFormatArg,
+    /// List like ldd: one line per loaded object in load order (`NAME => PATH (via)`, `NAME =>
+    /// not found`), the interpreter last. For people only: the JSON document has the whole tree.
+    #[arg(long, conflicts_with = "format")]
+    pub flat: bool,
 }
 
 /// `elfdeps why` arguments.
@@ -276,6 +297,9 @@ pub struct WhyArgs {
     /// Output format: the chains for people, or the elfdeps-why/1 JSON document.
     #[arg(long, short = 'f', value_enum, default_value_t = TextFormatArg::Human)]
     pub format: TextFormatArg,
+    /// Only the shortest chain of each program (the first in path order among equally short ones).
+    #[arg(long)]
+    pub shortest: bool,
 }
 
 /// `--format` of tree and why.
@@ -498,6 +522,19 @@ pub fn emit(
         Err((_, e)) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err((what, e)) => Err(format!("{what}: {e}")),
     }
+}
+
+/// Writes the completion script for `shell`. Generated from the same definitions as the parser, so
+/// the two cannot drift apart.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "elfdeps", out);
+}
+
+/// Writes the man page of the whole command (roff): the top-level page names every subcommand.
+pub fn man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    clap_mangen::Man::new(Cli::command()).render(out)
 }
 
 /// SARIF or JUnit, from `--format` (anything else is JUnit's caller's mistake).

@@ -20,9 +20,10 @@ use elfdeps::report::{
     self, CheckFormat, Format, Judged, RenderOptions, Report, cyclonedx, tree, why,
 };
 
-/// Exit codes: 0 pass, 1 policy failure, 2 usage or input error.
+/// Exit codes: 0 pass, 1 policy failure (or, for tree, the file would not start), 2 usage or input
+/// error.
 const EXIT_INPUT: u8 = 2;
-/// The policy failed.
+/// The policy failed; for tree, something the file needs is missing.
 const EXIT_POLICY: u8 = 1;
 
 /// A failure the user must act on: message (empty: already said) and exit code.
@@ -44,6 +45,11 @@ fn main() -> ExitCode {
         Command::Why(args) => run_why(args),
         Command::Check(args) => run_check(*args),
         Command::Packages(args) => run_packages(args),
+        Command::Completions(args) => emit(None, |w| {
+            cli::completions(args.shell, w);
+            Ok(())
+        }),
+        Command::Man => emit(None, cli::man),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -219,14 +225,23 @@ fn run_tree(args: TreeArgs) -> Result<(), Fail> {
     }
     let color = args.common.color.enabled(io::stdout().is_terminal());
     emit(None, |w| match args.format {
+        TextFormatArg::Human if args.flat => tree::render_flat(&t.tree, color, w),
         TextFormatArg::Human => tree::render_human(&t.tree, color, w),
         TextFormatArg::Json => tree::render_json(&t.root_name, &t.tree, w),
-    })
+    })?;
+    // The file would not start: like a failed check, the answer is "no" (the report says why).
+    if !t.tree.would_start() {
+        return Err(Fail(String::new(), EXIT_POLICY));
+    }
+    Ok(())
 }
 
 fn run_why(args: WhyArgs) -> Result<(), Fail> {
     let report = run(&args.common, &config_of(&args.common, true)?)?;
-    let chains = pipeline::why(&report, &args.library)?;
+    let mut chains = pipeline::why(&report, &args.library)?;
+    if args.shortest {
+        chains.keep_shortest();
+    }
     let color = args.common.color.enabled(io::stdout().is_terminal());
     let shown = args.common.root.display().to_string();
     emit(None, |w| match args.format {

@@ -336,7 +336,8 @@ fn exclude_keeps_paths_out_of_the_walk() {
         .arg(&root)
         .arg("/usr/bin/greet")
         .output();
-    assert!(out.status.success(), "{out:?}");
+    // Exit 1: with its library excluded, greet would not start.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     let t: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(t["needs"][0]["name"], "libgreet.so.1");
     assert!(t["needs"][0]["found"].is_null(), "{}", t["needs"][0]);
@@ -350,4 +351,100 @@ fn exclude_keeps_paths_out_of_the_walk() {
         err.contains("--exclude /usr/[lib: not a valid pattern"),
         "{err}"
     );
+}
+
+/// The subcommands every completion script and the man page must name.
+const SUBCOMMANDS: [&str; 7] = [
+    "scan",
+    "tree",
+    "why",
+    "check",
+    "packages",
+    "completions",
+    "man",
+];
+
+/// `elfdeps completions SHELL`, which must succeed with a script on stdout.
+fn completion_script(shell: &str) -> String {
+    let out = elfdeps(&["completions", shell]);
+    assert!(out.status.success(), "{}", support::describe(&out));
+    String::from_utf8(out.stdout).expect("UTF-8 script")
+}
+
+/// The bash script names every subcommand and `--format`, and bash accepts it: sourcing it
+/// registers a completion for `elfdeps`.
+#[test]
+fn bash_completions_name_the_subcommands_and_load() {
+    let script = completion_script("bash");
+    for sub in SUBCOMMANDS {
+        assert!(script.contains(sub), "bash completions lack {sub}");
+    }
+    assert!(
+        script.contains("--format"),
+        "bash completions lack --format"
+    );
+    let bin = support::elfdeps_bin().display().to_string();
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            &format!("source <('{bin}' completions bash) && complete -p elfdeps"),
+        ])
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "{}", support::describe(&out));
+    let registered = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        registered.contains("elfdeps"),
+        "complete -p elfdeps printed {registered:?}"
+    );
+}
+
+/// zsh and fish scripts name every subcommand and parse in their shell (checked only where the
+/// shell is installed; elsewhere a loud skip).
+#[test]
+fn zsh_and_fish_completions_name_the_subcommands_and_parse() {
+    for shell in ["zsh", "fish"] {
+        let script = completion_script(shell);
+        for sub in SUBCOMMANDS {
+            assert!(script.contains(sub), "{shell} completions lack {sub}");
+        }
+        if !support::require_tool_or_skip(shell, shell, &format!("{shell} -n on the completions")) {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(format!("elfdeps.{shell}"));
+        std::fs::write(&file, &script).unwrap();
+        let out = Command::new(shell).arg("-n").arg(&file).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{shell} -n: {}",
+            support::describe(&out)
+        );
+    }
+}
+
+/// `elfdeps man` is a roff man page: its title comes before any section, and it names each
+/// subcommand.
+#[test]
+fn man_page_is_roff_and_names_the_subcommands() {
+    let out = elfdeps(&["man"]);
+    assert!(out.status.success(), "{}", support::describe(&out));
+    let page = String::from_utf8(out.stdout).expect("UTF-8 roff");
+    // clap_mangen opens with the string definitions groff and other troffs need for `'`
+    // (`.ie`/`.el`), then the title: the first macro that is neither is `.TH`.
+    let first = page
+        .lines()
+        .find(|l| !l.starts_with(".ie") && !l.starts_with(".el"))
+        .unwrap_or_default();
+    assert!(
+        first.starts_with(".TH elfdeps 1"),
+        "man page starts {first:?}"
+    );
+    assert!(page.contains("\n.SH SUBCOMMANDS\n"), "{page}");
+    for sub in SUBCOMMANDS {
+        assert!(
+            page.contains(&format!("elfdeps\\-{sub}")),
+            "the man page does not name {sub}:\n{page}"
+        );
+    }
 }

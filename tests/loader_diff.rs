@@ -556,6 +556,108 @@ fn tree_of_curl_lists_what_ldd_lists() {
     );
 }
 
+/// `elfdeps tree --flat ROOT /usr/bin/curl` is what `chroot ROOT ldd /usr/bin/curl` prints, line by
+/// line: the same names, opened under the same paths, in the same order (the loader where ldd
+/// puts it); only ldd's vdso line and load addresses differ.
+#[test]
+fn tree_flat_of_curl_is_ldds_listing() {
+    if !support::require_root_or_skip("tree --flat vs ldd on curl") {
+        return;
+    }
+    let Some(root) = support::root("debian") else {
+        return;
+    };
+    let ldd = std::process::Command::new("chroot")
+        .arg(root)
+        .args(["/usr/bin/ldd", "/usr/bin/curl"])
+        .env("PATH", "/usr/bin:/bin:/usr/sbin:/sbin")
+        .output()
+        .expect("chroot runs");
+    assert!(ldd.status.success(), "{}", support::describe(&ldd));
+    // `NAME => PATH (0x...)`, or the loader as `PATH (0x...)`: without the address.
+    let ldd_lines: Vec<String> = String::from_utf8(ldd.stdout)
+        .expect("UTF-8 ldd")
+        .lines()
+        .map(|l| {
+            l.trim()
+                .rsplit_once(" (")
+                .map_or(l.trim(), |(k, _)| k)
+                .to_string()
+        })
+        .filter(|l| !l.starts_with("linux-vdso.so"))
+        .collect();
+    let out = support::Elfdeps::new(["tree", "--flat", "--color", "never", "-q"])
+        .arg(root)
+        .arg("/usr/bin/curl")
+        .output();
+    assert!(out.status.success(), "{}", support::describe(&out));
+    let text = String::from_utf8(out.stdout).expect("UTF-8 listing");
+    // `NAME => PATH (via)`; the loader `PT_INTERP => CANONICAL (interpreter)`, which ldd names by
+    // its PT_INTERP alone.
+    let ours: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let (entry, via) = l.trim().rsplit_once(" (").expect("a (via)");
+            match via {
+                "interpreter)" => entry.split_once(" => ").expect("=>").0.to_string(),
+                _ => entry.to_string(),
+            }
+        })
+        .collect();
+    assert!(ldd_lines.len() > 20, "ldd listed too little: {ldd_lines:?}");
+    assert_eq!(
+        ours, ldd_lines,
+        "elfdeps tree --flat vs ldd on /usr/bin/curl:\n{text}"
+    );
+}
+
+/// `why --shortest` lists one chain per program, the first (shortest) of the full answer, and says
+/// how many there were.
+#[test]
+fn why_shortest_keeps_each_programs_shortest_chain() {
+    let Some(root) = support::root("debian") else {
+        return;
+    };
+    let why = |extra: &[&str]| -> serde_json::Value {
+        let out = support::Elfdeps::new(["why", "-q", "-f", "json"])
+            .arg(root)
+            .arg("libz.so.1")
+            .args(extra.iter().copied())
+            .output();
+        assert!(out.status.success(), "{}", support::describe(&out));
+        serde_json::from_slice(&out.stdout).expect("why JSON")
+    };
+    let (all, shortest) = (why(&[]), why(&["--shortest"]));
+    let programs = |d: &serde_json::Value| d["programs"].as_array().expect("programs").clone();
+    let (all, shortest) = (programs(&all), programs(&shortest));
+    assert_eq!(all.len(), shortest.len());
+    assert!(
+        all.iter()
+            .any(|p| p["chains"].as_array().unwrap().len() > 1),
+        "no program has several chains to libz: the test proves nothing"
+    );
+    for (a, s) in all.iter().zip(&shortest) {
+        assert_eq!(a["program"], s["program"]);
+        assert_eq!(a["total_chains"], s["total_chains"]);
+        let chains = s["chains"].as_array().unwrap();
+        assert_eq!(chains.len(), 1, "{s}");
+        let min = a["chains"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_array().unwrap().len())
+            .min();
+        assert_eq!(chains[0].as_array().map(Vec::len), min, "{s}");
+        assert_eq!(chains[0], a["chains"][0], "{s}");
+    }
+    let out = support::Elfdeps::new(["why", "-q", "--color", "never", "--shortest"])
+        .arg(root)
+        .arg("libz.so.1")
+        .output();
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    assert!(text.contains(" (shortest of "), "{text}");
+}
+
 /// `elfdeps why ROOT libssl.so.3` shows curl's chain through libcurl.
 #[test]
 fn why_libssl_shows_curls_chain() {

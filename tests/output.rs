@@ -194,11 +194,38 @@ fn check_groups_findings_by_code_and_directory_unless_all() {
     assert_eq!(results.len(), 7, "{results:?}");
 }
 
+/// tree's exit codes (README, `tree --help`): 0 when everything is found, 1 when something the
+/// loader needs is missing (the report still written, in every format), 2 on an input error.
+#[test]
+fn tree_exit_codes_say_whether_the_file_would_start() {
+    let Some(s) = sample() else { return };
+    let r = s.to_str().expect("utf-8");
+    let ok = elfdeps(&["tree", r, "/usr/bin/hello"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    for args in [
+        &["tree", r, "/usr/bin/needs-missing"][..],
+        &["tree", r, "/usr/bin/needs-missing", "--flat"],
+        &["tree", r, "/usr/bin/needs-missing", "-f", "json"],
+    ] {
+        let o = elfdeps(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).contains("not found"), "{args:?}: {}", stdout(&o));
+    }
+    let input = elfdeps(&["tree", r, "/usr/bin/no-such-file"]);
+    assert_eq!(input.status.code(), Some(2), "{}", stderr(&input));
+    let help = stdout(&elfdeps(&["tree", "--help"]));
+    assert!(
+        help.contains("Exit 0 when the loader finds everything") && help.contains(", 1 when"),
+        "tree --help does not document its exit codes:\n{help}"
+    );
+}
+
 #[test]
 fn tree_of_a_musl_program_without_its_interpreter() {
     let Some(s) = sample() else { return };
     let o = elfdeps(&["tree", s.to_str().expect("utf-8"), "/usr/bin/hello-musl"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    // It cannot start: tree answers "no" with 1, the tree still written.
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let text = stdout(&o);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(

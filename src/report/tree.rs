@@ -84,6 +84,13 @@ pub struct TreeReport {
     pub notes: Vec<String>,
     /// Every need, depth first.
     pub needs: Vec<Node>,
+    /// What the loader loads, in the order it loads it (breadth first), each object once: what
+    /// `tree --flat` lists. Not in JSON: `needs` holds all of it.
+    #[serde(skip)]
+    pub load_order: Vec<Node>,
+    /// The object's PT_INTERP, for the last line of `tree --flat` (ldd names the loader so).
+    #[serde(skip)]
+    pub interp: Option<ByteStr>,
     /// Required versions not defined by their providers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub version_errors: Vec<VersionError>,
@@ -176,9 +183,23 @@ impl TreeReport {
             } else {
                 nodes(&r.edges, path)
             },
+            load_order: if r.status == Status::Static {
+                Vec::new()
+            } else {
+                load_order(&r.edges, path)
+            },
+            interp: facts.interp.clone(),
             version_errors: r.version_errors.clone(),
             runtime: Vec::new(),
         }
+    }
+}
+
+impl TreeReport {
+    /// Whether the loader would start the object: everything it needs found with every required
+    /// version, or nothing to load. What `tree` exits 0 on.
+    pub fn would_start(&self) -> bool {
+        matches!(self.status, Status::Ok | Status::Static)
     }
 }
 
@@ -238,6 +259,40 @@ fn nodes(edges: &[SessionEdge], start: &ByteStr) -> Vec<Node> {
             && let Some(kids) = children.get(found.as_bytes())
         {
             stack.push(kids.iter());
+        }
+    }
+    out
+}
+
+/// The session's loaded objects in load order. The edges are in the loader's order (each object's
+/// needs in turn, breadth first), so an object's first edge that finds it is where it is loaded; a
+/// need nothing satisfies is listed once, where the loader first fails it (glibc's trace mode then
+/// records the name, so later needs of it match that record). The loader is in it where an object
+/// first needs it (glibc puts its own link map there), as ldd lists it.
+fn load_order(edges: &[SessionEdge], start: &ByteStr) -> Vec<Node> {
+    // The loader is loaded before any need, so its first need says `already-loaded`: what was
+    // seen, not the via, decides what is new.
+    let mut seen: HashSet<&[u8]> = HashSet::from([start.as_bytes()]);
+    let mut missing: HashSet<&[u8]> = HashSet::new();
+    let mut out = Vec::new();
+    for e in edges {
+        let d = &e.dep;
+        let fresh = match (&d.found, d.via) {
+            (Some(found), Some(_)) => seen.insert(found.as_bytes()),
+            _ => missing.insert(d.name.as_bytes()),
+        };
+        if fresh {
+            out.push(Node {
+                depth: 0,
+                name: d.name.clone(),
+                path: d.path.clone(),
+                found: d.found.clone(),
+                via: d.via,
+                rpath_of: d.rpath_of.clone(),
+                error: None,
+                skipped: Vec::new(),
+                expanded: false,
+            });
         }
     }
     out
@@ -420,6 +475,84 @@ pub fn render_human(t: &TreeReport, color: bool, out: &mut dyn Write) -> io::Res
                 crate::runtime::edges::Tier::Required => String::new(),
                 t => format!(" [{t}]"),
             }
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes the session like ldd: one line per loaded object in load order, `NAME => PATH (via)` (the
+/// path it was opened under, as ldd prints it), `NAME => not found` for a need nothing satisfies,
+/// and the loader under the program's PT_INTERP, where it is first needed or else last (as ldd). What run-time edges load is not listed: ldd
+/// does not see it either (the tree and JSON show it).
+pub fn render_flat(t: &TreeReport, color: bool, out: &mut dyn Write) -> io::Result<()> {
+    let paint = |code: &str, s: &str| {
+        if color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    };
+    if t.status == Status::Static {
+        return writeln!(out, "\tstatically linked");
+    }
+    let loader_line = |l: &LoaderRef, out: &mut dyn Write| {
+        // A library has no PT_INTERP: the loader is named by its own path.
+        let name = t.interp.as_ref().unwrap_or(&l.path);
+        writeln!(
+            out,
+            "\t{} => {} {}",
+            name.display_escaped(),
+            l.path.display_escaped(),
+            paint("2", "(interpreter)")
+        )
+    };
+    let mut loader_listed = false;
+    for n in &t.load_order {
+        let name = n.name.display_escaped();
+        if let Some(l) = &t.loader
+            && t.interp_missing.is_none()
+            && n.found.as_ref() == Some(&l.path)
+        {
+            loader_line(l, out)?;
+            loader_listed = true;
+            continue;
+        }
+        match (&n.found, n.via) {
+            (Some(found), Some(via)) => {
+                let shown = n.path.as_ref().unwrap_or(found);
+                writeln!(
+                    out,
+                    "\t{name} => {} {}",
+                    shown.display_escaped(),
+                    paint("2", &format!("({})", via_name(via)))
+                )?;
+            }
+            _ => writeln!(out, "\t{name} => {}", paint("31", "not found"))?,
+        }
+    }
+    match (&t.interp_missing, &t.loader) {
+        (Some(m), _) => writeln!(
+            out,
+            "\t{} => {}",
+            m.interp.display_escaped(),
+            paint("31", "not found")
+        )?,
+        (None, Some(l)) if !loader_listed => loader_line(l, out)?,
+        _ => {}
+    }
+    for v in &t.version_errors {
+        writeln!(
+            out,
+            "{}",
+            paint(
+                "31",
+                &format!(
+                    "version `{}' not found in {} (required by {})",
+                    v.version.display_escaped(),
+                    v.library.display_escaped(),
+                    v.required_by.display_escaped()
+                )
+            )
         )?;
     }
     Ok(())

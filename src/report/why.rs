@@ -66,6 +66,16 @@ impl WhyReport {
     }
 }
 
+impl WhyReport {
+    /// Keeps only the shortest chain of each program (chains come shortest first, equally short
+    /// ones in path order). `total_chains` still counts them all.
+    pub fn keep_shortest(&mut self) {
+        for p in &mut self.programs {
+            p.chains.truncate(1);
+        }
+    }
+}
+
 /// Writes the chains for people; `root` names the root in the answer when nothing loads it.
 pub fn render_human(w: &WhyReport, root: &str, color: bool, out: &mut dyn Write) -> io::Result<()> {
     if w.programs.is_empty() {
@@ -73,7 +83,10 @@ pub fn render_human(w: &WhyReport, root: &str, color: bool, out: &mut dyn Write)
     }
     for p in &w.programs {
         let name = p.program.display_escaped();
-        let more = if p.total_chains > MAX_CHAINS_PER_PROGRAM {
+        // One chain listed of several: `--shortest` chose it.
+        let more = if p.chains.len() == 1 && p.total_chains > 1 {
+            format!(" (shortest of {} chains)", p.total_chains)
+        } else if p.total_chains > MAX_CHAINS_PER_PROGRAM {
             format!(
                 " ({} chains, first {MAX_CHAINS_PER_PROGRAM} shown)",
                 p.total_chains
