@@ -76,15 +76,25 @@ pub fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io:
     match &report.image {
         Some(i) => {
             writeln!(out, "{} {}", p.bold("elfdeps scan"), i.reference)?;
-            writeln!(
-                out,
-                "  {} {} layer{} · manifest {} · config {}",
-                p.label("image"),
-                i.layers.len(),
-                if i.layers.len() == 1 { "" } else { "s" },
-                i.manifest.as_deref().unwrap_or("none (docker-archive)"),
-                i.config
-            )?;
+            if i.config.is_empty() {
+                // A root filesystem tarball: one layer, no manifest, no config.
+                writeln!(
+                    out,
+                    "  {} root filesystem tarball · {}",
+                    p.label("image"),
+                    i.layers.first().map_or("", String::as_str)
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "  {} {} layer{} · manifest {} · config {}",
+                    p.label("image"),
+                    i.layers.len(),
+                    if i.layers.len() == 1 { "" } else { "s" },
+                    i.manifest.as_deref().unwrap_or("none (docker-archive)"),
+                    i.config
+                )?;
+            }
             if i.applied.special_skipped > 0 {
                 writeln!(
                     out,
