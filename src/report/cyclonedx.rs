@@ -402,7 +402,11 @@ impl Parts {
 /// different for different content. Marked as RFC 9562 version 8 (custom), variant RFC 4122.
 fn serial_number(bom: &Bom) -> String {
     let bytes = serde_json::to_vec(bom).unwrap_or_default();
-    let mut u: [u8; 16] = Sha256::digest(&bytes)[..16].try_into().expect("16 bytes");
+    // The first 16 of the digest's 32 bytes (zip stops at the shorter: no length to get wrong).
+    let mut u = [0u8; 16];
+    for (o, d) in u.iter_mut().zip(Sha256::digest(&bytes)) {
+        *o = d;
+    }
     u[6] = (u[6] & 0x0f) | 0x80;
     u[8] = (u[8] & 0x3f) | 0x80;
     let h = hex(&u);
