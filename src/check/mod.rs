@@ -62,7 +62,7 @@ pub use probe::{artifact_symbols, classify_all, root_libcs};
 
 use serde::Serialize;
 
-use crate::elf::{self, Kind};
+use crate::elf;
 use crate::name::ByteStr;
 use crate::resolve::Resolved;
 use crate::resolve::env::GlibcConfig;
@@ -172,7 +172,7 @@ pub fn is_program(o: &Object) -> bool {
 
 /// [`is_program`] from an object's facts alone.
 pub fn is_program_facts(f: &elf::ElfFacts) -> bool {
-    f.interp.is_some() || matches!(f.kind, Kind::Executable | Kind::Pie)
+    f.is_program()
 }
 
 /// Analyzes a scanned root: libcs, then findings. Objects gain their `libc`.

@@ -198,6 +198,11 @@ pub struct ElfFacts {
 }
 
 impl ElfFacts {
+    /// Whether the object is started as a program: it has an interpreter or is an executable.
+    pub fn is_program(&self) -> bool {
+        self.interp.is_some() || matches!(self.kind, Kind::Executable | Kind::Pie)
+    }
+
     /// The ABI its `e_flags` select within its machine.
     pub fn abi(&self) -> Abi {
         Abi::new(self.machine, self.e_flags)

@@ -307,7 +307,7 @@ impl State<'_> {
                 continue;
             }
             if let Some(id) = self.view.object(f.as_bytes())
-                && is_program(self.view.facts(id))
+                && self.view.facts(id).is_program()
                 && !self.resolved.contains(&id)
             {
                 self.pending.push(id);
@@ -566,10 +566,6 @@ fn tree_files(view: &dyn FsView, dir: &ByteStr, except: &[ByteStr]) -> (Vec<Vec<
         }
     }
     (files, true)
-}
-
-fn is_program(f: &crate::elf::ElfFacts) -> bool {
-    f.interp.is_some() || matches!(f.kind, crate::elf::Kind::Executable | crate::elf::Kind::Pie)
 }
 
 /// Re-resolves the objects `resolved` and the followed edges `edges` in `view` holding only the

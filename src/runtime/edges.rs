@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::elf::ElfFacts;
 use crate::name::ByteStr;
+use crate::resolve::env::{basename as base, dirname as parent};
 use crate::resolve::{FileKind, FsView, LoaderCache, ObjectId};
 
 /// By which convention an object loads something at run time.
@@ -441,17 +442,6 @@ fn python_version(name: &[u8], prefix: &[u8]) -> Option<String> {
         return None;
     }
     std::str::from_utf8(&rest[..end]).ok().map(str::to_string)
-}
-
-fn parent(path: &[u8]) -> &[u8] {
-    match path.iter().rposition(|&b| b == b'/') {
-        Some(0) | None => b"/",
-        Some(i) => &path[..i],
-    }
-}
-
-fn base(path: &[u8]) -> &[u8] {
-    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
 }
 
 fn python_edges(
