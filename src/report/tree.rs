@@ -315,6 +315,24 @@ pub fn via_name(v: Via) -> &'static str {
     }
 }
 
+/// The session's missing symbol versions, one line each in glibc's words (both human views).
+fn version_errors(
+    t: &TreeReport,
+    paint: &dyn Fn(&str, &str) -> String,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for v in &t.version_errors {
+        let line = format!(
+            "version `{}' not found in {} (required by {})",
+            v.version.display_escaped(),
+            v.library.display_escaped(),
+            v.required_by.display_escaped()
+        );
+        writeln!(out, "{}", paint("31", &line))?;
+    }
+    Ok(())
+}
+
 /// Writes the tree for people.
 pub fn render_human(t: &TreeReport, color: bool, out: &mut dyn Write) -> io::Result<()> {
     let paint = |code: &str, s: &str| {
@@ -442,21 +460,7 @@ pub fn render_human(t: &TreeReport, color: bool, out: &mut dyn Write) -> io::Res
         }
         last_at.push(last);
     }
-    for v in &t.version_errors {
-        writeln!(
-            out,
-            "{}",
-            paint(
-                "31",
-                &format!(
-                    "version `{}' not found in {} (required by {})",
-                    v.version.display_escaped(),
-                    v.library.display_escaped(),
-                    v.required_by.display_escaped()
-                )
-            )
-        )?;
-    }
+    version_errors(t, &paint, out)?;
     if !t.runtime.is_empty() {
         writeln!(out, "loaded at run time (not by the loader at start):")?;
     }
@@ -540,21 +544,7 @@ pub fn render_flat(t: &TreeReport, color: bool, out: &mut dyn Write) -> io::Resu
         (None, Some(l)) if !loader_listed => loader_line(l, out)?,
         _ => {}
     }
-    for v in &t.version_errors {
-        writeln!(
-            out,
-            "{}",
-            paint(
-                "31",
-                &format!(
-                    "version `{}' not found in {} (required by {})",
-                    v.version.display_escaped(),
-                    v.library.display_escaped(),
-                    v.required_by.display_escaped()
-                )
-            )
-        )?;
-    }
+    version_errors(t, &paint, out)?;
     Ok(())
 }
 
