@@ -453,29 +453,6 @@ mod tests {
     }
 
     fn libx_facts() -> ElfFacts {
-        ElfFacts {
-            class: crate::elf::Class::Elf64,
-            endian: crate::elf::Endian::Little,
-            machine: crate::elf::Machine::X86_64,
-            e_machine: 62,
-            e_flags: 0,
-            osabi: "SYSV".into(),
-            ei_osabi: 0,
-            e_type: crate::elf::ElfType::Dyn,
-            kind: crate::elf::Kind::SharedLibrary,
-            interp: None,
-            needed: Vec::new(),
-            soname: Some(ByteStr::from("libx.so")),
-            rpath: None,
-            runpath: None,
-            flags: None,
-            flags_1: None,
-            version_needs: Vec::new(),
-            version_defs: Vec::new(),
-            dlopen: Vec::new(),
-            note_warnings: Vec::new(),
-            has_dynamic: true,
-            has_load: true,
-        }
+        crate::resolve::testing_facts(crate::elf::Kind::SharedLibrary, None, Some("libx.so"), &[])
     }
 }
