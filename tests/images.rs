@@ -51,6 +51,22 @@ fn scan(root: &str) -> Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
+/// A new layout under `d` with an image `base` unpacked into the bundle `d/b1`, its rootfs
+/// holding a copy of the Alpine root (repack it to make that the first layer).
+fn alpine_bundle(d: &Path, alpine: &Path) -> (Umoci, PathBuf) {
+    let img = Umoci::init(&d.join("img"));
+    img.new_image("base");
+    let r1 = img.unpack("base", &d.join("b1"));
+    run(
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", alpine.display()))
+            .arg(&r1),
+        "cp the Alpine root",
+    );
+    (img, r1)
+}
+
 /// True when umoci can run here (`umoci unpack` needs uid 0). Otherwise: a failure in CI, a loud
 /// skip elsewhere.
 fn umoci_or_skip(what: &str) -> bool {
@@ -135,17 +151,8 @@ fn oci_layout_docker_archive_and_oci_archive_equal_the_unpacked_root() {
     };
     let t = tempfile::tempdir().expect("tempdir");
     let d = t.path();
-    let img = Umoci::init(&d.join("img"));
     // Layer 1: the Alpine root.
-    img.new_image("base");
-    let r1 = img.unpack("base", &d.join("b1"));
-    run(
-        Command::new("cp")
-            .arg("-a")
-            .arg(format!("{}/.", alpine.display()))
-            .arg(&r1),
-        "cp the Alpine root",
-    );
+    let (img, _) = alpine_bundle(d, alpine);
     img.repack("base", &d.join("b1"));
     // Layer 2: deletions (whiteouts: a file and a whole directory) and a glibc program.
     let r2 = img.unpack("base", &d.join("b2"));
@@ -2255,16 +2262,7 @@ fn packages_of_an_image_are_those_of_its_entrypoint() {
     };
     let t = tempfile::tempdir().expect("tempdir");
     let d = t.path();
-    let img = Umoci::init(&d.join("img"));
-    img.new_image("base");
-    let r1 = img.unpack("base", &d.join("b1"));
-    run(
-        Command::new("cp")
-            .arg("-a")
-            .arg(format!("{}/.", alpine.display()))
-            .arg(&r1),
-        "cp the Alpine root",
-    );
+    let (img, r1) = alpine_bundle(d, alpine);
     std::fs::write(
         r1.join("usr/local/bin/start.sh"),
         "#!/bin/sh\nexec ssl_client\n",
