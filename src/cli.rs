@@ -67,7 +67,7 @@ pub struct PackagesArgs {
     #[arg(long = "for", value_name = "PKG")]
     pub for_pkg: Option<String>,
     /// Output: one name per line, an `apk add`, `apt-get install` or `dnf install` command, apko
-    /// YAML, the set's files, or JSON with the reasons.
+    /// YAML, the set's files, JSON with the reasons, or a CycloneDX SBOM of the set.
     #[arg(long, short = 'f', value_enum, default_value_t = PkgFormatArg::Lines)]
     pub format: PkgFormatArg,
     /// List the installed packages nothing needs instead, with what they contain.
