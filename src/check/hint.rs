@@ -19,7 +19,7 @@ has its need is not broken, [`LibraryIndex::loadable`]).
 */
 
 use crate::elf::Machine;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::probe::LdConfig;
 use crate::elf::Kind;
@@ -63,19 +63,25 @@ pub struct LibraryIndex<'a> {
 }
 
 impl<'a> LibraryIndex<'a> {
-    /// Indexes the walked tree and the objects (one pass over each).
-    pub fn new(objs: &'a [Object], tree: &'a Tree) -> LibraryIndex<'a> {
+    /// Indexes the walked tree and the objects (one pass over each); with `wanted`, only the
+    /// paths of those names (a root's missing names are few, its paths many).
+    pub fn new(
+        objs: &'a [Object],
+        tree: &'a Tree,
+        wanted: Option<&HashSet<&[u8]>>,
+    ) -> LibraryIndex<'a> {
+        let wants = |name: &[u8]| wanted.is_none_or(|w| w.contains(name));
         let mut by_name: HashMap<&[u8], Vec<&ByteStr>> = HashMap::new();
         for (path, entry) in tree.iter() {
             if matches!(entry, Entry::File | Entry::Symlink(_)) {
                 let base = basename(path.as_bytes());
-                if base.starts_with(b"lib") || base.contains(&b'.') {
+                if (base.starts_with(b"lib") || base.contains(&b'.')) && wants(base) {
                     by_name.entry(base).or_default().push(path);
                 }
             }
         }
         for o in objs {
-            if let Some(s) = &o.facts.soname {
+            if let Some(s) = o.facts.soname.as_ref().filter(|s| wants(s.as_bytes())) {
                 let v = by_name.entry(s.as_bytes()).or_default();
                 if !v.contains(&&o.path) {
                     v.push(&o.path);

@@ -20,8 +20,9 @@ pub struct Input<'a> {
     pub root: Resolved<'a>,
     /// What the probes read.
     pub probes: &'a Probes,
-    /// Where a library of a given name lives (by file name and by soname).
-    pub libraries: LibraryIndex<'a>,
+    /// Where a library of a given name lives (by file name and by soname): built on first use,
+    /// since only a missing library asks, and indexing takes a pass over every walked path.
+    libraries: std::cell::OnceCell<LibraryIndex<'a>>,
     /// The programs whose sessions load each object (by canonical path).
     loaded_by: HashMap<&'a [u8], Vec<usize>>,
 }
@@ -48,9 +49,22 @@ impl<'a> Input<'a> {
         Input {
             root,
             probes,
-            libraries: LibraryIndex::new(root.objects, root.tree),
+            libraries: std::cell::OnceCell::new(),
             loaded_by,
         }
+    }
+
+    /// Where a library of a given name lives (by file name and by soname).
+    pub fn libraries(&self) -> &LibraryIndex<'a> {
+        self.libraries.get_or_init(|| {
+            let missing: std::collections::HashSet<&[u8]> = self
+                .root
+                .resolutions
+                .iter()
+                .flat_map(|r| r.missing.iter().map(|m| m.as_bytes()))
+                .collect();
+            LibraryIndex::new(self.root.objects, self.root.tree, Some(&missing))
+        })
     }
 
     /// Each object with its index, resolution and libc.

@@ -3,7 +3,8 @@ Which libc an object was built against (loader-spec §6), and which libcs a root
 
 Dynamic objects tell by their interpreter, their NEEDED libc soname and their `GLIBC_*` version
 needs. Static ones carry no such record, so their bytes are searched for strings only one libc
-leaves behind (read within the scan's per-file limit, only for static objects).
+leaves behind: by the scan, in the sections such strings live in ([`crate::elf::markers`]), or
+here, in the whole file, for facts that did not come with that search.
 */
 
 use serde::Serialize;
@@ -133,32 +134,10 @@ pub fn glibc_floor(facts: &ElfFacts) -> Option<ByteStr> {
         .map(|(_, n)| n.clone())
 }
 
-/// Strings only a glibc static binary carries (loader-spec R6.2).
-const GLIBC_MARKERS: &[&[u8]] = &[
-    b"GLIBC_TUNABLES",
-    b"GLIBC_PRIVATE",
-    b"/etc/ld.so.cache",
-    b"DT_RELR without GLIBC_ABI_DT_RELR",
-];
-/// musl's strerror table entry for errno 0, and symbol names only musl's start-up code has
-/// (present while the symbol table is, R6.3).
-const MUSL_MARKERS: &[&[u8]] = &[
-    b"No error information",
-    b"\0__init_libc\0",
-    b"\0_start_c\0",
-    b"\0__dls2\0",
-];
-/// Go's build ID note and build-info section (R6.3: rule out other runtimes first).
-const GO_MARKERS: &[&[u8]] = &[b"\xff Go buildinf:", b"Go build ID: \""];
-/// The header of Go's `.note.go.buildid` ELF note (n_type 4, name "Go"), either byte order: the
-/// Go linker puts it in the first page.
-const GO_NOTE: &[&[u8]] = &[b"\x04\0\0\0Go\0\0", b"\0\0\0\x04Go\0\0"];
-
-/// Substring search over up to 64 MiB of a static binary: memchr's SIMD searcher, since a window
-/// compare per byte position for ten markers took seconds on a large static Go program.
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    memchr::memmem::find(hay, needle).is_some()
-}
+use crate::elf::markers::{
+    GLIBC as GLIBC_MARKERS, GO as GO_MARKERS, GO_NOTE, LibcMarkers, MUSL as MUSL_MARKERS,
+    MarkerScan, contains,
+};
 
 /// Bytes at the start of a static object searched first for Go's build ID (note), which the Go
 /// linker puts right after the program headers: large Go programs (kubectl, terraform: 50 to 120
@@ -181,56 +160,6 @@ pub fn classify(facts: &ElfFacts, content: impl Fn(u64) -> Option<Vec<u8>>) -> L
     )
 }
 
-/// Which markers occur in a byte stream given in chunks: each chunk is searched, and so is each
-/// boundary (the last bytes before it with its first bytes), so a marker split between two
-/// chunks is found as in one buffer, and memory stays at one chunk whatever the file's size.
-struct MarkerScan {
-    markers: Vec<&'static [u8]>,
-    found: Vec<bool>,
-    /// The last `longest - 1` bytes seen.
-    tail: Vec<u8>,
-    longest: usize,
-}
-
-impl MarkerScan {
-    fn new(markers: Vec<&'static [u8]>) -> MarkerScan {
-        let longest = markers.iter().map(|m| m.len()).max().unwrap_or(1);
-        MarkerScan {
-            found: vec![false; markers.len()],
-            markers,
-            tail: Vec::new(),
-            longest,
-        }
-    }
-
-    /// Searches `chunk`; `false` once the first marker is found and `stop_at_first` says that
-    /// settles it (nothing more needs reading).
-    fn feed(&mut self, chunk: &[u8], stop_at_first: bool) -> bool {
-        if stop_at_first && self.found[0] {
-            return false;
-        }
-        let keep = self.longest.saturating_sub(1);
-        let mut edge = self.tail.clone();
-        edge.extend_from_slice(&chunk[..chunk.len().min(keep)]);
-        for (m, f) in self.markers.iter().zip(self.found.iter_mut()) {
-            if !*f && (contains(chunk, m) || contains(&edge, m)) {
-                *f = true;
-            }
-        }
-        self.tail.extend_from_slice(chunk);
-        let excess = self.tail.len().saturating_sub(keep);
-        self.tail.drain(..excess);
-        !(stop_at_first && self.found[0])
-    }
-
-    fn has(&self, m: &[u8]) -> bool {
-        self.markers
-            .iter()
-            .zip(&self.found)
-            .any(|(x, &f)| f && *x == m)
-    }
-}
-
 /// [`classify`] reading a static object's whole content as a stream: `chunks(each)` calls `each`
 /// with the file's bytes in order (within limits), stops when `each` says it needs no more, and
 /// says whether it could read what it was asked for.
@@ -242,7 +171,7 @@ pub fn classify_streamed(
     mut chunks: impl FnMut(&mut dyn FnMut(&[u8]) -> bool) -> bool,
 ) -> LibcInfo {
     let floor = glibc_floor(facts);
-    let info = |flavor, confidence, evidence: String| LibcInfo {
+    let info = |flavor: Flavor, confidence: Confidence, evidence: String| LibcInfo {
         flavor,
         confidence,
         evidence,
@@ -319,45 +248,74 @@ pub fn classify_streamed(
             format!("not a loadable object ({})", facts.kind.as_str()),
         );
     }
+    // The scan searched the object's sections while it had it open (elf::markers).
+    match &facts.libc_markers {
+        Some(LibcMarkers::Found(set)) => {
+            return from_markers(&|m: &[u8]| set.has(m), &info);
+        }
+        Some(LibcMarkers::Unreadable) => return unreadable(&info),
+        None => {}
+    }
     let go = |bytes: &[u8]| GO_MARKERS.iter().find(|m| contains(bytes, m)).copied();
-    let go_program = |m: &[u8]| {
-        info(
-            Flavor::None,
-            Confidence::High,
-            format!(
-                "statically linked Go program ({})",
-                String::from_utf8_lossy(m).trim_matches(|c: char| !c.is_ascii_graphic())
-            ),
-        )
-    };
     if let Some(head) = content(GO_HEAD) {
         if let Some(m) = go(&head) {
-            return go_program(m);
+            return go_program(m, &info);
         }
         if GO_NOTE.iter().any(|m| contains(&head, m)) {
-            return go_program(b"its .note.go.buildid");
+            return go_program(b"its .note.go.buildid", &info);
         }
     }
     // Two passes, as the verdict needs them: Go and glibc markers (the first Go marker settles
     // it; glibc's evidence lists every glibc marker); musl's only for a file with neither, in a
     // second read, so a large static glibc program is searched for six markers, not ten.
-    let unreadable = || {
-        info(
-            Flavor::Unknown,
-            Confidence::Low,
-            "statically linked; its contents could not be read".into(),
-        )
-    };
     let mut scan = MarkerScan::new(GO_MARKERS.iter().chain(GLIBC_MARKERS).copied().collect());
     if !chunks(&mut |c: &[u8]| scan.feed(c, true)) {
-        return unreadable();
+        return unreadable(&info);
     }
-    if let Some(m) = GO_MARKERS.iter().find(|m| scan.has(m)) {
-        return go_program(m);
+    if GO_MARKERS.iter().chain(GLIBC_MARKERS).any(|m| scan.has(m)) {
+        return from_markers(&|m: &[u8]| scan.has(m), &info);
+    }
+    let mut musl = MarkerScan::new(MUSL_MARKERS.to_vec());
+    if !chunks(&mut |c: &[u8]| musl.feed(c, false)) {
+        return unreadable(&info);
+    }
+    from_markers(&|m: &[u8]| musl.has(m), &info)
+}
+
+/// Makes a [`LibcInfo`] (with the object's glibc floor) from a flavor, a confidence and evidence.
+type Info<'a> = dyn Fn(Flavor, Confidence, String) -> LibcInfo + 'a;
+
+fn go_program(m: &[u8], info: &Info<'_>) -> LibcInfo {
+    info(
+        Flavor::None,
+        Confidence::High,
+        format!(
+            "statically linked Go program ({})",
+            String::from_utf8_lossy(m).trim_matches(|c: char| !c.is_ascii_graphic())
+        ),
+    )
+}
+
+fn unreadable(info: &Info<'_>) -> LibcInfo {
+    info(
+        Flavor::Unknown,
+        Confidence::Low,
+        "statically linked; its contents could not be read".into(),
+    )
+}
+
+/// The verdict on a static object from the markers it holds (`has`), in order of precedence:
+/// Go, then glibc (every glibc marker is evidence), then musl.
+fn from_markers(has: &dyn Fn(&[u8]) -> bool, info: &Info<'_>) -> LibcInfo {
+    if let Some(m) = GO_MARKERS.iter().find(|m| has(m)) {
+        return go_program(m, info);
+    }
+    if GO_NOTE.iter().any(|m| has(m)) {
+        return go_program(b"its .note.go.buildid", info);
     }
     let glibc: Vec<String> = GLIBC_MARKERS
         .iter()
-        .filter(|m| scan.has(m))
+        .filter(|m| has(m))
         .map(|m| String::from_utf8_lossy(m).into_owned())
         .collect();
     if !glibc.is_empty() {
@@ -367,11 +325,7 @@ pub fn classify_streamed(
             format!("statically linked; contains {}", glibc.join(", ")),
         );
     }
-    let mut musl = MarkerScan::new(MUSL_MARKERS.to_vec());
-    if !chunks(&mut |c: &[u8]| musl.feed(c, false)) {
-        return unreadable();
-    }
-    if let Some(m) = MUSL_MARKERS.iter().find(|m| musl.has(m)) {
+    if let Some(m) = MUSL_MARKERS.iter().find(|m| has(m)) {
         return info(
             Flavor::Musl,
             Confidence::Medium,
@@ -416,6 +370,7 @@ mod tests {
             note_warnings: vec![],
             has_dynamic: false,
             has_load: true,
+            libc_markers: None,
         }
     }
 
@@ -440,57 +395,6 @@ mod tests {
         });
         assert_eq!(info.flavor, Flavor::Glibc, "{}", info.evidence);
         assert_eq!(*asked.borrow(), vec![GO_HEAD, u64::MAX]);
-    }
-
-    /// Markers are found in a stream of chunks exactly as in the whole buffer, whatever the
-    /// chunk size: one straddling a boundary (or several), at the very start and end, and none.
-    #[test]
-    fn markers_in_chunks_as_in_one_buffer() {
-        let all: Vec<&'static [u8]> = GO_MARKERS
-            .iter()
-            .chain(GLIBC_MARKERS)
-            .chain(MUSL_MARKERS)
-            .copied()
-            .collect();
-        let mut bufs: Vec<Vec<u8>> = Vec::new();
-        let mut b = b"GLIBC_TUNABLES".to_vec();
-        b.extend_from_slice(&[7u8; 100]);
-        b.extend_from_slice(b"\0__init_libc\0");
-        b.extend_from_slice(&[9u8; 37]);
-        b.extend_from_slice(b"DT_RELR without GLIBC_ABI_DT_RELR");
-        bufs.push(b);
-        bufs.push(b"No error information".to_vec());
-        bufs.push(b"GLIBC_TUNABLE".to_vec());
-        bufs.push(Vec::new());
-        let mut b = vec![0u8; 3000];
-        b.extend_from_slice(b"\xff Go buildinf:");
-        b.extend_from_slice(b"/etc/ld.so.cache");
-        bufs.push(b);
-        for buf in &bufs {
-            let whole: Vec<bool> = all.iter().map(|m| contains(buf, m)).collect();
-            for size in [1, 2, 3, 7, 13, 32, 33, 34, 64, 1000, 1 << 20] {
-                let mut scan = MarkerScan::new(all.clone());
-                for c in buf.chunks(size) {
-                    scan.feed(c, false);
-                }
-                let streamed: Vec<bool> = all.iter().map(|m| scan.has(m)).collect();
-                assert_eq!(streamed, whole, "chunks of {size}");
-                // Stopping at the first marker: it is found, and no later chunk is asked for.
-                let mut first = MarkerScan::new(all.clone());
-                let mut fed = 0;
-                for c in buf.chunks(size) {
-                    fed += 1;
-                    if !first.feed(c, true) {
-                        break;
-                    }
-                }
-                assert_eq!(first.has(all[0]), whole[0], "chunks of {size}");
-                if whole[0] {
-                    let at = memchr::memmem::find(buf, all[0]).unwrap() + all[0].len();
-                    assert_eq!(fed, at.div_ceil(size), "chunks of {size}");
-                }
-            }
-        }
     }
 
     /// Streamed classification says what the whole read says.

@@ -69,7 +69,7 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
                 // libc-mismatch explains it.
                 continue;
             }
-            let candidates = input.libraries.candidates(name.as_bytes(), o);
+            let candidates = input.libraries().candidates(name.as_bytes(), o);
             // Only a file that resolves to a library this loader can load makes a plugin fine.
             let elsewhere = candidates.iter().find_map(|c| match &c.state {
                 CandidateState::Loadable(_) => Some(&c.path),

@@ -45,6 +45,7 @@ pub fn facts(kind: Kind, machine: Machine) -> ElfFacts {
         note_warnings: Vec::new(),
         has_dynamic: true,
         has_load: true,
+        libc_markers: None,
     }
 }
 

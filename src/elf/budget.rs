@@ -11,6 +11,7 @@ each other forever. A file that alone needs more than the whole budget fails at 
 outcome is a per-file `limit-exceeded` error naming `--max-memory`, never a crash.
 */
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,10 +19,18 @@ use std::time::{Duration, Instant};
 pub const MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// A byte budget shared by the workers of one scan.
+///
+/// Every file reserves and releases, so the common case (room left) is one atomic operation each
+/// way: a mutex and a condition variable per file made a futex system call per file, as many as
+/// the opens themselves. Only a reader that must wait takes the lock, and a release wakes anyone
+/// only when someone waits.
 #[derive(Debug)]
 pub struct MemoryBudget {
     limit: u64,
-    used: Mutex<u64>,
+    used: AtomicU64,
+    /// Readers waiting for a release (changed under `lock`).
+    waiters: AtomicUsize,
+    lock: Mutex<()>,
     released: Condvar,
 }
 
@@ -30,7 +39,9 @@ impl MemoryBudget {
     pub fn new(limit: u64) -> Self {
         MemoryBudget {
             limit,
-            used: Mutex::new(0),
+            used: AtomicU64::new(0),
+            waiters: AtomicUsize::new(0),
+            lock: Mutex::new(()),
             released: Condvar::new(),
         }
     }
@@ -42,7 +53,16 @@ impl MemoryBudget {
 
     /// Bytes currently reserved by all files.
     pub fn in_use(&self) -> u64 {
-        *self.used.lock().unwrap_or_else(|p| p.into_inner())
+        self.used.load(Ordering::SeqCst)
+    }
+
+    /// Takes `n` bytes if they are free.
+    fn try_take(&self, n: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(n).filter(|&u| u <= self.limit)
+            })
+            .is_ok()
     }
 
     /// Reserves `n` more bytes for a file that already holds `held`. Waits (at most [`MAX_WAIT`],
@@ -52,25 +72,34 @@ impl MemoryBudget {
             // No amount of waiting helps: this file alone needs more than everything.
             return false;
         }
+        if self.try_take(n) {
+            return true;
+        }
         let give_up = {
             let wait = Instant::now() + MAX_WAIT;
             deadline.map_or(wait, |d| d.min(wait))
         };
-        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if used.saturating_add(n) <= self.limit {
-                *used += n;
-                return true;
+        let mut guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Counted before the next look at `used`, under the lock a releaser takes to notify: a
+        // release after that look finds the waiter and wakes it once it waits. (SeqCst
+        // throughout: each side writes one variable and then reads the other.)
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let taken = loop {
+            if self.try_take(n) {
+                break true;
             }
             let now = Instant::now();
             if now >= give_up {
-                return false;
+                break false;
             }
-            used = match self.released.wait_timeout(used, give_up - now) {
+            guard = match self.released.wait_timeout(guard, give_up - now) {
                 Ok((g, _)) => g,
                 Err(p) => p.into_inner().0,
             };
-        }
+        };
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        drop(guard);
+        taken
     }
 
     /// Gives back `n` bytes.
@@ -78,10 +107,16 @@ impl MemoryBudget {
         if n == 0 {
             return;
         }
-        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
-        *used = used.saturating_sub(n);
-        drop(used);
-        self.released.notify_all();
+        // Saturating: never below zero, whatever a caller gives back.
+        let _ = self
+            .used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                Some(used.saturating_sub(n))
+            });
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+            self.released.notify_all();
+        }
     }
 }
 

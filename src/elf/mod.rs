@@ -8,6 +8,7 @@ with its section headers stripped (sstrip, some packers) still gives its depende
 
 pub mod budget;
 mod machine;
+pub mod markers;
 pub mod note;
 mod parse;
 pub mod reader;
@@ -195,6 +196,10 @@ pub struct ElfFacts {
     /// segments").
     #[serde(skip)]
     pub has_load: bool,
+    /// A static object's libc markers (see [`markers`]), searched while it was open for these
+    /// facts; `None` for other objects, and for facts not read from a file's bytes.
+    #[serde(skip)]
+    pub libc_markers: Option<markers::LibcMarkers>,
 }
 
 impl ElfFacts {

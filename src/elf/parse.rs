@@ -276,6 +276,7 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
         note_warnings: Vec::new(),
         has_dynamic: dynamic_ph.is_some() && !debug_info,
         has_load: !loads.is_empty(),
+        libc_markers: None,
     };
 
     if !debug_info {
@@ -314,6 +315,9 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
         elf::ET_CORE => Kind::Core,
         _ => Kind::Other,
     };
+    if matches!(facts.kind, Kind::Static | Kind::StaticPie) {
+        facts.libc_markers = Some(super::markers::search(header, endian, data));
+    }
     Ok(facts)
 }
 

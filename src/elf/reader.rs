@@ -27,6 +27,9 @@ use super::budget::MemoryBudget;
 /// objects fit.
 pub const HEAD_SIZE: usize = 1024;
 
+/// The first read of a file: enough for the ELF identification and header of either class.
+const FIRST_READ: usize = 64;
+
 /// The longest string we read from a string table. Names longer than any path the kernel accepts
 /// (PATH_MAX is 4096) are nonsense; 64 KiB leaves room and still bounds the damage.
 pub const MAX_STRING: u64 = 64 * 1024;
@@ -108,8 +111,15 @@ impl<'f> FileReader<'f> {
             bounds,
             fault: Cell::new(None),
         };
+        // Most files of a root are not ELF: their first bytes say so, and copying a whole block
+        // of each would cost more than the read itself. The rest of the block is read only
+        // after the magic.
         let mut head = vec![0u8; want];
-        let got = pread_full(src, &mut head, 0)?;
+        let first = want.min(FIRST_READ);
+        let mut got = pread_full(src, &mut head[..first], 0)?;
+        if got == first && first < want && super::parse::is_elf_magic(&head[..got]) {
+            got += pread_full(src, &mut head[first..], first as u64)?;
+        }
         head.truncate(got);
         // A file that shrank before we read it is as long as what we could read.
         if got < want {
@@ -132,6 +142,28 @@ impl<'f> FileReader<'f> {
     /// The first fault seen, if a read failed for a reason of ours rather than a bad offset.
     pub fn fault(&self) -> Option<Fault> {
         self.fault.get()
+    }
+
+    /// The file's size (as `fstat` said, or less if it shrank before the first read).
+    pub fn len_bytes(&self) -> u64 {
+        self.len
+    }
+
+    /// The per-file read budget (`--max-read`).
+    pub fn max_read(&self) -> u64 {
+        self.bounds.max_read
+    }
+
+    /// Reads into `buf` at `offset` without keeping the bytes (a search that looks at each chunk
+    /// once): the number of bytes read (fewer at the end of the file). The buffer is the
+    /// caller's, so only the deadline applies, not the byte budget.
+    pub fn read_into(&self, buf: &mut [u8], offset: u64) -> Result<usize, Fault> {
+        if let Some(d) = self.bounds.deadline
+            && Instant::now() >= d
+        {
+            return Err(Fault::Timeout);
+        }
+        pread_full(self.src, buf, offset)
     }
 
     /// Forgets a fault from an optional probe, so a later real error is not blamed on it.

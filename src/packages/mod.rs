@@ -281,7 +281,7 @@ pub fn compute(
     let libraries = std::cell::OnceCell::new();
     let in_process = |name: &[u8], o: &Object| {
         libraries
-            .get_or_init(|| LibraryIndex::new(root.objects, root.tree))
+            .get_or_init(|| LibraryIndex::new(root.objects, root.tree, None))
             .loadable(name, o)
             .map(|(_, canonical)| canonical)
     };

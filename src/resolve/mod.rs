@@ -833,6 +833,7 @@ pub(crate) fn testing_facts(
         note_warnings: Vec::new(),
         has_dynamic: true,
         has_load: true,
+        libc_markers: None,
     }
 }
 
