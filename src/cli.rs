@@ -253,6 +253,12 @@ pub struct RootArgs {
     /// When to color human output (auto: when standard output is a terminal and NO_COLOR is unset).
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+    /// Lay the host file or directory SRC over ROOT at DEST first, as a Dockerfile `COPY SRC
+    /// DEST` would (split at the last `:/`; DEST absolute, resolved through ROOT's symlinks;
+    /// symlinks in SRC copied as symlinks); repeatable, later over earlier. ROOT is not walked or
+    /// copied: `check` judges the added ELF files and the base programs they break.
+    #[arg(long, value_name = "SRC:DEST")]
+    pub add: Vec<String>,
 }
 
 /// `elfdeps scan` arguments.
@@ -417,6 +423,11 @@ impl RootArgs {
             }),
             checks: None,
             policy: None,
+            adds: self
+                .add
+                .iter()
+                .map(|a| elfdeps::resolve::AddSpec::parse(a))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

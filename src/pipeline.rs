@@ -49,6 +49,8 @@ pub struct Config {
     /// Judge the findings by this policy, adding its own findings (`--deny-libc`, `--max-glibc`)
     /// and the verdict (needs `checks`).
     pub policy: Option<Policy>,
+    /// Host files laid over ROOT before anything is judged (`--add SRC:DEST`).
+    pub adds: Vec<resolve::AddSpec>,
 }
 
 /// Why the pipeline could not produce a report: the input cannot be used as asked. The message
@@ -336,17 +338,22 @@ pub struct TreeOutcome {
 pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
     use std::os::unix::ffi::OsStrExt;
     let opened = open_root(config)?;
-    let view = lazy_view(&opened.rootfs, config);
-    let id = lazy_object(&view, given, config)?;
+    let base = lazy_view(&opened.rootfs, config);
+    let overlay = overlay_of(&base, config)?;
+    let view: &dyn FsView = match &overlay {
+        Some(o) => o,
+        None => &base,
+    };
+    let id = lazy_object(view, given, config)?;
     let ropts = config.resolve.clone().unwrap_or_default();
-    let r = resolve::resolve(&view, &[id], &ropts)
+    let r = resolve::resolve(view, &[id], &ropts)
         .pop()
         .ok_or_else(|| Error("internal: the resolver returned no session".into()))?;
     let facts = view.facts(id);
     cpu_applies_to(&ropts.cpu, facts, &r, view.object_path(id))?;
-    let warnings = opened.warnings(&view);
+    let warnings = opened.warnings(&base);
     let mut tree = TreeReport::session(view.object_path(id), facts, &r, |p| view.resolve(p, true));
-    tree.runtime = crate::runtime::edges::session_edges(&view, id, &r, &ropts);
+    tree.runtime = crate::runtime::edges::session_edges(view, id, &r, &ropts);
     Ok(TreeOutcome {
         root_name: match &opened.unpacked {
             Some(u) => ByteStr::from(u.info.reference.as_str()),
@@ -354,7 +361,7 @@ pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
         },
         tree,
         warnings,
-        lookups: view.lookups(),
+        lookups: base.lookups(),
     })
 }
 
@@ -390,9 +397,55 @@ fn lazy_view<'a>(rootfs: &'a RootFs, config: &Config) -> LazyView<'a> {
     LazyView::new(rootfs, config.scan.limits).excluding(config.scan.walk.exclude.clone())
 }
 
+/// `base` with `config.adds` laid over it (`None`: nothing to add).
+fn overlay_of<'b>(
+    base: &'b dyn FsView,
+    config: &Config,
+) -> Result<Option<resolve::OverlayView<'b>>, Error> {
+    if config.adds.is_empty() {
+        return Ok(None);
+    }
+    resolve::OverlayView::new(base, &config.adds, config.scan.limits)
+        .map(Some)
+        .map_err(|e| Error(e.to_string()))
+}
+
+/// `check ROOT --add SRC:DEST...`: the added ELF files judged in ROOT with them laid over it, and
+/// the base programs they break, through a lazy view of ROOT (no walk; an image is unpacked
+/// first). See [`crate::rebase`].
+pub fn check_add(config: &Config, policy: &Policy) -> Result<crate::rebase::AddReport, Error> {
+    use std::os::unix::ffi::OsStrExt;
+    let opened = open_root(config)?;
+    let base = lazy_view(&opened.rootfs, config);
+    let overlay = overlay_of(&base, config)?
+        .ok_or_else(|| Error("internal: check_add without --add".into()))?;
+    if overlay.added_files().is_empty() {
+        return Err(Error(
+            "--add put no regular file in the root: nothing to judge (a gate that passes on \
+             nothing would pass a build that lost its binaries); give the build's programs and \
+             libraries"
+                .into(),
+        ));
+    }
+    let ropts = config.resolve.clone().unwrap_or_default();
+    let root = match &opened.unpacked {
+        Some(u) => ByteStr::from(u.info.reference.as_str()),
+        None => ByteStr::from(config.root.as_os_str().as_bytes()),
+    };
+    Ok(crate::rebase::judge(
+        &base,
+        &overlay,
+        &config.adds,
+        root,
+        &ropts,
+        &config.scan.limits,
+        policy,
+    ))
+}
+
 /// The object at `given` in a lazy view, or why there is none (in the words [`find_object`]
 /// uses on a walked root).
-fn lazy_object(view: &LazyView<'_>, given: &str, config: &Config) -> Result<usize, Error> {
+fn lazy_object(view: &dyn FsView, given: &str, config: &Config) -> Result<usize, Error> {
     let canonical = view
         .resolve(given.as_bytes(), true)
         .map_err(|e| Error(not_in_root(view, given, &config.root, &e)))?;
