@@ -244,7 +244,8 @@ pub fn judge(
         .map(|((p, id), r)| {
             let facts = view.facts(*id);
             let libc = crate::check::libc::classify(facts, |max| {
-                view.read_prefix(p.as_bytes(), max.min(limits.max_read)).ok()
+                view.read_prefix(p.as_bytes(), max.min(limits.max_read))
+                    .ok()
             });
             AddedObject {
                 path: p.clone(),
@@ -277,8 +278,11 @@ pub fn judge(
             &mut findings,
         );
     }
-    let items: Vec<(ByteStr, &LibcInfo)> = objects.iter().map(|o| (o.path.clone(), &o.libc)).collect();
-    findings.extend(crate::check::policy_findings(&items, policy, |_, _| Vec::new()));
+    let items: Vec<(ByteStr, &LibcInfo)> =
+        objects.iter().map(|o| (o.path.clone(), &o.libc)).collect();
+    findings.extend(crate::check::policy_findings(&items, policy, |_, _| {
+        Vec::new()
+    }));
     findings.sort_by(|a, b| (&a.path, a.code, &a.message).cmp(&(&b.path, b.code, &b.message)));
     findings.dedup();
     let gate = policy.judge(&mut findings);
@@ -347,7 +351,10 @@ fn verdict_findings(
             Code::LibraryMissing,
             sev,
             path,
-            format!("{} is not found in the combined root{tail}", m.display_escaped()),
+            format!(
+                "{} is not found in the combined root{tail}",
+                m.display_escaped()
+            ),
         );
         f.library = Some(m.clone());
         out.push(f);

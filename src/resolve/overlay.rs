@@ -14,10 +14,11 @@ the image below: the question "would these binaries run on that base?" without c
   `chroot` (Docker resolves it in the image's root the same way); directories it names that do
   not exist are created. A file SRC lands at DEST, or at `DEST/NAME` when DEST ends with `/` or
   is a directory; a directory SRC's contents land in DEST.
-- What SRC puts at a path replaces what the base has there (a file over a file, a symlink over a
-  file); a directory of SRC over a base directory merges with it, over anything else replaces it
-  (as an image layer's directory over a symlink does: Docker's unpacking removes what is not a
-  directory).
+- What SRC puts at a path replaces what the base has there (a file or symlink over a file or a
+  symlink: a symlink inside DEST is replaced, not written through); a directory of SRC merges with
+  the base's directory. As BuildKit's copy (tonistiigi/fsutil), a directory of SRC over a
+  non-directory, or a file over a directory, is refused. DEST itself is resolved through every
+  symlink, its last component's included: a file copied to a symlink lands at its target.
 
 Objects of the base keep their ids; added objects get ids from [`ADDED_ID_BASE`] up, so the two
 never collide. An added file's identity is its own (a copy is a new inode: glibc's loader does not
@@ -81,9 +82,14 @@ impl AddSpec {
 #[derive(Clone, Debug)]
 enum Added {
     /// A directory; `merges`: the base has a directory here, whose entries stay.
-    Dir { merges: bool },
+    Dir {
+        merges: bool,
+    },
     /// A regular file, read from the host path; `index` numbers it for its identity.
-    File { host: PathBuf, index: u64 },
+    File {
+        host: PathBuf,
+        index: u64,
+    },
     Symlink(ByteStr),
     /// A FIFO, socket or device: never opened.
     Special,
@@ -302,9 +308,12 @@ impl<'b> OverlayView<'b> {
             })?;
             let path = crate::tree::child_of(at, &name);
             if meta.is_dir() {
+                if let Some(k) = self.kind(&path).filter(|k| *k != FileKind::Dir) {
+                    return Err(onto_non_dir(&host, &path, k));
+                }
                 if !matches!(self.added.get(&path), Some(Added::Dir { .. })) {
-                    let merges = self.base.kind(&path) == Some(FileKind::Dir)
-                        && self.base_visible(&path);
+                    let merges =
+                        self.base.kind(&path) == Some(FileKind::Dir) && self.base_visible(&path);
                     self.take(budget)?;
                     self.added.insert(path.clone(), Added::Dir { merges });
                 }
@@ -351,19 +360,15 @@ impl<'b> OverlayView<'b> {
         } else {
             Added::Special
         };
-        // What lay below a replaced directory is gone with it.
-        if matches!(self.added.get(&path), Some(Added::Dir { .. })) {
-            let mut prefix = path.clone();
-            prefix.push(b'/');
-            let below: Vec<Vec<u8>> = self
-                .added
-                .range(prefix.clone()..)
-                .take_while(|(k, _)| k.starts_with(&prefix))
-                .map(|(k, _)| k.clone())
-                .collect();
-            for k in below {
-                self.added.remove(&k);
-            }
+        // A directory is never replaced by a file (BuildKit's copy refuses it: "cannot replace
+        // to directory with file").
+        if self.kind(&path) == Some(FileKind::Dir) {
+            return Err(OverlayError(format!(
+                "--add: {} would replace the directory {} of the root; COPY refuses to replace a \
+                 directory with a file: give a DEST inside it",
+                host.display(),
+                ByteStr::from(path.as_slice()).display_escaped()
+            )));
         }
         self.added.insert(path, entry);
         Ok(())
@@ -410,9 +415,8 @@ impl<'b> OverlayView<'b> {
         {
             return id;
         }
-        let parsed = crate::scan::guarded(|| {
-            self.read_elf(path, &self.limits).map(|f| f.map(Box::new))
-        });
+        let parsed =
+            crate::scan::guarded(|| self.read_elf(path, &self.limits).map(|f| f.map(Box::new)));
         let mut map = self.parsed.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&id) = map.get(path) {
             return id;
@@ -426,6 +430,22 @@ impl<'b> OverlayView<'b> {
         map.insert(path.to_vec(), id);
         id
     }
+}
+
+/// A directory of SRC landing on what is not a directory: BuildKit's copy refuses it ("cannot
+/// copy to non-directory"), and so does the overlay, rather than guess.
+fn onto_non_dir(host: &Path, path: &[u8], kind: FileKind) -> OverlayError {
+    let what = match kind {
+        FileKind::Symlink => "a symbolic link",
+        FileKind::File => "a file",
+        _ => "not a directory",
+    };
+    OverlayError(format!(
+        "--add: the directory {} would land on {}, which is {what} in the root; COPY refuses to \
+         copy a directory onto it: give DEST as the path it resolves to",
+        host.display(),
+        ByteStr::from(path).display_escaped()
+    ))
 }
 
 /// Opens the host file SRC put in the root: never following a symlink, never blocking on a FIFO
@@ -607,6 +627,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(d.path().join("app/bin")).unwrap();
         std::fs::create_dir_all(d.path().join("app/lib")).unwrap();
+        std::fs::create_dir_all(d.path().join("app/opt")).unwrap();
         std::fs::write(d.path().join("app/bin/prog"), b"#!/bin/sh\n").unwrap();
         std::fs::write(d.path().join("app/lib/libx.so.1"), b"not elf").unwrap();
         std::os::unix::fs::symlink("libx.so.1", d.path().join("app/lib/libx.so")).unwrap();
@@ -649,12 +670,13 @@ mod tests {
         );
         assert_eq!(v.kind(b"/srv/app/prog"), Some(FileKind::File));
         assert_eq!(v.kind(b"/srv/keep/f"), Some(FileKind::File));
-        let kids: Vec<String> = v.children(b"/usr/lib").iter().map(|n| n.escaped()).collect();
+        let kids: Vec<String> = v
+            .children(b"/usr/lib")
+            .iter()
+            .map(|n| n.escaped())
+            .collect();
         assert_eq!(kids, ["escape", "libold.so", "libx.so", "libx.so.1"]);
-        assert_eq!(
-            v.shadowed(),
-            vec![ByteStr::from("/usr/lib/libx.so.1")]
-        );
+        assert_eq!(v.shadowed(), vec![ByteStr::from("/usr/lib/libx.so.1")]);
         assert_eq!(
             v.added_files(),
             vec![
@@ -675,6 +697,21 @@ mod tests {
         assert_eq!(v.kind(b"/new"), Some(FileKind::Dir));
         assert_eq!(v.kind(b"/new/dir/tool"), Some(FileKind::File));
         assert_eq!(v.children(b"/new/dir"), vec![ByteStr::from("tool")]);
+    }
+
+    /// As BuildKit's copy: a directory of SRC onto a symlink of the base, or a file onto a
+    /// directory, is refused rather than guessed.
+    #[test]
+    fn a_directory_onto_a_symlink_is_refused() {
+        let host = host_tree();
+        let b = base();
+        let p = format!("{}/app:/", host.path().display());
+        let e = OverlayView::new(&b, &[AddSpec::parse(&p).unwrap()], Limits::default());
+        assert!(e.is_err_and(|e| e.0.contains("symbolic link")));
+        let p = format!("{}/app/bin/prog:/srv/keep", host.path().display());
+        // A file onto a directory lands in it.
+        let v = OverlayView::new(&b, &[AddSpec::parse(&p).unwrap()], Limits::default()).unwrap();
+        assert_eq!(v.kind(b"/srv/keep/prog"), Some(FileKind::File));
     }
 
     #[test]
