@@ -76,8 +76,9 @@ fn no_add(common: &RootArgs, command: &str) -> Result<(), Fail> {
     }
     Err(Fail(
         format!(
-            "--add is not available with `{command}` yet; use `elfdeps check ROOT --add \
-             SRC:DEST` (the added files judged) or `elfdeps tree ROOT --add SRC:DEST PATH`"
+            "--add is not available with `{command}` yet (it walks ROOT); use `elfdeps check ROOT \
+             --add SRC:DEST` (the added files judged), `elfdeps tree ROOT --add SRC:DEST PATH` or \
+             `elfdeps packages ROOT --add SRC:DEST PATH`"
         ),
         EXIT_INPUT,
     ))
@@ -311,7 +312,6 @@ fn run_why(args: WhyArgs) -> Result<(), Fail> {
 }
 
 fn run_packages(args: PackagesArgs) -> Result<(), Fail> {
-    no_add(&args.common, "packages")?;
     // Programs named by path are answered without a walk (pipeline::packages_run).
     let config = config_of(&args.common, true)?;
     let out = pipeline::packages_run(&config, &args.query(), &progress(&args.common))?;

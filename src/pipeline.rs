@@ -515,6 +515,19 @@ pub fn packages_run(
     q: &PackagesQuery,
     progress: &Progress,
 ) -> Result<PackagesOutcome, Error> {
+    if !config.adds.is_empty() {
+        if q.for_pkg.is_some() || q.unneeded || q.paths.is_empty() {
+            return Err(Error(
+                "packages --add answers for programs named by path (the added ones, or the \
+                 base's): name them; --for and --unneeded need a walk of the root, which --add \
+                 does not do"
+                    .into(),
+            ));
+        }
+        return packages_without_walk(config, q)?.ok_or_else(|| {
+            Error("internal: packages --add found no program to answer for".into())
+        });
+    }
     // Programs named, or an image's entrypoint: no walk.
     if q.for_pkg.is_none()
         && !q.unneeded
@@ -548,7 +561,14 @@ fn packages_without_walk(
     q: &PackagesQuery,
 ) -> Result<Option<PackagesOutcome>, Error> {
     let opened = open_root(config)?;
-    let view = lazy_view(&opened.rootfs, config);
+    let base = lazy_view(&opened.rootfs, config);
+    // With --add, the programs are looked up (and resolved) in the combined root; the package
+    // database stays the base's (the added files belong to no package).
+    let overlay = overlay_of(&base, config)?;
+    let view: &dyn FsView = match &overlay {
+        Some(o) => o,
+        None => &base,
+    };
     let mut ids = Vec::new();
     let mut paths = q.paths.clone();
     if paths.is_empty() {
@@ -557,23 +577,30 @@ fn packages_without_walk(
             .unpacked
             .as_ref()
             .and_then(|u| u.info.run.as_ref())
-            .and_then(|run| entry_program(&view, run))
+            .and_then(|run| entry_program(view, run))
         {
             Some(p) => paths.push(p),
             None => return Ok(None),
         }
     }
     for p in &paths {
-        let id = lazy_object(&view, p, config)?;
+        let id = lazy_object(view, p, config)?;
         if !check::is_program_facts(view.facts(id)) {
+            if overlay.is_some() {
+                return Err(Error(format!(
+                    "packages --add: {p} is not a program; with --add, name the programs to \
+                     answer for (a library's set needs a walk of the root, which --add does not \
+                     do)"
+                )));
+            }
             return Ok(None);
         }
         ids.push(id);
     }
-    let db = pkgdb::detect(&opened.rootfs, &view, q.db).ok_or_else(|| no_database(&config.root))?;
+    let db = pkgdb::detect(&opened.rootfs, &base, q.db).ok_or_else(|| no_database(&config.root))?;
     let mut warnings = db_warnings(&db);
     let ropts = config.resolve.clone().unwrap_or_default();
-    let sessions = resolve::resolve(&view, &ids, &ropts);
+    let sessions = resolve::resolve(view, &ids, &ropts);
     // As for the walked root, a --cpu profile must apply to something: here, to one of the
     // programs' sessions.
     let refusals: Vec<Result<(), Error>> = ids
@@ -604,14 +631,18 @@ fn packages_without_walk(
         .collect();
     let index = read_indexes(q, &mut warnings)?;
     // Every target is a program, so no need is ever met in-process.
-    let mut set = crate::packages::compute_for(&targets, &db, &index, &view, &|_, _| None);
+    let paths_view: &dyn crate::tree::PathLookup = match &overlay {
+        Some(o) => o,
+        None => &base,
+    };
+    let mut set = crate::packages::compute_for(&targets, &db, &index, paths_view, &|_, _| None);
     for (p, &id) in paths.iter().zip(&ids) {
-        crate::packages::add_link_owners(&mut set, &db, &view, p, view.object_path(id));
+        crate::packages::add_link_owners(&mut set, &db, view, p, view.object_path(id));
     }
-    grow_set(&mut set, &view, &db, &ropts, &ids, q)?;
-    let root_warnings = opened.warnings(&view);
+    grow_set(&mut set, view, &db, &ropts, &ids, q)?;
+    let root_warnings = opened.warnings(&base);
     let image = opened.unpacked.as_ref().map(|u| &u.info);
-    let about = set_about(config, &opened.rootfs, &view, image, &db);
+    let about = set_about(config, &opened.rootfs, &base, image, &db);
     Ok(Some(PackagesOutcome {
         set,
         warnings,
@@ -624,7 +655,7 @@ fn packages_without_walk(
 /// The ELF program a container of the image starts: its config's entrypoint (else command),
 /// searched through the config's `PATH` when it has no `/`; for a script, its `#!` interpreter
 /// (through `env`, the program `env` runs). `None` when there is none in the root.
-fn entry_program(view: &LazyView<'_>, run: &image::RunConfig) -> Option<String> {
+fn entry_program(view: &dyn FsView, run: &image::RunConfig) -> Option<String> {
     let search = |name: &str| -> Option<String> {
         if name.contains('/') {
             let abs = if name.starts_with('/') {

@@ -786,3 +786,59 @@ fn alpine_library_shadowed_by_an_added_one() {
         },
     );
 }
+
+/// `tree --add` and `packages --add` look the added program up in the combined root (the
+/// loader session `check --add` judged; the base's packages that run it); `scan`, `why` (which
+/// walk the root) refuse `--add` rather than answer without the added files.
+#[test]
+fn tree_and_packages_take_add_and_walking_commands_refuse_it() {
+    let what = "tree and packages with --add";
+    if !tools(what, &[("gcc", "gcc")]) {
+        return;
+    }
+    let Some(r) = roots(what, &["debian-bullseye"]) else {
+        return;
+    };
+    let t = tempfile::tempdir().expect("tempdir");
+    let prog = t.path().join("threads");
+    compile(&["gcc"], &prog, THREADS, &["-lpthread"]);
+    let add = format!("{}:/usr/local/bin/", prog.display());
+    let base = r[0].display().to_string();
+    let o = support::elfdeps(&[
+        "tree",
+        &base,
+        "--add",
+        &add,
+        "/usr/local/bin/threads",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", support::describe(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(doc["status"], "error");
+    assert_eq!(doc["version_errors"][0]["version"], "GLIBC_2.34");
+    let o = support::elfdeps(&[
+        "packages",
+        &base,
+        "--add",
+        &add,
+        "/usr/local/bin/threads",
+        "--elf-only",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", support::describe(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "libc6\n");
+    for cmd in [
+        vec!["scan", &base, "--add", &add],
+        vec!["why", &base, "libc.so.6", "--add", &add],
+    ] {
+        let o = support::elfdeps(&cmd);
+        assert_eq!(o.status.code(), Some(2), "{}", support::describe(&o));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("--add is not available"));
+    }
+    // DEST must be absolute; a missing SRC is an input error.
+    let o = support::elfdeps(&["check", &base, "--add", "nothing-here:relative"]);
+    assert_eq!(o.status.code(), Some(2), "{}", support::describe(&o));
+    let o = support::elfdeps(&["check", &base, "--add", "/nonexistent/app:/usr/bin/"]);
+    assert_eq!(o.status.code(), Some(2), "{}", support::describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read"));
+}
