@@ -842,3 +842,59 @@ fn tree_and_packages_take_add_and_walking_commands_refuse_it() {
     assert_eq!(o.status.code(), Some(2), "{}", support::describe(&o));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read"));
 }
+
+/// An image as the base (an OCI layout umoci builds from the Alpine root, with libssl taken out
+/// in a second layer): the added program is judged in the image's filesystem as in the same
+/// root as a directory, and as the real loader judges it there.
+#[test]
+fn an_image_base_judges_as_its_unpacked_root() {
+    let what = "check oci:LAYOUT --add";
+    if !ready(what) || !tools(what, &[("umoci", "umoci")]) {
+        return;
+    }
+    let Some(r) = roots(what, &["alpine-x86_64"]) else {
+        return;
+    };
+    let t = tempfile::tempdir().expect("tempdir");
+    let layout = t.path().join("layout");
+    let bundle = t.path().join("bundle");
+    let umoci = |args: &[&str]| run(Command::new("umoci").args(args), "umoci");
+    let l = layout.to_str().expect("utf-8");
+    let b = bundle.to_str().expect("utf-8");
+    let image = format!("{l}:base");
+    umoci(&["init", "--layout", l]);
+    umoci(&["new", "--image", &image]);
+    umoci(&["unpack", "--image", &image, b]);
+    let rootfs = bundle.join("rootfs");
+    run(
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", r[0].display()))
+            .arg(&rootfs),
+        "cp -a alpine",
+    );
+    umoci(&["repack", "--image", &image, b]);
+    std::fs::remove_file(rootfs.join("lib/libssl.so.3")).expect("rm libssl");
+    umoci(&["repack", "--image", &image, b]);
+    let apk = t.path().join("apk2");
+    std::fs::copy(r[0].join("sbin/apk"), &apk).expect("copy apk");
+    let adds = [(apk, "/usr/local/bin/")];
+    let (from_image, code) = check_add(Path::new(&format!("oci:{image}")), &adds);
+    let (from_dir, _) = check_add(&rootfs, &adds);
+    assert_eq!(code, 1);
+    assert_eq!(from_image["objects"], from_dir["objects"]);
+    assert_eq!(from_image["objects"][0]["missing"][0], "libssl.so.3");
+    // And the loader agrees, in a copy of the unpacked image with apk2 copied in.
+    case(
+        what,
+        &rootfs,
+        &adds,
+        Loader::Musl,
+        Expect {
+            status: &[("/usr/local/bin/apk2", "error")],
+            newly_broken: &[],
+            exit: 1,
+            complete: false,
+        },
+    );
+}
