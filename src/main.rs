@@ -217,6 +217,14 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
         write(&Judged::Files(&o), &title, here)?;
         o.gate.passed
     } else {
+        if let (Some(old), Some(new)) = (&args.rebase_from, &args.onto) {
+            if !config.adds.is_empty() {
+                return Err(input(
+                    "--add and --rebase-from are two questions: ask one at a time".into(),
+                ));
+            }
+            return run_check_rebase(&args, &config, &policy, old, new);
+        }
         if !config.adds.is_empty() {
             return run_check_add(&args, &config, &policy);
         }
@@ -269,6 +277,34 @@ fn run_check_add(
     emit(args.output.as_deref(), |w| match args.format {
         FormatArg::Json => report::rebase::render_json(&r, w),
         _ => report::rebase::render_human(&r, w),
+    })?;
+    if r.gate.passed {
+        Ok(())
+    } else {
+        Err(Fail(String::new(), EXIT_POLICY))
+    }
+}
+
+/// `check APP --rebase-from OLD --onto NEW`: what of APP newly breaks over NEW.
+fn run_check_rebase(
+    args: &CheckArgs,
+    config: &pipeline::Config,
+    policy: &policy::Policy,
+    old: &std::path::Path,
+    new: &std::path::Path,
+) -> Result<(), Fail> {
+    if !matches!(args.format, FormatArg::Human | FormatArg::Json) || args.symbols {
+        return Err(Fail(
+            "--rebase-from writes --format human or json (the elfdeps-rebase/1 document), \
+             without --symbols"
+                .into(),
+            EXIT_INPUT,
+        ));
+    }
+    let r = pipeline::check_rebase(config, old, new, policy)?;
+    emit(args.output.as_deref(), |w| match args.format {
+        FormatArg::Json => report::rebase::render_rebase_json(&r, w),
+        _ => report::rebase::render_rebase_human(&r, w),
     })?;
     if r.gate.passed {
         Ok(())

@@ -443,6 +443,97 @@ pub fn check_add(config: &Config, policy: &Policy) -> Result<crate::rebase::AddR
     ))
 }
 
+/// `check APP --rebase-from OLD --onto NEW`: APP's own layers (those above OLD's, matched by
+/// diff_id) applied over NEW as `crane rebase` would, every ELF object they hold judged over NEW
+/// and over OLD (APP as it is), and what is worse over NEW reported. Each image is unpacked; the
+/// roots are looked at through lazy views (no walk).
+pub fn check_rebase(
+    config: &Config,
+    old: &Path,
+    new: &Path,
+    policy: &Policy,
+) -> Result<crate::rebase::RebaseReport, Error> {
+    let platform = config
+        .platform
+        .as_deref()
+        .map(image::Platform::parse)
+        .transpose()
+        .map_err(|e| Error(e.to_string()))?;
+    let opts = image::ImageOptions {
+        platform,
+        max_layer: config.max_layer_size,
+        max_image: config.max_image_size,
+    };
+    let image_of = |p: &Path, what: &str| -> Result<image::ImageRef, Error> {
+        match image::parse_root(p).map_err(|e| Error(e.to_string()))? {
+            Some(r) if !matches!(r, image::ImageRef::RootTarball(_)) => Ok(r),
+            _ => Err(Error(format!(
+                "{what} {}: not an image (an OCI layout, oci:DIR[:TAG], oci-archive: or \
+                 docker-archive:); a rebase matches image layers by their diff_ids",
+                p.display()
+            ))),
+        }
+    };
+    let app = image_of(&config.root, "the application image")?;
+    let old_ref = image_of(old, "--rebase-from")?;
+    let new_ref = image_of(new, "--onto")?;
+    let cannot = |what: &str, r: &image::ImageRef, e: image::ImageError| {
+        Error(format!("cannot use {what} {}: {e}", r.display()))
+    };
+    let old_ids =
+        image::diff_ids(&old_ref, &opts).map_err(|e| cannot("--rebase-from", &old_ref, e))?;
+    let before = image::unpack(&app, &opts).map_err(|e| cannot("the image", &app, e))?;
+    let onto = image::unpack(&new_ref, &opts).map_err(|e| cannot("--onto", &new_ref, e))?;
+    let new_layers = onto.info.layers.len();
+    let shown_old = old_ref.display();
+    let (after, app_ids) = image::unpack_onto(&app, &opts, Some(onto), &|ids| {
+        if ids.len() >= old_ids.len() && ids[..old_ids.len()] == old_ids[..] {
+            Ok(old_ids.len())
+        } else {
+            Err(image::ImageError::Image(format!(
+                "its layers do not start with those of {shown_old} (by diff_id): it was not \
+                 built on that base; name the base it was built FROM"
+            )))
+        }
+    })
+    .map_err(|e| cannot("the image", &app, e))?;
+    let before_fs = RootFs::open(&before.root).map_err(|e| Error(e.to_string()))?;
+    let after_fs = RootFs::open(&after.root).map_err(|e| Error(e.to_string()))?;
+    let before_view = lazy_view(&before_fs, config);
+    let after_view = lazy_view(&after_fs, config);
+    // The application's paths: those its own layers last wrote over NEW.
+    let paths: Vec<ByteStr> = after
+        .origins
+        .iter()
+        .filter(|(_, layer)| **layer >= new_layers)
+        .filter_map(|(p, _)| after_view.resolve(p, false).ok())
+        .filter(|p| after_view.kind(p.as_bytes()) == Some(FileKind::File))
+        .collect();
+    let ropts = config.resolve.clone().unwrap_or_default();
+    let mut errors = Vec::new();
+    let objects = crate::rebase::judge_objects(
+        &after_view,
+        &paths,
+        &ropts,
+        &config.scan.limits,
+        &mut errors,
+    );
+    let judged: Vec<ByteStr> = objects.iter().map(|o| o.path.clone()).collect();
+    let newly_broken = crate::rebase::compare(&before_view, &after_view, &judged, &ropts);
+    let (findings, gate) = crate::rebase::judge_rebase(&newly_broken, &objects, policy);
+    Ok(crate::rebase::RebaseReport {
+        image: app.display(),
+        rebase_from: old_ref.display(),
+        onto: new_ref.display(),
+        app_layers: app_ids.len() - old_ids.len(),
+        objects,
+        newly_broken,
+        findings,
+        gate,
+        errors,
+    })
+}
+
 /// The object at `given` in a lazy view, or why there is none (in the words [`find_object`]
 /// uses on a walked root).
 fn lazy_object(view: &dyn FsView, given: &str, config: &Config) -> Result<usize, Error> {

@@ -213,33 +213,32 @@ pub struct AddArg {
     pub dest: ByteStr,
 }
 
-/// Judges the added files of `view` (laid over `base`) and the base programs they break.
-pub fn judge(
-    base: &dyn FsView,
-    view: &OverlayView<'_>,
-    adds: &[AddSpec],
-    root: ByteStr,
+/// The ELF objects among `paths` (canonical) of `view`, each judged there; the paths that are ELF
+/// files whose facts cannot be read go to `errors`.
+pub fn judge_objects(
+    view: &dyn FsView,
+    paths: &[ByteStr],
     opts: &ResolveOptions,
     limits: &Limits,
-    policy: &Policy,
-) -> AddReport {
-    let mut errors = Vec::new();
+    errors: &mut Vec<PathError>,
+) -> Vec<AddedObject> {
     let mut ids = Vec::new();
-    for p in view.added_files() {
+    for p in paths {
         match view.object(p.as_bytes()) {
-            Some(id) => ids.push((p, id)),
+            Some(id) => ids.push((p.clone(), id)),
             None => {
                 // Not ELF (skipped), or ELF whose facts cannot be read (said).
-                if let Err(e) = view.read_elf(p.as_bytes(), limits) {
-                    errors.push(PathError::new(p, e));
+                if view.kind(p.as_bytes()) == Some(FileKind::File)
+                    && let Err(e) = view.read_elf(p.as_bytes(), limits)
+                {
+                    errors.push(PathError::new(p.clone(), e));
                 }
             }
         }
     }
     let only: Vec<usize> = ids.iter().map(|(_, id)| *id).collect();
     let sessions = resolve::resolve(view, &only, opts);
-    let objects: Vec<AddedObject> = ids
-        .iter()
+    ids.iter()
         .zip(&sessions)
         .map(|((p, id), r)| {
             let facts = view.facts(*id);
@@ -254,7 +253,35 @@ pub fn judge(
                 verdict: Verdict::of(facts, r),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// The findings of objects newly broken: each new missing library and version, an error for a
+/// program, a warning for a library (a program loading it reports the error).
+pub fn change_findings(changes: &[Change], programs: &[ByteStr], context: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for c in changes {
+        let mut after = c.after.clone();
+        after.missing = c.new_missing.clone();
+        after.version_errors = c.new_version_errors.clone();
+        let program = programs.contains(&c.path);
+        verdict_findings(&c.path, program, &after, Some(context), &mut findings);
+    }
+    findings
+}
+
+/// Judges the added files of `view` (laid over `base`) and the base programs they break.
+pub fn judge(
+    base: &dyn FsView,
+    view: &OverlayView<'_>,
+    adds: &[AddSpec],
+    root: ByteStr,
+    opts: &ResolveOptions,
+    limits: &Limits,
+    policy: &Policy,
+) -> AddReport {
+    let mut errors = Vec::new();
+    let objects = judge_objects(view, &view.added_files(), opts, limits, &mut errors);
     let base_scope = scope(base, view);
     let candidates = base_programs(base, view, &base_scope.dirs);
     let newly_broken = compare(base, view, &candidates, opts);
@@ -468,4 +495,50 @@ fn base_programs(base: &dyn FsView, view: &OverlayView<'_>, dirs: &[ByteStr]) ->
         }
     }
     out.into_iter().collect()
+}
+
+/// The schema identifier of the `check --rebase-from --onto` JSON document.
+pub const REBASE_SCHEMA: &str = "elfdeps-rebase/1";
+
+/// What `check APP --rebase-from OLD --onto NEW` answers: the application's layers (those above
+/// OLD's, matched by diff_id) laid over NEW, each of their ELF objects judged there, and those
+/// that break on NEW but did not on OLD.
+#[derive(Debug, Serialize)]
+pub struct RebaseReport {
+    /// The application image as given.
+    pub image: String,
+    /// The base it was built on, as given.
+    pub rebase_from: String,
+    /// The base it is laid over, as given.
+    pub onto: String,
+    /// How many of the application image's layers are its own (above OLD's).
+    pub app_layers: usize,
+    /// Every ELF object the application's layers hold, judged over NEW.
+    pub objects: Vec<AddedObject>,
+    /// Those worse over NEW than over OLD.
+    pub newly_broken: Vec<Change>,
+    /// Findings about what newly breaks.
+    pub findings: Vec<Finding>,
+    /// The policy's verdict.
+    pub gate: Gate,
+    /// ELF files of the application's layers that cannot be read.
+    pub errors: Vec<PathError>,
+}
+
+/// The findings of a rebase judged by `policy`: only what newly breaks.
+pub fn judge_rebase(
+    changes: &[Change],
+    objects: &[AddedObject],
+    policy: &Policy,
+) -> (Vec<Finding>, Gate) {
+    let programs: Vec<ByteStr> = objects
+        .iter()
+        .filter(|o| o.program)
+        .map(|o| o.path.clone())
+        .collect();
+    let mut findings = change_findings(changes, &programs, "it loads on the old base");
+    findings.sort_by(|a, b| (&a.path, a.code, &a.message).cmp(&(&b.path, b.code, &b.message)));
+    findings.dedup();
+    let gate = policy.judge(&mut findings);
+    (findings, gate)
 }

@@ -898,3 +898,104 @@ fn an_image_base_judges_as_its_unpacked_root() {
         },
     );
 }
+
+/// `check APP --rebase-from OLD --onto NEW`: an application image (umoci: the Alpine root, then a
+/// layer adding a copy of apk) rebased from that Alpine image onto one whose second layer removes
+/// libssl. Its program newly breaks (exit 1); the real loader agrees on every verdict, in a copy
+/// of NEW's filesystem with the application's files copied in; and a base the image was not built
+/// on is refused (exit 2).
+#[test]
+fn rebase_onto_a_base_without_a_library() {
+    let what = "check --rebase-from --onto";
+    if !ready(what) || !tools(what, &[("umoci", "umoci")]) {
+        return;
+    }
+    let Some(r) = roots(what, &["alpine-x86_64"]) else {
+        return;
+    };
+    let t = tempfile::tempdir().expect("tempdir");
+    let layout = t.path().join("layout");
+    let l = layout.to_str().expect("utf-8").to_string();
+    let umoci = |args: &[&str]| run(Command::new("umoci").args(args), "umoci");
+    let bundle = |name: &str| t.path().join(name).to_str().expect("utf-8").to_string();
+    umoci(&["init", "--layout", &l]);
+    umoci(&["new", "--image", &format!("{l}:old")]);
+    let b = bundle("b-old");
+    umoci(&["unpack", "--image", &format!("{l}:old"), &b]);
+    run(
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", r[0].display()))
+            .arg(format!("{b}/rootfs")),
+        "cp -a alpine",
+    );
+    umoci(&["repack", "--image", &format!("{l}:old"), &b]);
+    // NEW: OLD without libssl.
+    let b = bundle("b-new");
+    umoci(&["unpack", "--image", &format!("{l}:old"), &b]);
+    std::fs::remove_file(Path::new(&b).join("rootfs/lib/libssl.so.3")).expect("rm libssl");
+    umoci(&["repack", "--image", &format!("{l}:new"), &b]);
+    let new_rootfs = Path::new(&b).join("rootfs");
+    // APP: OLD plus apk2.
+    let b = bundle("b-app");
+    umoci(&["unpack", "--image", &format!("{l}:old"), &b]);
+    std::fs::copy(
+        r[0].join("sbin/apk"),
+        Path::new(&b).join("rootfs/usr/local/bin/apk2"),
+    )
+    .expect("copy apk");
+    umoci(&["repack", "--image", &format!("{l}:app"), &b]);
+    let o = support::elfdeps(&[
+        "check",
+        &format!("oci:{l}:app"),
+        "--rebase-from",
+        &format!("oci:{l}:old"),
+        "--onto",
+        &format!("oci:{l}:new"),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", support::describe(&o));
+    let doc: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(doc["schema"], "elfdeps-rebase/1");
+    assert_eq!(doc["app_layers"], 1);
+    let objects = doc["objects"].as_array().expect("objects");
+    let paths: Vec<&str> = objects.iter().filter_map(|o| o["path"].as_str()).collect();
+    assert_eq!(paths, ["/usr/local/bin/apk2"], "{doc:#}");
+    let broken = doc["newly_broken"].as_array().expect("newly_broken");
+    assert_eq!(broken.len(), 1, "{doc:#}");
+    assert_eq!(broken[0]["before"]["status"], "ok");
+    assert_eq!(broken[0]["new_missing"][0], "libssl.so.3");
+    // The loader, over NEW with the application's file, and over OLD (the image as it is).
+    let apk2 = t.path().join("apk2");
+    std::fs::copy(r[0].join("sbin/apk"), &apk2).expect("copy");
+    let copy = Copy::of(&new_rootfs);
+    copy.add(&apk2, "/usr/local/bin/");
+    compare(
+        &copy.merged,
+        Loader::Musl,
+        "/usr/local/bin/apk2",
+        &objects[0],
+    )
+    .unwrap_or_else(|e| panic!("over NEW: {e}"));
+    let copy = Copy::of(r[0]);
+    copy.add(&apk2, "/usr/local/bin/");
+    compare(
+        &copy.merged,
+        Loader::Musl,
+        "/usr/local/bin/apk2",
+        &broken[0]["before"],
+    )
+    .unwrap_or_else(|e| panic!("over OLD: {e}"));
+    // Not built on NEW: refused.
+    let o = support::elfdeps(&[
+        "check",
+        &format!("oci:{l}:app"),
+        "--rebase-from",
+        &format!("oci:{l}:new"),
+        "--onto",
+        &format!("oci:{l}:old"),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", support::describe(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("do not start with those of"));
+}

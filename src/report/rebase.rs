@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::name::escape_controls;
-use crate::rebase::{AddReport, SCHEMA, Verdict};
+use crate::rebase::{AddReport, REBASE_SCHEMA, RebaseReport, SCHEMA, Verdict};
 use crate::resolve::Status;
 
 /// Writes the report as the `elfdeps-add/1` JSON document.
@@ -130,6 +130,74 @@ pub fn render_human(r: &AddReport, out: &mut dyn Write) -> io::Result<()> {
             f.code,
             f.path.display_escaped(),
             escape_controls(&f.message)
+        )?;
+    }
+    writeln!(
+        out,
+        "gate: {} ({} violations, {} suppressed)",
+        if r.gate.passed { "passed" } else { "failed" },
+        r.gate.violations,
+        r.gate.suppressed
+    )
+}
+
+/// Writes the rebase report as the `elfdeps-rebase/1` JSON document.
+pub fn render_rebase_json(r: &RebaseReport, out: &mut dyn Write) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        schema: &'static str,
+        tool: super::json::Tool,
+        #[serde(flatten)]
+        report: &'a RebaseReport,
+    }
+    let doc = Doc {
+        schema: REBASE_SCHEMA,
+        tool: super::json::Tool::this(),
+        report: r,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
+}
+
+/// Writes the rebase report for people.
+pub fn render_rebase_human(r: &RebaseReport, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(
+        out,
+        "{}: its {} own layers laid over {} instead of {}:",
+        r.image, r.app_layers, r.onto, r.rebase_from
+    )?;
+    for o in &r.objects {
+        writeln!(
+            out,
+            "  {}: {} ({})",
+            o.path.display_escaped(),
+            status(o.verdict.status),
+            o.libc.flavor.as_str()
+        )?;
+    }
+    if r.newly_broken.is_empty() {
+        writeln!(out, "nothing breaks that did not break before")?;
+    }
+    for c in &r.newly_broken {
+        writeln!(
+            out,
+            "  {}: newly {} (was {})",
+            c.path.display_escaped(),
+            status(c.after.status),
+            status(c.before.status)
+        )?;
+        let mut shown = c.after.clone();
+        shown.missing = c.new_missing.clone();
+        shown.version_errors = c.new_version_errors.clone();
+        verdict_lines(&shown, out)?;
+    }
+    for e in &r.errors {
+        writeln!(
+            out,
+            "  {}: cannot be read: {} ({})",
+            e.path.display_escaped(),
+            escape_controls(&e.message),
+            e.code
         )?;
     }
     writeln!(
