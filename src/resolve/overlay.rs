@@ -182,12 +182,16 @@ impl<'b> OverlayView<'b> {
                 a.dest.display_escaped()
             )));
         }
-        let meta = std::fs::symlink_metadata(&a.src).map_err(|e| {
+        // SRC itself, named by the user, is followed when it is a symlink (as COPY follows the
+        // source it names); what lies inside a directory SRC never is.
+        let cannot = |e: std::io::Error| {
             OverlayError(format!(
                 "--add {shown}: cannot read {shown} on this machine: {e}; give an existing file \
                  or directory"
             ))
-        })?;
+        };
+        let src = std::fs::canonicalize(&a.src).map_err(cannot)?;
+        let meta = std::fs::symlink_metadata(&src).map_err(cannot)?;
         let into_dir = dest.ends_with(b"/");
         let target = self.place(dest).map_err(|e| {
             OverlayError(format!(
@@ -198,7 +202,7 @@ impl<'b> OverlayView<'b> {
         })?;
         if meta.is_dir() {
             self.mkdirs(&target);
-            self.copy_tree(&a.src, &target, 0, budget)
+            self.copy_tree(&src, &target, 0, budget)
         } else {
             // A file: into DEST when DEST is (or is written as) a directory.
             let name = a.src.file_name().map(OsStrExt::as_bytes).unwrap_or(b"");
@@ -210,7 +214,7 @@ impl<'b> OverlayView<'b> {
                 self.mkdirs(&parent);
                 target
             };
-            self.put_entry(&a.src, at, &meta, budget)
+            self.put_entry(&src, at, &meta, budget)
         }
     }
 
@@ -721,6 +725,18 @@ mod tests {
         assert_eq!(a.dest, ByteStr::from("/usr/bin/"));
         assert!(AddSpec::parse("nodest").is_err());
         assert!(AddSpec::parse(":/x").is_err());
+    }
+
+    /// SRC named as a symlink is followed (COPY follows the source it names), and the file keeps
+    /// the name it was given by.
+    #[test]
+    fn a_src_symlink_is_followed() {
+        let host = host_tree();
+        let b = base();
+        let p = format!("{}/app/lib/libx.so:/usr/lib/", host.path().display());
+        let v = OverlayView::new(&b, &[AddSpec::parse(&p).unwrap()], Limits::default()).unwrap();
+        assert_eq!(v.kind(b"/usr/lib/libx.so"), Some(FileKind::File));
+        assert_eq!(v.read(b"/usr/lib/libx.so", 99).unwrap(), b"not elf");
     }
 
     /// A FIFO inside SRC is listed, never opened (a read would block).
