@@ -254,16 +254,14 @@ fn run_check_add(
     let refuse = |what: &str| {
         Fail(
             format!(
-                "--format {what} is not available with --add yet: use --format human or json \
-                 (the elfdeps-add/1 document)"
+                "--format {what} is not available with --add: use human, json (the \
+                 elfdeps-add/1 document), sarif or junit"
             ),
             EXIT_INPUT,
         )
     };
     match args.format {
-        FormatArg::Human | FormatArg::Json => {}
-        FormatArg::Sarif => return Err(refuse("sarif")),
-        FormatArg::Junit => return Err(refuse("junit")),
+        FormatArg::Human | FormatArg::Json | FormatArg::Sarif | FormatArg::Junit => {}
         FormatArg::Cyclonedx => return Err(refuse("cyclonedx")),
         FormatArg::Dot => return Err(refuse("dot")),
     }
@@ -274,8 +272,19 @@ fn run_check_add(
         ));
     }
     let r = pipeline::check_add(config, policy)?;
+    let mut title = format!("elfdeps check {}", args.common.root.display());
+    for a in &args.common.add {
+        title.push_str(&format!(" --add {a}"));
+    }
     emit(args.output.as_deref(), |w| match args.format {
         FormatArg::Json => report::rebase::render_json(&r, w),
+        FormatArg::Sarif | FormatArg::Junit => report::rebase::render_add_findings(
+            &r,
+            cli::findings_format(args.format),
+            &title,
+            &args.common.root,
+            w,
+        ),
         _ => report::rebase::render_human(&r, w),
     })?;
     if r.gate.passed {

@@ -835,6 +835,14 @@ fn tree_and_packages_take_add_and_walking_commands_refuse_it() {
         assert_eq!(o.status.code(), Some(2), "{}", support::describe(&o));
         assert!(String::from_utf8_lossy(&o.stderr).contains("--add is not available"));
     }
+    // SARIF and JUnit carry the same findings, for CI.
+    let o = support::elfdeps(&["check", &base, "--add", &add, "--format", "sarif"]);
+    assert_eq!(o.status.code(), Some(1), "{}", support::describe(&o));
+    let sarif: Value = serde_json::from_slice(&o.stdout).expect("SARIF");
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "version-missing");
+    let o = support::elfdeps(&["check", &base, "--add", &add, "--format", "junit"]);
+    assert_eq!(o.status.code(), Some(1), "{}", support::describe(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("failure type=\"version-missing\""));
     // DEST must be absolute; a missing SRC is an input error.
     let o = support::elfdeps(&["check", &base, "--add", "nothing-here:relative"]);
     assert_eq!(o.status.code(), Some(2), "{}", support::describe(&o));

@@ -208,3 +208,17 @@ pub fn render_rebase_human(r: &RebaseReport, out: &mut dyn Write) -> io::Result<
         r.gate.suppressed
     )
 }
+
+/// Writes the findings of `check --add` as SARIF or JUnit (one test case per added object and per
+/// newly broken base program), as `check` writes a root's.
+pub fn render_add_findings(
+    r: &AddReport,
+    format: super::FindingsFormat,
+    title: &str,
+    root: &std::path::Path,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut subjects: Vec<String> = r.objects.iter().map(|o| o.path.escaped()).collect();
+    subjects.extend(r.newly_broken.iter().map(|c| c.path.escaped()));
+    super::render_findings(format, root, title.to_string(), subjects, &r.findings, out)
+}
