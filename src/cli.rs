@@ -190,6 +190,15 @@ pub struct CheckArgs {
     /// Also look for unresolved symbols (like ldd -r; reads every loaded object's symbols).
     #[arg(long)]
     pub symbols: bool,
+    /// With --onto: ROOT is an application image built FROM this base image; its own layers
+    /// (those above this base's, matched by diff_id) are laid over the --onto image, and what
+    /// breaks there that did not break on this base is reported (exit 1 when something newly
+    /// breaks).
+    #[arg(long, value_name = "OLD_BASE", requires = "onto")]
+    pub rebase_from: Option<PathBuf>,
+    /// The new base image of --rebase-from.
+    #[arg(long, value_name = "NEW_BASE", requires = "rebase_from")]
+    pub onto: Option<PathBuf>,
     /// List every finding in human output. By default findings with the same code, severity and
     /// directory are one line with their count and one example (json, sarif and junit always
     /// list every finding).
@@ -253,6 +262,12 @@ pub struct RootArgs {
     /// When to color human output (auto: when standard output is a terminal and NO_COLOR is unset).
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
+    /// Lay the host file or directory SRC over ROOT at DEST first, as a Dockerfile `COPY SRC
+    /// DEST` would (split at the last `:/`; DEST absolute, resolved through ROOT's symlinks;
+    /// symlinks in SRC copied as symlinks); repeatable, later over earlier. ROOT is not walked or
+    /// copied: `check` judges the added ELF files and the base programs they break.
+    #[arg(long, value_name = "SRC:DEST")]
+    pub add: Vec<String>,
 }
 
 /// `elfdeps scan` arguments.
@@ -417,6 +432,11 @@ impl RootArgs {
             }),
             checks: None,
             policy: None,
+            adds: self
+                .add
+                .iter()
+                .map(|a| elfdeps::resolve::AddSpec::parse(a))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

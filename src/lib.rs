@@ -28,6 +28,7 @@ pub mod packages;
 pub mod pipeline;
 pub mod pkgdb;
 pub mod progress;
+pub mod rebase;
 pub mod report;
 pub mod resolve;
 pub mod rootfs;

@@ -68,6 +68,22 @@ fn config_of(common: &RootArgs, resolve: bool) -> Result<pipeline::Config, Fail>
     common.config(resolve).map_err(|e| Fail(e, EXIT_INPUT))
 }
 
+/// Refuses `--add` for a command that walks ROOT (the walk of a combined root is not built yet):
+/// silently judging ROOT without the added files would answer another question.
+fn no_add(common: &RootArgs, command: &str) -> Result<(), Fail> {
+    if common.add.is_empty() {
+        return Ok(());
+    }
+    Err(Fail(
+        format!(
+            "--add is not available with `{command}` yet (it walks ROOT); use `elfdeps check ROOT \
+             --add SRC:DEST` (the added files judged), `elfdeps tree ROOT --add SRC:DEST PATH` or \
+             `elfdeps packages ROOT --add SRC:DEST PATH`"
+        ),
+        EXIT_INPUT,
+    ))
+}
+
 /// Runs the pipeline (a progress line on a terminal), then says on stderr what may be wrong with
 /// the report as a whole, whatever the format: a report on stdout or in a file must not hide it.
 fn run(common: &RootArgs, config: &pipeline::Config) -> Result<Report, Fail> {
@@ -96,6 +112,7 @@ fn emit(
 }
 
 fn run_scan(args: ScanArgs) -> Result<(), Fail> {
+    no_add(&args.common, "scan")?;
     let mut config = config_of(&args.common, !args.no_resolve)?;
     if !args.no_resolve {
         let limits = config.scan.limits;
@@ -200,6 +217,17 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
         write(&Judged::Files(&o), &title, here)?;
         o.gate.passed
     } else {
+        if let (Some(old), Some(new)) = (&args.rebase_from, &args.onto) {
+            if !config.adds.is_empty() {
+                return Err(input(
+                    "--add and --rebase-from are two questions: ask one at a time".into(),
+                ));
+            }
+            return run_check_rebase(&args, &config, &policy, old, new);
+        }
+        if !config.adds.is_empty() {
+            return run_check_add(&args, &config, &policy);
+        }
         config.checks = Some(CheckOptions {
             symbols: args.symbols,
             limits,
@@ -211,6 +239,83 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
         pipeline::gate(&report).is_none_or(|g| g.passed)
     };
     if passed {
+        Ok(())
+    } else {
+        Err(Fail(String::new(), EXIT_POLICY))
+    }
+}
+
+/// `check ROOT --add SRC:DEST...`: the added files judged over ROOT (no walk of ROOT).
+fn run_check_add(
+    args: &CheckArgs,
+    config: &pipeline::Config,
+    policy: &policy::Policy,
+) -> Result<(), Fail> {
+    let refuse = |what: &str| {
+        Fail(
+            format!(
+                "--format {what} is not available with --add: use human, json (the \
+                 elfdeps-add/1 document), sarif or junit"
+            ),
+            EXIT_INPUT,
+        )
+    };
+    match args.format {
+        FormatArg::Human | FormatArg::Json | FormatArg::Sarif | FormatArg::Junit => {}
+        FormatArg::Cyclonedx => return Err(refuse("cyclonedx")),
+        FormatArg::Dot => return Err(refuse("dot")),
+    }
+    if args.symbols {
+        return Err(Fail(
+            "--symbols is not available with --add yet: drop it".into(),
+            EXIT_INPUT,
+        ));
+    }
+    let r = pipeline::check_add(config, policy)?;
+    let mut title = format!("elfdeps check {}", args.common.root.display());
+    for a in &args.common.add {
+        title.push_str(&format!(" --add {a}"));
+    }
+    emit(args.output.as_deref(), |w| match args.format {
+        FormatArg::Json => report::rebase::render_json(&r, w),
+        FormatArg::Sarif | FormatArg::Junit => report::rebase::render_add_findings(
+            &r,
+            cli::findings_format(args.format),
+            &title,
+            &args.common.root,
+            w,
+        ),
+        _ => report::rebase::render_human(&r, w),
+    })?;
+    if r.gate.passed {
+        Ok(())
+    } else {
+        Err(Fail(String::new(), EXIT_POLICY))
+    }
+}
+
+/// `check APP --rebase-from OLD --onto NEW`: what of APP newly breaks over NEW.
+fn run_check_rebase(
+    args: &CheckArgs,
+    config: &pipeline::Config,
+    policy: &policy::Policy,
+    old: &std::path::Path,
+    new: &std::path::Path,
+) -> Result<(), Fail> {
+    if !matches!(args.format, FormatArg::Human | FormatArg::Json) || args.symbols {
+        return Err(Fail(
+            "--rebase-from writes --format human or json (the elfdeps-rebase/1 document), \
+             without --symbols"
+                .into(),
+            EXIT_INPUT,
+        ));
+    }
+    let r = pipeline::check_rebase(config, old, new, policy)?;
+    emit(args.output.as_deref(), |w| match args.format {
+        FormatArg::Json => report::rebase::render_rebase_json(&r, w),
+        _ => report::rebase::render_rebase_human(&r, w),
+    })?;
+    if r.gate.passed {
         Ok(())
     } else {
         Err(Fail(String::new(), EXIT_POLICY))
@@ -237,6 +342,7 @@ fn run_tree(args: TreeArgs) -> Result<(), Fail> {
 }
 
 fn run_why(args: WhyArgs) -> Result<(), Fail> {
+    no_add(&args.common, "why")?;
     let report = run(&args.common, &config_of(&args.common, true)?)?;
     let mut chains = pipeline::why(&report, &args.library)?;
     if args.shortest {

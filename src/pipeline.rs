@@ -49,6 +49,8 @@ pub struct Config {
     /// Judge the findings by this policy, adding its own findings (`--deny-libc`, `--max-glibc`)
     /// and the verdict (needs `checks`).
     pub policy: Option<Policy>,
+    /// Host files laid over ROOT before anything is judged (`--add SRC:DEST`).
+    pub adds: Vec<resolve::AddSpec>,
 }
 
 /// Why the pipeline could not produce a report: the input cannot be used as asked. The message
@@ -336,17 +338,22 @@ pub struct TreeOutcome {
 pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
     use std::os::unix::ffi::OsStrExt;
     let opened = open_root(config)?;
-    let view = lazy_view(&opened.rootfs, config);
-    let id = lazy_object(&view, given, config)?;
+    let base = lazy_view(&opened.rootfs, config);
+    let overlay = overlay_of(&base, config)?;
+    let view: &dyn FsView = match &overlay {
+        Some(o) => o,
+        None => &base,
+    };
+    let id = lazy_object(view, given, config)?;
     let ropts = config.resolve.clone().unwrap_or_default();
-    let r = resolve::resolve(&view, &[id], &ropts)
+    let r = resolve::resolve(view, &[id], &ropts)
         .pop()
         .ok_or_else(|| Error("internal: the resolver returned no session".into()))?;
     let facts = view.facts(id);
     cpu_applies_to(&ropts.cpu, facts, &r, view.object_path(id))?;
-    let warnings = opened.warnings(&view);
+    let warnings = opened.warnings(&base);
     let mut tree = TreeReport::session(view.object_path(id), facts, &r, |p| view.resolve(p, true));
-    tree.runtime = crate::runtime::edges::session_edges(&view, id, &r, &ropts);
+    tree.runtime = crate::runtime::edges::session_edges(view, id, &r, &ropts);
     Ok(TreeOutcome {
         root_name: match &opened.unpacked {
             Some(u) => ByteStr::from(u.info.reference.as_str()),
@@ -354,7 +361,7 @@ pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
         },
         tree,
         warnings,
-        lookups: view.lookups(),
+        lookups: base.lookups(),
     })
 }
 
@@ -390,9 +397,146 @@ fn lazy_view<'a>(rootfs: &'a RootFs, config: &Config) -> LazyView<'a> {
     LazyView::new(rootfs, config.scan.limits).excluding(config.scan.walk.exclude.clone())
 }
 
+/// `base` with `config.adds` laid over it (`None`: nothing to add).
+fn overlay_of<'b>(
+    base: &'b dyn FsView,
+    config: &Config,
+) -> Result<Option<resolve::OverlayView<'b>>, Error> {
+    if config.adds.is_empty() {
+        return Ok(None);
+    }
+    resolve::OverlayView::new(base, &config.adds, config.scan.limits)
+        .map(Some)
+        .map_err(|e| Error(e.to_string()))
+}
+
+/// `check ROOT --add SRC:DEST...`: the added ELF files judged in ROOT with them laid over it, and
+/// the base programs they break, through a lazy view of ROOT (no walk; an image is unpacked
+/// first). See [`crate::rebase`].
+pub fn check_add(config: &Config, policy: &Policy) -> Result<crate::rebase::AddReport, Error> {
+    use std::os::unix::ffi::OsStrExt;
+    let opened = open_root(config)?;
+    let base = lazy_view(&opened.rootfs, config);
+    let overlay = overlay_of(&base, config)?
+        .ok_or_else(|| Error("internal: check_add without --add".into()))?;
+    if overlay.added_files().is_empty() {
+        return Err(Error(
+            "--add put no regular file in the root: nothing to judge (a gate that passes on \
+             nothing would pass a build that lost its binaries); give the build's programs and \
+             libraries"
+                .into(),
+        ));
+    }
+    let ropts = config.resolve.clone().unwrap_or_default();
+    let root = match &opened.unpacked {
+        Some(u) => ByteStr::from(u.info.reference.as_str()),
+        None => ByteStr::from(config.root.as_os_str().as_bytes()),
+    };
+    Ok(crate::rebase::judge(
+        &base,
+        &overlay,
+        &config.adds,
+        root,
+        &ropts,
+        &config.scan.limits,
+        policy,
+    ))
+}
+
+/// `check APP --rebase-from OLD --onto NEW`: APP's own layers (those above OLD's, matched by
+/// diff_id) applied over NEW as `crane rebase` would, every ELF object they hold judged over NEW
+/// and over OLD (APP as it is), and what is worse over NEW reported. Each image is unpacked; the
+/// roots are looked at through lazy views (no walk).
+pub fn check_rebase(
+    config: &Config,
+    old: &Path,
+    new: &Path,
+    policy: &Policy,
+) -> Result<crate::rebase::RebaseReport, Error> {
+    let platform = config
+        .platform
+        .as_deref()
+        .map(image::Platform::parse)
+        .transpose()
+        .map_err(|e| Error(e.to_string()))?;
+    let opts = image::ImageOptions {
+        platform,
+        max_layer: config.max_layer_size,
+        max_image: config.max_image_size,
+    };
+    let image_of = |p: &Path, what: &str| -> Result<image::ImageRef, Error> {
+        match image::parse_root(p).map_err(|e| Error(e.to_string()))? {
+            Some(r) if !matches!(r, image::ImageRef::RootTarball(_)) => Ok(r),
+            _ => Err(Error(format!(
+                "{what} {}: not an image (an OCI layout, oci:DIR[:TAG], oci-archive: or \
+                 docker-archive:); a rebase matches image layers by their diff_ids",
+                p.display()
+            ))),
+        }
+    };
+    let app = image_of(&config.root, "the application image")?;
+    let old_ref = image_of(old, "--rebase-from")?;
+    let new_ref = image_of(new, "--onto")?;
+    let cannot = |what: &str, r: &image::ImageRef, e: image::ImageError| {
+        Error(format!("cannot use {what} {}: {e}", r.display()))
+    };
+    let old_ids =
+        image::diff_ids(&old_ref, &opts).map_err(|e| cannot("--rebase-from", &old_ref, e))?;
+    let before = image::unpack(&app, &opts).map_err(|e| cannot("the image", &app, e))?;
+    let onto = image::unpack(&new_ref, &opts).map_err(|e| cannot("--onto", &new_ref, e))?;
+    let new_layers = onto.info.layers.len();
+    let shown_old = old_ref.display();
+    let (after, app_ids) = image::unpack_onto(&app, &opts, Some(onto), &|ids| {
+        if ids.len() >= old_ids.len() && ids[..old_ids.len()] == old_ids[..] {
+            Ok(old_ids.len())
+        } else {
+            Err(image::ImageError::Image(format!(
+                "its layers do not start with those of {shown_old} (by diff_id): it was not \
+                 built on that base; name the base it was built FROM"
+            )))
+        }
+    })
+    .map_err(|e| cannot("the image", &app, e))?;
+    let before_fs = RootFs::open(&before.root).map_err(|e| Error(e.to_string()))?;
+    let after_fs = RootFs::open(&after.root).map_err(|e| Error(e.to_string()))?;
+    let before_view = lazy_view(&before_fs, config);
+    let after_view = lazy_view(&after_fs, config);
+    // The application's paths: those its own layers last wrote over NEW.
+    let paths: Vec<ByteStr> = after
+        .origins
+        .iter()
+        .filter(|(_, layer)| **layer >= new_layers)
+        .filter_map(|(p, _)| after_view.resolve(p, false).ok())
+        .filter(|p| after_view.kind(p.as_bytes()) == Some(FileKind::File))
+        .collect();
+    let ropts = config.resolve.clone().unwrap_or_default();
+    let mut errors = Vec::new();
+    let objects = crate::rebase::judge_objects(
+        &after_view,
+        &paths,
+        &ropts,
+        &config.scan.limits,
+        &mut errors,
+    );
+    let judged: Vec<ByteStr> = objects.iter().map(|o| o.path.clone()).collect();
+    let newly_broken = crate::rebase::compare(&before_view, &after_view, &judged, &ropts);
+    let (findings, gate) = crate::rebase::judge_rebase(&newly_broken, &objects, policy);
+    Ok(crate::rebase::RebaseReport {
+        image: app.display(),
+        rebase_from: old_ref.display(),
+        onto: new_ref.display(),
+        app_layers: app_ids.len() - old_ids.len(),
+        objects,
+        newly_broken,
+        findings,
+        gate,
+        errors,
+    })
+}
+
 /// The object at `given` in a lazy view, or why there is none (in the words [`find_object`]
 /// uses on a walked root).
-fn lazy_object(view: &LazyView<'_>, given: &str, config: &Config) -> Result<usize, Error> {
+fn lazy_object(view: &dyn FsView, given: &str, config: &Config) -> Result<usize, Error> {
     let canonical = view
         .resolve(given.as_bytes(), true)
         .map_err(|e| Error(not_in_root(view, given, &config.root, &e)))?;
@@ -462,6 +606,19 @@ pub fn packages_run(
     q: &PackagesQuery,
     progress: &Progress,
 ) -> Result<PackagesOutcome, Error> {
+    if !config.adds.is_empty() {
+        if q.for_pkg.is_some() || q.unneeded || q.paths.is_empty() {
+            return Err(Error(
+                "packages --add answers for programs named by path (the added ones, or the \
+                 base's): name them; --for and --unneeded need a walk of the root, which --add \
+                 does not do"
+                    .into(),
+            ));
+        }
+        return packages_without_walk(config, q)?.ok_or_else(|| {
+            Error("internal: packages --add found no program to answer for".into())
+        });
+    }
     // Programs named, or an image's entrypoint: no walk.
     if q.for_pkg.is_none()
         && !q.unneeded
@@ -495,7 +652,14 @@ fn packages_without_walk(
     q: &PackagesQuery,
 ) -> Result<Option<PackagesOutcome>, Error> {
     let opened = open_root(config)?;
-    let view = lazy_view(&opened.rootfs, config);
+    let base = lazy_view(&opened.rootfs, config);
+    // With --add, the programs are looked up (and resolved) in the combined root; the package
+    // database stays the base's (the added files belong to no package).
+    let overlay = overlay_of(&base, config)?;
+    let view: &dyn FsView = match &overlay {
+        Some(o) => o,
+        None => &base,
+    };
     let mut ids = Vec::new();
     let mut paths = q.paths.clone();
     if paths.is_empty() {
@@ -504,23 +668,30 @@ fn packages_without_walk(
             .unpacked
             .as_ref()
             .and_then(|u| u.info.run.as_ref())
-            .and_then(|run| entry_program(&view, run))
+            .and_then(|run| entry_program(view, run))
         {
             Some(p) => paths.push(p),
             None => return Ok(None),
         }
     }
     for p in &paths {
-        let id = lazy_object(&view, p, config)?;
+        let id = lazy_object(view, p, config)?;
         if !check::is_program_facts(view.facts(id)) {
+            if overlay.is_some() {
+                return Err(Error(format!(
+                    "packages --add: {p} is not a program; with --add, name the programs to \
+                     answer for (a library's set needs a walk of the root, which --add does not \
+                     do)"
+                )));
+            }
             return Ok(None);
         }
         ids.push(id);
     }
-    let db = pkgdb::detect(&opened.rootfs, &view, q.db).ok_or_else(|| no_database(&config.root))?;
+    let db = pkgdb::detect(&opened.rootfs, &base, q.db).ok_or_else(|| no_database(&config.root))?;
     let mut warnings = db_warnings(&db);
     let ropts = config.resolve.clone().unwrap_or_default();
-    let sessions = resolve::resolve(&view, &ids, &ropts);
+    let sessions = resolve::resolve(view, &ids, &ropts);
     // As for the walked root, a --cpu profile must apply to something: here, to one of the
     // programs' sessions.
     let refusals: Vec<Result<(), Error>> = ids
@@ -551,14 +722,18 @@ fn packages_without_walk(
         .collect();
     let index = read_indexes(q, &mut warnings)?;
     // Every target is a program, so no need is ever met in-process.
-    let mut set = crate::packages::compute_for(&targets, &db, &index, &view, &|_, _| None);
+    let paths_view: &dyn crate::tree::PathLookup = match &overlay {
+        Some(o) => o,
+        None => &base,
+    };
+    let mut set = crate::packages::compute_for(&targets, &db, &index, paths_view, &|_, _| None);
     for (p, &id) in paths.iter().zip(&ids) {
-        crate::packages::add_link_owners(&mut set, &db, &view, p, view.object_path(id));
+        crate::packages::add_link_owners(&mut set, &db, view, p, view.object_path(id));
     }
-    grow_set(&mut set, &view, &db, &ropts, &ids, q)?;
-    let root_warnings = opened.warnings(&view);
+    grow_set(&mut set, view, &db, &ropts, &ids, q)?;
+    let root_warnings = opened.warnings(&base);
     let image = opened.unpacked.as_ref().map(|u| &u.info);
-    let about = set_about(config, &opened.rootfs, &view, image, &db);
+    let about = set_about(config, &opened.rootfs, &base, image, &db);
     Ok(Some(PackagesOutcome {
         set,
         warnings,
@@ -571,7 +746,7 @@ fn packages_without_walk(
 /// The ELF program a container of the image starts: its config's entrypoint (else command),
 /// searched through the config's `PATH` when it has no `/`; for a script, its `#!` interpreter
 /// (through `env`, the program `env` runs). `None` when there is none in the root.
-fn entry_program(view: &LazyView<'_>, run: &image::RunConfig) -> Option<String> {
+fn entry_program(view: &dyn FsView, run: &image::RunConfig) -> Option<String> {
     let search = |name: &str| -> Option<String> {
         if name.contains('/') {
             let abs = if name.starts_with('/') {

@@ -1308,6 +1308,25 @@ fn unpack_base() -> PathBuf {
 
 /// Unpacks `image` into a private temporary directory.
 pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageError> {
+    unpack_onto(image, opts, None, &|_| Ok(0)).map(|(u, _)| u)
+}
+
+/// The layers' diff_ids of `image`, bottom first (its layers are read to find them in a
+/// docker-archive, applied nowhere).
+pub fn diff_ids(image: &ImageRef, opts: &ImageOptions) -> Result<Vec<String>, ImageError> {
+    unpack_onto(image, opts, None, &|ids| Ok(ids.len())).map(|(_, ids)| ids)
+}
+
+/// Applies the layers of `image` from the one `first(diff_ids)` names on (its diff_ids, bottom
+/// first) over `onto` (an unpacked image: what `crane rebase` does, an application's layers over
+/// another base) or, without it, into a new private directory; hands back the result and every
+/// diff_id of `image`. A root tarball has no layers to choose from: it is unpacked whole.
+pub fn unpack_onto(
+    image: &ImageRef,
+    opts: &ImageOptions,
+    onto: Option<Unpacked>,
+    first: &dyn Fn(&[String]) -> Result<usize, ImageError>,
+) -> Result<(Unpacked, Vec<String>), ImageError> {
     let (blobs, tag, reference) = match image {
         ImageRef::OciDir(dir, tag) => {
             let shown = dir.display();
@@ -1336,9 +1355,22 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             None,
             image.display(),
         ),
-        ImageRef::RootTarball(file) => return tarball::unpack(file, opts),
+        ImageRef::RootTarball(file) if onto.is_none() => {
+            return tarball::unpack(file, opts).map(|u| (u, Vec::new()));
+        }
+        ImageRef::RootTarball(_) => {
+            return Err(bad(format!(
+                "{} is a root tarball, not an image: it has no layers to lay over another base",
+                image.display()
+            )));
+        }
     };
-    let mut out = Unpacked::empty(reference)?;
+    let mut out = match onto {
+        Some(u) => u,
+        None => Unpacked::empty(reference)?,
+    };
+    // Layers applied over another image are numbered after its own.
+    let offset = out.info.layers.len();
     let root = out.root.clone();
     let root_dir = File::open(&root).map_err(|e| bad(format!("{}: {e}", root.display())))?;
     let mut image_left = opts.max_image;
@@ -1526,7 +1558,13 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
         }
     };
 
-    for (i, l) in layers.iter().enumerate() {
+    let ids: Vec<String> = layers
+        .iter()
+        .map(|l| l.diff_id.clone().unwrap_or_default())
+        .collect();
+    let from = first(&ids)?;
+    for (i, l) in layers.iter().enumerate().skip(from) {
+        let slot = offset + i - from;
         // Three threads per layer, so reading the blob (from a cold disk, say), decompressing it
         // and applying it overlap: one reads and hashes the blob, one decompresses it, and this
         // one hashes what comes out (the diff_id) and applies it. Chunks pass through a small bounded channel, so memory stays a few
@@ -1554,7 +1592,7 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             let applied = layer::apply(
                 root_dir.as_fd(),
                 &mut diff_hash,
-                i,
+                slot,
                 &mut out.origins,
                 &mut out.info.applied,
             )
@@ -1613,7 +1651,7 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
         }
         out.info.layers.push(l.shown.clone());
     }
-    Ok(out)
+    Ok((out, ids))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod human;
 pub mod json;
 pub mod junit;
 pub mod packages;
+pub mod rebase;
 pub mod sarif;
 pub mod tree;
 pub mod why;

@@ -25,6 +25,7 @@ pub mod glob;
 pub mod lazy;
 pub mod ldcache;
 pub mod musl;
+pub mod overlay;
 pub mod view;
 
 use std::cell::Cell;
@@ -41,6 +42,7 @@ use crate::scan::Object;
 use crate::tree::Tree;
 use env::{Family, GlibcConfig, GlibcLoader, MuslLoader, is_musl_interp, standard_interps};
 pub use lazy::LazyView;
+pub use overlay::{AddSpec, OverlayView};
 pub use view::{FileKind, FsView, MemView, ObjectId, Snapshot};
 
 /// Resolution settings.
