@@ -21,9 +21,26 @@ const MAX_MEMO: usize = 1 << 18;
 #[derive(Default)]
 pub struct Memo {
     candidates: HashMap<Vec<u8>, Candidate>,
+    /// Whether a path resolves to a directory: a search-list directory's capability
+    /// subdirectories are tried only when they exist, since a candidate below a missing one is
+    /// absent whatever its name (most directories have none, and each costs a lookup per level
+    /// per needed name otherwise).
+    dirs: HashMap<Vec<u8>, bool>,
 }
 
 impl Memo {
+    fn is_dir(&mut self, ctx: &Ctx<'_>, path: &[u8]) -> bool {
+        if let Some(&d) = self.dirs.get(path) {
+            return d;
+        }
+        let d = ctx.view.is_dir(path);
+        if self.dirs.len() >= MAX_MEMO {
+            self.dirs.clear();
+        }
+        self.dirs.insert(path.to_vec(), d);
+        d
+    }
+
     fn get(&mut self, ctx: &Ctx<'_>, path: &[u8]) -> Candidate {
         if let Some(c) = self.candidates.get(path) {
             return c.clone();
@@ -544,10 +561,24 @@ impl Session<'_, '_> {
                 .legacy_subdirs
                 .iter()
                 .map(|l| (Some(l.clone()), Some(l.as_bytes().to_vec())));
-            let subs: Vec<(Option<ByteStr>, Option<Vec<u8>>)> =
-                hwcaps.chain(legacy).chain([(None, None)]).collect();
+            let has_hwcaps = memo.is_dir(self.ctx, &[&dir[..], b"/glibc-hwcaps"].concat());
+            let subs: Vec<(Option<ByteStr>, Option<Vec<u8>>)> = hwcaps
+                .filter(|_| has_hwcaps)
+                .chain(legacy)
+                .filter(|(_, sub)| {
+                    // A candidate below a subdirectory that is not there is absent, and the
+                    // loader goes on to the next one (R2.8).
+                    sub.as_ref()
+                        .is_none_or(|d| memo.is_dir(self.ctx, &[&dir[..], b"/", d].concat()))
+                })
+                .chain([(None, None)])
+                .collect();
             // A library this CPU level would not see, kept for the explanation below.
-            let other_levels = self.other_hwcaps_levels(&dir, name);
+            let other_levels = if has_hwcaps {
+                self.other_hwcaps_levels(&dir, name)
+            } else {
+                Vec::new()
+            };
             for (sub, subdir) in &subs {
                 let path = match subdir {
                     Some(d) => [&dir[..], b"/", d, b"/", name].concat(),
