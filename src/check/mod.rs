@@ -44,8 +44,15 @@ mod insecure_rpath;
 mod interpreter_missing;
 mod libc_denied;
 mod libc_mismatch;
+mod libc_symbols_missing;
 mod library_missing;
 mod mixed_libc;
+mod musl_dlclose_noop;
+mod musl_dns_no_tcp;
+mod musl_iconv;
+mod musl_imports;
+mod musl_locale;
+mod musl_thread_stack;
 mod nss_ignored_by_musl;
 mod nss_module_missing;
 mod stale_ld_cache;
@@ -229,6 +236,12 @@ fn run(input: &Input<'_>, policy: Option<&Policy>) -> Vec<Finding> {
     nss_module_missing::check(input, &mut findings);
     nss_ignored_by_musl::check(input, &mut findings);
     dlopen_note_unresolved::check(input, &mut findings);
+    libc_symbols_missing::check(input, &mut findings);
+    musl_dns_no_tcp::check(input, &mut findings);
+    musl_thread_stack::check(input, &mut findings);
+    musl_locale::check(input, &mut findings);
+    musl_dlclose_noop::check(input, &mut findings);
+    musl_iconv::check(input, &mut findings);
     if let Some(policy) = policy {
         let floor = &input.probes.floor_symbols;
         let subjects = input.objects().map(|(i, o, _, libc)| Subject {

@@ -21,8 +21,8 @@ use std::collections::hash_map::Entry;
 use super::hint::{self, LoaderKey, SystemPath};
 use super::libc::{self, Flavor, LibcInfo};
 use super::{
-    CheckOptions, RootLibc, glibc_too_new, insecure_rpath, library_missing, unresolved_symbol,
-    version_missing,
+    CheckOptions, RootLibc, glibc_too_new, insecure_rpath, libc_symbols_missing, library_missing,
+    musl_imports, unresolved_symbol, version_missing,
 };
 use crate::elf::{self, symbols::DynSym};
 use crate::name::ByteStr;
@@ -92,6 +92,10 @@ pub struct Probes {
     pub floor_symbols: HashMap<usize, Vec<ByteStr>>,
     /// NSS and dlopen notes (the run-time checks).
     pub runtime: RuntimeProbe,
+    /// The dynamic symbols of the objects `libc-symbols-missing` compares (an object built
+    /// against the other libc, the root's libc) and of every object of a musl program's session
+    /// (the musl advisories), by index.
+    pub imports: HashMap<usize, Vec<DynSym>>,
 }
 
 /// What the run-time checks read.
@@ -209,7 +213,13 @@ impl Probes {
             symbols_with_version(rootfs, &root.objects[i].path, v, &opts.limits)
         });
         let runtime = RuntimeProbe::gather(root, view, &root_libcs);
+        let mut wanted = libc_symbols_missing::objects_needed(root, &libc, &root_libcs);
+        wanted.extend(musl_imports::objects_needed(root));
+        wanted.sort_unstable();
+        wanted.dedup();
+        let imports = dynamic_symbol_tables(rootfs, root.objects, &wanted, &opts.limits);
         Probes {
+            imports,
             runtime,
             libc,
             root_libcs,
