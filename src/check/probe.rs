@@ -336,7 +336,7 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
                     .ok()
                     .and_then(|b| musl_version(&b)),
             });
-        } else if libc::is_glibc_loader_name(base)
+        } else if (libc::is_glibc_loader_name(base) || is_versioned_glibc_loader(base))
             && o.facts
                 .soname
                 .as_ref()
@@ -373,6 +373,14 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
         }
     }
     out
+}
+
+/// glibc before 2.34 installed its loader as `ld-2.31.so` (the `ld-linux-x86-64.so.2` soname a
+/// symlink to it), as Debian bullseye still has it.
+fn is_versioned_glibc_loader(base: &[u8]) -> bool {
+    base.strip_prefix(b"ld-2.")
+        .and_then(|r| r.strip_suffix(b".so"))
+        .is_some_and(|v| !v.is_empty() && v.iter().all(|b| b.is_ascii_digit()))
 }
 
 /// musl keeps its version as a lone string (`1.2.5`) for `ld-musl --version`'s "Version %s"; it is
@@ -542,6 +550,21 @@ pub fn artifact_symbols(path: &ByteStr, version: &[u8], limits: &elf::Limits) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// glibc's loader before 2.34 is named by its release; anything else is not a loader.
+    #[test]
+    fn versioned_glibc_loaders() {
+        assert!(is_versioned_glibc_loader(b"ld-2.31.so"));
+        assert!(is_versioned_glibc_loader(b"ld-2.17.so"));
+        for other in [
+            &b"ld-2.so"[..],
+            b"ld-2.31.so.1",
+            b"ld-musl-x86_64.so.1",
+            b"ld-2.x.so",
+        ] {
+            assert!(!is_versioned_glibc_loader(other));
+        }
+    }
 
     /// musl's version is a lone `1.x.y` string, trusted only beside musl's banner.
     #[test]
