@@ -373,6 +373,11 @@ fn newer_glibc_programs_on_bullseye_name_the_symbols_forcing_each_version() {
     add(&root, &app, "/usr/local/bin/app");
     add(&root, &debian.join("usr/bin/curl"), "/usr/local/bin/curl");
     let doc = check_json(&root);
+    // glibc 2.31's loader is ld-2.31.so (its libc.so.6 defines nothing newer than GLIBC_2.30).
+    let libcs = doc["libcs"].as_array().expect("libcs");
+    assert_eq!(libcs.len(), 1, "{libcs:?}");
+    assert_eq!(libcs[0]["flavor"], "glibc");
+    assert_eq!(libcs[0]["version"], "2.31");
     // Where bullseye's loader finds them (its ld.so.cache holds these two directories).
     let provider = |file: &str| {
         ["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu"]

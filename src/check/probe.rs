@@ -364,6 +364,14 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
                         format!("{a}.{b}.{c}")
                     }
                 });
+            // A loader named by its release says it exactly (bullseye's libc.so.6 defines
+            // nothing newer than GLIBC_2.30: 2.31 added no symbol).
+            let version = match is_versioned_glibc_loader(base) {
+                true => std::str::from_utf8(&base[3..base.len() - 3])
+                    .ok()
+                    .map(str::to_string),
+                false => version,
+            };
             out.push(RootLibc {
                 flavor: Flavor::Glibc,
                 loader: o.path.clone(),
