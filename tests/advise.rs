@@ -372,7 +372,58 @@ fn newer_glibc_programs_on_bullseye_name_the_symbols_forcing_each_version() {
     build("gcc", &["-O2"], GLIBC_APP, &app);
     add(&root, &app, "/usr/local/bin/app");
     add(&root, &debian.join("usr/bin/curl"), "/usr/local/bin/curl");
+    // The same program built by zig for glibc 2.17 needs nothing bullseye lacks.
+    let zig_ok = Command::new("python3")
+        .args(["-m", "ziglang", "version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let old = t.path().join("old");
+    if zig_ok {
+        let dir = t.path().join("zig");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(dir.join("src.c"), GLIBC_APP).expect("write");
+        run(
+            Command::new("python3")
+                .args([
+                    "-m",
+                    "ziglang",
+                    "cc",
+                    "-target",
+                    "x86_64-linux-gnu.2.17",
+                    "-O2",
+                    "-o",
+                ])
+                .arg(&old)
+                .arg(dir.join("src.c"))
+                .env("ZIG_GLOBAL_CACHE_DIR", t.path().join("zig-cache"))
+                .env("ZIG_LOCAL_CACHE_DIR", t.path().join("zig-cache")),
+            "zig cc for glibc 2.17",
+        );
+        add(&root, &old, "/usr/local/bin/old");
+    } else {
+        support::skip(
+            "a zig-built glibc 2.17 program on bullseye",
+            "zig is not installed (pip install ziglang, or run scripts/test)",
+        );
+    }
     let doc = check_json(&root);
+    if zig_ok {
+        for code in ["version-missing", "libc-symbols-missing", "library-missing"] {
+            assert!(
+                findings(&doc, code, "/usr/local/bin/old").is_empty(),
+                "{code}: {doc:#}"
+            );
+        }
+        let out = Command::new("chroot")
+            .arg(&root)
+            .args(["ldd", "/usr/local/bin/old"])
+            .output()
+            .expect("chroot ldd");
+        assert!(out.status.success(), "{}", describe(&out));
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(!text.contains("not found"), "{text}");
+    }
     // glibc 2.31's loader is ld-2.31.so (its libc.so.6 defines nothing newer than GLIBC_2.30).
     let libcs = doc["libcs"].as_array().expect("libcs");
     assert_eq!(libcs.len(), 1, "{libcs:?}");
@@ -528,4 +579,106 @@ fn musl_advisories_on_the_alpine_root() {
         doc["gate"]["passed"], true,
         "advisories never fail the gate: {doc:#}"
     );
+}
+
+/// The resolver entry points `musl-dns-no-tcp` looks for (docs/findings.md), in its order.
+const RESOLVERS: &[&str] = &[
+    "getaddrinfo",
+    "gethostbyname",
+    "gethostbyname2",
+    "gethostbyname_r",
+    "gethostbyname2_r",
+    "gethostbyaddr",
+    "gethostbyaddr_r",
+    "getnameinfo",
+    "res_query",
+    "res_search",
+    "res_querydomain",
+    "res_send",
+];
+
+/// `musl-dns-no-tcp` on a copy of Alpine whose musl is the host's (Debian's musl package, 1.2.3 on
+/// bookworm): the release is the one the loader itself prints, and every Alpine program whose
+/// session imports a resolver (readelf over the program and its closure) gets the warning, with
+/// exactly those symbols. With a host musl of 1.2.4 or newer, no program gets it.
+#[test]
+fn dns_without_tcp_on_a_musl_before_1_2_4() {
+    let what = "musl-dns-no-tcp on a real musl loader";
+    if !support::require_root_or_skip(what)
+        || !support::require_tool_or_skip("readelf", "binutils", what)
+    {
+        return;
+    }
+    let host_musl = Path::new("/lib/ld-musl-x86_64.so.1");
+    if !host_musl.exists() {
+        support::skip(what, "the host has no musl loader (apt-get install musl)");
+        return;
+    }
+    let Some(alpine) = support::root("alpine-x86_64") else {
+        return;
+    };
+    let (_t, root) = copy_root(alpine);
+    let ld = root.join("lib/ld-musl-x86_64.so.1");
+    std::fs::remove_file(&ld).expect("unlink the hard link");
+    std::fs::copy(host_musl, &ld).expect("copy the host's musl");
+    // The loader says its release itself (on standard error, exit status 1).
+    let out = Command::new("chroot")
+        .arg(&root)
+        .args(["/lib/ld-musl-x86_64.so.1", "--version"])
+        .output()
+        .expect("chroot");
+    let said = String::from_utf8_lossy(&out.stderr);
+    let release = said
+        .lines()
+        .find_map(|l| l.strip_prefix("Version "))
+        .unwrap_or_else(|| panic!("no version from the loader: {said}"))
+        .to_string();
+    let doc = check_json(&root);
+    assert_eq!(doc["libcs"][0]["version"], release.as_str());
+    let parts: Vec<u32> = release.split('.').map(|p| p.parse().unwrap()).collect();
+    let old = parts < vec![1, 2, 4];
+    let mut want: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for o in doc["objects"].as_array().expect("objects") {
+        let ok = o["status"] == "ok" && o["interp"] == "/lib/ld-musl-x86_64.so.1";
+        if !ok {
+            continue;
+        }
+        let path = o["path"].as_str().unwrap();
+        let mut imports = readelf_imports(&root.join(path.trim_start_matches('/')));
+        for c in strings(&o["closure"]) {
+            imports.extend(readelf_imports(&root.join(c.trim_start_matches('/'))));
+        }
+        let hits: Vec<String> = RESOLVERS
+            .iter()
+            .filter(|r| imports.contains(**r))
+            .map(|r| r.to_string())
+            .collect();
+        if old && !hits.is_empty() {
+            want.insert(path.to_string(), hits);
+        }
+    }
+    let got: BTreeMap<String, Vec<String>> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "musl-dns-no-tcp")
+        .map(|f| {
+            assert_eq!(f["severity"], "warning");
+            (
+                f["path"].as_str().unwrap().to_string(),
+                strings(&f["symbols"]),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    if old {
+        for p in ["/bin/busybox", "/sbin/apk", "/usr/bin/ssl_client"] {
+            assert!(want.contains_key(p), "{p} resolves names: {want:?}");
+        }
+    } else {
+        support::skip(
+            "musl-dns-no-tcp's positive case",
+            &format!("the host's musl is {release}, not older than 1.2.4"),
+        );
+    }
 }
