@@ -70,21 +70,28 @@ fn libc_objects(
 }
 
 /// The libraries a musl object `i` needs besides libc, as the root has them (by soname, same
-/// machine and class): their definitions are not libc's to provide.
-fn other_needed(root: Resolved<'_>, i: usize) -> Vec<usize> {
+/// machine and class): their definitions are not libc's to provide. Also the needed names the
+/// root has no library for (whose symbols cannot be told from libc's).
+fn other_needed(root: Resolved<'_>, i: usize) -> (Vec<usize>, Vec<ByteStr>) {
     let o = &root.objects[i];
-    o.facts
+    let mut found = Vec::new();
+    let mut absent = Vec::new();
+    for n in o
+        .facts
         .needed
         .iter()
         .filter(|n| n.as_bytes() != b"libc.so" && !n.as_bytes().starts_with(b"libc.musl-"))
-        .filter_map(|n| {
-            root.objects.iter().position(|x| {
-                x.facts.soname.as_ref() == Some(n)
-                    && x.facts.machine == o.facts.machine
-                    && x.facts.class == o.facts.class
-            })
-        })
-        .collect()
+    {
+        match root.objects.iter().position(|x| {
+            x.facts.soname.as_ref() == Some(n)
+                && x.facts.machine == o.facts.machine
+                && x.facts.class == o.facts.class
+        }) {
+            Some(j) => found.push(j),
+            None => absent.push(n.clone()),
+        }
+    }
+    (found, absent)
 }
 
 /// What the check compares for one object: the object, the root libc's objects, the other
@@ -94,6 +101,7 @@ struct Plan {
     flavor: Flavor,
     libc: Vec<usize>,
     others: Vec<usize>,
+    absent: Vec<ByteStr>,
 }
 
 fn plans(root: Resolved<'_>, libc: &[LibcInfo], root_libcs: &[RootLibc]) -> Vec<Plan> {
@@ -107,16 +115,17 @@ fn plans(root: Resolved<'_>, libc: &[LibcInfo], root_libcs: &[RootLibc]) -> Vec<
         if libc.is_empty() {
             continue;
         }
-        let others = if info.flavor == Flavor::Musl {
+        let (others, absent) = if info.flavor == Flavor::Musl {
             other_needed(root, i)
         } else {
-            Vec::new()
+            (Vec::new(), Vec::new())
         };
         out.push(Plan {
             object: i,
             flavor: info.flavor,
             libc,
             others,
+            absent,
         });
     }
     out
@@ -203,12 +212,22 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
         } else {
             String::new()
         };
+        // Symbols of a needed library the root lacks cannot be told from libc's: say so.
+        let absent = if plan.absent.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = plan.absent.iter().map(|n| n.to_string()).collect();
+            format!(
+                " (it also needs {}, which this root lacks: some of them may be that library's)",
+                names.join(", ")
+            )
+        };
         let mut f = Finding::new(
             Code::LibcSymbolsMissing,
             Severity::Error,
             &o.path,
             format!(
-                "built against {}, it imports {} symbol{} this root's {root_libc} ({provider}) does not define: {}{more}",
+                "built against {}, it imports {} symbol{} this root's {root_libc} ({provider}) does not define: {}{more}{absent}",
                 plan.flavor.as_str(),
                 syms.len(),
                 if syms.len() == 1 { "" } else { "s" },
@@ -313,7 +332,11 @@ mod tests {
         let mut r = Fixture::glibc();
         // Objects are added in path order (the checks look them up by binary search).
         let mut facts = program(LD_MUSL);
-        facts.needed = vec!["libz.so.1".into(), "libc.so".into()];
+        facts.needed = vec![
+            "libz.so.1".into(),
+            "libabsent.so.2".into(),
+            "libc.so".into(),
+        ];
         let app = r.object(
             "/usr/bin/app",
             facts,
@@ -367,10 +390,9 @@ mod tests {
             found[0].symbols,
             [ByteStr::from("__stack_chk_fail"), "old_only".into()]
         );
-        assert!(
-            found[0].message.starts_with("built against musl, it imports 2 symbols this root's glibc (/usr/lib64/ld-linux-x86-64.so.2)"),
-            "{}",
-            found[0].message
+        assert_eq!(
+            found[0].message,
+            "built against musl, it imports 2 symbols this root's glibc (/usr/lib64/ld-linux-x86-64.so.2) does not define: __stack_chk_fail, old_only (it also needs libabsent.so.2, which this root lacks: some of them may be that library's)"
         );
         r.probes.imports.remove(&c6);
         assert_eq!(r.run(check), [], "an unread libc claims nothing");
