@@ -8,7 +8,8 @@ One model ([`Finding`]), computed once per scan by [`analyze`] (a root) or [`ana
 The shape (cargo-deny's): one module per finding code, each a plain function over plain data
 that adds its findings (`wrong_architecture`, `interpreter_missing`, `libc_mismatch`,
 `mixed_libc`, `library_missing`, `version_missing`, `insecure_rpath`, `stale_ld_cache`,
-`unresolved_symbol`; the policy's own `libc_denied` and `glibc_too_new` judge one
+`unresolved_symbol`, `libc_symbols_missing`, the musl advisories `musl_*` over the sessions
+`musl_imports` gathers once; the policy's own `libc_denied` and `glibc_too_new` judge one
 [`Subject`] at a time, an object of a root or an artifact). None of them reads the root: the
 [`probe`] step makes every read first, once ([`probe::Probes`]: libc classification, the root's
 libcs, glibc's configuration, the loaders' system paths for hints, RPATH directory modes, symbol
@@ -101,7 +102,8 @@ pub struct Finding {
     /// The version concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<ByteStr>,
-    /// Symbols concerned (those needing the version; the unresolved ones).
+    /// Symbols concerned (those needing the version; the unresolved ones; the imports the root's
+    /// libc lacks; the imports an advisory is about).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub symbols: Vec<ByteStr>,
     /// Why the policy does not count it (`allow: REASON`, `baseline`), when it does not.

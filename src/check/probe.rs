@@ -7,8 +7,10 @@ object's libc (static objects' bytes are searched for markers), the root's libcs
 is in its loader's bytes), glibc's configuration (`/etc/ld.so.conf`, `/etc/ld.so.cache`, read once
 per check run), the system path of each loader a `library-missing` hint may name (musl's path
 file, the default directories built into an ld.so), the modes of the RPATH/RUNPATH directories,
-the symbols bound to a missing version, the dynamic symbol tables `--symbols` compares, and the
-symbols bound to a glibc floor above the policy's maximum.
+the symbols bound to a missing version, the dynamic symbol tables `--symbols` compares, the
+symbols bound to a glibc floor above the policy's maximum, and the dynamic symbol tables of the
+objects built against the root's other libc with that libc's (`libc-symbols-missing`) and of
+every object a musl program loads (the musl advisories): none on a root of glibc programs alone.
 
 What to read is decided by the checks' own modules (each says which objects, directories or
 versions it will look at), so the probes read no more than the lazy reads they replace did, and a
@@ -366,11 +368,12 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
                 });
             // A loader named by its release says it exactly (bullseye's libc.so.6 defines
             // nothing newer than GLIBC_2.30: 2.31 added no symbol).
-            let version = match is_versioned_glibc_loader(base) {
-                true => std::str::from_utf8(&base[3..base.len() - 3])
+            let version = if is_versioned_glibc_loader(base) {
+                std::str::from_utf8(&base[3..base.len() - 3])
                     .ok()
-                    .map(str::to_string),
-                false => version,
+                    .map(str::to_string)
+            } else {
+                version
             };
             out.push(RootLibc {
                 flavor: Flavor::Glibc,
