@@ -682,3 +682,66 @@ fn dns_without_tcp_on_a_musl_before_1_2_4() {
         );
     }
 }
+
+/// A musl program that creates a thread with the default attributes and prints that thread's
+/// stack size, as musl's `pthread_getattr_np` reports it.
+const THREAD_APP: &str = r#"#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+static void *run(void *p) {
+    pthread_attr_t a;
+    size_t size = 0;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) pthread_attr_getstacksize(&a, &size);
+    printf("%zu\n", size);
+    return p;
+}
+int main(void) {
+    pthread_t t;
+    if (pthread_create(&t, 0, run, 0) != 0) return 1;
+    return pthread_join(t, 0);
+}
+"#;
+
+/// `musl-thread-stack` against the loader: two musl programs creating threads on a copy of Alpine,
+/// one linked with `-Wl,-z,stack-size=1048576`; run in a chroot, the first's thread gets musl's
+/// 128 KiB default and gets the finding, the second's gets 1 MiB and does not.
+#[test]
+fn thread_stacks_as_musl_gives_them() {
+    let what = "musl-thread-stack against the loader";
+    if !tools(what, &[("musl-gcc", "musl-tools")]) {
+        return;
+    }
+    let Some(alpine) = support::root("alpine-x86_64") else {
+        return;
+    };
+    let (t, root) = copy_root(alpine);
+    for (name, flags) in [
+        ("small", vec!["-O2", "-pthread"]),
+        ("big", vec!["-O2", "-pthread", "-Wl,-z,stack-size=1048576"]),
+    ] {
+        let dir = t.path().join(name);
+        std::fs::create_dir(&dir).expect("mkdir");
+        let bin = dir.join(name);
+        build("musl-gcc", &flags, THREAD_APP, &bin);
+        add(&root, &bin, &format!("/usr/local/bin/{name}"));
+    }
+    let doc = check_json(&root);
+    for (name, stack, finding) in [("small", 128 * 1024, true), ("big", 1 << 20, false)] {
+        let path = format!("/usr/local/bin/{name}");
+        let out = run(
+            Command::new("chroot").arg(&root).arg(&path),
+            &format!("run {path} in the Alpine copy"),
+        );
+        let got: u64 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a size");
+        // musl may round up to whole pages and leave the guard page out: the order is what counts.
+        assert!(
+            got >= stack && got < stack + 64 * 1024,
+            "{path}: its thread got {got} bytes"
+        );
+        let f = findings(&doc, "musl-thread-stack", &path);
+        assert_eq!(f.len(), usize::from(finding), "{path}: {f:?}");
+    }
+}

@@ -24,6 +24,9 @@ pub struct MuslSession<'a> {
     /// the program or a library it loads, with the objects importing it, the program first, then
     /// in load order.
     pub imports: BTreeMap<&'a [u8], Vec<&'a ByteStr>>,
+    /// The largest `PT_GNU_STACK` size of the program and its libraries (`-Wl,-z,stack-size=N`),
+    /// which musl's loader makes the default thread stack size when it is larger than its own.
+    pub stack_size: Option<u64>,
 }
 
 impl<'a> MuslSession<'a> {
@@ -92,12 +95,18 @@ pub fn sessions<'a>(input: &Input<'a>) -> Vec<MuslSession<'a>> {
             .find(|l| Some(&l.loader) == loader)
             .and_then(|l| l.version.as_deref());
         let mut imports: BTreeMap<&[u8], Vec<&ByteStr>> = BTreeMap::new();
-        let members = std::iter::once(i).chain(
-            r.closure
-                .iter()
-                .filter_map(|c| input.index_of(c.as_bytes())),
-        );
-        for j in members {
+        let members: Vec<usize> = std::iter::once(i)
+            .chain(
+                r.closure
+                    .iter()
+                    .filter_map(|c| input.index_of(c.as_bytes())),
+            )
+            .collect();
+        let stack_size = members
+            .iter()
+            .filter_map(|j| input.probes.stack_sizes.get(j).copied())
+            .max();
+        for &j in &members {
             let path = &input.object(j).path;
             for s in tables.get(&j).into_iter().flatten() {
                 if s.undefined {
@@ -112,6 +121,7 @@ pub fn sessions<'a>(input: &Input<'a>) -> Vec<MuslSession<'a>> {
             program: i,
             version,
             imports,
+            stack_size,
         });
     }
     out

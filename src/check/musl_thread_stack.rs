@@ -2,7 +2,9 @@
 //! never sets a thread stack size (no `pthread_attr_setstacksize`, `pthread_attr_setstack` or
 //! `pthread_setattr_default_np`). musl gives new threads 128 KiB of stack (80 KiB before 1.1.21),
 //! glibc as much as `RLIMIT_STACK` (usually 8 MiB): deep recursion or large locals in a thread
-//! that work on glibc overflow on musl. Info: most threads need far less.
+//! that work on glibc overflow on musl. Info: most threads need far less. A `PT_GNU_STACK` size
+//! above musl's default in the program or a library it loads (`-Wl,-z,stack-size=N`) raises the
+//! default for every thread: that is a size set too.
 
 use super::input::Input;
 use super::musl_imports::describe;
@@ -18,11 +20,15 @@ const SET_SIZE: &[&str] = &[
     "pthread_setattr_default_np",
 ];
 
+/// musl's default thread stack size (since 1.1.21).
+const DEFAULT: u64 = 128 * 1024;
+
 /// Adds the findings of `input` to `out`.
 pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
     for s in input.musl_sessions() {
         let hits = s.imported(CREATE);
-        if hits.is_empty() || s.imports_any(SET_SIZE) {
+        // A PT_GNU_STACK larger than musl's default raises it (-Wl,-z,stack-size=N): a size set.
+        if hits.is_empty() || s.imports_any(SET_SIZE) || s.stack_size.is_some_and(|n| n > DEFAULT) {
             continue;
         }
         let mut f = Finding::new(
@@ -74,5 +80,17 @@ mod tests {
         assert_eq!(r.run(check), []);
         let mut r = musl_app(None, &["pthread_mutex_lock"], &[]);
         assert_eq!(r.run(check), []);
+    }
+
+    /// A library's PT_GNU_STACK above 128 KiB raises musl's default for the whole process; one
+    /// at or below it changes nothing.
+    #[test]
+    fn a_gnu_stack_size_above_the_default_counts_as_set() {
+        let mut r = musl_app(None, &["pthread_create"], &[]);
+        r.probes.stack_sizes.insert(1, 1 << 20);
+        assert_eq!(r.run(check), []);
+        let mut r = musl_app(None, &["pthread_create"], &[]);
+        r.probes.stack_sizes.insert(0, 128 * 1024);
+        assert_eq!(r.run(check).len(), 1);
     }
 }

@@ -98,6 +98,9 @@ pub struct Probes {
     /// against the other libc, the root's libc) and of every object of a musl program's session
     /// (the musl advisories), by index.
     pub imports: HashMap<usize, Vec<DynSym>>,
+    /// The `PT_GNU_STACK` size of every object a musl program loads that has one (by index):
+    /// musl raises its default thread stack size to the largest (`musl-thread-stack`).
+    pub stack_sizes: HashMap<usize, u64>,
 }
 
 /// What the run-time checks read.
@@ -215,13 +218,16 @@ impl Probes {
             symbols_with_version(rootfs, &root.objects[i].path, v, &opts.limits)
         });
         let runtime = RuntimeProbe::gather(root, view, &root_libcs);
+        let musl = musl_imports::objects_needed(root);
+        let stack_sizes = stack_sizes(rootfs, root.objects, &musl, &opts.limits);
         let mut wanted = libc_symbols_missing::objects_needed(root, &libc, &root_libcs);
-        wanted.extend(musl_imports::objects_needed(root));
+        wanted.extend(musl);
         wanted.sort_unstable();
         wanted.dedup();
         let imports = dynamic_symbol_tables(rootfs, root.objects, &wanted, &opts.limits);
         Probes {
             imports,
+            stack_sizes,
             runtime,
             libc,
             root_libcs,
@@ -480,6 +486,26 @@ fn dynamic_symbol_tables(
             let len = u64::try_from(file.stat.st_size).unwrap_or(0);
             let syms = elf::symbols::dynamic_symbols(file.fd.as_fd(), len, limits).ok()??;
             Some((j, syms))
+        })
+        .collect()
+}
+
+/// The `PT_GNU_STACK` sizes of objects `wanted` (indices) that have one, read in parallel.
+fn stack_sizes(
+    rootfs: &RootFs,
+    objects: &[Object],
+    wanted: &[usize],
+    limits: &elf::Limits,
+) -> HashMap<usize, u64> {
+    use rayon::prelude::*;
+    use std::os::fd::AsFd;
+    wanted
+        .par_iter()
+        .filter_map(|&j| {
+            let file = rootfs.open_file(objects[j].path.as_bytes()).ok()?;
+            let len = u64::try_from(file.stat.st_size).unwrap_or(0);
+            let size = elf::symbols::gnu_stack_size(file.fd.as_fd(), len, limits).ok()??;
+            Some((j, size))
         })
         .collect()
 }
