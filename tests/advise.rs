@@ -600,7 +600,8 @@ const RESOLVERS: &[&str] = &[
 /// `musl-dns-no-tcp` on a copy of Alpine whose musl is the host's (Debian's musl package, 1.2.3 on
 /// bookworm): the release is the one the loader itself prints, and every Alpine program whose
 /// session imports a resolver (readelf over the program and its closure) gets the warning, with
-/// exactly those symbols. With a host musl of 1.2.4 or newer, no program gets it.
+/// exactly those symbols. With a host musl of 1.2.4 or newer, no program gets it (and the test
+/// says loudly that the warning itself was not seen).
 #[test]
 fn dns_without_tcp_on_a_musl_before_1_2_4() {
     let what = "musl-dns-no-tcp on a real musl loader";
@@ -676,10 +677,11 @@ fn dns_without_tcp_on_a_musl_before_1_2_4() {
             assert!(want.contains_key(p), "{p} resolves names: {want:?}");
         }
     } else {
-        support::skip(
-            "musl-dns-no-tcp's positive case",
-            &format!("the host's musl is {release}, not older than 1.2.4"),
-        );
+        // Not a skip: the negative case above was checked, and a newer host musl is no defect of
+        // the machine (CI on a newer Debian has one).
+        support::loud(&format!(
+            "\n*** musl-dns-no-tcp: the host's musl is {release}, not older than 1.2.4: only the absence of the warning was checked\n"
+        ));
     }
 }
 
