@@ -53,6 +53,18 @@ pub enum Code {
     NssIgnoredByMusl,
     /// A required `.note.dlopen` dependency loads from nowhere.
     DlopenNoteUnresolved,
+    /// Imports of an object built against the other libc that the root's libc does not define.
+    LibcSymbolsMissing,
+    /// A program resolving names on a musl older than 1.2.4, whose resolver has no DNS over TCP.
+    MuslDnsNoTcp,
+    /// A program creating threads on musl without setting their stack size (128 KiB default).
+    MuslThreadStack,
+    /// A program using locales on musl (no collation, only UTF-8 character types).
+    MuslLocale,
+    /// A program calling `dlclose` on musl, where it unloads nothing.
+    MuslDlcloseNoop,
+    /// A program using `iconv` on musl (no `//TRANSLIT`, fewer target charsets).
+    MuslIconv,
 }
 
 impl Code {
@@ -110,6 +122,24 @@ impl Code {
             Code::DlopenNoteUnresolved => {
                 "A library an object's .note.dlopen note declares as required loads from nowhere with the object's dlopen rules."
             }
+            Code::LibcSymbolsMissing => {
+                "An object built against one libc imports symbols the root's other libc does not define: what a compatibility shim would have to provide."
+            }
+            Code::MuslDnsNoTcp => {
+                "A program resolves host names on a musl older than 1.2.4, whose resolver never retries over TCP: answers too large for UDP fail."
+            }
+            Code::MuslThreadStack => {
+                "A program creates threads on musl without setting their stack size: musl's default thread stack is 128 KiB, not glibc's several MiB."
+            }
+            Code::MuslLocale => {
+                "A program sets locales on musl, which has no locale data but UTF-8 character types and message catalogs: collation is byte order."
+            }
+            Code::MuslDlcloseNoop => {
+                "A program calls dlclose on musl, which never unloads a library: destructors run only at exit and static state is never reset."
+            }
+            Code::MuslIconv => {
+                "A program uses iconv on musl, whose iconv has no //TRANSLIT, fewer target charsets, and replaces unconvertible characters with '*' instead of failing."
+            }
         }
     }
 
@@ -150,6 +180,24 @@ impl Code {
                 "Use a glibc-based image for LDAP, NIS or mDNS lookups, or put the entries in the files musl reads."
             }
             Code::DlopenNoteUnresolved => "Install the package that provides one of the sonames.",
+            Code::LibcSymbolsMissing => {
+                "Rebuild the object against the root's libc, or use an image with the libc it was built for; a compatibility layer (gcompat on Alpine) must define every listed symbol."
+            }
+            Code::MuslDnsNoTcp => {
+                "Use a musl of 1.2.4 or newer (Alpine 3.18+), or keep DNS answers small (a local caching resolver that answers over UDP)."
+            }
+            Code::MuslThreadStack => {
+                "Set the stack size (pthread_attr_setstacksize, or link with -Wl,-z,stack-size=N) if threads recurse deeply, or use a glibc-based image."
+            }
+            Code::MuslLocale => {
+                "Do not rely on locale collation or localized formats on musl, or use a glibc-based image with the locales installed."
+            }
+            Code::MuslDlcloseNoop => {
+                "Do not rely on dlclose running destructors or resetting a library's state (reload plugins by restarting), or use a glibc-based image."
+            }
+            Code::MuslIconv => {
+                "Check the charsets converted to and the handling of unconvertible characters, or convert with a library of its own (ICU, GNU libiconv)."
+            }
         }
     }
 }
@@ -202,7 +250,7 @@ mod tests {
 
     /// The strings as they were hand-written before strum, in documentation order: reports and
     /// policy files in the wild use them.
-    const CODES: [&str; 14] = [
+    const CODES: [&str; 20] = [
         "interpreter-missing",
         "libc-mismatch",
         "mixed-libc",
@@ -217,6 +265,12 @@ mod tests {
         "nss-module-missing",
         "nss-ignored-by-musl",
         "dlopen-note-unresolved",
+        "libc-symbols-missing",
+        "musl-dns-no-tcp",
+        "musl-thread-stack",
+        "musl-locale",
+        "musl-dlclose-noop",
+        "musl-iconv",
     ];
 
     #[test]

@@ -5,11 +5,14 @@ tree held in memory.
 */
 
 use crate::elf::Machine;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
+use super::RootLibc;
 use super::hint::LibraryIndex;
 use super::is_program;
 use super::libc::{Flavor, LibcInfo};
+use super::musl_imports::{self, MuslSession};
 use super::probe::Probes;
 use crate::resolve::{Resolution, Resolved};
 use crate::scan::Object;
@@ -25,6 +28,19 @@ pub struct Input<'a> {
     libraries: std::cell::OnceCell<LibraryIndex<'a>>,
     /// The programs whose sessions load each object (by canonical path).
     loaded_by: HashMap<&'a [u8], Vec<usize>>,
+    musl_sessions: OnceCell<Vec<MuslSession<'a>>>,
+}
+
+/// The libc families `root_libcs` provides for `machine`, in the order of their loaders (a run of
+/// the same family counted once).
+pub fn families_of(root_libcs: &[RootLibc], machine: Machine) -> Vec<Flavor> {
+    let mut f: Vec<Flavor> = root_libcs
+        .iter()
+        .filter(|l| l.machine == machine)
+        .map(|l| l.flavor)
+        .collect();
+    f.dedup();
+    f
 }
 
 impl<'a> Input<'a> {
@@ -51,6 +67,7 @@ impl<'a> Input<'a> {
             probes,
             libraries: std::cell::OnceCell::new(),
             loaded_by,
+            musl_sessions: OnceCell::new(),
         }
     }
 
@@ -98,15 +115,14 @@ impl<'a> Input<'a> {
     /// The libc families the root provides for `machine`, in the order of its loaders (a run of
     /// the same family counted once).
     pub fn families(&self, machine: Machine) -> Vec<Flavor> {
-        let mut f: Vec<Flavor> = self
-            .probes
-            .root_libcs
-            .iter()
-            .filter(|l| l.machine == machine)
-            .map(|l| l.flavor)
-            .collect();
-        f.dedup();
-        f
+        families_of(&self.probes.root_libcs, machine)
+    }
+
+    /// The programs that run on musl, with what their sessions import (computed once, for all
+    /// the musl advisories).
+    pub fn musl_sessions(&self) -> &[MuslSession<'a>] {
+        self.musl_sessions
+            .get_or_init(|| musl_imports::sessions(self))
     }
 
     /// What the root provides for `machine`, for messages: `glibc`, `glibc and musl`, or

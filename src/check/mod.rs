@@ -8,7 +8,8 @@ One model ([`Finding`]), computed once per scan by [`analyze`] (a root) or [`ana
 The shape (cargo-deny's): one module per finding code, each a plain function over plain data
 that adds its findings (`wrong_architecture`, `interpreter_missing`, `libc_mismatch`,
 `mixed_libc`, `library_missing`, `version_missing`, `insecure_rpath`, `stale_ld_cache`,
-`unresolved_symbol`; the policy's own `libc_denied` and `glibc_too_new` judge one
+`unresolved_symbol`, `libc_symbols_missing`, the musl advisories `musl_*` over the sessions
+`musl_imports` gathers once; the policy's own `libc_denied` and `glibc_too_new` judge one
 [`Subject`] at a time, an object of a root or an artifact). None of them reads the root: the
 [`probe`] step makes every read first, once ([`probe::Probes`]: libc classification, the root's
 libcs, glibc's configuration, the loaders' system paths for hints, RPATH directory modes, symbol
@@ -44,8 +45,15 @@ mod insecure_rpath;
 mod interpreter_missing;
 mod libc_denied;
 mod libc_mismatch;
+mod libc_symbols_missing;
 mod library_missing;
 mod mixed_libc;
+mod musl_dlclose_noop;
+mod musl_dns_no_tcp;
+mod musl_iconv;
+mod musl_imports;
+mod musl_locale;
+mod musl_thread_stack;
 mod nss_ignored_by_musl;
 mod nss_module_missing;
 mod stale_ld_cache;
@@ -94,7 +102,8 @@ pub struct Finding {
     /// The version concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<ByteStr>,
-    /// Symbols concerned (those needing the version; the unresolved ones).
+    /// Symbols concerned (those needing the version; the unresolved ones; the imports the root's
+    /// libc lacks; the imports an advisory is about).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub symbols: Vec<ByteStr>,
     /// Why the policy does not count it (`allow: REASON`, `baseline`), when it does not.
@@ -229,6 +238,12 @@ fn run(input: &Input<'_>, policy: Option<&Policy>) -> Vec<Finding> {
     nss_module_missing::check(input, &mut findings);
     nss_ignored_by_musl::check(input, &mut findings);
     dlopen_note_unresolved::check(input, &mut findings);
+    libc_symbols_missing::check(input, &mut findings);
+    musl_dns_no_tcp::check(input, &mut findings);
+    musl_thread_stack::check(input, &mut findings);
+    musl_locale::check(input, &mut findings);
+    musl_dlclose_noop::check(input, &mut findings);
+    musl_iconv::check(input, &mut findings);
     if let Some(policy) = policy {
         let floor = &input.probes.floor_symbols;
         let subjects = input.objects().map(|(i, o, _, libc)| Subject {

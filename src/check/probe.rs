@@ -7,8 +7,10 @@ object's libc (static objects' bytes are searched for markers), the root's libcs
 is in its loader's bytes), glibc's configuration (`/etc/ld.so.conf`, `/etc/ld.so.cache`, read once
 per check run), the system path of each loader a `library-missing` hint may name (musl's path
 file, the default directories built into an ld.so), the modes of the RPATH/RUNPATH directories,
-the symbols bound to a missing version, the dynamic symbol tables `--symbols` compares, and the
-symbols bound to a glibc floor above the policy's maximum.
+the symbols bound to a missing version, the dynamic symbol tables `--symbols` compares, the
+symbols bound to a glibc floor above the policy's maximum, and the dynamic symbol tables of the
+objects built against the root's other libc with that libc's (`libc-symbols-missing`) and of
+every object a musl program loads (the musl advisories): none on a root of glibc programs alone.
 
 What to read is decided by the checks' own modules (each says which objects, directories or
 versions it will look at), so the probes read no more than the lazy reads they replace did, and a
@@ -21,8 +23,8 @@ use std::collections::hash_map::Entry;
 use super::hint::{self, LoaderKey, SystemPath};
 use super::libc::{self, Flavor, LibcInfo};
 use super::{
-    CheckOptions, RootLibc, glibc_too_new, insecure_rpath, library_missing, unresolved_symbol,
-    version_missing,
+    CheckOptions, RootLibc, glibc_too_new, insecure_rpath, libc_symbols_missing, library_missing,
+    musl_imports, unresolved_symbol, version_missing,
 };
 use crate::elf::{self, symbols::DynSym};
 use crate::name::ByteStr;
@@ -92,6 +94,13 @@ pub struct Probes {
     pub floor_symbols: HashMap<usize, Vec<ByteStr>>,
     /// NSS and dlopen notes (the run-time checks).
     pub runtime: RuntimeProbe,
+    /// The dynamic symbols of the objects `libc-symbols-missing` compares (an object built
+    /// against the other libc, the root's libc) and of every object of a musl program's session
+    /// (the musl advisories), by index.
+    pub imports: HashMap<usize, Vec<DynSym>>,
+    /// The `PT_GNU_STACK` size of every object a musl program loads that has one (by index):
+    /// musl raises its default thread stack size to the largest (`musl-thread-stack`).
+    pub stack_sizes: HashMap<usize, u64>,
 }
 
 /// What the run-time checks read.
@@ -209,7 +218,16 @@ impl Probes {
             symbols_with_version(rootfs, &root.objects[i].path, v, &opts.limits)
         });
         let runtime = RuntimeProbe::gather(root, view, &root_libcs);
+        let musl = musl_imports::objects_needed(root);
+        let stack_sizes = stack_sizes(rootfs, root.objects, &musl, &opts.limits);
+        let mut wanted = libc_symbols_missing::objects_needed(root, &libc, &root_libcs);
+        wanted.extend(musl);
+        wanted.sort_unstable();
+        wanted.dedup();
+        let imports = dynamic_symbol_tables(rootfs, root.objects, &wanted, &opts.limits);
         Probes {
+            imports,
+            stack_sizes,
             runtime,
             libc,
             root_libcs,
@@ -326,7 +344,7 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
                     .ok()
                     .and_then(|b| musl_version(&b)),
             });
-        } else if libc::is_glibc_loader_name(base)
+        } else if (libc::is_glibc_loader_name(base) || is_versioned_glibc_loader(base))
             && o.facts
                 .soname
                 .as_ref()
@@ -354,6 +372,15 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
                         format!("{a}.{b}.{c}")
                     }
                 });
+            // A loader named by its release says it exactly (bullseye's libc.so.6 defines
+            // nothing newer than GLIBC_2.30: 2.31 added no symbol).
+            let version = if is_versioned_glibc_loader(base) {
+                std::str::from_utf8(&base[3..base.len() - 3])
+                    .ok()
+                    .map(str::to_string)
+            } else {
+                version
+            };
             out.push(RootLibc {
                 flavor: Flavor::Glibc,
                 loader: o.path.clone(),
@@ -363,6 +390,14 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
         }
     }
     out
+}
+
+/// glibc before 2.34 installed its loader as `ld-2.31.so` (the `ld-linux-x86-64.so.2` soname a
+/// symlink to it), as Debian bullseye still has it.
+fn is_versioned_glibc_loader(base: &[u8]) -> bool {
+    base.strip_prefix(b"ld-2.")
+        .and_then(|r| r.strip_suffix(b".so"))
+        .is_some_and(|v| !v.is_empty() && v.iter().all(|b| b.is_ascii_digit()))
 }
 
 /// musl keeps its version as a lone string (`1.2.5`) for `ld-musl --version`'s "Version %s"; it is
@@ -455,6 +490,26 @@ fn dynamic_symbol_tables(
         .collect()
 }
 
+/// The `PT_GNU_STACK` sizes of objects `wanted` (indices) that have one, read in parallel.
+fn stack_sizes(
+    rootfs: &RootFs,
+    objects: &[Object],
+    wanted: &[usize],
+    limits: &elf::Limits,
+) -> HashMap<usize, u64> {
+    use rayon::prelude::*;
+    use std::os::fd::AsFd;
+    wanted
+        .par_iter()
+        .filter_map(|&j| {
+            let file = rootfs.open_file(objects[j].path.as_bytes()).ok()?;
+            let len = u64::try_from(file.stat.st_size).unwrap_or(0);
+            let size = elf::symbols::gnu_stack_size(file.fd.as_fd(), len, limits).ok()??;
+            Some((j, size))
+        })
+        .collect()
+}
+
 /// The symbols bound to its glibc floor of each subject (by index in `libc`) whose floor is above
 /// `max`, read by `symbols_for(index, version)`.
 pub fn floor_symbols<'l>(
@@ -532,6 +587,21 @@ pub fn artifact_symbols(path: &ByteStr, version: &[u8], limits: &elf::Limits) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// glibc's loader before 2.34 is named by its release; anything else is not a loader.
+    #[test]
+    fn versioned_glibc_loaders() {
+        assert!(is_versioned_glibc_loader(b"ld-2.31.so"));
+        assert!(is_versioned_glibc_loader(b"ld-2.17.so"));
+        for other in [
+            &b"ld-2.so"[..],
+            b"ld-2.31.so.1",
+            b"ld-musl-x86_64.so.1",
+            b"ld-2.x.so",
+        ] {
+            assert!(!is_versioned_glibc_loader(other));
+        }
+    }
 
     /// musl's version is a lone `1.x.y` string, trusted only beside musl's banner.
     #[test]

@@ -11,7 +11,7 @@ use std::os::fd::BorrowedFd;
 
 use object::Endianness;
 use object::elf::{self, FileHeader32, FileHeader64};
-use object::read::elf::{FileHeader, Sym};
+use object::read::elf::{FileHeader, ProgramHeader, Sym};
 
 use super::parse::{Bad, fault_error};
 use super::reader::{Bounds, FileReader, Source};
@@ -44,6 +44,41 @@ pub fn dynamic_symbols(
     len: u64,
     limits: &Limits,
 ) -> Result<Option<Vec<DynSym>>, FileError> {
+    read(
+        fd,
+        len,
+        limits,
+        symbols::<FileHeader32<Endianness>>,
+        symbols::<FileHeader64<Endianness>>,
+    )
+}
+
+/// The size of the regular file `fd`'s `PT_GNU_STACK` segment (`p_memsz`, set by
+/// `-Wl,-z,stack-size=N`), or `None` when it has none or a size of 0. musl's loader raises its
+/// default thread stack size to it.
+pub fn gnu_stack_size(
+    fd: BorrowedFd<'_>,
+    len: u64,
+    limits: &Limits,
+) -> Result<Option<u64>, FileError> {
+    read(
+        fd,
+        len,
+        limits,
+        stack_size::<FileHeader32<Endianness>>,
+        stack_size::<FileHeader64<Endianness>>,
+    )
+}
+
+/// Reads `fd` within the limits with `elf32` or `elf64` as its class says; `None` for a file that
+/// is not ELF.
+fn read<T>(
+    fd: BorrowedFd<'_>,
+    len: u64,
+    limits: &Limits,
+    elf32: fn(&FileReader<'_>) -> Result<Option<T>, Bad>,
+    elf64: fn(&FileReader<'_>) -> Result<Option<T>, Bad>,
+) -> Result<Option<T>, FileError> {
     let bounds = Bounds {
         max_read: limits.max_read,
         deadline: limits
@@ -57,8 +92,8 @@ pub fn dynamic_symbols(
         return Ok(None);
     }
     let result = match reader.head().get(4) {
-        Some(&c) if c == elf::ELFCLASS32.0 => symbols::<FileHeader32<Endianness>>(&reader),
-        Some(&c) if c == elf::ELFCLASS64.0 => symbols::<FileHeader64<Endianness>>(&reader),
+        Some(&c) if c == elf::ELFCLASS32.0 => elf32(&reader),
+        Some(&c) if c == elf::ELFCLASS64.0 => elf64(&reader),
         _ => Err(Bad::Msg("not a 32-bit or 64-bit ELF file".into())),
     };
     result.map_err(|e| match reader.fault() {
@@ -68,6 +103,21 @@ pub fn dynamic_symbols(
             Bad::Limit(m) => FileError::new(ErrorCode::LimitExceeded, m),
         },
     })
+}
+
+fn stack_size<Elf: FileHeader<Endian = Endianness>>(
+    data: &FileReader<'_>,
+) -> Result<Option<u64>, Bad> {
+    let header = Elf::parse(data)?;
+    let endian = header.endian()?;
+    // musl's loader looks at every PT_GNU_STACK; a linker writes one.
+    let size = header
+        .program_headers(endian, data)?
+        .iter()
+        .filter(|ph| ph.p_type(endian) == elf::PT_GNU_STACK)
+        .map(|ph| ph.p_memsz(endian).into())
+        .max();
+    Ok(size.filter(|&s: &u64| s > 0))
 }
 
 fn symbols<Elf: FileHeader<Endian = Endianness>>(
