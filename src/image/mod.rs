@@ -16,7 +16,13 @@ the config's `diff_ids` (the digests of the uncompressed layers), the config by 
 claims and its content confirms. Decompressed bytes are capped per layer and per image.
 */
 
+#[cfg(feature = "registry")]
+mod auth;
+#[cfg(feature = "registry")]
+mod cache;
 pub mod layer;
+#[cfg(feature = "registry")]
+mod registry;
 mod tarball;
 
 use std::collections::HashMap;
@@ -64,6 +70,9 @@ pub enum ImageRef {
     /// compressed one whose top holds `manifest.json` or `oci-layout` is an image archive that was
     /// compressed whole, and is read as one.
     RootTarball(PathBuf),
+    /// An image in a registry, `docker://HOST[:PORT]/REPO(:TAG|@DIGEST)` (the text after
+    /// `docker://`), pulled into a private OCI layout and read from there.
+    Registry(String),
 }
 
 impl ImageRef {
@@ -74,6 +83,7 @@ impl ImageRef {
             ImageRef::DockerArchive(p) => format!("docker-archive:{}", p.display()),
             ImageRef::OciArchive(p, _) => format!("oci-archive:{}", p.display()),
             ImageRef::RootTarball(p) => p.display().to_string(),
+            ImageRef::Registry(r) => format!("docker://{r}"),
         }
     }
 
@@ -93,6 +103,7 @@ impl ImageRef {
             ),
             // A tarball is named by its path alone, as it was given.
             ImageRef::RootTarball(p) => p.display().to_string(),
+            ImageRef::Registry(r) => format!("docker://{r}"),
         }
     }
 }
@@ -112,6 +123,9 @@ fn split_tag(rest: &str) -> (PathBuf, Option<String>) {
 /// What `ROOT` names: an image, or `None` for a plain directory root.
 pub fn parse_root(root: &Path) -> Result<Option<ImageRef>, ImageError> {
     let s = root.to_string_lossy();
+    if let Some(rest) = s.strip_prefix("docker://") {
+        return Ok(Some(ImageRef::Registry(rest.to_string())));
+    }
     if let Some(rest) = s.strip_prefix("oci:") {
         let (p, t) = split_tag(rest);
         return Ok(Some(ImageRef::OciDir(p, t)));
@@ -230,6 +244,44 @@ impl Platform {
     }
 }
 
+/// How to reach registries and what to present to them.
+#[derive(Clone, Debug)]
+pub struct RegistryOptions {
+    /// `--tls-verify` (default true): HTTPS with verified certificates only. False allows plain
+    /// HTTP (when HTTPS does not answer) or unverified TLS.
+    pub tls_verify: bool,
+    /// `--cert-dir`: the `*.crt` files of this directory are trusted CAs.
+    pub cert_dir: Option<PathBuf>,
+    /// `--creds USER:PASS`.
+    pub creds: Option<(String, String)>,
+    /// `--authfile`: the only auth file read (default: `$REGISTRY_AUTH_FILE`, else the
+    /// containers and docker files).
+    pub authfile: Option<PathBuf>,
+    /// `--connect-timeout`.
+    pub connect_timeout: std::time::Duration,
+    /// `--read-timeout`.
+    pub read_timeout: std::time::Duration,
+    /// `--blob-cache DIR`: blobs kept by digest in DIR and taken from there when present.
+    pub blob_cache: Option<PathBuf>,
+    /// Draw a download progress bar on stderr (the binary decides: a terminal, no `-q`).
+    pub progress: bool,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            tls_verify: true,
+            cert_dir: None,
+            creds: None,
+            authfile: None,
+            connect_timeout: std::time::Duration::from_secs(30),
+            read_timeout: std::time::Duration::from_secs(30),
+            blob_cache: None,
+            progress: false,
+        }
+    }
+}
+
 /// Limits and choices.
 #[derive(Clone, Debug)]
 pub struct ImageOptions {
@@ -239,6 +291,8 @@ pub struct ImageOptions {
     pub max_layer: u64,
     /// `--max-image-size`: decompressed bytes per image.
     pub max_image: u64,
+    /// How `docker://` images are pulled.
+    pub registry: RegistryOptions,
 }
 
 impl Default for ImageOptions {
@@ -247,6 +301,7 @@ impl Default for ImageOptions {
             platform: None,
             max_layer: 4 << 30,
             max_image: 8 << 30,
+            registry: RegistryOptions::default(),
         }
     }
 }
@@ -296,9 +351,14 @@ struct Private(Option<tempfile::TempDir>);
 
 impl Private {
     fn new(prefix: &str) -> Result<Private, ImageError> {
+        Self::new_in(prefix, &unpack_base())
+    }
+
+    /// One under `base`.
+    fn new_in(prefix: &str, base: &Path) -> Result<Private, ImageError> {
         let tmp = tempfile::Builder::new()
             .prefix(prefix)
-            .tempdir_in(unpack_base())
+            .tempdir_in(base)
             .map_err(|e| {
                 bad(format!(
                     "cannot create a temporary directory: {e} (set TMPDIR to a writable place)"
@@ -1306,6 +1366,40 @@ fn unpack_base() -> PathBuf {
     std::env::temp_dir()
 }
 
+/// Pulls `docker://TEXT` into a private OCI layout (under the system temp directory, not
+/// `/dev/shm`: compressed layers are not worth memory), then unpacks that layout.
+#[cfg(feature = "registry")]
+fn pulled(text: &str, opts: &ImageOptions) -> Result<Unpacked, ImageError> {
+    let layout = Private::new_in("elfdeps-pull-", &std::env::temp_dir())?;
+    let dir = layout.path().to_path_buf();
+    registry::pull(text, opts, &dir)?;
+    // The platform was chosen by the pull (an index has one image in the layout).
+    let mut u = unpack(&ImageRef::OciDir(dir, None), opts)?;
+    u.info.reference = format!("docker://{text}");
+    Ok(u)
+}
+
+/// Without the `registry` feature a `docker://` reference is refused, naming the feature.
+#[cfg(not(feature = "registry"))]
+fn pulled(text: &str, _opts: &ImageOptions) -> Result<Unpacked, ImageError> {
+    Err(bad(format!(
+        "docker://{text}: this elfdeps was built without the `registry` feature, so it cannot \
+         pull from a registry; rebuild with it (cargo install --features registry), or pull the \
+         image first (skopeo copy docker://{text} oci:DIR) and give oci:DIR"
+    )))
+}
+
+/// Empties a `--blob-cache` directory.
+#[cfg(feature = "registry")]
+pub fn clear_blob_cache(dir: &Path) -> Result<(), ImageError> {
+    cache::clear(dir).map_err(|e| {
+        bad(format!(
+            "cannot clear the blob cache {}: {e}",
+            dir.display()
+        ))
+    })
+}
+
 /// Unpacks `image` into a private temporary directory.
 pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageError> {
     let (blobs, tag, reference) = match image {
@@ -1337,6 +1431,7 @@ pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageEr
             image.display(),
         ),
         ImageRef::RootTarball(file) => return tarball::unpack(file, opts),
+        ImageRef::Registry(text) => return pulled(text, opts),
     };
     let mut out = Unpacked::empty(reference)?;
     let root = out.root.clone();

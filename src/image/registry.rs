@@ -1,0 +1,910 @@
+/*!
+Pulling `docker://HOST[:PORT]/REPO(:TAG|@DIGEST)` (skopeo's syntax; docker's defaults: `docker.io`,
+`library/`) into an OCI image layout, which [`super::unpack`] then reads like any other layout: the
+scan of a pulled image is the scan of the layout that was pushed.
+
+Only what the image needs is fetched: the manifest (through an index, the one for the platform), the
+config and the layers. Every document and blob is checked against its digest, and held to a size
+before and while it is read: a manifest or index to [`MAX_MANIFEST`], a config to [`MAX_CONFIG`], a
+layer to its descriptor's size and to `--max-layer-size`, all layers together to
+`--max-image-size`. Blobs stream to disk, never whole into memory.
+
+oci-client parses references (with docker's defaults) and negotiates credentials (the registry's
+`WWW-Authenticate` challenge, bearer token exchange). The requests for manifests and blobs are made
+here with reqwest (the client oci-client itself uses), because oci-client's pull functions read
+manifests and error bodies whole, with no bound, and follow a layer descriptor's `urls` to other
+hosts; a hostile registry must cost bounded memory and time.
+
+Time is bounded by `--connect-timeout`, and by `--read-timeout` twice over: no answer (headers or
+the next bytes of a body) for that long, or fewer than [`MIN_BYTES_PER_WINDOW`] bytes in any such
+span (a slow drip), abandons the transfer. Redirects are followed at most [`MAX_REDIRECTS`] times;
+connection failures, HTTP 429 and 5xx are retried at most [`ATTEMPTS`] times in all.
+*/
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use oci_client::Reference;
+use oci_client::secrets::RegistryAuth;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use super::{ImageError, ImageOptions, Platform, bad, digest_hex, hex, json};
+
+/// Most bytes of a manifest or an index (containers/image and containerd use the same bound).
+pub const MAX_MANIFEST: u64 = 4 << 20;
+/// Most bytes of an image config.
+pub const MAX_CONFIG: u64 = 16 << 20;
+/// Redirects followed per request.
+pub const MAX_REDIRECTS: usize = 5;
+/// Tries per request (connection failures, 429, 5xx).
+pub const ATTEMPTS: u32 = 3;
+/// Fewer bytes than this in a `--read-timeout` span abandon a body.
+pub const MIN_BYTES_PER_WINDOW: u64 = 16 << 10;
+
+const MEDIA_OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+const MEDIA_OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+const ACCEPT: &[&str] = &[
+    MEDIA_OCI_MANIFEST,
+    MEDIA_OCI_INDEX,
+    MEDIA_DOCKER_MANIFEST,
+    MEDIA_DOCKER_LIST,
+];
+
+/// What `docker://` accepts, for messages.
+const SYNTAX: &str = "expected docker://[HOST[:PORT]/]REPO[:TAG|@sha256:DIGEST], e.g. \
+                      docker://docker.io/library/alpine:3.20 or docker://localhost:5000/app:v1";
+
+/// A descriptor as a manifest or index has it (only the fields used).
+#[derive(Clone, Deserialize)]
+struct Desc {
+    #[serde(rename = "mediaType", default)]
+    media_type: String,
+    digest: String,
+    #[serde(default)]
+    size: i64,
+    platform: Option<PlatformJson>,
+}
+
+#[derive(Clone, Deserialize)]
+struct PlatformJson {
+    os: String,
+    architecture: String,
+    variant: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Probe {
+    #[serde(rename = "schemaVersion", default)]
+    schema_version: i64,
+    #[serde(rename = "mediaType")]
+    media_type: Option<String>,
+    manifests: Option<serde::de::IgnoredAny>,
+    layers: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct IndexDoc {
+    manifests: Vec<Desc>,
+}
+
+#[derive(Deserialize)]
+struct ManifestDoc {
+    config: Desc,
+    layers: Vec<Desc>,
+}
+
+/// What a manifest document is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Index,
+    Image,
+}
+
+fn kind_of_media(m: &str) -> Option<Kind> {
+    match m {
+        MEDIA_OCI_INDEX | MEDIA_DOCKER_LIST => Some(Kind::Index),
+        MEDIA_OCI_MANIFEST | MEDIA_DOCKER_MANIFEST => Some(Kind::Image),
+        _ => None,
+    }
+}
+
+/// Pulls the image `text` (without `docker://`) names into a new OCI layout at `layout` (an empty
+/// directory), for the platform of `opts` (default: the host's).
+pub fn pull(text: &str, opts: &ImageOptions, layout: &Path) -> Result<(), ImageError> {
+    let reference: Reference = text.parse().map_err(|_| {
+        bad(format!(
+            "`docker://{text}` is not a registry reference: {SYNTAX}"
+        ))
+    })?;
+    if let Some(d) = reference.digest() {
+        digest_hex(d)?;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| bad(format!("cannot start the network runtime: {e}")))?;
+    rt.block_on(Puller::new(reference, opts)?.run(layout))
+}
+
+struct Puller<'a> {
+    reference: Reference,
+    opts: &'a ImageOptions,
+    auth: RegistryAuth,
+    oci: Option<oci_client::Client>,
+    http: Option<reqwest::Client>,
+    scheme: &'static str,
+    certs: Vec<Vec<u8>>,
+    /// Where the credentials came from, for messages about a refusal.
+    creds_from: String,
+}
+
+impl<'a> Puller<'a> {
+    fn new(reference: Reference, opts: &'a ImageOptions) -> Result<Self, ImageError> {
+        let r = &opts.registry;
+        let (auth, creds_from) = match &r.creds {
+            Some((u, p)) => (
+                RegistryAuth::Basic(u.clone(), p.clone()),
+                "--creds".to_string(),
+            ),
+            None => match super::auth::lookup(
+                reference.registry(),
+                reference.repository(),
+                r.authfile.as_deref(),
+            )? {
+                Some((u, p, from)) => (RegistryAuth::Basic(u, p), from),
+                None => (RegistryAuth::Anonymous, String::new()),
+            },
+        };
+        let certs = match &r.cert_dir {
+            Some(d) => read_certs(d)?,
+            None => Vec::new(),
+        };
+        Ok(Puller {
+            reference,
+            opts,
+            auth,
+            oci: None,
+            http: None,
+            scheme: "https",
+            certs,
+            creds_from,
+        })
+    }
+
+    fn host(&self) -> &str {
+        self.reference.resolve_registry()
+    }
+
+    fn shown(&self) -> String {
+        format!("docker://{}", self.reference.whole())
+    }
+
+    fn clients(&mut self, scheme: &'static str) -> Result<(), ImageError> {
+        let r = &self.opts.registry;
+        let mut b = reqwest::Client::builder()
+            .connect_timeout(r.connect_timeout)
+            .read_timeout(r.read_timeout)
+            .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
+            .user_agent(concat!("elfdeps/", env!("CARGO_PKG_VERSION")))
+            .danger_accept_invalid_certs(!r.tls_verify);
+        let mut oci_certs = Vec::new();
+        for pem in &self.certs {
+            let c = reqwest::Certificate::from_pem(pem)
+                .map_err(|_| bad("a certificate of --cert-dir is not a PEM certificate"))?;
+            b = b.add_root_certificate(c);
+            oci_certs.push(oci_client::client::Certificate {
+                encoding: oci_client::client::CertificateEncoding::Pem,
+                data: pem.clone(),
+            });
+        }
+        let http = b
+            .build()
+            .map_err(|_| bad("cannot set up HTTPS (the TLS settings were refused)"))?;
+        let config = oci_client::client::ClientConfig {
+            protocol: if scheme == "http" {
+                oci_client::client::ClientProtocol::Http
+            } else {
+                oci_client::client::ClientProtocol::Https
+            },
+            accept_invalid_certificates: !r.tls_verify,
+            extra_root_certificates: oci_certs,
+            read_timeout: Some(r.read_timeout),
+            connect_timeout: Some(r.connect_timeout),
+            platform_resolver: None,
+            ..Default::default()
+        };
+        let oci = oci_client::Client::try_from(config).map_err(|_| {
+            bad("cannot set up the registry client (the TLS settings were refused)")
+        })?;
+        self.http = Some(http);
+        self.oci = Some(oci);
+        self.scheme = scheme;
+        Ok(())
+    }
+
+    /// Bounded wait for a future (the answer's headers, a token).
+    fn deadline(&self) -> Duration {
+        let r = &self.opts.registry;
+        r.connect_timeout + r.read_timeout
+    }
+
+    async fn run(mut self, layout: &Path) -> Result<(), ImageError> {
+        self.clients("https")?;
+        if !self.opts.registry.tls_verify {
+            // As skopeo does with --tls-verify=false: HTTPS (unverified) when it answers, else
+            // plain HTTP.
+            let url = format!("https://{}/v2/", self.host());
+            let http = self.http.clone().expect("client");
+            let answered = tokio::time::timeout(self.deadline(), http.get(&url).send())
+                .await
+                .is_ok_and(|r| r.is_ok());
+            if !answered {
+                self.clients("http")?;
+            }
+        }
+        let top_ref = match self.reference.digest() {
+            Some(d) => d.to_string(),
+            None => self.reference.tag().unwrap_or("latest").to_string(),
+        };
+        let (bytes, digest, kind, media) = self.manifest(&top_ref, None).await?;
+        let (bytes, digest, media) = match kind {
+            Kind::Image => (bytes, digest, media),
+            Kind::Index => {
+                let index: IndexDoc = json(
+                    &bytes,
+                    &format!("the index {digest} of {}", self.shown()),
+                    super::INDEX_SHAPE,
+                )?;
+                let chosen = self.choose(&index)?;
+                digest_hex(&chosen.digest)?;
+                let (b, d, k, m) = self.manifest(&chosen.digest, Some(&chosen)).await?;
+                if k != Kind::Image {
+                    return Err(bad(format!(
+                        "{}: the index names {} for {}, but that is another index: nested \
+                         indexes are not followed",
+                        self.shown(),
+                        chosen.digest,
+                        self.want().show()
+                    )));
+                }
+                (b, d, m)
+            }
+        };
+        let manifest: ManifestDoc = json(
+            &bytes,
+            &format!("the manifest {digest} of {}", self.shown()),
+            super::MANIFEST_SHAPE,
+        )?;
+        self.check_sizes(&manifest)?;
+        let blobs = layout.join("blobs/sha256");
+        std::fs::create_dir_all(&blobs)
+            .map_err(|e| bad(format!("cannot create {}: {e}", blobs.display())))?;
+        let write = |name: &Path, data: &[u8]| {
+            std::fs::write(name, data)
+                .map_err(|e| bad(format!("cannot write {}: {e}", name.display())))
+        };
+        write(&blobs.join(digest_hex(&digest)?), &bytes)?;
+        let total: u64 = std::iter::once(&manifest.config)
+            .chain(&manifest.layers)
+            .map(|d| d.size.max(0) as u64)
+            .sum();
+        let bar = crate::progress::Progress::bytes(
+            &format!("pulling {}", self.shown()),
+            total,
+            self.opts.registry.progress,
+        );
+        self.blob(&manifest.config, None, &blobs, &bar).await?;
+        let mut image_left = self.opts.max_image;
+        for (i, l) in manifest.layers.iter().enumerate() {
+            let got = self.blob(l, Some((i, image_left)), &blobs, &bar).await?;
+            image_left = image_left.saturating_sub(got);
+        }
+        bar.finish();
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": MEDIA_OCI_INDEX,
+            "manifests": [{"mediaType": media, "digest": digest, "size": bytes.len()}],
+        });
+        write(
+            &layout.join("index.json"),
+            &serde_json::to_vec(&index).map_err(|e| bad(e.to_string()))?,
+        )?;
+        write(
+            &layout.join("oci-layout"),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )?;
+        Ok(())
+    }
+
+    fn want(&self) -> Platform {
+        self.opts.platform.clone().unwrap_or_else(Platform::host)
+    }
+
+    /// The image of `index` for the platform asked (or the host's).
+    fn choose(&self, index: &IndexDoc) -> Result<Desc, ImageError> {
+        let want = self.want();
+        let asked = if self.opts.platform.is_some() {
+            ""
+        } else {
+            " (the host's; --platform chooses another)"
+        };
+        let hits: Vec<&Desc> = index
+            .manifests
+            .iter()
+            .filter(|d| {
+                d.platform.as_ref().is_some_and(|p| {
+                    p.os == want.os
+                        && p.architecture == want.arch
+                        && (want.variant.is_none() || p.variant == want.variant)
+                })
+            })
+            .collect();
+        let list = || {
+            let v: Vec<String> = index
+                .manifests
+                .iter()
+                .filter_map(|d| d.platform.as_ref())
+                .map(|p| {
+                    let mut s = format!("{}/{}", p.os, p.architecture);
+                    if let Some(v) = &p.variant {
+                        s.push('/');
+                        s.push_str(v);
+                    }
+                    s
+                })
+                .collect();
+            if v.is_empty() {
+                "none says its platform".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        match hits.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(bad(format!(
+                "{}: the index has no image for {}{asked}; its platforms: {}",
+                self.shown(),
+                want.show(),
+                list()
+            ))),
+            [first, rest @ ..] if rest.iter().all(|d| d.digest == first.digest) => {
+                Ok((*first).clone())
+            }
+            _ => Err(bad(format!(
+                "{}: the index has several images for {}{asked}: name the variant, e.g. \
+                 --platform {}/VARIANT; its platforms: {}",
+                self.shown(),
+                want.show(),
+                want.show(),
+                list()
+            ))),
+        }
+    }
+
+    /// Refuses, before any download, a manifest whose declared sizes pass the caps.
+    fn check_sizes(&self, m: &ManifestDoc) -> Result<(), ImageError> {
+        if m.config.size < 0 || m.config.size as u64 > MAX_CONFIG {
+            return Err(bad(format!(
+                "{}: the config {} declares {} bytes; elfdeps reads configs of at most {} bytes",
+                self.shown(),
+                m.config.digest,
+                m.config.size,
+                MAX_CONFIG
+            )));
+        }
+        digest_hex(&m.config.digest)?;
+        let mut sum = 0u64;
+        for (i, l) in m.layers.iter().enumerate() {
+            digest_hex(&l.digest)?;
+            if l.size < 0 {
+                return Err(ImageError::Layer(
+                    i,
+                    "its descriptor has a negative size".into(),
+                ));
+            }
+            let s = l.size as u64;
+            if s > self.opts.max_layer {
+                return Err(ImageError::Layer(
+                    i,
+                    format!(
+                        "its blob is {s} bytes, more than --max-layer-size ({}): not \
+                         downloaded (raise --max-layer-size to allow it)",
+                        self.opts.max_layer
+                    ),
+                ));
+            }
+            sum = sum.saturating_add(s);
+        }
+        if sum > self.opts.max_image {
+            return Err(bad(format!(
+                "{}: its layers are {sum} bytes, more than --max-image-size ({}): not downloaded \
+                 (raise --max-image-size to allow it)",
+                self.shown(),
+                self.opts.max_image
+            )));
+        }
+        Ok(())
+    }
+
+    /// The `Authorization` header for the next request, if any (a bearer token is asked for
+    /// anew: a long pull outlives short-lived tokens).
+    async fn authorization(&self) -> Result<Option<String>, ImageError> {
+        let oci = self.oci.as_ref().expect("client");
+        let token = tokio::time::timeout(
+            self.deadline() * 2,
+            oci.auth(
+                &self.reference,
+                &self.auth,
+                oci_client::RegistryOperation::Pull,
+            ),
+        )
+        .await
+        .map_err(|_| {
+            bad(format!(
+                "{}: the registry's authentication did not answer within {}s (--read-timeout)",
+                self.shown(),
+                self.deadline().as_secs() * 2
+            ))
+        })?
+        .map_err(|e| self.auth_error(&e))?;
+        use base64::Engine;
+        Ok(match (token, &self.auth) {
+            (Some(t), _) => Some(format!("Bearer {t}")),
+            (None, RegistryAuth::Basic(u, p)) => Some(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )),
+            _ => None,
+        })
+    }
+
+    fn auth_error(&self, e: &oci_client::errors::OciDistributionError) -> ImageError {
+        use oci_client::errors::OciDistributionError as E;
+        match e {
+            E::RequestError(r) => self.transport(r),
+            E::AuthenticationFailure(_) | E::RegistryTokenDecodeError(_) => bad(format!(
+                "{}: the registry's token service refused {}: {}",
+                self.shown(),
+                self.whose(),
+                self.login_hint()
+            )),
+            _ => bad(format!(
+                "{}: authenticating with the registry failed (its answer could not be used)",
+                self.shown()
+            )),
+        }
+    }
+
+    fn whose(&self) -> String {
+        if self.creds_from.is_empty() {
+            "an anonymous pull".to_string()
+        } else {
+            format!("the credentials of {}", self.creds_from)
+        }
+    }
+
+    fn login_hint(&self) -> &'static str {
+        "give --creds USER:PASS or --authfile FILE, or log in (skopeo login, docker login)"
+    }
+
+    /// Words for a transport failure.
+    fn transport(&self, e: &reqwest::Error) -> ImageError {
+        let host = self.host();
+        let r = &self.opts.registry;
+        bad(if e.is_redirect() {
+            format!(
+                "{}: the registry redirected more than {MAX_REDIRECTS} times (a redirect loop): \
+                 not followed further",
+                self.shown()
+            )
+        } else if e.is_timeout() {
+            format!(
+                "{}: {host} did not answer within --connect-timeout ({}s) / --read-timeout \
+                 ({}s)",
+                self.shown(),
+                r.connect_timeout.as_secs(),
+                r.read_timeout.as_secs()
+            )
+        } else if e.is_connect() {
+            if self.scheme == "https" && r.tls_verify {
+                format!(
+                    "{}: cannot connect to {host} over HTTPS: it refused, is unreachable, or its \
+                     certificate is not trusted (--cert-dir DIR trusts a CA; --tls-verify=false \
+                     allows plain HTTP and unverified TLS)",
+                    self.shown()
+                )
+            } else {
+                format!(
+                    "{}: cannot connect to {host} ({}): it refused or is unreachable",
+                    self.shown(),
+                    self.scheme.to_uppercase()
+                )
+            }
+        } else {
+            format!(
+                "{}: the connection to {host} failed during the transfer",
+                self.shown()
+            )
+        })
+    }
+
+    fn status_error(&self, status: u16, what: &str) -> ImageError {
+        bad(match status {
+            401 | 403 => format!(
+                "{}: the registry refused {} for {what} (HTTP {status}): {}",
+                self.shown(),
+                self.whose(),
+                self.login_hint()
+            ),
+            404 => format!(
+                "{}: the registry has no {what} (HTTP 404): check the repository, tag or digest",
+                self.shown()
+            ),
+            _ => format!(
+                "{}: the registry answered HTTP {status} for {what}",
+                self.shown()
+            ),
+        })
+    }
+
+    /// GET `url`, retried on connection failures, 429 and 5xx; the response is successful.
+    async fn get(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        what: &str,
+    ) -> Result<reqwest::Response, ImageError> {
+        let http = self.http.as_ref().expect("client");
+        let mut last = None;
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_secs(1 << (attempt - 1))).await;
+            }
+            let mut req = http.get(url);
+            if let Some(a) = accept {
+                req = req.header(reqwest::header::ACCEPT, a);
+            }
+            if let Some(h) = self.authorization().await? {
+                req = req.header(reqwest::header::AUTHORIZATION, h);
+            }
+            let sent = tokio::time::timeout(self.deadline(), req.send()).await;
+            let resp = match sent {
+                Err(_) => {
+                    return Err(bad(format!(
+                        "{}: {} did not answer the request for {what} within {}s \
+                         (--connect-timeout + --read-timeout)",
+                        self.shown(),
+                        self.host(),
+                        self.deadline().as_secs()
+                    )));
+                }
+                Ok(Err(e)) if e.is_connect() => {
+                    last = Some(self.transport(&e));
+                    continue;
+                }
+                Ok(Err(e)) => return Err(self.transport(&e)),
+                Ok(Ok(r)) => r,
+            };
+            let status = resp.status().as_u16();
+            if status == 429 || status >= 500 {
+                last = Some(self.status_error(status, what));
+                continue;
+            }
+            if !resp.status().is_success() {
+                return Err(self.status_error(status, what));
+            }
+            return Ok(resp);
+        }
+        Err(last.unwrap_or_else(|| bad("no attempt was made")))
+    }
+
+    /// A manifest or index by tag or digest (`want`: the descriptor it was reached by), read
+    /// within [`MAX_MANIFEST`] and checked: its digest, its media type against the answer's
+    /// `Content-Type` and the descriptor's.
+    async fn manifest(
+        &self,
+        reference: &str,
+        want: Option<&Desc>,
+    ) -> Result<(Vec<u8>, String, Kind, String), ImageError> {
+        let url = format!(
+            "{}://{}/v2/{}/manifests/{reference}",
+            self.scheme,
+            self.host(),
+            self.reference.repository()
+        );
+        let what = format!("the manifest {reference}");
+        let resp = self.get(&url, Some(&ACCEPT.join(", ")), &what).await?;
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or_default().trim().to_string());
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if resp.content_length().is_some_and(|n| n > MAX_MANIFEST) {
+            return Err(self.too_big(&what));
+        }
+        let mut bytes = Vec::new();
+        self.body(
+            resp,
+            &what,
+            MAX_MANIFEST,
+            &|| self.too_big(&what),
+            |chunk| {
+                bytes.extend_from_slice(chunk);
+                Ok(())
+            },
+        )
+        .await?;
+        let digest = format!("sha256:{}", hex(&Sha256::digest(&bytes)));
+        let pinned = want.map(|d| d.digest.as_str()).or(self.reference.digest());
+        if reference.starts_with("sha256:") || pinned.is_some() {
+            let expected = if reference.starts_with("sha256:") {
+                reference
+            } else {
+                pinned.unwrap_or_default()
+            };
+            if digest != expected {
+                return Err(bad(format!(
+                    "{}: {what} hashes to {digest}, not to the digest it was asked by: corrupt \
+                     or tampered",
+                    self.shown()
+                )));
+            }
+        }
+        if let Some(h) = &header_digest
+            && h.starts_with("sha256:")
+            && *h != digest
+        {
+            return Err(bad(format!(
+                "{}: {what} hashes to {digest}, but the registry says it is {h} \
+                 (Docker-Content-Digest): corrupt or tampered",
+                self.shown()
+            )));
+        }
+        let probe: Probe = json(&bytes, &format!("{what} of {}", self.shown()), "a manifest")?;
+        if probe.schema_version != 2 {
+            return Err(bad(format!(
+                "{}: {what} is a schema {} manifest; elfdeps reads schema 2 (OCI, Docker v2.2) \
+                 manifests and indexes",
+                self.shown(),
+                probe.schema_version
+            )));
+        }
+        // The document's own media type, else the answer's, else its shape.
+        let media = probe
+            .media_type
+            .clone()
+            .or_else(|| content_type.clone().filter(|c| kind_of_media(c).is_some()))
+            .unwrap_or_else(|| {
+                if probe.manifests.is_some() {
+                    MEDIA_OCI_INDEX.to_string()
+                } else {
+                    MEDIA_OCI_MANIFEST.to_string()
+                }
+            });
+        let Some(kind) = kind_of_media(&media) else {
+            return Err(bad(format!(
+                "{}: {what} is of media type `{}`, which is not an image manifest or index",
+                self.shown(),
+                crate::name::escape_controls(&media)
+            )));
+        };
+        let mismatch = |other: &str, whose: &str| {
+            bad(format!(
+                "{}: {what} says it is `{}` but {whose} says `{}`: the media types disagree, so \
+                 it is not read",
+                self.shown(),
+                crate::name::escape_controls(&media),
+                crate::name::escape_controls(other)
+            ))
+        };
+        if let Some(ct) = &content_type
+            && kind_of_media(ct).is_some()
+            && kind_of_media(ct) != Some(kind)
+        {
+            return Err(mismatch(ct, "the registry's Content-Type"));
+        }
+        if let Some(d) = want
+            && !d.media_type.is_empty()
+            && kind_of_media(&d.media_type) != Some(kind)
+        {
+            return Err(mismatch(&d.media_type, "the index's descriptor"));
+        }
+        let shape_ok = match kind {
+            Kind::Index => probe.manifests.is_some(),
+            Kind::Image => probe.layers.is_some(),
+        };
+        if !shape_ok {
+            return Err(mismatch(
+                if kind == Kind::Index {
+                    "a manifest (it has layers)"
+                } else {
+                    "an index (it has manifests)"
+                },
+                "its content",
+            ));
+        }
+        Ok((bytes, digest, kind, media))
+    }
+
+    fn too_big(&self, what: &str) -> ImageError {
+        bad(format!(
+            "{}: {what} is larger than {MAX_MANIFEST} bytes, more than any real manifest: not \
+             read",
+            self.shown()
+        ))
+    }
+
+    /// Reads a response body chunk by chunk into `sink`, within `max` bytes and the time rules.
+    async fn body(
+        &self,
+        resp: reqwest::Response,
+        what: &str,
+        max: u64,
+        over: &dyn Fn() -> ImageError,
+        mut sink: impl FnMut(&[u8]) -> Result<(), ImageError>,
+    ) -> Result<u64, ImageError> {
+        let window = self.opts.registry.read_timeout;
+        let mut stream = resp.bytes_stream();
+        let mut got = 0u64;
+        let mut window_start = Instant::now();
+        let mut window_bytes = 0u64;
+        loop {
+            let left = window.saturating_sub(window_start.elapsed());
+            let chunk = match tokio::time::timeout(left, stream.next()).await {
+                Ok(None) => return Ok(got),
+                Ok(Some(Ok(c))) => c,
+                Ok(Some(Err(e))) => return Err(self.transport(&e)),
+                Err(_) => return Err(self.stalled(what, window_bytes)),
+            };
+            got += chunk.len() as u64;
+            window_bytes += chunk.len() as u64;
+            if got > max {
+                return Err(over());
+            }
+            sink(&chunk)?;
+            if window_start.elapsed() >= window {
+                if window_bytes < MIN_BYTES_PER_WINDOW {
+                    return Err(self.stalled(what, window_bytes));
+                }
+                window_start = Instant::now();
+                window_bytes = 0;
+            }
+        }
+    }
+
+    fn stalled(&self, what: &str, bytes: u64) -> ImageError {
+        bad(format!(
+            "{}: {what} came too slowly ({bytes} bytes in {}s, less than {} KiB per \
+             --read-timeout): abandoned",
+            self.shown(),
+            self.opts.registry.read_timeout.as_secs(),
+            MIN_BYTES_PER_WINDOW >> 10
+        ))
+    }
+
+    /// Downloads the blob `d` into `dir` (or takes it from the cache), checking its size and
+    /// digest; `layer`: its index and the bytes the image may still take. Returns its size.
+    async fn blob(
+        &self,
+        d: &Desc,
+        layer: Option<(usize, u64)>,
+        dir: &Path,
+        bar: &crate::progress::Progress,
+    ) -> Result<u64, ImageError> {
+        let hex_digest = digest_hex(&d.digest)?.to_string();
+        let dest = dir.join(&hex_digest);
+        let size = d.size.max(0) as u64;
+        let on_layer = |e: ImageError| match (layer, e) {
+            (Some((i, _)), ImageError::Image(m)) => ImageError::Layer(i, m),
+            (_, e) => e,
+        };
+        if let Some(cache) = &self.opts.registry.blob_cache
+            && let Some(n) = super::cache::take(cache, &hex_digest, &dest)
+        {
+            bar.inc_by(n);
+            return Ok(n);
+        }
+        let what = match layer {
+            Some(_) => format!("the layer blob {}", d.digest),
+            None => format!("the config {}", d.digest),
+        };
+        let max = match layer {
+            Some((_, image_left)) => size.min(self.opts.max_layer).min(image_left),
+            None => size.min(MAX_CONFIG),
+        };
+        let url = format!(
+            "{}://{}/v2/{}/blobs/{}",
+            self.scheme,
+            self.host(),
+            self.reference.repository(),
+            d.digest
+        );
+        let resp = self.get(&url, None, &what).await.map_err(on_layer)?;
+        if resp.content_length().is_some_and(|n| n > max) {
+            return Err(on_layer(self.oversized_blob(&what, size)));
+        }
+        let part = dir.join(format!("{hex_digest}.part"));
+        let mut f = std::fs::File::create(&part)
+            .map_err(|e| bad(format!("cannot create {}: {e}", part.display())))?;
+        let mut h = Sha256::new();
+        let got = self
+            .body(
+                resp,
+                &what,
+                max,
+                &|| self.oversized_blob(&what, size),
+                |c| {
+                    h.update(c);
+                    bar.inc_by(c.len() as u64);
+                    f.write_all(c)
+                        .map_err(|e| bad(format!("cannot write {}: {e}", part.display())))
+                },
+            )
+            .await;
+        let got = match got {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = std::fs::remove_file(&part);
+                return Err(on_layer(e));
+            }
+        };
+        let actual = format!("sha256:{}", hex(&h.finalize()));
+        if actual != d.digest || got != size {
+            let _ = std::fs::remove_file(&part);
+            return Err(on_layer(bad(format!(
+                "{}: {what} arrived as {got} bytes hashing to {actual}, not the {size} bytes \
+                 its descriptor names: corrupt or tampered",
+                self.shown()
+            ))));
+        }
+        std::fs::rename(&part, &dest)
+            .map_err(|e| bad(format!("cannot write {}: {e}", dest.display())))?;
+        if let Some(cache) = &self.opts.registry.blob_cache {
+            super::cache::keep(cache, &hex_digest, &dest);
+        }
+        Ok(got)
+    }
+
+    fn oversized_blob(&self, what: &str, size: u64) -> ImageError {
+        bad(format!(
+            "{}: {what} is larger than its descriptor's {size} bytes or the size caps \
+             (--max-layer-size, --max-image-size): abandoned",
+            self.shown()
+        ))
+    }
+}
+
+/// The PEM certificates (`*.crt`) of `dir`, as skopeo's `--cert-dir` reads them.
+fn read_certs(dir: &Path) -> Result<Vec<Vec<u8>>, ImageError> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| bad(format!("--cert-dir {}: cannot read it: {e}", dir.display())))?;
+    let mut names: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "crt"))
+        .collect();
+    names.sort();
+    let mut out = Vec::new();
+    for p in names {
+        let data = std::fs::read(&p)
+            .map_err(|e| bad(format!("--cert-dir: cannot read {}: {e}", p.display())))?;
+        if reqwest::Certificate::from_pem(&data).is_err() {
+            return Err(bad(format!(
+                "--cert-dir: {} is not a PEM certificate",
+                p.display()
+            )));
+        }
+        out.push(data);
+    }
+    Ok(out)
+}
