@@ -257,3 +257,51 @@ fn helper_get(name: &str, server: &str) -> Result<Option<(String, String)>, Imag
     }
     Ok(Some((a.username, a.secret)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(file: &str, registry: &str, repo: &str) -> Result<Option<(String, String)>, String> {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("auth.json");
+        std::fs::write(&p, file).expect("write");
+        lookup(registry, repo, Some(&p))
+            .map(|o| o.map(|(u, p, _)| (u, p)))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_most_specific_entry_wins_and_docker_io_has_its_legacy_names() {
+        // "a:b" and "c:d" in base64.
+        let file = r#"{"auths":{"reg.example:5000":{"auth":"YTpi"},
+                      "reg.example:5000/team/app":{"auth":"Yzpk"},
+                      "https://index.docker.io/v1/":{"auth":"Yzpk"}}}"#;
+        let ab = Some(("a".to_string(), "b".to_string()));
+        let cd = Some(("c".to_string(), "d".to_string()));
+        assert_eq!(with(file, "reg.example:5000", "team/app"), Ok(cd.clone()));
+        assert_eq!(with(file, "reg.example:5000", "team/other"), Ok(ab));
+        assert_eq!(with(file, "docker.io", "library/alpine"), Ok(cd));
+        assert_eq!(with(file, "other.example", "x"), Ok(None));
+    }
+
+    #[test]
+    fn bad_auth_files_are_refused_in_our_words() {
+        let e = with("{not json", "r", "x").unwrap_err();
+        assert!(e.contains("is not valid JSON"), "{e}");
+        let e = with(r#"{"auths":{"r":{"auth":"!!"}}}"#, "r", "x").unwrap_err();
+        assert!(e.contains("not base64 of USER:PASSWORD"), "{e}");
+        let e = with(r#"{"auths":{"r":{"identitytoken":"t"}}}"#, "r", "x").unwrap_err();
+        assert!(e.contains("identity token"), "{e}");
+        let e = with(r#"{"credHelpers":{"r":"../x"}}"#, "r", "x").unwrap_err();
+        assert!(e.contains("not a helper name"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_authfile_asked_for_is_an_error() {
+        let e = lookup("r", "x", Some(Path::new("/nonexistent/auth.json")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot read the auth file"), "{e}");
+    }
+}

@@ -1767,6 +1767,21 @@ mod tests {
         path
     }
 
+    /// Without the `registry` feature, a `docker://` ROOT is refused in words that name it.
+    #[cfg(not(feature = "registry"))]
+    #[test]
+    fn docker_refs_name_the_feature_when_it_is_off() {
+        let r = parse_root(Path::new("docker://localhost:5000/app:v1"))
+            .expect("parsed")
+            .expect("an image");
+        assert_eq!(r, ImageRef::Registry("localhost:5000/app:v1".into()));
+        let e = unpack(&r, &ImageOptions::default()).err().expect("refused");
+        assert!(
+            e.to_string().contains("without the `registry` feature"),
+            "{e}"
+        );
+    }
+
     /// What the library promises without the binary's Ctrl-C handler (and so without ctrlc): the
     /// private directory goes on drop, and `remove_unpacked` removes it for a caller's own handler.
     #[test]

@@ -256,19 +256,15 @@ impl<'a> Puller<'a> {
         let (bytes, digest, media) = match kind {
             Kind::Image => (bytes, digest, media),
             Kind::Index => {
-                let index: IndexDoc = json(
-                    &bytes,
-                    &format!("the index {digest} of {}", self.shown()),
-                    super::INDEX_SHAPE,
-                )?;
+                let index: IndexDoc =
+                    json(&bytes, &format!("the index {digest}"), super::INDEX_SHAPE)?;
                 let chosen = self.choose(&index)?;
                 digest_hex(&chosen.digest)?;
                 let (b, d, k, m) = self.manifest(&chosen.digest, Some(&chosen)).await?;
                 if k != Kind::Image {
                     return Err(bad(format!(
-                        "{}: the index names {} for {}, but that is another index: nested \
+                        "the index names {} for {}, but that is another index: nested \
                          indexes are not followed",
-                        self.shown(),
                         chosen.digest,
                         self.want().show()
                     )));
@@ -278,7 +274,7 @@ impl<'a> Puller<'a> {
         };
         let manifest: ManifestDoc = json(
             &bytes,
-            &format!("the manifest {digest} of {}", self.shown()),
+            &format!("the manifest {digest}"),
             super::MANIFEST_SHAPE,
         )?;
         self.check_sizes(&manifest)?;
@@ -368,8 +364,7 @@ impl<'a> Puller<'a> {
         match hits.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(bad(format!(
-                "{}: the index has no image for {}{asked}; its platforms: {}",
-                self.shown(),
+                "the index has no image for {}{asked}; its platforms: {}",
                 want.show(),
                 list()
             ))),
@@ -377,9 +372,8 @@ impl<'a> Puller<'a> {
                 Ok((*first).clone())
             }
             _ => Err(bad(format!(
-                "{}: the index has several images for {}{asked}: name the variant, e.g. \
+                "the index has several images for {}{asked}: name the variant, e.g. \
                  --platform {}/VARIANT; its platforms: {}",
-                self.shown(),
                 want.show(),
                 want.show(),
                 list()
@@ -391,11 +385,8 @@ impl<'a> Puller<'a> {
     fn check_sizes(&self, m: &ManifestDoc) -> Result<(), ImageError> {
         if m.config.size < 0 || m.config.size as u64 > MAX_CONFIG {
             return Err(bad(format!(
-                "{}: the config {} declares {} bytes; elfdeps reads configs of at most {} bytes",
-                self.shown(),
-                m.config.digest,
-                m.config.size,
-                MAX_CONFIG
+                "the config {} declares {} bytes; elfdeps reads configs of at most {} bytes",
+                m.config.digest, m.config.size, MAX_CONFIG
             )));
         }
         digest_hex(&m.config.digest)?;
@@ -423,9 +414,8 @@ impl<'a> Puller<'a> {
         }
         if sum > self.opts.max_image {
             return Err(bad(format!(
-                "{}: its layers are {sum} bytes, more than --max-image-size ({}): not downloaded \
+                "its layers are {sum} bytes, more than --max-image-size ({}): not downloaded \
                  (raise --max-image-size to allow it)",
-                self.shown(),
                 self.opts.max_image
             )));
         }
@@ -447,8 +437,7 @@ impl<'a> Puller<'a> {
         .await
         .map_err(|_| {
             bad(format!(
-                "{}: the registry's authentication did not answer within {}s (--read-timeout)",
-                self.shown(),
+                "the registry's authentication did not answer within {}s (--read-timeout)",
                 self.deadline().as_secs() * 2
             ))
         })?
@@ -469,15 +458,11 @@ impl<'a> Puller<'a> {
         match e {
             E::RequestError(r) => self.transport(r),
             E::AuthenticationFailure(_) | E::RegistryTokenDecodeError(_) => bad(format!(
-                "{}: the registry's token service refused {}: {}",
-                self.shown(),
+                "the registry's token service refused {}: {}",
                 self.whose(),
                 self.login_hint()
             )),
-            _ => bad(format!(
-                "{}: authenticating with the registry failed (its answer could not be used)",
-                self.shown()
-            )),
+            _ => bad("authenticating with the registry failed (its answer could not be used)"),
         }
     }
 
@@ -499,57 +484,45 @@ impl<'a> Puller<'a> {
         let r = &self.opts.registry;
         bad(if e.is_redirect() {
             format!(
-                "{}: the registry redirected more than {MAX_REDIRECTS} times (a redirect loop): \
+                "the registry redirected more than {MAX_REDIRECTS} times (a redirect loop): \
                  not followed further",
-                self.shown()
             )
         } else if e.is_timeout() {
             format!(
-                "{}: {host} did not answer within --connect-timeout ({}s) / --read-timeout \
+                "{host} did not answer within --connect-timeout ({}s) / --read-timeout \
                  ({}s)",
-                self.shown(),
                 r.connect_timeout.as_secs(),
                 r.read_timeout.as_secs()
             )
         } else if e.is_connect() {
             if self.scheme == "https" && r.tls_verify {
                 format!(
-                    "{}: cannot connect to {host} over HTTPS: it refused, is unreachable, or its \
+                    "cannot connect to {host} over HTTPS: it refused, is unreachable, or its \
                      certificate is not trusted (--cert-dir DIR trusts a CA; --tls-verify=false \
                      allows plain HTTP and unverified TLS)",
-                    self.shown()
                 )
             } else {
                 format!(
-                    "{}: cannot connect to {host} ({}): it refused or is unreachable",
-                    self.shown(),
+                    "cannot connect to {host} ({}): it refused or is unreachable",
                     self.scheme.to_uppercase()
                 )
             }
         } else {
-            format!(
-                "{}: the connection to {host} failed during the transfer",
-                self.shown()
-            )
+            format!("the connection to {host} failed during the transfer",)
         })
     }
 
     fn status_error(&self, status: u16, what: &str) -> ImageError {
         bad(match status {
             401 | 403 => format!(
-                "{}: the registry refused {} for {what} (HTTP {status}): {}",
-                self.shown(),
+                "the registry refused {} for {what} (HTTP {status}): {}",
                 self.whose(),
                 self.login_hint()
             ),
             404 => format!(
-                "{}: the registry has no {what} (HTTP 404): check the repository, tag or digest",
-                self.shown()
+                "the registry has no {what} (HTTP 404): check the repository, tag or digest",
             ),
-            _ => format!(
-                "{}: the registry answered HTTP {status} for {what}",
-                self.shown()
-            ),
+            _ => format!("the registry answered HTTP {status} for {what}",),
         })
     }
 
@@ -577,9 +550,8 @@ impl<'a> Puller<'a> {
             let resp = match sent {
                 Err(_) => {
                     return Err(bad(format!(
-                        "{}: {} did not answer the request for {what} within {}s \
+                        "{} did not answer the request for {what} within {}s \
                          (--connect-timeout + --read-timeout)",
-                        self.shown(),
                         self.host(),
                         self.deadline().as_secs()
                     )));
@@ -655,9 +627,8 @@ impl<'a> Puller<'a> {
             };
             if digest != expected {
                 return Err(bad(format!(
-                    "{}: {what} hashes to {digest}, not to the digest it was asked by: corrupt \
+                    "{what} hashes to {digest}, not to the digest it was asked by: corrupt \
                      or tampered",
-                    self.shown()
                 )));
             }
         }
@@ -666,17 +637,15 @@ impl<'a> Puller<'a> {
             && *h != digest
         {
             return Err(bad(format!(
-                "{}: {what} hashes to {digest}, but the registry says it is {h} \
+                "{what} hashes to {digest}, but the registry says it is {h} \
                  (Docker-Content-Digest): corrupt or tampered",
-                self.shown()
             )));
         }
-        let probe: Probe = json(&bytes, &format!("{what} of {}", self.shown()), "a manifest")?;
+        let probe: Probe = json(&bytes, &what, "a manifest")?;
         if probe.schema_version != 2 {
             return Err(bad(format!(
-                "{}: {what} is a schema {} manifest; elfdeps reads schema 2 (OCI, Docker v2.2) \
+                "{what} is a schema {} manifest; elfdeps reads schema 2 (OCI, Docker v2.2) \
                  manifests and indexes",
-                self.shown(),
                 probe.schema_version
             )));
         }
@@ -694,16 +663,14 @@ impl<'a> Puller<'a> {
             });
         let Some(kind) = kind_of_media(&media) else {
             return Err(bad(format!(
-                "{}: {what} is of media type `{}`, which is not an image manifest or index",
-                self.shown(),
+                "{what} is of media type `{}`, which is not an image manifest or index",
                 crate::name::escape_controls(&media)
             )));
         };
         let mismatch = |other: &str, whose: &str| {
             bad(format!(
-                "{}: {what} says it is `{}` but {whose} says `{}`: the media types disagree, so \
+                "{what} says it is `{}` but {whose} says `{}`: the media types disagree, so \
                  it is not read",
-                self.shown(),
                 crate::name::escape_controls(&media),
                 crate::name::escape_controls(other)
             ))
@@ -739,9 +706,8 @@ impl<'a> Puller<'a> {
 
     fn too_big(&self, what: &str) -> ImageError {
         bad(format!(
-            "{}: {what} is larger than {MAX_MANIFEST} bytes, more than any real manifest: not \
+            "{what} is larger than {MAX_MANIFEST} bytes, more than any real manifest: not \
              read",
-            self.shown()
         ))
     }
 
@@ -785,9 +751,8 @@ impl<'a> Puller<'a> {
 
     fn stalled(&self, what: &str, bytes: u64) -> ImageError {
         bad(format!(
-            "{}: {what} came too slowly ({bytes} bytes in {}s, less than {} KiB per \
+            "{what} came too slowly ({bytes} bytes in {}s, less than {} KiB per \
              --read-timeout): abandoned",
-            self.shown(),
             self.opts.registry.read_timeout.as_secs(),
             MIN_BYTES_PER_WINDOW >> 10
         ))
@@ -863,9 +828,8 @@ impl<'a> Puller<'a> {
         if actual != d.digest || got != size {
             let _ = std::fs::remove_file(&part);
             return Err(on_layer(bad(format!(
-                "{}: {what} arrived as {got} bytes hashing to {actual}, not the {size} bytes \
+                "{what} arrived as {got} bytes hashing to {actual}, not the {size} bytes \
                  its descriptor names: corrupt or tampered",
-                self.shown()
             ))));
         }
         std::fs::rename(&part, &dest)
@@ -878,9 +842,8 @@ impl<'a> Puller<'a> {
 
     fn oversized_blob(&self, what: &str, size: u64) -> ImageError {
         bad(format!(
-            "{}: {what} is larger than its descriptor's {size} bytes or the size caps \
+            "{what} is larger than its descriptor's {size} bytes or the size caps \
              (--max-layer-size, --max-image-size): abandoned",
-            self.shown()
         ))
     }
 }
