@@ -733,14 +733,15 @@ enum Answer {
     Endless(Vec<(String, String)>),
 }
 
-/// A plain-HTTP server on 127.0.0.1 answering each request by `route(path)`; stops on drop.
+/// A plain-HTTP server on 127.0.0.1 answering each request by `route(path, its port)`; stops on
+/// drop.
 struct Hostile {
     port: u16,
     stop: Arc<AtomicBool>,
 }
 
 impl Hostile {
-    fn start(route: impl Fn(&str) -> Answer + Send + Sync + 'static) -> Hostile {
+    fn start(route: impl Fn(&str, u16) -> Answer + Send + Sync + 'static) -> Hostile {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         listener.set_nonblocking(true).expect("nonblocking");
@@ -753,7 +754,7 @@ impl Hostile {
                     Ok((s, _)) => {
                         let route = Arc::clone(&route);
                         let flag = Arc::clone(&flag);
-                        std::thread::spawn(move || serve(s, &*route, &flag));
+                        std::thread::spawn(move || serve(s, &*route, port, &flag));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
@@ -769,7 +770,12 @@ impl Drop for Hostile {
     }
 }
 
-fn serve(s: TcpStream, route: &(dyn Fn(&str) -> Answer + Send + Sync), stop: &AtomicBool) {
+fn serve(
+    s: TcpStream,
+    route: &(dyn Fn(&str, u16) -> Answer + Send + Sync),
+    port: u16,
+    stop: &AtomicBool,
+) {
     let _ = s.set_nonblocking(false);
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
     let mut r = BufReader::new(match s.try_clone() {
@@ -810,7 +816,7 @@ fn serve(s: TcpStream, route: &(dyn Fn(&str) -> Answer + Send + Sync), stop: &At
             }
             t
         };
-        match route(&path) {
+        match route(&path, port) {
             Answer::Full(status, headers, body) => {
                 let t = head(status, &headers, Some(body.len()));
                 if w.write_all(t.as_bytes())
@@ -886,9 +892,10 @@ fn tiny_image() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 /// `elfdeps scan docker://127.0.0.1:PORT/hostile/img:t` against `route`: exit 2 within
 /// `limit`, stderr containing `words` and none of the HTTP stack's or parsers' own text.
 fn hostile_case(
-    route: impl Fn(&str) -> Answer + Send + Sync + 'static,
+    route: impl Fn(&str, u16) -> Answer + Send + Sync + 'static,
     limit: Duration,
     words: &str,
+    extra: &[&str],
 ) {
     let server = Hostile::start(route);
     let home = tempfile::tempdir().expect("tempdir");
@@ -907,6 +914,7 @@ fn hostile_case(
             "-q",
         ],
     )
+    .args(extra)
     .output();
     let took = start.elapsed();
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
@@ -935,7 +943,7 @@ fn is_manifest(p: &str) -> bool {
 fn hostile_registry_oversized_manifest() {
     // Without a length, 1 GiB of spaces: read up to the 4 MiB bound, then abandoned.
     hostile_case(
-        |p| {
+        |p, _| {
             if is_manifest(p) {
                 Answer::Endless(ct(OCI_MANIFEST))
             } else {
@@ -944,10 +952,11 @@ fn hostile_registry_oversized_manifest() {
         },
         Duration::from_secs(20),
         "larger than 4194304 bytes",
+        &[],
     );
     // With a length that says so: refused before the body.
     hostile_case(
-        |p| {
+        |p, _| {
             if is_manifest(p) {
                 let mut h = ct(OCI_MANIFEST);
                 h.push(("X-Pad".into(), "1".into()));
@@ -958,6 +967,7 @@ fn hostile_registry_oversized_manifest() {
         },
         Duration::from_secs(20),
         "larger than 4194304 bytes",
+        &[],
     );
 }
 
@@ -965,7 +975,7 @@ fn hostile_registry_oversized_manifest() {
 fn hostile_registry_mismatched_manifest_media_type() {
     let (manifest, _, _) = tiny_image();
     hostile_case(
-        move |p| {
+        move |p, _| {
             if is_manifest(p) {
                 // The answer says index; the document says manifest.
                 Answer::Full(200, ct(OCI_INDEX), manifest.clone())
@@ -975,6 +985,7 @@ fn hostile_registry_mismatched_manifest_media_type() {
         },
         Duration::from_secs(20),
         "the media types disagree",
+        &[],
     );
 }
 
@@ -983,7 +994,7 @@ fn hostile_registry_wrong_blob_digest() {
     let (manifest, config, layer) = tiny_image();
     let layer_path = format!("/v2/hostile/img/blobs/sha256:{}", sha(&layer));
     hostile_case(
-        move |p| {
+        move |p, _| {
             if is_manifest(p) {
                 Answer::Full(200, ct(OCI_MANIFEST), manifest.clone())
             } else if p == layer_path {
@@ -999,13 +1010,14 @@ fn hostile_registry_wrong_blob_digest() {
         },
         Duration::from_secs(20),
         "corrupt or tampered",
+        &[],
     );
 }
 
 #[test]
 fn hostile_registry_redirect_loop() {
     hostile_case(
-        |p| {
+        |p, _| {
             if is_manifest(p) {
                 Answer::Full(302, vec![("Location".into(), p.to_string())], Vec::new())
             } else {
@@ -1014,6 +1026,7 @@ fn hostile_registry_redirect_loop() {
         },
         Duration::from_secs(20),
         "redirected more than 5 times",
+        &[],
     );
 }
 
@@ -1022,7 +1035,7 @@ fn hostile_registry_slow_drip() {
     let (manifest, _, _) = tiny_image();
     // One byte a second: abandoned after one --read-timeout span (2 s) moved under 16 KiB.
     hostile_case(
-        move |p| {
+        move |p, _| {
             if is_manifest(p) {
                 Answer::Drip(ct(OCI_MANIFEST), manifest.clone())
             } else {
@@ -1031,5 +1044,69 @@ fn hostile_registry_slow_drip() {
         },
         Duration::from_secs(15),
         "came too slowly",
+        &[],
     );
+}
+
+#[test]
+fn hostile_registry_oversized_blob() {
+    let (manifest, config, layer) = tiny_image();
+    let layer_path = format!("/v2/hostile/img/blobs/sha256:{}", sha(&layer));
+    let route = move |p: &str, _| {
+        if is_manifest(p) {
+            Answer::Full(200, ct(OCI_MANIFEST), manifest.clone())
+        } else if p == layer_path {
+            // More than the descriptor's 2048 bytes, without end.
+            Answer::Endless(vec![])
+        } else if p.starts_with("/v2/hostile/img/blobs/") {
+            Answer::Full(200, vec![], config.clone())
+        } else {
+            Answer::Full(200, vec![], b"{}".to_vec())
+        }
+    };
+    let route = std::sync::Arc::new(route);
+    let r = std::sync::Arc::clone(&route);
+    hostile_case(
+        move |p, port| r(p, port),
+        Duration::from_secs(20),
+        "larger than its descriptor's 2048 bytes",
+        &[],
+    );
+    // A descriptor over --max-layer-size: nothing downloaded.
+    hostile_case(
+        move |p, port| route(p, port),
+        Duration::from_secs(20),
+        "more than --max-layer-size (1024): not downloaded",
+        &["--max-layer-size", "1K"],
+    );
+}
+
+#[test]
+fn hostile_registry_token_service() {
+    // The challenge names a token service on the same server that answers without end, then
+    // one that drips.
+    for (path, words) in [
+        ("/token-endless", "answered more than 1048576 bytes"),
+        ("/token-drip", "came too slowly"),
+    ] {
+        hostile_case(
+            move |p, port| {
+                if p == "/v2/" {
+                    let realm = format!(
+                        "Bearer realm=\"http://127.0.0.1:{port}{path}\",service=\"hostile\""
+                    );
+                    Answer::Full(401, vec![("WWW-Authenticate".into(), realm)], Vec::new())
+                } else if p.starts_with("/token-endless") {
+                    Answer::Endless(ct("application/json"))
+                } else if p.starts_with("/token-drip") {
+                    Answer::Drip(ct("application/json"), br#"{"token":"abcdef"}"#.to_vec())
+                } else {
+                    Answer::Full(401, vec![], Vec::new())
+                }
+            },
+            Duration::from_secs(15),
+            words,
+            &[],
+        );
+    }
 }

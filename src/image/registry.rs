@@ -9,11 +9,11 @@ before and while it is read: a manifest or index to [`MAX_MANIFEST`], a config t
 layer to its descriptor's size and to `--max-layer-size`, all layers together to
 `--max-image-size`. Blobs stream to disk, never whole into memory.
 
-oci-client parses references (with docker's defaults) and negotiates credentials (the registry's
-`WWW-Authenticate` challenge, bearer token exchange). The requests for manifests and blobs are made
-here with reqwest (the client oci-client itself uses), because oci-client's pull functions read
-manifests and error bodies whole, with no bound, and follow a layer descriptor's `urls` to other
-hosts; a hostile registry must cost bounded memory and time.
+The distribution API's pull requests (`/v2/`, the token service its `WWW-Authenticate` challenge
+names, manifests, blobs) are made here with reqwest, every body read within a cap; oci-spec parses
+the reference (docker's defaults), http-auth the challenge. (oci-client, tried first, reads
+manifests, error bodies and token answers whole with no bound, and follows a layer descriptor's
+`urls` to other hosts: see Cargo.toml.)
 
 Time is bounded by `--connect-timeout`, and by `--read-timeout` twice over: no answer (headers or
 the next bytes of a body) for that long, or fewer than [`MIN_BYTES_PER_WINDOW`] bytes in any such
@@ -26,8 +26,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use oci_client::Reference;
-use oci_client::secrets::RegistryAuth;
+use oci_spec::distribution::Reference;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -41,6 +40,8 @@ pub const MAX_CONFIG: u64 = 16 << 20;
 pub const MAX_REDIRECTS: usize = 5;
 /// Tries per request (connection failures, 429, 5xx).
 pub const ATTEMPTS: u32 = 3;
+/// Most bytes of a token service's answer.
+pub const MAX_TOKEN: u64 = 1 << 20;
 /// Fewer bytes than this in a `--read-timeout` span abandon a body.
 pub const MIN_BYTES_PER_WINDOW: u64 = 16 << 10;
 
@@ -135,8 +136,10 @@ pub fn pull(text: &str, opts: &ImageOptions, layout: &Path) -> Result<(), ImageE
 struct Puller<'a> {
     reference: Reference,
     opts: &'a ImageOptions,
-    auth: RegistryAuth,
-    oci: Option<oci_client::Client>,
+    /// `--creds` or the auth files' user and password.
+    creds: Option<(String, String)>,
+    /// The `Authorization` header negotiated, and until when it holds (`None`: not yet asked).
+    authorization: std::sync::Mutex<Option<(Option<String>, Instant)>>,
     http: Option<reqwest::Client>,
     scheme: &'static str,
     certs: Vec<Vec<u8>>,
@@ -147,18 +150,15 @@ struct Puller<'a> {
 impl<'a> Puller<'a> {
     fn new(reference: Reference, opts: &'a ImageOptions) -> Result<Self, ImageError> {
         let r = &opts.registry;
-        let (auth, creds_from) = match &r.creds {
-            Some((u, p)) => (
-                RegistryAuth::Basic(u.clone(), p.clone()),
-                "--creds".to_string(),
-            ),
+        let (creds, creds_from) = match &r.creds {
+            Some((u, p)) => (Some((u.clone(), p.clone())), "--creds".to_string()),
             None => match super::auth::lookup(
                 reference.registry(),
                 reference.repository(),
                 r.authfile.as_deref(),
             )? {
-                Some((u, p, from)) => (RegistryAuth::Basic(u, p), from),
-                None => (RegistryAuth::Anonymous, String::new()),
+                Some((u, p, from)) => (Some((u, p)), from),
+                None => (None, String::new()),
             },
         };
         let certs = match &r.cert_dir {
@@ -168,8 +168,8 @@ impl<'a> Puller<'a> {
         Ok(Puller {
             reference,
             opts,
-            auth,
-            oci: None,
+            creds,
+            authorization: std::sync::Mutex::new(None),
             http: None,
             scheme: "https",
             certs,
@@ -193,38 +193,17 @@ impl<'a> Puller<'a> {
             .redirect(reqwest::redirect::Policy::limited(MAX_REDIRECTS))
             .user_agent(concat!("elfdeps/", env!("CARGO_PKG_VERSION")))
             .danger_accept_invalid_certs(!r.tls_verify);
-        let mut oci_certs = Vec::new();
         for pem in &self.certs {
             let c = reqwest::Certificate::from_pem(pem)
                 .map_err(|_| bad("a certificate of --cert-dir is not a PEM certificate"))?;
             b = b.add_root_certificate(c);
-            oci_certs.push(oci_client::client::Certificate {
-                encoding: oci_client::client::CertificateEncoding::Pem,
-                data: pem.clone(),
-            });
         }
         let http = b
             .build()
             .map_err(|_| bad("cannot set up HTTPS (the TLS settings were refused)"))?;
-        let config = oci_client::client::ClientConfig {
-            protocol: if scheme == "http" {
-                oci_client::client::ClientProtocol::Http
-            } else {
-                oci_client::client::ClientProtocol::Https
-            },
-            accept_invalid_certificates: !r.tls_verify,
-            extra_root_certificates: oci_certs,
-            read_timeout: Some(r.read_timeout),
-            connect_timeout: Some(r.connect_timeout),
-            platform_resolver: None,
-            ..Default::default()
-        };
-        let oci = oci_client::Client::try_from(config).map_err(|_| {
-            bad("cannot set up the registry client (the TLS settings were refused)")
-        })?;
         self.http = Some(http);
-        self.oci = Some(oci);
         self.scheme = scheme;
+        *self.authorization.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(())
     }
 
@@ -422,48 +401,130 @@ impl<'a> Puller<'a> {
         Ok(())
     }
 
-    /// The `Authorization` header for the next request, if any (a bearer token is asked for
-    /// anew: a long pull outlives short-lived tokens).
+    /// The `Authorization` header for the registry's requests, if any: negotiated once (the
+    /// registry's `/v2/` answer: nothing asked, `Basic` with the credentials, or a `Bearer` token
+    /// from the service its challenge names), again once a token is near its end.
     async fn authorization(&self) -> Result<Option<String>, ImageError> {
-        let oci = self.oci.as_ref().expect("client");
-        let token = tokio::time::timeout(
-            self.deadline() * 2,
-            oci.auth(
-                &self.reference,
-                &self.auth,
-                oci_client::RegistryOperation::Pull,
-            ),
-        )
-        .await
-        .map_err(|_| {
-            bad(format!(
-                "the registry's authentication did not answer within {}s (--read-timeout)",
-                self.deadline().as_secs() * 2
-            ))
-        })?
-        .map_err(|e| self.auth_error(&e))?;
-        use base64::Engine;
-        Ok(match (token, &self.auth) {
-            (Some(t), _) => Some(format!("Bearer {t}")),
-            (None, RegistryAuth::Basic(u, p)) => Some(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-            )),
-            _ => None,
-        })
+        if let Some((h, until)) = self
+            .authorization
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            && Instant::now() < until
+        {
+            return Ok(h);
+        }
+        let url = format!("{}://{}/v2/", self.scheme, self.host());
+        let resp = self.send(&url, None, None, "the API version check").await?;
+        let forever = Instant::now() + Duration::from_secs(24 * 3600);
+        let challenge = resp
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        drop(resp);
+        let (header, until) = match challenge {
+            None => (None, forever),
+            Some(c) => self.answer(&c).await?,
+        };
+        *self.authorization.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((header.clone(), until));
+        Ok(header)
     }
 
-    fn auth_error(&self, e: &oci_client::errors::OciDistributionError) -> ImageError {
-        use oci_client::errors::OciDistributionError as E;
-        match e {
-            E::RequestError(r) => self.transport(r),
-            E::AuthenticationFailure(_) | E::RegistryTokenDecodeError(_) => bad(format!(
-                "the registry's token service refused {}: {}",
+    /// The header that answers the challenge `c`, and until when it holds.
+    async fn answer(&self, c: &str) -> Result<(Option<String>, Instant), ImageError> {
+        use base64::Engine;
+        let forever = Instant::now() + Duration::from_secs(24 * 3600);
+        let basic = self.creds.as_ref().map(|(u, p)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        });
+        let challenges = http_auth::parse_challenges(c).map_err(|_| {
+            bad("the registry's authentication challenge (WWW-Authenticate) cannot be parsed")
+        })?;
+        let bearer = challenges
+            .iter()
+            .find(|ch| ch.scheme.eq_ignore_ascii_case("bearer"));
+        let Some(bearer) = bearer else {
+            // Basic (or a scheme elfdeps does not speak): the credentials as they are.
+            return Ok((basic, forever));
+        };
+        let param = |k: &str| {
+            bearer
+                .params
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.to_unescaped())
+        };
+        let Some(realm) = param("realm") else {
+            return Err(bad(
+                "the registry asks for a bearer token but names no token service (no realm)",
+            ));
+        };
+        let mut url = reqwest::Url::parse(&realm).map_err(|_| {
+            bad("the registry's token service (its challenge's realm) is not a URL")
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad("the registry's token service is not an HTTP(S) URL"));
+        }
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = param("service") {
+                q.append_pair("service", &s);
+            }
+            q.append_pair(
+                "scope",
+                &format!("repository:{}:pull", self.reference.repository()),
+            );
+        }
+        let what = "a token from the registry's token service";
+        let resp = self.send(url.as_str(), None, basic.clone(), what).await?;
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            return Err(bad(format!(
+                "the registry's token service refused {} (HTTP {status}): {}",
                 self.whose(),
                 self.login_hint()
-            )),
-            _ => bad("authenticating with the registry failed (its answer could not be used)"),
+            )));
         }
+        if resp.content_length().is_some_and(|n| n > MAX_TOKEN) {
+            return Err(self.token_too_big());
+        }
+        let mut bytes = Vec::new();
+        self.body(resp, what, MAX_TOKEN, &|| self.token_too_big(), |c| {
+            bytes.extend_from_slice(c);
+            Ok(())
+        })
+        .await?;
+        #[derive(Deserialize)]
+        struct Token {
+            token: Option<String>,
+            access_token: Option<String>,
+            expires_in: Option<u64>,
+        }
+        let t: Token = json(
+            &bytes,
+            "the token service's answer",
+            "a token (an object with `token` or `access_token`)",
+        )?;
+        let Some(token) = t.token.or(t.access_token).filter(|t| !t.is_empty()) else {
+            return Err(bad("the registry's token service answered no token"));
+        };
+        // Asked for anew a little before it ends (60 s when it does not say, as the spec's
+        // default).
+        let life = t.expires_in.unwrap_or(60).clamp(10, 3600);
+        let until = Instant::now() + Duration::from_secs(life.saturating_sub(5));
+        Ok((Some(format!("Bearer {token}")), until))
+    }
+
+    fn token_too_big(&self) -> ImageError {
+        bad(format!(
+            "the registry's token service answered more than {MAX_TOKEN} bytes, more than any \
+             real token: not read"
+        ))
     }
 
     fn whose(&self) -> String {
@@ -526,11 +587,39 @@ impl<'a> Puller<'a> {
         })
     }
 
-    /// GET `url`, retried on connection failures, 429 and 5xx; the response is successful.
+    /// GET `url` with the registry's authorization; the response is successful. A bearer
+    /// token refused (expired early) is asked for once more.
     async fn get(
         &self,
         url: &str,
         accept: Option<&str>,
+        what: &str,
+    ) -> Result<reqwest::Response, ImageError> {
+        let mut renewed = false;
+        loop {
+            let auth = self.authorization().await?;
+            let bearer = auth.as_deref().is_some_and(|h| h.starts_with("Bearer "));
+            let resp = self.send(url, accept, auth, what).await?;
+            let status = resp.status().as_u16();
+            if status == 401 && bearer && !renewed {
+                renewed = true;
+                *self.authorization.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                continue;
+            }
+            if !resp.status().is_success() {
+                return Err(self.status_error(status, what));
+            }
+            return Ok(resp);
+        }
+    }
+
+    /// GET `url`, retried on connection failures, 429 and 5xx (at most [`ATTEMPTS`] tries, 1 s
+    /// and 2 s apart); any other answer is returned as it is.
+    async fn send(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        auth: Option<String>,
         what: &str,
     ) -> Result<reqwest::Response, ImageError> {
         let http = self.http.as_ref().expect("client");
@@ -543,7 +632,7 @@ impl<'a> Puller<'a> {
             if let Some(a) = accept {
                 req = req.header(reqwest::header::ACCEPT, a);
             }
-            if let Some(h) = self.authorization().await? {
+            if let Some(h) = &auth {
                 req = req.header(reqwest::header::AUTHORIZATION, h);
             }
             let sent = tokio::time::timeout(self.deadline(), req.send()).await;
@@ -567,9 +656,6 @@ impl<'a> Puller<'a> {
             if status == 429 || status >= 500 {
                 last = Some(self.status_error(status, what));
                 continue;
-            }
-            if !resp.status().is_success() {
-                return Err(self.status_error(status, what));
             }
             return Ok(resp);
         }
@@ -827,10 +913,12 @@ impl<'a> Puller<'a> {
         let actual = format!("sha256:{}", hex(&h.finalize()));
         if actual != d.digest || got != size {
             let _ = std::fs::remove_file(&part);
-            return Err(on_layer(bad(format!(
-                "{what} arrived as {got} bytes hashing to {actual}, not the {size} bytes \
-                 its descriptor names: corrupt or tampered",
-            ))));
+            let how = if got != size {
+                format!("arrived as {got} bytes, not the {size} its descriptor names")
+            } else {
+                format!("hashes to {actual}, not to its digest")
+            };
+            return Err(on_layer(bad(format!("{what} {how}: corrupt or tampered"))));
         }
         std::fs::rename(&part, &dest)
             .map_err(|e| bad(format!("cannot write {}: {e}", dest.display())))?;
