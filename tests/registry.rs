@@ -271,6 +271,23 @@ fn a_pulled_image_scans_like_the_layout_pushed() {
     let local = scan_json(&home, &format!("oci:{}:t", layout.display()), &[]);
     let pulled = scan_json(&home, &format!("docker://{dest}"), &["--tls-verify=false"]);
     assert_eq!(pulled["root"], format!("docker://{dest}"));
+    // The pulled layout and the unpacked tree live under $TMPDIR while elfdeps runs, and go.
+    let tmp = t.path().join("tmp");
+    std::fs::create_dir(&tmp).expect("tmp");
+    let out = el(
+        &home,
+        &[
+            "scan",
+            &format!("docker://{dest}"),
+            "--tls-verify=false",
+            "-q",
+        ],
+    )
+    .env("TMPDIR", &tmp)
+    .output();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let left: Vec<_> = std::fs::read_dir(&tmp).expect("tmp").collect();
+    assert!(left.is_empty(), "left in $TMPDIR: {left:?}");
     assert_eq!(pulled["image"]["reference"], format!("docker://{dest}"));
     assert!(
         pulled["objects"].as_array().is_some_and(|o| o.len() >= 17),

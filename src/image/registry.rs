@@ -177,8 +177,13 @@ impl<'a> Puller<'a> {
         })
     }
 
+    /// Where the registry's API is: docker.io's at registry-1.docker.io (as docker and
+    /// containers/image reach it).
     fn host(&self) -> &str {
-        self.reference.resolve_registry()
+        match self.reference.registry() {
+            "docker.io" => "registry-1.docker.io",
+            r => r,
+        }
     }
 
     fn shown(&self) -> String {
@@ -342,6 +347,11 @@ impl<'a> Puller<'a> {
         };
         match hits.as_slice() {
             [one] => Ok((*one).clone()),
+            // The index's only image, whose descriptor does not say its platform: its config is
+            // checked against --platform once read (as for a layout).
+            [] if index.manifests.len() == 1 && index.manifests[0].platform.is_none() => {
+                Ok(index.manifests[0].clone())
+            }
             [] => Err(bad(format!(
                 "the index has no image for {}{asked}; its platforms: {}",
                 want.show(),
@@ -812,19 +822,7 @@ impl<'a> Puller<'a> {
         let mut window_start = Instant::now();
         let mut window_bytes = 0u64;
         loop {
-            let left = window.saturating_sub(window_start.elapsed());
-            let chunk = match tokio::time::timeout(left, stream.next()).await {
-                Ok(None) => return Ok(got),
-                Ok(Some(Ok(c))) => c,
-                Ok(Some(Err(e))) => return Err(self.transport(&e)),
-                Err(_) => return Err(self.stalled(what, window_bytes)),
-            };
-            got += chunk.len() as u64;
-            window_bytes += chunk.len() as u64;
-            if got > max {
-                return Err(over());
-            }
-            sink(&chunk)?;
+            // A span is over: it must have moved enough, then the next one starts.
             if window_start.elapsed() >= window {
                 if window_bytes < MIN_BYTES_PER_WINDOW {
                     return Err(self.stalled(what, window_bytes));
@@ -832,6 +830,20 @@ impl<'a> Puller<'a> {
                 window_start = Instant::now();
                 window_bytes = 0;
             }
+            let left = window.saturating_sub(window_start.elapsed());
+            let chunk = match tokio::time::timeout(left, stream.next()).await {
+                Ok(None) => return Ok(got),
+                Ok(Some(Ok(c))) => c,
+                Ok(Some(Err(e))) => return Err(self.transport(&e)),
+                // The span ended while waiting: judged at the top.
+                Err(_) => continue,
+            };
+            got += chunk.len() as u64;
+            window_bytes += chunk.len() as u64;
+            if got > max {
+                return Err(over());
+            }
+            sink(&chunk)?;
         }
     }
 
