@@ -30,6 +30,8 @@ use oci_spec::distribution::Reference;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+#[cfg(test)]
+use super::RegistryOptions;
 use super::{ImageError, ImageOptions, Platform, bad, digest_hex, hex, json};
 
 /// Most bytes of a manifest or an index (containers/image and containerd use the same bound).
@@ -970,4 +972,78 @@ fn read_certs(dir: &Path) -> Result<Vec<Vec<u8>>, ImageError> {
         out.push(data);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(platforms: &[(&str, &str, Option<&str>)]) -> IndexDoc {
+        IndexDoc {
+            manifests: platforms
+                .iter()
+                .enumerate()
+                .map(|(i, (os, arch, variant))| Desc {
+                    media_type: MEDIA_OCI_MANIFEST.into(),
+                    digest: format!("sha256:{i:064}"),
+                    size: 1,
+                    platform: Some(PlatformJson {
+                        os: os.to_string(),
+                        architecture: arch.to_string(),
+                        variant: variant.map(str::to_string),
+                    }),
+                })
+                .collect(),
+        }
+    }
+
+    fn choose(idx: &IndexDoc, platform: &str) -> Result<String, String> {
+        let opts = ImageOptions {
+            platform: Some(Platform::parse(platform).expect("platform")),
+            // Credentials given: no auth file of this machine is read (nor a helper run).
+            registry: RegistryOptions {
+                creds: Some(("u".into(), "p".into())),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let p = Puller::new("localhost:5000/a:b".parse().expect("ref"), &opts).expect("puller");
+        p.choose(idx).map(|d| d.digest).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_platform_chooses_and_says_why_it_cannot() {
+        let idx = index(&[
+            ("linux", "amd64", None),
+            ("linux", "arm", Some("v6")),
+            ("linux", "arm", Some("v7")),
+            ("unknown", "unknown", None),
+        ]);
+        assert_eq!(choose(&idx, "linux/amd64"), Ok(format!("sha256:{:064}", 0)));
+        assert_eq!(
+            choose(&idx, "linux/arm/v7"),
+            Ok(format!("sha256:{:064}", 2))
+        );
+        let e = choose(&idx, "linux/arm").unwrap_err();
+        assert!(e.contains("several images for linux/arm"), "{e}");
+        assert!(e.contains("--platform linux/arm/VARIANT"), "{e}");
+        let e = choose(&idx, "linux/s390x").unwrap_err();
+        assert!(
+            e.contains("no image for linux/s390x")
+                && e.contains("linux/amd64, linux/arm/v6, linux/arm/v7, unknown/unknown"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn media_types_are_told_apart() {
+        assert_eq!(kind_of_media(MEDIA_DOCKER_LIST), Some(Kind::Index));
+        assert_eq!(kind_of_media(MEDIA_OCI_INDEX), Some(Kind::Index));
+        assert_eq!(kind_of_media(MEDIA_DOCKER_MANIFEST), Some(Kind::Image));
+        assert_eq!(kind_of_media(MEDIA_OCI_MANIFEST), Some(Kind::Image));
+        assert_eq!(
+            kind_of_media("application/vnd.docker.distribution.manifest.v1+prettyjws"),
+            None
+        );
+    }
 }
