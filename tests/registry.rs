@@ -368,6 +368,34 @@ fn a_pulled_image_scans_like_the_layout_pushed() {
     .output();
     assert_eq!(why.status.code(), Some(0), "{}", describe(&why));
 
+    // A tag the registry does not have.
+    let missing = el(
+        &home,
+        &[
+            "scan",
+            &format!("docker://{}/elfdeps/alpine:nope", reg.host()),
+            "--tls-verify=false",
+            "-q",
+        ],
+    )
+    .output();
+    assert_eq!(missing.status.code(), Some(2), "{}", describe(&missing));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("the manifest `nope` is not in the registry (HTTP 404)"),
+        "{}",
+        describe(&missing)
+    );
+
+    // Plain HTTP is refused without --tls-verify=false.
+    let strict = el(&home, &["scan", &format!("docker://{dest}"), "-q"]).output();
+    assert_eq!(strict.status.code(), Some(2), "{}", describe(&strict));
+    assert!(
+        String::from_utf8_lossy(&strict.stderr).contains("cannot connect to 127.0.0.1"),
+        "{}",
+        describe(&strict)
+    );
+
     drop(reg);
     let offline = el(
         &home,
@@ -406,10 +434,6 @@ fn a_pulled_image_scans_like_the_layout_pushed() {
     )
     .output();
     assert!(!cache.join("sha256").exists(), "the cache was cleared");
-
-    // Plain HTTP is refused without --tls-verify=false.
-    let strict = el(&home, &["scan", &format!("docker://{dest}"), "-q"]).output();
-    assert_eq!(strict.status.code(), Some(2), "{}", describe(&strict));
 }
 
 /// A CA and a certificate for 127.0.0.1 signed by it (openssl), in `dir`: (ca.crt, cert, key).

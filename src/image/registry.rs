@@ -30,8 +30,6 @@ use oci_spec::distribution::Reference;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-#[cfg(test)]
-use super::RegistryOptions;
 use super::{ImageError, ImageOptions, Platform, bad, digest_hex, hex, json};
 
 /// Most bytes of a manifest or an index (containers/image and containerd use the same bound).
@@ -593,7 +591,7 @@ impl<'a> Puller<'a> {
                 self.login_hint()
             ),
             404 => format!(
-                "the registry has no {what} (HTTP 404): check the repository, tag or digest",
+                "{what} is not in the registry (HTTP 404): check the repository, tag or digest",
             ),
             _ => format!("the registry answered HTTP {status} for {what}",),
         })
@@ -688,7 +686,7 @@ impl<'a> Puller<'a> {
             self.host(),
             self.reference.repository()
         );
-        let what = format!("the manifest {reference}");
+        let what = format!("the manifest `{reference}`");
         let resp = self.get(&url, Some(&ACCEPT.join(", ")), &what).await?;
         let content_type = resp
             .headers()
@@ -976,6 +974,7 @@ fn read_certs(dir: &Path) -> Result<Vec<Vec<u8>>, ImageError> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::RegistryOptions;
     use super::*;
 
     fn index(platforms: &[(&str, &str, Option<&str>)]) -> IndexDoc {
