@@ -403,8 +403,8 @@ impl<'a> Puller<'a> {
         }
         if sum > self.opts.max_image {
             return Err(bad(format!(
-                "its layers are {sum} bytes, more than --max-image-size ({}): not downloaded \
-                 (raise --max-image-size to allow it)",
+                "the image's layers are {sum} bytes, more than --max-image-size ({}): not \
+                 downloaded (raise --max-image-size to allow it)",
                 self.opts.max_image
             )));
         }
@@ -556,7 +556,7 @@ impl<'a> Puller<'a> {
         bad(if e.is_redirect() {
             format!(
                 "the registry redirected more than {MAX_REDIRECTS} times (a redirect loop): \
-                 not followed further",
+                 not followed further"
             )
         } else if e.is_timeout() {
             format!(
@@ -570,7 +570,7 @@ impl<'a> Puller<'a> {
                 format!(
                     "cannot connect to {host} over HTTPS: it refused, is unreachable, or its \
                      certificate is not trusted (--cert-dir DIR trusts a CA; --tls-verify=false \
-                     allows plain HTTP and unverified TLS)",
+                     allows plain HTTP and unverified TLS)"
                 )
             } else {
                 format!(
@@ -579,7 +579,7 @@ impl<'a> Puller<'a> {
                 )
             }
         } else {
-            format!("the connection to {host} failed during the transfer",)
+            format!("the connection to {host} failed during the transfer")
         })
     }
 
@@ -591,9 +591,9 @@ impl<'a> Puller<'a> {
                 self.login_hint()
             ),
             404 => format!(
-                "{what} is not in the registry (HTTP 404): check the repository, tag or digest",
+                "{what} is not in the registry (HTTP 404): check the repository, tag or digest"
             ),
-            _ => format!("the registry answered HTTP {status} for {what}",),
+            _ => format!("the registry answered HTTP {status} for {what}"),
         })
     }
 
@@ -724,7 +724,7 @@ impl<'a> Puller<'a> {
             if digest != expected {
                 return Err(bad(format!(
                     "{what} hashes to {digest}, not to the digest it was asked by: corrupt \
-                     or tampered",
+                     or tampered"
                 )));
             }
         }
@@ -734,7 +734,7 @@ impl<'a> Puller<'a> {
         {
             return Err(bad(format!(
                 "{what} hashes to {digest}, but the registry says it is {h} \
-                 (Docker-Content-Digest): corrupt or tampered",
+                 (Docker-Content-Digest): corrupt or tampered"
             )));
         }
         let probe: Probe = json(&bytes, &what, "a manifest")?;
@@ -803,7 +803,7 @@ impl<'a> Puller<'a> {
     fn too_big(&self, what: &str) -> ImageError {
         bad(format!(
             "{what} is larger than {MAX_MANIFEST} bytes, more than any real manifest: not \
-             read",
+             read"
         ))
     }
 
@@ -943,7 +943,7 @@ impl<'a> Puller<'a> {
     fn oversized_blob(&self, what: &str, size: u64) -> ImageError {
         bad(format!(
             "{what} is larger than its descriptor's {size} bytes or the size caps \
-             (--max-layer-size, --max-image-size): abandoned",
+             (--max-layer-size, --max-image-size): abandoned"
         ))
     }
 }
