@@ -212,7 +212,8 @@ pub struct RootArgs {
     /// The root filesystem: a directory (an unpacked image, a chroot, or /), a tarball of one
     /// (.tar, .tar.gz, .tar.zst, .tar.xz: docker export, a minirootfs), or an image: oci:DIR[:TAG],
     /// docker-archive:FILE, oci-archive:FILE[:TAG] (a plain path to an OCI layout or an image
-    /// tarball, even compressed whole, is detected).
+    /// tarball, even compressed whole, is detected), docker://[HOST[:PORT]/]REPO[:TAG|@DIGEST]
+    /// (pulled from a registry; docker.io and library/ by default).
     pub root: PathBuf,
     /// The platform to pick from a multi-platform image (OS/ARCH[/VARIANT], e.g. linux/arm64);
     /// refused where no image of ROOT is for it (a directory, an image of another platform).
@@ -224,6 +225,8 @@ pub struct RootArgs {
     /// Most decompressed bytes of a whole image.
     #[arg(long, value_name = "BYTES", default_value = "8G", value_parser = parse_size)]
     pub max_image_size: u64,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// No progress indicator.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -268,6 +271,41 @@ pub struct RootArgs {
     /// copied: `check` judges the added ELF files and the base programs they break.
     #[arg(long, value_name = "SRC:DEST")]
     pub add: Vec<String>,
+}
+
+/// How a docker:// ROOT is pulled (skopeo's flags where skopeo has them).
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Registry (docker:// ROOT)")]
+pub struct RegistryArgs {
+    /// Require HTTPS and verified certificates (default); --tls-verify=false allows plain HTTP
+    /// (when HTTPS does not answer) and unverified TLS.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: bool,
+    /// Trust the CA certificates (*.crt, PEM) of DIR for the registry's TLS.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<PathBuf>,
+    /// Credentials, USER:PASSWORD (instead of the auth files).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
+    /// The auth file to read, alone (default: $REGISTRY_AUTH_FILE, else
+    /// $XDG_RUNTIME_DIR/containers/auth.json, ~/.config/containers/auth.json,
+    /// ~/.docker/config.json, with their credential helpers).
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Longest wait for a connection to the registry.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub connect_timeout: std::time::Duration,
+    /// Longest wait for an answer; a download that moves less than 16 KiB in this span is
+    /// abandoned too (a stalled or dripping registry).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub read_timeout: std::time::Duration,
+    /// Keep downloaded blobs in DIR by digest, and take them from there when present (checked).
+    #[arg(long, value_name = "DIR")]
+    pub blob_cache: Option<PathBuf>,
+    /// Empty the --blob-cache directory before pulling.
+    #[arg(long, requires = "blob_cache")]
+    pub clear_blob_cache: bool,
 }
 
 /// `elfdeps scan` arguments.
@@ -414,6 +452,7 @@ impl RootArgs {
             platform: self.platform.clone(),
             max_layer_size: self.max_layer_size,
             max_image_size: self.max_image_size,
+            registry: self.registry.options(!self.quiet)?,
             jobs: self.jobs.map(usize::from),
             scan: elfdeps::scan::ScanOptions {
                 limits,
@@ -437,6 +476,41 @@ impl RootArgs {
                 .iter()
                 .map(|a| elfdeps::resolve::AddSpec::parse(a))
                 .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+impl RegistryArgs {
+    /// The pull settings (`progress`: a bar may be drawn, when stderr is a terminal).
+    pub fn options(&self, progress: bool) -> Result<elfdeps::image::RegistryOptions, String> {
+        use std::io::IsTerminal;
+        let creds = match &self.creds {
+            None => None,
+            Some(c) => match c.split_once(':') {
+                Some((u, p)) if !u.is_empty() => Some((u.to_string(), p.to_string())),
+                _ => {
+                    return Err(
+                        "--creds: expected USER:PASSWORD (elfdeps does not prompt for one)".into(),
+                    );
+                }
+            },
+        };
+        let zero = |t: std::time::Duration, flag: &str| {
+            if t.is_zero() {
+                Err(format!("--{flag} 0: a registry pull needs a time limit"))
+            } else {
+                Ok(t)
+            }
+        };
+        Ok(elfdeps::image::RegistryOptions {
+            tls_verify: self.tls_verify,
+            cert_dir: self.cert_dir.clone(),
+            creds,
+            authfile: self.authfile.clone(),
+            connect_timeout: zero(self.connect_timeout, "connect-timeout")?,
+            read_timeout: zero(self.read_timeout, "read-timeout")?,
+            blob_cache: self.blob_cache.clone(),
+            progress: progress && std::io::stderr().is_terminal(),
         })
     }
 }

@@ -65,6 +65,14 @@ fn main() -> ExitCode {
 
 /// The pipeline's configuration from the common flags (`resolve`: run the loader models).
 fn config_of(common: &RootArgs, resolve: bool) -> Result<pipeline::Config, Fail> {
+    if common.registry.clear_blob_cache
+        && let Some(dir) = &common.registry.blob_cache
+    {
+        #[cfg(feature = "registry")]
+        elfdeps::image::clear_blob_cache(dir).map_err(|e| Fail(e.to_string(), EXIT_INPUT))?;
+        #[cfg(not(feature = "registry"))]
+        let _ = dir;
+    }
     common.config(resolve).map_err(|e| Fail(e, EXIT_INPUT))
 }
 

@@ -38,6 +38,8 @@ pub struct Config {
     pub max_layer_size: u64,
     /// See `max_layer_size`.
     pub max_image_size: u64,
+    /// How a `docker://` ROOT is pulled (credentials, TLS, timeouts, cache).
+    pub registry: image::RegistryOptions,
     /// Worker threads (`None`: one per core).
     pub jobs: Option<usize>,
     /// Scan settings (per-file limits, walk depth).
@@ -132,6 +134,7 @@ fn open_input(config: &Config) -> Result<Option<image::Unpacked>, Error> {
                 platform,
                 max_layer: config.max_layer_size,
                 max_image: config.max_image_size,
+                registry: config.registry.clone(),
             };
             let what = match r {
                 image::ImageRef::RootTarball(_) => "the tarball",
@@ -463,6 +466,7 @@ pub fn check_rebase(
         platform,
         max_layer: config.max_layer_size,
         max_image: config.max_image_size,
+        registry: config.registry.clone(),
     };
     let image_of = |p: &Path, what: &str| -> Result<image::ImageRef, Error> {
         match image::parse_root(p).map_err(|e| Error(e.to_string()))? {

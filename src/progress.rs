@@ -43,6 +43,14 @@ impl Progress {
     /// One more file done.
     pub fn inc(&self) {}
 
+    /// Shows nothing either (no `cli` feature).
+    pub fn bytes(_what: &str, _total: u64, _show: bool) -> Self {
+        Progress()
+    }
+
+    /// More bytes done.
+    pub fn inc_by(&self, _n: u64) {}
+
     /// Nothing to remove.
     pub fn finish(&self) {}
 }
@@ -106,6 +114,35 @@ impl Progress {
     pub fn inc(&self) {
         if let Some(s) = &self.0 {
             s.pb.inc(1);
+        }
+    }
+
+    /// A download bar on stderr of `total` bytes, drawn at once when `show` (the caller decides:
+    /// a terminal, no `-q`), else hidden.
+    pub fn bytes(what: &str, total: u64, show: bool) -> Self {
+        if !show {
+            return Progress(None);
+        }
+        let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{msg} {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb.set_message(what.to_string());
+        pb.enable_steady_tick(Duration::from_millis(200));
+        Progress(Some(Arc::new(Shown {
+            pb,
+            finished: Mutex::new(false),
+            wake: Condvar::new(),
+        })))
+    }
+
+    /// More bytes done.
+    pub fn inc_by(&self, n: u64) {
+        if let Some(s) = &self.0 {
+            s.pb.inc(n);
         }
     }
 

@@ -16,7 +16,13 @@ the config's `diff_ids` (the digests of the uncompressed layers), the config by 
 claims and its content confirms. Decompressed bytes are capped per layer and per image.
 */
 
+#[cfg(feature = "registry")]
+mod auth;
+#[cfg(feature = "registry")]
+mod cache;
 pub mod layer;
+#[cfg(feature = "registry")]
+mod registry;
 mod tarball;
 
 use std::collections::HashMap;
@@ -64,6 +70,9 @@ pub enum ImageRef {
     /// compressed one whose top holds `manifest.json` or `oci-layout` is an image archive that was
     /// compressed whole, and is read as one.
     RootTarball(PathBuf),
+    /// An image in a registry, `docker://HOST[:PORT]/REPO(:TAG|@DIGEST)` (the text after
+    /// `docker://`), pulled into a private OCI layout and read from there.
+    Registry(String),
 }
 
 impl ImageRef {
@@ -74,6 +83,7 @@ impl ImageRef {
             ImageRef::DockerArchive(p) => format!("docker-archive:{}", p.display()),
             ImageRef::OciArchive(p, _) => format!("oci-archive:{}", p.display()),
             ImageRef::RootTarball(p) => p.display().to_string(),
+            ImageRef::Registry(r) => format!("docker://{r}"),
         }
     }
 
@@ -93,6 +103,7 @@ impl ImageRef {
             ),
             // A tarball is named by its path alone, as it was given.
             ImageRef::RootTarball(p) => p.display().to_string(),
+            ImageRef::Registry(r) => format!("docker://{r}"),
         }
     }
 }
@@ -112,6 +123,9 @@ fn split_tag(rest: &str) -> (PathBuf, Option<String>) {
 /// What `ROOT` names: an image, or `None` for a plain directory root.
 pub fn parse_root(root: &Path) -> Result<Option<ImageRef>, ImageError> {
     let s = root.to_string_lossy();
+    if let Some(rest) = s.strip_prefix("docker://") {
+        return Ok(Some(ImageRef::Registry(rest.to_string())));
+    }
     if let Some(rest) = s.strip_prefix("oci:") {
         let (p, t) = split_tag(rest);
         return Ok(Some(ImageRef::OciDir(p, t)));
@@ -230,6 +244,44 @@ impl Platform {
     }
 }
 
+/// How to reach registries and what to present to them.
+#[derive(Clone, Debug)]
+pub struct RegistryOptions {
+    /// `--tls-verify` (default true): HTTPS with verified certificates only. False allows plain
+    /// HTTP (when HTTPS does not answer) or unverified TLS.
+    pub tls_verify: bool,
+    /// `--cert-dir`: the `*.crt` files of this directory are trusted CAs.
+    pub cert_dir: Option<PathBuf>,
+    /// `--creds USER:PASS`.
+    pub creds: Option<(String, String)>,
+    /// `--authfile`: the only auth file read (default: `$REGISTRY_AUTH_FILE`, else the
+    /// containers and docker files).
+    pub authfile: Option<PathBuf>,
+    /// `--connect-timeout`.
+    pub connect_timeout: std::time::Duration,
+    /// `--read-timeout`.
+    pub read_timeout: std::time::Duration,
+    /// `--blob-cache DIR`: blobs kept by digest in DIR and taken from there when present.
+    pub blob_cache: Option<PathBuf>,
+    /// Draw a download progress bar on stderr (the binary decides: a terminal, no `-q`).
+    pub progress: bool,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            tls_verify: true,
+            cert_dir: None,
+            creds: None,
+            authfile: None,
+            connect_timeout: std::time::Duration::from_secs(30),
+            read_timeout: std::time::Duration::from_secs(30),
+            blob_cache: None,
+            progress: false,
+        }
+    }
+}
+
 /// Limits and choices.
 #[derive(Clone, Debug)]
 pub struct ImageOptions {
@@ -239,6 +291,8 @@ pub struct ImageOptions {
     pub max_layer: u64,
     /// `--max-image-size`: decompressed bytes per image.
     pub max_image: u64,
+    /// How `docker://` images are pulled.
+    pub registry: RegistryOptions,
 }
 
 impl Default for ImageOptions {
@@ -247,6 +301,7 @@ impl Default for ImageOptions {
             platform: None,
             max_layer: 4 << 30,
             max_image: 8 << 30,
+            registry: RegistryOptions::default(),
         }
     }
 }
@@ -296,9 +351,14 @@ struct Private(Option<tempfile::TempDir>);
 
 impl Private {
     fn new(prefix: &str) -> Result<Private, ImageError> {
+        Self::new_in(prefix, &unpack_base())
+    }
+
+    /// One under `base`.
+    fn new_in(prefix: &str, base: &Path) -> Result<Private, ImageError> {
         let tmp = tempfile::Builder::new()
             .prefix(prefix)
-            .tempdir_in(unpack_base())
+            .tempdir_in(base)
             .map_err(|e| {
                 bad(format!(
                     "cannot create a temporary directory: {e} (set TMPDIR to a writable place)"
@@ -1306,6 +1366,37 @@ fn unpack_base() -> PathBuf {
     std::env::temp_dir()
 }
 
+/// Pulls `docker://TEXT` into a private OCI layout (under the system temp directory, not
+/// `/dev/shm`: compressed layers are not worth memory), which is removed when dropped; the pull
+/// chose the platform, so the layout has one image.
+#[cfg(feature = "registry")]
+fn pull_layout(text: &str, opts: &ImageOptions) -> Result<Private, ImageError> {
+    let layout = Private::new_in("elfdeps-pull-", &std::env::temp_dir())?;
+    registry::pull(text, opts, layout.path())?;
+    Ok(layout)
+}
+
+/// Without the `registry` feature a `docker://` reference is refused, naming the feature.
+#[cfg(not(feature = "registry"))]
+fn pulled(text: &str, _opts: &ImageOptions) -> Result<Unpacked, ImageError> {
+    Err(bad(format!(
+        "docker://{text}: this elfdeps was built without the `registry` feature, so it cannot \
+         pull from a registry; rebuild with it (cargo install --features registry), or pull the \
+         image first (skopeo copy docker://{text} oci:DIR) and give oci:DIR"
+    )))
+}
+
+/// Empties a `--blob-cache` directory.
+#[cfg(feature = "registry")]
+pub fn clear_blob_cache(dir: &Path) -> Result<(), ImageError> {
+    cache::clear(dir).map_err(|e| {
+        bad(format!(
+            "cannot clear the blob cache {}: {e}",
+            dir.display()
+        ))
+    })
+}
+
 /// Unpacks `image` into a private temporary directory.
 pub fn unpack(image: &ImageRef, opts: &ImageOptions) -> Result<Unpacked, ImageError> {
     unpack_onto(image, opts, None, &|_| Ok(0)).map(|(u, _)| u)
@@ -1363,6 +1454,23 @@ pub fn unpack_onto(
                 "{} is a root tarball, not an image: it has no layers to lay over another base",
                 image.display()
             )));
+        }
+        // A registry image is pulled into an OCI layout first, then read as one.
+        ImageRef::Registry(text) => {
+            #[cfg(feature = "registry")]
+            {
+                let layout = pull_layout(text, opts)?;
+                let dir = layout.path().to_path_buf();
+                let (mut u, ids) = unpack_onto(&ImageRef::OciDir(dir, None), opts, onto, first)?;
+                u.info.reference = format!("docker://{text}");
+                drop(layout);
+                return Ok((u, ids));
+            }
+            #[cfg(not(feature = "registry"))]
+            {
+                let _ = (&onto, first);
+                return pulled(text, opts).map(|u| (u, Vec::new()));
+            }
         }
     };
     let mut out = match onto {
@@ -1708,6 +1816,21 @@ mod tests {
         add(&mut t, "l/layer.tar", &layer);
         t.into_inner().expect("image written");
         path
+    }
+
+    /// Without the `registry` feature, a `docker://` ROOT is refused in words that name it.
+    #[cfg(not(feature = "registry"))]
+    #[test]
+    fn docker_refs_name_the_feature_when_it_is_off() {
+        let r = parse_root(Path::new("docker://localhost:5000/app:v1"))
+            .expect("parsed")
+            .expect("an image");
+        assert_eq!(r, ImageRef::Registry("localhost:5000/app:v1".into()));
+        let e = unpack(&r, &ImageOptions::default()).err().expect("refused");
+        assert!(
+            e.to_string().contains("without the `registry` feature"),
+            "{e}"
+        );
     }
 
     /// What the library promises without the binary's Ctrl-C handler (and so without ctrlc): the
