@@ -139,6 +139,32 @@ pub fn change(path: &ByteStr, before: &Verdict, after: &Verdict) -> Option<Chang
     })
 }
 
+/// An object that would not start (or not load) in the first root and does in the second.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    /// Its canonical path (the same in both roots).
+    pub path: ByteStr,
+    /// In the first root.
+    pub before: Verdict,
+    /// In the second.
+    pub after: Verdict,
+    /// Needed names missing in the first root that the second provides.
+    pub found_now: Vec<ByteStr>,
+}
+
+/// Whether `after` fixes `before`: it was broken and is not. The mirror of [`change`] (a fix is a
+/// change for the worse read backwards), restricted to objects that start now: one still broken
+/// for fewer reasons is not called fixed.
+pub fn fix(path: &ByteStr, before: &Verdict, after: &Verdict) -> Option<Fix> {
+    let backwards = change(path, after, before)?;
+    (!after.broken()).then_some(Fix {
+        path: backwards.path,
+        before: backwards.after,
+        after: backwards.before,
+        found_now: backwards.new_missing,
+    })
+}
+
 /// The objects at canonical `paths` (those that are ELF objects in both roots) whose verdict is
 /// worse in `after` than in `before`.
 pub fn compare(

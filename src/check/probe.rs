@@ -326,34 +326,45 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
                     .ok()
                     .and_then(|b| musl_version(&b)),
             });
-        } else if libc::is_glibc_loader_name(base)
+        } else if (libc::is_glibc_loader_name(base) || is_versioned_glibc_loader(base))
             && o.facts
                 .soname
                 .as_ref()
                 .is_some_and(|s| libc::is_glibc_loader_name(s.as_bytes()))
         {
-            // libc.so.6 beside the loader says the release (its newest GLIBC_x.y).
+            // libc.so.6 beside the loader says the release: in the banner it prints when run
+            // ("... release version 2.31."), else, as a lower bound, its newest GLIBC_x.y (a
+            // release that adds no symbol, as 2.31 did, defines no node of its own).
             let dir = crate::resolve::env::dirname(o.path.as_bytes());
             let libc6 = [dir, b"/libc.so.6"].concat();
-            let version = root
+            let libc6 = root
                 .tree
                 .resolve(&libc6, true)
                 .ok()
-                .and_then(|c| root.objects.iter().find(|x| x.path == c))
-                .and_then(|l| {
-                    l.facts
-                        .version_defs
-                        .iter()
-                        .filter_map(|d| libc::glibc_version(d.name.as_bytes()))
-                        .max()
-                })
-                .map(|(a, b, c)| {
-                    if c == 0 {
-                        format!("{a}.{b}")
-                    } else {
-                        format!("{a}.{b}.{c}")
-                    }
-                });
+                .and_then(|c| root.objects.iter().find(|x| x.path == c));
+            let banner = libc6.and_then(|l| {
+                rootfs
+                    .read_file(l.path.as_bytes(), 16 << 20)
+                    .ok()
+                    .and_then(|b| glibc_banner_version(&b))
+            });
+            let version = banner.or_else(|| {
+                libc6
+                    .and_then(|l| {
+                        l.facts
+                            .version_defs
+                            .iter()
+                            .filter_map(|d| libc::glibc_version(d.name.as_bytes()))
+                            .max()
+                    })
+                    .map(|(a, b, c)| {
+                        if c == 0 {
+                            format!("{a}.{b}")
+                        } else {
+                            format!("{a}.{b}.{c}")
+                        }
+                    })
+            });
             out.push(RootLibc {
                 flavor: Flavor::Glibc,
                 loader: o.path.clone(),
@@ -363,6 +374,34 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
         }
     }
     out
+}
+
+/// The release in glibc's banner (`GNU C Library (...) stable release version 2.31.`), which
+/// libc.so.6 prints when run as a program.
+fn glibc_banner_version(image: &[u8]) -> Option<String> {
+    let marker = b" release version ";
+    let at = memchr::memmem::find_iter(image, b"GNU C Library").find_map(|start| {
+        let line = &image[start..image.len().min(start + 256)];
+        let line = &line[..line.iter().position(|&b| b == 0 || b == b'\n')?];
+        memchr::memmem::find(line, marker).map(|i| line[i + marker.len()..].to_vec())
+    })?;
+    let text = std::str::from_utf8(&at).ok()?.trim_end_matches('.');
+    let parts: Vec<&str> = text.split('.').collect();
+    ((2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit())))
+    .then(|| text.to_string())
+}
+
+/// glibc before 2.34 installed its loader as `ld-2.31.so` (the `ld-linux-x86-64.so.2` name a
+/// symlink to it); its soname still says what it is.
+fn is_versioned_glibc_loader(base: &[u8]) -> bool {
+    base.strip_prefix(b"ld-")
+        .and_then(|r| r.strip_suffix(b".so"))
+        .is_some_and(|v| {
+            !v.is_empty() && v.iter().all(|&b| b.is_ascii_digit() || b == b'.') && v.contains(&b'.')
+        })
 }
 
 /// musl keeps its version as a lone string (`1.2.5`) for `ld-musl --version`'s "Version %s"; it is
