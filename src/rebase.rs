@@ -568,3 +568,39 @@ pub fn judge_rebase(
     let gate = policy.judge(&mut findings);
     (findings, gate)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(status: Status, missing: &[&str]) -> Verdict {
+        Verdict {
+            status,
+            interpreter: None,
+            interpreter_missing: false,
+            loader: None,
+            closure: Vec::new(),
+            missing: missing.iter().map(|m| ByteStr::from(*m)).collect(),
+            version_errors: Vec::new(),
+            fatal: None,
+        }
+    }
+
+    /// A fix is a change read backwards, for objects that start in the second root only.
+    #[test]
+    fn fix_mirrors_change() {
+        let p = ByteStr::from("/usr/bin/x");
+        let ok = verdict(Status::Ok, &[]);
+        let one = verdict(Status::Error, &["libz.so.1"]);
+        let two = verdict(Status::Error, &["libz.so.1", "libssl.so.3"]);
+        let f = fix(&p, &one, &ok).expect("broken, then starts");
+        assert_eq!(f.before, one);
+        assert_eq!(f.after, ok);
+        assert_eq!(f.found_now, vec![ByteStr::from("libz.so.1")]);
+        assert!(change(&p, &one, &ok).is_none());
+        assert!(fix(&p, &ok, &one).is_none());
+        assert!(fix(&p, &two, &one).is_none(), "still broken: not fixed");
+        assert!(change(&p, &one, &two).is_some(), "misses more: worse");
+        assert!(fix(&p, &ok, &ok).is_none());
+    }
+}

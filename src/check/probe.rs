@@ -581,4 +581,37 @@ mod tests {
         assert_eq!(musl_version(b"\x001.2.5\x00"), None, "no banner");
         assert_eq!(musl_version(b"musl libc (x)\x001.2\x002.0.1\x00"), None);
     }
+
+    /// glibc's release is the number its banner ends with, on the banner's own line.
+    #[test]
+    fn glibc_release_from_the_banner() {
+        let image = b"\x00GNU C Library (Debian GLIBC 2.31-13+deb11u14) stable release version 2.31.\nCopyright\x00";
+        assert_eq!(glibc_banner_version(image).as_deref(), Some("2.31"));
+        let patch = b"GNU C Library (GNU libc) release release version 2.2.5.\x00";
+        assert_eq!(glibc_banner_version(patch).as_deref(), Some("2.2.5"));
+        assert_eq!(
+            glibc_banner_version(b"release version 2.36.\x00"),
+            None,
+            "no banner"
+        );
+        assert_eq!(
+            glibc_banner_version(b"GNU C Library\x00 release version 2.36.\x00"),
+            None,
+            "another string"
+        );
+        assert_eq!(
+            glibc_banner_version(b"GNU C Library release version 2.x.\x00"),
+            None
+        );
+    }
+
+    /// Before 2.34 the loader's file was `ld-2.31.so`.
+    #[test]
+    fn versioned_loader_names() {
+        assert!(is_versioned_glibc_loader(b"ld-2.31.so"));
+        assert!(is_versioned_glibc_loader(b"ld-2.2.5.so"));
+        assert!(!is_versioned_glibc_loader(b"ld-musl-x86_64.so.1"));
+        assert!(!is_versioned_glibc_loader(b"ld-.so"));
+        assert!(!is_versioned_glibc_loader(b"ld-linux-x86-64.so.2"));
+    }
 }
