@@ -326,7 +326,8 @@ fn run_check_rebase(
 fn run_diff(args: DiffArgs) -> Result<(), Fail> {
     no_add(&args.common, "diff")?;
     let config = config_of(&args.common, true)?;
-    let (r, warnings) = pipeline::diff(&config, &args.b, &args.gated(), &progress(&args.common))?;
+    let (r, warnings) =
+        pipeline::diff(&config, &args.b, &args.gated(), &|| progress(&args.common))?;
     for w in &warnings {
         eprintln!("elfdeps: warning: {} ({})", w.message, w.code.as_str());
     }

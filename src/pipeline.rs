@@ -536,12 +536,13 @@ pub fn check_rebase(
 
 /// `diff A B`: both roots walked and resolved as [`run`] does (no checks), then compared
 /// ([`crate::diff::compare`]); `b` is B as given, the rest of `config` serves both. The roots'
-/// warnings (`not-a-root`) come back with the side they are about.
+/// warnings (`not-a-root`) come back too. `progress` makes each walk's indicator (one is
+/// finished when its walk ends).
 pub fn diff(
     config: &Config,
     b: &Path,
     gated: &[crate::diff::Gated],
-    progress: &Progress,
+    progress: &dyn Fn() -> Progress,
 ) -> Result<(crate::diff::DiffReport, Vec<ScanWarning>), Error> {
     if !config.adds.is_empty() {
         return Err(Error(
@@ -560,7 +561,7 @@ pub fn diff(
             root: root.to_path_buf(),
             ..config.clone()
         };
-        run(&c, progress).map_err(|e| Error(format!("{which} ({}): {e}", root.display())))
+        run(&c, &progress()).map_err(|e| Error(format!("{which} ({}): {e}", root.display())))
     };
     let a = side(&config.root, "A")?;
     let b = side(b, "B")?;

@@ -384,3 +384,46 @@ fn usage_and_input_errors_exit_2() {
     );
     assert_eq!(doc["compared"], doc["a"]["objects"]);
 }
+
+/// Any form ROOT takes: the minirootfs tarball the Alpine root was unpacked from is the same root.
+#[test]
+fn a_tarball_and_its_unpacked_root_do_not_differ() {
+    let Some(alpine) = support::root("alpine-x86_64") else {
+        return;
+    };
+    let shared = std::env::var_os("ELFDEPS_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
+    let tarball = shared.join("fixtures/alpine-minirootfs-3.20.3-x86_64.tar.gz");
+    if !tarball.is_file() {
+        support::skip(
+            "diff of a tarball and its root",
+            &format!("{} is missing", tarball.display()),
+        );
+        return;
+    }
+    let (a, b) = (
+        alpine.to_str().expect("utf-8"),
+        tarball.to_str().expect("utf-8"),
+    );
+    let (doc, code, stderr) = diff(&[a, b, "--gate", "all"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(doc["b"]["root"], b);
+    assert_eq!(doc["a"]["objects"], doc["b"]["objects"]);
+    assert_eq!(doc["compared"], doc["a"]["objects"]);
+    assert_eq!(doc["a"]["libcs"], doc["b"]["libcs"]);
+    assert_eq!(doc["a"]["libcs"][0]["version"], "1.2.5");
+    for k in ["added", "removed"] {
+        assert!(doc["sonames"][k].as_array().expect(k).is_empty());
+    }
+    for k in ["added", "removed", "changed"] {
+        assert!(doc["packages"][k].as_array().expect(k).is_empty());
+    }
+    assert!(
+        doc["newly_broken"]
+            .as_array()
+            .expect("newly_broken")
+            .is_empty()
+    );
+    assert!(doc["fixed"].as_array().expect("fixed").is_empty());
+}
