@@ -78,6 +78,9 @@ fn side(label: &str, s: &Side, out: &mut dyn Write) -> io::Result<()> {
 }
 
 fn names(list: &[crate::diff::Soname]) -> String {
+    if list.is_empty() {
+        return "none".into();
+    }
     list.iter()
         .map(|s| s.soname.display_escaped())
         .collect::<Vec<_>>()
@@ -100,7 +103,12 @@ pub fn render_human(r: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
     side("A", &r.a, out)?;
     side("B", &r.b, out)?;
     if r.floor_raised {
-        writeln!(out, "glibc floor raised")?;
+        let v = |s: &Side| {
+            s.glibc_floor
+                .as_ref()
+                .map_or_else(|| "none".to_string(), |f| f.version.display_escaped())
+        };
+        writeln!(out, "glibc floor raised: {} -> {}", v(&r.a), v(&r.b))?;
     }
     if r.libc_changed {
         writeln!(out, "libc flavors changed")?;
