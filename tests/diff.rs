@@ -4,7 +4,9 @@
 //!   roots' `libc6` packages (dpkg-query); the sonames added and removed are those of every ELF
 //!   file of each root (found by the ground-truth walker, read with goblin); the glibc floors are
 //!   the highest `GLIBC_x.y` those files need (goblin); the packages added, removed and changed
-//!   are dpkg-query's (`--admindir=ROOT/var/lib/dpkg`), installed ones only.
+//!   are dpkg-query's (`--admindir=ROOT/var/lib/dpkg`), installed ones only; the objects newly
+//!   broken and fixed are those glibc's loader (trace mode, in a chroot) fails on in one root and
+//!   not the other, among the ELF files at the same path in both.
 //! - Alpine x86_64 against a copy without zlib: libz.so.1 is the soname removed, and the objects
 //!   newly broken are those the real musl loader (`ld-musl-x86_64.so.1 --list`, in a chroot of
 //!   each root) loads in the original and cannot load in the copy.
@@ -211,6 +213,36 @@ fn bullseye_to_bookworm() {
         let k = pkg_key(c);
         assert_eq!(c["before"].as_str(), Some(pa[&k].as_str()), "{k}");
         assert_eq!(c["after"].as_str(), Some(pb[&k].as_str()), "{k}");
+    }
+
+    // Newly broken and fixed: glibc's loader (trace mode, in a chroot of each root) on every ELF
+    // file at the same path in both.
+    if support::require_root_or_skip("diff bullseye bookworm: glibc's loader in a chroot") {
+        let both: Vec<String> = {
+            let in_b: BTreeSet<String> = ground_truth::elf_files(new).into_iter().collect();
+            ground_truth::elf_files(old)
+                .into_iter()
+                .filter(|f| in_b.contains(f))
+                .collect()
+        };
+        assert_eq!(doc["compared"], both.len());
+        let before = ground_truth::glibc_truth(old, &both);
+        let after = ground_truth::glibc_truth(new, &both);
+        let fails = |t: &ground_truth::Truth| {
+            !t.missing.is_empty() || !t.version_errors.is_empty() || t.fatal.is_some()
+        };
+        let broken: BTreeSet<String> = both
+            .iter()
+            .filter(|f| !fails(&before[*f]) && fails(&after[*f]))
+            .cloned()
+            .collect();
+        let fixed: BTreeSet<String> = both
+            .iter()
+            .filter(|f| fails(&before[*f]) && !fails(&after[*f]))
+            .cloned()
+            .collect();
+        assert_eq!(strs(&doc["newly_broken"], "path"), broken);
+        assert_eq!(strs(&doc["fixed"], "path"), fixed);
     }
 
     // The gate: what occurred fails it, what did not passes.
