@@ -40,6 +40,11 @@ pub enum Command {
     /// The minimal set of (sub)packages whose files the programs of ROOT load: the owners of each
     /// program, of everything its loader loads, and of the loader itself.
     Packages(PackagesArgs),
+    /// Compare two roots or images A and B: the libcs and glibc floor of each, the sonames added
+    /// and removed, the objects at the same path newly broken or fixed in B, and the packages
+    /// added, removed or at another version. Exit 0, or 1 when a change named by --gate occurred,
+    /// 2 on a usage or input error.
+    Diff(DiffArgs),
     /// Write the shell completion script for SHELL to standard output, e.g.
     /// `source <(elfdeps completions bash)`, or save it where the shell loads completions from.
     Completions(CompletionsArgs),
@@ -96,6 +101,65 @@ pub struct PackagesArgs {
     /// left: whether the program still runs without it.
     #[arg(long, value_name = "PKG")]
     pub drop: Vec<String>,
+}
+
+/// `elfdeps diff` arguments (ROOT is A).
+#[derive(Debug, clap::Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub common: RootArgs,
+    /// The second root or image (any form ROOT takes), compared with ROOT.
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+    /// Output format: the comparison for people, or the elfdeps-diff/1 JSON document.
+    #[arg(long, short = 'f', value_enum, default_value_t = TextFormatArg::Human)]
+    pub format: TextFormatArg,
+    /// Write the report to FILE instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 1 when one of these changes occurs from ROOT to B (comma-separated, repeatable):
+    /// floor-raised (B's glibc floor is higher), newly-broken (an object at the same path would
+    /// not start or load in B and did in ROOT, or misses more), soname-removed (a soname ROOT's
+    /// objects provide and B's do not), package-removed, libc-changed (the libc flavors
+    /// differ), or all.
+    #[arg(long, value_name = "CHANGES", value_delimiter = ',', value_enum)]
+    pub gate: Vec<GateArg>,
+}
+
+/// `diff --gate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GateArg {
+    /// B's glibc floor is higher than ROOT's.
+    FloorRaised,
+    /// An object at the same path is worse in B.
+    NewlyBroken,
+    /// A soname is provided in ROOT and not in B.
+    SonameRemoved,
+    /// A package installed in ROOT is not in B.
+    PackageRemoved,
+    /// The libc flavors differ.
+    LibcChanged,
+    /// Every change above.
+    All,
+}
+
+impl DiffArgs {
+    /// The kinds of change the gate fails on.
+    pub fn gated(&self) -> Vec<elfdeps::diff::Gated> {
+        use elfdeps::diff::Gated;
+        let mut out = Vec::new();
+        for g in &self.gate {
+            match g {
+                GateArg::FloorRaised => out.push(Gated::FloorRaised),
+                GateArg::NewlyBroken => out.push(Gated::NewlyBroken),
+                GateArg::SonameRemoved => out.push(Gated::SonameRemoved),
+                GateArg::PackageRemoved => out.push(Gated::PackageRemoved),
+                GateArg::LibcChanged => out.push(Gated::LibcChanged),
+                GateArg::All => out.extend(Gated::ALL),
+            }
+        }
+        out
+    }
 }
 
 /// `packages --tier`.

@@ -19,6 +19,7 @@ Nothing here executes a file from the root, follows a path out of it, or blocks 
 #![deny(unsafe_code)]
 
 pub mod check;
+pub mod diff;
 pub mod elf;
 pub mod error;
 pub mod graph;

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use cli::{
-    CheckArgs, Cli, Command, FormatArg, PackagesArgs, RootArgs, ScanArgs, TextFormatArg, TreeArgs,
-    WhyArgs,
+    CheckArgs, Cli, Command, DiffArgs, FormatArg, PackagesArgs, RootArgs, ScanArgs, TextFormatArg,
+    TreeArgs, WhyArgs,
 };
 use elfdeps::check::{CheckOptions, policy};
 use elfdeps::graph::DepGraph;
@@ -45,6 +45,7 @@ fn main() -> ExitCode {
         Command::Why(args) => run_why(args),
         Command::Check(args) => run_check(*args),
         Command::Packages(args) => run_packages(args),
+        Command::Diff(args) => run_diff(args),
         Command::Completions(args) => emit(None, |w| {
             cli::completions(args.shell, w);
             Ok(())
@@ -322,6 +323,25 @@ fn run_check_rebase(
     emit(args.output.as_deref(), |w| match args.format {
         FormatArg::Json => report::rebase::render_rebase_json(&r, w),
         _ => report::rebase::render_rebase_human(&r, w),
+    })?;
+    if r.gate.passed {
+        Ok(())
+    } else {
+        Err(Fail(String::new(), EXIT_POLICY))
+    }
+}
+
+fn run_diff(args: DiffArgs) -> Result<(), Fail> {
+    no_add(&args.common, "diff")?;
+    let config = config_of(&args.common, true)?;
+    let (r, warnings) =
+        pipeline::diff(&config, &args.b, &args.gated(), &|| progress(&args.common))?;
+    for w in &warnings {
+        eprintln!("elfdeps: warning: {} ({})", w.message, w.code.as_str());
+    }
+    emit(args.output.as_deref(), |w| match args.format {
+        TextFormatArg::Json => report::diff::render_json(&r, w),
+        TextFormatArg::Human => report::diff::render_human(&r, w),
     })?;
     if r.gate.passed {
         Ok(())

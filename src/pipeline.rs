@@ -538,6 +538,42 @@ pub fn check_rebase(
     })
 }
 
+/// `diff A B`: both roots walked and resolved as [`run`] does (no checks), then compared
+/// ([`crate::diff::compare`]); `b` is B as given, the rest of `config` serves both. The roots'
+/// warnings (`not-a-root`) come back too. `progress` makes each walk's indicator (one is
+/// finished when its walk ends).
+pub fn diff(
+    config: &Config,
+    b: &Path,
+    gated: &[crate::diff::Gated],
+    progress: &dyn Fn() -> Progress,
+) -> Result<(crate::diff::DiffReport, Vec<ScanWarning>), Error> {
+    if !config.adds.is_empty() {
+        return Err(Error(
+            "--add is not available with `diff`: compare two roots, or use `elfdeps check ROOT \
+             --add SRC:DEST` for files laid over one"
+                .into(),
+        ));
+    }
+    let config = Config {
+        checks: None,
+        policy: None,
+        ..config.clone()
+    };
+    let side = |root: &Path, which: &str| {
+        let c = Config {
+            root: root.to_path_buf(),
+            ..config.clone()
+        };
+        run(&c, &progress()).map_err(|e| Error(format!("{which} ({}): {e}", root.display())))
+    };
+    let a = side(&config.root, "A")?;
+    let b = side(b, "B")?;
+    let mut warnings = a.warnings.clone();
+    warnings.extend(b.warnings.iter().cloned());
+    Ok((crate::diff::compare(&a, &b, gated), warnings))
+}
+
 /// The object at `given` in a lazy view, or why there is none (in the words [`find_object`]
 /// uses on a walked root).
 fn lazy_object(view: &dyn FsView, given: &str, config: &Config) -> Result<usize, Error> {

@@ -139,6 +139,32 @@ pub fn change(path: &ByteStr, before: &Verdict, after: &Verdict) -> Option<Chang
     })
 }
 
+/// An object that would not start (or not load) in the first root and does in the second.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Fix {
+    /// Its canonical path (the same in both roots).
+    pub path: ByteStr,
+    /// In the first root.
+    pub before: Verdict,
+    /// In the second.
+    pub after: Verdict,
+    /// Needed names missing in the first root that the second provides.
+    pub found_now: Vec<ByteStr>,
+}
+
+/// Whether `after` fixes `before`: it was broken and is not. The mirror of [`change`] (a fix is a
+/// change for the worse read backwards), restricted to objects that start now: one still broken
+/// for fewer reasons is not called fixed.
+pub fn fix(path: &ByteStr, before: &Verdict, after: &Verdict) -> Option<Fix> {
+    let backwards = change(path, after, before)?;
+    (!after.broken()).then_some(Fix {
+        path: backwards.path,
+        before: backwards.after,
+        after: backwards.before,
+        found_now: backwards.new_missing,
+    })
+}
+
 /// The objects at canonical `paths` (those that are ELF objects in both roots) whose verdict is
 /// worse in `after` than in `before`.
 pub fn compare(
@@ -541,4 +567,40 @@ pub fn judge_rebase(
     findings.dedup();
     let gate = policy.judge(&mut findings);
     (findings, gate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(status: Status, missing: &[&str]) -> Verdict {
+        Verdict {
+            status,
+            interpreter: None,
+            interpreter_missing: false,
+            loader: None,
+            closure: Vec::new(),
+            missing: missing.iter().map(|m| ByteStr::from(*m)).collect(),
+            version_errors: Vec::new(),
+            fatal: None,
+        }
+    }
+
+    /// A fix is a change read backwards, for objects that start in the second root only.
+    #[test]
+    fn fix_mirrors_change() {
+        let p = ByteStr::from("/usr/bin/x");
+        let ok = verdict(Status::Ok, &[]);
+        let one = verdict(Status::Error, &["libz.so.1"]);
+        let two = verdict(Status::Error, &["libz.so.1", "libssl.so.3"]);
+        let f = fix(&p, &one, &ok).expect("broken, then starts");
+        assert_eq!(f.before, one);
+        assert_eq!(f.after, ok);
+        assert_eq!(f.found_now, vec![ByteStr::from("libz.so.1")]);
+        assert!(change(&p, &one, &ok).is_none());
+        assert!(fix(&p, &ok, &one).is_none());
+        assert!(fix(&p, &two, &one).is_none(), "still broken: not fixed");
+        assert!(change(&p, &one, &two).is_some(), "misses more: worse");
+        assert!(fix(&p, &ok, &ok).is_none());
+    }
 }

@@ -354,12 +354,13 @@ fn exclude_keeps_paths_out_of_the_walk() {
 }
 
 /// The subcommands every completion script and the man page must name.
-const SUBCOMMANDS: [&str; 7] = [
+const SUBCOMMANDS: [&str; 8] = [
     "scan",
     "tree",
     "why",
     "check",
     "packages",
+    "diff",
     "completions",
     "man",
 ];

@@ -350,37 +350,39 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
                 .as_ref()
                 .is_some_and(|s| libc::is_glibc_loader_name(s.as_bytes()))
         {
-            // libc.so.6 beside the loader says the release (its newest GLIBC_x.y).
+            // libc.so.6 beside the loader says the release: in the banner it prints when run
+            // ("... release version 2.31."), else, as a lower bound, its newest GLIBC_x.y (a
+            // release that adds no symbol, as 2.31 did, defines no node of its own).
             let dir = crate::resolve::env::dirname(o.path.as_bytes());
             let libc6 = [dir, b"/libc.so.6"].concat();
-            let version = root
+            let libc6 = root
                 .tree
                 .resolve(&libc6, true)
                 .ok()
-                .and_then(|c| root.objects.iter().find(|x| x.path == c))
-                .and_then(|l| {
-                    l.facts
-                        .version_defs
-                        .iter()
-                        .filter_map(|d| libc::glibc_version(d.name.as_bytes()))
-                        .max()
-                })
-                .map(|(a, b, c)| {
-                    if c == 0 {
-                        format!("{a}.{b}")
-                    } else {
-                        format!("{a}.{b}.{c}")
-                    }
-                });
-            // A loader named by its release says it exactly (bullseye's libc.so.6 defines
-            // nothing newer than GLIBC_2.30: 2.31 added no symbol).
-            let version = if is_versioned_glibc_loader(base) {
-                std::str::from_utf8(&base[3..base.len() - 3])
+                .and_then(|c| root.objects.iter().find(|x| x.path == c));
+            let banner = libc6.and_then(|l| {
+                rootfs
+                    .read_file(l.path.as_bytes(), 16 << 20)
                     .ok()
-                    .map(str::to_string)
-            } else {
-                version
-            };
+                    .and_then(|b| glibc_banner_version(&b))
+            });
+            let version = banner.or_else(|| {
+                libc6
+                    .and_then(|l| {
+                        l.facts
+                            .version_defs
+                            .iter()
+                            .filter_map(|d| libc::glibc_version(d.name.as_bytes()))
+                            .max()
+                    })
+                    .map(|(a, b, c)| {
+                        if c == 0 {
+                            format!("{a}.{b}")
+                        } else {
+                            format!("{a}.{b}.{c}")
+                        }
+                    })
+            });
             out.push(RootLibc {
                 flavor: Flavor::Glibc,
                 loader: o.path.clone(),
@@ -392,12 +394,32 @@ pub fn root_libcs(root: Resolved<'_>, rootfs: &RootFs) -> Vec<RootLibc> {
     out
 }
 
-/// glibc before 2.34 installed its loader as `ld-2.31.so` (the `ld-linux-x86-64.so.2` soname a
-/// symlink to it), as Debian bullseye still has it.
+/// The release in glibc's banner (`GNU C Library (...) stable release version 2.31.`), which
+/// libc.so.6 prints when run as a program.
+fn glibc_banner_version(image: &[u8]) -> Option<String> {
+    let marker = b" release version ";
+    let at = memchr::memmem::find_iter(image, b"GNU C Library").find_map(|start| {
+        let line = &image[start..image.len().min(start + 256)];
+        let line = &line[..line.iter().position(|&b| b == 0 || b == b'\n')?];
+        memchr::memmem::find(line, marker).map(|i| line[i + marker.len()..].to_vec())
+    })?;
+    let text = std::str::from_utf8(&at).ok()?.trim_end_matches('.');
+    let parts: Vec<&str> = text.split('.').collect();
+    ((2..=3).contains(&parts.len())
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit())))
+    .then(|| text.to_string())
+}
+
+/// glibc before 2.34 installed its loader as `ld-2.31.so` (the `ld-linux-x86-64.so.2` name a
+/// symlink to it); its soname still says what it is.
 fn is_versioned_glibc_loader(base: &[u8]) -> bool {
-    base.strip_prefix(b"ld-2.")
+    base.strip_prefix(b"ld-")
         .and_then(|r| r.strip_suffix(b".so"))
-        .is_some_and(|v| !v.is_empty() && v.iter().all(|b| b.is_ascii_digit()))
+        .is_some_and(|v| {
+            !v.is_empty() && v.iter().all(|&b| b.is_ascii_digit() || b == b'.') && v.contains(&b'.')
+        })
 }
 
 /// musl keeps its version as a lone string (`1.2.5`) for `ld-musl --version`'s "Version %s"; it is
@@ -611,5 +633,38 @@ mod tests {
         assert_eq!(musl_version(image).as_deref(), Some("1.2.5"));
         assert_eq!(musl_version(b"\x001.2.5\x00"), None, "no banner");
         assert_eq!(musl_version(b"musl libc (x)\x001.2\x002.0.1\x00"), None);
+    }
+
+    /// glibc's release is the number its banner ends with, on the banner's own line.
+    #[test]
+    fn glibc_release_from_the_banner() {
+        let image = b"\x00GNU C Library (Debian GLIBC 2.31-13+deb11u14) stable release version 2.31.\nCopyright\x00";
+        assert_eq!(glibc_banner_version(image).as_deref(), Some("2.31"));
+        let patch = b"GNU C Library (GNU libc) release release version 2.2.5.\x00";
+        assert_eq!(glibc_banner_version(patch).as_deref(), Some("2.2.5"));
+        assert_eq!(
+            glibc_banner_version(b"release version 2.36.\x00"),
+            None,
+            "no banner"
+        );
+        assert_eq!(
+            glibc_banner_version(b"GNU C Library\x00 release version 2.36.\x00"),
+            None,
+            "another string"
+        );
+        assert_eq!(
+            glibc_banner_version(b"GNU C Library release version 2.x.\x00"),
+            None
+        );
+    }
+
+    /// Before 2.34 the loader's file was `ld-2.31.so`.
+    #[test]
+    fn versioned_loader_names() {
+        assert!(is_versioned_glibc_loader(b"ld-2.31.so"));
+        assert!(is_versioned_glibc_loader(b"ld-2.2.5.so"));
+        assert!(!is_versioned_glibc_loader(b"ld-musl-x86_64.so.1"));
+        assert!(!is_versioned_glibc_loader(b"ld-.so"));
+        assert!(!is_versioned_glibc_loader(b"ld-linux-x86-64.so.2"));
     }
 }

@@ -4,6 +4,7 @@ renderer writes to `&mut dyn Write`; only the binary decides where that goes.
 */
 
 pub mod cyclonedx;
+pub mod diff;
 pub mod human;
 pub mod json;
 pub mod junit;
