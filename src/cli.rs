@@ -532,6 +532,7 @@ impl RootArgs {
                 cpu,
                 hwcaps: (!self.hwcaps.is_empty())
                     .then(|| self.hwcaps.iter().map(|h| h.as_str().into()).collect()),
+                failed_edges_only: false,
             }),
             checks: None,
             policy: None,

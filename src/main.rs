@@ -120,9 +120,18 @@ fn emit(
     cli::emit(output, render).map_err(|e| Fail(e, EXIT_INPUT))
 }
 
+/// scan and check keep only the needs that failed of each session (what the checks read), not
+/// every need of every session as tree and why do.
+fn lean_edges(config: &mut pipeline::Config) {
+    if let Some(r) = config.resolve.as_mut() {
+        r.failed_edges_only = true;
+    }
+}
+
 fn run_scan(args: ScanArgs) -> Result<(), Fail> {
     no_add(&args.common, "scan")?;
     let mut config = config_of(&args.common, !args.no_resolve)?;
+    lean_edges(&mut config);
     if !args.no_resolve {
         let limits = config.scan.limits;
         config.checks = Some(CheckOptions {
@@ -192,6 +201,7 @@ fn run_check(args: CheckArgs) -> Result<(), Fail> {
     }
     let policy = args.policy_spec().build()?;
     let mut config = config_of(&args.common, true)?;
+    lean_edges(&mut config);
     let limits = config.scan.limits;
     let to_terminal = args.output.is_none() && io::stdout().is_terminal();
     let opts = RenderOptions {

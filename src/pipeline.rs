@@ -1222,6 +1222,7 @@ pub fn tree(report: &Report, given: &str, root: &Path) -> Result<TreeReport, Err
     let ropts = resolve::ResolveOptions {
         cpu: report.cpu.clone().unwrap_or_default(),
         hwcaps: None,
+        failed_edges_only: false,
     };
     t.runtime = crate::runtime::edges::session_edges(&view, i, &resolved.resolutions[i], &ropts);
     Ok(t)

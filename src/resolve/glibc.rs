@@ -216,10 +216,12 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
                     missing.push(need.clone());
                 }
             }
-            edges.push(SessionEdge {
-                from: ctx.path(obj).clone(),
-                dep: f.dep,
-            });
+            if i == 0 || !ctx.opts.failed_edges_only || f.loaded.is_none() {
+                edges.push(SessionEdge {
+                    from: ctx.path(obj).clone(),
+                    dep: f.dep,
+                });
+            }
             if fatal.is_some() {
                 break;
             }
@@ -231,6 +233,9 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         .take(ctx.facts(main).needed.len())
         .map(|e| e.dep.clone())
         .collect();
+    if ctx.opts.failed_edges_only {
+        edges.retain(|e| e.dep.found.is_none());
+    }
 
     let version_errors = s.check_versions();
     let closure = s

@@ -55,6 +55,10 @@ pub struct ResolveOptions {
     /// glibc-hwcaps subdirectories the target CPU supports, best first (`--hwcaps`): when given,
     /// they replace those of `cpu` (and nothing else of it).
     pub hwcaps: Option<Vec<ByteStr>>,
+    /// Keep in [`Resolution::edges`] only the needs that failed (and the object's own): what the
+    /// checks read. A whole-root scan then does not hold every need of every session (a
+    /// hundred thousand on a Debian root); `tree` and `why` need them all.
+    pub failed_edges_only: bool,
 }
 
 /// Outcome of an object's session.

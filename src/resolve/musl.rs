@@ -120,10 +120,12 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
                     missing.push(need.clone());
                 }
             }
-            edges.push(SessionEdge {
-                from: ctx.path(obj).clone(),
-                dep,
-            });
+            if i == 0 || !ctx.opts.failed_edges_only || dep.found.is_none() {
+                edges.push(SessionEdge {
+                    from: ctx.path(obj).clone(),
+                    dep,
+                });
+            }
         }
         i += 1;
     }
@@ -132,6 +134,9 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
         .take(ctx.facts(main).needed.len())
         .map(|e| e.dep.clone())
         .collect();
+    if ctx.opts.failed_edges_only {
+        edges.retain(|e| e.dep.found.is_none());
+    }
     let closure = loaded
         .iter()
         .skip(1)
