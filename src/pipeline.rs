@@ -80,7 +80,11 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
     let scanned = pool.install(|| scan::scan(root, &config.scan, progress));
     progress.finish();
     let mut report = Report::new(scanned.map_err(|e| Error(e.to_string()))?);
-    if let Some(ropts) = &config.resolve {
+    let effective = config
+        .resolve
+        .as_ref()
+        .map(|_| resolve_options(config, unpacked.as_ref().map(|u| &u.info)));
+    if let Some(ropts) = &effective {
         let inv = &report.inventory;
         let (resolutions, glibc_config) =
             pool.install(|| resolve::resolve_all(&inv.rootfs, &inv.tree, &inv.objects, ropts));
@@ -88,6 +92,7 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
         let ids: Vec<usize> = (0..inv.objects.len()).collect();
         let runtime = crate::runtime::edges::edges_all(&view, &ids, &resolutions, ropts);
         report.set_resolutions(resolutions, ropts.cpu.clone());
+        report.loader_env = Some(ropts.env.clone());
         report.runtime = Some(runtime);
         report.glibc_config = glibc_config;
         cpu_applies(&ropts.cpu, &report, &config.root)?;
@@ -116,6 +121,28 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
     }
     report.unpacked = unpacked;
     Ok(report)
+}
+
+/// The resolution settings for ROOT: `config.resolve` (or the defaults), with the loader
+/// environment a container of the image starts with, its config's `Env` (`LD_LIBRARY_PATH`,
+/// `LD_PRELOAD`) and `WorkingDir`, under the `--env` values (as `docker run -e` overrides the
+/// image's). Every object's session gets it: each is resolved as if started from the
+/// entrypoint's environment, which is what a program the entrypoint runs inherits.
+pub fn resolve_options(config: &Config, image: Option<&image::ImageInfo>) -> ResolveOptions {
+    let mut o = config.resolve.clone().unwrap_or_default();
+    if let Some(run) = image.and_then(|i| i.run.as_ref()) {
+        let cli = std::mem::take(&mut o.env);
+        let mut env = run.loader_env();
+        if cli.library_path.is_some() {
+            env.library_path = cli.library_path;
+        }
+        if cli.preload.is_some() {
+            env.preload = cli.preload;
+        }
+        env.sources.extend(cli.sources);
+        o.env = env;
+    }
+    o
 }
 
 /// The image ROOT names, unpacked (`None`: ROOT is a directory, used as it is).
@@ -345,7 +372,7 @@ pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
         None => &base,
     };
     let id = lazy_object(view, given, config)?;
-    let ropts = config.resolve.clone().unwrap_or_default();
+    let ropts = resolve_options(config, opened.unpacked.as_ref().map(|u| &u.info));
     let r = resolve::resolve(view, &[id], &ropts)
         .pop()
         .ok_or_else(|| Error("internal: the resolver returned no session".into()))?;
@@ -427,7 +454,7 @@ pub fn check_add(config: &Config, policy: &Policy) -> Result<crate::rebase::AddR
                 .into(),
         ));
     }
-    let ropts = config.resolve.clone().unwrap_or_default();
+    let ropts = resolve_options(config, opened.unpacked.as_ref().map(|u| &u.info));
     let root = match &opened.unpacked {
         Some(u) => ByteStr::from(u.info.reference.as_str()),
         None => ByteStr::from(config.root.as_os_str().as_bytes()),
@@ -628,7 +655,7 @@ pub fn packages_run(
         return Ok(out);
     }
     let report = run(config, progress)?;
-    let ropts = config.resolve.clone().unwrap_or_default();
+    let ropts = resolve_options(config, report.image.as_ref());
     let (set, warnings) = packages(&report, q, &config.root, &ropts)?;
     let inv = &report.inventory;
     // `packages` read this database already; reading it again keeps its signature as it is.
@@ -690,7 +717,7 @@ fn packages_without_walk(
     }
     let db = pkgdb::detect(&opened.rootfs, &base, q.db).ok_or_else(|| no_database(&config.root))?;
     let mut warnings = db_warnings(&db);
-    let ropts = config.resolve.clone().unwrap_or_default();
+    let ropts = resolve_options(config, opened.unpacked.as_ref().map(|u| &u.info));
     let sessions = resolve::resolve(view, &ids, &ropts);
     // As for the walked root, a --cpu profile must apply to something: here, to one of the
     // programs' sessions.
@@ -1182,6 +1209,7 @@ pub fn tree(report: &Report, given: &str, root: &Path) -> Result<TreeReport, Err
     let ropts = resolve::ResolveOptions {
         cpu: report.cpu.clone().unwrap_or_default(),
         hwcaps: None,
+        env: report.loader_env.clone().unwrap_or_default(),
     };
     t.runtime = crate::runtime::edges::session_edges(&view, i, &resolved.resolutions[i], &ropts);
     Ok(t)

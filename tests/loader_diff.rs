@@ -331,7 +331,11 @@ fn scan_root(root: &Path) -> ScanReport {
 fn scan_root_for(root: &Path, cpu: CpuProfile) -> ScanReport {
     let config = pipeline::Config {
         root: root.to_path_buf(),
-        resolve: Some(ResolveOptions { cpu, hwcaps: None }),
+        resolve: Some(ResolveOptions {
+            cpu,
+            hwcaps: None,
+            ..Default::default()
+        }),
         ..pipeline::Config::default()
     };
     pipeline::run(&config, &Progress::hidden())

@@ -125,6 +125,9 @@ pub fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io:
         ));
     }
     writeln!(out, "  {} {}", p.label("walked"), walked.join(" · "))?;
+    if let Some(env) = report.loader_env.as_ref().filter(|e| !e.is_unset()) {
+        writeln!(out, "  {} {}", p.label("env"), env.describe())?;
+    }
     writeln!(
         out,
         "  {} {}",

@@ -39,6 +39,8 @@ pub struct Report {
     pub resolutions: Option<Vec<Resolution>>,
     /// The target CPU glibc's loader was modelled for (when resolution ran).
     pub cpu: Option<CpuProfile>,
+    /// The loader environment the sessions started with (when resolution ran).
+    pub loader_env: Option<crate::resolve::runenv::LoaderEnv>,
     /// What each object loads at run time by conventions the loader does not see (when
     /// resolution ran).
     pub runtime: Option<Vec<Vec<crate::runtime::edges::EdgeLoads>>>,
@@ -70,6 +72,7 @@ impl Report {
             inventory,
             resolutions: None,
             cpu: None,
+            loader_env: None,
             runtime: None,
             glibc_config: None,
             ownership: None,

@@ -26,6 +26,7 @@ pub mod lazy;
 pub mod ldcache;
 pub mod musl;
 pub mod overlay;
+pub mod runenv;
 pub mod view;
 
 use std::cell::Cell;
@@ -55,6 +56,9 @@ pub struct ResolveOptions {
     /// glibc-hwcaps subdirectories the target CPU supports, best first (`--hwcaps`): when given,
     /// they replace those of `cpu` (and nothing else of it).
     pub hwcaps: Option<Vec<ByteStr>>,
+    /// The loader environment the programs start with (`--env`, an image's `Env` and
+    /// `WorkingDir`): `LD_LIBRARY_PATH` and `LD_PRELOAD`, applied to every session.
+    pub env: runenv::LoaderEnv,
 }
 
 /// Outcome of an object's session.
@@ -97,8 +101,11 @@ pub enum Via {
     AlreadyLoaded,
     /// A NEEDED (or preload) containing a slash, opened as a path.
     Path,
-    /// `/etc/ld.so.preload`.
+    /// `/etc/ld.so.preload` or `LD_PRELOAD`.
     Preload,
+    /// The `LD_LIBRARY_PATH` of the loader environment (`--env`, an image's `Env`).
+    #[serde(rename = "LD_LIBRARY_PATH")]
+    LdLibraryPath,
 }
 
 /// A candidate passed over while searching, and why.
