@@ -381,6 +381,7 @@ pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
     let warnings = opened.warnings(&base);
     let mut tree = TreeReport::session(view.object_path(id), facts, &r, |p| view.resolve(p, true));
     tree.runtime = crate::runtime::edges::session_edges(view, id, &r, &ropts);
+    env_note(&mut tree, &ropts.env);
     Ok(TreeOutcome {
         root_name: match &opened.unpacked {
             Some(u) => ByteStr::from(u.info.reference.as_str()),
@@ -1212,7 +1213,16 @@ pub fn tree(report: &Report, given: &str, root: &Path) -> Result<TreeReport, Err
         env: report.loader_env.clone().unwrap_or_default(),
     };
     t.runtime = crate::runtime::edges::session_edges(&view, i, &resolved.resolutions[i], &ropts);
+    env_note(&mut t, &ropts.env);
     Ok(t)
+}
+
+/// A tree started with a loader environment says so first: the listing depends on it.
+fn env_note(tree: &mut TreeReport, env: &resolve::runenv::LoaderEnv) {
+    if !env.is_unset() {
+        tree.notes
+            .insert(0, format!("loader environment: {}", env.describe()));
+    }
 }
 
 /// The `why` report of `library` (a soname, needed name or path inside the root).

@@ -378,7 +378,12 @@ fn env_flag_on_a_directory_root() {
         "LD_LIBRARY_PATH=/opt/llp",
     ]);
     assert!(out.status.success(), "{}", support::describe(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("/opt/llp/libenva.so"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("/opt/llp/libenva.so"), "{text}");
+    assert!(
+        text.contains("loader environment: LD_LIBRARY_PATH=/opt/llp (from --env)"),
+        "{text}"
+    );
     let out = support::elfdeps(&["tree", r, "/opt/bin/plain"]);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("/opt/llp/libenva.so"));
     // Anything else is refused, with what to do.
@@ -524,4 +529,31 @@ fn an_image_config_env_takes_part() {
     assert!(out.status.success(), "{}", support::describe(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("/opt/wd/libenvw.so"), "{text}");
+    assert!(
+        text.contains("(from the image config's Env and --env)"),
+        "{text}"
+    );
+    // packages of the entrypoint (no walk) takes the config's Env: the libraries found through
+    // it belong to no package, and the set still names musl's.
+    let out = support::elfdeps(&["packages", &reference, "-f", "json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["programs"][0], "/opt/bin/wd", "{doc}");
+    let gaps: Vec<&str> = doc["gaps"]
+        .as_array()
+        .expect("gaps")
+        .iter()
+        .filter_map(|g| g["what"].as_str())
+        .collect();
+    assert!(
+        gaps.contains(&"/opt/llp/libenva.so") && gaps.contains(&"/opt/pre/libenvp.so"),
+        "what the config's Env reaches is in the set's closure: {gaps:?}"
+    );
+    assert!(
+        doc["packages"]
+            .as_array()
+            .expect("packages")
+            .iter()
+            .any(|p| p["name"] == "musl"),
+        "{doc}"
+    );
 }
