@@ -181,12 +181,20 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         )
         .collect();
     let preload: &[(ByteStr, &str)] = if mf.needed.is_empty() {
-        if !env_preload.is_empty() {
-            s.notes.push(
+        let from = match (
+            env_preload.iter().any(|(_, f)| *f == "LD_PRELOAD"),
+            !ctx.glibc.preload.is_empty(),
+        ) {
+            (true, true) => Some("LD_PRELOAD and /etc/ld.so.preload"),
+            (true, false) => Some("LD_PRELOAD"),
+            (false, true) => Some("/etc/ld.so.preload"),
+            (false, false) => None,
+        };
+        if let Some(from) = from {
+            s.notes.push(format!(
                 "no DT_NEEDED: ldd lists nothing for it, though a real run also loads the \
-                 LD_PRELOAD and /etc/ld.so.preload objects"
-                    .into(),
-            );
+                 {from} objects"
+            ));
         }
         &[]
     } else {

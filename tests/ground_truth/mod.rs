@@ -589,12 +589,15 @@ fn with_loader_env(
     for l in loaders.values_mut() {
         l.exec.env.extend(options.loader_env.iter().cloned());
     }
-    writeln!(
-        key_extra,
-        "loader env {:?} cwd {:?}",
-        options.loader_env, options.cwd
-    )
-    .unwrap();
+    // Only when set: the keys of the runs without (every cached root's) stay as they were.
+    if !options.loader_env.is_empty() || options.cwd != b"/" {
+        writeln!(
+            key_extra,
+            "loader env {:?} cwd {:?}",
+            options.loader_env, options.cwd
+        )
+        .unwrap();
+    }
 }
 
 /// How to run the glibc loader at in-root `path` on `cpu`, with one environment variable.
