@@ -414,14 +414,15 @@ impl Session<'_, '_> {
         }
         // 2. LD_LIBRARY_PATH of the loader environment (whatever the requester's RUNPATH), its
         //    tokens expanded with the executable's origin (`_dl_init_paths` passes the main map).
-        let env_list = self.ctx.opts.env.glibc_library_path();
+        let ctx = self.ctx;
+        let env_list = &ctx.env_lists.glibc_library_path;
         if !env_list.is_empty() {
             let main_origin = ByteStr::from(dirname(self.loaded[0].name.as_bytes()));
             if let Some(f) = self.search_list(
                 memo,
                 req,
                 name,
-                &env_list,
+                env_list,
                 main_origin.as_bytes(),
                 ListKind::Env,
                 &mut dep,

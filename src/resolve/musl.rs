@@ -249,9 +249,9 @@ fn open(
         return Open::NotFound;
     }
     // LD_LIBRARY_PATH first, before any object's path list (`load_library`: `env_path`).
-    let env_path = ctx.opts.env.musl_library_path();
+    let env_path = &ctx.env_lists.musl_library_path;
     if !env_path.is_empty() {
-        match path_open(ctx, name, &env_path, dep, main_class) {
+        match path_open(ctx, name, env_path, dep, main_class) {
             Some(Step::Use(o)) => {
                 let path = dep
                     .path
