@@ -386,6 +386,12 @@ fn env_flag_on_a_directory_root() {
     );
     let out = support::elfdeps(&["tree", r, "/opt/bin/plain"]);
     assert!(!String::from_utf8_lossy(&out.stdout).contains("/opt/llp/libenva.so"));
+    let out = support::elfdeps(&["check", r, "--env", "LD_LIBRARY_PATH=/opt/llp"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("LD_LIBRARY_PATH=/opt/llp (from --env)"),
+        "{text}"
+    );
     // Anything else is refused, with what to do.
     let out = support::elfdeps(&["check", r, "--env", "PATH=/bin"]);
     assert_eq!(out.status.code(), Some(2), "{}", support::describe(&out));

@@ -306,6 +306,10 @@ pub fn render_check(
                 gate,
                 errors,
                 all,
+                loader_env: match judged {
+                    Judged::Root(r) => r.loader_env.as_ref().filter(|e| !e.is_unset()),
+                    Judged::Files(_) => None,
+                },
             },
             opts,
             out,
