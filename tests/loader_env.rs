@@ -361,7 +361,7 @@ fn env_flag_on_a_directory_root() {
     let objs = support::objects_by_path(&doc);
     let plain = objs["/opt/bin/plain"];
     assert_eq!(plain["status"], "ok", "{plain}");
-    assert_eq!(plain["deps"][0]["via"], "LD_LIBRARY_PATH", "{plain}");
+    assert_eq!(plain["deps"][0]["via"], "ld-library-path", "{plain}");
     // Human output names it.
     let out = support::elfdeps(&["scan", r, "--env", "LD_PRELOAD=/opt/pre/libenvp.so"]);
     let text = String::from_utf8_lossy(&out.stdout);

@@ -312,7 +312,7 @@ pub fn via_name(v: Via) -> &'static str {
         Via::AlreadyLoaded => "already-loaded",
         Via::Path => "path",
         Via::Preload => "preload",
-        Via::LdLibraryPath => "LD_LIBRARY_PATH",
+        Via::LdLibraryPath => "ld-library-path",
     }
 }
 

@@ -104,7 +104,6 @@ pub enum Via {
     /// `/etc/ld.so.preload` or `LD_PRELOAD`.
     Preload,
     /// The `LD_LIBRARY_PATH` of the loader environment (`--env`, an image's `Env`).
-    #[serde(rename = "LD_LIBRARY_PATH")]
     LdLibraryPath,
 }
 
