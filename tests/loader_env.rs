@@ -137,12 +137,14 @@ fn elfdeps_says(
     root: &Path,
     program: &str,
     env: &LoaderEnv,
+    hwcaps: Option<&[String]>,
 ) -> (BTreeSet<String>, BTreeSet<String>) {
     let rootfs = RootFs::open(root).expect("open root");
     let view = LazyView::new(&rootfs, Default::default());
     let id = view.object_at(program.as_bytes()).expect("the program");
     let opts = ResolveOptions {
         env: env.clone(),
+        hwcaps: hwcaps.map(|h| h.iter().map(|l| l.as_str().into()).collect()),
         ..Default::default()
     };
     let r = resolve::resolve(&view, &[id], &opts)
@@ -166,7 +168,13 @@ fn loader_env(c: &Case) -> LoaderEnv {
 }
 
 /// Runs every case through the real loader and elfdeps; returns the closures elfdeps gave.
-fn compare(root: &Path, flavor: Flavor, cases: &[Case]) -> Vec<BTreeSet<String>> {
+/// `hwcaps`: the glibc-hwcaps levels the root's ld.so searches on this CPU (`ld.so --help`).
+fn compare(
+    root: &Path,
+    flavor: Flavor,
+    cases: &[Case],
+    hwcaps: Option<&[String]>,
+) -> Vec<BTreeSet<String>> {
     let mut out = Vec::new();
     for c in cases {
         let options = ground_truth::Options {
@@ -187,7 +195,7 @@ fn compare(root: &Path, flavor: Flavor, cases: &[Case]) -> Vec<BTreeSet<String>>
         .unwrap_or_else(|e| panic!("ground truth: {e}"));
         let t = &truth[c.program];
         assert!(t.fatal.is_none() && !t.timed_out, "{}: {t:?}", c.program);
-        let (closure, missing) = elfdeps_says(root, c.program, &loader_env(c));
+        let (closure, missing) = elfdeps_says(root, c.program, &loader_env(c), hwcaps);
         let want_closure: BTreeSet<String> = t.closure.clone();
         assert_eq!(
             (&closure, &missing),
@@ -294,7 +302,34 @@ fn glibc_loads_what_ld_so_loads_with_the_environment() {
         vars: &[("LD_LIBRARY_PATH", "$ORIGIN/../llp")],
         cwd: "/",
     });
-    let got = compare(&root, Flavor::Glibc, &cases);
+    // glibc-hwcaps subdirectories apply to LD_LIBRARY_PATH directories too: /opt/hw has the
+    // library in its best level this CPU supports (if any) and in itself.
+    let listing = ground_truth::glibc_cpu_listing(&root, &Default::default())
+        .unwrap_or_else(|e| panic!("ld.so --help: {e}"));
+    support::loud(&format!(
+        "loader env: glibc-hwcaps levels of this CPU (ld.so --help): {:?}",
+        listing.hwcaps
+    ));
+    let hw = root.join("opt/hw");
+    let level_dir = match listing.hwcaps.first() {
+        Some(l) => hw.join("glibc-hwcaps").join(l),
+        None => hw.clone(),
+    };
+    std::fs::create_dir_all(&level_dir).expect("mkdir");
+    for d in [&hw, &level_dir] {
+        std::fs::copy(root.join("opt/llp/libenva.so"), d.join("libenva.so")).expect("copy");
+    }
+    cases.push(Case {
+        program: "/opt/bin/plain",
+        vars: &[("LD_LIBRARY_PATH", "/opt/hw")],
+        cwd: "/",
+    });
+    let got = compare(&root, Flavor::Glibc, &cases, Some(&listing.hwcaps));
+    let want_hw = match listing.hwcaps.first() {
+        Some(l) => format!("/opt/hw/glibc-hwcaps/{l}/libenva.so"),
+        None => "/opt/hw/libenva.so".to_string(),
+    };
+    assert!(has(&got[10], &want_hw), "{:?} vs {want_hw}", got[10]);
     // The precedence the comparison established, spelled out.
     assert!(!has(&got[0], "/opt/llp/libenva.so"));
     assert!(has(&got[1], "/opt/llp/libenva.so"));
@@ -322,7 +357,7 @@ fn musl_loads_what_ld_musl_loads_with_the_environment() {
     let src = t.path().join("src");
     std::fs::create_dir_all(&src).expect("mkdir");
     build("musl-gcc", &root, &src);
-    let got = compare(&root, Flavor::Musl, CASES);
+    let got = compare(&root, Flavor::Musl, CASES, None);
     assert!(has(&got[2], "/opt/llp/libenva.so"), "musl: before RPATH");
     assert!(has(&got[3], "/opt/llp/libenva.so"));
     assert!(
