@@ -304,14 +304,20 @@ fn glibc_loads_what_ld_so_loads_with_the_environment() {
     });
     // glibc-hwcaps subdirectories apply to LD_LIBRARY_PATH directories too: /opt/hw has the
     // library in its best level this CPU supports (if any) and in itself.
-    let listing = ground_truth::glibc_cpu_listing(&root, &Default::default())
-        .unwrap_or_else(|e| panic!("ld.so --help: {e}"));
+    // (The listing is read from an x86-64 loader; elsewhere glibc 2.36 has no levels.)
+    let levels = match ground_truth::glibc_cpu_listing(&root, &Default::default()) {
+        Ok(l) => l.hwcaps,
+        Err(e) if std::env::consts::ARCH != "x86_64" => {
+            support::loud(&format!("loader env: no glibc-hwcaps levels here ({e})"));
+            Vec::new()
+        }
+        Err(e) => panic!("ld.so --help: {e}"),
+    };
     support::loud(&format!(
-        "loader env: glibc-hwcaps levels of this CPU (ld.so --help): {:?}",
-        listing.hwcaps
+        "loader env: glibc-hwcaps levels of this CPU (ld.so --help): {levels:?}"
     ));
     let hw = root.join("opt/hw");
-    let level_dir = match listing.hwcaps.first() {
+    let level_dir = match levels.first() {
         Some(l) => hw.join("glibc-hwcaps").join(l),
         None => hw.clone(),
     };
@@ -324,8 +330,8 @@ fn glibc_loads_what_ld_so_loads_with_the_environment() {
         vars: &[("LD_LIBRARY_PATH", "/opt/hw")],
         cwd: "/",
     });
-    let got = compare(&root, Flavor::Glibc, &cases, Some(&listing.hwcaps));
-    let want_hw = match listing.hwcaps.first() {
+    let got = compare(&root, Flavor::Glibc, &cases, Some(&levels));
+    let want_hw = match levels.first() {
         Some(l) => format!("/opt/hw/glibc-hwcaps/{l}/libenva.so"),
         None => "/opt/hw/libenva.so".to_string(),
     };
