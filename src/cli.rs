@@ -326,6 +326,11 @@ pub struct RootArgs {
     /// (e.g. x86-64-v3,x86-64-v2). Replaces the levels of --cpu and nothing else of it.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub hwcaps: Vec<String>,
+    /// Start every program with this loader environment, as `docker run -e NAME=VALUE` would
+    /// (repeatable; LD_LIBRARY_PATH and LD_PRELOAD only, other variables do not change what a
+    /// loader loads). For an image, overrides the same name of its config's Env.
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
     /// When to color human output (auto: when standard output is a terminal and NO_COLOR is unset).
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,
@@ -511,6 +516,25 @@ impl RootArgs {
             file_timeout: Some(self.file_timeout).filter(|t| !t.is_zero()),
             max_memory: Some(self.max_memory).filter(|&m| m > 0),
         };
+        let mut env = elfdeps::resolve::runenv::LoaderEnv::default();
+        for e in &self.env {
+            let Some((name, value)) = e.split_once('=') else {
+                return Err(format!(
+                    "--env {e}: give NAME=VALUE (the value is not taken from this shell's \
+                     environment)"
+                ));
+            };
+            if !env.set(name, value.as_bytes()) {
+                return Err(format!(
+                    "--env {e}: elfdeps models only {} (the variables the loaders read); {name} \
+                     does not change what a loader loads: drop it",
+                    elfdeps::resolve::runenv::NAMES.join(" and ")
+                ));
+            }
+        }
+        if !env.is_unset() {
+            env.sources.push("--env".into());
+        }
         Ok(elfdeps::pipeline::Config {
             root: self.root.clone(),
             platform: self.platform.clone(),
@@ -533,6 +557,7 @@ impl RootArgs {
                 hwcaps: (!self.hwcaps.is_empty())
                     .then(|| self.hwcaps.iter().map(|h| h.as_str().into()).collect()),
                 failed_edges_only: false,
+                env,
             }),
             checks: None,
             policy: None,

@@ -82,7 +82,11 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
     let scanned = pool.install(|| scan::scan(root, &config.scan, progress));
     progress.finish();
     let mut report = Report::new(scanned.map_err(|e| Error(e.to_string()))?);
-    if let Some(ropts) = &config.resolve {
+    let effective = config
+        .resolve
+        .as_ref()
+        .map(|_| resolve_options(config, unpacked.as_ref().map(|u| &u.info)));
+    if let Some(ropts) = &effective {
         let inv = &report.inventory;
         let (resolutions, glibc_config) =
             pool.install(|| resolve::resolve_all(&inv.rootfs, &inv.tree, &inv.objects, ropts));
@@ -90,6 +94,7 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
         let ids: Vec<usize> = (0..inv.objects.len()).collect();
         let runtime = crate::runtime::edges::edges_all(&view, &ids, &resolutions, ropts);
         report.set_resolutions(resolutions, ropts.cpu.clone());
+        report.loader_env = Some(ropts.env.clone());
         report.runtime = Some(runtime);
         report.glibc_config = glibc_config;
         cpu_applies(&ropts.cpu, &report, &config.root)?;
@@ -118,6 +123,28 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
     }
     report.unpacked = unpacked;
     Ok(report)
+}
+
+/// The resolution settings for ROOT: `config.resolve` (or the defaults), with the loader
+/// environment a container of the image starts with, its config's `Env` (`LD_LIBRARY_PATH`,
+/// `LD_PRELOAD`) and `WorkingDir`, under the `--env` values (as `docker run -e` overrides the
+/// image's). Every object's session gets it: each is resolved as if started from the
+/// entrypoint's environment, which is what a program the entrypoint runs inherits.
+pub fn resolve_options(config: &Config, image: Option<&image::ImageInfo>) -> ResolveOptions {
+    let mut o = config.resolve.clone().unwrap_or_default();
+    if let Some(run) = image.and_then(|i| i.run.as_ref()) {
+        let cli = std::mem::take(&mut o.env);
+        let mut env = run.loader_env();
+        if cli.library_path.is_some() {
+            env.library_path = cli.library_path;
+        }
+        if cli.preload.is_some() {
+            env.preload = cli.preload;
+        }
+        env.sources.extend(cli.sources);
+        o.env = env;
+    }
+    o
 }
 
 /// The image ROOT names, unpacked (`None`: ROOT is a directory, used as it is).
@@ -348,7 +375,7 @@ pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
         None => &base,
     };
     let id = lazy_object(view, given, config)?;
-    let ropts = config.resolve.clone().unwrap_or_default();
+    let ropts = resolve_options(config, opened.unpacked.as_ref().map(|u| &u.info));
     let r = resolve::resolve(view, &[id], &ropts)
         .pop()
         .ok_or_else(|| Error("internal: the resolver returned no session".into()))?;
@@ -357,6 +384,7 @@ pub fn tree_of(config: &Config, given: &str) -> Result<TreeOutcome, Error> {
     let warnings = opened.warnings(&base);
     let mut tree = TreeReport::session(view.object_path(id), facts, &r, |p| view.resolve(p, true));
     tree.runtime = crate::runtime::edges::session_edges(view, id, &r, &ropts);
+    env_note(&mut tree, &ropts.env);
     Ok(TreeOutcome {
         root_name: match &opened.unpacked {
             Some(u) => ByteStr::from(u.info.reference.as_str()),
@@ -430,7 +458,7 @@ pub fn check_add(config: &Config, policy: &Policy) -> Result<crate::rebase::AddR
                 .into(),
         ));
     }
-    let ropts = config.resolve.clone().unwrap_or_default();
+    let ropts = resolve_options(config, opened.unpacked.as_ref().map(|u| &u.info));
     let root = match &opened.unpacked {
         Some(u) => ByteStr::from(u.info.reference.as_str()),
         None => ByteStr::from(config.root.as_os_str().as_bytes()),
@@ -668,7 +696,7 @@ pub fn packages_run(
         return Ok(out);
     }
     let report = run(config, progress)?;
-    let ropts = config.resolve.clone().unwrap_or_default();
+    let ropts = resolve_options(config, report.image.as_ref());
     let (set, warnings) = packages(&report, q, &config.root, &ropts)?;
     let inv = &report.inventory;
     // `packages` read this database already; reading it again keeps its signature as it is.
@@ -730,7 +758,7 @@ fn packages_without_walk(
     }
     let db = pkgdb::detect(&opened.rootfs, &base, q.db).ok_or_else(|| no_database(&config.root))?;
     let mut warnings = db_warnings(&db);
-    let ropts = config.resolve.clone().unwrap_or_default();
+    let ropts = resolve_options(config, opened.unpacked.as_ref().map(|u| &u.info));
     let sessions = resolve::resolve(view, &ids, &ropts);
     // As for the walked root, a --cpu profile must apply to something: here, to one of the
     // programs' sessions.
@@ -1223,9 +1251,19 @@ pub fn tree(report: &Report, given: &str, root: &Path) -> Result<TreeReport, Err
         cpu: report.cpu.clone().unwrap_or_default(),
         hwcaps: None,
         failed_edges_only: false,
+        env: report.loader_env.clone().unwrap_or_default(),
     };
     t.runtime = crate::runtime::edges::session_edges(&view, i, &resolved.resolutions[i], &ropts);
+    env_note(&mut t, &ropts.env);
     Ok(t)
+}
+
+/// A tree started with a loader environment says so first: the listing depends on it.
+fn env_note(tree: &mut TreeReport, env: &resolve::runenv::LoaderEnv) {
+    if !env.is_unset() {
+        tree.notes
+            .insert(0, format!("loader environment: {}", env.describe()));
+    }
 }
 
 /// The `why` report of `library` (a soname, needed name or path inside the root).

@@ -1067,6 +1067,18 @@ pub struct RunConfig {
     /// `Env` (`NAME=VALUE`).
     #[serde(rename = "Env", default, deserialize_with = "null_as_empty")]
     pub env: Vec<String>,
+    /// `WorkingDir` (empty: `/`).
+    #[serde(
+        rename = "WorkingDir",
+        default,
+        deserialize_with = "null_as_empty_string",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub working_dir: String,
+}
+
+fn null_as_empty_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Docker writes `null` for an unset list.
@@ -1081,6 +1093,30 @@ impl RunConfig {
             .first()
             .or_else(|| self.cmd.first())
             .map(String::as_str)
+    }
+
+    /// The loader environment a container's entrypoint starts with: `LD_LIBRARY_PATH` and
+    /// `LD_PRELOAD` from `Env` (the last of each, as the runtime passes it), `WorkingDir` (a
+    /// relative one, which runtimes refuse, taken from `/`).
+    pub fn loader_env(&self) -> crate::resolve::runenv::LoaderEnv {
+        let mut env = crate::resolve::runenv::LoaderEnv::default();
+        for e in &self.env {
+            if let Some((name, value)) = e.split_once('=') {
+                env.set(name, value.as_bytes());
+            }
+        }
+        if !env.is_unset() {
+            env.sources.push("the image config's Env".into());
+        }
+        let wd = self.working_dir.trim_end_matches('/');
+        if !wd.is_empty() {
+            env.workdir = if wd.starts_with('/') {
+                wd.into()
+            } else {
+                format!("/{wd}").as_str().into()
+            };
+        }
+        env
     }
 
     /// `PATH` from `Env`, else the runtime's default.

@@ -125,6 +125,9 @@ pub fn render(report: &Report, opts: &RenderOptions, out: &mut dyn Write) -> io:
         ));
     }
     writeln!(out, "  {} {}", p.label("walked"), walked.join(" · "))?;
+    if let Some(env) = report.loader_env.as_ref().filter(|e| !e.is_unset()) {
+        writeln!(out, "  {} {}", p.label("env"), env.describe())?;
+    }
     writeln!(
         out,
         "  {} {}",
@@ -368,6 +371,8 @@ pub struct CheckView<'a> {
     pub errors: &'a [crate::error::PathError],
     /// List every finding; otherwise findings are grouped by code and directory.
     pub all: bool,
+    /// The loader environment the objects were resolved with, when one was set (root mode).
+    pub loader_env: Option<&'a crate::resolve::runenv::LoaderEnv>,
 }
 
 /// One line of findings in the grouped view: every finding with the same severity, code,
@@ -480,6 +485,9 @@ pub fn render_check(
             })
             .collect();
         writeln!(out, "  {} {}", p.label("libc"), l.join("; "))?;
+    }
+    if let Some(env) = view.loader_env {
+        writeln!(out, "  {} {}", p.label("env"), env.describe())?;
     }
     for a in view.artifacts {
         let floor = a

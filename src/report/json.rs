@@ -48,6 +48,10 @@ struct Document<'a> {
     /// The target CPU glibc's loader was modelled for (when resolution ran).
     #[serde(skip_serializing_if = "Option::is_none")]
     cpu: Option<&'a crate::resolve::cpu::CpuProfile>,
+    /// The loader environment the programs were resolved as starting with, when one was set
+    /// (`--env`, an image config's `Env`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    loader_env: Option<&'a crate::resolve::runenv::LoaderEnv>,
     objects: Vec<ObjectView<'a>>,
     errors: &'a [PathError],
     /// Warnings about the scan as a whole.
@@ -99,6 +103,7 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         image: report.image.as_ref(),
         packages: report.ownership.as_ref().map(|o| &o.summary),
         cpu: report.cpu.as_ref(),
+        loader_env: report.loader_env.as_ref().filter(|e| !e.is_unset()),
         summary: &report.summary,
         objects,
         errors: &report.errors,

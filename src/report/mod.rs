@@ -40,6 +40,8 @@ pub struct Report {
     pub resolutions: Option<Vec<Resolution>>,
     /// The target CPU glibc's loader was modelled for (when resolution ran).
     pub cpu: Option<CpuProfile>,
+    /// The loader environment the sessions started with (when resolution ran).
+    pub loader_env: Option<crate::resolve::runenv::LoaderEnv>,
     /// What each object loads at run time by conventions the loader does not see (when
     /// resolution ran).
     pub runtime: Option<Vec<Vec<crate::runtime::edges::EdgeLoads>>>,
@@ -71,6 +73,7 @@ impl Report {
             inventory,
             resolutions: None,
             cpu: None,
+            loader_env: None,
             runtime: None,
             glibc_config: None,
             ownership: None,
@@ -304,6 +307,10 @@ pub fn render_check(
                 gate,
                 errors,
                 all,
+                loader_env: match judged {
+                    Judged::Root(r) => r.loader_env.as_ref().filter(|e| !e.is_unset()),
+                    Judged::Files(_) => None,
+                },
             },
             opts,
             out,

@@ -312,6 +312,7 @@ pub fn via_name(v: Via) -> &'static str {
         Via::AlreadyLoaded => "already-loaded",
         Via::Path => "path",
         Via::Preload => "preload",
+        Via::LdLibraryPath => "ld-library-path",
     }
 }
 

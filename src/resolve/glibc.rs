@@ -80,6 +80,8 @@ struct Session<'c, 'a> {
 #[derive(Clone, Copy)]
 enum ListKind {
     Rpath(usize),
+    /// LD_LIBRARY_PATH (elements already split; relative ones against the working directory).
+    Env,
     Runpath,
     Default,
     Conf,
@@ -170,23 +172,56 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
     // /etc/ld.so.preload: loaded right after the executable; a missing entry is only a warning.
     // With no DT_NEEDED at all, ldd prints `statically linked` and lists nothing, preloads
     // included; elfdeps follows it and says so.
-    let preload: &[ByteStr] = if mf.needed.is_empty() {
-        if !ctx.glibc.preload.is_empty() {
-            s.notes.push(
+    // LD_PRELOAD comes first (rtld.c handles it before the file), each entry needed by the
+    // executable: a name is searched as a NEEDED is, a path (with a slash) opened relative to
+    // the working directory.
+    let env_preload: Vec<(ByteStr, &str)> = ctx
+        .opts
+        .env
+        .glibc_preload()
+        .into_iter()
+        .map(|e| {
+            if e.as_bytes().contains(&b'/') {
+                (
+                    ByteStr::from(ctx.opts.env.preload_path(e.as_bytes())),
+                    "LD_PRELOAD",
+                )
+            } else {
+                (e, "LD_PRELOAD")
+            }
+        })
+        .chain(
+            ctx.glibc
+                .preload
+                .iter()
+                .map(|e| (e.clone(), "/etc/ld.so.preload")),
+        )
+        .collect();
+    let preload: &[(ByteStr, &str)] = if mf.needed.is_empty() {
+        let from = match (
+            env_preload.iter().any(|(_, f)| *f == "LD_PRELOAD"),
+            !ctx.glibc.preload.is_empty(),
+        ) {
+            (true, true) => Some("LD_PRELOAD and /etc/ld.so.preload"),
+            (true, false) => Some("LD_PRELOAD"),
+            (false, true) => Some("/etc/ld.so.preload"),
+            (false, false) => None,
+        };
+        if let Some(from) = from {
+            s.notes.push(format!(
                 "no DT_NEEDED: ldd lists nothing for it, though a real run also loads the \
-                 /etc/ld.so.preload objects"
-                    .into(),
-            );
+                 {from} objects"
+            ));
         }
         &[]
     } else {
-        &ctx.glibc.preload
+        &env_preload
     };
-    for entry in preload {
+    for (entry, from) in preload {
         let f = s.find(memo, 0, entry.as_bytes(), true);
         if f.loaded.is_none() {
             s.notes.push(format!(
-                "object '{entry}' from /etc/ld.so.preload cannot be preloaded ({}): ignored",
+                "object '{entry}' from {from} cannot be preloaded ({}): ignored",
                 f.dep.error.as_ref().map_or_else(
                     || "cannot open shared object file".to_string(),
                     |e| e.to_string()
@@ -399,7 +434,24 @@ impl Session<'_, '_> {
                 chain = self.loaded[c].loader;
             }
         }
-        // 2. LD_LIBRARY_PATH: run-time environment, not modelled.
+        // 2. LD_LIBRARY_PATH of the loader environment (whatever the requester's RUNPATH), its
+        //    tokens expanded with the executable's origin (`_dl_init_paths` passes the main map).
+        let ctx = self.ctx;
+        let env_list = &ctx.env_lists.glibc_library_path;
+        if !env_list.is_empty() {
+            let main_origin = ByteStr::from(dirname(self.loaded[0].name.as_bytes()));
+            if let Some(f) = self.search_list(
+                memo,
+                req,
+                name,
+                env_list,
+                main_origin.as_bytes(),
+                ListKind::Env,
+                &mut dep,
+            ) {
+                return f;
+            }
+        }
         // 3. DT_RUNPATH of the requester only.
         if let Some(rp) = req_facts.runpath.clone()
             && let Some(f) = self.search_list(
@@ -547,7 +599,13 @@ impl Session<'_, '_> {
             let Some(dir) = self.expand(entry, origin) else {
                 continue;
             };
-            let dir = if dir.is_empty() { b"/".to_vec() } else { dir };
+            let dir = if matches!(kind, ListKind::Env) {
+                self.ctx.opts.env.glibc_dir(&dir)
+            } else if dir.is_empty() {
+                b"/".to_vec()
+            } else {
+                dir
+            };
             let dir = if dir.starts_with(b"/") {
                 dir
             } else {
@@ -625,6 +683,7 @@ impl Session<'_, '_> {
                                 Via::Rpath
                             }
                             ListKind::Runpath => Via::Runpath,
+                            ListKind::Env => Via::LdLibraryPath,
                             ListKind::Default => Via::DefaultDir,
                             ListKind::Conf => Via::LdSoConf,
                         };

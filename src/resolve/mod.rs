@@ -26,6 +26,7 @@ pub mod lazy;
 pub mod ldcache;
 pub mod musl;
 pub mod overlay;
+pub mod runenv;
 pub mod view;
 
 use std::cell::Cell;
@@ -59,6 +60,9 @@ pub struct ResolveOptions {
     /// checks read. A whole-root scan then does not hold every need of every session (a
     /// hundred thousand on a Debian root); `tree` and `why` need them all.
     pub failed_edges_only: bool,
+    /// The loader environment the programs start with (`--env`, an image's `Env` and
+    /// `WorkingDir`): `LD_LIBRARY_PATH` and `LD_PRELOAD`, applied to every session.
+    pub env: runenv::LoaderEnv,
 }
 
 /// Outcome of an object's session.
@@ -101,8 +105,10 @@ pub enum Via {
     AlreadyLoaded,
     /// A NEEDED (or preload) containing a slash, opened as a path.
     Path,
-    /// `/etc/ld.so.preload`.
+    /// `/etc/ld.so.preload` or `LD_PRELOAD`.
     Preload,
+    /// The `LD_LIBRARY_PATH` of the loader environment (`--env`, an image's `Env`).
+    LdLibraryPath,
 }
 
 /// A candidate passed over while searching, and why.
@@ -426,6 +432,27 @@ pub struct Ctx<'a> {
     pub opts: ResolveOptions,
     /// Resolution steps all sessions have taken (against [`MAX_SCAN_STEPS`]).
     pub scan_steps: AtomicU64,
+    /// `opts.env`'s lists as each loader splits them, split once for every session (an image's
+    /// `Env` is the image author's: its length must not cost once per need).
+    pub env_lists: EnvLists,
+}
+
+/// The loader environment's lists, split the way each loader splits them.
+#[derive(Default)]
+pub struct EnvLists {
+    /// glibc's `LD_LIBRARY_PATH` elements.
+    pub glibc_library_path: Vec<ByteStr>,
+    /// musl's `LD_LIBRARY_PATH`, directories made absolute, `:`-joined.
+    pub musl_library_path: Vec<u8>,
+}
+
+impl EnvLists {
+    fn of(env: &runenv::LoaderEnv) -> EnvLists {
+        EnvLists {
+            glibc_library_path: env.glibc_library_path(),
+            musl_library_path: env.musl_library_path(),
+        }
+    }
 }
 
 /// The errnos of a candidate's `open` that are not "absent".
@@ -746,6 +773,7 @@ fn resolve_inner(
         musl_loaders: HashMap::new(),
         opts: opts.clone(),
         scan_steps: AtomicU64::new(0),
+        env_lists: EnvLists::of(&opts.env),
     };
     let mut cached_glibc = None;
     if let Some(c) = cache {
@@ -856,6 +884,7 @@ mod tests {
             musl_loaders: HashMap::new(),
             opts: ResolveOptions::default(),
             scan_steps: AtomicU64::new(0),
+            env_lists: EnvLists::default(),
         }
     }
 
@@ -1008,6 +1037,39 @@ mod tests {
             assert_eq!(r.deps[0].via, Some(Via::LdCache), "{r:?}");
             assert_eq!(r.deps[0].found.as_ref(), Some(v.object_path(want)));
         }
+    }
+
+    /// A hostile loader environment (an image's `Env` is its author's): `..` elements stay in
+    /// the root, and a list of a million elements ends in the session's bound, not in a hang.
+    #[test]
+    fn a_hostile_loader_environment_stays_in_the_root_and_bounded() {
+        let ld = "/lib64/ld-linux-x86-64.so.2";
+        let mut v = MemView::new();
+        v.elf(
+            ld,
+            facts(Kind::SharedLibrary, None, Some("ld-linux-x86-64.so.2"), &[]),
+        );
+        let libz = v.elf(
+            "/opt/z/libz.so.1",
+            facts(Kind::SharedLibrary, None, Some("libz.so.1"), &[]),
+        );
+        let prog = v.elf(
+            "/usr/bin/prog",
+            facts(Kind::Pie, Some(ld), None, &["libz.so.1"]),
+        );
+        // As for the kernel, `/srv/..` needs /srv.
+        v.dir("/srv");
+        let mut opts = ResolveOptions::default();
+        opts.env.workdir = "/srv".into();
+        opts.env.set("LD_LIBRARY_PATH", b"../../../../../opt/z");
+        let r = resolve(&v, &[prog], &opts);
+        assert_eq!(r[0].status, Status::Ok, "{:?}", r[0]);
+        assert_eq!(r[0].deps[0].via, Some(Via::LdLibraryPath));
+        assert_eq!(r[0].closure, [v.object_path(libz).clone()]);
+        let huge = vec![&b"/x"[..]; 1_100_000].join(&b':');
+        opts.env.set("LD_LIBRARY_PATH", &huge);
+        let r = resolve(&v, &[prog], &opts);
+        assert_eq!(r[0].limit, Some(Bound::Object), "{:?}", r[0].notes);
     }
 
     /// A glibc root and a musl root held in memory, no file on disk: the sessions follow the

@@ -49,6 +49,55 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
         needed_by: None,
     }];
     let mut by_obj: HashMap<usize, usize> = HashMap::from([(main, 0)]);
+    // LD_PRELOAD: loaded right after the executable, before its needs (`load_preload`); an entry
+    // that fails is ignored without a word, a name musl reserves is its own libc.
+    for entry in ctx.opts.env.musl_preload() {
+        let e = entry.as_bytes();
+        if is_reserved(e)
+            || (!e.contains(&b'/')
+                && loaded
+                    .iter()
+                    .any(|l| l.short.as_ref().is_some_and(|s| s == &entry)))
+        {
+            continue;
+        }
+        let e = if e.contains(&b'/') {
+            ctx.opts.env.preload_path(e)
+        } else {
+            e.to_vec()
+        };
+        let mut dep = Dep {
+            name: entry.clone(),
+            path: None,
+            found: None,
+            via: None,
+            rpath_of: None,
+            hwcaps: None,
+            skipped: Vec::new(),
+            error: None,
+        };
+        if let Open::Found(obj, path, _) = open(ctx, ld, &loaded, None, &e, &mut dep)
+            && Some(obj) != ldso
+        {
+            let searched = !e.contains(&b'/');
+            match by_obj.get(&obj) {
+                Some(&idx) => {
+                    if searched && loaded[idx].short.is_none() {
+                        loaded[idx].short = Some(ByteStr::from(basename(&path)));
+                    }
+                }
+                None => {
+                    by_obj.insert(obj, loaded.len());
+                    loaded.push(Loaded {
+                        obj,
+                        short: searched.then(|| ByteStr::from(basename(&path))),
+                        name: ByteStr::from(path),
+                        needed_by: None,
+                    });
+                }
+            }
+        }
+    }
     let mut edges = Vec::new();
     let mut missing: Vec<ByteStr> = Vec::new();
     let mut fatal = false;
@@ -88,7 +137,7 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
                 dep.found = Some(ctx.path(loaded[idx].obj).clone());
                 dep.via = Some(Via::AlreadyLoaded);
             } else {
-                match open(ctx, ld, &loaded, i, n, &mut dep) {
+                match open(ctx, ld, &loaded, Some(i), n, &mut dep) {
                     Open::Found(obj, path, via) => {
                         dep.path = Some(ByteStr::from(path.clone()));
                         dep.found = Some(ctx.path(obj).clone());
@@ -183,7 +232,7 @@ fn open(
     ctx: &Ctx<'_>,
     ld: &MuslLoader,
     loaded: &[Loaded],
-    req: usize,
+    req: Option<usize>,
     name: &[u8],
     dep: &mut Dep,
 ) -> Open {
@@ -204,8 +253,25 @@ fn open(
     if name.len() > 255 {
         return Open::NotFound;
     }
-    // The path lists of the requester, then of whoever needed it, up to the executable.
-    let mut chain = Some(req);
+    // LD_LIBRARY_PATH first, before any object's path list (`load_library`: `env_path`).
+    let env_path = &ctx.env_lists.musl_library_path;
+    if !env_path.is_empty() {
+        match path_open(ctx, name, env_path, dep, main_class) {
+            Some(Step::Use(o)) => {
+                let path = dep
+                    .path
+                    .take()
+                    .map(|p| p.as_bytes().to_vec())
+                    .unwrap_or_default();
+                return Open::Found(o, path, Via::LdLibraryPath);
+            }
+            Some(Step::Stop) => return Open::Fatal,
+            Some(Step::Next) | None => {}
+        }
+    }
+    // The path lists of the requester, then of whoever needed it, up to the executable; none
+    // for an LD_PRELOAD entry (`load_library(name, 0)`).
+    let mut chain = req;
     while let Some(c) = chain {
         let l = &loaded[c];
         let f = ctx.facts(l.obj);
@@ -229,7 +295,7 @@ fn open(
                         } else {
                             Via::Rpath
                         };
-                        if via == Via::Rpath || c != req {
+                        if via == Via::Rpath || Some(c) != req {
                             dep.rpath_of = Some(ctx.path(l.obj).clone());
                         }
                         return Open::Found(o, path, via);

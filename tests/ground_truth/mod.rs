@@ -238,6 +238,11 @@ pub struct Options {
     /// features away (`GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2`) or emulate another CPU
     /// (`qemu-x86_64-static -cpu Haswell`). Part of the cache key.
     pub glibc_cpu: GlibcCpu,
+    /// Variables added to the loader's environment (`NAME=value`, e.g. `LD_LIBRARY_PATH=...`),
+    /// as a program started with them would see them. Part of the cache key.
+    pub loader_env: Vec<Vec<u8>>,
+    /// The loader's working directory inside the root (default `/`). Part of the cache key.
+    pub cwd: Vec<u8>,
 }
 
 /// The CPU glibc's loader runs on, for [`Options::glibc_cpu`].
@@ -282,6 +287,8 @@ impl Default for Options {
                         .clamp(2, 8)
                 }),
             glibc_cpu: GlibcCpu::default(),
+            loader_env: Vec::new(),
+            cwd: b"/".to_vec(),
         }
     }
 }
@@ -299,9 +306,16 @@ pub fn ldd_truth(root: &Path, file: &str) -> Result<Truth, String> {
         // against ldd versions that call an external tool.
         env: vec![b"PATH=/usr/bin:/bin:/usr/sbin:/sbin".to_vec()],
     };
-    let raw = run(&ctx.root, &ldd, &unescape_name(file), ctx.options.timeout)
-        .map_err(|e| format!("running ldd {file}: {e}"))?;
+    let raw = run(
+        &ctx.root,
+        &ldd,
+        &unescape_name(file),
+        ctx.options.timeout,
+        &ctx.options.cwd,
+    )
+    .map_err(|e| format!("running ldd {file}: {e}"))?;
     let mut resolver = Resolver::new(&ctx.root);
+    resolver.cwd = ctx.options.cwd.clone();
     Ok(parse_output(
         Flavor::Glibc,
         file,
@@ -477,6 +491,7 @@ impl Context {
         writeln!(key_extra, "cpu {}", cpu_fingerprint()).unwrap();
         writeln!(key_extra, "glibc cpu {:?}", options.glibc_cpu).unwrap();
         let label = format!("glibc {} on {}", root.display(), options.glibc_cpu.label());
+        with_loader_env(&mut loaders, &mut key_extra, options);
         Ok(Context {
             flavor: Flavor::Glibc,
             root,
@@ -533,6 +548,7 @@ impl Context {
         let mut loaders = BTreeMap::new();
         loaders.insert("musl", Loader { exec, interp });
         let label = format!("musl-{arch} {}", root.display());
+        with_loader_env(&mut loaders, &mut key_extra, options);
         Ok(Context {
             flavor: Flavor::Musl,
             root,
@@ -561,6 +577,26 @@ impl Context {
             }
         }
         &self.loaders[self.default]
+    }
+}
+
+/// `options.loader_env` and `options.cwd` added to every loader's run (and to the cache key).
+fn with_loader_env(
+    loaders: &mut BTreeMap<&'static str, Loader>,
+    key_extra: &mut String,
+    options: &Options,
+) {
+    for l in loaders.values_mut() {
+        l.exec.env.extend(options.loader_env.iter().cloned());
+    }
+    // Only when set: the keys of the runs without (every cached root's) stay as they were.
+    if !options.loader_env.is_empty() || options.cwd != b"/" {
+        writeln!(
+            key_extra,
+            "loader env {:?} cwd {:?}",
+            options.loader_env, options.cwd
+        )
+        .unwrap();
     }
 }
 
@@ -612,7 +648,7 @@ pub fn glibc_cpu_listing(root: &Path, cpu: &GlibcCpu) -> Result<LoaderCpuListing
     let root = Context::common(root)?;
     let path = "/lib64/ld-linux-x86-64.so.2";
     let exec = glibc_exec(path, cpu, b"LC_ALL=C")?;
-    let raw = run(&root, &exec, b"--help", DEFAULT_TIMEOUT)
+    let raw = run(&root, &exec, b"--help", DEFAULT_TIMEOUT, b"/")
         .map_err(|e| format!("{path} --help in {}: {e}", root.display()))?;
     let text = String::from_utf8_lossy(&raw.stdout);
     let mut listing = LoaderCpuListing {
@@ -793,6 +829,7 @@ fn compute(ctx: &Context, files: &[String]) -> BTreeMap<String, Truth> {
             s.spawn(|| {
                 // Each worker keeps its own resolver cache: the same few libraries recur.
                 let mut resolver = Resolver::new(&ctx.root);
+                resolver.cwd = ctx.options.cwd.clone();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(file) = files.get(i) else { break };
@@ -841,6 +878,7 @@ fn truth_for(ctx: &Context, file: &str, resolver: &mut Resolver) -> Truth {
             &loader.exec,
             &unescape_name(file),
             ctx.options.timeout,
+            &ctx.options.cwd,
         );
         match r {
             Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && attempt < 50 => {
@@ -872,6 +910,7 @@ struct Raw {
 /// process only async-signal-safe calls are allowed, so no allocation happens in the child.
 struct Prepared {
     root: CString,
+    cwd: CString,
     target: PreparedTarget,
     _strings: Vec<CString>,
     argv: Vec<*const libc::c_char>,
@@ -890,12 +929,12 @@ unsafe impl Send for Prepared {}
 unsafe impl Sync for Prepared {}
 
 impl Prepared {
-    /// Runs in the child: chroot, chdir /, exec. Only returns on failure.
+    /// Runs in the child: chroot, chdir (to `/` unless told), exec. Only returns on failure.
     fn exec(&self) -> std::io::Result<()> {
         // SAFETY: plain syscalls on NUL-terminated strings and NULL-terminated arrays owned by
         // self; all async-signal-safe.
         unsafe {
-            if libc::chroot(self.root.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
+            if libc::chroot(self.root.as_ptr()) != 0 || libc::chdir(self.cwd.as_ptr()) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             match &self.target {
@@ -912,7 +951,13 @@ impl Prepared {
 }
 
 /// Runs the loader on `file` (raw in-root bytes) in the chroot, with a time limit.
-fn run(root: &Path, exec: &Exec, file: &[u8], timeout: Duration) -> std::io::Result<Raw> {
+fn run(
+    root: &Path,
+    exec: &Exec,
+    file: &[u8],
+    timeout: Duration,
+    cwd: &[u8],
+) -> std::io::Result<Raw> {
     let mut strings: Vec<CString> = exec.argv_prefix.iter().map(|a| cstring(a)).collect();
     strings.push(cstring(file));
     let argc = strings.len();
@@ -923,6 +968,7 @@ fn run(root: &Path, exec: &Exec, file: &[u8], timeout: Duration) -> std::io::Res
     envp.push(std::ptr::null());
     let prepared = Prepared {
         root: cstring(root.as_os_str().as_bytes()),
+        cwd: cstring(cwd),
         target: match &exec.target {
             Target::InRoot(p) => PreparedTarget::Path(p.clone()),
             Target::HostFd(fd) => PreparedTarget::Fd(fd.as_raw_fd()),
@@ -1220,11 +1266,11 @@ fn parse_glibc_line(
         } else if let Some(name) = strip_addr(entry) {
             if is_vdso(name) {
                 // not a file
-            } else if name.contains('/') {
-                // Listed by path: the ld.so (its name is the path), or a DT_NEEDED with a slash.
-                found(name, name, state, truth, resolver, line);
             } else {
-                truth.other.push(line.to_owned());
+                // Listed by path: the ld.so (its name is the path), a DT_NEEDED with a slash, or
+                // a name opened as it is, relative to the working directory (found through an
+                // empty LD_LIBRARY_PATH element: the directory name is empty).
+                found(name, name, state, truth, resolver, line);
             }
         } else {
             truth.other.push(line.to_owned());
@@ -1323,6 +1369,8 @@ fn parse_musl_line(line: &str, state: &mut ParseState, truth: &mut Truth, resolv
 /// Canonicalises in-root paths like `realpath -e` run inside the chroot, with a memo.
 struct Resolver {
     root: PathBuf,
+    /// The loader's working directory (in-root), where relative paths start.
+    cwd: Vec<u8>,
     memo: HashMap<String, Result<String, String>>,
 }
 
@@ -1330,16 +1378,23 @@ impl Resolver {
     fn new(root: &Path) -> Self {
         Resolver {
             root: root.to_owned(),
+            cwd: b"/".to_vec(),
             memo: HashMap::new(),
         }
     }
 
-    /// `path` is escaped; relative paths start at `/` (the loader's cwd).
+    /// `path` is escaped; relative paths start at the loader's cwd (`/` unless set).
     fn resolve(&mut self, path: &str) -> Result<String, String> {
         if let Some(r) = self.memo.get(path) {
             return r.clone();
         }
-        let r = resolve_in_root(&self.root, &unescape_name(path));
+        let raw = unescape_name(path);
+        let raw = if raw.starts_with(b"/") {
+            raw
+        } else {
+            [&self.cwd[..], b"/", &raw[..]].concat()
+        };
+        let r = resolve_in_root(&self.root, &raw);
         self.memo.insert(path.to_owned(), r.clone());
         r
     }
