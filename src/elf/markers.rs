@@ -361,6 +361,104 @@ mod tests {
         }
     }
 
+    /// A static ELF64 program: one PT_LOAD, no PT_INTERP, and three sections (null, `.rodata`
+    /// holding `rodata` at `rodata_at` with the given size, `.shstrtab`), plus `text` bytes
+    /// outside any searched section.
+    fn static_elf(
+        rodata: &[u8],
+        rodata_at: Option<u64>,
+        rodata_size: Option<u64>,
+        text: &[u8],
+    ) -> Vec<u8> {
+        let mut f = vec![0u8; 64 + 56];
+        f[..4].copy_from_slice(b"\x7fELF");
+        f[4] = 2; // ELFCLASS64
+        f[5] = 1; // little-endian
+        f[6] = 1;
+        f[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        f[18..20].copy_from_slice(&62u16.to_le_bytes()); // x86_64
+        f[20..24].copy_from_slice(&1u32.to_le_bytes());
+        f[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        f[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+        f[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        f[56..58].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+        f[58..60].copy_from_slice(&64u16.to_le_bytes()); // e_shentsize
+        f[60..62].copy_from_slice(&3u16.to_le_bytes()); // e_shnum
+        f[62..64].copy_from_slice(&2u16.to_le_bytes()); // e_shstrndx
+        // PT_LOAD of the whole file.
+        f[64..68].copy_from_slice(&1u32.to_le_bytes());
+        f.extend_from_slice(text);
+        let ro = f.len() as u64;
+        f.extend_from_slice(rodata);
+        let names = f.len() as u64;
+        f.extend_from_slice(b"\0.rodata\0.shstrtab\0");
+        let len = f.len() as u64;
+        f[64 + 32..64 + 40].copy_from_slice(&len.to_le_bytes()); // p_filesz
+        let shoff = f.len() as u64;
+        f[40..48].copy_from_slice(&shoff.to_le_bytes());
+        let mut sh = |name: u32, kind: u32, flags: u64, off: u64, size: u64| {
+            let mut h = [0u8; 64];
+            h[..4].copy_from_slice(&name.to_le_bytes());
+            h[4..8].copy_from_slice(&kind.to_le_bytes());
+            h[8..16].copy_from_slice(&flags.to_le_bytes());
+            h[24..32].copy_from_slice(&off.to_le_bytes());
+            h[32..40].copy_from_slice(&size.to_le_bytes());
+            f.extend_from_slice(&h);
+        };
+        sh(0, 0, 0, 0, 0);
+        sh(
+            1,
+            elf::SHT_PROGBITS.0,
+            elf::SHF_ALLOC.0,
+            rodata_at.unwrap_or(ro),
+            rodata_size.unwrap_or(rodata.len() as u64),
+        );
+        sh(9, elf::SHT_STRTAB.0, 0, names, 19);
+        f
+    }
+
+    fn markers_of(bytes: &[u8]) -> Option<LibcMarkers> {
+        crate::elf::parse_bytes(bytes, &crate::elf::Limits::default())
+            .expect("parses")
+            .expect("is ELF")
+            .libc_markers
+    }
+
+    #[test]
+    fn only_the_data_sections_are_searched() {
+        let found = |m: Option<LibcMarkers>| match m {
+            Some(LibcMarkers::Found(set)) => set,
+            other => panic!("not searched: {other:?}"),
+        };
+        let set = found(markers_of(&static_elf(
+            b"..GLIBC_TUNABLES..",
+            None,
+            None,
+            b"",
+        )));
+        assert!(set.has(b"GLIBC_TUNABLES"));
+        // A marker in bytes no searched section covers (machine code, padding) is not evidence.
+        let set = found(markers_of(&static_elf(
+            b"nothing",
+            None,
+            None,
+            b"No error information",
+        )));
+        assert!(!set.has(b"No error information"));
+        // The section names themselves are searched (a string table): nothing matches there.
+        assert_eq!(set, MarkerSet::default());
+    }
+
+    #[test]
+    fn hostile_section_headers_cost_nothing() {
+        // A section past the end of the file is skipped, not read.
+        let past = markers_of(&static_elf(b"x", Some(1 << 40), Some(1 << 20), b""));
+        assert_eq!(past, Some(LibcMarkers::Found(MarkerSet::default())));
+        // Sections claiming more than can be searched make the object unreadable, at once.
+        let huge = markers_of(&static_elf(b"x", None, Some(u64::MAX / 2), b""));
+        assert_eq!(huge, Some(LibcMarkers::Unreadable));
+    }
+
     #[test]
     fn a_set_says_which_markers_it_holds() {
         let mut scan = MarkerScan::new(all().collect());
