@@ -636,6 +636,16 @@ impl Session<'_, '_> {
                 })
                 .chain([(None, None)])
                 .collect();
+            // The loader does try the paths below missing subdirectories (each open fails): they
+            // count against the work bound as if tried, so the bound means what it did.
+            let skipped = self.ld.cpu.hwcaps.len() + self.ld.cpu.legacy_subdirs.len() + 1;
+            if let Err(bound) = super::charge(self.ctx, skipped.saturating_sub(subs.len()) as u64) {
+                dep.error = Some(NeedError::Bound(bound));
+                return Some(Found {
+                    loaded: None,
+                    dep: dep.clone(),
+                });
+            }
             // A library this CPU level would not see, kept for the explanation below.
             let other_levels = if has_hwcaps {
                 self.other_hwcaps_levels(&dir, name)
