@@ -5,37 +5,13 @@ broken or fixed, package changes and the gate. JSON: schema `elfdeps-diff/1` (do
 
 use std::io::{self, Write};
 
-use serde::Serialize;
-
+use super::rebase::status;
 use crate::diff::{DiffReport, PackageChange, SCHEMA, Side};
 use crate::name::{ByteStr, escape_controls};
-use crate::resolve::Status;
 
 /// Writes the report as the `elfdeps-diff/1` JSON document.
 pub fn render_json(r: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
-    #[derive(Serialize)]
-    struct Doc<'a> {
-        schema: &'static str,
-        tool: super::json::Tool,
-        #[serde(flatten)]
-        report: &'a DiffReport,
-    }
-    let doc = Doc {
-        schema: SCHEMA,
-        tool: super::json::Tool::this(),
-        report: r,
-    };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    out.write_all(b"\n")
-}
-
-fn status(s: Status) -> &'static str {
-    match s {
-        Status::Ok => "ok",
-        Status::Static => "static",
-        Status::InterpMissing => "interpreter missing",
-        Status::Error => "error",
-    }
+    super::json::write_document(SCHEMA, None, r, out)
 }
 
 fn floor(s: &Side) -> String {

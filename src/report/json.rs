@@ -16,6 +16,33 @@ use super::Report;
 /// The schema identifier; bumped only for changes that break readers.
 pub const SCHEMA: &str = "elfdeps/1";
 
+/// Writes `body` as a versioned document of its own (`tree`, `why`, `diff`, `check --add`, a
+/// rebase): `schema` and `tool` first, then `root` when given, then `body`'s own fields.
+pub fn write_document<T: Serialize + ?Sized>(
+    schema: &'static str,
+    root: Option<&ByteStr>,
+    body: &T,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    #[derive(Serialize)]
+    struct Doc<'a, T: ?Sized> {
+        schema: &'static str,
+        tool: Tool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        root: Option<&'a ByteStr>,
+        #[serde(flatten)]
+        body: &'a T,
+    }
+    let doc = Doc {
+        schema,
+        tool: Tool::this(),
+        root,
+        body,
+    };
+    serde_json::to_writer_pretty(&mut *out, &doc)?;
+    out.write_all(b"\n")
+}
+
 /// The tool that wrote a document.
 #[derive(Serialize)]
 pub(crate) struct Tool {

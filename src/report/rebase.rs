@@ -5,31 +5,17 @@ programs that newly break, the findings and the gate. JSON: schema `elfdeps-add/
 
 use std::io::{self, Write};
 
-use serde::Serialize;
-
 use crate::name::escape_controls;
 use crate::rebase::{AddReport, REBASE_SCHEMA, RebaseReport, SCHEMA, Verdict};
 use crate::resolve::Status;
 
 /// Writes the report as the `elfdeps-add/1` JSON document.
 pub fn render_json(r: &AddReport, out: &mut dyn Write) -> io::Result<()> {
-    #[derive(Serialize)]
-    struct Doc<'a> {
-        schema: &'static str,
-        tool: super::json::Tool,
-        #[serde(flatten)]
-        report: &'a AddReport,
-    }
-    let doc = Doc {
-        schema: SCHEMA,
-        tool: super::json::Tool::this(),
-        report: r,
-    };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    out.write_all(b"\n")
+    super::json::write_document(SCHEMA, None, r, out)
 }
 
-fn status(s: Status) -> &'static str {
+/// A session's status in words (the human views of `check --add`, a rebase and `diff`).
+pub(super) fn status(s: Status) -> &'static str {
     match s {
         Status::Ok => "ok",
         Status::Static => "static",
@@ -143,20 +129,7 @@ pub fn render_human(r: &AddReport, out: &mut dyn Write) -> io::Result<()> {
 
 /// Writes the rebase report as the `elfdeps-rebase/1` JSON document.
 pub fn render_rebase_json(r: &RebaseReport, out: &mut dyn Write) -> io::Result<()> {
-    #[derive(Serialize)]
-    struct Doc<'a> {
-        schema: &'static str,
-        tool: super::json::Tool,
-        #[serde(flatten)]
-        report: &'a RebaseReport,
-    }
-    let doc = Doc {
-        schema: REBASE_SCHEMA,
-        tool: super::json::Tool::this(),
-        report: r,
-    };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    out.write_all(b"\n")
+    super::json::write_document(REBASE_SCHEMA, None, r, out)
 }
 
 /// Writes the rebase report for people.

@@ -551,20 +551,5 @@ pub fn render_flat(t: &TreeReport, color: bool, out: &mut dyn Write) -> io::Resu
 
 /// Writes the tree as the `elfdeps-tree/1` JSON document.
 pub fn render_json(root: &ByteStr, t: &TreeReport, out: &mut dyn Write) -> io::Result<()> {
-    #[derive(Serialize)]
-    struct Doc<'a> {
-        schema: &'static str,
-        tool: super::json::Tool,
-        root: &'a ByteStr,
-        #[serde(flatten)]
-        tree: &'a TreeReport,
-    }
-    let doc = Doc {
-        schema: SCHEMA,
-        tool: super::json::Tool::this(),
-        root,
-        tree: t,
-    };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    out.write_all(b"\n")
+    super::json::write_document(SCHEMA, Some(root), t, out)
 }

@@ -127,20 +127,5 @@ fn chain_line(chain: &[Hop]) -> String {
 
 /// Writes the chains as the `elfdeps-why/1` JSON document.
 pub fn render_json(root: &ByteStr, w: &WhyReport, out: &mut dyn Write) -> io::Result<()> {
-    #[derive(Serialize)]
-    struct Doc<'a> {
-        schema: &'static str,
-        tool: super::json::Tool,
-        root: &'a ByteStr,
-        #[serde(flatten)]
-        why: &'a WhyReport,
-    }
-    let doc = Doc {
-        schema: SCHEMA,
-        tool: super::json::Tool::this(),
-        root,
-        why: w,
-    };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    out.write_all(b"\n")
+    super::json::write_document(SCHEMA, Some(root), w, out)
 }
