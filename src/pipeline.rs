@@ -567,7 +567,7 @@ pub fn check_rebase(
 }
 
 /// `diff A B`: both roots walked and resolved as [`run`] does (no checks), then compared
-/// ([`crate::diff::compare`]); `b` is B as given, the rest of `config` serves both. The roots'
+/// ([`crate::report::diff::compare`]); `b` is B as given, the rest of `config` serves both. The roots'
 /// warnings (`not-a-root`) come back too. `progress` makes each walk's indicator (one is
 /// finished when its walk ends).
 pub fn diff(
@@ -599,7 +599,7 @@ pub fn diff(
     let b = side(b, "B")?;
     let mut warnings = a.warnings.clone();
     warnings.extend(b.warnings.iter().cloned());
-    Ok((crate::diff::compare(&a, &b, gated), warnings))
+    Ok((crate::report::diff::compare(&a, &b, gated), warnings))
 }
 
 /// The object at `given` in a lazy view, or why there is none (in the words [`find_object`]
