@@ -190,7 +190,8 @@ impl<'a> Puller<'a> {
         format!("docker://{}", self.reference.whole())
     }
 
-    fn clients(&mut self, scheme: &'static str) -> Result<(), ImageError> {
+    /// Sets up the HTTP client for `scheme` (kept for every later request) and hands it back.
+    fn clients(&mut self, scheme: &'static str) -> Result<reqwest::Client, ImageError> {
         let r = &self.opts.registry;
         let mut b = reqwest::Client::builder()
             .connect_timeout(r.connect_timeout)
@@ -206,10 +207,10 @@ impl<'a> Puller<'a> {
         let http = b
             .build()
             .map_err(|_| bad("cannot set up HTTPS (the TLS settings were refused)"))?;
-        self.http = Some(http);
+        self.http = Some(http.clone());
         self.scheme = scheme;
         *self.authorization.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        Ok(())
+        Ok(http)
     }
 
     /// Bounded wait for a future (the answer's headers, a token).
@@ -219,12 +220,11 @@ impl<'a> Puller<'a> {
     }
 
     async fn run(mut self, layout: &Path) -> Result<(), ImageError> {
-        self.clients("https")?;
+        let http = self.clients("https")?;
         if !self.opts.registry.tls_verify {
             // As skopeo does with --tls-verify=false: HTTPS (unverified) when it answers, else
             // plain HTTP.
             let url = format!("https://{}/v2/", self.host());
-            let http = self.http.clone().expect("client");
             let answered = tokio::time::timeout(self.deadline(), http.get(&url).send())
                 .await
                 .is_ok_and(|r| r.is_ok());
@@ -632,7 +632,12 @@ impl<'a> Puller<'a> {
         auth: Option<String>,
         what: &str,
     ) -> Result<reqwest::Response, ImageError> {
-        let http = self.http.as_ref().expect("client");
+        // `run` sets the client up before any request.
+        let Some(http) = self.http.as_ref() else {
+            return Err(bad(
+                "no HTTP client was set up before a request (a bug in elfdeps)",
+            ));
+        };
         let mut last = None;
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {

@@ -5,9 +5,9 @@ broken or fixed, package changes and the gate. JSON: schema `elfdeps-diff/1` (do
 
 use std::io::{self, Write};
 
-use super::rebase::status;
+use super::rebase::{change_lines, status};
 use crate::diff::{DiffReport, PackageChange, SCHEMA, Side};
-use crate::name::{ByteStr, escape_controls};
+use crate::name::ByteStr;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::check::libc::{glibc_floor, glibc_version};
@@ -123,26 +123,7 @@ pub fn render_human(r: &DiffReport, out: &mut dyn Write) -> io::Result<()> {
             status(c.after.status),
             status(c.before.status)
         )?;
-        if c.after.interpreter_missing
-            && let Some(i) = &c.after.interpreter
-        {
-            writeln!(out, "    interpreter missing: {}", i.display_escaped())?;
-        }
-        for m in &c.new_missing {
-            writeln!(out, "    missing: {}", m.display_escaped())?;
-        }
-        for e in &c.new_version_errors {
-            writeln!(
-                out,
-                "    version {} not defined by {} (required by {})",
-                e.version.display_escaped(),
-                e.library.display_escaped(),
-                e.required_by.display_escaped()
-            )?;
-        }
-        if let Some(f) = &c.after.fatal {
-            writeln!(out, "    loader gives up: {}", escape_controls(f))?;
-        }
+        change_lines(c, out)?;
     }
     for f in &r.fixed {
         writeln!(

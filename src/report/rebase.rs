@@ -5,9 +5,9 @@ programs that newly break, the findings and the gate. JSON: schema `elfdeps-add/
 
 use std::io::{self, Write};
 
-use crate::name::escape_controls;
-use crate::rebase::{AddReport, REBASE_SCHEMA, RebaseReport, SCHEMA, Verdict};
-use crate::resolve::Status;
+use crate::name::{ByteStr, escape_controls};
+use crate::rebase::{AddReport, Change, REBASE_SCHEMA, RebaseReport, SCHEMA, Verdict};
+use crate::resolve::{Status, VersionError};
 
 /// Writes the report as the `elfdeps-add/1` JSON document.
 pub fn render_json(r: &AddReport, out: &mut dyn Write) -> io::Result<()> {
@@ -25,15 +25,32 @@ pub(super) fn status(s: Status) -> &'static str {
 }
 
 fn verdict_lines(v: &Verdict, out: &mut dyn Write) -> io::Result<()> {
+    problem_lines(v, &v.missing, &v.version_errors, out)
+}
+
+/// What a change made worse, below its heading: the interpreter, the needs and versions that
+/// are newly missing, and why the loader gives up (`diff` and the rebase views).
+pub(super) fn change_lines(c: &Change, out: &mut dyn Write) -> io::Result<()> {
+    problem_lines(&c.after, &c.new_missing, &c.new_version_errors, out)
+}
+
+/// `v`'s missing interpreter and fatal error, with `missing` and `versions` (all of `v`'s, or
+/// only the new ones of a change).
+fn problem_lines(
+    v: &Verdict,
+    missing: &[ByteStr],
+    versions: &[VersionError],
+    out: &mut dyn Write,
+) -> io::Result<()> {
     if v.interpreter_missing
         && let Some(i) = &v.interpreter
     {
         writeln!(out, "    interpreter missing: {}", i.display_escaped())?;
     }
-    for m in &v.missing {
+    for m in missing {
         writeln!(out, "    missing: {}", m.display_escaped())?;
     }
-    for e in &v.version_errors {
+    for e in versions {
         writeln!(
             out,
             "    version {} not defined by {} (required by {})",
@@ -44,6 +61,21 @@ fn verdict_lines(v: &Verdict, out: &mut dyn Write) -> io::Result<()> {
     }
     if let Some(f) = &v.fatal {
         writeln!(out, "    loader gives up: {}", escape_controls(f))?;
+    }
+    Ok(())
+}
+
+/// Each newly broken object: its heading, then what is new.
+fn newly_broken_lines(changes: &[Change], out: &mut dyn Write) -> io::Result<()> {
+    for c in changes {
+        writeln!(
+            out,
+            "  {}: newly {} (was {})",
+            c.path.display_escaped(),
+            status(c.after.status),
+            status(c.before.status)
+        )?;
+        change_lines(c, out)?;
     }
     Ok(())
 }
@@ -93,19 +125,7 @@ pub fn render_human(r: &AddReport, out: &mut dyn Write) -> io::Result<()> {
             dirs.join(" "),
             s.triggers.len()
         )?;
-        for c in &r.newly_broken {
-            writeln!(
-                out,
-                "  {}: newly {} (was {})",
-                c.path.display_escaped(),
-                status(c.after.status),
-                status(c.before.status)
-            )?;
-            let mut shown = c.after.clone();
-            shown.missing = c.new_missing.clone();
-            shown.version_errors = c.new_version_errors.clone();
-            verdict_lines(&shown, out)?;
-        }
+        newly_broken_lines(&r.newly_broken, out)?;
     }
     for f in &r.findings {
         let mark = if f.violation { "FAIL" } else { "    " };
@@ -151,19 +171,7 @@ pub fn render_rebase_human(r: &RebaseReport, out: &mut dyn Write) -> io::Result<
     if r.newly_broken.is_empty() {
         writeln!(out, "nothing breaks that did not break before")?;
     }
-    for c in &r.newly_broken {
-        writeln!(
-            out,
-            "  {}: newly {} (was {})",
-            c.path.display_escaped(),
-            status(c.after.status),
-            status(c.before.status)
-        )?;
-        let mut shown = c.after.clone();
-        shown.missing = c.new_missing.clone();
-        shown.version_errors = c.new_version_errors.clone();
-        verdict_lines(&shown, out)?;
-    }
+    newly_broken_lines(&r.newly_broken, out)?;
     for e in &r.errors {
         writeln!(
             out,
