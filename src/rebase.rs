@@ -268,10 +268,7 @@ pub fn judge_objects(
         .zip(&sessions)
         .map(|((p, id), r)| {
             let facts = view.facts(*id);
-            let libc = crate::check::libc::classify(facts, |max| {
-                view.read_prefix(p.as_bytes(), max.min(limits.max_read))
-                    .ok()
-            });
+            let libc = crate::check::libc::classify(facts);
             AddedObject {
                 path: p.clone(),
                 program: crate::check::is_program_facts(facts),

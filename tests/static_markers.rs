@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 
 use elfdeps::check::libc::{LibcInfo, classify};
-use elfdeps::elf::markers::{LibcMarkers, MAX_SEARCHED};
+use elfdeps::elf::markers::{LibcMarkers, MAX_SEARCHED, MarkerSet};
 use elfdeps::elf::{Kind, Limits};
 use elfdeps::progress::Progress;
 use elfdeps::rootfs::RootFs;
@@ -33,20 +33,19 @@ fn compare(root: &Path) -> (Vec<(String, LibcInfo, LibcInfo)>, u64) {
             o.path,
             o.facts.libc_markers
         );
-        let searched = classify(&o.facts, |_| panic!("the scan's markers decide alone"));
+        let searched = classify(&o.facts);
+        // The oracle: every marker of the whole file searched as one buffer (of a file larger
+        // than the search cap, its first MAX_SEARCHED bytes: Go's note is in its first page).
         let mut bare = o.facts.clone();
-        bare.libc_markers = None;
-        // As the checks read an object before the scan searched it: a prefix (Go's note in the
-        // first 64 KiB), else the whole file within the limits.
         let cap = Limits::default().max_read.min(MAX_SEARCHED);
-        let whole = classify(&bare, |n| {
-            let path = o.path.as_bytes();
-            if n <= cap {
-                rootfs.read_prefix(path, n).ok()
-            } else {
-                rootfs.read_file(path, cap).ok()
-            }
-        });
+        bare.libc_markers = Some(
+            rootfs
+                .read_prefix(o.path.as_bytes(), cap)
+                .map_or(LibcMarkers::Unreadable, |b| {
+                    LibcMarkers::Found(MarkerSet::of(&b))
+                }),
+        );
+        let whole = classify(&bare);
         whole_bytes += std::fs::metadata(support::host_path(root, &o.path.to_string()))
             .map(|m| m.len())
             .unwrap_or(0);

@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use super::libc::LibcInfo;
-use super::probe::{classify_all, classify_file};
+use super::libc::classify;
+use super::probe::classify_all;
 use crate::elf::{self, Kind};
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
@@ -63,7 +64,7 @@ pub fn analyze_files(
                 },
                 &crate::progress::Progress::hidden(),
             )?;
-            let infos = classify_all(&report.rootfs, &report.objects, limits);
+            let infos = classify_all(&report.objects);
             let base = p.as_os_str().as_bytes();
             let base = if base.ends_with(b"/") {
                 &base[..base.len() - 1]
@@ -107,7 +108,7 @@ pub fn analyze_files(
             let len = u64::try_from(file.stat.st_size).unwrap_or(0);
             match elf::parse_file(file.fd.as_fd(), len, limits) {
                 Ok(Some(facts)) => {
-                    let info = classify_file(&rootfs, &in_root, &facts, limits);
+                    let info = classify(&facts);
                     artifacts.push(Artifact {
                         path: shown.clone(),
                         machine: facts.machine,

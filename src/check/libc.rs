@@ -3,8 +3,7 @@ Which libc an object was built against (loader-spec §6), and which libcs a root
 
 Dynamic objects tell by their interpreter, their NEEDED libc soname and their `GLIBC_*` version
 needs. Static ones carry no such record, so their bytes are searched for strings only one libc
-leaves behind: by the scan, in the sections such strings live in ([`crate::elf::markers`]), or
-here, in the whole file, for facts that did not come with that search.
+leaves behind, by the scan, in the sections such strings live in ([`crate::elf::markers`]).
 */
 
 use serde::Serialize;
@@ -136,40 +135,11 @@ pub fn glibc_floor(facts: &ElfFacts) -> Option<ByteStr> {
 
 use crate::elf::markers::{
     GLIBC as GLIBC_MARKERS, GO as GO_MARKERS, GO_NOTE, LibcMarkers, MUSL as MUSL_MARKERS,
-    MarkerScan, contains,
 };
 
-/// Bytes at the start of a static object searched first for Go's build ID (note), which the Go
-/// linker puts right after the program headers: large Go programs (kubectl, terraform: 50 to 120
-/// MiB) are then told apart without reading them whole.
-const GO_HEAD: u64 = 64 * 1024;
-
-/// Classifies an object. `content(n)` reads at most the first `n` bytes of the file (within
-/// limits); it is only called for static objects, whose records say nothing.
-pub fn classify(facts: &ElfFacts, content: impl Fn(u64) -> Option<Vec<u8>>) -> LibcInfo {
-    classify_streamed(
-        facts,
-        &content,
-        |each: &mut dyn FnMut(&[u8]) -> bool| match content(u64::MAX) {
-            Some(bytes) => {
-                each(&bytes);
-                true
-            }
-            None => false,
-        },
-    )
-}
-
-/// [`classify`] reading a static object's whole content as a stream: `chunks(each)` calls `each`
-/// with the file's bytes in order (within limits), stops when `each` says it needs no more, and
-/// says whether it could read what it was asked for.
-/// What is found is what one search of the whole file would find, in the same order of
-/// precedence (Go, then glibc, then musl).
-pub fn classify_streamed(
-    facts: &ElfFacts,
-    content: impl Fn(u64) -> Option<Vec<u8>>,
-    mut chunks: impl FnMut(&mut dyn FnMut(&[u8]) -> bool) -> bool,
-) -> LibcInfo {
+/// Classifies an object: by its records, and for a static object by the libc markers the scan
+/// found in it ([`crate::elf::markers`]).
+pub fn classify(facts: &ElfFacts) -> LibcInfo {
     let floor = glibc_floor(facts);
     let info = |flavor: Flavor, confidence: Confidence, evidence: String| LibcInfo {
         flavor,
@@ -250,36 +220,19 @@ pub fn classify_streamed(
     }
     // The scan searched the object's sections while it had it open (elf::markers).
     match &facts.libc_markers {
-        Some(LibcMarkers::Found(set)) => {
-            return from_markers(&|m: &[u8]| set.has(m), &info);
-        }
-        Some(LibcMarkers::Unreadable) => return unreadable(&info),
-        None => {}
+        Some(LibcMarkers::Found(set)) => from_markers(&|m: &[u8]| set.has(m), &info),
+        Some(LibcMarkers::Unreadable) => info(
+            Flavor::Unknown,
+            Confidence::Low,
+            "statically linked; its contents could not be read".into(),
+        ),
+        // Facts not read from a file (built by hand): nothing was searched.
+        None => info(
+            Flavor::Unknown,
+            Confidence::Low,
+            "statically linked; its contents were not searched".into(),
+        ),
     }
-    let go = |bytes: &[u8]| GO_MARKERS.iter().find(|m| contains(bytes, m)).copied();
-    if let Some(head) = content(GO_HEAD) {
-        if let Some(m) = go(&head) {
-            return go_program(m, &info);
-        }
-        if GO_NOTE.iter().any(|m| contains(&head, m)) {
-            return go_program(b"its .note.go.buildid", &info);
-        }
-    }
-    // Two passes, as the verdict needs them: Go and glibc markers (the first Go marker settles
-    // it; glibc's evidence lists every glibc marker); musl's only for a file with neither, in a
-    // second read, so a large static glibc program is searched for six markers, not ten.
-    let mut scan = MarkerScan::new(GO_MARKERS.iter().chain(GLIBC_MARKERS).copied().collect());
-    if !chunks(&mut |c: &[u8]| scan.feed(c, true)) {
-        return unreadable(&info);
-    }
-    if GO_MARKERS.iter().chain(GLIBC_MARKERS).any(|m| scan.has(m)) {
-        return from_markers(&|m: &[u8]| scan.has(m), &info);
-    }
-    let mut musl = MarkerScan::new(MUSL_MARKERS.to_vec());
-    if !chunks(&mut |c: &[u8]| musl.feed(c, false)) {
-        return unreadable(&info);
-    }
-    from_markers(&|m: &[u8]| musl.has(m), &info)
 }
 
 /// Makes a [`LibcInfo`] (with the object's glibc floor) from a flavor, a confidence and evidence.
@@ -296,22 +249,15 @@ fn go_program(m: &[u8], info: &Info<'_>) -> LibcInfo {
     )
 }
 
-fn unreadable(info: &Info<'_>) -> LibcInfo {
-    info(
-        Flavor::Unknown,
-        Confidence::Low,
-        "statically linked; its contents could not be read".into(),
-    )
-}
-
 /// The verdict on a static object from the markers it holds (`has`), in order of precedence:
 /// Go, then glibc (every glibc marker is evidence), then musl.
 fn from_markers(has: &dyn Fn(&[u8]) -> bool, info: &Info<'_>) -> LibcInfo {
-    if let Some(m) = GO_MARKERS.iter().find(|m| has(m)) {
-        return go_program(m, info);
-    }
+    // The note first: the scan reads Go's note section before anything else and stops there.
     if GO_NOTE.iter().any(|m| has(m)) {
         return go_program(b"its .note.go.buildid", info);
+    }
+    if let Some(m) = GO_MARKERS.iter().find(|m| has(m)) {
+        return go_program(m, info);
     }
     let glibc: Vec<String> = GLIBC_MARKERS
         .iter()
@@ -374,54 +320,34 @@ mod tests {
         }
     }
 
-    /// A large Go program is told by the build-ID note in its first page: the whole file is
-    /// never asked for. Other static objects are read whole, once the head said nothing.
+    /// The markers decide in order of precedence: Go, then glibc (every glibc marker is
+    /// evidence), then musl; facts nobody searched say so.
     #[test]
-    fn go_build_id_note_in_the_head_spares_the_whole_read() {
-        let asked = std::cell::RefCell::new(Vec::new());
-        let mut head = vec![0u8; 4000];
-        head.extend_from_slice(b"\x04\0\0\0\x53\0\0\0\x04\0\0\0Go\0\0");
-        let info = classify(&static_facts(), |n| {
-            asked.borrow_mut().push(n);
-            Some(head.clone())
-        });
-        assert_eq!(info.flavor, Flavor::None, "{}", info.evidence);
-        assert_eq!(*asked.borrow(), vec![GO_HEAD]);
-
-        asked.borrow_mut().clear();
-        let info = classify(&static_facts(), |n| {
-            asked.borrow_mut().push(n);
-            Some(b"...GLIBC_TUNABLES...".to_vec())
-        });
-        assert_eq!(info.flavor, Flavor::Glibc, "{}", info.evidence);
-        assert_eq!(*asked.borrow(), vec![GO_HEAD, u64::MAX]);
-    }
-
-    /// Streamed classification says what the whole read says.
-    #[test]
-    fn streamed_classification_equals_the_whole_read() {
-        let mut bytes = vec![1u8; 5000];
-        bytes.extend_from_slice(b"\0_start_c\0");
-        bytes.extend_from_slice(&[2u8; 5000]);
-        let whole = classify(&static_facts(), |n| {
-            Some(bytes[..bytes.len().min(usize::try_from(n).unwrap_or(usize::MAX))].to_vec())
-        });
-        let streamed = classify_streamed(
-            &static_facts(),
-            |n| Some(bytes[..bytes.len().min(usize::try_from(n).unwrap_or(usize::MAX))].to_vec()),
-            |each: &mut dyn FnMut(&[u8]) -> bool| {
-                for c in bytes.chunks(5) {
-                    if !each(c) {
-                        break;
-                    }
-                }
-                true
-            },
+    fn static_objects_are_told_by_their_markers() {
+        use crate::elf::markers::MarkerSet;
+        let of = |bytes: &[u8]| {
+            let mut f = static_facts();
+            f.libc_markers = Some(LibcMarkers::Found(MarkerSet::of(bytes)));
+            classify(&f)
+        };
+        let go = of(b"\x04\0\0\0Go\0\0 GLIBC_TUNABLES");
+        assert_eq!(go.flavor, Flavor::None, "{}", go.evidence);
+        let glibc = of(b"GLIBC_PRIVATE /etc/ld.so.cache No error information");
+        assert_eq!(glibc.flavor, Flavor::Glibc);
+        assert_eq!(
+            glibc.evidence,
+            "statically linked; contains GLIBC_PRIVATE, /etc/ld.so.cache"
         );
-        assert_eq!(whole, streamed);
-        assert_eq!(streamed.flavor, Flavor::Musl);
-        let unreadable = classify_streamed(&static_facts(), |_| None, |_| false);
-        assert_eq!(unreadable.flavor, Flavor::Unknown);
+        let musl = of(b"..\0_start_c\0..");
+        assert_eq!(
+            (musl.flavor, musl.confidence),
+            (Flavor::Musl, Confidence::Medium)
+        );
+        assert_eq!(of(b"nothing").flavor, Flavor::Unknown);
+        let mut f = static_facts();
+        f.libc_markers = Some(LibcMarkers::Unreadable);
+        assert_eq!(classify(&f).flavor, Flavor::Unknown);
+        assert_eq!(classify(&static_facts()).flavor, Flavor::Unknown);
     }
 
     #[test]

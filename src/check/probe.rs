@@ -174,7 +174,7 @@ impl Probes {
         opts: &CheckOptions,
         max_glibc: Option<(u32, u32, u32)>,
     ) -> Probes {
-        let libc = classify_all(rootfs, root.objects, &opts.limits);
+        let libc = classify_all(root.objects);
         let root_libcs = root_libcs(root, rootfs);
         // The hints' glibc system paths and stale-ld-cache share one configuration: the one
         // resolution read when it is given, else read here (a root without glibc objects).
@@ -241,87 +241,9 @@ impl Probes {
     }
 }
 
-/// Most bytes of a static object searched for libc markers.
-const MAX_STATIC_READ: u64 = 64 * 1024 * 1024;
-
-/// Reads the first `n` bytes of an object of the root (at most the whole file, within the limits),
-/// for the static-libc markers.
-pub(super) fn read_object(
-    rootfs: &RootFs,
-    path: &[u8],
-    n: u64,
-    limits: &elf::Limits,
-) -> Option<Vec<u8>> {
-    let cap = limits.max_read.min(MAX_STATIC_READ);
-    if n <= cap {
-        rootfs.read_prefix(path, n).ok()
-    } else {
-        rootfs.read_file(path, cap).ok()
-    }
-}
-
-/// Bytes of a static object searched at a time for libc markers: memory stays at one chunk per
-/// worker, not the whole file (`/usr/bin/qemu-*-static` are 10 to 13 MiB each).
-const CHUNK: u64 = 1 << 20;
-
-/// Calls `each` with the bytes of the object at `path`, in order, a chunk at a time, until it
-/// says it needs no more; false when the file cannot be read. The limits are those of a whole read: a file larger than the cap
-/// is not read at all.
-pub(super) fn read_chunks(
-    rootfs: &RootFs,
-    path: &[u8],
-    limits: &elf::Limits,
-    each: &mut dyn FnMut(&[u8]) -> bool,
-) -> bool {
-    let cap = limits.max_read.min(MAX_STATIC_READ);
-    let Ok(file) = rootfs.open_file(path) else {
-        return false;
-    };
-    let len = u64::try_from(file.stat.st_size).unwrap_or(0);
-    if len > cap {
-        return false;
-    }
-    let mut buf = vec![0u8; usize::try_from(CHUNK.min(len)).unwrap_or(0)];
-    let mut at = 0u64;
-    while at < len {
-        let want = usize::try_from((len - at).min(CHUNK)).unwrap_or(0);
-        match rustix::io::pread(&file.fd, &mut buf[..want], at) {
-            // Cut short under us: what was there is what a whole read would have held.
-            Ok(0) => break,
-            Ok(n) => {
-                if !each(&buf[..n]) {
-                    break;
-                }
-                at += n as u64;
-            }
-            Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => continue,
-            Err(_) => return false,
-        }
-    }
-    true
-}
-
-/// Classifies the libc of the object at `path` with `facts` (static objects read in chunks).
-pub(super) fn classify_file(
-    rootfs: &RootFs,
-    path: &[u8],
-    facts: &elf::ElfFacts,
-    limits: &elf::Limits,
-) -> LibcInfo {
-    libc::classify_streamed(
-        facts,
-        |n| read_object(rootfs, path, n, limits),
-        |each: &mut dyn FnMut(&[u8]) -> bool| read_chunks(rootfs, path, limits, each),
-    )
-}
-
 /// Classifies every object's libc (index-aligned with `objects`).
-pub fn classify_all(rootfs: &RootFs, objects: &[Object], limits: &elf::Limits) -> Vec<LibcInfo> {
-    use rayon::prelude::*;
-    objects
-        .par_iter()
-        .map(|o| classify_file(rootfs, o.path.as_bytes(), &o.facts, limits))
-        .collect()
+pub fn classify_all(objects: &[Object]) -> Vec<LibcInfo> {
+    objects.iter().map(|o| libc::classify(&o.facts)).collect()
 }
 
 /// The root's libcs: every glibc and musl loader file, with glibc's release.

@@ -70,6 +70,13 @@ impl MarkerSet {
             .is_some_and(|i| self.bits & (1 << i) != 0)
     }
 
+    /// Every marker in `bytes`, searched as one buffer.
+    pub fn of(bytes: &[u8]) -> MarkerSet {
+        let mut scan = MarkerScan::new(all().collect());
+        scan.feed(bytes);
+        MarkerSet::from_scan(&scan)
+    }
+
     fn from_scan(scan: &MarkerScan) -> MarkerSet {
         let mut bits = 0;
         for (i, m) in all().enumerate() {
@@ -132,12 +139,8 @@ impl MarkerScan {
         }
     }
 
-    /// Searches `chunk`, the bytes following the previous chunk; `false` once the first marker
-    /// is found and `stop_at_first` says that settles it (nothing more needs reading).
-    pub fn feed(&mut self, chunk: &[u8], stop_at_first: bool) -> bool {
-        if stop_at_first && self.found[0] {
-            return false;
-        }
+    /// Searches `chunk`, the bytes following the previous chunk.
+    pub fn feed(&mut self, chunk: &[u8]) {
         let keep = self.longest.saturating_sub(1);
         let mut edge = std::mem::take(&mut self.tail);
         let seen = edge.len();
@@ -158,7 +161,6 @@ impl MarkerScan {
             edge.drain(..excess);
         }
         self.tail = edge;
-        !(stop_at_first && self.found[0])
     }
 
     /// Starts a new stream (the next bytes do not follow the last ones): a marker is not made
@@ -297,7 +299,7 @@ fn search_ranges(
             if n == 0 {
                 break;
             }
-            scan.feed(&buf[..n], false);
+            scan.feed(&buf[..n]);
             at += n as u64;
             // Go's markers settle it; a glibc marker settles that musl's do not matter.
             if scan.has_go() {
@@ -339,24 +341,10 @@ mod tests {
             for size in [1, 2, 3, 7, 13, 32, 33, 34, 64, 1000, 1 << 20] {
                 let mut scan = MarkerScan::new(all.clone());
                 for c in buf.chunks(size) {
-                    scan.feed(c, false);
+                    scan.feed(c);
                 }
                 let streamed: Vec<bool> = all.iter().map(|m| scan.has(m)).collect();
                 assert_eq!(streamed, whole, "chunks of {size}");
-                // Stopping at the first marker: it is found, and no later chunk is asked for.
-                let mut first = MarkerScan::new(all.clone());
-                let mut fed = 0;
-                for c in buf.chunks(size) {
-                    fed += 1;
-                    if !first.feed(c, true) {
-                        break;
-                    }
-                }
-                assert_eq!(first.has(all[0]), whole[0], "chunks of {size}");
-                if whole[0] {
-                    let at = memchr::memmem::find(buf, all[0]).unwrap() + all[0].len();
-                    assert_eq!(fed, at.div_ceil(size), "chunks of {size}");
-                }
             }
         }
     }
@@ -461,9 +449,7 @@ mod tests {
 
     #[test]
     fn a_set_says_which_markers_it_holds() {
-        let mut scan = MarkerScan::new(all().collect());
-        scan.feed(b"..GLIBC_PRIVATE..\0_start_c\0", false);
-        let set = MarkerSet::from_scan(&scan);
+        let set = MarkerSet::of(b"..GLIBC_PRIVATE..\0_start_c\0");
         assert!(set.has(b"GLIBC_PRIVATE"));
         assert!(set.has(b"\0_start_c\0"));
         assert!(!set.has(b"GLIBC_TUNABLES"));
