@@ -778,7 +778,7 @@ fn packages_without_walk(
             let path = view.object_path(id);
             scan::Object {
                 path: path.clone(),
-                facts: view.facts(id).clone(),
+                facts: Box::new(view.facts(id).clone()),
                 inode: view.identity(path.as_bytes()).unwrap_or_default(),
             }
         })

@@ -192,6 +192,51 @@ impl RootFs {
             })
     }
 
+    /// Another handle on the same root (the descriptor duplicated).
+    pub fn try_clone(&self) -> Result<RootFs, FileError> {
+        let fd = rustix::io::fcntl_dupfd_cloexec(&self.fd, 0)
+            .map_err(|e| FileError::io("duplicate the root descriptor", &e.into()))?;
+        Ok(RootFs {
+            path: self.path.clone(),
+            fd,
+            dev: self.dev,
+            has_openat2: self.has_openat2,
+        })
+    }
+
+    /// Whether the canonical in-root `path` (no symlinks in it) is a regular file now: its
+    /// directory opened beneath the root, then the name looked at without following it.
+    pub fn is_regular_file(&self, path: &[u8]) -> bool {
+        let Some(slash) = path.iter().rposition(|&b| b == b'/') else {
+            return false;
+        };
+        let (dir, name) = (&path[..slash], &path[slash + 1..]);
+        let dir = if dir.is_empty() { &b"/"[..] } else { dir };
+        let Ok(fd) = self.open_beneath(dir, DIR_FLAGS) else {
+            return false;
+        };
+        rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+    }
+
+    /// The names in the canonical in-root directory `dir` (no symlinks in its path), as listed now.
+    pub fn list_dir(&self, dir: &[u8]) -> Result<Vec<ByteStr>, FileError> {
+        let fd = self
+            .open_beneath(dir, DIR_FLAGS)
+            .map_err(|e| FileError::io("open directory", &e.into()))?;
+        let mut d =
+            rustix::fs::Dir::new(fd).map_err(|e| FileError::io("read directory", &e.into()))?;
+        let mut names = Vec::new();
+        while let Some(ent) = d.read() {
+            let ent = ent.map_err(|e| FileError::io("read directory", &e.into()))?;
+            let name = ent.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                names.push(ByteStr::from(name));
+            }
+        }
+        Ok(names)
+    }
+
     /// `lstat` of an in-root path whose directories contain no symlinks.
     fn lstat(&self, path: &[u8]) -> Result<Stat, Errno> {
         rustix::fs::statat(&self.fd, relative(path), AtFlags::SYMLINK_NOFOLLOW)

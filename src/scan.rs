@@ -17,8 +17,8 @@ use crate::error::{ErrorCode, FileError, PathError};
 use crate::name::ByteStr;
 use crate::progress::Progress;
 use crate::rootfs::{OpenFile, RootError, RootFs};
-use crate::tree::{Entry, Tree};
-use crate::walk::{self, Node, Record, WalkOptions};
+use crate::tree::{DirPart, Entry, Tree, child_of, name_hash};
+use crate::walk::{self, DirStatus, Listing, Node, WalkOptions};
 
 /// Scan settings.
 #[derive(Clone, Debug, Default)]
@@ -36,8 +36,9 @@ pub struct Object {
     /// Absolute path inside the root, as walked.
     pub path: ByteStr,
     /// What the file says about itself.
+    /// Boxed: the inventory of a root holds thousands, sorted and moved as they are gathered.
     #[serde(flatten)]
-    pub facts: ElfFacts,
+    pub facts: Box<ElfFacts>,
     /// `(st_dev, st_ino)`: paths with the same inode are the same object.
     #[serde(skip)]
     pub inode: (u64, u64),
@@ -63,6 +64,18 @@ pub struct Summary {
     pub elf: u64,
     /// Per-file errors.
     pub errors: u64,
+}
+
+impl Summary {
+    /// Every path the walk listed (the root not counted).
+    pub fn paths(&self) -> u64 {
+        self.files
+            + self.directories
+            + self.symlinks
+            + self.special
+            + self.other_filesystems
+            + self.excluded
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -186,16 +199,31 @@ type FileResult = Result<Option<Box<ElfFacts>>, FileError>;
 /// What the worker made of one regular file.
 #[derive(Debug)]
 enum Outcome {
-    /// Parsed (or found not to be ELF, `Ok(None)`).
+    /// Not ELF, one link, read without error: most files of a root, kept by name hash only.
+    Plain,
+    /// Parsed: an ELF object, a per-file error, or a file with other paths to it.
     Parsed {
         inode: (u64, u64),
         /// More than one link: other paths will ask for this outcome.
         linked: bool,
-        /// Boxed: most files are not ELF, and a record per file is kept until the walk ends.
         result: FileResult,
     },
     /// Another path to the same inode is parsed by whoever claimed it first.
     SameAs((u64, u64)),
+}
+
+/// What the walk's listings are gathered into, as each directory is done.
+#[derive(Default)]
+struct Gathered {
+    summary: Summary,
+    parts: Vec<DirPart>,
+    objects: Vec<Object>,
+    errors: Vec<PathError>,
+    other_filesystems: Vec<ByteStr>,
+    /// Outcomes of the inodes parsed once for several paths.
+    shared: HashMap<(u64, u64), FileResult>,
+    /// The other paths to them.
+    aliases: Vec<(ByteStr, (u64, u64))>,
 }
 
 /// Scans `root`: walks it and reads the facts of every ELF file, on the current rayon pool.
@@ -204,7 +232,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Inve
     let claimed: Mutex<HashSet<(u64, u64)>> = Mutex::new(HashSet::new());
     // What all files being parsed at once may hold (`--max-memory`).
     let memory = opts.limits.memory_budget();
-    let on_file = |_path: &[u8], file: OpenFile| -> Outcome {
+    let on_file = |_dir: &[u8], _name: &[u8], file: OpenFile| -> Outcome {
         progress.inc();
         let inode = (file.stat.st_dev, file.stat.st_ino);
         let linked = file.stat.st_nlink > 1;
@@ -224,18 +252,128 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Inve
             )
             .map(|f| f.map(Box::new))
         });
-        Outcome::Parsed {
-            inode,
-            linked,
-            result,
+        match result {
+            Ok(None) if !linked => Outcome::Plain,
+            result => Outcome::Parsed {
+                inode,
+                linked,
+                result,
+            },
         }
     };
-    let records = walk::walk(&rootfs, opts.walk.clone(), &on_file);
-    let mut inventory = assemble(root, rootfs, records);
+    let gathered = Mutex::new(Gathered::default());
+    let on_dir = |listing: Listing<Outcome>| {
+        let mut local = Gathered::default();
+        let part = gather(listing, &mut local);
+        let mut g = gathered.lock().unwrap_or_else(|p| p.into_inner());
+        g.merge(local, part);
+    };
+    walk::walk(&rootfs, opts.walk.clone(), &on_file, &on_dir);
+    let gathered = gathered.into_inner().unwrap_or_else(|p| p.into_inner());
+    // The tree keeps a handle on the root to confirm plain files; without one (descriptors
+    // exhausted) it trusts the walk's name hashes.
+    let live = rootfs.try_clone().ok();
+    let mut inventory = assemble(root, rootfs, gathered, live);
     inventory
         .warnings
         .extend(root_shape_warning(root, &inventory.tree));
     Ok(inventory)
+}
+
+impl Gathered {
+    fn merge(&mut self, other: Gathered, part: DirPart) {
+        let s = &mut self.summary;
+        let o = other.summary;
+        s.files += o.files;
+        s.directories += o.directories;
+        s.symlinks += o.symlinks;
+        s.special += o.special;
+        s.other_filesystems += o.other_filesystems;
+        s.excluded += o.excluded;
+        self.parts.push(part);
+        self.objects.extend(other.objects);
+        self.errors.extend(other.errors);
+        self.other_filesystems.extend(other.other_filesystems);
+        self.shared.extend(other.shared);
+        self.aliases.extend(other.aliases);
+    }
+}
+
+/// One directory's listing: counted, its ELF objects and errors taken out, and the rest kept as
+/// the tree's part for it.
+fn gather(listing: Listing<Outcome>, g: &mut Gathered) -> DirPart {
+    let (dir, status, list_error, mut entries) = listing.into_entries();
+    let path_of = |name: &[u8]| ByteStr::from(child_of(dir.as_bytes(), name));
+    let status = match status {
+        DirStatus::Walked => {
+            // The root itself is not counted among the directories, as before.
+            if dir.as_bytes() != b"/" {
+                g.summary.directories += 1;
+            }
+            Entry::Dir
+        }
+        DirStatus::OtherFs => {
+            g.summary.other_filesystems += 1;
+            g.other_filesystems.push(dir.clone());
+            Entry::OtherFs
+        }
+        DirStatus::Error(e) => {
+            g.errors.push(PathError::new(dir.clone(), e));
+            Entry::Unreadable
+        }
+    };
+    if let Some(e) = list_error {
+        g.errors.push(PathError::new(dir.clone(), e));
+    }
+    let mut kept: Vec<(ByteStr, Entry)> = Vec::new();
+    let mut plain: Vec<u32> = Vec::new();
+    while let Some((name, node)) = entries.next() {
+        let entry = match node {
+            Node::File(Outcome::Plain) => {
+                g.summary.files += 1;
+                plain.push(name_hash(name));
+                continue;
+            }
+            Node::File(Outcome::Parsed {
+                inode,
+                linked,
+                result,
+            }) => {
+                g.summary.files += 1;
+                if linked {
+                    g.shared.insert(inode, result.clone());
+                }
+                push_outcome(g, path_of(name), inode, result);
+                Entry::File
+            }
+            Node::File(Outcome::SameAs(inode)) => {
+                g.summary.files += 1;
+                g.aliases.push((path_of(name), inode));
+                Entry::File
+            }
+            // Known by the directory's own listing, which may say it was not walked.
+            Node::Dir => Entry::Dir,
+            // Not walked, as a mount point is not: what lies there is unknown to resolution.
+            Node::Excluded => {
+                g.summary.excluded += 1;
+                Entry::OtherFs
+            }
+            Node::Symlink(target) => {
+                g.summary.symlinks += 1;
+                Entry::Symlink(target)
+            }
+            Node::Special(_) => {
+                g.summary.special += 1;
+                Entry::Special
+            }
+            Node::Error(e) => {
+                g.errors.push(PathError::new(path_of(name), e));
+                Entry::Unreadable
+            }
+        };
+        kept.push((ByteStr::from(name), entry));
+    }
+    DirPart::with_hashes(dir, status, kept, plain)
 }
 
 /// Runs one file's parse, turning a panic into that file's `internal-error`: the last line of defence
@@ -262,97 +400,36 @@ pub(crate) fn guarded(parse: impl FnOnce() -> FileResult) -> FileResult {
     }
 }
 
-fn assemble(root: &Path, rootfs: RootFs, records: Vec<Record<Outcome>>) -> Inventory {
-    let mut report = Inventory {
-        root: root.to_path_buf(),
-        rootfs,
-        summary: Summary::default(),
-        objects: Vec::new(),
-        errors: Vec::new(),
-        other_filesystems: Vec::new(),
-        warnings: Vec::new(),
-        tree: Tree::default(),
-    };
-    let mut tree = Vec::with_capacity(records.len());
-    // Outcomes of the inodes parsed once for several paths.
-    let mut shared: HashMap<(u64, u64), FileResult> = HashMap::new();
-    let mut aliases: Vec<(ByteStr, (u64, u64))> = Vec::new();
-    for rec in records {
-        let path = rec.path;
-        let entry = match rec.node {
-            Node::File(Outcome::Parsed {
-                inode,
-                linked,
-                result,
-            }) => {
-                report.summary.files += 1;
-                if linked {
-                    shared.insert(inode, result.clone());
-                }
-                push_outcome(&mut report, &path, inode, result);
-                Entry::File
-            }
-            Node::File(Outcome::SameAs(inode)) => {
-                report.summary.files += 1;
-                aliases.push((path.clone(), inode));
-                Entry::File
-            }
-            Node::Dir => {
-                report.summary.directories += 1;
-                Entry::Dir
-            }
-            Node::OtherFs => {
-                report.summary.other_filesystems += 1;
-                report.other_filesystems.push(path.clone());
-                Entry::OtherFs
-            }
-            // Not walked, as a mount point is not: what lies there is unknown to resolution.
-            Node::Excluded => {
-                report.summary.excluded += 1;
-                Entry::OtherFs
-            }
-            Node::Symlink(target) => {
-                report.summary.symlinks += 1;
-                Entry::Symlink(target)
-            }
-            Node::Special(_) => {
-                report.summary.special += 1;
-                Entry::Special
-            }
-            Node::Error(e) => {
-                report.errors.push(PathError::new(path.clone(), e));
-                Entry::Unreadable
-            }
-        };
-        // Records arrive sorted by path, so the tree is built sorted.
-        tree.push((path, entry));
-    }
-    report.tree = Tree::from_sorted(tree);
-    let had_aliases = !aliases.is_empty();
-    for (path, inode) in aliases {
+fn assemble(root: &Path, rootfs: RootFs, mut g: Gathered, live: Option<RootFs>) -> Inventory {
+    for (path, inode) in std::mem::take(&mut g.aliases) {
         // The claimant is always a walked path of the same scan, so the entry exists.
-        if let Some(result) = shared.get(&inode) {
-            push_outcome(&mut report, &path, inode, result.clone());
+        if let Some(result) = g.shared.get(&inode).cloned() {
+            push_outcome(&mut g, path, inode, result);
         }
     }
-    if had_aliases {
-        report.objects.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-        report.errors.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    // Listings arrive in the order threads finish them; output does not depend on that.
+    g.objects.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    g.errors.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    g.other_filesystems.sort_unstable();
+    g.summary.elf = g.objects.len() as u64;
+    g.summary.errors = g.errors.len() as u64;
+    Inventory {
+        root: root.to_path_buf(),
+        rootfs,
+        summary: g.summary,
+        objects: g.objects,
+        errors: g.errors,
+        other_filesystems: g.other_filesystems,
+        warnings: Vec::new(),
+        tree: Tree::from_parts(g.parts, live),
     }
-    report.summary.elf = report.objects.len() as u64;
-    report.summary.errors = report.errors.len() as u64;
-    report
 }
 
-fn push_outcome(report: &mut Inventory, path: &ByteStr, inode: (u64, u64), result: FileResult) {
+fn push_outcome(g: &mut Gathered, path: ByteStr, inode: (u64, u64), result: FileResult) {
     match result {
-        Ok(Some(facts)) => report.objects.push(Object {
-            path: path.clone(),
-            facts: *facts,
-            inode,
-        }),
+        Ok(Some(facts)) => g.objects.push(Object { path, facts, inode }),
         Ok(None) => {}
-        Err(e) => report.errors.push(PathError::new(path.clone(), e)),
+        Err(e) => g.errors.push(PathError::new(path, e)),
     }
 }
 

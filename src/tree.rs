@@ -11,7 +11,7 @@ use rustix::io::Errno;
 
 use crate::error::FileError;
 use crate::name::ByteStr;
-use crate::rootfs::resolve_in_root;
+use crate::rootfs::{RootFs, resolve_in_root};
 
 /// What a walked path is.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -61,18 +61,150 @@ pub fn child_of(dir: &[u8], name: &[u8]) -> Vec<u8> {
     }
 }
 
-/// The walked tree: paths sorted by bytes, looked up by binary search. (The walk already sorts its
-/// records, so building this moves paths instead of hashing and cloning 100k+ of them.)
+/// The hash of a plain file's name, as [`DirPart::plain`] keeps it (FNV-1a: stable, fast on short
+/// names; a match is confirmed on disk, so a collision costs a system call, never a wrong answer).
+pub fn name_hash(name: &[u8]) -> u32 {
+    name.iter().fold(0x811c_9dc5_u32, |h, &b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// One directory of the walked tree: the entries resolution may need by name (directories,
+/// symlinks, ELF objects, files that could not be read, special files), and for the other
+/// regular files (text, data: most of a root) only hashes of their names.
+#[derive(Debug)]
+pub struct DirPart {
+    path: ByteStr,
+    /// What the directory itself is: [`Entry::Dir`] when walked, else [`Entry::OtherFs`] or
+    /// [`Entry::Unreadable`] (its parent's entry for it says so too).
+    status: Entry,
+    entries: Box<[(ByteStr, Entry)]>,
+    plain: Box<[u32]>,
+}
+
+impl DirPart {
+    /// A directory at `path` (absolute) with `entries` by name and the names of its plain regular
+    /// files (kept as hashes only). `status`: [`Entry::Dir`] when it was walked.
+    pub fn new(
+        path: ByteStr,
+        status: Entry,
+        mut entries: Vec<(ByteStr, Entry)>,
+        plain: &[&[u8]],
+    ) -> DirPart {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut hashes: Vec<u32> = plain.iter().map(|n| name_hash(n)).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        DirPart {
+            path,
+            status,
+            entries: entries.into_boxed_slice(),
+            plain: hashes.into_boxed_slice(),
+        }
+    }
+
+    /// [`DirPart::new`] with the plain files' name hashes already made.
+    pub fn with_hashes(
+        path: ByteStr,
+        status: Entry,
+        mut entries: Vec<(ByteStr, Entry)>,
+        mut hashes: Vec<u32>,
+    ) -> DirPart {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        hashes.sort_unstable();
+        hashes.dedup();
+        DirPart {
+            path,
+            status,
+            entries: entries.into_boxed_slice(),
+            plain: hashes.into_boxed_slice(),
+        }
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &ByteStr {
+        &self.path
+    }
+}
+
+/// The walked tree, one [`DirPart`] per directory sorted by path: a lookup is a binary search for
+/// the parent directory and one among its entries.
+///
+/// Memory grows with the directories, symlinks and ELF objects of a root, not with its plain files
+/// (4 bytes of hash each): a root of a million text files costs a few MiB. The price is that a
+/// plain file is confirmed on disk when asked for by name (a landmark such as python's `os.py`, a
+/// configuration file, a linker script where a library was looked for), which is rare next to the
+/// many names resolution looks up and does not find.
 #[derive(Debug, Default)]
 pub struct Tree {
-    entries: Vec<(ByteStr, Entry)>,
+    dirs: Vec<DirPart>,
+    /// The root the tree was walked from, for the plain files' confirmations and listings (none in
+    /// trees built from a list of entries).
+    live: Option<RootFs>,
 }
 
 impl Tree {
-    /// A tree from entries sorted by path (the root `/` itself is implied).
+    /// A tree from entries sorted by path (the root `/` itself is implied). Every entry is kept by
+    /// name (no plain files): for trees made by hand, and for tests.
     pub fn from_sorted(entries: Vec<(ByteStr, Entry)>) -> Self {
         debug_assert!(entries.windows(2).all(|w| w[0].0 <= w[1].0));
-        Tree { entries }
+        let mut by_dir: std::collections::BTreeMap<Vec<u8>, Vec<(ByteStr, Entry)>> =
+            std::collections::BTreeMap::new();
+        by_dir.insert(b"/".to_vec(), Vec::new());
+        for (path, entry) in entries {
+            let Some((dir, name)) = split(path.as_bytes()) else {
+                continue;
+            };
+            if matches!(entry, Entry::Dir) {
+                by_dir.entry(path.as_bytes().to_vec()).or_default();
+            }
+            by_dir
+                .entry(dir.to_vec())
+                .or_default()
+                .push((ByteStr::from(name), entry));
+        }
+        let parts = by_dir
+            .into_iter()
+            .map(|(dir, entries)| DirPart::with_hashes(dir.into(), Entry::Dir, entries, Vec::new()))
+            .collect();
+        Tree::from_parts(parts, None)
+    }
+
+    /// A tree from the directories a walk listed, in any order. A directory that was not walked
+    /// (another filesystem, unreadable) is known by its parent's entry only. `live`: the root
+    /// walked, which confirms plain files on disk.
+    pub fn from_parts(mut parts: Vec<DirPart>, live: Option<RootFs>) -> Self {
+        parts.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        // What the directories not walked are, told to their parents' entries.
+        let fixes: Vec<(usize, usize, Entry)> = parts
+            .iter()
+            .filter(|p| p.status != Entry::Dir)
+            .filter_map(|p| {
+                let (dir, name) = split(p.path.as_bytes())?;
+                let parent = parts
+                    .binary_search_by(|q| q.path.as_bytes().cmp(dir))
+                    .ok()?;
+                let at = parts[parent]
+                    .entries
+                    .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
+                    .ok()?;
+                Some((parent, at, p.status.clone()))
+            })
+            .collect();
+        for (parent, at, status) in fixes {
+            if let Some(e) = parts.get_mut(parent).and_then(|p| p.entries.get_mut(at)) {
+                e.1 = status;
+            }
+        }
+        parts.retain(|p| p.status == Entry::Dir);
+        Tree { dirs: parts, live }
+    }
+
+    fn part(&self, dir: &[u8]) -> Option<&DirPart> {
+        self.dirs
+            .binary_search_by(|p| p.path.as_bytes().cmp(dir))
+            .ok()
+            .map(|i| &self.dirs[i])
     }
 
     /// What is at `path` (not following a final symlink).
@@ -80,55 +212,80 @@ impl Tree {
         if path == b"/" {
             return Some(&Entry::Dir);
         }
-        self.entries
-            .binary_search_by(|(p, _)| p.as_bytes().cmp(path))
-            .ok()
-            .map(|i| &self.entries[i].1)
-    }
-
-    /// Every entry, sorted by path.
-    pub fn iter(&self) -> impl Iterator<Item = (&ByteStr, &Entry)> {
-        self.entries.iter().map(|(p, e)| (p, e))
-    }
-
-    /// The names of the entries directly inside directory `dir` (a canonical path), in byte order.
-    /// Costs a binary search per child that has children of its own, not a pass over everything
-    /// below `dir` (include globs list directories of a root, which is untrusted).
-    pub fn children<'a>(&'a self, dir: &[u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let prefix: Vec<u8> = if dir == b"/" {
-            b"/".to_vec()
-        } else {
-            [dir, b"/"].concat()
-        };
-        let mut at = self
+        let (dir, name) = split(path)?;
+        let part = self.part(dir)?;
+        if let Ok(i) = part
             .entries
-            .partition_point(|(p, _)| p.as_bytes() < prefix.as_slice());
-        std::iter::from_fn(move || {
-            loop {
-                let (path, _) = self.entries.get(at)?;
-                let rest = path.as_bytes().strip_prefix(prefix.as_slice())?;
-                let Some(slash) = rest.iter().position(|&b| b == b'/') else {
-                    at += 1;
-                    return Some(rest);
-                };
-                // Below the child `rest[..slash]`: its descendants are the paths from `dir/x/` up
-                // to `dir/x0` ('0' is the byte after '/'), one contiguous run to jump over.
-                let end = [&prefix[..], &rest[..slash], b"0"].concat();
-                at = self
-                    .entries
-                    .partition_point(|(p, _)| p.as_bytes() < end.as_slice());
+            .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
+        {
+            return Some(&part.entries[i].1);
+        }
+        (part.plain.binary_search(&name_hash(name)).is_ok() && self.is_plain_file(path))
+            .then_some(&Entry::File)
+    }
+
+    /// Whether the plain file the hashes say may be at `path` is a regular file there.
+    fn is_plain_file(&self, path: &[u8]) -> bool {
+        self.live.as_ref().is_none_or(|fs| fs.is_regular_file(path))
+    }
+
+    /// Every entry kept by name, with its directory: directories, symlinks, ELF objects and the
+    /// other entries resolution needs by name; plain regular files are not among them (see
+    /// [`Tree::plain_files_named`]).
+    pub fn entries(&self) -> impl Iterator<Item = (&ByteStr, &ByteStr, &Entry)> {
+        self.dirs
+            .iter()
+            .flat_map(|d| d.entries.iter().map(move |(n, e)| (&d.path, n, e)))
+    }
+
+    /// The plain regular files named `name`, anywhere in the tree (confirmed on disk).
+    pub fn plain_files_named(&self, name: &[u8]) -> Vec<ByteStr> {
+        let h = name_hash(name);
+        self.dirs
+            .iter()
+            .filter(|d| {
+                d.plain.binary_search(&h).is_ok()
+                    && d.entries
+                        .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
+                        .is_err()
+            })
+            .map(|d| ByteStr::from(child_of(d.path.as_bytes(), name)))
+            .filter(|p| self.is_plain_file(p.as_bytes()))
+            .collect()
+    }
+
+    /// The names of the entries directly inside directory `dir` (a canonical path), in byte
+    /// order. A directory with plain files is listed on disk for their names (only those the
+    /// walk saw are kept).
+    pub fn children(&self, dir: &[u8]) -> Vec<ByteStr> {
+        let Some(part) = self.part(dir) else {
+            return Vec::new();
+        };
+        let mut names: Vec<ByteStr> = part.entries.iter().map(|(n, _)| n.clone()).collect();
+        if !part.plain.is_empty() {
+            if let Some(fs) = &self.live {
+                let listed = fs.list_dir(dir).unwrap_or_default();
+                names.extend(listed.into_iter().filter(|n| {
+                    part.plain.binary_search(&name_hash(n.as_bytes())).is_ok()
+                        && part.entries.binary_search_by(|(e, _)| e.cmp(n)).is_err()
+                }));
+                names.sort_unstable();
+                names.dedup();
             }
-        })
+        }
+        names
     }
 
-    /// Number of paths (the root not counted).
-    pub fn len(&self) -> usize {
-        self.entries.len()
+    /// Number of directories walked (the root counted).
+    pub fn dirs(&self) -> usize {
+        self.dirs.len()
     }
 
-    /// Whether nothing but the root was walked.
+    /// Whether nothing was walked.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.dirs
+            .iter()
+            .all(|d| d.entries.is_empty() && d.plain.is_empty())
     }
 
     /// Whether `path` (symlinks followed inside the root) is a directory.
@@ -157,6 +314,20 @@ impl Tree {
             },
         )
     }
+}
+
+/// `path`'s directory and last component (`/a` is `/` and `a`); `None` for `/`, relative paths and
+/// a trailing slash.
+fn split(path: &[u8]) -> Option<(&[u8], &[u8])> {
+    if path.first() != Some(&b'/') {
+        return None;
+    }
+    let slash = path.iter().rposition(|&b| b == b'/')?;
+    let name = &path[slash + 1..];
+    if name.is_empty() {
+        return None;
+    }
+    Some((if slash == 0 { b"/" } else { &path[..slash] }, name))
 }
 
 #[cfg(test)]
@@ -199,6 +370,46 @@ mod tests {
         assert_eq!(t.get(b"/"), Some(&Entry::Dir));
     }
 
+    /// Plain files are kept as name hashes: found by name (confirmed on disk), listed from disk,
+    /// and a name that only collides is not taken for one.
+    #[test]
+    fn plain_files_by_hash_are_confirmed_on_disk() {
+        let dir = std::env::temp_dir().join(format!("elfdeps-tree-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("etc")).unwrap();
+        std::fs::write(dir.join("etc/os-release"), "ID=x\n").unwrap();
+        std::fs::write(dir.join("etc/hosts"), "").unwrap();
+        let fs = RootFs::open(&dir).unwrap();
+        let parts = vec![
+            DirPart::new(
+                ByteStr::from("/"),
+                Entry::Dir,
+                vec![(ByteStr::from("etc"), Entry::Dir)],
+                &[],
+            ),
+            DirPart::new(
+                ByteStr::from("/etc"),
+                Entry::Dir,
+                vec![(ByteStr::from("ld.so"), Entry::Symlink(ByteStr::from("x")))],
+                // `hosts` was removed from the walk's view: listed on disk, it is not shown.
+                &[b"os-release", b"gone"],
+            ),
+        ];
+        let t = Tree::from_parts(parts, Some(fs));
+        assert_eq!(t.get(b"/etc/os-release"), Some(&Entry::File));
+        assert_eq!(t.get(b"/etc/gone"), None, "not on disk any more");
+        assert_eq!(t.get(b"/etc/hosts"), None, "not seen by the walk");
+        assert_eq!(t.get(b"/etc"), Some(&Entry::Dir));
+        let kids: Vec<String> = t.children(b"/etc").iter().map(|n| n.to_string()).collect();
+        assert_eq!(kids, ["ld.so", "os-release"]);
+        assert_eq!(
+            t.plain_files_named(b"os-release"),
+            [ByteStr::from("/etc/os-release")]
+        );
+        assert!(t.resolve(b"/etc/os-release", true).is_ok());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// Children are the direct entries only, in byte order, with the siblings that sort between
     /// a directory and its own entries (`x.conf` between `x` and `x/a`) kept.
     #[test]
@@ -220,10 +431,11 @@ mod tests {
         .collect();
         entries.sort();
         let t = Tree::from_sorted(entries);
-        let kids: Vec<&[u8]> = t.children(b"/d").collect();
-        assert_eq!(kids, [&b"x"[..], b"x.conf", b"x0", b"y"]);
-        let top: Vec<&[u8]> = t.children(b"/").collect();
-        assert_eq!(top, [&b"d"[..], b"d!", b"e"]);
-        assert_eq!(t.children(b"/d/x/b/c").count(), 0);
+        let names =
+            |dir: &[u8]| -> Vec<String> { t.children(dir).iter().map(|n| n.to_string()).collect() };
+        assert_eq!(names(b"/d"), ["x", "x.conf", "x0", "y"]);
+        assert_eq!(names(b"/"), ["d", "d!", "e"]);
+        assert!(names(b"/d/x/b/c").is_empty());
+        assert!(names(b"/nowhere").is_empty());
     }
 }

@@ -13,11 +13,11 @@ host path), and the type of each entry comes from the directory entry itself (`l
 - regular files are opened `O_NONBLOCK | O_NOFOLLOW`, checked with `fstat` on the handle, and handed to
   the worker closure with the open descriptor, on the thread that listed them.
 
-Errors (a directory we cannot open, a file that vanished) are records like any other, and the walk goes
-on. Results come back sorted by path, so output does not depend on thread timing.
+Errors (a directory we cannot open, a file that vanished) are entries like any other, and the walk goes
+on. Each directory comes back as one [`Listing`] (names in one buffer, not a path per file), handed to
+the caller as soon as it is done, so a caller can keep only what it needs of the millions of entries a
+root may have; ordering is the caller's business (the scan sorts what it keeps).
 */
-
-use std::sync::Mutex;
 
 use rustix::fs::{AtFlags, Dir, FileType};
 
@@ -119,15 +119,13 @@ pub enum Special {
     BlockDevice,
 }
 
-/// One walked entry.
+/// One entry of a walked directory.
 #[derive(Debug)]
 pub enum Node<T> {
     /// A regular file, with what the worker made of it.
     File(T),
-    /// A directory.
+    /// A directory: walked by its own task, which hands over its own [`Listing`].
     Dir,
-    /// A directory on another filesystem (a mount point inside the root): not descended into.
-    OtherFs,
     /// An entry of any type that `--exclude` names: not opened, not entered.
     Excluded,
     /// A symbolic link and its target (not followed).
@@ -138,38 +136,120 @@ pub enum Node<T> {
     Error(FileError),
 }
 
-/// A path inside the root and what was found there.
+/// Whether a directory handed to its own task was walked.
 #[derive(Debug)]
-pub struct Record<T> {
-    /// Absolute path inside the root.
-    pub path: ByteStr,
-    /// What it is.
-    pub node: Node<T>,
+pub enum DirStatus {
+    /// Listed (its entries are in the listing).
+    Walked,
+    /// On another filesystem (a mount point inside the root): not descended into.
+    OtherFs,
+    /// It could not be opened or listed.
+    Error(FileError),
 }
 
-struct Ctx<'a, T, F> {
+/// One walked directory: its path, whether it was walked, and its entries (in the order the
+/// filesystem listed them). Names live in one buffer per directory, so a directory of 10,000
+/// files costs two allocations, not 10,000 paths.
+#[derive(Debug)]
+pub struct Listing<T> {
+    /// The directory's absolute path inside the root (`/` for the root).
+    pub path: ByteStr,
+    /// Whether it was walked; a directory listed only partly (a read error midway) is
+    /// [`DirStatus::Walked`] with the entries read so far and the error as `error`.
+    pub status: DirStatus,
+    /// An error that stopped the listing midway (the entries before it are kept).
+    pub error: Option<FileError>,
+    names: Vec<u8>,
+    entries: Vec<(std::ops::Range<usize>, Node<T>)>,
+}
+
+impl<T> Listing<T> {
+    fn new(path: Vec<u8>) -> Self {
+        Listing {
+            path: path.into(),
+            status: DirStatus::Walked,
+            error: None,
+            names: Vec::new(),
+            entries: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, name: &[u8], node: Node<T>) {
+        let start = self.names.len();
+        self.names.extend_from_slice(name);
+        self.entries.push((start..self.names.len(), node));
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the directory had no entries (or was not walked).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries by name, consumed.
+    pub fn into_entries(self) -> (ByteStr, DirStatus, Option<FileError>, Entries<T>) {
+        let Listing {
+            path,
+            status,
+            error,
+            names,
+            entries,
+        } = self;
+        (
+            path,
+            status,
+            error,
+            Entries {
+                names,
+                entries: entries.into_iter(),
+            },
+        )
+    }
+}
+
+/// A listing's entries, each with its name, by value.
+pub struct Entries<T> {
+    names: Vec<u8>,
+    entries: std::vec::IntoIter<(std::ops::Range<usize>, Node<T>)>,
+}
+
+impl<T> Entries<T> {
+    /// The next entry: its name (borrowed from the listing) and what it is.
+    #[allow(clippy::should_implement_trait)] // the name borrows from `self`: not an Iterator
+    pub fn next(&mut self) -> Option<(&[u8], Node<T>)> {
+        let (range, node) = self.entries.next()?;
+        Some((self.names.get(range).unwrap_or_default(), node))
+    }
+}
+
+struct Ctx<'a, F, D> {
     root: &'a RootFs,
     opts: WalkOptions,
     on_file: &'a F,
-    out: Mutex<Vec<Record<T>>>,
+    on_dir: &'a D,
 }
 
-/// Walks `root` in the current rayon pool, calling `on_file(path, file)` for every regular file.
-pub fn walk<T, F>(root: &RootFs, opts: WalkOptions, on_file: &F) -> Vec<Record<T>>
+/// Walks `root` in the current rayon pool. `on_file(dir, name, file)` is called for every regular
+/// file with its open descriptor, on the thread that listed it; `on_dir(listing)` once for every
+/// directory when its entries are listed and its files handled (its subdirectories come in their
+/// own listings, in no particular order).
+pub fn walk<T, F, D>(root: &RootFs, opts: WalkOptions, on_file: &F, on_dir: &D)
 where
     T: Send,
-    F: Fn(&[u8], OpenFile) -> T + Sync,
+    F: Fn(&[u8], &[u8], OpenFile) -> T + Sync,
+    D: Fn(Listing<T>) + Sync,
 {
     let ctx = Ctx {
         root,
         opts,
         on_file,
-        out: Mutex::new(Vec::new()),
+        on_dir,
     };
     rayon::scope(|s| walk_dir(s, &ctx, b"/".to_vec(), 0));
-    let mut out = ctx.out.into_inner().unwrap_or_else(|p| p.into_inner());
-    out.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-    out
 }
 
 fn child_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
@@ -182,60 +262,39 @@ fn child_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
     p
 }
 
-fn walk_dir<'s, T, F>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s, T, F>, path: Vec<u8>, depth: usize)
+fn walk_dir<'s, T, F, D>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s, F, D>, path: Vec<u8>, depth: usize)
 where
     T: Send,
-    F: Fn(&[u8], OpenFile) -> T + Sync,
+    F: Fn(&[u8], &[u8], OpenFile) -> T + Sync,
+    D: Fn(Listing<T>) + Sync,
 {
-    let mut records = Vec::new();
-    let finish = |records: Vec<Record<T>>| {
-        let mut out = ctx.out.lock().unwrap_or_else(|p| p.into_inner());
-        out.extend(records);
-    };
-    let dirfd = match ctx.root.open_dir(&path) {
+    let mut listing = Listing::new(path);
+    let dirfd = match ctx.root.open_dir(listing.path.as_bytes()) {
         Ok(DirHandle::Open(fd)) => fd,
         Ok(DirHandle::OtherFilesystem) => {
-            records.push(Record {
-                path: path.into(),
-                node: Node::OtherFs,
-            });
-            return finish(records);
+            listing.status = DirStatus::OtherFs;
+            return (ctx.on_dir)(listing);
         }
         Err(e) => {
-            records.push(Record {
-                path: path.into(),
-                node: Node::Error(e),
-            });
-            return finish(records);
+            listing.status = DirStatus::Error(e);
+            return (ctx.on_dir)(listing);
         }
     };
-    if depth > 0 {
-        records.push(Record {
-            path: path.clone().into(),
-            node: Node::Dir,
-        });
-    }
-
     let mut dir = match Dir::new(dirfd) {
         Ok(d) => d,
         Err(e) => {
-            records.push(Record {
-                path: path.into(),
-                node: Node::Error(FileError::io("read directory", &e.into())),
-            });
-            return finish(records);
+            listing.status = DirStatus::Error(FileError::io("read directory", &e.into()));
+            return (ctx.on_dir)(listing);
         }
     };
-    let mut files = Vec::new();
+    // Regular files: (range of the name in `listing.names`), handled after the subdirectories
+    // were handed out, so other threads have work while this one parses.
+    let mut files: Vec<std::ops::Range<usize>> = Vec::new();
     while let Some(ent) = dir.read() {
         let ent = match ent {
             Ok(ent) => ent,
             Err(e) => {
-                let err = FileError::io("read directory", &e.into());
-                records.push(Record {
-                    path: path.clone().into(),
-                    node: Node::Error(err),
-                });
+                listing.error = Some(FileError::io("read directory", &e.into()));
                 break;
             }
         };
@@ -250,22 +309,16 @@ where
             ft = match rustix::fs::statat(fd, name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) => FileType::from_raw_mode(st.st_mode),
                 Err(e) => {
-                    let err = FileError::io("lstat", &e.into());
-                    records.push(Record {
-                        path: child_path(&path, name).into(),
-                        node: Node::Error(err),
-                    });
+                    listing.push(name, Node::Error(FileError::io("lstat", &e.into())));
                     continue;
                 }
             };
         }
-        let child = child_path(&path, name);
-        if ctx.opts.exclude.as_ref().is_some_and(|x| x.matches(&child)) {
-            records.push(Record {
-                path: child.into(),
-                node: Node::Excluded,
-            });
-            continue;
+        if let Some(x) = ctx.opts.exclude.as_ref() {
+            if x.matches(&child_path(listing.path.as_bytes(), name)) {
+                listing.push(name, Node::Excluded);
+                continue;
+            }
         }
         match ft {
             FileType::Directory => {
@@ -277,16 +330,19 @@ where
                             ctx.opts.max_depth
                         ),
                     );
-                    records.push(Record {
-                        path: child.into(),
-                        node: Node::Error(err),
-                    });
+                    listing.push(name, Node::Error(err));
                 } else {
-                    // Walked (and recorded) by its own task, possibly on another thread.
+                    listing.push(name, Node::Dir);
+                    // Walked (and listed) by its own task, possibly on another thread.
+                    let child = child_path(listing.path.as_bytes(), name);
                     s.spawn(move |s| walk_dir(s, ctx, child, depth + 1));
                 }
             }
-            FileType::RegularFile => files.push((child, name.len())),
+            FileType::RegularFile => {
+                let start = listing.names.len();
+                listing.names.extend_from_slice(name);
+                files.push(start..listing.names.len());
+            }
             FileType::Symlink => {
                 let node = match dir
                     .fd()
@@ -296,53 +352,30 @@ where
                     Ok(target) => Node::Symlink(target),
                     Err(e) => Node::Error(e),
                 };
-                records.push(Record {
-                    path: child.into(),
-                    node,
-                });
+                listing.push(name, node);
             }
-            FileType::Fifo => records.push(Record {
-                path: child.into(),
-                node: Node::Special(Special::Fifo),
-            }),
-            FileType::Socket => records.push(Record {
-                path: child.into(),
-                node: Node::Special(Special::Socket),
-            }),
-            FileType::CharacterDevice => records.push(Record {
-                path: child.into(),
-                node: Node::Special(Special::CharDevice),
-            }),
-            FileType::BlockDevice => records.push(Record {
-                path: child.into(),
-                node: Node::Special(Special::BlockDevice),
-            }),
+            FileType::Fifo => listing.push(name, Node::Special(Special::Fifo)),
+            FileType::Socket => listing.push(name, Node::Special(Special::Socket)),
+            FileType::CharacterDevice => listing.push(name, Node::Special(Special::CharDevice)),
+            FileType::BlockDevice => listing.push(name, Node::Special(Special::BlockDevice)),
             FileType::Unknown => {
                 let err = FileError::new(ErrorCode::IoError, "unknown file type; skipped");
-                records.push(Record {
-                    path: child.into(),
-                    node: Node::Error(err),
-                });
+                listing.push(name, Node::Error(err));
             }
         }
     }
 
-    // Files are handled after the subdirectories were handed out, so other threads have work while
-    // this one parses.
     if let Ok(fd) = dir.fd() {
-        for (child, name_len) in files {
-            let name = &child[child.len() - name_len..];
+        for range in files {
+            let name = &listing.names[range.clone()];
             let node = match ctx.root.open_file_at(fd, name) {
-                Ok(file) => Node::File((ctx.on_file)(&child, file)),
+                Ok(file) => Node::File((ctx.on_file)(listing.path.as_bytes(), name, file)),
                 Err(e) => Node::Error(e),
             };
-            records.push(Record {
-                path: child.into(),
-                node,
-            });
+            listing.entries.push((range, node));
         }
     }
-    finish(records);
+    (ctx.on_dir)(listing);
 }
 
 #[cfg(test)]

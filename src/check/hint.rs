@@ -19,6 +19,7 @@ has its need is not broken, [`LibraryIndex::loadable`]).
 */
 
 use crate::elf::Machine;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use super::probe::LdConfig;
@@ -27,8 +28,7 @@ use crate::name::ByteStr;
 use crate::resolve::LoaderRef;
 use crate::resolve::env::{Family, basename, dirname, is_musl_interp};
 use crate::scan::Object;
-use crate::tree::Entry;
-use crate::tree::Tree;
+use crate::tree::{Entry, Tree, child_of};
 
 /// What a path named like a needed library turns out to be.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub struct Candidate {
 pub struct LibraryIndex<'a> {
     tree: &'a Tree,
     objs: &'a [Object],
-    by_name: HashMap<&'a [u8], Vec<&'a ByteStr>>,
+    by_name: HashMap<Cow<'a, [u8]>, Vec<ByteStr>>,
     objects: HashMap<&'a [u8], usize>,
 }
 
@@ -71,20 +71,38 @@ impl<'a> LibraryIndex<'a> {
         wanted: Option<&HashSet<&[u8]>>,
     ) -> LibraryIndex<'a> {
         let wants = |name: &[u8]| wanted.is_none_or(|w| w.contains(name));
-        let mut by_name: HashMap<&[u8], Vec<&ByteStr>> = HashMap::new();
-        for (path, entry) in tree.iter() {
+        let mut by_name: HashMap<Cow<'a, [u8]>, Vec<ByteStr>> = HashMap::new();
+        for (dir, name, entry) in tree.entries() {
             if matches!(entry, Entry::File | Entry::Symlink(_)) {
-                let base = basename(path.as_bytes());
+                let base = name.as_bytes();
                 if (base.starts_with(b"lib") || base.contains(&b'.')) && wants(base) {
-                    by_name.entry(base).or_default().push(path);
+                    by_name
+                        .entry(Cow::Borrowed(base))
+                        .or_default()
+                        .push(child_of(dir.as_bytes(), base).into());
                 }
             }
         }
+        // Plain (non-ELF) files are kept by name hash only: asked for by name, for the names
+        // wanted (never loadable, they still tell a hint what is there).
+        for &name in wanted.into_iter().flatten() {
+            for path in tree.plain_files_named(name) {
+                by_name
+                    .entry(Cow::Owned(name.to_vec()))
+                    .or_default()
+                    .push(path);
+            }
+        }
+        // In path order, as a walk of the whole tree lists them; then the libraries found by
+        // DT_SONAME.
+        for v in by_name.values_mut() {
+            v.sort();
+        }
         for o in objs {
             if let Some(s) = o.facts.soname.as_ref().filter(|s| wants(s.as_bytes())) {
-                let v = by_name.entry(s.as_bytes()).or_default();
-                if !v.contains(&&o.path) {
-                    v.push(&o.path);
+                let v = by_name.entry(Cow::Borrowed(s.as_bytes())).or_default();
+                if !v.contains(&o.path) {
+                    v.push(o.path.clone());
                 }
             }
         }
@@ -110,7 +128,7 @@ impl<'a> LibraryIndex<'a> {
         };
         paths
             .iter()
-            .map(|&p| {
+            .map(|p| {
                 let state = match tree.resolve(p.as_bytes(), true) {
                     Err(_) => CandidateState::Dangling(match tree.get(p.as_bytes()) {
                         Some(Entry::Symlink(t)) => Some(t.clone()),

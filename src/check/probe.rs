@@ -388,7 +388,7 @@ fn system_path(
                 .objects
                 .iter()
                 .find(|x| x.path == loader.path)
-                .map(|x| &x.facts);
+                .map(|x| &*x.facts);
             // Only the default directories are used, and they do not depend on the CPU.
             let g = GlibcLoader::load(
                 view,

@@ -22,7 +22,8 @@ pub fn check(input: &Input<'_>, out: &mut Vec<Finding>) {
         let Ok(canonical) = tree.resolve(dir.as_bytes(), true) else {
             continue;
         };
-        for name in tree.children(canonical.as_bytes()) {
+        for listed in tree.children(canonical.as_bytes()) {
+            let name = listed.as_bytes();
             // ldconfig looks at lib*.so* files and keys each by its soname.
             if !(name.starts_with(b"lib") && name.windows(3).any(|w| w == b".so")) {
                 continue;

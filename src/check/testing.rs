@@ -170,7 +170,7 @@ impl Fixture {
         self.put(path, Entry::File);
         self.objects.push(Object {
             path: ByteStr::from(path),
-            facts,
+            facts: Box::new(facts),
             inode: (0, self.objects.len() as u64),
         });
         self.resolutions.push(resolution);

@@ -183,7 +183,7 @@ impl FsView for Snapshot<'_> {
     }
 
     fn children(&self, dir: &[u8]) -> Vec<ByteStr> {
-        self.tree.children(dir).map(ByteStr::from).collect()
+        self.tree.children(dir)
     }
 
     fn read(&self, path: &[u8], max: u64) -> Result<Vec<u8>, FileError> {
