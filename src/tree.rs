@@ -262,16 +262,16 @@ impl Tree {
             return Vec::new();
         };
         let mut names: Vec<ByteStr> = part.entries.iter().map(|(n, _)| n.clone()).collect();
-        if !part.plain.is_empty() {
-            if let Some(fs) = &self.live {
-                let listed = fs.list_dir(dir).unwrap_or_default();
-                names.extend(listed.into_iter().filter(|n| {
-                    part.plain.binary_search(&name_hash(n.as_bytes())).is_ok()
-                        && part.entries.binary_search_by(|(e, _)| e.cmp(n)).is_err()
-                }));
-                names.sort_unstable();
-                names.dedup();
-            }
+        if !part.plain.is_empty()
+            && let Some(fs) = &self.live
+        {
+            let listed = fs.list_dir(dir).unwrap_or_default();
+            names.extend(listed.into_iter().filter(|n| {
+                part.plain.binary_search(&name_hash(n.as_bytes())).is_ok()
+                    && part.entries.binary_search_by(|(e, _)| e.cmp(n)).is_err()
+            }));
+            names.sort_unstable();
+            names.dedup();
         }
         names
     }

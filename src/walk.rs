@@ -314,11 +314,11 @@ where
                 }
             };
         }
-        if let Some(x) = ctx.opts.exclude.as_ref() {
-            if x.matches(&child_path(listing.path.as_bytes(), name)) {
-                listing.push(name, Node::Excluded);
-                continue;
-            }
+        if let Some(x) = ctx.opts.exclude.as_ref()
+            && x.matches(&child_path(listing.path.as_bytes(), name))
+        {
+            listing.push(name, Node::Excluded);
+            continue;
         }
         match ft {
             FileType::Directory => {
