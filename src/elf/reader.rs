@@ -13,7 +13,7 @@ becomes an ordinary per-file error. The first block of the file is read once up 
 header, program headers and usually the interpreter string without further system calls.
 */
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 use std::ops::Range;
 use std::os::fd::BorrowedFd;
 use std::time::Instant;
@@ -29,6 +29,18 @@ pub const HEAD_SIZE: usize = 1024;
 
 /// The first read of a file: enough for the ELF identification and header of either class.
 const FIRST_READ: usize = 64;
+
+/// Reads of at most this many bytes are served from blocks of [`BLOCK`] bytes: the strings,
+/// version records and notes of an object lie close together, and one read of their block
+/// replaces dozens of tiny ones (a library's needed names and version strings cost a read each
+/// otherwise).
+const SMALL_READ: u64 = 4 * 1024;
+
+/// The size (and alignment) of a cached block.
+const BLOCK: u64 = 16 * 1024;
+
+/// Most blocks kept per file (then reads go to the file as asked).
+const BLOCKS: usize = 8;
 
 /// The longest string we read from a string table. Names longer than any path the kernel accepts
 /// (PATH_MAX is 4096) are nonsense; 64 KiB leaves room and still bounds the damage.
@@ -77,6 +89,9 @@ pub struct FileReader<'f> {
     src: Source<'f>,
     len: u64,
     head: Vec<u8>,
+    /// Blocks read whole for small reads, in the order they were read; set once, never moved
+    /// or dropped before the reader, so slices of them live as long as the reader.
+    blocks: [OnceCell<(u64, Box<[u8]>)>; BLOCKS],
     arena: Arena<Vec<u8>>,
     bounds: Bounds<'f>,
     used: Cell<u64>,
@@ -107,6 +122,7 @@ impl<'f> FileReader<'f> {
             len,
             used: Cell::new(want as u64),
             head: Vec::new(),
+            blocks: Default::default(),
             arena: Arena::new(),
             bounds,
             fault: Cell::new(None),
@@ -205,6 +221,38 @@ impl<'f> FileReader<'f> {
         }
     }
 
+    /// The bytes from `offset` to the end of the cached block holding `offset`, reading that
+    /// block when it is not cached yet and there is a free slot and budget for it (`None`: read
+    /// the range itself).
+    fn block_at(&self, offset: u64) -> Result<Option<&[u8]>, ()> {
+        let mut free = None;
+        for cell in &self.blocks {
+            match cell.get() {
+                Some((start, data)) => {
+                    if (*start..*start + data.len() as u64).contains(&offset) {
+                        return Ok(data.get((offset - start) as usize..));
+                    }
+                }
+                None => {
+                    free = Some(cell);
+                    break;
+                }
+            }
+        }
+        let Some(cell) = free else {
+            return Ok(None);
+        };
+        let start = offset - offset % BLOCK;
+        let len = BLOCK.min(self.len.saturating_sub(start));
+        // A tight --max-read keeps reads exact: a block must not use up what the parse needs.
+        if len == 0 || self.used.get().saturating_add(len) > self.bounds.max_read {
+            return Ok(None);
+        }
+        let data = self.read_range(start, len as usize)?.into_boxed_slice();
+        let (start, data) = cell.get_or_init(|| (start, data));
+        Ok(data.get((offset - start) as usize..))
+    }
+
     fn read_range(&self, offset: u64, size: usize) -> Result<Vec<u8>, ()> {
         self.charge(size as u64)?;
         let mut buf = vec![0u8; size];
@@ -258,6 +306,12 @@ impl<'a> ReadRef<'a> for &'a FileReader<'_> {
         if end <= self.head.len() as u64 {
             return Ok(&self.head[offset as usize..end as usize]);
         }
+        if size <= SMALL_READ
+            && let Some(block) = self.block_at(offset)?
+            && let Some(bytes) = block.get(..size as usize)
+        {
+            return Ok(bytes);
+        }
         let size = usize::try_from(size).map_err(|_| ())?;
         let buf = self.read_range(offset, size)?;
         Ok(self.arena.alloc(buf).as_slice())
@@ -274,6 +328,13 @@ impl<'a> ReadRef<'a> for &'a FileReader<'_> {
                 Some(n) => Ok(&slice[..n]),
                 None => self.fail(Fault::Truncated),
             };
+        }
+        // Most strings end inside the block that holds their start.
+        if let Some(block) = self.block_at(range.start)? {
+            let within = &block[..block.len().min((end - range.start) as usize)];
+            if let Some(n) = within.iter().position(|&b| b == delimiter) {
+                return Ok(&within[..n]);
+            }
         }
         // Strings are short: read small chunks until the delimiter, bounded by MAX_STRING.
         let limit = end.min(range.start.saturating_add(MAX_STRING + 1));
