@@ -2,7 +2,9 @@
 //! file and reads its first 64 bytes, and nothing else. Whatever elfdeps costs beyond this is
 //! the price of parsing, resolving and reporting.
 //!
-//! `cargo build --release --example barewalk`, then `barewalk [--jobs N] DIR`; prints
+//! `cargo build --release --example barewalk`, then `barewalk [--jobs N] [--exclude PATH]... DIR`
+//! (PATH inside DIR, as `elfdeps scan --exclude` takes it: `/root/.cache` skips DIR/root/.cache;
+//! a final `*` matches any rest of the last component, `/work/target-*`); prints
 //! `files=N elf=M` (regular files seen, and how many of them start with the ELF magic).
 //!
 //! It walks the way elfdeps does, so the comparison is fair: one rayon task per directory,
@@ -17,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 struct Counts {
+    /// Host paths not walked (`--exclude`), each with whether it ends in `*` (a prefix).
+    exclude: Vec<(PathBuf, bool)>,
     files: AtomicU64,
     elf: AtomicU64,
     errors: AtomicU64,
@@ -26,10 +30,14 @@ fn main() {
     let mut args = std::env::args_os().skip(1);
     let mut jobs: Option<usize> = None;
     let mut dir: Option<PathBuf> = None;
+    let mut excluded: Vec<String> = Vec::new();
     while let Some(arg) = args.next() {
         if arg == "--jobs" || arg == "-j" {
             let n = args.next().and_then(|n| n.to_str()?.parse().ok());
             jobs = Some(n.filter(|&n| n > 0).unwrap_or_else(|| usage()));
+        } else if arg == "--exclude" {
+            let p = args.next().and_then(|p| p.into_string().ok());
+            excluded.push(p.filter(|p| p.starts_with('/')).unwrap_or_else(|| usage()));
         } else if dir.is_none() && !arg.to_string_lossy().starts_with('-') {
             dir = Some(PathBuf::from(arg));
         } else {
@@ -52,7 +60,15 @@ fn main() {
     let pool = pool
         .build()
         .unwrap_or_else(|e| fail(&format!("thread pool: {e}")));
+    let exclude = excluded
+        .iter()
+        .map(|p| {
+            let (p, prefix) = p.strip_suffix('*').map_or((&p[..], false), |p| (p, true));
+            (dir.join(p.trim_start_matches('/')), prefix)
+        })
+        .collect();
     let counts = Counts {
+        exclude,
         files: AtomicU64::new(0),
         elf: AtomicU64::new(0),
         errors: AtomicU64::new(0),
@@ -87,6 +103,18 @@ fn walk<'s>(s: &rayon::Scope<'s>, counts: &'s Counts, dev: u64, dir: PathBuf) {
             counts.errors.fetch_add(1, Ordering::Relaxed);
             continue;
         };
+        let path = entry.path();
+        if counts.exclude.iter().any(|(x, prefix)| {
+            if *prefix {
+                path.as_os_str()
+                    .as_encoded_bytes()
+                    .starts_with(x.as_os_str().as_encoded_bytes())
+            } else {
+                path == *x
+            }
+        }) {
+            continue;
+        }
         // d_type, or lstat when the file system leaves it unknown: a symlink is a symlink.
         let Ok(ft) = entry.file_type() else {
             counts.errors.fetch_add(1, Ordering::Relaxed);
@@ -96,7 +124,6 @@ fn walk<'s>(s: &rayon::Scope<'s>, counts: &'s Counts, dev: u64, dir: PathBuf) {
             // lstat (DirEntry::metadata does not follow): a mount point has another st_dev.
             match entry.metadata() {
                 Ok(m) if m.dev() == dev => {
-                    let path = entry.path();
                     s.spawn(move |s| walk(s, counts, dev, path));
                 }
                 Ok(_) => {}
@@ -105,7 +132,7 @@ fn walk<'s>(s: &rayon::Scope<'s>, counts: &'s Counts, dev: u64, dir: PathBuf) {
                 }
             }
         } else if ft.is_file() {
-            files.push(entry.path());
+            files.push(path);
         }
         // Symlinks, FIFOs, sockets and devices: not followed, not opened.
     }
@@ -144,7 +171,7 @@ fn head(path: &Path) -> std::io::Result<bool> {
 }
 
 fn usage() -> ! {
-    fail("usage: barewalk [--jobs N] DIR")
+    fail("usage: barewalk [--jobs N] [--exclude /PATH]... DIR")
 }
 
 fn fail(message: &str) -> ! {

@@ -150,7 +150,7 @@ fn run_scan(args: ScanArgs) -> Result<(), Fail> {
     let opts = RenderOptions {
         color: args.common.color.enabled(to_terminal),
     };
-    emit(args.output.as_deref(), |w| match args.format {
+    let written = emit(args.output.as_deref(), |w| match args.format {
         FormatArg::Human => report::render(&report, Format::Human, &opts, w),
         FormatArg::Json => report::render(&report, Format::Json, &opts, w),
         FormatArg::Dot => match report.resolved() {
@@ -164,7 +164,11 @@ fn run_scan(args: ScanArgs) -> Result<(), Fail> {
             let judged = Judged::Root(&report);
             report::render_check(&judged, format, &title, &args.common.root, &opts, w)
         }
-    })
+    });
+    // The process ends next: the system takes back a root's worth of small allocations at
+    // once, where dropping the report frees them one by one (1% of a scan of /usr).
+    std::mem::forget(report);
+    written
 }
 
 /// What the CycloneDX BOM holds: hashes read within `--max-read`, the findings for `check`.

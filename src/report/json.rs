@@ -39,8 +39,12 @@ pub fn write_document<T: Serialize + ?Sized>(
         root,
         body,
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    out.write_all(b"\n")
+    // serde writes in small pieces: a buffer of a known type takes them without a virtual
+    // call each.
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, out);
+    serde_json::to_writer_pretty(&mut w, &doc)?;
+    w.write_all(b"\n")?;
+    w.flush()
 }
 
 /// The tool that wrote a document.
@@ -137,6 +141,10 @@ pub fn render(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         warnings: &report.warnings,
         checks: report.checks.as_ref(),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc)?;
-    out.write_all(b"\n")
+    // serde writes in small pieces: a buffer of a known type takes them without a virtual
+    // call each.
+    let mut w = std::io::BufWriter::with_capacity(64 * 1024, out);
+    serde_json::to_writer_pretty(&mut w, &doc)?;
+    w.write_all(b"\n")?;
+    w.flush()
 }
