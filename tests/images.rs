@@ -571,6 +571,50 @@ fn decompression_bomb_hits_the_cap() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--max-image-size"));
 }
 
+/// The next layer is decompressed while the one below it is applied: a bomb there stays bounded
+/// when the layer below fails, the failure named is the lower layer's, and the image's cap is
+/// counted in layer order (the upper layer, decompressed ahead, never takes the budget of the
+/// layer below).
+#[test]
+fn a_layer_decompressed_ahead_stays_bounded_and_in_order() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let zeros = vec![0u8; 64 << 20];
+    let bomb = tar_of(&[file("bomb", &zeros)]);
+    // Layer 1 is refused (a malformed whiteout) while layer 2, a bomb, is decompressed ahead.
+    let img = t.path().join("img");
+    layout(&img, &[tar_of(&[file(".wh.", b"")]), bomb.clone()]);
+    let image = format!("oci:{}:t", img.display());
+    let args = ["scan", &image, "-q"].map(std::ffi::OsStr::new);
+    let run = support::bounded_elfdeps(&args, t.path(), std::time::Duration::from_secs(120));
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("layer 1: ") && run.stderr.contains("malformed whiteout"),
+        "{}",
+        run.stderr
+    );
+    let rss = run.maxrss_kib;
+    assert!(rss < 200 * 1024, "memory stays bounded: {rss} KiB");
+    // Layer 1 (32 MiB and its tar headers) fits `--max-image-size` 33M with less room left than
+    // layer 2's channels hold (a few MiB, decompressed ahead while layer 1 is applied), and
+    // layer 2 (64 MiB) passes what is left: the cap names layer 2.
+    let img2 = t.path().join("img2");
+    let big = vec![1u8; 32 << 20];
+    layout(&img2, &[tar_of(&[file("big", &big)]), bomb]);
+    let image = format!("oci:{}:t", img2.display());
+    let args = ["scan", &image, "-q", "--max-image-size", "33M"].map(std::ffi::OsStr::new);
+    let run = support::bounded_elfdeps(&args, t.path(), std::time::Duration::from_secs(120));
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("layer 2: ") && run.stderr.contains("--max-image-size"),
+        "{}",
+        run.stderr
+    );
+    // Within the cap, both layers are applied.
+    let args = ["scan", &image, "-q", "--max-image-size", "128M"].map(std::ffi::OsStr::new);
+    let run = support::bounded_elfdeps(&args, t.path(), std::time::Duration::from_secs(120));
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+}
+
 #[test]
 fn tampered_blobs_are_refused() {
     let t = tempfile::tempdir().expect("tempdir");
