@@ -492,8 +492,7 @@ struct Layer {
     shown: String,
 }
 
-/// Chunks in flight between two stages of a layer (of [`PIPE_CHUNK`] bytes); also how far ahead
-/// the next layer's decompression can run while this one is applied.
+/// Chunks in flight between two stages of a layer (of [`PIPE_CHUNK`] bytes).
 const PIPE_CHUNKS: usize = 8;
 /// Bytes per chunk.
 const PIPE_CHUNK: usize = 256 << 10;
@@ -1725,30 +1724,17 @@ pub fn unpack_onto(
         .map(|l| l.diff_id.clone().unwrap_or_default())
         .collect();
     let from = first(&ids)?;
-    // What is left of `--max-image-size`. It is counted where the layers are applied, in order:
-    // the next layer's decompression runs ahead of its turn (see `start_layer`), by its bounded
-    // channel only, and must not use up the budget of the layer below it.
+    // What is left of `--max-image-size`, counted where the layers are applied, in order.
     let mut image_left = opts.max_image;
-    std::thread::scope(|s| -> Result<(), ImageError> {
-        let start = |i: usize| {
-            layers
-                .get(i)
-                .map(|l| start_layer(s, &blobs, l, i, opts.max_layer))
-        };
-        let mut next = start(from);
-        for (i, l) in layers.iter().enumerate().skip(from) {
-            let slot = offset + i - from;
-            let Some(stage) = next.take() else {
-                return Err(ImageError::Layer(
-                    i,
-                    "internal: the layer was not started".into(),
-                ));
-            };
-            // Layers are applied in order, but the next one's blob is read and decompressed
-            // meanwhile, on other threads, into its bounded channel: with spare cores, its
-            // decompression overlaps the end of this one's application.
-            next = start(i + 1);
-            let read = apply_stage(
+    for (i, l) in layers.iter().enumerate().skip(from) {
+        let slot = offset + i - from;
+        // One layer at a time. Starting the next layer's reading and decompression while this
+        // one is applied was tried (benches/image.sh): with a channel of a few MiB it gains
+        // nothing measurable on two cores, and a read-ahead deep enough to matter holds tens of
+        // MiB per layer.
+        let read = std::thread::scope(|s| {
+            let stage = start_layer(s, &blobs, l, i, opts.max_layer);
+            apply_stage(
                 &blobs,
                 l,
                 i,
@@ -1757,11 +1743,10 @@ pub fn unpack_onto(
                 image_left,
                 root_dir.as_fd(),
                 &mut out,
-            )?;
-            image_left = image_left.saturating_sub(read);
-        }
-        Ok(())
-    })?;
+            )
+        })?;
+        image_left = image_left.saturating_sub(read);
+    }
     Ok((out, ids))
 }
 
@@ -1775,9 +1760,8 @@ struct Stage<'scope> {
 /// Starts reading and decompressing layer `i`. Two threads, so reading the blob (from a cold
 /// disk, say), decompressing it and applying it overlap: one reads and hashes the blob, one
 /// decompresses it, and the caller hashes what comes out (the diff_id) and applies it. Chunks pass
-/// through small bounded channels, so memory stays a few MiB per layer whatever its size, and a
-/// layer started ahead stops (its channel full) until its turn comes; dropping the stage's
-/// receiver stops both threads.
+/// through small bounded channels, so memory stays a few MiB whatever the layer's size; dropping
+/// the stage's receiver stops both threads.
 fn start_layer<'scope, 'env>(
     s: &'scope std::thread::Scope<'scope, 'env>,
     blobs: &'env Blobs,
