@@ -42,6 +42,8 @@ set -euo pipefail
 dir=$(cd "$1" && pwd -P)
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "image.sh: apt-get install hyperfine" >&2; exit 2; }
+[ "${COMPRESS:-gzip}" != zstd ] || command -v zstd >/dev/null ||
+  { echo "image.sh: COMPRESS=zstd needs the zstd tool (apt-get install zstd)" >&2; exit 2; }
 cargo build --release --bin elfdeps --example decompress >&2
 target=$(cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
