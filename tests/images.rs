@@ -571,6 +571,47 @@ fn decompression_bomb_hits_the_cap() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--max-image-size"));
 }
 
+/// A bomb in a layer above a refused one costs nothing (layers are read one at a time, and the
+/// failure named is the lower layer's), and the image's cap is counted in layer order: the layer
+/// that passes it is the one named, even with little room left by the layer below.
+#[test]
+fn layers_above_a_refused_one_and_the_image_cap_go_in_layer_order() {
+    // Small buffers: a spawned child's peak RSS includes this test process's (vfork), so this
+    // test keeps its own memory low for the RSS bounds of the others.
+    let t = tempfile::tempdir().expect("tempdir");
+    let bomb = tar_of(&[file("bomb", &vec![0u8; 16 << 20])]);
+    // Layer 1 is refused (a malformed whiteout); layer 2 is a bomb, never decompressed.
+    let img = t.path().join("img");
+    layout(&img, &[tar_of(&[file(".wh.", b"")]), bomb.clone()]);
+    let image = format!("oci:{}:t", img.display());
+    let args = ["scan", &image, "-q", "--max-layer-size", "1M"].map(std::ffi::OsStr::new);
+    let run = support::bounded_elfdeps(&args, t.path(), std::time::Duration::from_secs(120));
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("layer 1: ") && run.stderr.contains("malformed whiteout"),
+        "{}",
+        run.stderr
+    );
+    // Layer 1 (8 MiB and its tar headers) fits `--max-image-size` 9M with less room left than
+    // a layer's channels hold (a few MiB), and layer 2 (16 MiB) passes what is left: the cap
+    // names layer 2.
+    let img2 = t.path().join("img2");
+    layout(&img2, &[tar_of(&[file("big", &vec![1u8; 8 << 20])]), bomb]);
+    let image = format!("oci:{}:t", img2.display());
+    let args = ["scan", &image, "-q", "--max-image-size", "9M"].map(std::ffi::OsStr::new);
+    let run = support::bounded_elfdeps(&args, t.path(), std::time::Duration::from_secs(120));
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("layer 2: ") && run.stderr.contains("--max-image-size"),
+        "{}",
+        run.stderr
+    );
+    // Within the cap, both layers are applied.
+    let args = ["scan", &image, "-q", "--max-image-size", "25M"].map(std::ffi::OsStr::new);
+    let run = support::bounded_elfdeps(&args, t.path(), std::time::Duration::from_secs(120));
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+}
+
 #[test]
 fn tampered_blobs_are_refused() {
     let t = tempfile::tempdir().expect("tempdir");

@@ -690,6 +690,7 @@ pub fn apply<R: Read>(
     };
     let entries = archive.entries().map_err(|_| broken(0))?;
     let mut opaque_dirs: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut buf = vec![0u8; COPY_CHUNK];
     let mut cached: Option<(Vec<u8>, OwnedFd)> = None;
     for entry in entries {
         let mut entry = entry.map_err(|_| broken(count))?;
@@ -794,8 +795,8 @@ pub fn apply<R: Read>(
                     || head[..got].starts_with(b"#!")
                     || needs_content(&path)
                 {
-                    file.write_all(&head[..got]).map_err(write)?;
-                    let n = io::copy(&mut entry, &mut file).map_err(write)? + got as u64;
+                    let n =
+                        copy_data(&mut entry, &mut file, &head[..got], &mut buf).map_err(write)?;
                     // The data ends early when the stream does (a size claiming more than the
                     // layer holds): the tar crate then gives a short read, not an error.
                     if n != size {
@@ -919,6 +920,39 @@ pub fn apply<R: Read>(
         apply_opaque(root, &parts, origins, layer).map_err(err)?;
     }
     Ok(())
+}
+
+/// Bytes per write of a file's data: few, large writes (`io::copy` writes 8 KiB at a time, a
+/// hundred thousand system calls for a layer of shared libraries).
+const COPY_CHUNK: usize = 256 << 10;
+
+/// Copies `head` (the data's first bytes, already read) and the rest of `r` into `file` through
+/// `buf`; the bytes copied.
+fn copy_data(
+    r: &mut impl Read,
+    file: &mut impl Write,
+    head: &[u8],
+    buf: &mut [u8],
+) -> io::Result<u64> {
+    buf[..head.len()].copy_from_slice(head);
+    let mut filled = head.len();
+    let mut total = 0u64;
+    loop {
+        let k = match r.read(&mut buf[filled..]) {
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        filled += k;
+        if filled == buf.len() || (k == 0 && filled > 0) {
+            file.write_all(&buf[..filled])?;
+            total += filled as u64;
+            filled = 0;
+        }
+        if k == 0 {
+            return Ok(total);
+        }
+    }
 }
 
 /// A reader that notes when its stream has ended.

@@ -497,26 +497,44 @@ const PIPE_CHUNKS: usize = 8;
 /// Bytes per chunk.
 const PIPE_CHUNK: usize = 256 << 10;
 
-/// What the reading and decompressing sides of a layer found.
-struct Produced {
-    /// Hex sha256 of the whole blob as stored.
-    blob_digest: String,
-    /// Decompressed bytes.
-    read: u64,
-}
-
 /// The sending end of a pipe between two stages (std's bounded channel: a full one blocks the
 /// sender, a dropped receiver makes `send` fail).
 type Chunks = mpsc::SyncSender<io::Result<Vec<u8>>>;
 /// Its receiving end.
 type ChunksRx = mpsc::Receiver<io::Result<Vec<u8>>>;
 
+/// The sending end of a pipe: chunks go out on `tx`, and come back on `spare` once read, to be
+/// filled again (allocating and zeroing a fresh chunk for every 256 KiB costs a few percent of a
+/// layer's time, on the decompressing thread among others).
+struct PipeTx {
+    tx: Chunks,
+    spare: mpsc::Receiver<Vec<u8>>,
+}
+
+/// A pipe between two stages of a layer: at most [`PIPE_CHUNKS`] chunks queued, so at most a few
+/// more than that ever allocated.
+fn pipe() -> (PipeTx, ChannelReader) {
+    let (tx, rx) = mpsc::sync_channel(PIPE_CHUNKS);
+    let (back, spare) = mpsc::channel();
+    (
+        PipeTx { tx, spare },
+        ChannelReader {
+            rx,
+            chunk: Vec::new(),
+            at: 0,
+            back,
+        },
+    )
+}
+
 /// Copies `r` into `tx` in chunks of [`PIPE_CHUNK`] bytes (decoders return small pieces; few,
 /// large messages keep the channel cheap). `Ok(false)` when the receiving side hung up; a read
 /// error is also sent on, so the receiver meets it where the stream breaks off.
-fn pump(mut r: impl Read, tx: &Chunks) -> io::Result<bool> {
+fn pump(mut r: impl Read, pipe: &PipeTx) -> io::Result<bool> {
+    let tx = &pipe.tx;
     loop {
-        let mut chunk = vec![0u8; PIPE_CHUNK];
+        let mut chunk = pipe.spare.try_recv().unwrap_or_default();
+        chunk.resize(PIPE_CHUNK, 0);
         let mut n = 0;
         let res = loop {
             match r.read(&mut chunk[n..]) {
@@ -551,7 +569,7 @@ fn pump(mut r: impl Read, tx: &Chunks) -> io::Result<bool> {
 
 /// The reading side of a layer: the blob as stored, hashed, into `tx`. `Ok(None)` when the
 /// other side stopped listening (its error is the one to show).
-fn read_blob(blobs: &Blobs, l: &Layer, i: usize, tx: Chunks) -> Result<Option<String>, ImageError> {
+fn read_blob(blobs: &Blobs, l: &Layer, i: usize, tx: PipeTx) -> Result<Option<String>, ImageError> {
     let mut blob_hash = Hashing {
         inner: blobs.open_path(&l.path)?,
         hash: Sha256::new(),
@@ -575,22 +593,16 @@ enum Inflate {
 /// The decompressing side: the blob's chunks from `rx`, decompressed within the caps, into `tx`.
 /// Returns the decompressed size, or `None` when the applying side stopped listening.
 fn inflate(
-    rx: ChunksRx,
+    mut raw: ChannelReader,
     l: &Layer,
     i: usize,
     max_layer: u64,
-    image_left: u64,
-    tx: Chunks,
+    tx: PipeTx,
 ) -> Result<Option<u64>, Inflate> {
-    let mut raw = ChannelReader {
-        rx,
-        chunk: Vec::new(),
-        at: 0,
-    };
     let read = {
         let (dec, kind) = decompress(Box::new(&mut raw), &l.media)
             .map_err(|e| Inflate::Other(ImageError::Layer(i, e.to_string())))?;
-        let mut capped = layer::Capped::new(dec, max_layer, image_left);
+        let mut capped = layer::Capped::new(dec, max_layer, u64::MAX);
         match pump(&mut capped, &tx) {
             Ok(true) => capped.read,
             Ok(false) => return Ok(None),
@@ -620,6 +632,8 @@ struct ChannelReader {
     rx: ChunksRx,
     chunk: Vec<u8>,
     at: usize,
+    /// Where read chunks go back to the sender.
+    back: mpsc::Sender<Vec<u8>>,
 }
 
 impl Read for ChannelReader {
@@ -627,7 +641,11 @@ impl Read for ChannelReader {
         while self.at == self.chunk.len() {
             match self.rx.recv() {
                 Ok(Ok(c)) => {
-                    self.chunk = c;
+                    let done = std::mem::replace(&mut self.chunk, c);
+                    if done.capacity() > 0 {
+                        // A sender that is gone has no use for it.
+                        let _ = self.back.send(done);
+                    }
                     self.at = 0;
                 }
                 Ok(Err(e)) => return Err(e),
@@ -1517,7 +1535,6 @@ pub fn unpack_onto(
     let offset = out.info.layers.len();
     let root = out.root.clone();
     let root_dir = File::open(&root).map_err(|e| bad(format!("{}: {e}", root.display())))?;
-    let mut image_left = opts.max_image;
 
     // The layers, as (blob path, media type, digest to check, check of the uncompressed stream).
     let layers: Vec<Layer> = match image {
@@ -1707,95 +1724,150 @@ pub fn unpack_onto(
         .map(|l| l.diff_id.clone().unwrap_or_default())
         .collect();
     let from = first(&ids)?;
+    // What is left of `--max-image-size`, counted where the layers are applied, in order.
+    let mut image_left = opts.max_image;
     for (i, l) in layers.iter().enumerate().skip(from) {
         let slot = offset + i - from;
-        // Three threads per layer, so reading the blob (from a cold disk, say), decompressing it
-        // and applying it overlap: one reads and hashes the blob, one decompresses it, and this
-        // one hashes what comes out (the diff_id) and applies it. Chunks pass through a small bounded channel, so memory stays a few
-        // MiB whatever the layer's size.
-        let (raw_tx, raw_rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
-        let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(PIPE_CHUNKS);
-        let (applied, produced) = std::thread::scope(|s| {
-            let reader = s.spawn(|| read_blob(&blobs, l, i, raw_tx));
-            let inflater = s.spawn(|| inflate(raw_rx, l, i, opts.max_layer, image_left, tx));
-            // An uncompressed layer's blob digest is its diff_id: hashing it once is enough.
-            // A layer with a blob digest (OCI) is pinned by it: the digest is checked below,
-            // and decompression is deterministic, so hashing the decompressed bytes again for
-            // the config's diff_id would add a second sha256 of every byte (a quarter of the
-            // work) and no protection. A docker-archive layer has only its diff_id.
-            let pinned = l.blob_digest.is_some();
-            let mut diff_hash = Hashing {
-                inner: ChannelReader {
-                    rx,
-                    chunk: Vec::new(),
-                    at: 0,
-                },
-                hash: Sha256::new(),
-                on: !pinned,
-            };
-            let applied = layer::apply(
-                root_dir.as_fd(),
-                &mut diff_hash,
-                slot,
-                &mut out.origins,
-                &mut out.info.applied,
-            )
-            // Whatever the tar reader left (padding) still counts for the digests.
-            .and_then(|()| {
-                layer::drain(&mut diff_hash).map_err(|e| ImageError::Layer(i, e.to_string()))
-            })
-            // Only an unpinned layer has a diff_id to check (see `pinned`).
-            .map(|_| {
-                (!pinned).then(|| format!("sha256:{}", hex(&diff_hash.hash.clone().finalize())))
-            });
-            // Dropping the receiver stops a producer still sending (the apply failed).
-            drop(diff_hash);
-            let panicked = |what: &str| ImageError::Layer(i, format!("{what} panicked"));
-            let inflated = inflater
-                .join()
-                .unwrap_or_else(|_| Err(Inflate::Other(panicked("decompression"))));
-            let blob = reader
-                .join()
-                .unwrap_or_else(|_| Err(panicked("reading the blob")));
-            // The earliest stage's failure explains the later ones.
-            let produced = match (blob, inflated) {
-                (Err(e), _) | (_, Err(Inflate::Other(e))) => Err(e),
-                (_, Err(Inflate::Damaged { kind, read })) => Err(damaged(&blobs, l, i, kind, read)),
-                (Ok(Some(blob_digest)), Ok(Some(read))) => Ok(Some(Produced { blob_digest, read })),
-                _ => Ok(None),
-            };
-            (applied, produced)
-        });
-        // The producer's own failure (unreadable blob, corrupt stream, a cap) explains an apply
-        // that failed on the stream it cut short; otherwise the apply's error stands.
-        let produced = produced?;
-        let diff_check = applied?;
-        let Some(Produced { blob_digest, read }) = produced else {
-            return Err(ImageError::Layer(i, "the layer stream ended early".into()));
-        };
-        image_left = image_left.saturating_sub(read);
-        if let Some(d) = &l.blob_digest {
-            let got = format!("sha256:{blob_digest}");
-            if &got != d {
-                return Err(ImageError::Layer(
-                    i,
-                    format!("blob {d} hashes to {got}: corrupt or tampered image"),
-                ));
-            }
-        }
-        if let (Some(d), Some(diff_check)) = (&l.diff_id, &diff_check)
-            && diff_check != d
-        {
-            return Err(ImageError::Layer(
+        // One layer at a time. Starting the next layer's reading and decompression while this
+        // one is applied was tried (benches/image.sh): with a channel of a few MiB it gains
+        // nothing measurable on two cores, and a read-ahead deep enough to matter holds tens of
+        // MiB per layer.
+        let read = std::thread::scope(|s| {
+            let stage = start_layer(s, &blobs, l, i, opts.max_layer);
+            apply_stage(
+                &blobs,
+                l,
                 i,
-                format!(
-                    "uncompressed content hashes to {diff_check}, not to the config's diff_id {d}"
-                ),
-            ));
-        }
-        out.info.layers.push(l.shown.clone());
+                slot,
+                stage,
+                image_left,
+                root_dir.as_fd(),
+                &mut out,
+            )
+        })?;
+        image_left = image_left.saturating_sub(read);
     }
     Ok((out, ids))
+}
+
+/// The threads producing one layer's decompressed stream, and the stream.
+struct Stage<'scope> {
+    reader: std::thread::ScopedJoinHandle<'scope, Result<Option<String>, ImageError>>,
+    inflater: std::thread::ScopedJoinHandle<'scope, Result<Option<u64>, Inflate>>,
+    rx: ChannelReader,
+}
+
+/// Starts reading and decompressing layer `i`. Two threads, so reading the blob (from a cold
+/// disk, say), decompressing it and applying it overlap: one reads and hashes the blob, one
+/// decompresses it, and the caller hashes what comes out (the diff_id) and applies it. Chunks pass
+/// through small bounded channels, so memory stays a few MiB whatever the layer's size; dropping
+/// the stage's receiver stops both threads.
+fn start_layer<'scope, 'env>(
+    s: &'scope std::thread::Scope<'scope, 'env>,
+    blobs: &'env Blobs,
+    l: &'env Layer,
+    i: usize,
+    max_layer: u64,
+) -> Stage<'scope> {
+    let (raw_tx, raw_rx) = pipe();
+    let (tx, rx) = pipe();
+    let reader = s.spawn(move || read_blob(blobs, l, i, raw_tx));
+    let inflater = s.spawn(move || inflate(raw_rx, l, i, max_layer, tx));
+    Stage {
+        reader,
+        inflater,
+        rx,
+    }
+}
+
+/// Applies layer `i` (number `slot` in `out`) from its started `stage`, within `image_left`
+/// decompressed bytes, then checks its digests; the decompressed bytes.
+#[allow(clippy::too_many_arguments)]
+fn apply_stage(
+    blobs: &Blobs,
+    l: &Layer,
+    i: usize,
+    slot: usize,
+    stage: Stage<'_>,
+    image_left: u64,
+    root_dir: std::os::fd::BorrowedFd<'_>,
+    out: &mut Unpacked,
+) -> Result<u64, ImageError> {
+    let Stage {
+        reader,
+        inflater,
+        rx,
+    } = stage;
+    // An uncompressed layer's blob digest is its diff_id: hashing it once is enough.
+    // A layer with a blob digest (OCI) is pinned by it: the digest is checked below,
+    // and decompression is deterministic, so hashing the decompressed bytes again for
+    // the config's diff_id would add a second sha256 of every byte (a quarter of the
+    // work) and no protection. A docker-archive layer has only its diff_id.
+    let pinned = l.blob_digest.is_some();
+    // The decompressing side caps the layer; the image's cap is counted here, in layer order.
+    let mut diff_hash = Hashing {
+        inner: layer::Capped::new(rx, u64::MAX, image_left),
+        hash: Sha256::new(),
+        on: !pinned,
+    };
+    let applied = layer::apply(
+        root_dir,
+        &mut diff_hash,
+        slot,
+        &mut out.origins,
+        &mut out.info.applied,
+    )
+    // Whatever the tar reader left (padding) still counts for the digests.
+    .and_then(|()| layer::drain(&mut diff_hash).map_err(|e| ImageError::Layer(i, e.to_string())))
+    // Only an unpinned layer has a diff_id to check (see `pinned`).
+    .map(|_| (!pinned).then(|| format!("sha256:{}", hex(&diff_hash.hash.clone().finalize()))));
+    let (read, hit) = (diff_hash.inner.read, diff_hash.inner.hit);
+    // Dropping the receiver stops a producer still sending (the apply failed).
+    drop(diff_hash);
+    let panicked = |what: &str| ImageError::Layer(i, format!("{what} panicked"));
+    let inflated = inflater
+        .join()
+        .unwrap_or_else(|_| Err(Inflate::Other(panicked("decompression"))));
+    let blob = reader
+        .join()
+        .unwrap_or_else(|_| Err(panicked("reading the blob")));
+    // The earliest stage's failure explains the later ones: the producer's own failure
+    // (unreadable blob, corrupt stream, a cap) explains an apply that failed on the stream it cut
+    // short; otherwise the apply's error stands. The image's cap, counted here on the bytes in
+    // order, was passed before any failure the decompressing side met further on.
+    let produced = match (blob, inflated, hit) {
+        (Err(e), _, _) => return Err(e),
+        (_, _, Some(cap)) => return Err(ImageError::Layer(i, cap.message())),
+        (_, Err(Inflate::Other(e)), None) => return Err(e),
+        (_, Err(Inflate::Damaged { kind, read }), None) => {
+            return Err(damaged(blobs, l, i, kind, read));
+        }
+        (Ok(Some(blob_digest)), Ok(Some(_)), None) => Some(blob_digest),
+        _ => None,
+    };
+    let diff_check = applied?;
+    let Some(blob_digest) = produced else {
+        return Err(ImageError::Layer(i, "the layer stream ended early".into()));
+    };
+    if let Some(d) = &l.blob_digest {
+        let got = format!("sha256:{blob_digest}");
+        if &got != d {
+            return Err(ImageError::Layer(
+                i,
+                format!("blob {d} hashes to {got}: corrupt or tampered image"),
+            ));
+        }
+    }
+    if let (Some(d), Some(diff_check)) = (&l.diff_id, &diff_check)
+        && diff_check != d
+    {
+        return Err(ImageError::Layer(
+            i,
+            format!("uncompressed content hashes to {diff_check}, not to the config's diff_id {d}"),
+        ));
+    }
+    out.info.layers.push(l.shown.clone());
+    Ok(read)
 }
 
 #[cfg(test)]
