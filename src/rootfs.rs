@@ -63,6 +63,27 @@ pub struct OpenFile {
     pub stat: Stat,
 }
 
+/// A file the walk listed as regular, opened (non-blocking, not following a symlink) but not yet
+/// checked with `fstat`.
+#[derive(Debug)]
+pub struct ListedFile {
+    fd: OwnedFd,
+}
+
+impl ListedFile {
+    /// The descriptor, for reads before the check (non-blocking: a FIFO or device swapped in
+    /// since the listing answers at once, and `pread` refuses pipes).
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// `fstat` of the handle: a regular file, or the `not-regular` error of a file replaced
+    /// during the scan.
+    pub fn check(self) -> Result<OpenFile, FileError> {
+        check_regular(self.fd, Listed::AsRegular)
+    }
+}
+
 /// The result of opening a directory of the root.
 #[derive(Debug)]
 pub enum DirHandle {
@@ -175,6 +196,23 @@ impl RootFs {
             e => FileError::io("open", &e.into()),
         })?;
         check_regular(fd, Listed::AsRegular)
+    }
+
+    /// Opens `name` in the walked directory `dir`, which the walk listed as a regular file,
+    /// without the `fstat` that [`RootFs::open_file_at`] makes: the caller reads a few bytes
+    /// first (the open is non-blocking, so a FIFO or device put there since cannot block it) and
+    /// checks the handle only when they matter ([`ListedFile::check`]).
+    pub fn open_listed_at(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<ListedFile, FileError> {
+        rustix::fs::openat(dir, name, FILE_FLAGS, Mode::empty())
+            .map(|fd| ListedFile { fd })
+            .map_err(|e| match e {
+                Errno::LOOP => FileError::new(
+                    ErrorCode::NotRegular,
+                    "a symbolic link once opened (it was replaced during the scan; symlinks are \
+                     never followed); skipped",
+                ),
+                e => FileError::io("open", &e.into()),
+            })
     }
 
     /// Reads the target of the symlink `name` in the directory `dir`.

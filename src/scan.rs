@@ -16,7 +16,7 @@ use crate::elf::{self, ElfFacts, Limits};
 use crate::error::{ErrorCode, FileError, PathError};
 use crate::name::ByteStr;
 use crate::progress::Progress;
-use crate::rootfs::{OpenFile, RootError, RootFs};
+use crate::rootfs::{ListedFile, RootError, RootFs};
 use crate::tree::{DirPart, Entry, Tree, child_of, name_hash};
 use crate::walk::{self, DirStatus, Listing, Node, WalkOptions};
 
@@ -232,8 +232,27 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Inve
     let claimed: Mutex<HashSet<(u64, u64)>> = Mutex::new(HashSet::new());
     // What all files being parsed at once may hold (`--max-memory`).
     let memory = opts.limits.memory_budget();
-    let on_file = |_dir: &[u8], _name: &[u8], file: OpenFile| -> Outcome {
+    let on_file = |_dir: &[u8], _name: &[u8], listed: ListedFile| -> Outcome {
         progress.inc();
+        // Most files of a root are not ELF, and their first bytes say so: those need neither
+        // the fstat (size, links, inode) nor anything else. A short read (an empty file, a FIFO
+        // or device put there since the listing) goes to the check like an ELF file.
+        let mut magic = [0u8; 4];
+        if let Ok(4) = rustix::io::pread(listed.as_fd(), &mut magic, 0)
+            && !elf::is_elf_magic(&magic)
+        {
+            return Outcome::Plain;
+        }
+        let file = match listed.check() {
+            Ok(file) => file,
+            Err(e) => {
+                return Outcome::Parsed {
+                    inode: (0, 0),
+                    linked: false,
+                    result: Err(e),
+                };
+            }
+        };
         let inode = (file.stat.st_dev, file.stat.st_ino);
         let linked = file.stat.st_nlink > 1;
         if linked {

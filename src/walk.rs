@@ -23,7 +23,7 @@ use rustix::fs::{AtFlags, Dir, FileType};
 
 use crate::error::{ErrorCode, FileError};
 use crate::name::ByteStr;
-use crate::rootfs::{DirHandle, OpenFile, RootFs};
+use crate::rootfs::{DirHandle, ListedFile, RootFs};
 
 /// Walk settings.
 #[derive(Clone, Debug)]
@@ -234,13 +234,14 @@ struct Ctx<'a, F, D> {
 }
 
 /// Walks `root` in the current rayon pool. `on_file(dir, name, file)` is called for every regular
-/// file with its open descriptor, on the thread that listed it; `on_dir(listing)` once for every
+/// file with its open descriptor (not yet checked with `fstat`: [`ListedFile::check`]), on the
+/// thread that listed it; `on_dir(listing)` once for every
 /// directory when its entries are listed and its files handled (its subdirectories come in their
 /// own listings, in no particular order).
 pub fn walk<T, F, D>(root: &RootFs, opts: WalkOptions, on_file: &F, on_dir: &D)
 where
     T: Send,
-    F: Fn(&[u8], &[u8], OpenFile) -> T + Sync,
+    F: Fn(&[u8], &[u8], ListedFile) -> T + Sync,
     D: Fn(Listing<T>) + Sync,
 {
     let ctx = Ctx {
@@ -265,7 +266,7 @@ fn child_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
 fn walk_dir<'s, T, F, D>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s, F, D>, path: Vec<u8>, depth: usize)
 where
     T: Send,
-    F: Fn(&[u8], &[u8], OpenFile) -> T + Sync,
+    F: Fn(&[u8], &[u8], ListedFile) -> T + Sync,
     D: Fn(Listing<T>) + Sync,
 {
     let mut listing = Listing::new(path);
@@ -368,7 +369,7 @@ where
     if let Ok(fd) = dir.fd() {
         for range in files {
             let name = &listing.names[range.clone()];
-            let node = match ctx.root.open_file_at(fd, name) {
+            let node = match ctx.root.open_listed_at(fd, name) {
                 Ok(file) => Node::File((ctx.on_file)(listing.path.as_bytes(), name, file)),
                 Err(e) => Node::Error(e),
             };
