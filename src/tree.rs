@@ -47,8 +47,19 @@ impl PathLookup for Tree {
         self.resolve(path, follow_last)
     }
 
+    /// Answered from the walk alone: a plain file's name hash is taken as its presence, without
+    /// the check on disk [`Tree::get`] makes. Package databases ask this for every listed file
+    /// (100k+ on a desktop root), and what it decides, whether a listed file is keyed by its
+    /// directory's canonical path, matters only for files that exist: a colliding name that
+    /// does not exist is keyed where nothing is ever looked up.
     fn has_entry(&self, dir: &[u8], name: &[u8]) -> bool {
-        self.get(&child_of(dir, name)).is_some()
+        let Some(part) = self.part(dir) else {
+            return false;
+        };
+        part.entries
+            .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
+            .is_ok()
+            || part.plain.binary_search(&name_hash(name)).is_ok()
     }
 }
 
