@@ -86,23 +86,37 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
         .resolve
         .as_ref()
         .map(|_| resolve_options(config, unpacked.as_ref().map(|u| &u.info)));
-    if let Some(ropts) = &effective {
-        let inv = &report.inventory;
-        let (resolutions, glibc_config) =
-            pool.install(|| resolve::resolve_all(&inv.rootfs, &inv.tree, &inv.objects, ropts));
-        let view = Snapshot::new(&inv.rootfs, &inv.tree, &inv.objects);
-        let ids: Vec<usize> = (0..inv.objects.len()).collect();
-        let runtime = crate::runtime::edges::edges_all(&view, &ids, &resolutions, ropts);
+    // The package database is read while the loaders are modelled: neither needs the other,
+    // and reading a desktop's file lists is one thread's work.
+    let inv = &report.inventory;
+    let (resolved, owners) = pool.install(|| {
+        rayon::join(
+            || {
+                effective.as_ref().map(|ropts| {
+                    let (resolutions, glibc_config) =
+                        resolve::resolve_all(&inv.rootfs, &inv.tree, &inv.objects, ropts);
+                    let view = Snapshot::new(&inv.rootfs, &inv.tree, &inv.objects);
+                    let ids: Vec<usize> = (0..inv.objects.len()).collect();
+                    let runtime =
+                        crate::runtime::edges::edges_all(&view, &ids, &resolutions, ropts);
+                    (resolutions, glibc_config, runtime)
+                })
+            },
+            // Package ownership, when the root has a database.
+            || {
+                let owners = pkgdb::detect(&inv.rootfs, &inv.tree, DbKind::Auto)
+                    .map(|db| pkgdb::owners(&inv.objects, &db));
+                owners
+            },
+        )
+    });
+    report.ownership = owners;
+    if let (Some(ropts), Some((resolutions, glibc_config, runtime))) = (&effective, resolved) {
         report.set_resolutions(resolutions, ropts.cpu.clone());
         report.loader_env = Some(ropts.env.clone());
         report.runtime = Some(runtime);
         report.glibc_config = glibc_config;
         cpu_applies(&ropts.cpu, &report, &config.root)?;
-    }
-    // Package ownership, when the root has a database.
-    let inv = &report.inventory;
-    if let Some(db) = pkgdb::detect(&inv.rootfs, &inv.tree, DbKind::Auto) {
-        report.ownership = Some(pkgdb::owners(&inv.objects, &db));
     }
     if let Some(u) = &unpacked {
         // An image's filesystem is a root by definition, even a scratch image holding one static

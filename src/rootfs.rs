@@ -202,7 +202,11 @@ impl RootFs {
     /// without the `fstat` that [`RootFs::open_file_at`] makes: the caller reads a few bytes
     /// first (the open is non-blocking, so a FIFO or device put there since cannot block it) and
     /// checks the handle only when they matter ([`ListedFile::check`]).
-    pub fn open_listed_at(&self, dir: BorrowedFd<'_>, name: &[u8]) -> Result<ListedFile, FileError> {
+    pub fn open_listed_at(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+    ) -> Result<ListedFile, FileError> {
         rustix::fs::openat(dir, name, FILE_FLAGS, Mode::empty())
             .map(|fd| ListedFile { fd })
             .map_err(|e| match e {

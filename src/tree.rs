@@ -242,27 +242,43 @@ impl Tree {
 
     /// Every entry kept by name, with its directory: directories, symlinks, ELF objects and the
     /// other entries resolution needs by name; plain regular files are not among them (see
-    /// [`Tree::plain_files_named`]).
+    /// [`Tree::plain_files_named_any`]).
     pub fn entries(&self) -> impl Iterator<Item = (&ByteStr, &ByteStr, &Entry)> {
         self.dirs
             .iter()
             .flat_map(|d| d.entries.iter().map(move |(n, e)| (&d.path, n, e)))
     }
 
-    /// The plain regular files named `name`, anywhere in the tree (confirmed on disk).
-    pub fn plain_files_named(&self, name: &[u8]) -> Vec<ByteStr> {
-        let h = name_hash(name);
-        self.dirs
-            .iter()
-            .filter(|d| {
-                d.plain.binary_search(&h).is_ok()
-                    && d.entries
+    /// The plain regular files named any of `names`, anywhere in the tree (confirmed on disk),
+    /// each with the name it has: one pass over the hashes, however many names are asked.
+    pub fn plain_files_named_any<'n>(
+        &self,
+        names: impl IntoIterator<Item = &'n [u8]>,
+    ) -> Vec<(&'n [u8], ByteStr)> {
+        let mut by_hash: std::collections::HashMap<u32, Vec<&'n [u8]>> =
+            std::collections::HashMap::new();
+        for n in names {
+            by_hash.entry(name_hash(n)).or_default().push(n);
+        }
+        let mut out = Vec::new();
+        if by_hash.is_empty() {
+            return out;
+        }
+        for d in &self.dirs {
+            for h in d.plain.iter() {
+                for &name in by_hash.get(h).into_iter().flatten() {
+                    let kept = d
+                        .entries
                         .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
-                        .is_err()
-            })
-            .map(|d| ByteStr::from(child_of(d.path.as_bytes(), name)))
-            .filter(|p| self.is_plain_file(p.as_bytes()))
-            .collect()
+                        .is_ok();
+                    let path = ByteStr::from(child_of(d.path.as_bytes(), name));
+                    if !kept && self.is_plain_file(path.as_bytes()) {
+                        out.push((name, path));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The names of the entries directly inside directory `dir` (a canonical path), in byte
@@ -414,8 +430,8 @@ mod tests {
         let kids: Vec<String> = t.children(b"/etc").iter().map(|n| n.to_string()).collect();
         assert_eq!(kids, ["ld.so", "os-release"]);
         assert_eq!(
-            t.plain_files_named(b"os-release"),
-            [ByteStr::from("/etc/os-release")]
+            t.plain_files_named_any([&b"os-release"[..], b"gone", b"ld.so"]),
+            [(&b"os-release"[..], ByteStr::from("/etc/os-release"))]
         );
         assert!(t.resolve(b"/etc/os-release", true).is_ok());
         std::fs::remove_dir_all(&dir).unwrap();

@@ -85,8 +85,8 @@ impl<'a> LibraryIndex<'a> {
         }
         // Plain (non-ELF) files are kept by name hash only: asked for by name, for the names
         // wanted (never loadable, they still tell a hint what is there).
-        for &name in wanted.into_iter().flatten() {
-            for path in tree.plain_files_named(name) {
+        if let Some(w) = wanted {
+            for (name, path) in tree.plain_files_named_any(w.iter().copied()) {
                 by_name
                     .entry(Cow::Owned(name.to_vec()))
                     .or_default()

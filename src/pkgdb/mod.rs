@@ -379,10 +379,12 @@ fn listed_key(
         // Not a name in a directory (`/.`, `/usr/`): resolved as a whole.
         return tree.lookup(p, false).unwrap_or_else(|_| path.clone());
     }
-    let canonical = dirs
-        .entry(dir.to_vec())
-        .or_insert_with(|| tree.lookup(dir, true).ok())
-        .as_ref();
+    // Looked up before inserting: most listed files share their directory with the one before,
+    // and a key is copied only for a directory seen first.
+    if !dirs.contains_key(dir) {
+        dirs.insert(dir.to_vec(), tree.lookup(dir, true).ok());
+    }
+    let canonical = dirs.get(dir).and_then(Option::as_ref);
     match canonical {
         Some(d) if tree.has_entry(d.as_bytes(), name) => {
             ByteStr::from(crate::tree::child_of(d.as_bytes(), name))

@@ -147,9 +147,11 @@ pub fn edges_all(
     sessions: &[crate::resolve::Resolution],
     opts: &crate::resolve::ResolveOptions,
 ) -> Vec<Vec<EdgeLoads>> {
+    use rayon::prelude::*;
     let cfg = RootConfig::read(view);
     let cache = LoaderCache::default();
-    ids.iter()
+    // Objects are independent: in parallel, in the caller's pool, results in order.
+    ids.par_iter()
         .zip(sessions)
         .map(|(&id, r)| {
             edges_of(view, id, &r.closure, &cfg)
