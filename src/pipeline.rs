@@ -104,9 +104,8 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
             },
             // Package ownership, when the root has a database.
             || {
-                let owners = pkgdb::detect(&inv.rootfs, &inv.tree, DbKind::Auto)
-                    .map(|db| pkgdb::owners(&inv.objects, &db));
-                owners
+                pkgdb::detect(&inv.rootfs, &inv.tree, DbKind::Auto)
+                    .map(|db| pkgdb::owners(&inv.objects, &db))
             },
         )
     });
