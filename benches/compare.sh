@@ -6,6 +6,9 @@
 #                                               (default: / /usr/bin/curl)
 #   benches/compare.sh --all                    tree on /usr/bin/curl, then scan on /usr, on /, on
 #                                               each cached test root and on a synthetic root
+#   EXCLUDE="/root/.cache /work/target-*" benches/compare.sh /
+#                                               paths inside DIR that elfdeps scan and barewalk
+#                                               leave out (each an --exclude; scanelf has none)
 #   RUNS=10 benches/compare.sh DIR              more runs (scan: RUNS, default 5, after 1 warmup
 #                                               run; tree: TREE_RUNS, else RUNS, else 30, after 3)
 #
@@ -200,29 +203,37 @@ EOF
   echo "(markdown: $out/$2.md, JSON: $out/$2.json)"
 }
 
-# scan_compare DIR NAME
+# scan_compare DIR NAME [EXCLUDED...]
 scan_compare() {
-  local dir=$1 name=$2 sizes
+  local dir=$1 name=$2 sizes x xq=""
+  shift 2
+  local ex=()
+  for x in "$@"; do
+    ex+=(--exclude "$x")
+    xq+=" --exclude $(q "$x")"
+  done
   # A first walk warms the page cache and counts what is there.
-  sizes=$("$barewalk" "$dir" 2>/dev/null) || sizes=
+  sizes=$("$barewalk" "${ex[@]}" "$dir" 2>/dev/null) || sizes=
+  [ $# -eq 0 ] || sizes+=" without $*"
   echo "compare.sh: scan $dir ($sizes)" >&2
   # hyperfine sends the commands' output to /dev/null.
   if ! hyperfine --shell none --warmup 1 --runs "$runs" \
     --export-markdown "$out/$name.md" --export-json "$out/$name.json" \
-    --command-name elfdeps "$(q "$elfdeps") scan $(q "$dir") --format json -q --output /dev/null" \
+    --command-name elfdeps "$(q "$elfdeps") scan $(q "$dir")$xq --format json -q --output /dev/null" \
     --command-name elfdeps-no-resolve \
-    "$(q "$elfdeps") scan $(q "$dir") --no-resolve --format json -q --output /dev/null" \
+    "$(q "$elfdeps") scan $(q "$dir")$xq --no-resolve --format json -q --output /dev/null" \
     --command-name scanelf "scanelf -RBnm $(q "$dir")" \
-    --command-name barewalk "$(q "$barewalk") $(q "$dir")" >&2; then
+    --command-name barewalk "$(q "$barewalk")$xq $(q "$dir")" >&2; then
     echo "compare.sh: hyperfine failed on $dir" >&2
     return 1
   fi
   {
-    printf 'elfdeps\t%s\n' "$(peak_rss "$elfdeps" scan "$dir" --format json -q --output /dev/null)"
+    printf 'elfdeps\t%s\n' \
+      "$(peak_rss "$elfdeps" scan "$dir" "${ex[@]}" --format json -q --output /dev/null)"
     printf 'elfdeps-no-resolve\t%s\n' \
-      "$(peak_rss "$elfdeps" scan "$dir" --no-resolve --format json -q --output /dev/null)"
+      "$(peak_rss "$elfdeps" scan "$dir" "${ex[@]}" --no-resolve --format json -q --output /dev/null)"
     printf 'scanelf\t%s\n' "$(peak_rss scanelf -RBnm "$dir")"
-    printf 'barewalk\t%s\n' "$(peak_rss "$barewalk" "$dir")"
+    printf 'barewalk\t%s\n' "$(peak_rss "$barewalk" "${ex[@]}" "$dir")"
   } >"$out/$name.rss"
   echo
   report scan "$name" "scan $dir" "$sizes" "$runs"
@@ -288,7 +299,8 @@ tree_compare() {
 }
 
 case $mode in
-  scan) scan_compare "$scan_dir" "${BENCH_NAME:-compare}" ;;
+  # shellcheck disable=SC2086 # EXCLUDE is a list of paths, split on spaces, not globbed here
+  scan) (set -f && scan_compare "$scan_dir" "${BENCH_NAME:-compare}" ${EXCLUDE-}) ;;
   tree) tree_compare "$tree_root" "$tree_program" "${BENCH_NAME:-compare-tree}" ;;
   all)
     failed=()
@@ -321,7 +333,11 @@ case $mode in
       fi
       name=all-scan-$slug
       echo
-      if scan_compare "$d" "$name"; then
+      # On /, the synthetic roots and cargo's build trees (tens of thousands of object files)
+      # are left out: what is measured is the system, a root of some 430k files.
+      excluded=()
+      [ "$d" != / ] || excluded=("${ELFDEPS_BENCH_DIR:-$HOME/.cache/elfdeps-bench}" "$target")
+      if scan_compare "$d" "$name" "${excluded[@]}"; then
         done_names+=("$name")
       else
         failed+=("scan $d")

@@ -1085,8 +1085,11 @@ pub struct BoundedRun {
     pub stderr: String,
 }
 
-/// Runs elfdeps with `args`, reaped with wait4 on its own pid so the rusage (peak RSS) is that
-/// child's; killed (and the test failed) after `timeout`.
+/// Runs elfdeps with `args`, reaped with wait4 on its own pid; killed (and the test failed)
+/// after `timeout`. The peak RSS is elfdeps' own, as GNU time (which scripts/test installs)
+/// measures it from a small process of its own: a child spawned straight from the test process
+/// starts its `ru_maxrss` at the test process's own peak (Linux folds the memory it replaces at
+/// exec into the figure), which other tests' buffers make hundreds of MiB.
 pub fn bounded_elfdeps(
     args: &[&std::ffi::OsStr],
     tmp: &Path,
@@ -1095,7 +1098,25 @@ pub fn bounded_elfdeps(
     use std::os::unix::process::ExitStatusExt;
     let out_path = tmp.join("bounded.stdout");
     let err_path = tmp.join("bounded.stderr");
-    let mut cmd = Command::new(elfdeps_bin());
+    let rss_path = tmp.join("bounded.rss");
+    let gnu_time = Path::new("/usr/bin/time");
+    let mut cmd = if gnu_time.exists() {
+        let mut c = Command::new(gnu_time);
+        c.arg("-f")
+            .arg("%M")
+            .arg("-o")
+            .arg(&rss_path)
+            .arg(elfdeps_bin());
+        c
+    } else {
+        let why = "GNU time (/usr/bin/time) is missing, so the peak RSS is wait4's, which \
+                   includes the test process's own peak (apt-get install time)";
+        assert!(!in_ci(), "{why}");
+        loud(why);
+        Command::new(elfdeps_bin())
+    };
+    // Its own process group, so a timeout kills elfdeps and not only GNU time.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path).expect("stdout file"))
@@ -1115,6 +1136,8 @@ pub fn bounded_elfdeps(
             break;
         }
         if start.elapsed() > timeout {
+            // SAFETY: kill(2) on the process group the child leads.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
             let _ = child.kill();
             // SAFETY: as above; reaps the killed child.
             unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
@@ -1128,7 +1151,11 @@ pub fn bounded_elfdeps(
     BoundedRun {
         status: std::process::ExitStatus::from_raw(status),
         elapsed: start.elapsed(),
-        maxrss_kib: usage.ru_maxrss,
+        // The last line: GNU time puts "Command exited with non-zero status N" before it.
+        maxrss_kib: std::fs::read_to_string(&rss_path)
+            .ok()
+            .and_then(|t| t.lines().last()?.trim().parse().ok())
+            .unwrap_or(usage.ru_maxrss),
         cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
         stdout: std::fs::read(&out_path).expect("read stdout"),
         stderr: String::from_utf8_lossy(&std::fs::read(&err_path).unwrap_or_default()).into_owned(),
