@@ -99,19 +99,11 @@ impl DirPart {
     pub fn new(
         path: ByteStr,
         status: Entry,
-        mut entries: Vec<(ByteStr, Entry)>,
+        entries: Vec<(ByteStr, Entry)>,
         plain: &[&[u8]],
     ) -> DirPart {
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut hashes: Vec<u32> = plain.iter().map(|n| name_hash(n)).collect();
-        hashes.sort_unstable();
-        hashes.dedup();
-        DirPart {
-            path,
-            status,
-            entries: entries.into_boxed_slice(),
-            plain: hashes.into_boxed_slice(),
-        }
+        let hashes = plain.iter().map(|n| name_hash(n)).collect();
+        DirPart::with_hashes(path, status, entries, hashes)
     }
 
     /// [`DirPart::new`] with the plain files' name hashes already made.
