@@ -53,13 +53,7 @@ impl PathLookup for Tree {
     /// directory's canonical path, matters only for files that exist: a colliding name that
     /// does not exist is keyed where nothing is ever looked up.
     fn has_entry(&self, dir: &[u8], name: &[u8]) -> bool {
-        let Some(part) = self.part(dir) else {
-            return false;
-        };
-        part.entries
-            .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
-            .is_ok()
-            || part.plain.binary_search(&name_hash(name)).is_ok()
+        self.named(dir, name).is_some()
     }
 }
 
@@ -124,10 +118,25 @@ impl DirPart {
         }
     }
 
-    /// The directory's path.
-    pub fn path(&self) -> &ByteStr {
-        &self.path
+    /// The index of the entry kept by `name`.
+    fn at(&self, name: &[u8]) -> Option<usize> {
+        self.entries
+            .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
+            .ok()
     }
+
+    /// Whether the walk saw a plain file whose name hashes like `name`.
+    fn may_hold_plain(&self, name: &[u8]) -> bool {
+        self.plain.binary_search(&name_hash(name)).is_ok()
+    }
+}
+
+/// What a directory holds under a name, as the walk recorded it.
+enum Named<'t> {
+    /// An entry kept by name.
+    Kept(&'t Entry),
+    /// A plain file's name hash only (to be confirmed on disk).
+    Plain,
 }
 
 /// The walked tree, one [`DirPart`] per directory sorted by path: a lookup is a binary search for
@@ -187,11 +196,7 @@ impl Tree {
                 let parent = parts
                     .binary_search_by(|q| q.path.as_bytes().cmp(dir))
                     .ok()?;
-                let at = parts[parent]
-                    .entries
-                    .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
-                    .ok()?;
-                Some((parent, at, p.status.clone()))
+                Some((parent, parts[parent].at(name)?, p.status.clone()))
             })
             .collect();
         for (parent, at, status) in fixes {
@@ -210,21 +215,25 @@ impl Tree {
             .map(|i| &self.dirs[i])
     }
 
+    /// What the walk recorded under `name` in directory `dir`.
+    fn named(&self, dir: &[u8], name: &[u8]) -> Option<Named<'_>> {
+        let part = self.part(dir)?;
+        match part.at(name) {
+            Some(i) => Some(Named::Kept(&part.entries[i].1)),
+            None => part.may_hold_plain(name).then_some(Named::Plain),
+        }
+    }
+
     /// What is at `path` (not following a final symlink).
     pub fn get(&self, path: &[u8]) -> Option<&Entry> {
         if path == b"/" {
             return Some(&Entry::Dir);
         }
         let (dir, name) = split(path)?;
-        let part = self.part(dir)?;
-        if let Ok(i) = part
-            .entries
-            .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
-        {
-            return Some(&part.entries[i].1);
+        match self.named(dir, name)? {
+            Named::Kept(e) => Some(e),
+            Named::Plain => self.is_plain_file(path).then_some(&Entry::File),
         }
-        (part.plain.binary_search(&name_hash(name)).is_ok() && self.is_plain_file(path))
-            .then_some(&Entry::File)
     }
 
     /// Whether the plain file the hashes say may be at `path` is a regular file there.
@@ -259,12 +268,8 @@ impl Tree {
         for d in &self.dirs {
             for h in d.plain.iter() {
                 for &name in by_hash.get(h).into_iter().flatten() {
-                    let kept = d
-                        .entries
-                        .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
-                        .is_ok();
                     let path = ByteStr::from(child_of(d.path.as_bytes(), name));
-                    if !kept && self.is_plain_file(path.as_bytes()) {
+                    if d.at(name).is_none() && self.is_plain_file(path.as_bytes()) {
                         out.push((name, path));
                     }
                 }
@@ -285,26 +290,15 @@ impl Tree {
             && let Some(fs) = &self.live
         {
             let listed = fs.list_dir(dir).unwrap_or_default();
-            names.extend(listed.into_iter().filter(|n| {
-                part.plain.binary_search(&name_hash(n.as_bytes())).is_ok()
-                    && part.entries.binary_search_by(|(e, _)| e.cmp(n)).is_err()
-            }));
+            names.extend(
+                listed.into_iter().filter(|n| {
+                    part.may_hold_plain(n.as_bytes()) && part.at(n.as_bytes()).is_none()
+                }),
+            );
             names.sort_unstable();
             names.dedup();
         }
         names
-    }
-
-    /// Number of directories walked (the root counted).
-    pub fn dirs(&self) -> usize {
-        self.dirs.len()
-    }
-
-    /// Whether nothing was walked.
-    pub fn is_empty(&self) -> bool {
-        self.dirs
-            .iter()
-            .all(|d| d.entries.is_empty() && d.plain.is_empty())
     }
 
     /// Whether `path` (symlinks followed inside the root) is a directory.

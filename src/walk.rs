@@ -180,16 +180,6 @@ impl<T> Listing<T> {
         self.entries.push((start..self.names.len(), node));
     }
 
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether the directory had no entries (or was not walked).
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The entries by name, consumed.
     pub fn into_entries(self) -> (ByteStr, DirStatus, Option<FileError>, Entries<T>) {
         let Listing {

@@ -332,16 +332,7 @@ impl Session<'_, '_> {
 
     /// `_dl_map_object`: the need `name` of loaded object `req`.
     fn find(&mut self, memo: &mut Memo, req: usize, name: &[u8], preload: bool) -> Found {
-        let mut dep = Dep {
-            name: ByteStr::from(name),
-            path: None,
-            found: None,
-            via: None,
-            rpath_of: None,
-            hwcaps: None,
-            skipped: Vec::new(),
-            error: None,
-        };
+        let mut dep = Dep::new(ByteStr::from(name));
         // A bound on the work of the session (resolve::charge): stop as if the loader gave up.
         if let Err(bound) = super::charge(self.ctx, 1) {
             dep.error = Some(NeedError::Bound(bound));

@@ -145,6 +145,22 @@ pub struct Dep {
     pub error: Option<NeedError>,
 }
 
+impl Dep {
+    /// The need `name`, not looked for yet.
+    pub fn new(name: ByteStr) -> Dep {
+        Dep {
+            name,
+            path: None,
+            found: None,
+            via: None,
+            rpath_of: None,
+            hwcaps: None,
+            skipped: Vec::new(),
+            error: None,
+        }
+    }
+}
+
 /// Why a need was not loaded, as the loader model decided it. Callers act on the variant (glibc
 /// gives up on the whole session for anything but [`NeedError::NotFound`]; `check` reports a
 /// `NotFound` as missing and quotes anything else); `Display` is the message reports show, and

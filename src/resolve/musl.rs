@@ -66,16 +66,7 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
         } else {
             e.to_vec()
         };
-        let mut dep = Dep {
-            name: entry.clone(),
-            path: None,
-            found: None,
-            via: None,
-            rpath_of: None,
-            hwcaps: None,
-            skipped: Vec::new(),
-            error: None,
-        };
+        let mut dep = Dep::new(entry.clone());
         if let Open::Found(obj, path, _) = open(ctx, ld, &loaded, None, &e, &mut dep)
             && Some(obj) != ldso
         {
@@ -110,16 +101,7 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
             if super::charge(ctx, 1 + loaded.len() as u64 / 32).is_err() {
                 break 'session;
             }
-            let mut dep = Dep {
-                name: need.clone(),
-                path: None,
-                found: None,
-                via: None,
-                rpath_of: None,
-                hwcaps: None,
-                skipped: Vec::new(),
-                error: None,
-            };
+            let mut dep = Dep::new(need.clone());
             let n = need.as_bytes();
             if is_reserved(n) {
                 dep.path = Some(ld.interp.clone());
