@@ -14,7 +14,7 @@ use crate::error::{ErrorCode, FileError};
 use crate::image;
 use crate::name::{ByteStr, escape_controls};
 use crate::packages::PackageSet;
-use crate::pkgdb::{self, DbKind};
+use crate::pkgdb::{self, DbKind, Scope};
 use crate::progress::Progress;
 use crate::report::tree::TreeReport;
 use crate::report::why::WhyReport;
@@ -102,9 +102,12 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
                     (resolutions, glibc_config, runtime)
                 })
             },
-            // Package ownership, when the root has a database.
+            // Package ownership, when the root has a database: only the objects' owners are
+            // reported, so only their paths are indexed.
             || {
-                pkgdb::detect(&inv.rootfs, &inv.tree, DbKind::Auto)
+                let paths: std::collections::HashSet<&[u8]> =
+                    inv.objects.iter().map(|o| o.path.as_bytes()).collect();
+                pkgdb::detect_scoped(&inv.rootfs, &inv.tree, DbKind::Auto, Scope::Paths(&paths))
                     .map(|db| pkgdb::owners(&inv.objects, &db))
             },
         )

@@ -12,7 +12,7 @@ use crate::rootfs::RootFs;
 use crate::tree::PathLookup;
 
 /// Reads the database, or `None` when the root has none.
-pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
+pub fn read(rootfs: &RootFs, tree: &dyn PathLookup, scope: super::Scope<'_>) -> Option<PackageDb> {
     let bytes = match read_db_file(rootfs, tree, b"/lib/apk/db/installed")
         .or_else(|| read_db_file(rootfs, tree, b"/usr/lib/apk/db/installed"))?
     {
@@ -24,7 +24,7 @@ pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
         }
     };
     let mut db = parse(&bytes);
-    db.index(tree, &[]);
+    db.index(tree, &[], scope);
     Some(db)
 }
 

@@ -5,13 +5,18 @@
 //! Relation fields (`Depends`, `Pre-Depends`, `Provides`) are comma-separated groups of
 //! `|`-separated alternatives, each `NAME[:ARCH] [(OP VERSION)]` (deb-control(5)).
 
-use super::{DbFormat, MAX_LINE, MAX_RELATIONS, Package, PackageDb, Relation, lines, read_db_file};
+use std::collections::HashMap;
+
+use super::{
+    DbFormat, Indexer, MAX_LINE, MAX_RELATIONS, Package, PackageDb, Relation, Scope, lines,
+    read_db_file,
+};
 use crate::name::ByteStr;
 use crate::rootfs::RootFs;
 use crate::tree::PathLookup;
 
 /// Reads the database, or `None` when the root has none.
-pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
+pub fn read(rootfs: &RootFs, tree: &dyn PathLookup, scope: Scope<'_>) -> Option<PackageDb> {
     let status = read_db_file(rootfs, tree, b"/var/lib/dpkg/status")?;
     let status = match status {
         Ok(s) => s,
@@ -23,6 +28,14 @@ pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
     };
     let mut db = Parsing::default();
     parse_status(&status, &mut db);
+    let diversions = match read_db_file(rootfs, tree, b"/var/lib/dpkg/diversions") {
+        Some(Ok(b)) => parse_diversions(&b),
+        _ => Vec::new(),
+    };
+    // Each file list is indexed as it is read: a scoped read keeps none of them.
+    let mut owners = HashMap::new();
+    let mut ix = Indexer::new(tree, &diversions, scope);
+    let keep_files = matches!(scope, Scope::All);
     for i in 0..db.packages.len() {
         let name = db.packages[i].package.name.clone();
         let arch = db.packages[i].origin_arch.take();
@@ -56,25 +69,25 @@ pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
                         ));
                         continue;
                     }
-                    db.packages[i].package.files.push(ByteStr::from(line));
+                    let p = &mut db.packages[i].package;
+                    ix.add(&mut owners, i, &p.name, line);
+                    if keep_files {
+                        p.files.push(ByteStr::from(line));
+                    }
                 }
             }
             Some(Err(e)) => db.warn(format!("cannot read the file list of {name}: {e}")),
             None => {}
         }
     }
-    let diversions = match read_db_file(rootfs, tree, b"/var/lib/dpkg/diversions") {
-        Some(Ok(b)) => parse_diversions(&b),
-        _ => Vec::new(),
-    };
     let mut out = PackageDb {
         kind: DbFormat::Dpkg,
         packages: db.packages.into_iter().map(|p| p.package).collect(),
-        owners: Default::default(),
+        owners,
         warnings: db.warnings,
         ..PackageDb::new(DbFormat::Dpkg)
     };
-    out.index(tree, &diversions);
+    out.finish_index(ix);
     Some(out)
 }
 

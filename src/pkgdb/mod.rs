@@ -168,19 +168,30 @@ impl PackageDb {
     /// keyed by its directory's canonical path and its name, one that does not by its listed
     /// path. Each directory is resolved once, and a file's existence comes from its directory's
     /// entries, so a lazy view answers from directory listings, not a lookup per listed file.
-    fn index(&mut self, tree: &dyn PathLookup, diversions: &[(ByteStr, ByteStr, ByteStr)]) {
-        let mut dirs: HashMap<Vec<u8>, Option<ByteStr>> = HashMap::new();
+    /// With [`Scope::Paths`], only the paths asked for are indexed and the file lists are dropped.
+    fn index(
+        &mut self,
+        tree: &dyn PathLookup,
+        diversions: &[(ByteStr, ByteStr, ByteStr)],
+        scope: Scope<'_>,
+    ) {
+        let mut ix = Indexer::new(tree, diversions, scope);
         for (i, p) in self.packages.iter().enumerate() {
             for f in &p.files {
-                // A diverted file lives at the diversion's target, unless this package is the one
-                // that diverted it.
-                let path = diversions
-                    .iter()
-                    .find(|(from, _, by)| from == f && by != &p.name)
-                    .map_or(f, |(_, to, _)| to);
-                let key = listed_key(tree, path, &mut dirs);
-                self.owners.entry(key).or_insert(i);
+                ix.add(&mut self.owners, i, &p.name, f.as_bytes());
             }
+        }
+        self.finish_index(ix);
+    }
+
+    /// What is left of indexing once every file list went through `ix`: the paths relations
+    /// name are matched (all), or the file lists are dropped (scoped).
+    fn finish_index(&mut self, mut ix: Indexer<'_>) {
+        if let Scope::Paths(_) = ix.scope {
+            for p in &mut self.packages {
+                p.files = Vec::new();
+            }
+            return;
         }
         // A path a relation names is matched against the file lists the same way (RPM's
         // `Requires: /bin/sh` against bash's `/usr/bin/sh` under merged /usr).
@@ -191,7 +202,7 @@ impl PackageDb {
             .flat_map(|p| p.depends.iter().flatten())
         {
             if r.name.as_bytes().starts_with(b"/") && seen.insert(&r.name) {
-                let key = listed_key(tree, &r.name, &mut dirs);
+                let key = listed_key(ix.tree, r.name.as_bytes(), &mut ix.dirs);
                 if key != r.name {
                     self.required_paths.insert(r.name.clone(), key);
                 }
@@ -307,10 +318,21 @@ const RPM_DIRS: [&[u8]; 2] = [b"/var/lib/rpm", b"/usr/lib/sysimage/rpm"];
 /// the `rpm` feature, an RPM database (asked for, or the one found) is an empty database with
 /// [`PackageDb::not_built_in`] set.
 pub fn detect(rootfs: &RootFs, tree: &dyn PathLookup, kind: DbKind) -> Option<PackageDb> {
-    let apk = || apk::read(rootfs, tree);
-    let dpkg = || dpkg::read(rootfs, tree);
+    detect_scoped(rootfs, tree, kind, Scope::All)
+}
+
+/// [`detect`], indexing only the files `scope` asks for: with [`Scope::Paths`], the database's
+/// file lists are empty and [`PackageDb::owner`] answers for those paths alone.
+pub fn detect_scoped(
+    rootfs: &RootFs,
+    tree: &dyn PathLookup,
+    kind: DbKind,
+    scope: Scope<'_>,
+) -> Option<PackageDb> {
+    let apk = || apk::read(rootfs, tree, scope);
+    let dpkg = || dpkg::read(rootfs, tree, scope);
     #[cfg(feature = "rpm")]
-    let rpm = || rpm::read(rootfs, tree);
+    let rpm = || rpm::read(rootfs, tree, scope);
     #[cfg(not(feature = "rpm"))]
     let rpm = || rpm_not_built_in(tree, kind == DbKind::Rpm);
     match kind {
@@ -366,30 +388,134 @@ pub struct DbFileError(pub ByteStr, pub crate::error::FileError);
 /// canonical path.
 fn listed_key(
     tree: &dyn PathLookup,
-    path: &ByteStr,
+    p: &[u8],
     dirs: &mut HashMap<Vec<u8>, Option<ByteStr>>,
 ) -> ByteStr {
-    let p = path.as_bytes();
-    let split = p.iter().rposition(|&b| b == b'/');
-    let (dir, name) = match split {
+    let Some((dir, name)) = split_listed(p) else {
+        // Not a name in a directory (`/.`, `/usr/`): resolved as a whole.
+        return tree.lookup(p, false).unwrap_or_else(|_| ByteStr::from(p));
+    };
+    match canonical_dir(tree, dir, dirs) {
+        Some(d) if tree.has_entry(d.as_bytes(), name) => {
+            ByteStr::from(crate::tree::child_of(d.as_bytes(), name))
+        }
+        _ => ByteStr::from(p),
+    }
+}
+
+/// A listed path's directory and name; `None` when it does not end in a name (`/.`, `/usr/`).
+fn split_listed(p: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (dir, name) = match p.iter().rposition(|&b| b == b'/') {
         Some(s) => (&p[..s.max(1)], &p[s + 1..]),
         None => (&b"/"[..], p),
     };
-    if name.is_empty() || name == b"." || name == b".." {
-        // Not a name in a directory (`/.`, `/usr/`): resolved as a whole.
-        return tree.lookup(p, false).unwrap_or_else(|_| path.clone());
-    }
+    (!(name.is_empty() || name == b"." || name == b"..")).then_some((dir, name))
+}
+
+/// The canonical path of listed directory `dir`, resolved once per directory (`dirs`).
+fn canonical_dir<'d>(
+    tree: &dyn PathLookup,
+    dir: &[u8],
+    dirs: &'d mut HashMap<Vec<u8>, Option<ByteStr>>,
+) -> Option<&'d ByteStr> {
     // Looked up before inserting: most listed files share their directory with the one before,
     // and a key is copied only for a directory seen first.
     if !dirs.contains_key(dir) {
         dirs.insert(dir.to_vec(), tree.lookup(dir, true).ok());
     }
-    let canonical = dirs.get(dir).and_then(Option::as_ref);
-    match canonical {
-        Some(d) if tree.has_entry(d.as_bytes(), name) => {
-            ByteStr::from(crate::tree::child_of(d.as_bytes(), name))
+    dirs.get(dir).and_then(Option::as_ref)
+}
+
+/// Which listed files a database read indexes.
+#[derive(Clone, Copy, Debug)]
+pub enum Scope<'a> {
+    /// Every listed file, and the paths relations name (the package commands need a set's files
+    /// and declared closures).
+    All,
+    /// Only these canonical paths: a scan asks who owns its ELF objects and nothing else, so the
+    /// file lists of a desktop's database (100k+ paths) are neither kept nor keyed.
+    Paths(&'a std::collections::HashSet<&'a [u8]>),
+}
+
+/// Keys listed files one at a time (see [`PackageDb::index`]), so a reader can index a file
+/// list as it reads it instead of keeping every list first.
+struct Indexer<'a> {
+    tree: &'a dyn PathLookup,
+    diversions: &'a [(ByteStr, ByteStr, ByteStr)],
+    scope: Scope<'a>,
+    /// Each listed directory's canonical path.
+    dirs: HashMap<Vec<u8>, Option<ByteStr>>,
+    /// A scoped key, built in place.
+    key: Vec<u8>,
+}
+
+impl<'a> Indexer<'a> {
+    fn new(
+        tree: &'a dyn PathLookup,
+        diversions: &'a [(ByteStr, ByteStr, ByteStr)],
+        scope: Scope<'a>,
+    ) -> Self {
+        Indexer {
+            tree,
+            diversions,
+            scope,
+            dirs: HashMap::new(),
+            key: Vec::new(),
         }
-        _ => path.clone(),
+    }
+
+    /// Indexes `file`, listed by package `pkg` (named `name`); the first package to list a path
+    /// owns it.
+    fn add(
+        &mut self,
+        owners: &mut HashMap<ByteStr, usize>,
+        pkg: usize,
+        name: &ByteStr,
+        file: &[u8],
+    ) {
+        // A diverted file lives at the diversion's target, unless this package is the one that
+        // diverted it.
+        let path = self
+            .diversions
+            .iter()
+            .find(|(from, _, by)| from.as_bytes() == file && by != name)
+            .map_or(file, |(_, to, _)| to.as_bytes());
+        match self.scope {
+            Scope::All => {
+                let key = listed_key(self.tree, path, &mut self.dirs);
+                owners.entry(key).or_insert(pkg);
+            }
+            Scope::Paths(keep) => {
+                // The key `listed_key` would give, built only far enough to see whether it is
+                // kept: a kept path exists, so its directory's entries need not be asked.
+                let whole;
+                let key: &[u8] = match split_listed(path) {
+                    None => match self.tree.lookup(path, false) {
+                        Ok(k) => {
+                            whole = k;
+                            whole.as_bytes()
+                        }
+                        Err(_) => path,
+                    },
+                    Some((dir, base)) => match canonical_dir(self.tree, dir, &mut self.dirs) {
+                        Some(d) => {
+                            let d = d.as_bytes();
+                            self.key.clear();
+                            self.key.extend_from_slice(d);
+                            if d != b"/" {
+                                self.key.push(b'/');
+                            }
+                            self.key.extend_from_slice(base);
+                            &self.key
+                        }
+                        None => path,
+                    },
+                };
+                if keep.contains(key) && !owners.contains_key(key) {
+                    owners.insert(ByteStr::from(key), pkg);
+                }
+            }
+        }
     }
 }
 
@@ -474,6 +600,97 @@ mod without_rpm {
             got.warnings[0].starts_with("this elfdeps was built without rpm support"),
             "{:?}",
             got.warnings
+        );
+    }
+}
+
+#[cfg(test)]
+mod scoped {
+    use super::*;
+    use crate::tree::{Entry, Tree};
+
+    fn package(name: &str, files: &[&str]) -> Package {
+        Package {
+            name: ByteStr::from(name),
+            files: files.iter().map(|f| ByteStr::from(*f)).collect(),
+            ..Package::default()
+        }
+    }
+
+    /// A scoped index gives each kept path the owner the full index gives it: through a merged
+    /// /usr, a diversion, a path listed twice (the first package keeps it), a file that is not
+    /// there and a listed path that names no file.
+    #[test]
+    fn owners_of_kept_paths_are_those_of_the_full_index() {
+        let mut entries: Vec<(ByteStr, Entry)> = [
+            ("/lib", Entry::Symlink(ByteStr::from("usr/lib"))),
+            ("/usr", Entry::Dir),
+            ("/usr/lib", Entry::Dir),
+            ("/usr/lib/libc.so.6", Entry::File),
+            ("/usr/lib/libz.so.1", Entry::File),
+            ("/usr/lib/libz.so.1.distrib", Entry::File),
+            ("/usr/lib/libm.so.6", Entry::File),
+            ("/usr/bin", Entry::Dir),
+            ("/usr/bin/tool", Entry::File),
+        ]
+        .iter()
+        .map(|(p, e)| (ByteStr::from(*p), e.clone()))
+        .collect();
+        entries.sort();
+        let tree = Tree::from_sorted(entries);
+        let packages = vec![
+            package(
+                "libc6",
+                &["/lib/libc.so.6", "/lib/libm.so.6", "/usr/lib/", "/."],
+            ),
+            package("zlib", &["/lib/libz.so.1", "/usr/bin/gone"]),
+            package("tools", &["/usr/bin/tool", "/usr/lib/libm.so.6"]),
+            package("zlib-divert", &["/usr/lib/libz.so.1"]),
+        ];
+        // zlib-divert moved zlib's /lib/libz.so.1 aside; its own copy is the one at that path.
+        let diversions = vec![(
+            ByteStr::from("/lib/libz.so.1"),
+            ByteStr::from("/usr/lib/libz.so.1.distrib"),
+            ByteStr::from("zlib-divert"),
+        )];
+        let mut full = PackageDb::new(DbFormat::Dpkg);
+        full.packages = packages.clone();
+        full.index(&tree, &diversions, Scope::All);
+        let kept: [&[u8]; 6] = [
+            b"/usr/lib/libc.so.6",
+            b"/usr/lib/libm.so.6",
+            b"/usr/lib/libz.so.1",
+            b"/usr/lib/libz.so.1.distrib",
+            b"/usr/bin/tool",
+            b"/usr/bin/gone",
+        ];
+        let keep: std::collections::HashSet<&[u8]> = kept.iter().copied().collect();
+        let mut scoped = PackageDb::new(DbFormat::Dpkg);
+        scoped.packages = packages;
+        scoped.index(&tree, &diversions, Scope::Paths(&keep));
+        let name = |db: &PackageDb, p: &[u8]| db.owner(p).map(|p| p.name.to_string());
+        for p in kept {
+            assert_eq!(
+                name(&scoped, p),
+                name(&full, p),
+                "{}",
+                String::from_utf8_lossy(p)
+            );
+        }
+        assert_eq!(name(&full, b"/usr/lib/libm.so.6").as_deref(), Some("libc6"));
+        assert_eq!(
+            name(&full, b"/usr/lib/libz.so.1.distrib").as_deref(),
+            Some("zlib")
+        );
+        assert_eq!(
+            name(&full, b"/usr/lib/libz.so.1").as_deref(),
+            Some("zlib-divert")
+        );
+        assert!(scoped.packages.iter().all(|p| p.files.is_empty()));
+        assert_eq!(
+            scoped.owned().count(),
+            kept.len(),
+            "only kept paths are keyed"
         );
     }
 }

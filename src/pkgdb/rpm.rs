@@ -152,7 +152,7 @@ const ADVICE: &str = "no file is attributed to an RPM package; if the image is y
                       `rpm --root ROOT --rebuilddb` rewrites the database";
 
 /// Reads the database, or `None` when the root has none.
-pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
+pub fn read(rootfs: &RootFs, tree: &dyn PathLookup, scope: super::Scope<'_>) -> Option<PackageDb> {
     let (dir, main) = super::RPM_DIRS.iter().find_map(|d| {
         let p = [*d, b"/rpmdb.sqlite"].concat();
         read_db_file(rootfs, tree, &p).map(|r| (*d, r))
@@ -238,7 +238,7 @@ pub fn read(rootfs: &RootFs, tree: &dyn PathLookup) -> Option<PackageDb> {
             "{at}: cannot read the RPM database{got}: {e}; {advice}"
         ));
     }
-    db.index(tree, &[]);
+    db.index(tree, &[], scope);
     Some(db)
 }
 
@@ -826,7 +826,7 @@ mod tests {
         let mut db3 = PackageDb::new(DbFormat::Rpm);
         db3.packages = db.packages.clone();
         db3.packages[0].provides.clear();
-        db3.index(&tree, &[]);
+        db3.index(&tree, &[], crate::pkgdb::Scope::All);
         assert_eq!(db3.satisfier(sh, 1), Some(0), "by owner");
         let closure = db3.declared_closure(&[1]);
         assert_eq!(closure.packages.keys().copied().collect::<Vec<_>>(), [0, 1]);

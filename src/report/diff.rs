@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::check::libc::{glibc_floor, glibc_version};
 use crate::diff::{DiffGate, Floor, Gated, PackageDiff, Soname, SonameDiff};
-use crate::pkgdb::{self, DbFormat, DbKind};
+use crate::pkgdb::{self, DbFormat, DbKind, Scope};
 use crate::rebase::{Verdict, change, fix};
 use crate::report::Report;
 
@@ -224,7 +224,9 @@ type Installed = BTreeMap<(ByteStr, Option<ByteStr>), ByteStr>;
 
 fn database_of(report: &Report) -> Option<(DbFormat, Installed)> {
     let inv = &report.inventory;
-    let db = pkgdb::detect(&inv.rootfs, &inv.tree, DbKind::Auto)?;
+    // Only the installed packages are compared: no file is indexed.
+    let none = std::collections::HashSet::new();
+    let db = pkgdb::detect_scoped(&inv.rootfs, &inv.tree, DbKind::Auto, Scope::Paths(&none))?;
     let installed = db
         .packages
         .iter()
