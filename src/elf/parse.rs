@@ -318,6 +318,14 @@ fn facts<Elf: FileHeader<Endian = Endianness>>(data: &FileReader<'_>) -> Result<
     if matches!(facts.kind, Kind::Static | Kind::StaticPie) {
         facts.libc_markers = Some(super::markers::search(header, endian, data));
     }
+    // The facts of every object of a root are kept to the end of a scan: not the spare room of
+    // the lists grown while reading them (a tenth of what they hold).
+    facts.needed.shrink_to_fit();
+    facts.version_needs.shrink_to_fit();
+    for n in &mut facts.version_needs {
+        n.versions.shrink_to_fit();
+    }
+    facts.version_defs.shrink_to_fit();
     Ok(facts)
 }
 

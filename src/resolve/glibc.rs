@@ -270,16 +270,20 @@ pub fn session(ctx: &Ctx<'_>, memo: &mut Memo, main: usize, ld: &GlibcLoader) ->
         .collect();
     if ctx.opts.failed_edges_only {
         edges.retain(|e| e.dep.found.is_none());
+        // A whole-root scan keeps thousands of sessions: not the room of the needs dropped.
+        edges.shrink_to_fit();
     }
 
     let version_errors = s.check_versions();
-    let closure = s
+    let mut closure: Vec<ByteStr> = s
         .loaded
         .iter()
         .skip(1)
         .filter(|l| !l.rtld)
         .map(|l| ctx.path(l.obj).clone())
         .collect();
+    // Filtered, so grown by doubling; kept for every object of a scan.
+    closure.shrink_to_fit();
     let status = if missing.is_empty() && version_errors.is_empty() && fatal.is_none() {
         Status::Ok
     } else {

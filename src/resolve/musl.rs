@@ -167,6 +167,8 @@ pub fn session(ctx: &Ctx<'_>, main: usize, ld: &MuslLoader) -> Resolution {
         .collect();
     if ctx.opts.failed_edges_only {
         edges.retain(|e| e.dep.found.is_none());
+        // A whole-root scan keeps thousands of sessions: not the room of the needs dropped.
+        edges.shrink_to_fit();
     }
     let closure = loaded
         .iter()
