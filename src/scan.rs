@@ -17,7 +17,7 @@ use crate::error::{ErrorCode, FileError, PathError};
 use crate::name::ByteStr;
 use crate::progress::Progress;
 use crate::rootfs::{ListedFile, RootError, RootFs};
-use crate::tree::{DirPart, Entry, Tree, child_of, name_hash};
+use crate::tree::{DirPart, DirText, Entry, Tree, child_of, name_hash};
 use crate::walk::{self, DirStatus, Listing, Node, WalkOptions};
 
 /// Scan settings.
@@ -344,7 +344,8 @@ fn gather(listing: Listing<Outcome>, g: &mut Gathered) -> DirPart {
     if let Some(e) = list_error {
         g.errors.push(PathError::new(dir.clone(), e));
     }
-    let mut kept: Vec<(ByteStr, Entry)> = Vec::new();
+    // The directory's path and kept names, in one buffer.
+    let mut kept = DirText::new(dir.as_bytes());
     let mut plain: Vec<u32> = Vec::new();
     while let Some((name, node)) = entries.next() {
         let entry = match node {
@@ -390,9 +391,19 @@ fn gather(listing: Listing<Outcome>, g: &mut Gathered) -> DirPart {
                 Entry::Unreadable
             }
         };
-        kept.push((ByteStr::from(name), entry));
+        if !kept.push(name, entry) {
+            g.errors.push(PathError::new(
+                path_of(name),
+                FileError::new(
+                    ErrorCode::LimitExceeded,
+                    "its directory lists more names than elfdeps indexes (4 GiB of them); \
+                     resolution does not see this entry"
+                        .to_string(),
+                ),
+            ));
+        }
     }
-    DirPart::with_hashes(dir, status, kept, plain)
+    DirPart::from_text(kept, status, plain)
 }
 
 /// Runs one file's parse, turning a panic into that file's `internal-error`: the last line of defence

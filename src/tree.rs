@@ -77,14 +77,65 @@ pub fn name_hash(name: &[u8]) -> u32 {
 /// One directory of the walked tree: the entries resolution may need by name (directories,
 /// symlinks, ELF objects, files that could not be read, special files), and for the other
 /// regular files (text, data: most of a root) only hashes of their names.
+///
+/// The directory's path and the names of its kept entries share one buffer: a root has tens of
+/// thousands of directories, and a buffer per name would cost an allocation each.
 #[derive(Debug)]
 pub struct DirPart {
-    path: ByteStr,
+    /// The path, then the kept names (in the order they were added).
+    text: Box<[u8]>,
+    /// Where the path ends in `text`.
+    path_len: usize,
     /// What the directory itself is: [`Entry::Dir`] when walked, else [`Entry::OtherFs`] or
     /// [`Entry::Unreadable`] (its parent's entry for it says so too).
     status: Entry,
-    entries: Box<[(ByteStr, Entry)]>,
+    /// The kept entries, sorted by name.
+    entries: Box<[Slot]>,
     plain: Box<[u32]>,
+}
+
+/// A kept entry: where its name lies in its directory's text, and what it is.
+#[derive(Debug)]
+struct Slot {
+    start: u32,
+    end: u32,
+    entry: Entry,
+}
+
+/// A directory's path and kept names, gathered into one buffer as a walk hands them over.
+#[derive(Debug)]
+pub struct DirText {
+    text: Vec<u8>,
+    path_len: usize,
+    slots: Vec<Slot>,
+}
+
+impl DirText {
+    /// The buffer of directory `path`.
+    pub fn new(path: &[u8]) -> DirText {
+        DirText {
+            text: path.to_vec(),
+            path_len: path.len(),
+            slots: Vec::new(),
+        }
+    }
+
+    /// Keeps `entry` under `name`; `false` (nothing kept) when the buffer would pass 4 GiB, which
+    /// only a hostile directory of tens of millions of kept names reaches (names are found by
+    /// 32-bit offsets: a root has millions of them).
+    pub fn push(&mut self, name: &[u8], entry: Entry) -> bool {
+        let start = self.text.len();
+        let (Ok(s), Ok(e)) = (u32::try_from(start), u32::try_from(start + name.len())) else {
+            return false;
+        };
+        self.text.extend_from_slice(name);
+        self.slots.push(Slot {
+            start: s,
+            end: e,
+            entry,
+        });
+        true
+    }
 }
 
 impl DirPart {
@@ -104,24 +155,53 @@ impl DirPart {
     pub fn with_hashes(
         path: ByteStr,
         status: Entry,
-        mut entries: Vec<(ByteStr, Entry)>,
-        mut hashes: Vec<u32>,
+        entries: Vec<(ByteStr, Entry)>,
+        hashes: Vec<u32>,
     ) -> DirPart {
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut text = DirText::new(path.as_bytes());
+        for (name, entry) in entries {
+            text.push(name.as_bytes(), entry);
+        }
+        DirPart::from_text(text, status, hashes)
+    }
+
+    /// The directory gathered in `text`, with the plain files' name hashes.
+    pub fn from_text(text: DirText, status: Entry, mut hashes: Vec<u32>) -> DirPart {
+        let DirText {
+            text,
+            path_len,
+            mut slots,
+        } = text;
+        slots.sort_unstable_by(|a, b| {
+            let name = |s: &Slot| &text[s.start as usize..s.end as usize];
+            name(a).cmp(name(b))
+        });
         hashes.sort_unstable();
         hashes.dedup();
         DirPart {
-            path,
+            text: text.into_boxed_slice(),
+            path_len,
             status,
-            entries: entries.into_boxed_slice(),
+            entries: slots.into_boxed_slice(),
             plain: hashes.into_boxed_slice(),
         }
+    }
+
+    /// The directory's path.
+    fn path(&self) -> &[u8] {
+        &self.text[..self.path_len]
+    }
+
+    /// The name of kept entry `i`.
+    fn name(&self, i: usize) -> &[u8] {
+        let s = &self.entries[i];
+        &self.text[s.start as usize..s.end as usize]
     }
 
     /// The index of the entry kept by `name`.
     fn at(&self, name: &[u8]) -> Option<usize> {
         self.entries
-            .binary_search_by(|(n, _)| n.as_bytes().cmp(name))
+            .binary_search_by(|s| self.text[s.start as usize..s.end as usize].cmp(name))
             .ok()
     }
 
@@ -186,22 +266,20 @@ impl Tree {
     /// (another filesystem, unreadable) is known by its parent's entry only. `live`: the root
     /// walked, which confirms plain files on disk.
     pub fn from_parts(mut parts: Vec<DirPart>, live: Option<RootFs>) -> Self {
-        parts.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+        parts.sort_unstable_by(|a, b| a.path().cmp(b.path()));
         // What the directories not walked are, told to their parents' entries.
         let fixes: Vec<(usize, usize, Entry)> = parts
             .iter()
             .filter(|p| p.status != Entry::Dir)
             .filter_map(|p| {
-                let (dir, name) = split(p.path.as_bytes())?;
-                let parent = parts
-                    .binary_search_by(|q| q.path.as_bytes().cmp(dir))
-                    .ok()?;
+                let (dir, name) = split(p.path())?;
+                let parent = parts.binary_search_by(|q| q.path().cmp(dir)).ok()?;
                 Some((parent, parts[parent].at(name)?, p.status.clone()))
             })
             .collect();
         for (parent, at, status) in fixes {
             if let Some(e) = parts.get_mut(parent).and_then(|p| p.entries.get_mut(at)) {
-                e.1 = status;
+                e.entry = status;
             }
         }
         parts.retain(|p| p.status == Entry::Dir);
@@ -210,7 +288,7 @@ impl Tree {
 
     fn part(&self, dir: &[u8]) -> Option<&DirPart> {
         self.dirs
-            .binary_search_by(|p| p.path.as_bytes().cmp(dir))
+            .binary_search_by(|p| p.path().cmp(dir))
             .ok()
             .map(|i| &self.dirs[i])
     }
@@ -219,7 +297,7 @@ impl Tree {
     fn named(&self, dir: &[u8], name: &[u8]) -> Option<Named<'_>> {
         let part = self.part(dir)?;
         match part.at(name) {
-            Some(i) => Some(Named::Kept(&part.entries[i].1)),
+            Some(i) => Some(Named::Kept(&part.entries[i].entry)),
             None => part.may_hold_plain(name).then_some(Named::Plain),
         }
     }
@@ -244,10 +322,10 @@ impl Tree {
     /// Every entry kept by name, with its directory: directories, symlinks, ELF objects and the
     /// other entries resolution needs by name; plain regular files are not among them (see
     /// [`Tree::plain_files_named_any`]).
-    pub fn entries(&self) -> impl Iterator<Item = (&ByteStr, &ByteStr, &Entry)> {
-        self.dirs
-            .iter()
-            .flat_map(|d| d.entries.iter().map(move |(n, e)| (&d.path, n, e)))
+    pub fn entries(&self) -> impl Iterator<Item = (&[u8], &[u8], &Entry)> {
+        self.dirs.iter().flat_map(|d| {
+            (0..d.entries.len()).map(move |i| (d.path(), d.name(i), &d.entries[i].entry))
+        })
     }
 
     /// The plain regular files named any of `names`, anywhere in the tree (confirmed on disk),
@@ -268,7 +346,7 @@ impl Tree {
         for d in &self.dirs {
             for h in d.plain.iter() {
                 for &name in by_hash.get(h).into_iter().flatten() {
-                    let path = ByteStr::from(child_of(d.path.as_bytes(), name));
+                    let path = ByteStr::from(child_of(d.path(), name));
                     if d.at(name).is_none() && self.is_plain_file(path.as_bytes()) {
                         out.push((name, path));
                     }
@@ -285,7 +363,9 @@ impl Tree {
         let Some(part) = self.part(dir) else {
             return Vec::new();
         };
-        let mut names: Vec<ByteStr> = part.entries.iter().map(|(n, _)| n.clone()).collect();
+        let mut names: Vec<ByteStr> = (0..part.entries.len())
+            .map(|i| ByteStr::from(part.name(i)))
+            .collect();
         if !part.plain.is_empty()
             && let Some(fs) = &self.live
         {

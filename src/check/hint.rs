@@ -74,12 +74,12 @@ impl<'a> LibraryIndex<'a> {
         let mut by_name: HashMap<Cow<'a, [u8]>, Vec<ByteStr>> = HashMap::new();
         for (dir, name, entry) in tree.entries() {
             if matches!(entry, Entry::File | Entry::Symlink(_)) {
-                let base = name.as_bytes();
+                let base = name;
                 if (base.starts_with(b"lib") || base.contains(&b'.')) && wants(base) {
                     by_name
                         .entry(Cow::Borrowed(base))
                         .or_default()
-                        .push(child_of(dir.as_bytes(), base).into());
+                        .push(child_of(dir, base).into());
                 }
             }
         }
