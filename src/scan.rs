@@ -216,7 +216,9 @@ enum Outcome {
 #[derive(Default)]
 struct Gathered {
     summary: Summary,
-    parts: Vec<DirPart>,
+    /// The directories, in chunks of [`PARTS_CHUNK`]: one vector of a root's worth would grow by
+    /// doubling, holding the old and the new copy at once and up to half of it spare.
+    parts: Vec<Vec<DirPart>>,
     objects: Vec<Object>,
     errors: Vec<PathError>,
     other_filesystems: Vec<ByteStr>,
@@ -309,7 +311,14 @@ impl Gathered {
         s.special += o.special;
         s.other_filesystems += o.other_filesystems;
         s.excluded += o.excluded;
-        self.parts.push(part);
+        match self.parts.last_mut() {
+            Some(chunk) if chunk.len() < PARTS_CHUNK => chunk.push(part),
+            _ => {
+                let mut chunk = Vec::with_capacity(PARTS_CHUNK);
+                chunk.push(part);
+                self.parts.push(chunk);
+            }
+        }
         self.objects.extend(other.objects);
         self.errors.extend(other.errors);
         self.other_filesystems.extend(other.other_filesystems);
@@ -317,6 +326,9 @@ impl Gathered {
         self.aliases.extend(other.aliases);
     }
 }
+
+/// Directories per chunk of [`Gathered::parts`].
+const PARTS_CHUNK: usize = 4096;
 
 /// One directory's listing: counted, its ELF objects and errors taken out, and the rest kept as
 /// the tree's part for it.
@@ -443,6 +455,11 @@ fn assemble(root: &Path, rootfs: RootFs, mut g: Gathered, live: Option<RootFs>) 
     g.other_filesystems.sort_unstable();
     g.summary.elf = g.objects.len() as u64;
     g.summary.errors = g.errors.len() as u64;
+    // One vector of the exact size, each chunk freed once moved.
+    let mut parts = Vec::with_capacity(g.parts.iter().map(Vec::len).sum());
+    for chunk in g.parts {
+        parts.extend(chunk);
+    }
     Inventory {
         root: root.to_path_buf(),
         rootfs,
@@ -451,7 +468,7 @@ fn assemble(root: &Path, rootfs: RootFs, mut g: Gathered, live: Option<RootFs>) 
         errors: g.errors,
         other_filesystems: g.other_filesystems,
         warnings: Vec::new(),
-        tree: Tree::from_parts(g.parts, live),
+        tree: Tree::from_parts(parts, live),
     }
 }
 

@@ -86,12 +86,40 @@ pub struct DirPart {
     text: Box<[u8]>,
     /// Where the path ends in `text`.
     path_len: usize,
-    /// What the directory itself is: [`Entry::Dir`] when walked, else [`Entry::OtherFs`] or
-    /// [`Entry::Unreadable`] (its parent's entry for it says so too).
-    status: Entry,
+    /// What the directory itself is (its parent's entry for it says so too).
+    status: DirState,
     /// The kept entries, sorted by name.
     entries: Box<[Slot]>,
     plain: Box<[u32]>,
+}
+
+/// What a listed directory is, in a byte (a root has tens of thousands).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DirState {
+    /// Walked: [`Entry::Dir`].
+    Walked,
+    /// Not walked: [`Entry::OtherFs`].
+    OtherFs,
+    /// Could not be listed: [`Entry::Unreadable`] (or any other entry a part was given).
+    Unreadable,
+}
+
+impl DirState {
+    fn of(e: &Entry) -> DirState {
+        match e {
+            Entry::Dir => DirState::Walked,
+            Entry::OtherFs => DirState::OtherFs,
+            _ => DirState::Unreadable,
+        }
+    }
+
+    fn entry(self) -> Entry {
+        match self {
+            DirState::Walked => Entry::Dir,
+            DirState::OtherFs => Entry::OtherFs,
+            DirState::Unreadable => Entry::Unreadable,
+        }
+    }
 }
 
 /// A kept entry: where its name lies in its directory's text, and what it is.
@@ -181,7 +209,7 @@ impl DirPart {
         DirPart {
             text: text.into_boxed_slice(),
             path_len,
-            status,
+            status: DirState::of(&status),
             entries: slots.into_boxed_slice(),
             plain: hashes.into_boxed_slice(),
         }
@@ -270,11 +298,11 @@ impl Tree {
         // What the directories not walked are, told to their parents' entries.
         let fixes: Vec<(usize, usize, Entry)> = parts
             .iter()
-            .filter(|p| p.status != Entry::Dir)
+            .filter(|p| p.status != DirState::Walked)
             .filter_map(|p| {
                 let (dir, name) = split(p.path())?;
                 let parent = parts.binary_search_by(|q| q.path().cmp(dir)).ok()?;
-                Some((parent, parts[parent].at(name)?, p.status.clone()))
+                Some((parent, parts[parent].at(name)?, p.status.entry()))
             })
             .collect();
         for (parent, at, status) in fixes {
@@ -282,7 +310,7 @@ impl Tree {
                 e.entry = status;
             }
         }
-        parts.retain(|p| p.status == Entry::Dir);
+        parts.retain(|p| p.status == DirState::Walked);
         Tree { dirs: parts, live }
     }
 
