@@ -66,6 +66,17 @@ pub fn child_of(dir: &[u8], name: &[u8]) -> Vec<u8> {
     }
 }
 
+/// Most directories whose paths share a hash that [`Tree::part`] compares one by one.
+const MAX_SAME_HASH: usize = 8;
+
+/// The hash of a directory's path, for [`Tree::part`] (FNV-1a, 64 bits: few collisions among
+/// a root's directories, each settled by comparing the paths).
+fn path_hash(path: &[u8]) -> u64 {
+    path.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// The hash of a plain file's name, as [`DirPart::plain`] keeps it (FNV-1a: stable, fast on short
 /// names; a match is confirmed on disk, so a collision costs a system call, never a wrong answer).
 pub fn name_hash(name: &[u8]) -> u32 {
@@ -258,6 +269,10 @@ enum Named<'t> {
 #[derive(Debug, Default)]
 pub struct Tree {
     dirs: Vec<DirPart>,
+    /// Each directory's path hash with its index in `dirs`, sorted: a directory is found by
+    /// comparing integers, and its path once (resolution, run-time edges and the package
+    /// database look directories up hundreds of thousands of times on a large root).
+    by_hash: Box<[(u64, u32)]>,
     /// The root the tree was walked from, for the plain files' confirmations and listings (none in
     /// trees built from a list of entries).
     live: Option<RootFs>,
@@ -311,14 +326,51 @@ impl Tree {
             }
         }
         parts.retain(|p| p.status == DirState::Walked);
-        Tree { dirs: parts, live }
+        // More directories than a u32 counts cannot be listed in memory anyway; past that, a
+        // directory is found by binary search over the paths.
+        let mut by_hash: Vec<(u64, u32)> = parts
+            .iter()
+            .enumerate()
+            .map_while(|(i, p)| Some((path_hash(p.path()), u32::try_from(i).ok()?)))
+            .collect();
+        by_hash.sort_unstable();
+        Tree {
+            dirs: parts,
+            by_hash: by_hash.into_boxed_slice(),
+            live,
+        }
     }
 
     fn part(&self, dir: &[u8]) -> Option<&DirPart> {
-        self.dirs
-            .binary_search_by(|p| p.path().cmp(dir))
-            .ok()
-            .map(|i| &self.dirs[i])
+        match self.hashed_part(dir) {
+            Some(found) => found,
+            None => self
+                .dirs
+                .binary_search_by(|p| p.path().cmp(dir))
+                .ok()
+                .map(|i| &self.dirs[i]),
+        }
+    }
+
+    /// [`Tree::part`] through the path hashes; `None` when they cannot say: a tree of more
+    /// directories than they index, or more than [`MAX_SAME_HASH`] paths sharing the hash (names
+    /// made to collide: FNV is not keyed), where the binary search over the paths stays bounded.
+    fn hashed_part(&self, dir: &[u8]) -> Option<Option<&DirPart>> {
+        if self.by_hash.len() < self.dirs.len() {
+            return None;
+        }
+        let h = path_hash(dir);
+        let first = self.by_hash.partition_point(|&(x, _)| x < h);
+        let same = &self.by_hash[first..];
+        let same = &same[..same.partition_point(|&(x, _)| x == h)];
+        if same.len() > MAX_SAME_HASH {
+            return None;
+        }
+        Some(
+            same.iter()
+                .map(|&(_, i)| &self.dirs[i as usize])
+                .find(|p| p.path() == dir),
+        )
     }
 
     /// What the walk recorded under `name` in directory `dir`.
@@ -558,5 +610,48 @@ mod tests {
         assert_eq!(names(b"/"), ["d", "d!", "e"]);
         assert!(names(b"/d/x/b/c").is_empty());
         assert!(names(b"/nowhere").is_empty());
+    }
+}
+
+#[cfg(test)]
+mod path_hashes {
+    use super::*;
+
+    /// A tree of `n` directories `/d0`..`/d{n-1}`, each holding `f`.
+    fn dirs(n: usize) -> Tree {
+        let mut entries = Vec::new();
+        for i in 0..n {
+            entries.push((ByteStr::from(format!("/d{i}").as_str()), Entry::Dir));
+            entries.push((ByteStr::from(format!("/d{i}/f").as_str()), Entry::File));
+        }
+        entries.sort();
+        Tree::from_sorted(entries)
+    }
+
+    fn found(t: &Tree, n: usize) {
+        for i in 0..n {
+            assert_eq!(t.get(format!("/d{i}/f").as_bytes()), Some(&Entry::File));
+            assert_eq!(t.get(format!("/d{i}/g").as_bytes()), None);
+        }
+        assert_eq!(t.get(b"/nowhere/f"), None);
+    }
+
+    /// Directories are found through their path hashes, and when more paths share a hash than
+    /// are compared one by one (names made to collide), through the sorted paths.
+    #[test]
+    fn directories_found_by_hash_and_when_hashes_collide() {
+        let n = 3 * MAX_SAME_HASH;
+        let mut t = dirs(n);
+        assert!(t.by_hash.len() == t.dirs.len());
+        found(&t, n);
+        let mut all_alike = t.by_hash.to_vec();
+        for h in &mut all_alike {
+            h.0 = path_hash(b"/d0");
+        }
+        t.by_hash = all_alike.into_boxed_slice();
+        // Every directory now shares /d0's hash: looking /d0 up falls back to the paths.
+        assert!(t.hashed_part(b"/d0").is_none());
+        assert_eq!(t.get(b"/d0/f"), Some(&Entry::File));
+        assert_eq!(t.get(b"/d0/g"), None);
     }
 }
