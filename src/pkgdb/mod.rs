@@ -445,8 +445,12 @@ struct Indexer<'a> {
     scope: Scope<'a>,
     /// Each listed directory's canonical path.
     dirs: HashMap<Vec<u8>, Option<ByteStr>>,
-    /// A scoped key, built in place.
+    /// A scoped key, built in place: the canonical directory and a slash, then the name.
     key: Vec<u8>,
+    /// The listed directory `key` starts with the canonical path of.
+    key_dir: Option<Vec<u8>>,
+    /// Where the directory part of `key` ends (`None`: that directory does not resolve).
+    key_len: Option<usize>,
 }
 
 impl<'a> Indexer<'a> {
@@ -461,6 +465,8 @@ impl<'a> Indexer<'a> {
             scope,
             dirs: HashMap::new(),
             key: Vec::new(),
+            key_dir: None,
+            key_len: None,
         }
     }
 
@@ -497,19 +503,30 @@ impl<'a> Indexer<'a> {
                         }
                         Err(_) => path,
                     },
-                    Some((dir, base)) => match canonical_dir(self.tree, dir, &mut self.dirs) {
-                        Some(d) => {
-                            let d = d.as_bytes();
+                    Some((dir, base)) => {
+                        // A file list names a directory's files one after the other: the key's
+                        // directory part is kept from the line before when it is the same.
+                        if self.key_dir.as_deref() != Some(dir) {
                             self.key.clear();
-                            self.key.extend_from_slice(d);
-                            if d != b"/" {
-                                self.key.push(b'/');
-                            }
-                            self.key.extend_from_slice(base);
-                            &self.key
+                            self.key_len = canonical_dir(self.tree, dir, &mut self.dirs).map(|d| {
+                                let d = d.as_bytes();
+                                self.key.extend_from_slice(d);
+                                if d != b"/" {
+                                    self.key.push(b'/');
+                                }
+                                self.key.len()
+                            });
+                            self.key_dir = Some(dir.to_vec());
                         }
-                        None => path,
-                    },
+                        match self.key_len {
+                            Some(len) => {
+                                self.key.truncate(len);
+                                self.key.extend_from_slice(base);
+                                &self.key
+                            }
+                            None => path,
+                        }
+                    }
                 };
                 if keep.contains(key) && !owners.contains_key(key) {
                     owners.insert(ByteStr::from(key), pkg);
