@@ -24,8 +24,31 @@ use rustix::io::Errno;
 
 use super::ImageError;
 
-/// What a layer's application tells about each path: the index of the layer that last wrote it.
-pub type Origins = BTreeMap<Vec<u8>, usize>;
+/// What the layers' application tells about each path (`/usr/bin/x`) of the merged tree.
+pub type Origins = BTreeMap<Vec<u8>, Origin>;
+
+/// What the application of the layers did last at one path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The index of the layer that last wrote it.
+    pub layer: usize,
+    /// A regular file whose data has at least four bytes and does not start with the ELF magic,
+    /// as its layer's tar entry said: what the scan's own first read of it would find (written
+    /// with its data, or without it as a sparse file of zeros), so the scan of the tree need not
+    /// open it ([`crate::walk::WalkOptions::known_plain`]). False for anything else, hard links
+    /// included (the scan reads those).
+    pub plain: bool,
+}
+
+impl Origin {
+    /// Written by `layer`, not known to be a plain file.
+    fn by(layer: usize) -> Origin {
+        Origin {
+            layer,
+            plain: false,
+        }
+    }
+}
 
 /// Counters and notes of the application of all layers.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -346,7 +369,9 @@ fn open_parent(
             Err(Errno::NOENT) => {
                 rustix::fs::mkdirat(&fd, *c, Mode::from_raw_mode(0o755))
                     .map_err(|e| LayerError::CreateDir(shown(&parts[..=i]), e))?;
-                origins.entry(join(&parts[..=i])).or_insert(layer);
+                origins
+                    .entry(join(&parts[..=i]))
+                    .or_insert(Origin::by(layer));
                 rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve)
                     .map_err(|e| LayerError::Open(shown(&parts[..=i]), e))?
             }
@@ -365,7 +390,7 @@ fn open_parent(
                 remove_at(&fd, c)?;
                 rustix::fs::mkdirat(&fd, *c, Mode::from_raw_mode(0o755))
                     .map_err(LayerError::ReplaceWithDir)?;
-                origins.insert(join(&parts[..=i]), layer);
+                origins.insert(join(&parts[..=i]), Origin::by(layer));
                 rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve)
                     .map_err(LayerError::OpenReplacement)?
             }
@@ -508,7 +533,7 @@ fn apply_opaque(
     let below: Vec<(Vec<u8>, usize)> = origins
         .range(prefix.clone()..)
         .take_while(|(k, _)| k.starts_with(&prefix))
-        .map(|(k, v)| (k.clone(), *v))
+        .map(|(k, v)| (k.clone(), v.layer))
         .collect();
     // A lower entry stays only when this layer wrote something at or below it.
     let keep = |p: &[u8]| {
@@ -536,7 +561,7 @@ fn apply_opaque(
     for c in children {
         let child_path = [&prefix[..], &c[..]].concat();
         if keep(&child_path) {
-            if origins.get(&child_path).is_some_and(|&l| l != layer) {
+            if origins.get(&child_path).is_some_and(|o| o.layer != layer) {
                 let mut sub: Vec<&[u8]> = parts.to_vec();
                 sub.push(&c);
                 apply_opaque(root, &sub, origins, layer)?;
@@ -748,7 +773,7 @@ pub fn apply<R: Read>(
                     }
                     Err(e) => return Err(err(LayerError::Mkdir(text(&path), e))),
                 }
-                origins.insert(path, layer);
+                origins.insert(path, Origin::by(layer));
             }
             T::Regular | T::Continuous | T::GNUSparse => {
                 let create = || {
@@ -810,7 +835,10 @@ pub fn apply<R: Read>(
                 } else {
                     file.set_len(size).map_err(write)?;
                 }
-                origins.insert(path, layer);
+                // Its first four bytes are the head (written) or zeros (sparse): not ELF either
+                // way. A shorter file is left to the scan, which checks those.
+                let plain = got == head.len() && !crate::elf::is_elf_magic(&head);
+                origins.insert(path, Origin { layer, plain });
             }
             T::Symlink => {
                 let target = link_name.unwrap_or_default();
@@ -818,7 +846,7 @@ pub fn apply<R: Read>(
                 forget(origins, &path);
                 rustix::fs::symlinkat(target.as_slice(), &dir, *name)
                     .map_err(|e| err(LayerError::Symlink(text(&path), e)))?;
-                origins.insert(path, layer);
+                origins.insert(path, Origin::by(layer));
             }
             T::Link => {
                 let target = link_name.unwrap_or_default();
@@ -891,7 +919,7 @@ pub fn apply<R: Read>(
                     rustix::fs::linkat(&tdir, *tname, &dir, *name, AtFlags::empty())
                         .map_err(|e| err(LayerError::Link(shown.clone(), e)))?;
                 }
-                origins.insert(path, layer);
+                origins.insert(path, Origin::by(layer));
             }
             T::Char | T::Block | T::Fifo => {
                 stats.special_skipped += 1;

@@ -406,11 +406,23 @@ impl Unpacked {
         })
     }
 
+    /// The regular files the layers wrote that are known not to be ELF ([`layer::Origin::plain`]),
+    /// for the walk of the tree ([`crate::walk::WalkOptions::known_plain`]).
+    pub fn known_plain(&self) -> crate::walk::KnownPlain {
+        let mut k = crate::walk::KnownPlain::default();
+        for (path, o) in &self.origins {
+            if o.plain {
+                k.insert(path);
+            }
+        }
+        k
+    }
+
     /// The digest of the layer that last wrote `path`.
     pub fn layer_of(&self, path: &[u8]) -> Option<&str> {
         self.origins
             .get(path)
-            .and_then(|&i| self.info.layers.get(i))
+            .and_then(|o| self.info.layers.get(o.layer))
             .map(String::as_str)
     }
 }
