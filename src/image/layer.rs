@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -356,49 +356,111 @@ fn open_parent(
         Mode::empty(),
     )
     .map_err(LayerError::OpenRoot)?;
-    for (i, c) in parts.iter().enumerate() {
-        let how = How {
-            oflag: OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            mode: Mode::empty(),
-            resolve: ResolveFlags::BENEATH
-                | ResolveFlags::NO_SYMLINKS
-                | ResolveFlags::NO_MAGICLINKS,
-        };
-        let next = match rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve) {
-            Ok(f) => f,
-            Err(Errno::NOENT) => {
-                rustix::fs::mkdirat(&fd, *c, Mode::from_raw_mode(0o755))
-                    .map_err(|e| LayerError::CreateDir(shown(&parts[..=i]), e))?;
-                origins
-                    .entry(join(&parts[..=i]))
-                    .or_insert(Origin::by(layer));
-                rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve)
-                    .map_err(|e| LayerError::Open(shown(&parts[..=i]), e))?
-            }
-            Err(Errno::LOOP) | Err(Errno::XDEV) => {
-                return Err(LayerError::SymlinkParent(shown(&parts[..=i])));
-            }
-            Err(Errno::NOTDIR)
-                if rustix::fs::statat(&fd, *c, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
-                    rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
-                }) =>
-            {
-                return Err(LayerError::SymlinkParent(shown(&parts[..=i])));
-            }
-            Err(Errno::NOTDIR) => {
-                // A file where a directory is needed: the upper layer's directory replaces it.
-                remove_at(&fd, c)?;
-                rustix::fs::mkdirat(&fd, *c, Mode::from_raw_mode(0o755))
-                    .map_err(LayerError::ReplaceWithDir)?;
-                origins.insert(join(&parts[..=i]), Origin::by(layer));
-                rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve)
-                    .map_err(LayerError::OpenReplacement)?
-            }
-            Err(e) => return Err(LayerError::Open(shown(&parts[..=i]), e)),
-        };
-        fd = next;
+    for i in 0..parts.len() {
+        fd = open_child(fd.as_fd(), parts, i, origins, layer)?;
     }
     Ok(fd)
+}
+
+/// Opens the directory `parts[i]` in `fd` (the directory `parts[..i]`), creating it when missing
+/// and replacing a file of that name, never through a symlink.
+fn open_child(
+    fd: BorrowedFd<'_>,
+    parts: &[&[u8]],
+    i: usize,
+    origins: &mut Origins,
+    layer: usize,
+) -> Result<OwnedFd, LayerError> {
+    let c = parts[i];
+    let how = How {
+        oflag: OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        mode: Mode::empty(),
+        resolve: ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    };
+    match rustix::fs::openat2(fd, c, how.oflag, how.mode, how.resolve) {
+        Ok(f) => Ok(f),
+        Err(Errno::NOENT) => {
+            rustix::fs::mkdirat(fd, c, Mode::from_raw_mode(0o755))
+                .map_err(|e| LayerError::CreateDir(shown(&parts[..=i]), e))?;
+            origins
+                .entry(join(&parts[..=i]))
+                .or_insert(Origin::by(layer));
+            rustix::fs::openat2(fd, c, how.oflag, how.mode, how.resolve)
+                .map_err(|e| LayerError::Open(shown(&parts[..=i]), e))
+        }
+        Err(Errno::LOOP) | Err(Errno::XDEV) => Err(LayerError::SymlinkParent(shown(&parts[..=i]))),
+        Err(Errno::NOTDIR)
+            if rustix::fs::statat(fd, c, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
+            }) =>
+        {
+            Err(LayerError::SymlinkParent(shown(&parts[..=i])))
+        }
+        Err(Errno::NOTDIR) => {
+            // A file where a directory is needed: the upper layer's directory replaces it.
+            remove_at(fd, c)?;
+            rustix::fs::mkdirat(fd, c, Mode::from_raw_mode(0o755))
+                .map_err(LayerError::ReplaceWithDir)?;
+            origins.insert(join(&parts[..=i]), Origin::by(layer));
+            rustix::fs::openat2(fd, c, how.oflag, how.mode, how.resolve)
+                .map_err(LayerError::OpenReplacement)
+        }
+        Err(e) => Err(LayerError::Open(shown(&parts[..=i]), e)),
+    }
+}
+
+/// The directories of the last entry's parent, each open: the next entry's parent shares most of
+/// them (a tar lists a directory's entries and its subdirectories' depth first), so only the
+/// components past the shared ones are opened, not the whole path from the root every time the
+/// parent changes. A descriptor names its directory for as long as that directory is not removed:
+/// [`DirChain::clear`] after anything that may have removed one (a whiteout, a replaced directory).
+#[derive(Default)]
+struct DirChain {
+    names: Vec<Vec<u8>>,
+    fds: Vec<OwnedFd>,
+}
+
+impl DirChain {
+    /// The directory `parts` below `root`, opened as [`open_parent`] opens it.
+    fn open<'a>(
+        &'a mut self,
+        root: BorrowedFd<'a>,
+        parts: &[&[u8]],
+        origins: &mut Origins,
+        layer: usize,
+    ) -> Result<BorrowedFd<'a>, LayerError> {
+        let shared = self
+            .names
+            .iter()
+            .zip(parts)
+            .take_while(|(a, b)| a.as_slice() == **b)
+            .count();
+        self.names.truncate(shared);
+        self.fds.truncate(shared);
+        for i in shared..parts.len() {
+            let next = {
+                let at = self.fds.last().map_or(root, |f| f.as_fd());
+                open_child(at, parts, i, origins, layer)
+            };
+            match next {
+                Ok(fd) => {
+                    self.names.push(parts[i].to_vec());
+                    self.fds.push(fd);
+                }
+                Err(e) => {
+                    self.clear();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.fds.last().map_or(root, |f| f.as_fd()))
+    }
+
+    /// Forgets every descriptor.
+    fn clear(&mut self) {
+        self.names.clear();
+        self.fds.clear();
+    }
 }
 
 /// Opens the existing directories `parts` below `root`, never through a symlink and creating
@@ -439,7 +501,8 @@ fn open_existing(root: BorrowedFd<'_>, parts: &[&[u8]]) -> Result<Option<OwnedFd
 
 /// Removes `name` in `dir`, whatever it is (a directory with everything below it). True when a
 /// directory went away (cached directory descriptors may then be stale).
-fn remove_at(dir: &OwnedFd, name: &[u8]) -> Result<bool, LayerError> {
+fn remove_at(dir: impl AsFd, name: &[u8]) -> Result<bool, LayerError> {
+    let dir = dir.as_fd();
     match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
         Ok(()) | Err(Errno::NOENT) => Ok(false),
         Err(Errno::ISDIR) | Err(Errno::PERM) => {
@@ -716,7 +779,7 @@ pub fn apply<R: Read>(
     let entries = archive.entries().map_err(|_| broken(0))?;
     let mut opaque_dirs: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut buf = vec![0u8; COPY_CHUNK];
-    let mut cached: Option<(Vec<u8>, OwnedFd)> = None;
+    let mut chain = DirChain::default();
     for entry in entries {
         let mut entry = entry.map_err(|_| broken(count))?;
         count += 1;
@@ -734,7 +797,8 @@ pub fn apply<R: Read>(
                 continue;
             }
             Some(Whiteout::Remove(target)) => {
-                cached = None;
+                // It may remove a directory the chain holds.
+                chain.clear();
                 let dir = open_parent(root, parent, origins, layer).map_err(err)?;
                 remove_at(&dir, target).map_err(err)?;
                 let mut t: Vec<&[u8]> = parent.to_vec();
@@ -747,12 +811,7 @@ pub fn apply<R: Read>(
         }
         let kind = entry.header().entry_type();
         let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
-        // Entries of one directory come together: its descriptor is kept for the next entry.
-        let parent_path = join(parent);
-        let dir = match cached.take() {
-            Some((p, fd)) if p == parent_path => fd,
-            _ => open_parent(root, parent, origins, layer).map_err(err)?,
-        };
+        let dir = chain.open(root, parent, origins, layer).map_err(err)?;
         let mut keep_dir = true;
         use tar::EntryType as T;
         match kind {
@@ -939,8 +998,8 @@ pub fn apply<R: Read>(
             }
         }
         stats.entries += 1;
-        if keep_dir {
-            cached = Some((parent_path, dir));
+        if !keep_dir {
+            chain.clear();
         }
     }
     for dir in opaque_dirs {
