@@ -816,17 +816,17 @@ pub fn apply<R: Read>(
         use tar::EntryType as T;
         match kind {
             T::Directory => {
-                match rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(mode | 0o700)) {
+                match rustix::fs::mkdirat(dir, *name, Mode::from_raw_mode(mode | 0o700)) {
                     Ok(()) => {}
                     Err(Errno::EXIST) => {
-                        let st = rustix::fs::statat(&dir, *name, AtFlags::SYMLINK_NOFOLLOW)
+                        let st = rustix::fs::statat(dir, *name, AtFlags::SYMLINK_NOFOLLOW)
                             .map_err(|e| err(LayerError::Stat(text(&path), e)))?;
                         if rustix::fs::FileType::from_raw_mode(st.st_mode)
                             != rustix::fs::FileType::Directory
                         {
-                            keep_dir &= !remove_at(&dir, name).map_err(err)?;
+                            keep_dir &= !remove_at(dir, name).map_err(err)?;
                             forget(origins, &path);
-                            rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(mode | 0o700))
+                            rustix::fs::mkdirat(dir, *name, Mode::from_raw_mode(mode | 0o700))
                                 .map_err(|e| err(LayerError::Mkdir(text(&path), e)))?;
                         }
                     }
@@ -837,7 +837,7 @@ pub fn apply<R: Read>(
             T::Regular | T::Continuous | T::GNUSparse => {
                 let create = || {
                     rustix::fs::openat(
-                        &dir,
+                        dir,
                         *name,
                         OFlags::CREATE
                             | OFlags::EXCL
@@ -851,7 +851,7 @@ pub fn apply<R: Read>(
                     Ok(fd) => Ok(fd),
                     Err(Errno::EXIST) => {
                         // Replaced (a file, a directory, a link): remove, then create afresh.
-                        keep_dir &= !remove_at(&dir, name).map_err(err)?;
+                        keep_dir &= !remove_at(dir, name).map_err(err)?;
                         forget(origins, &path);
                         create()
                     }
@@ -901,9 +901,9 @@ pub fn apply<R: Read>(
             }
             T::Symlink => {
                 let target = link_name.unwrap_or_default();
-                keep_dir &= !remove_at(&dir, name).map_err(err)?;
+                keep_dir &= !remove_at(dir, name).map_err(err)?;
                 forget(origins, &path);
-                rustix::fs::symlinkat(target.as_slice(), &dir, *name)
+                rustix::fs::symlinkat(target.as_slice(), dir, *name)
                     .map_err(|e| err(LayerError::Symlink(text(&path), e)))?;
                 origins.insert(path, Origin::by(layer));
             }
@@ -970,12 +970,12 @@ pub fn apply<R: Read>(
                 // The name already is that file (a link to itself, `./x` to `x`, a repeated
                 // link): nothing to do. Removing the name first would destroy the only copy and
                 // leave nothing to link to.
-                let same = rustix::fs::statat(&dir, *name, AtFlags::SYMLINK_NOFOLLOW)
+                let same = rustix::fs::statat(dir, *name, AtFlags::SYMLINK_NOFOLLOW)
                     .is_ok_and(|st| st.st_dev == tst.st_dev && st.st_ino == tst.st_ino);
                 if !same {
-                    keep_dir &= !remove_at(&dir, name).map_err(err)?;
+                    keep_dir &= !remove_at(dir, name).map_err(err)?;
                     forget(origins, &path);
-                    rustix::fs::linkat(&tdir, *tname, &dir, *name, AtFlags::empty())
+                    rustix::fs::linkat(&tdir, *tname, dir, *name, AtFlags::empty())
                         .map_err(|e| err(LayerError::Link(shown.clone(), e)))?;
                 }
                 origins.insert(path, Origin::by(layer));
