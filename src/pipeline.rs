@@ -70,7 +70,10 @@ impl std::error::Error for Error {}
 
 /// Runs the stages `config` asks for.
 pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
-    let unpacked = open_input(config)?;
+    let mut unpacked = open_input(config)?;
+    if let Some(u) = unpacked.as_mut() {
+        u.set_jobs(config.jobs);
+    }
     let root = unpacked
         .as_ref()
         .map_or(config.root.as_path(), |u| u.root.as_path());

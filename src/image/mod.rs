@@ -335,14 +335,69 @@ pub struct Unpacked {
     pub info: ImageInfo,
     /// Which layer (index into `info.layers`) last wrote each path (`/usr/bin/x`).
     pub origins: layer::Origins,
+    /// Threads that remove the tree on drop (`None`: one per core).
+    jobs: Option<usize>,
 }
 
 impl Drop for Unpacked {
     fn drop(&mut self) {
         if let Some(d) = self.dir.take() {
             forget_cleanup(d.path());
+            if self.jobs != Some(1)
+                && let Ok(pool) = rayon::ThreadPoolBuilder::new()
+                    .num_threads(self.jobs.unwrap_or(0))
+                    .build()
+            {
+                pool.install(|| unlink_files(d.path()));
+            }
             let _ = d.close();
         }
+    }
+}
+
+/// Removes every file and symlink below `dir` (a tree elfdeps unpacked), one directory per task
+/// on the current rayon pool, leaving the directories to the serial removal that follows (and
+/// whatever failed here). Removing a tree of tens of thousands of files and hundreds of MB of
+/// data one file at a time was a tenth of an image scan's wall time; unlinks in different
+/// directories run in parallel (benches/image.sh: 0.20 s -> 0.13-0.15 s on two idle cores, no
+/// better when the cores are busy elsewhere). Directories are opened without following symlinks.
+fn unlink_files(dir: &Path) {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    fn unlink_in(s: &rayon::Scope<'_>, dir: std::os::fd::OwnedFd, flags: OFlags) {
+        let Ok(mut it) = rustix::fs::Dir::read_from(&dir) else {
+            return;
+        };
+        while let Some(Ok(ent)) = it.read() {
+            let name = ent.file_name();
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                continue;
+            }
+            let is_dir = match ent.file_type() {
+                FileType::Directory => true,
+                FileType::Unknown => {
+                    rustix::fs::unlinkat(&dir, name, AtFlags::empty())
+                        == Err(rustix::io::Errno::ISDIR)
+                }
+                _ => {
+                    let _ = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
+                    false
+                }
+            };
+            if is_dir && let Ok(sub) = rustix::fs::openat(&dir, name, flags, Mode::empty()) {
+                s.spawn(move |s| unlink_in(s, sub, flags));
+            }
+        }
+    }
+    if let Ok(top) = rustix::fs::open(dir, flags, Mode::empty()) {
+        rayon::scope(|s| unlink_in(s, top, flags));
+    }
+}
+
+impl Unpacked {
+    /// Removes the tree with at most `jobs` threads when dropped (`--jobs`; `None`: one per core).
+    pub fn set_jobs(&mut self, jobs: Option<usize>) {
+        self.jobs = jobs;
     }
 }
 
@@ -403,6 +458,7 @@ impl Unpacked {
                 run: None,
             },
             origins: Default::default(),
+            jobs: None,
         })
     }
 
