@@ -27,7 +27,7 @@ mod tarball;
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
@@ -706,6 +706,18 @@ struct ChannelReader {
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let have = self.fill_buf()?;
+        let n = buf.len().min(have.len());
+        buf[..n].copy_from_slice(&have[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// The chunks are the buffer: a decoder reading through `BufRead` takes its input from them
+/// without another copy.
+impl BufRead for ChannelReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.at == self.chunk.len() {
             match self.rx.recv() {
                 Ok(Ok(c)) => {
@@ -718,13 +730,14 @@ impl Read for ChannelReader {
                 }
                 Ok(Err(e)) => return Err(e),
                 // The producer is done (or failed, and says so when joined).
-                Err(_) => return Ok(0),
+                Err(_) => return Ok(&[]),
             }
         }
-        let n = buf.len().min(self.chunk.len() - self.at);
-        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        Ok(&self.chunk[self.at..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.at = (self.at + n).min(self.chunk.len());
     }
 }
 
@@ -1417,16 +1430,14 @@ enum DecompressError {
 /// Compression of a layer, from its media type or its first bytes: the decompressed stream and
 /// the compression's name.
 fn decompress<'a>(
-    r: Box<dyn Read + 'a>,
+    mut r: Box<dyn BufRead + 'a>,
     media: &str,
 ) -> Result<(Box<dyn Read + 'a>, &'static str), DecompressError> {
-    let mut r = BufReader::new(r);
-    let head = {
-        use std::io::BufRead;
-        r.fill_buf().map_err(DecompressError::Read)?.to_vec()
-    };
+    let head = r.fill_buf().map_err(DecompressError::Read)?.to_vec();
+    // The `bufread` decoder takes its input from `r`'s own buffer (a layer's chunks as they
+    // come), where the `read` one would copy it into a buffer of its own first.
     if media.ends_with("+gzip") || media.ends_with(".gzip") || head.starts_with(&[0x1f, 0x8b]) {
-        Ok((Box::new(flate2::read::MultiGzDecoder::new(r)), "gzip"))
+        Ok((Box::new(flate2::bufread::MultiGzDecoder::new(r)), "gzip"))
     } else if media.ends_with("+zstd") || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         let d =
             ruzstd::decoding::StreamingDecoder::new(r).map_err(|_| DecompressError::ZstdHeader)?;
@@ -1669,7 +1680,7 @@ pub fn unpack_onto(
                 let r = blobs.open_path(name)?;
                 // A file that does not decompress is not a layer; if the config wanted it, the
                 // layer is reported missing below.
-                let Ok((r, _)) = decompress(r, "") else {
+                let Ok((r, _)) = decompress(Box::new(BufReader::new(r)), "") else {
                     continue;
                 };
                 let mut h = Hashing {
