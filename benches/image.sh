@@ -37,6 +37,37 @@
 # Starting layer 2's reading and decompression while layer 1 was applied (bounded channels of
 # 2 MiB) gained nothing measurable (2.94 s ± 0.30 vs 2.83 s ± 0.23 without, interleaved, n=7); a
 # read-ahead of 32 MiB per pipe cost 120 MB peak RSS for no clear gain: layers go one at a time.
+#
+# Later the same day the floor itself was found slow: examples/decompress.rs drained the decoder
+# with io::copy, 8 KiB at a time, and zlib copies each call's output into its 32 KiB window; read
+# 256 KiB at a time through flate2's bufread decoder (as elfdeps reads it), gzip decompresses 18%
+# faster (1.63 s against 1.93 s, CPU 1.51 s against 1.84 s; interleaved, n=7). Ratios against
+# the old floor were too kind.
+# Then (medians of 7 interleaved rounds of before / after / floor; another session's fuzzer held
+# one of the two cores throughout, so each scan had about one core and its wall time is its CPU
+# time; load 2.6-2.9):
+#   gzip:  before 2.71 s, after 2.60 s (CPU 2.71 -> 2.59 s), floor 1.50 s: 1.79x -> 1.72x
+#   zstd:  before 4.70 s, after 4.42 s (CPU 4.68 -> 4.41 s), floor 3.30 s: 1.42x -> 1.34x
+#   none:  before 1.82 s, after 1.72 s (CPU 1.80 -> 1.68 s), floor (--hash) 0.84 s: 2.15x -> 2.04x
+# In the few rounds with both cores free, gzip took 1.83-1.88 s after (1.91-2.05 s before) where
+# the new floor takes 1.5-1.6 s: 1.15-1.25x. With a core to spare the layers' pipeline is
+# bound by the decompressing thread, and what is left is what follows it (timestamps of a
+# temporary build, uncompressed image, idle cores: scan 0.04 s, resolution and checks 0.05-0.07 s,
+# removing the tree 0.13-0.15 s). Peak RSS 26.8 MB (gzip), 27.3 MB (zstd), against 23.5 and
+# 24.3 MB for the build before (the walk's set of plain files; the removal's threads).
+# What "after" is: the walk does not open the files the layers wrote as plain (layer::Origin::
+# plain: four bytes or more seen in the tar stream, no ELF magic; the scan of the unpacked tree
+# 0.10-0.13 s -> 0.03-0.06 s, 16.5k opens fewer); the directories of the last entry's parent stay
+# open while layers are applied (openat2 23k -> 5.3k); the decompressor reads the pipe's chunks in
+# place (BufRead) instead of through two more buffers (~80 ms of CPU); the tree is removed one
+# directory per task on --jobs threads (0.20 s -> 0.13-0.15 s with a core free, no better with the
+# cores busy; splitting a large directory's names among tasks too gained nothing more). Most of
+# what stays is CPU the floor does not spend: the blob's sha256 (0.2 s), applying (0.5 s: 22.7k
+# entries, 560 MB of ELF files, scripts and configuration written into tmpfs) and the tree's
+# removal (half of it freeing those 560 MB). Not creating the plain files at all (14k of the 18.5k
+# files; the tree would then know them from the layers alone) is the next step, not taken: every
+# later reader of the tree (the Tree's on-disk confirmation, the resolver, package databases)
+# would have to take them from there.
 set -euo pipefail
 [ $# -eq 1 ] && [ -d "$1" ] || { echo "usage: benches/image.sh DIR" >&2; exit 2; }
 dir=$(cd "$1" && pwd -P)

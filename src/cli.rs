@@ -550,6 +550,7 @@ impl RootArgs {
                         .then(|| elfdeps::walk::Exclude::new(&self.exclude))
                         .transpose()
                         .map_err(|e| e.to_string())?,
+                    known_plain: None,
                 },
             },
             resolve: resolve.then(|| elfdeps::resolve::ResolveOptions {

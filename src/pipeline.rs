@@ -70,7 +70,10 @@ impl std::error::Error for Error {}
 
 /// Runs the stages `config` asks for.
 pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
-    let unpacked = open_input(config)?;
+    let mut unpacked = open_input(config)?;
+    if let Some(u) = unpacked.as_mut() {
+        u.set_jobs(config.jobs);
+    }
     let root = unpacked
         .as_ref()
         .map_or(config.root.as_path(), |u| u.root.as_path());
@@ -79,7 +82,17 @@ pub fn run(config: &Config, progress: &Progress) -> Result<Report, Error> {
         .thread_name(|i| format!("elfdeps-{i}"))
         .build()
         .map_err(|e| Error(format!("cannot start worker threads: {e}")))?;
-    let scanned = pool.install(|| scan::scan(root, &config.scan, progress));
+    // An image's tree was written by elfdeps itself, which saw the first bytes of every file:
+    // the walk need not open those it knows are not ELF.
+    let scan_opts = match &unpacked {
+        Some(u) => {
+            let mut o = config.scan.clone();
+            o.walk.known_plain = Some(std::sync::Arc::new(u.known_plain()));
+            std::borrow::Cow::Owned(o)
+        }
+        None => std::borrow::Cow::Borrowed(&config.scan),
+    };
+    let scanned = pool.install(|| scan::scan(root, &scan_opts, progress));
     progress.finish();
     let mut report = Report::new(scanned.map_err(|e| Error(e.to_string()))?);
     let effective = config
@@ -553,7 +566,7 @@ pub fn check_rebase(
     let paths: Vec<ByteStr> = after
         .origins
         .iter()
-        .filter(|(_, layer)| **layer >= new_layers)
+        .filter(|(_, o)| o.layer >= new_layers)
         .filter_map(|(p, _)| after_view.resolve(p, false).ok())
         .filter(|p| after_view.kind(p.as_bytes()) == Some(FileKind::File))
         .collect();

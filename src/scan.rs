@@ -226,6 +226,8 @@ struct Gathered {
     shared: HashMap<(u64, u64), FileResult>,
     /// The other paths to them.
     aliases: Vec<(ByteStr, (u64, u64))>,
+    /// Files the walk did not open ([`Node::Plain`]), for the progress count.
+    known_plain: u64,
 }
 
 /// Scans `root`: walks it and reads the facts of every ELF file, on the current rayon pool.
@@ -286,6 +288,7 @@ pub fn scan(root: &Path, opts: &ScanOptions, progress: &Progress) -> Result<Inve
     let on_dir = |listing: Listing<Outcome>| {
         let mut local = Gathered::default();
         let part = gather(listing, &mut local);
+        progress.inc_by(local.known_plain);
         let mut g = gathered.lock().unwrap_or_else(|p| p.into_inner());
         g.merge(local, part);
     };
@@ -363,6 +366,13 @@ fn gather(listing: Listing<Outcome>, g: &mut Gathered) -> DirPart {
         let entry = match node {
             Node::File(Outcome::Plain) => {
                 g.summary.files += 1;
+                plain.push(name_hash(name));
+                continue;
+            }
+            // What `Outcome::Plain` would have said, known without opening the file.
+            Node::Plain => {
+                g.summary.files += 1;
+                g.known_plain += 1;
                 plain.push(name_hash(name));
                 continue;
             }

@@ -33,6 +33,10 @@ pub struct WalkOptions {
     /// Paths not walked (`--exclude`): a directory matched is not entered, any other entry matched
     /// is not opened. Each is recorded as [`Node::Excluded`].
     pub exclude: Option<Exclude>,
+    /// Regular files the caller already knows are not ELF, which are listed as [`Node::Plain`]
+    /// without being opened: the files of an unpacked image whose data elfdeps itself wrote (or
+    /// left sparse) and saw the first bytes of.
+    pub known_plain: Option<std::sync::Arc<KnownPlain>>,
 }
 
 impl Default for WalkOptions {
@@ -40,7 +44,50 @@ impl Default for WalkOptions {
         WalkOptions {
             max_depth: 256,
             exclude: None,
+            known_plain: None,
         }
+    }
+}
+
+/// Regular files known not to be ELF, by directory (absolute in-root paths, `/` for the root) and
+/// name. Only the name of an entry the directory lists as a regular file is looked up here: a
+/// directory, symlink or special file of the same name is walked as such.
+#[derive(Debug, Default)]
+pub struct KnownPlain {
+    dirs: std::collections::HashMap<Vec<u8>, std::collections::HashSet<Vec<u8>>>,
+}
+
+impl KnownPlain {
+    /// Adds the file at the absolute in-root `path` (`/usr/share/x`); a path without a name (`/`)
+    /// is ignored.
+    pub fn insert(&mut self, path: &[u8]) {
+        let Some(cut) = path.iter().rposition(|&b| b == b'/') else {
+            return;
+        };
+        let name = &path[cut + 1..];
+        if name.is_empty() {
+            return;
+        }
+        let dir = if cut == 0 { &b"/"[..] } else { &path[..cut] };
+        self.dirs
+            .entry(dir.to_vec())
+            .or_default()
+            .insert(name.to_vec());
+    }
+
+    /// The files of directory `dir`.
+    fn in_dir(&self, dir: &[u8]) -> Option<&std::collections::HashSet<Vec<u8>>> {
+        self.dirs.get(dir)
+    }
+
+    /// How many files.
+    pub fn len(&self) -> usize {
+        self.dirs.values().map(|d| d.len()).sum()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.dirs.is_empty()
     }
 }
 
@@ -124,6 +171,8 @@ pub enum Special {
 pub enum Node<T> {
     /// A regular file, with what the worker made of it.
     File(T),
+    /// A regular file [`WalkOptions::known_plain`] names: not opened, no worker called.
+    Plain,
     /// A directory: walked by its own task, which hands over its own [`Listing`].
     Dir,
     /// An entry of any type that `--exclude` names: not opened, not entered.
@@ -357,8 +406,14 @@ where
     }
 
     if let Ok(fd) = dir.fd() {
+        let known =
+            (ctx.opts.known_plain.as_deref()).and_then(|k| k.in_dir(listing.path.as_bytes()));
         for range in files {
             let name = &listing.names[range.clone()];
+            if known.is_some_and(|k| k.contains(name)) {
+                listing.entries.push((range, Node::Plain));
+                continue;
+            }
             let node = match ctx.root.open_listed_at(fd, name) {
                 Ok(file) => Node::File((ctx.on_file)(listing.path.as_bytes(), name, file)),
                 Err(e) => Node::Error(e),

@@ -991,6 +991,96 @@ fn case_25_duplicates_and_file_dir_replacement() {
     assert!(leftovers(&tmp).is_empty(), "{:?}", leftovers(&tmp));
 }
 
+/// The walk of an unpacked image does not open the files the layers wrote as plain (four bytes
+/// or more, no ELF magic): what it skips must be what the last layer left at each path. A plain
+/// file replaced by an ELF one (directly, after a whiteout, by a directory holding one), an ELF
+/// file replaced by a plain one, hard links to either and a short file are all scanned as the same
+/// tree scanned as a directory is.
+#[test]
+fn plain_files_known_from_the_layers_follow_later_layers() {
+    if !support::require_tool_or_skip("gcc", "gcc", "plain files known from the layers") {
+        return;
+    }
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let a = elf_so(d, "a");
+    let b = elf_so(d, "b");
+    let text = b"not an ELF file\n";
+    let layers = vec![
+        tar_of(&[
+            dir("usr/"),
+            dir("usr/lib/"),
+            file("usr/lib/libp.so", text),
+            file("usr/lib/libq.so", &b),
+            file("usr/lib/short", b"ab"),
+            file("usr/lib/t.txt", text),
+            file("usr/lib/libe.so", &a),
+            file("usr/lib/dir", text),
+            file("usr/lib/w", text),
+            file("usr/lib/elf-head", b"\x7fELx and more"),
+        ]),
+        tar_of(&[
+            file("usr/lib/libp.so", &a),
+            file("usr/lib/libq.so", text),
+            hardlink("usr/lib/libh.so", "usr/lib/t.txt"),
+            hardlink("usr/lib/libe2.so", "usr/lib/libe.so"),
+            dir("usr/lib/dir/"),
+            file("usr/lib/dir/libc.so", &b),
+            file("usr/lib/.wh.w", b""),
+        ]),
+        tar_of(&[file("usr/lib/w", &b)]),
+    ];
+    let img = d.join("img");
+    layout(&img, &layers);
+    let out = elfdeps(&[
+        "scan",
+        &format!("oci:{}:t", img.display()),
+        "-q",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let want: std::collections::BTreeMap<String, String> = [
+        ("/usr/lib/dir/libc.so", "libb.so"),
+        ("/usr/lib/libe.so", "liba.so"),
+        ("/usr/lib/libe2.so", "liba.so"),
+        ("/usr/lib/libp.so", "liba.so"),
+        ("/usr/lib/w", "libb.so"),
+    ]
+    .iter()
+    .map(|(p, s)| (p.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(objects_of(&doc), want, "{}", describe(&out));
+    // libp, libq, short, t.txt, libh, libe, libe2, dir/libc, w, elf-head.
+    assert_eq!(doc["summary"]["files"], 10, "{}", doc["summary"]);
+    assert_eq!(doc["summary"]["errors"], 0, "{}", doc["summary"]);
+    // The layer that last wrote each object.
+    let layer_digest = |i: usize| {
+        doc["image"]["layers"][i]
+            .as_str()
+            .expect("digest")
+            .to_string()
+    };
+    let layer_of = |path: &str| {
+        let objects = doc["objects"].as_array().expect("objects");
+        let o = objects.iter().find(|o| o["path"] == path).expect("object");
+        o["layer"].as_str().expect("layer").to_string()
+    };
+    assert_eq!(layer_of("/usr/lib/libp.so"), layer_digest(1));
+    assert_eq!(layer_of("/usr/lib/libe2.so"), layer_digest(1));
+    assert_eq!(layer_of("/usr/lib/w"), layer_digest(2));
+
+    // The same tree, applied by elfdeps' own layer code and scanned as a directory (every file
+    // opened), says the same.
+    let root = d.join("root");
+    let (_, err) = apply_layers(&root, &layers);
+    assert_eq!(err, None, "the layers apply");
+    let plain = scan(root.to_str().expect("utf-8 path"));
+    assert_eq!(objects_of(&plain), want);
+    assert_eq!(plain["summary"], doc["summary"]);
+}
+
 fn nlink(p: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     std::fs::symlink_metadata(p).expect("stat").nlink()

@@ -17,15 +17,38 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
 use super::ImageError;
 
-/// What a layer's application tells about each path: the index of the layer that last wrote it.
-pub type Origins = BTreeMap<Vec<u8>, usize>;
+/// What the layers' application tells about each path (`/usr/bin/x`) of the merged tree.
+pub type Origins = BTreeMap<Vec<u8>, Origin>;
+
+/// What the application of the layers did last at one path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The index of the layer that last wrote it.
+    pub layer: usize,
+    /// A regular file whose data has at least four bytes and does not start with the ELF magic,
+    /// as its layer's tar entry said: what the scan's own first read of it would find (written
+    /// with its data, or without it as a sparse file of zeros), so the scan of the tree need not
+    /// open it ([`crate::walk::WalkOptions::known_plain`]). False for anything else, hard links
+    /// included (the scan reads those).
+    pub plain: bool,
+}
+
+impl Origin {
+    /// Written by `layer`, not known to be a plain file.
+    fn by(layer: usize) -> Origin {
+        Origin {
+            layer,
+            plain: false,
+        }
+    }
+}
 
 /// Counters and notes of the application of all layers.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -333,47 +356,111 @@ fn open_parent(
         Mode::empty(),
     )
     .map_err(LayerError::OpenRoot)?;
-    for (i, c) in parts.iter().enumerate() {
-        let how = How {
-            oflag: OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            mode: Mode::empty(),
-            resolve: ResolveFlags::BENEATH
-                | ResolveFlags::NO_SYMLINKS
-                | ResolveFlags::NO_MAGICLINKS,
-        };
-        let next = match rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve) {
-            Ok(f) => f,
-            Err(Errno::NOENT) => {
-                rustix::fs::mkdirat(&fd, *c, Mode::from_raw_mode(0o755))
-                    .map_err(|e| LayerError::CreateDir(shown(&parts[..=i]), e))?;
-                origins.entry(join(&parts[..=i])).or_insert(layer);
-                rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve)
-                    .map_err(|e| LayerError::Open(shown(&parts[..=i]), e))?
-            }
-            Err(Errno::LOOP) | Err(Errno::XDEV) => {
-                return Err(LayerError::SymlinkParent(shown(&parts[..=i])));
-            }
-            Err(Errno::NOTDIR)
-                if rustix::fs::statat(&fd, *c, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
-                    rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
-                }) =>
-            {
-                return Err(LayerError::SymlinkParent(shown(&parts[..=i])));
-            }
-            Err(Errno::NOTDIR) => {
-                // A file where a directory is needed: the upper layer's directory replaces it.
-                remove_at(&fd, c)?;
-                rustix::fs::mkdirat(&fd, *c, Mode::from_raw_mode(0o755))
-                    .map_err(LayerError::ReplaceWithDir)?;
-                origins.insert(join(&parts[..=i]), layer);
-                rustix::fs::openat2(&fd, *c, how.oflag, how.mode, how.resolve)
-                    .map_err(LayerError::OpenReplacement)?
-            }
-            Err(e) => return Err(LayerError::Open(shown(&parts[..=i]), e)),
-        };
-        fd = next;
+    for i in 0..parts.len() {
+        fd = open_child(fd.as_fd(), parts, i, origins, layer)?;
     }
     Ok(fd)
+}
+
+/// Opens the directory `parts[i]` in `fd` (the directory `parts[..i]`), creating it when missing
+/// and replacing a file of that name, never through a symlink.
+fn open_child(
+    fd: BorrowedFd<'_>,
+    parts: &[&[u8]],
+    i: usize,
+    origins: &mut Origins,
+    layer: usize,
+) -> Result<OwnedFd, LayerError> {
+    let c = parts[i];
+    let how = How {
+        oflag: OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        mode: Mode::empty(),
+        resolve: ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+    };
+    match rustix::fs::openat2(fd, c, how.oflag, how.mode, how.resolve) {
+        Ok(f) => Ok(f),
+        Err(Errno::NOENT) => {
+            rustix::fs::mkdirat(fd, c, Mode::from_raw_mode(0o755))
+                .map_err(|e| LayerError::CreateDir(shown(&parts[..=i]), e))?;
+            origins
+                .entry(join(&parts[..=i]))
+                .or_insert(Origin::by(layer));
+            rustix::fs::openat2(fd, c, how.oflag, how.mode, how.resolve)
+                .map_err(|e| LayerError::Open(shown(&parts[..=i]), e))
+        }
+        Err(Errno::LOOP) | Err(Errno::XDEV) => Err(LayerError::SymlinkParent(shown(&parts[..=i]))),
+        Err(Errno::NOTDIR)
+            if rustix::fs::statat(fd, c, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
+            }) =>
+        {
+            Err(LayerError::SymlinkParent(shown(&parts[..=i])))
+        }
+        Err(Errno::NOTDIR) => {
+            // A file where a directory is needed: the upper layer's directory replaces it.
+            remove_at(fd, c)?;
+            rustix::fs::mkdirat(fd, c, Mode::from_raw_mode(0o755))
+                .map_err(LayerError::ReplaceWithDir)?;
+            origins.insert(join(&parts[..=i]), Origin::by(layer));
+            rustix::fs::openat2(fd, c, how.oflag, how.mode, how.resolve)
+                .map_err(LayerError::OpenReplacement)
+        }
+        Err(e) => Err(LayerError::Open(shown(&parts[..=i]), e)),
+    }
+}
+
+/// The directories of the last entry's parent, each open: the next entry's parent shares most of
+/// them (a tar lists a directory's entries and its subdirectories' depth first), so only the
+/// components past the shared ones are opened, not the whole path from the root every time the
+/// parent changes. A descriptor names its directory for as long as that directory is not removed:
+/// [`DirChain::clear`] after anything that may have removed one (a whiteout, a replaced directory).
+#[derive(Default)]
+struct DirChain {
+    names: Vec<Vec<u8>>,
+    fds: Vec<OwnedFd>,
+}
+
+impl DirChain {
+    /// The directory `parts` below `root`, opened as [`open_parent`] opens it.
+    fn open<'a>(
+        &'a mut self,
+        root: BorrowedFd<'a>,
+        parts: &[&[u8]],
+        origins: &mut Origins,
+        layer: usize,
+    ) -> Result<BorrowedFd<'a>, LayerError> {
+        let shared = self
+            .names
+            .iter()
+            .zip(parts)
+            .take_while(|(a, b)| a.as_slice() == **b)
+            .count();
+        self.names.truncate(shared);
+        self.fds.truncate(shared);
+        for i in shared..parts.len() {
+            let next = {
+                let at = self.fds.last().map_or(root, |f| f.as_fd());
+                open_child(at, parts, i, origins, layer)
+            };
+            match next {
+                Ok(fd) => {
+                    self.names.push(parts[i].to_vec());
+                    self.fds.push(fd);
+                }
+                Err(e) => {
+                    self.clear();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.fds.last().map_or(root, |f| f.as_fd()))
+    }
+
+    /// Forgets every descriptor.
+    fn clear(&mut self) {
+        self.names.clear();
+        self.fds.clear();
+    }
 }
 
 /// Opens the existing directories `parts` below `root`, never through a symlink and creating
@@ -414,7 +501,8 @@ fn open_existing(root: BorrowedFd<'_>, parts: &[&[u8]]) -> Result<Option<OwnedFd
 
 /// Removes `name` in `dir`, whatever it is (a directory with everything below it). True when a
 /// directory went away (cached directory descriptors may then be stale).
-fn remove_at(dir: &OwnedFd, name: &[u8]) -> Result<bool, LayerError> {
+fn remove_at(dir: impl AsFd, name: &[u8]) -> Result<bool, LayerError> {
+    let dir = dir.as_fd();
     match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
         Ok(()) | Err(Errno::NOENT) => Ok(false),
         Err(Errno::ISDIR) | Err(Errno::PERM) => {
@@ -508,7 +596,7 @@ fn apply_opaque(
     let below: Vec<(Vec<u8>, usize)> = origins
         .range(prefix.clone()..)
         .take_while(|(k, _)| k.starts_with(&prefix))
-        .map(|(k, v)| (k.clone(), *v))
+        .map(|(k, v)| (k.clone(), v.layer))
         .collect();
     // A lower entry stays only when this layer wrote something at or below it.
     let keep = |p: &[u8]| {
@@ -536,7 +624,7 @@ fn apply_opaque(
     for c in children {
         let child_path = [&prefix[..], &c[..]].concat();
         if keep(&child_path) {
-            if origins.get(&child_path).is_some_and(|&l| l != layer) {
+            if origins.get(&child_path).is_some_and(|o| o.layer != layer) {
                 let mut sub: Vec<&[u8]> = parts.to_vec();
                 sub.push(&c);
                 apply_opaque(root, &sub, origins, layer)?;
@@ -691,7 +779,7 @@ pub fn apply<R: Read>(
     let entries = archive.entries().map_err(|_| broken(0))?;
     let mut opaque_dirs: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut buf = vec![0u8; COPY_CHUNK];
-    let mut cached: Option<(Vec<u8>, OwnedFd)> = None;
+    let mut chain = DirChain::default();
     for entry in entries {
         let mut entry = entry.map_err(|_| broken(count))?;
         count += 1;
@@ -709,7 +797,8 @@ pub fn apply<R: Read>(
                 continue;
             }
             Some(Whiteout::Remove(target)) => {
-                cached = None;
+                // It may remove a directory the chain holds.
+                chain.clear();
                 let dir = open_parent(root, parent, origins, layer).map_err(err)?;
                 remove_at(&dir, target).map_err(err)?;
                 let mut t: Vec<&[u8]> = parent.to_vec();
@@ -722,38 +811,33 @@ pub fn apply<R: Read>(
         }
         let kind = entry.header().entry_type();
         let mode = entry.header().mode().unwrap_or(0o644) & 0o777;
-        // Entries of one directory come together: its descriptor is kept for the next entry.
-        let parent_path = join(parent);
-        let dir = match cached.take() {
-            Some((p, fd)) if p == parent_path => fd,
-            _ => open_parent(root, parent, origins, layer).map_err(err)?,
-        };
+        let dir = chain.open(root, parent, origins, layer).map_err(err)?;
         let mut keep_dir = true;
         use tar::EntryType as T;
         match kind {
             T::Directory => {
-                match rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(mode | 0o700)) {
+                match rustix::fs::mkdirat(dir, *name, Mode::from_raw_mode(mode | 0o700)) {
                     Ok(()) => {}
                     Err(Errno::EXIST) => {
-                        let st = rustix::fs::statat(&dir, *name, AtFlags::SYMLINK_NOFOLLOW)
+                        let st = rustix::fs::statat(dir, *name, AtFlags::SYMLINK_NOFOLLOW)
                             .map_err(|e| err(LayerError::Stat(text(&path), e)))?;
                         if rustix::fs::FileType::from_raw_mode(st.st_mode)
                             != rustix::fs::FileType::Directory
                         {
-                            keep_dir &= !remove_at(&dir, name).map_err(err)?;
+                            keep_dir &= !remove_at(dir, name).map_err(err)?;
                             forget(origins, &path);
-                            rustix::fs::mkdirat(&dir, *name, Mode::from_raw_mode(mode | 0o700))
+                            rustix::fs::mkdirat(dir, *name, Mode::from_raw_mode(mode | 0o700))
                                 .map_err(|e| err(LayerError::Mkdir(text(&path), e)))?;
                         }
                     }
                     Err(e) => return Err(err(LayerError::Mkdir(text(&path), e))),
                 }
-                origins.insert(path, layer);
+                origins.insert(path, Origin::by(layer));
             }
             T::Regular | T::Continuous | T::GNUSparse => {
                 let create = || {
                     rustix::fs::openat(
-                        &dir,
+                        dir,
                         *name,
                         OFlags::CREATE
                             | OFlags::EXCL
@@ -767,7 +851,7 @@ pub fn apply<R: Read>(
                     Ok(fd) => Ok(fd),
                     Err(Errno::EXIST) => {
                         // Replaced (a file, a directory, a link): remove, then create afresh.
-                        keep_dir &= !remove_at(&dir, name).map_err(err)?;
+                        keep_dir &= !remove_at(dir, name).map_err(err)?;
                         forget(origins, &path);
                         create()
                     }
@@ -810,15 +894,18 @@ pub fn apply<R: Read>(
                 } else {
                     file.set_len(size).map_err(write)?;
                 }
-                origins.insert(path, layer);
+                // Its first four bytes are the head (written) or zeros (sparse): not ELF either
+                // way. A shorter file is left to the scan, which checks those.
+                let plain = got == head.len() && !crate::elf::is_elf_magic(&head);
+                origins.insert(path, Origin { layer, plain });
             }
             T::Symlink => {
                 let target = link_name.unwrap_or_default();
-                keep_dir &= !remove_at(&dir, name).map_err(err)?;
+                keep_dir &= !remove_at(dir, name).map_err(err)?;
                 forget(origins, &path);
-                rustix::fs::symlinkat(target.as_slice(), &dir, *name)
+                rustix::fs::symlinkat(target.as_slice(), dir, *name)
                     .map_err(|e| err(LayerError::Symlink(text(&path), e)))?;
-                origins.insert(path, layer);
+                origins.insert(path, Origin::by(layer));
             }
             T::Link => {
                 let target = link_name.unwrap_or_default();
@@ -883,15 +970,15 @@ pub fn apply<R: Read>(
                 // The name already is that file (a link to itself, `./x` to `x`, a repeated
                 // link): nothing to do. Removing the name first would destroy the only copy and
                 // leave nothing to link to.
-                let same = rustix::fs::statat(&dir, *name, AtFlags::SYMLINK_NOFOLLOW)
+                let same = rustix::fs::statat(dir, *name, AtFlags::SYMLINK_NOFOLLOW)
                     .is_ok_and(|st| st.st_dev == tst.st_dev && st.st_ino == tst.st_ino);
                 if !same {
-                    keep_dir &= !remove_at(&dir, name).map_err(err)?;
+                    keep_dir &= !remove_at(dir, name).map_err(err)?;
                     forget(origins, &path);
-                    rustix::fs::linkat(&tdir, *tname, &dir, *name, AtFlags::empty())
+                    rustix::fs::linkat(&tdir, *tname, dir, *name, AtFlags::empty())
                         .map_err(|e| err(LayerError::Link(shown.clone(), e)))?;
                 }
-                origins.insert(path, layer);
+                origins.insert(path, Origin::by(layer));
             }
             T::Char | T::Block | T::Fifo => {
                 stats.special_skipped += 1;
@@ -911,8 +998,8 @@ pub fn apply<R: Read>(
             }
         }
         stats.entries += 1;
-        if keep_dir {
-            cached = Some((parent_path, dir));
+        if !keep_dir {
+            chain.clear();
         }
     }
     for dir in opaque_dirs {

@@ -27,7 +27,7 @@ mod tarball;
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
@@ -335,14 +335,69 @@ pub struct Unpacked {
     pub info: ImageInfo,
     /// Which layer (index into `info.layers`) last wrote each path (`/usr/bin/x`).
     pub origins: layer::Origins,
+    /// Threads that remove the tree on drop (`None`: one per core).
+    jobs: Option<usize>,
 }
 
 impl Drop for Unpacked {
     fn drop(&mut self) {
         if let Some(d) = self.dir.take() {
             forget_cleanup(d.path());
+            if self.jobs != Some(1)
+                && let Ok(pool) = rayon::ThreadPoolBuilder::new()
+                    .num_threads(self.jobs.unwrap_or(0))
+                    .build()
+            {
+                pool.install(|| unlink_files(d.path()));
+            }
             let _ = d.close();
         }
+    }
+}
+
+/// Removes every file and symlink below `dir` (a tree elfdeps unpacked), one directory per task
+/// on the current rayon pool, leaving the directories to the serial removal that follows (and
+/// whatever failed here). Removing a tree of tens of thousands of files and hundreds of MB of
+/// data one file at a time was a tenth of an image scan's wall time; unlinks in different
+/// directories run in parallel (benches/image.sh: 0.20 s -> 0.13-0.15 s on two idle cores, no
+/// better when the cores are busy elsewhere). Directories are opened without following symlinks.
+fn unlink_files(dir: &Path) {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    let flags = OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    fn unlink_in(s: &rayon::Scope<'_>, dir: std::os::fd::OwnedFd, flags: OFlags) {
+        let Ok(mut it) = rustix::fs::Dir::read_from(&dir) else {
+            return;
+        };
+        while let Some(Ok(ent)) = it.read() {
+            let name = ent.file_name();
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                continue;
+            }
+            let is_dir = match ent.file_type() {
+                FileType::Directory => true,
+                FileType::Unknown => {
+                    rustix::fs::unlinkat(&dir, name, AtFlags::empty())
+                        == Err(rustix::io::Errno::ISDIR)
+                }
+                _ => {
+                    let _ = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
+                    false
+                }
+            };
+            if is_dir && let Ok(sub) = rustix::fs::openat(&dir, name, flags, Mode::empty()) {
+                s.spawn(move |s| unlink_in(s, sub, flags));
+            }
+        }
+    }
+    if let Ok(top) = rustix::fs::open(dir, flags, Mode::empty()) {
+        rayon::scope(|s| unlink_in(s, top, flags));
+    }
+}
+
+impl Unpacked {
+    /// Removes the tree with at most `jobs` threads when dropped (`--jobs`; `None`: one per core).
+    pub fn set_jobs(&mut self, jobs: Option<usize>) {
+        self.jobs = jobs;
     }
 }
 
@@ -403,14 +458,27 @@ impl Unpacked {
                 run: None,
             },
             origins: Default::default(),
+            jobs: None,
         })
+    }
+
+    /// The regular files the layers wrote that are known not to be ELF ([`layer::Origin::plain`]),
+    /// for the walk of the tree ([`crate::walk::WalkOptions::known_plain`]).
+    pub fn known_plain(&self) -> crate::walk::KnownPlain {
+        let mut k = crate::walk::KnownPlain::default();
+        for (path, o) in &self.origins {
+            if o.plain {
+                k.insert(path);
+            }
+        }
+        k
     }
 
     /// The digest of the layer that last wrote `path`.
     pub fn layer_of(&self, path: &[u8]) -> Option<&str> {
         self.origins
             .get(path)
-            .and_then(|&i| self.info.layers.get(i))
+            .and_then(|o| self.info.layers.get(o.layer))
             .map(String::as_str)
     }
 }
@@ -638,6 +706,18 @@ struct ChannelReader {
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let have = self.fill_buf()?;
+        let n = buf.len().min(have.len());
+        buf[..n].copy_from_slice(&have[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// The chunks are the buffer: a decoder reading through `BufRead` takes its input from them
+/// without another copy.
+impl BufRead for ChannelReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
         while self.at == self.chunk.len() {
             match self.rx.recv() {
                 Ok(Ok(c)) => {
@@ -650,13 +730,14 @@ impl Read for ChannelReader {
                 }
                 Ok(Err(e)) => return Err(e),
                 // The producer is done (or failed, and says so when joined).
-                Err(_) => return Ok(0),
+                Err(_) => return Ok(&[]),
             }
         }
-        let n = buf.len().min(self.chunk.len() - self.at);
-        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        Ok(&self.chunk[self.at..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.at = (self.at + n).min(self.chunk.len());
     }
 }
 
@@ -1349,16 +1430,14 @@ enum DecompressError {
 /// Compression of a layer, from its media type or its first bytes: the decompressed stream and
 /// the compression's name.
 fn decompress<'a>(
-    r: Box<dyn Read + 'a>,
+    mut r: Box<dyn BufRead + 'a>,
     media: &str,
 ) -> Result<(Box<dyn Read + 'a>, &'static str), DecompressError> {
-    let mut r = BufReader::new(r);
-    let head = {
-        use std::io::BufRead;
-        r.fill_buf().map_err(DecompressError::Read)?.to_vec()
-    };
+    let head = r.fill_buf().map_err(DecompressError::Read)?.to_vec();
+    // The `bufread` decoder takes its input from `r`'s own buffer (a layer's chunks as they
+    // come), where the `read` one would copy it into a buffer of its own first.
     if media.ends_with("+gzip") || media.ends_with(".gzip") || head.starts_with(&[0x1f, 0x8b]) {
-        Ok((Box::new(flate2::read::MultiGzDecoder::new(r)), "gzip"))
+        Ok((Box::new(flate2::bufread::MultiGzDecoder::new(r)), "gzip"))
     } else if media.ends_with("+zstd") || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         let d =
             ruzstd::decoding::StreamingDecoder::new(r).map_err(|_| DecompressError::ZstdHeader)?;
@@ -1601,7 +1680,7 @@ pub fn unpack_onto(
                 let r = blobs.open_path(name)?;
                 // A file that does not decompress is not a layer; if the config wanted it, the
                 // layer is reported missing below.
-                let Ok((r, _)) = decompress(r, "") else {
+                let Ok((r, _)) = decompress(Box::new(BufReader::new(r)), "") else {
                     continue;
                 };
                 let mut h = Hashing {
