@@ -368,7 +368,7 @@ impl Tree {
         }
         Some(
             same.iter()
-                .map(|&(_, i)| &self.dirs[i as usize])
+                .filter_map(|&(_, i)| self.dirs.get(i as usize))
                 .find(|p| p.path() == dir),
         )
     }
