@@ -32,7 +32,7 @@ pub fn read(rootfs: &RootFs, tree: &dyn PathLookup, scope: Scope<'_>) -> Option<
         Some(Ok(b)) => parse_diversions(&b),
         _ => Vec::new(),
     };
-    // Each file list is indexed as it is read: a scoped read keeps none of them.
+    // A scoped read indexes each file list as it reads it and keeps none of them.
     let mut owners = HashMap::new();
     let mut ix = Indexer::new(tree, &diversions, scope);
     let keep_files = matches!(scope, Scope::All);
@@ -70,9 +70,10 @@ pub fn read(rootfs: &RootFs, tree: &dyn PathLookup, scope: Scope<'_>) -> Option<
                         continue;
                     }
                     let p = &mut db.packages[i].package;
-                    ix.add(&mut owners, i, &p.name, line);
                     if keep_files {
                         p.files.push(ByteStr::from(line));
+                    } else {
+                        ix.add(&mut owners, i, &p.name, line);
                     }
                 }
             }
@@ -87,7 +88,11 @@ pub fn read(rootfs: &RootFs, tree: &dyn PathLookup, scope: Scope<'_>) -> Option<
         warnings: db.warnings,
         ..PackageDb::new(DbFormat::Dpkg)
     };
-    out.finish_index(ix);
+    if keep_files {
+        out.index(tree, &diversions, scope);
+    } else {
+        out.finish_index(ix);
+    }
     Some(out)
 }
 
