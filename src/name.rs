@@ -15,6 +15,29 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
+/// The path of `name` in directory `dir`, an absolute in-root path (`/` has no slash added).
+pub fn child_of(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    if dir == b"/" {
+        [b"/", name].concat()
+    } else {
+        [dir, b"/", name].concat()
+    }
+}
+
+/// `path`'s directory and last component (`/a` is `/` and `a`); `None` for `/`, relative paths and
+/// a trailing slash.
+pub fn split_path(path: &[u8]) -> Option<(&[u8], &[u8])> {
+    if path.first() != Some(&b'/') {
+        return None;
+    }
+    let slash = path.iter().rposition(|&b| b == b'/')?;
+    let name = &path[slash + 1..];
+    if name.is_empty() {
+        return None;
+    }
+    Some((if slash == 0 { b"/" } else { &path[..slash] }, name))
+}
+
 /// An owned byte string (a path inside the root, or a name from an ELF string table).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ByteStr(Box<[u8]>);

@@ -57,14 +57,8 @@ impl PathLookup for Tree {
     }
 }
 
-/// The path of `name` in directory `dir` (`/` has no trailing slash added).
-pub fn child_of(dir: &[u8], name: &[u8]) -> Vec<u8> {
-    if dir == b"/" {
-        [b"/", name].concat()
-    } else {
-        [dir, b"/", name].concat()
-    }
-}
+pub use crate::name::child_of;
+use crate::name::split_path as split;
 
 /// Most directories whose paths share a hash that [`Tree::part`] compares one by one.
 const MAX_SAME_HASH: usize = 8;
@@ -180,7 +174,8 @@ impl DirText {
 impl DirPart {
     /// A directory at `path` (absolute) with `entries` by name and the names of its plain regular
     /// files (kept as hashes only). `status`: [`Entry::Dir`] when it was walked.
-    pub fn new(
+    #[cfg(test)]
+    fn new(
         path: ByteStr,
         status: Entry,
         entries: Vec<(ByteStr, Entry)>,
@@ -487,20 +482,6 @@ impl Tree {
             },
         )
     }
-}
-
-/// `path`'s directory and last component (`/a` is `/` and `a`); `None` for `/`, relative paths and
-/// a trailing slash.
-fn split(path: &[u8]) -> Option<(&[u8], &[u8])> {
-    if path.first() != Some(&b'/') {
-        return None;
-    }
-    let slash = path.iter().rposition(|&b| b == b'/')?;
-    let name = &path[slash + 1..];
-    if name.is_empty() {
-        return None;
-    }
-    Some((if slash == 0 { b"/" } else { &path[..slash] }, name))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ root may have; ordering is the caller's business (the scan sorts what it keeps).
 use rustix::fs::{AtFlags, Dir, FileType};
 
 use crate::error::{ErrorCode, FileError};
-use crate::name::ByteStr;
+use crate::name::{ByteStr, child_of, split_path};
 use crate::rootfs::{DirHandle, ListedFile, RootFs};
 
 /// Walk settings.
@@ -61,14 +61,9 @@ impl KnownPlain {
     /// Adds the file at the absolute in-root `path` (`/usr/share/x`); a path without a name (`/`)
     /// is ignored.
     pub fn insert(&mut self, path: &[u8]) {
-        let Some(cut) = path.iter().rposition(|&b| b == b'/') else {
+        let Some((dir, name)) = split_path(path) else {
             return;
         };
-        let name = &path[cut + 1..];
-        if name.is_empty() {
-            return;
-        }
-        let dir = if cut == 0 { &b"/"[..] } else { &path[..cut] };
         self.dirs
             .entry(dir.to_vec())
             .or_default()
@@ -292,16 +287,6 @@ where
     rayon::scope(|s| walk_dir(s, &ctx, b"/".to_vec(), 0));
 }
 
-fn child_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
-    let mut p = Vec::with_capacity(dir.len() + 1 + name.len());
-    p.extend_from_slice(dir);
-    if !dir.ends_with(b"/") {
-        p.push(b'/');
-    }
-    p.extend_from_slice(name);
-    p
-}
-
 fn walk_dir<'s, T, F, D>(s: &rayon::Scope<'s>, ctx: &'s Ctx<'s, F, D>, path: Vec<u8>, depth: usize)
 where
     T: Send,
@@ -355,7 +340,7 @@ where
             };
         }
         if let Some(x) = ctx.opts.exclude.as_ref()
-            && x.matches(&child_path(listing.path.as_bytes(), name))
+            && x.matches(&child_of(listing.path.as_bytes(), name))
         {
             listing.push(name, Node::Excluded);
             continue;
@@ -374,7 +359,7 @@ where
                 } else {
                     listing.push(name, Node::Dir);
                     // Walked (and listed) by its own task, possibly on another thread.
-                    let child = child_path(listing.path.as_bytes(), name);
+                    let child = child_of(listing.path.as_bytes(), name);
                     s.spawn(move |s| walk_dir(s, ctx, child, depth + 1));
                 }
             }
