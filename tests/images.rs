@@ -420,15 +420,7 @@ fn absolute_names_land_inside_the_image() {
     let img = t.path().join("img");
     let abs = format!("{}/abs", s.display());
     layout(&img, &[tar_of(&[file(&abs, b"data")])]);
-    let out = elfdeps(&[
-        "scan",
-        &format!("oci:{}:t", img.display()),
-        "-q",
-        "-f",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let doc = scan(&format!("oci:{}:t", img.display()));
     assert_eq!(
         doc["summary"]["files"], 1,
         "the file exists inside the image"
@@ -514,15 +506,7 @@ fn whiteouts_follow_the_oci_spec() {
             ]),
         ],
     );
-    let out = elfdeps(&[
-        "scan",
-        &format!("oci:{}:t", img.display()),
-        "-q",
-        "-f",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let doc = scan(&format!("oci:{}:t", img.display()));
     // The walk's counts tell what is left: d/c, f2d/inside, keep/y.
     assert_eq!(doc["summary"]["files"], 3, "{}", doc["summary"]);
     assert_eq!(
@@ -1032,15 +1016,7 @@ fn plain_files_known_from_the_layers_follow_later_layers() {
     ];
     let img = d.join("img");
     layout(&img, &layers);
-    let out = elfdeps(&[
-        "scan",
-        &format!("oci:{}:t", img.display()),
-        "-q",
-        "-f",
-        "json",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let doc = scan(&format!("oci:{}:t", img.display()));
     let want: std::collections::BTreeMap<String, String> = [
         ("/usr/lib/dir/libc.so", "libb.so"),
         ("/usr/lib/libe.so", "liba.so"),
@@ -1051,7 +1027,7 @@ fn plain_files_known_from_the_layers_follow_later_layers() {
     .iter()
     .map(|(p, s)| (p.to_string(), s.to_string()))
     .collect();
-    assert_eq!(objects_of(&doc), want, "{}", describe(&out));
+    assert_eq!(objects_of(&doc), want, "{}", doc["objects"]);
     // libp, libq, short, t.txt, libh, libe, libe2, dir/libc, w, elf-head.
     assert_eq!(doc["summary"]["files"], 10, "{}", doc["summary"]);
     assert_eq!(doc["summary"]["errors"], 0, "{}", doc["summary"]);
