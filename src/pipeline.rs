@@ -191,6 +191,7 @@ fn open_input(config: &Config) -> Result<Option<image::Unpacked>, Error> {
                 max_layer: config.max_layer_size,
                 max_image: config.max_image_size,
                 registry: config.registry.clone(),
+                ahead: image::two_cores(config.jobs),
             };
             let what = match r {
                 image::ImageRef::RootTarball(_) => "the tarball",
@@ -524,6 +525,7 @@ pub fn check_rebase(
         max_layer: config.max_layer_size,
         max_image: config.max_image_size,
         registry: config.registry.clone(),
+        ahead: image::two_cores(config.jobs),
     };
     let image_of = |p: &Path, what: &str| -> Result<image::ImageRef, Error> {
         match image::parse_root(p).map_err(|e| Error(e.to_string()))? {

@@ -71,7 +71,7 @@ fn path_hash(path: &[u8]) -> u64 {
     })
 }
 
-/// The hash of a plain file's name, as [`DirPart::plain`] keeps it (FNV-1a: stable, fast on short
+/// The hash of a plain file's name, as a directory part keeps it (FNV-1a: stable, fast on short
 /// names; a match is confirmed on disk, so a collision costs a system call, never a wrong answer).
 pub fn name_hash(name: &[u8]) -> u32 {
     name.iter().fold(0x811c_9dc5_u32, |h, &b| {
@@ -185,7 +185,8 @@ impl DirPart {
         DirPart::with_hashes(path, status, entries, hashes)
     }
 
-    /// [`DirPart::new`] with the plain files' name hashes already made.
+    /// A directory part: its path, its own state, its kept entries, and the name hashes of its
+    /// plain files.
     pub fn with_hashes(
         path: ByteStr,
         status: Entry,

@@ -2409,3 +2409,182 @@ fn packages_of_an_image_are_those_of_its_entrypoint() {
         ["/bin/busybox"]
     );
 }
+
+/// Noise that gzip cannot shrink: a layer of it takes as long to decompress as its size says.
+fn incompressible(len: usize, seed: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 4);
+    let mut x = seed | 1;
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Layers are decompressed ahead of their turn when there is a core to spare (their stream held
+/// in a temporary file until the layers below are applied): the tree, each object's layer and
+/// every refusal must be those of applying one layer at a time (`--jobs 1`).
+#[test]
+fn layers_decompressed_ahead_give_what_one_at_a_time_gives() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let (a, b, c) = (elf_so(d, "a"), elf_so(d, "b"), elf_so(d, "c"));
+    let noise = incompressible(3 << 20, 7);
+    let layers = [
+        tar_of(&[
+            file("lib/liba.so", &a),
+            file("lib/libb.so", &b),
+            file("data/one", &noise),
+        ]),
+        // Replaces liba.so, removes libb.so, adds libc.so.
+        tar_of(&[
+            file("data/two", &noise),
+            file("lib/liba.so", &c),
+            file("lib/.wh.libb.so", b""),
+            file("lib/libc.so", &c),
+        ]),
+        tar_of(&[
+            file("data/three", &noise[..1 << 20]),
+            file("lib/libd.so", &a),
+        ]),
+    ];
+    let img = d.join("img");
+    layout(&img, &layers);
+    let image = format!("oci:{}:t", img.display());
+    let tmp = d.join("tmp");
+    std::fs::create_dir(&tmp).expect("mkdir");
+    let mut docs = Vec::new();
+    for jobs in ["2", "1"] {
+        let out = scan_in(&tmp, &["scan", &image, "-q", "-f", "json", "--jobs", jobs]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "--jobs {jobs}: {}",
+            describe(&out)
+        );
+        assert!(
+            leftovers(&tmp).is_empty(),
+            "--jobs {jobs}: {:?}",
+            leftovers(&tmp)
+        );
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let layer_of: Vec<(String, String)> = doc["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .map(|o| (o["path"].to_string(), o["layer"].to_string()))
+            .collect();
+        docs.push((objects_of(&doc), layer_of));
+    }
+    assert_eq!(
+        docs[0], docs[1],
+        "decompressed ahead vs one layer at a time"
+    );
+    let (objects, _) = &docs[0];
+    let want: Vec<(&str, &str)> = vec![
+        ("/lib/liba.so", "libc.so"),
+        ("/lib/libc.so", "libc.so"),
+        ("/lib/libd.so", "liba.so"),
+    ];
+    let got: Vec<(&str, &str)> = objects
+        .iter()
+        .map(|(p, s)| (p.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(got, want);
+
+    // A later layer's blob that is not what its digest says, or whose data is damaged, is
+    // refused with that layer's number, whichever way it was decompressed.
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(img.join("index.json")).expect("index"))
+            .expect("json");
+    let mh = index["manifests"][0]["digest"].as_str().expect("digest")[7..].to_string();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(img.join("blobs/sha256").join(&mh)).expect("m"))
+            .expect("json");
+    let blob = |n: usize| {
+        img.join("blobs/sha256")
+            .join(&manifest["layers"][n]["digest"].as_str().expect("digest")[7..])
+    };
+    let (second, third) = (blob(1), blob(2));
+    let (second_bytes, third_bytes) = (
+        std::fs::read(&second).expect("read"),
+        std::fs::read(&third).expect("read"),
+    );
+    std::fs::write(&second, gzip(&layers[0])).expect("tamper");
+    for jobs in ["2", "1"] {
+        let e = refused(&["scan", &image, "-q", "--jobs", jobs]);
+        assert!(e.contains("layer 2: blob sha256:"), "--jobs {jobs}: {e}");
+        assert!(e.contains("tampered"), "--jobs {jobs}: {e}");
+    }
+    std::fs::write(&second, &second_bytes).expect("restore");
+    // Cut short: its decompression fails, and the blob, hashed again, is not the one named.
+    std::fs::write(&third, &third_bytes[..third_bytes.len() / 2]).expect("cut");
+    for jobs in ["2", "1"] {
+        let out = scan_in(&tmp, &["scan", &image, "-q", "--jobs", jobs]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "--jobs {jobs}: {}",
+            describe(&out)
+        );
+        let e = String::from_utf8_lossy(&out.stderr);
+        assert!(e.contains("layer 3: blob sha256:"), "--jobs {jobs}: {e}");
+        assert!(e.contains("tampered"), "--jobs {jobs}: {e}");
+        assert!(
+            leftovers(&tmp).is_empty(),
+            "--jobs {jobs}: {:?}",
+            leftovers(&tmp)
+        );
+    }
+}
+
+/// An uncompressed layer is applied from its blob's chunks as they are read (no decompressing
+/// thread), and checked by the blob's digest: a docker-archive's layers by their diff_ids.
+#[test]
+fn uncompressed_layers_are_applied_as_read_and_checked() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let layers = [
+        tar_of(&[file("one", b"1")]),
+        tar_of(&[file("two", &incompressible(1 << 20, 3))]),
+    ];
+    let good = d.join("good.tar");
+    docker_archive(&good, &layers);
+    let out = elfdeps(&["scan", good.to_str().expect("utf-8"), "-q"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    // The second layer's file replaced by other bytes of the same length: the archive's index
+    // still finds it, and only its content is wrong.
+    let mut bytes = std::fs::read(&good).expect("read");
+    let at = bytes
+        .windows(8)
+        .rposition(|w| w == &layers[1][512..520])
+        .expect("the second layer's data");
+    bytes[at] ^= 0x55;
+    let bad = d.join("bad.tar");
+    std::fs::write(&bad, &bytes).expect("write");
+    let e = refused(&["scan", bad.to_str().expect("utf-8"), "-q"]);
+    assert!(
+        e.contains("layer 2: no file of the archive has its content"),
+        "{e}"
+    );
+    // An OCI layout's uncompressed layers, checked by their blob digests.
+    let img = d.join("img");
+    raw_layout(
+        &img,
+        &layers[1],
+        &layers[1],
+        "application/vnd.oci.image.layer.v1.tar",
+    );
+    let doc = scan(&format!("oci:{}", img.display()));
+    assert_eq!(doc["image"]["layers"].as_array().map(Vec::len), Some(1));
+    let blob = img.join("blobs/sha256").join(sha(&layers[1]));
+    let mut cut = layers[1].clone();
+    cut[600] ^= 0x55;
+    std::fs::write(&blob, &cut).expect("tamper");
+    let e = refused(&["scan", &format!("oci:{}", img.display()), "-q"]);
+    assert!(e.contains("layer 1: blob sha256:"), "{e}");
+    assert!(e.contains("tampered"), "{e}");
+}

@@ -7,7 +7,9 @@ minirootfs), applied as a single layer (see [`ImageRef::RootTarball`]); a compre
 turns out to hold an image archive (`docker save | gzip`) is read as that archive.
 
 The layers are applied in order into a private temporary directory ([`layer`]), which then is the
-root the scan walks; every object is attributed to the layer that last wrote it.
+root the scan walks; every object is attributed to the layer that last wrote it. With a core to
+spare, a compressed layer is decompressed while the one below it is applied, its output held in a
+file until its turn (`image/pipe.rs`).
 
 Blobs are found only by a validated `sha256:<64 hex>` digest (`blobs/sha256/<hex>`), never by a path
 taken from a manifest, and every blob's digest is checked against its content as it streams. In a
@@ -21,6 +23,7 @@ mod auth;
 #[cfg(feature = "registry")]
 mod cache;
 pub mod layer;
+mod pipe;
 #[cfg(feature = "registry")]
 mod registry;
 mod tarball;
@@ -30,13 +33,14 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, mpsc};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::ErrorCode;
 use crate::rootfs::RootFs;
+use pipe::{PipeRx, PipeTx, pipe, pump};
 
 /// Why an image cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -293,6 +297,8 @@ pub struct ImageOptions {
     pub max_image: u64,
     /// How `docker://` images are pulled.
     pub registry: RegistryOptions,
+    /// Decompress the next layer while one is applied (worth it with two cores or more).
+    pub ahead: bool,
 }
 
 impl Default for ImageOptions {
@@ -302,8 +308,15 @@ impl Default for ImageOptions {
             max_layer: 4 << 30,
             max_image: 8 << 30,
             registry: RegistryOptions::default(),
+            ahead: two_cores(None),
         }
     }
+}
+
+/// Whether `jobs` threads (`--jobs`; `None`: one per core) leave a core to decompress a layer
+/// ahead of its turn.
+pub fn two_cores(jobs: Option<usize>) -> bool {
+    jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())) >= 2
 }
 
 /// The image a report is about.
@@ -560,90 +573,21 @@ struct Layer {
     shown: String,
 }
 
-/// Chunks in flight between two stages of a layer (of [`PIPE_CHUNK`] bytes).
-const PIPE_CHUNKS: usize = 8;
-/// Bytes per chunk.
-const PIPE_CHUNK: usize = 256 << 10;
-
-/// The sending end of a pipe between two stages (std's bounded channel: a full one blocks the
-/// sender, a dropped receiver makes `send` fail).
-type Chunks = mpsc::SyncSender<io::Result<Vec<u8>>>;
-/// Its receiving end.
-type ChunksRx = mpsc::Receiver<io::Result<Vec<u8>>>;
-
-/// The sending end of a pipe: chunks go out on `tx`, and come back on `spare` once read, to be
-/// filled again (allocating and zeroing a fresh chunk for every 256 KiB costs a few percent of a
-/// layer's time, on the decompressing thread among others).
-struct PipeTx {
-    tx: Chunks,
-    spare: mpsc::Receiver<Vec<u8>>,
-}
-
-/// A pipe between two stages of a layer: at most [`PIPE_CHUNKS`] chunks queued, so at most a few
-/// more than that ever allocated.
-fn pipe() -> (PipeTx, ChannelReader) {
-    let (tx, rx) = mpsc::sync_channel(PIPE_CHUNKS);
-    let (back, spare) = mpsc::channel();
-    (
-        PipeTx { tx, spare },
-        ChannelReader {
-            rx,
-            chunk: Vec::new(),
-            at: 0,
-            back,
-        },
-    )
-}
-
-/// Copies `r` into `tx` in chunks of [`PIPE_CHUNK`] bytes (decoders return small pieces; few,
-/// large messages keep the channel cheap). `Ok(false)` when the receiving side hung up; a read
-/// error is also sent on, so the receiver meets it where the stream breaks off.
-fn pump(mut r: impl Read, pipe: &PipeTx) -> io::Result<bool> {
-    let tx = &pipe.tx;
-    loop {
-        let mut chunk = pipe.spare.try_recv().unwrap_or_default();
-        chunk.resize(PIPE_CHUNK, 0);
-        let mut n = 0;
-        let res = loop {
-            match r.read(&mut chunk[n..]) {
-                Ok(0) => break Ok(()),
-                Ok(k) => {
-                    n += k;
-                    if n == chunk.len() {
-                        break Ok(());
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => break Err(e),
-            }
-        };
-        if n > 0 {
-            chunk.truncate(n);
-            if tx.send(Ok(chunk)).is_err() {
-                return Ok(false);
-            }
-        }
-        match res {
-            Ok(()) if n == PIPE_CHUNK => {}
-            Ok(()) => return Ok(true),
-            Err(e) => {
-                let copy = io::Error::new(e.kind(), e.to_string());
-                let _ = tx.send(Err(copy));
-                return Err(e);
-            }
-        }
-    }
-}
-
-/// The reading side of a layer: the blob as stored, hashed, into `tx`. `Ok(None)` when the
-/// other side stopped listening (its error is the one to show).
-fn read_blob(blobs: &Blobs, l: &Layer, i: usize, tx: PipeTx) -> Result<Option<String>, ImageError> {
+/// The reading side of a layer: the blob as stored into `tx`, and its digest (hex; empty when
+/// not `hash`ed). `Ok(None)` when the other side stopped listening (its error is the one to show).
+fn read_blob(
+    blobs: &Blobs,
+    l: &Layer,
+    i: usize,
+    hash: bool,
+    mut tx: PipeTx,
+) -> Result<Option<String>, ImageError> {
     let mut blob_hash = Hashing {
         inner: blobs.open_path(&l.path)?,
         hash: Sha256::new(),
-        on: true,
+        on: hash,
     };
-    match pump(&mut blob_hash, &tx) {
+    match pump(&mut blob_hash, &mut tx) {
         Ok(true) => Ok(Some(hex(&blob_hash.hash.finalize()))),
         Ok(false) => Ok(None),
         Err(e) => Err(ImageError::Layer(i, format!("reading the blob: {e}"))),
@@ -661,17 +605,17 @@ enum Inflate {
 /// The decompressing side: the blob's chunks from `rx`, decompressed within the caps, into `tx`.
 /// Returns the decompressed size, or `None` when the applying side stopped listening.
 fn inflate(
-    mut raw: ChannelReader,
+    mut raw: PipeRx,
     l: &Layer,
     i: usize,
     max_layer: u64,
-    tx: PipeTx,
+    mut tx: PipeTx,
 ) -> Result<Option<u64>, Inflate> {
     let read = {
         let (dec, kind) = decompress(Box::new(&mut raw), &l.media)
             .map_err(|e| Inflate::Other(ImageError::Layer(i, e.to_string())))?;
         let mut capped = layer::Capped::new(dec, max_layer, u64::MAX);
-        match pump(&mut capped, &tx) {
+        match pump(&mut capped, &mut tx) {
             Ok(true) => capped.read,
             Ok(false) => return Ok(None),
             // The decoder's own text ("invalid gzip header", "incomplete deflate stream") is not
@@ -693,52 +637,6 @@ fn inflate(
     layer::drain(&mut raw)
         .map_err(|e| Inflate::Other(ImageError::Layer(i, format!("reading the blob: {e}"))))?;
     Ok(Some(read))
-}
-
-/// The applying side's view of the chunks: a `Read` that ends when the producer is done.
-struct ChannelReader {
-    rx: ChunksRx,
-    chunk: Vec<u8>,
-    at: usize,
-    /// Where read chunks go back to the sender.
-    back: mpsc::Sender<Vec<u8>>,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let have = self.fill_buf()?;
-        let n = buf.len().min(have.len());
-        buf[..n].copy_from_slice(&have[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-/// The chunks are the buffer: a decoder reading through `BufRead` takes its input from them
-/// without another copy.
-impl BufRead for ChannelReader {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        while self.at == self.chunk.len() {
-            match self.rx.recv() {
-                Ok(Ok(c)) => {
-                    let done = std::mem::replace(&mut self.chunk, c);
-                    if done.capacity() > 0 {
-                        // A sender that is gone has no use for it.
-                        let _ = self.back.send(done);
-                    }
-                    self.at = 0;
-                }
-                Ok(Err(e)) => return Err(e),
-                // The producer is done (or failed, and says so when joined).
-                Err(_) => return Ok(&[]),
-            }
-        }
-        Ok(&self.chunk[self.at..])
-    }
-
-    fn consume(&mut self, n: usize) {
-        self.at = (self.at + n).min(self.chunk.len());
-    }
 }
 
 /// Where blobs come from.
@@ -1805,15 +1703,39 @@ pub fn unpack_onto(
     let from = first(&ids)?;
     // What is left of `--max-image-size`, counted where the layers are applied, in order.
     let mut image_left = opts.max_image;
-    for (i, l) in layers.iter().enumerate().skip(from) {
-        let slot = offset + i - from;
-        // One layer at a time. Starting the next layer's reading and decompression while this
-        // one is applied was tried (benches/image.sh): with a channel of a few MiB it gains
-        // nothing measurable on two cores, and a read-ahead deep enough to matter holds tens of
-        // MiB per layer.
-        let read = std::thread::scope(|s| {
-            let stage = start_layer(s, &blobs, l, i, opts.max_layer);
-            apply_stage(
+    // Where a layer decompressed ahead of its turn waits (beside the tree, not in it).
+    let hold_dir = root.parent().unwrap_or(&root).to_path_buf();
+    // Which layers are compressed (decompressed on a thread of their own, and worth starting
+    // early).
+    let packed: Vec<bool> = layers.iter().map(|l| compressed(&blobs, l)).collect();
+    std::thread::scope(|s| {
+        let mut next: Option<Stage<'_>> = None;
+        for (i, l) in layers.iter().enumerate().skip(from) {
+            let slot = offset + i - from;
+            let stage = match next.take() {
+                Some(stage) => stage,
+                None => start_layer(s, &blobs, l, i, opts.max_layer, packed[i], None),
+            };
+            // The next layer is read and decompressed while this one is applied, its output
+            // held in a file until its turn (see `pipe`): the layers are applied in order,
+            // one thread, while decompression, the larger cost, uses the other cores.
+            if opts.ahead
+                && let Some(up) = layers.get(i + 1)
+                && packed[i + 1]
+            {
+                let hold = Some((hold_dir.as_path(), HOLD_CAP));
+                next = Some(start_layer(
+                    s,
+                    &blobs,
+                    up,
+                    i + 1,
+                    opts.max_layer,
+                    true,
+                    hold,
+                ));
+            }
+            // On a failure, `next` is dropped with the closure: its threads stop.
+            let read = apply_stage(
                 &blobs,
                 l,
                 i,
@@ -1822,40 +1744,93 @@ pub fn unpack_onto(
                 image_left,
                 root_dir.as_fd(),
                 &mut out,
-            )
-        })?;
-        image_left = image_left.saturating_sub(read);
-    }
+            )?;
+            image_left = image_left.saturating_sub(read);
+        }
+        Ok::<(), ImageError>(())
+    })?;
     Ok((out, ids))
 }
+
+/// Whether layer `l` is compressed, by the rule [`decompress`] follows (its media type, else its
+/// first bytes). A blob that cannot be read counts as compressed: the decompressing path reports
+/// why.
+fn compressed(blobs: &Blobs, l: &Layer) -> bool {
+    let m = &l.media;
+    if m.ends_with("+gzip") || m.ends_with(".gzip") || m.ends_with("+zstd") {
+        return true;
+    }
+    let mut head = Vec::with_capacity(4);
+    match blobs.open_path(&l.path) {
+        Ok(r) => match r.take(4).read_to_end(&mut head) {
+            Ok(_) => head.starts_with(&[0x1f, 0x8b]) || head == [0x28, 0xb5, 0x2f, 0xfd],
+            Err(_) => true,
+        },
+        Err(_) => true,
+    }
+}
+
+/// Decompressed bytes of a layer held, unread, while the layers below it are applied (in the
+/// temporary directory, memory on a tmpfs): enough for a layer decompressed on a second core
+/// while a first layer of several hundred MB is applied; past it, that layer's decompression
+/// waits for its turn.
+const HOLD_CAP: u64 = 256 << 20;
 
 /// The threads producing one layer's decompressed stream, and the stream.
 struct Stage<'scope> {
     reader: std::thread::ScopedJoinHandle<'scope, Result<Option<String>, ImageError>>,
-    inflater: std::thread::ScopedJoinHandle<'scope, Result<Option<u64>, Inflate>>,
-    rx: ChannelReader,
+    /// `None`: the layer is not compressed, and `rx` is the blob as read.
+    inflater: Option<std::thread::ScopedJoinHandle<'scope, Result<Option<u64>, Inflate>>>,
+    rx: PipeRx,
+    /// The cap on the layer's bytes, counted where it is applied (`u64::MAX`: the decompressing
+    /// side counts it).
+    layer_cap: u64,
 }
 
 /// Starts reading and decompressing layer `i`. Two threads, so reading the blob (from a cold
 /// disk, say), decompressing it and applying it overlap: one reads and hashes the blob, one
 /// decompresses it, and the caller hashes what comes out (the diff_id) and applies it. Chunks pass
 /// through small bounded channels, so memory stays a few MiB whatever the layer's size; dropping
-/// the stage's receiver stops both threads.
+/// the stage's receiver stops both threads. An uncompressed layer (not `packed`) needs only the
+/// first. With `hold` (a directory and a cap), a layer whose turn has not come: its decompressed
+/// stream waits in a file there, up to the cap.
 fn start_layer<'scope, 'env>(
     s: &'scope std::thread::Scope<'scope, 'env>,
     blobs: &'env Blobs,
     l: &'env Layer,
     i: usize,
     max_layer: u64,
+    packed: bool,
+    hold: Option<(&Path, u64)>,
 ) -> Stage<'scope> {
+    let pipe_out = || match hold {
+        Some((dir, cap)) => pipe::held_pipe(dir, cap),
+        None => pipe(),
+    };
+    if !packed {
+        // Nothing to decompress: the applying side reads the blob's chunks, and the blob's
+        // digest is the layer's diff_id (one sha256 of the bytes, not two, and no copy through
+        // a thread that would only pass them on).
+        let (tx, rx) = pipe_out();
+        let reader = s.spawn(move || read_blob(blobs, l, i, true, tx));
+        return Stage {
+            reader,
+            inflater: None,
+            rx,
+            layer_cap: max_layer,
+        };
+    }
     let (raw_tx, raw_rx) = pipe();
-    let (tx, rx) = pipe();
-    let reader = s.spawn(move || read_blob(blobs, l, i, raw_tx));
+    let (tx, rx) = pipe_out();
+    // A docker-archive's compressed layer has no blob digest to check, only its diff_id.
+    let hash = l.blob_digest.is_some();
+    let reader = s.spawn(move || read_blob(blobs, l, i, hash, raw_tx));
     let inflater = s.spawn(move || inflate(raw_rx, l, i, max_layer, tx));
     Stage {
         reader,
-        inflater,
+        inflater: Some(inflater),
         rx,
+        layer_cap: u64::MAX,
     }
 }
 
@@ -1876,6 +1851,7 @@ fn apply_stage(
         reader,
         inflater,
         rx,
+        layer_cap,
     } = stage;
     // An uncompressed layer's blob digest is its diff_id: hashing it once is enough.
     // A layer with a blob digest (OCI) is pinned by it: the digest is checked below,
@@ -1883,11 +1859,13 @@ fn apply_stage(
     // the config's diff_id would add a second sha256 of every byte (a quarter of the
     // work) and no protection. A docker-archive layer has only its diff_id.
     let pinned = l.blob_digest.is_some();
-    // The decompressing side caps the layer; the image's cap is counted here, in layer order.
+    let packed = inflater.is_some();
+    // The decompressing side caps a compressed layer; the image's cap is counted here, in layer
+    // order.
     let mut diff_hash = Hashing {
-        inner: layer::Capped::new(rx, u64::MAX, image_left),
+        inner: layer::Capped::new(rx, layer_cap, image_left),
         hash: Sha256::new(),
-        on: !pinned,
+        on: !pinned && packed,
     };
     let applied = layer::apply(
         root_dir,
@@ -1898,15 +1876,21 @@ fn apply_stage(
     )
     // Whatever the tar reader left (padding) still counts for the digests.
     .and_then(|()| layer::drain(&mut diff_hash).map_err(|e| ImageError::Layer(i, e.to_string())))
-    // Only an unpinned layer has a diff_id to check (see `pinned`).
-    .map(|_| (!pinned).then(|| format!("sha256:{}", hex(&diff_hash.hash.clone().finalize()))));
+    // Only an unpinned layer has a diff_id to check (see `pinned`); an uncompressed one's is
+    // its blob's digest, known once the reader is joined.
+    .map(|_| {
+        (!pinned && packed).then(|| format!("sha256:{}", hex(&diff_hash.hash.clone().finalize())))
+    });
     let (read, hit) = (diff_hash.inner.read, diff_hash.inner.hit);
     // Dropping the receiver stops a producer still sending (the apply failed).
     drop(diff_hash);
     let panicked = |what: &str| ImageError::Layer(i, format!("{what} panicked"));
-    let inflated = inflater
-        .join()
-        .unwrap_or_else(|_| Err(Inflate::Other(panicked("decompression"))));
+    let inflated = match inflater {
+        Some(t) => t
+            .join()
+            .unwrap_or_else(|_| Err(Inflate::Other(panicked("decompression")))),
+        None => Ok(Some(read)),
+    };
     let blob = reader
         .join()
         .unwrap_or_else(|_| Err(panicked("reading the blob")));
@@ -1927,6 +1911,10 @@ fn apply_stage(
     let diff_check = applied?;
     let Some(blob_digest) = produced else {
         return Err(ImageError::Layer(i, "the layer stream ended early".into()));
+    };
+    let diff_check = match diff_check {
+        None if !pinned && !packed => Some(format!("sha256:{blob_digest}")),
+        d => d,
     };
     if let Some(d) = &l.blob_digest {
         let got = format!("sha256:{blob_digest}");
