@@ -131,10 +131,9 @@ impl<R: Read> Capped<R> {
     }
 }
 
-impl<R: Read> Read for Capped<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let n64 = n as u64;
+impl<R: Read> Capped<R> {
+    /// Counts `n64` more bytes through, or fails with the cap they pass.
+    fn count(&mut self, n64: u64) -> io::Result<()> {
         let passed = if n64 > self.left_layer {
             Some(Cap::Layer)
         } else if n64 > self.left_image {
@@ -149,7 +148,63 @@ impl<R: Read> Read for Capped<R> {
         self.left_layer -= n64;
         self.left_image -= n64;
         self.read += n64;
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count(n as u64)?;
         Ok(n)
+    }
+}
+
+impl<R: Skip> Skip for Capped<R> {
+    fn skip(&mut self, n: u64) -> io::Result<u64> {
+        let k = self.inner.skip(n)?;
+        self.count(k)?;
+        Ok(k)
+    }
+}
+
+/// A layer's stream, which the tar reader can make pass over the data of an entry it does not
+/// read (most files' data is not written: see [`apply`]) without copying it out.
+pub trait Skip: Read {
+    /// Passes over up to `n` bytes: the number passed, fewer only where the stream ends.
+    fn skip(&mut self, n: u64) -> io::Result<u64> {
+        skip_by_reading(self, n)
+    }
+}
+
+/// Passes over up to `n` bytes of `r` by reading them (what a reader with no buffer of its own
+/// can do).
+pub fn skip_by_reading<R: Read + ?Sized>(r: &mut R, n: u64) -> io::Result<u64> {
+    let mut buf = [0u8; 32 << 10];
+    let mut done = 0u64;
+    while done < n {
+        let want = usize::try_from(n - done).map_or(buf.len(), |w| w.min(buf.len()));
+        match r.read(&mut buf[..want]) {
+            Ok(0) => break,
+            Ok(k) => done += k as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+impl<T: Skip + ?Sized> Skip for &mut T {
+    fn skip(&mut self, n: u64) -> io::Result<u64> {
+        (**self).skip(n)
+    }
+}
+
+impl Skip for &[u8] {
+    fn skip(&mut self, n: u64) -> io::Result<u64> {
+        let k = usize::try_from(n).map_or(self.len(), |n| n.min(self.len()));
+        *self = &self[k..];
+        Ok(k as u64)
     }
 }
 
@@ -735,7 +790,7 @@ fn kind_name(kind: tar::EntryType) -> String {
 }
 
 /// Applies the tar stream `reader` as layer number `layer`.
-pub fn apply<R: Read>(
+pub fn apply<R: Skip>(
     root: BorrowedFd<'_>,
     reader: R,
     layer: usize,
@@ -749,6 +804,7 @@ pub fn apply<R: Read>(
     let mut archive = tar::Archive::new(WatchEnd {
         inner: reader,
         ended: ended.clone(),
+        at: 0,
     });
     let mut count = 0u64;
     let broken = |count: u64| {
@@ -776,7 +832,8 @@ pub fn apply<R: Read>(
             },
         )
     };
-    let entries = archive.entries().map_err(|_| broken(0))?;
+    // "Seeking" past an entry's data is passing over it in the stream (see `WatchEnd`).
+    let entries = archive.entries_with_seek().map_err(|_| broken(0))?;
     let mut opaque_dirs: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut buf = vec![0u8; COPY_CHUNK];
     let mut chain = DirChain::default();
@@ -1042,10 +1099,14 @@ fn copy_data(
     }
 }
 
-/// A reader that notes when its stream has ended.
+/// A reader that notes when its stream has ended, and moves forward only: its `Seek` takes only
+/// `SeekFrom::Current` with a forward offset, which the tar reader uses to pass over an entry's
+/// data, and passes over that many bytes.
 struct WatchEnd<R> {
     inner: R,
     ended: std::rc::Rc<std::cell::Cell<bool>>,
+    /// Bytes read or passed over so far.
+    at: u64,
 }
 
 impl<R: Read> Read for WatchEnd<R> {
@@ -1054,7 +1115,29 @@ impl<R: Read> Read for WatchEnd<R> {
         if n == 0 && !buf.is_empty() {
             self.ended.set(true);
         }
+        self.at += n as u64;
         Ok(n)
+    }
+}
+
+impl<R: Skip> io::Seek for WatchEnd<R> {
+    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
+        let io::SeekFrom::Current(by) = pos else {
+            return Err(io::Error::other("a layer's stream only moves forward"));
+        };
+        let want = u64::try_from(by)
+            .map_err(|_| io::Error::other("a layer's stream only moves forward"))?;
+        let got = self.inner.skip(want)?;
+        self.at += got;
+        if got < want {
+            // As the tar reader's own skipping by reads says: the stream ended inside an entry.
+            self.ended.set(true);
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the stream ends inside an entry's data",
+            ));
+        }
+        Ok(self.at)
     }
 }
 

@@ -21,6 +21,12 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 /// Chunks in flight between two stages of a layer (of [`PIPE_CHUNK`] bytes).
 const PIPE_CHUNKS: usize = 8;
+/// Chunks in flight to the applying side ([`to_apply`]), which takes a layer's bytes at an uneven
+/// pace: fast through a large file's data, slow through thousands of small files. With 2 MiB
+/// in flight, reading and hashing an uncompressed layer of 17k files (benches/image.sh) took
+/// 0.25 s where its hashing alone takes 0.21 s, the reader waiting on a full pipe; with 16 MiB,
+/// 0.22 s (peak RSS of the image scan +4 MiB uncompressed, +9 MiB gzip).
+const APPLY_CHUNKS: usize = 64;
 /// Bytes per chunk.
 const PIPE_CHUNK: usize = 256 << 10;
 /// Read bytes of a held layer's file are given back to the system this many at a time.
@@ -147,7 +153,16 @@ impl Drop for PipeTx {
 /// A pipe between two stages of a layer: at most [`PIPE_CHUNKS`] chunks queued, so at most a few
 /// more than that ever allocated.
 pub(super) fn pipe() -> (PipeTx, PipeRx) {
-    let (tx, rx) = mpsc::sync_channel(PIPE_CHUNKS);
+    pipe_of(PIPE_CHUNKS)
+}
+
+/// A pipe to the applying side: at most [`APPLY_CHUNKS`] chunks queued.
+pub(super) fn to_apply() -> (PipeTx, PipeRx) {
+    pipe_of(APPLY_CHUNKS)
+}
+
+fn pipe_of(depth: usize) -> (PipeTx, PipeRx) {
+    let (tx, rx) = mpsc::sync_channel(depth);
     let (back, spare) = mpsc::channel();
     (
         PipeTx {
@@ -169,7 +184,7 @@ pub(super) fn pipe() -> (PipeTx, PipeRx) {
 /// applied): until then, up to `cap` bytes wait in an unnamed file in `dir`. Without such a file
 /// (the directory refuses one), an ordinary pipe.
 pub(super) fn held_pipe(dir: &Path, cap: u64) -> (PipeTx, PipeRx) {
-    let (mut tx, mut rx) = pipe();
+    let (mut tx, mut rx) = to_apply();
     if let Ok(file) = tempfile::tempfile_in(dir) {
         let hold = Arc::new(Hold {
             file,
@@ -326,6 +341,23 @@ impl BufRead for PipeRx {
 
     fn consume(&mut self, n: usize) {
         self.at = (self.at + n).min(self.chunk.len());
+    }
+}
+
+/// Passing over bytes is consuming them from the chunks, with no copy.
+impl super::layer::Skip for PipeRx {
+    fn skip(&mut self, n: u64) -> io::Result<u64> {
+        let mut done = 0u64;
+        while done < n {
+            let have = self.fill_buf()?.len();
+            if have == 0 {
+                break;
+            }
+            let k = usize::try_from(n - done).map_or(have, |w| w.min(have));
+            self.consume(k);
+            done += k as u64;
+        }
+        Ok(done)
     }
 }
 

@@ -44,6 +44,9 @@ impl<R: Read> Read for Watch<R> {
     }
 }
 
+/// A decoder has no buffer to pass over: skipped bytes are read (and a failure noted as ever).
+impl<R: Read> layer::Skip for Watch<R> {}
+
 /// zstd frames one after another (what `pzstd` and concatenated files hold), each decoded in
 /// turn; the decoder of one frame stops at its end.
 struct ZstdFrames<R: BufRead> {
