@@ -1764,6 +1764,11 @@ pub fn unpack_onto(
     let mut image_left = opts.max_image;
     // Where a layer decompressed ahead of its turn waits (beside the tree, not in it).
     let hold_dir = root.parent().unwrap_or(&root).to_path_buf();
+    // A quarter of the space left there at most: held bytes must not take the room the tree
+    // needs (a container's /dev/shm is often 64 MiB).
+    let hold_cap = rustix::fs::statvfs(&hold_dir).map_or(0, |v| {
+        HOLD_CAP.min(v.f_bavail.saturating_mul(v.f_frsize) / 4)
+    });
     // Which layers are compressed (decompressed on a thread of their own, and worth starting
     // early).
     let packed: Vec<bool> = layers.iter().map(|l| compressed(&blobs, l)).collect();
@@ -1782,7 +1787,7 @@ pub fn unpack_onto(
                 && let Some(up) = layers.get(i + 1)
                 && packed[i + 1]
             {
-                let hold = Some((hold_dir.as_path(), HOLD_CAP));
+                let hold = Some((hold_dir.as_path(), hold_cap));
                 next = Some(start_layer(
                     s,
                     &blobs,
