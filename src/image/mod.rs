@@ -1774,18 +1774,18 @@ pub fn unpack_onto(
     let packed: Vec<bool> = layers.iter().map(|l| compressed(&blobs, l)).collect();
     std::thread::scope(|s| {
         let mut next: Option<Stage<'_>> = None;
-        for (i, l) in layers.iter().enumerate().skip(from) {
+        for (i, (l, &packed_l)) in layers.iter().zip(&packed).enumerate().skip(from) {
             let slot = offset + i - from;
             let stage = match next.take() {
                 Some(stage) => stage,
-                None => start_layer(s, &blobs, l, i, opts.max_layer, packed[i], None),
+                None => start_layer(s, &blobs, l, i, opts.max_layer, packed_l, None),
             };
             // The next layer is read and decompressed while this one is applied, its output
             // held in a file until its turn (see `pipe`): the layers are applied in order,
             // one thread, while decompression, the larger cost, uses the other cores.
             if opts.ahead
                 && let Some(up) = layers.get(i + 1)
-                && packed[i + 1]
+                && packed.get(i + 1) == Some(&true)
             {
                 let hold = Some((hold_dir.as_path(), hold_cap));
                 next = Some(start_layer(
