@@ -647,7 +647,8 @@ fn read_blob(
         on: hash,
     };
     match pump(&mut blob_hash, &mut tx) {
-        Ok(true) => Ok(Some(hex(&blob_hash.hash.finalize()))),
+        Ok(true) if hash => Ok(Some(hex(&blob_hash.hash.finalize()))),
+        Ok(true) => Ok(Some(String::new())),
         Ok(false) => Ok(None),
         Err(e) => Err(ImageError::Layer(i, format!("reading the blob: {e}"))),
     }
@@ -1390,17 +1391,37 @@ fn decompress<'a>(
     mut r: Box<dyn BufRead + 'a>,
     media: &str,
 ) -> Result<(Box<dyn Read + 'a>, &'static str), DecompressError> {
-    let head = r.fill_buf().map_err(DecompressError::Read)?.to_vec();
+    let head = r.fill_buf().map_err(DecompressError::Read)?;
     // The `bufread` decoder takes its input from `r`'s own buffer (a layer's chunks as they
     // come), where the `read` one would copy it into a buffer of its own first.
-    if media.ends_with("+gzip") || media.ends_with(".gzip") || head.starts_with(&[0x1f, 0x8b]) {
-        Ok((Box::new(flate2::bufread::MultiGzDecoder::new(r)), "gzip"))
-    } else if media.ends_with("+zstd") || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let d =
-            ruzstd::decoding::StreamingDecoder::new(r).map_err(|_| DecompressError::ZstdHeader)?;
-        Ok((Box::new(d), "zstd"))
-    } else {
-        Ok((Box::new(r), "uncompressed"))
+    match Compression::of(media, head) {
+        Some(Compression::Gzip) => Ok((Box::new(flate2::bufread::MultiGzDecoder::new(r)), "gzip")),
+        Some(Compression::Zstd) => {
+            let d = ruzstd::decoding::StreamingDecoder::new(r)
+                .map_err(|_| DecompressError::ZstdHeader)?;
+            Ok((Box::new(d), "zstd"))
+        }
+        None => Ok((Box::new(r), "uncompressed")),
+    }
+}
+
+/// How a layer is compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Compression {
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// By the layer's media type, else by its first bytes (`None`: not compressed).
+    fn of(media: &str, head: &[u8]) -> Option<Compression> {
+        if media.ends_with("+gzip") || media.ends_with(".gzip") || head.starts_with(&[0x1f, 0x8b]) {
+            Some(Compression::Gzip)
+        } else if media.ends_with("+zstd") || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Some(Compression::Zstd)
+        } else {
+            None
+        }
     }
 }
 
@@ -1771,7 +1792,12 @@ pub fn unpack_onto(
     });
     // Which layers are compressed (decompressed on a thread of their own, and worth starting
     // early).
-    let packed: Vec<bool> = layers.iter().map(|l| compressed(&blobs, l)).collect();
+    // (Layers the base already has are not applied, nor looked at.)
+    let packed: Vec<bool> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| i >= from && compressed(&blobs, l))
+        .collect();
     std::thread::scope(|s| {
         let mut next: Option<Stage<'_>> = None;
         for (i, (l, &packed_l)) in layers.iter().zip(&packed).enumerate().skip(from) {
@@ -1820,14 +1846,13 @@ pub fn unpack_onto(
 /// first bytes). A blob that cannot be read counts as compressed: the decompressing path reports
 /// why.
 fn compressed(blobs: &Blobs, l: &Layer) -> bool {
-    let m = &l.media;
-    if m.ends_with("+gzip") || m.ends_with(".gzip") || m.ends_with("+zstd") {
+    if Compression::of(&l.media, b"").is_some() {
         return true;
     }
     let mut head = Vec::with_capacity(4);
     match blobs.open_path(&l.path) {
         Ok(r) => match r.take(4).read_to_end(&mut head) {
-            Ok(_) => head.starts_with(&[0x1f, 0x8b]) || head == [0x28, 0xb5, 0x2f, 0xfd],
+            Ok(_) => Compression::of(&l.media, &head).is_some(),
             Err(_) => true,
         },
         Err(_) => true,

@@ -102,17 +102,13 @@ impl PipeTx {
     fn send(&mut self, chunk: Vec<u8>) -> Sent {
         if let Some(hold) = &self.hold {
             let at = {
-                let mut st = hold.lock();
+                let st = hold.lock();
                 if st.hung_up {
                     return Sent::Gone;
                 }
                 let unread = st.written - st.read;
-                if st.reading || unread + chunk.len() as u64 > hold.cap {
-                    st.moved = true;
-                    None
-                } else {
-                    Some(st.written)
-                }
+                let full = unread.saturating_add(chunk.len() as u64) > hold.cap;
+                (!st.reading && !full).then_some(st.written)
             };
             // Only this side appends, past `written`: the reader does not look there yet.
             let held = at.is_some_and(|at| hold.file.write_all_at(&chunk, at).is_ok());
@@ -380,8 +376,8 @@ mod tests {
         (0..len).map(|i| (i % 251) as u8).collect()
     }
 
-    /// Pumps `data` through a held pipe whose reader starts once the producer is done, or
-    /// after `wait` chunks were held; the bytes the reader gets.
+    /// Pumps `data` through a held pipe whose reader starts at once (`read_early`), or once the
+    /// producer is done or has moved to the channel; the bytes the reader gets.
     fn through_held(data: &[u8], cap: u64, read_early: bool) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();
         let (mut tx, mut rx) = held_pipe(dir.path(), cap);
